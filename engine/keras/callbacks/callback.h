@@ -1,0 +1,47 @@
+// Callback: hooks around fit/evaluate/predict, as in keras.callbacks.Callback.
+// Every hook does nothing by default. Logs carry Keras's names ("loss",
+// "accuracy", "val_loss", "<output>_loss", "learning_rate").
+// With steps_per_execution = N, batch hooks run once per execution, with
+// `batch` the index of the last step in it (as Keras does).
+#ifndef FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_
+#define FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace fornax {
+
+using Logs = std::map<std::string, double>;
+
+class Trainer;
+
+// What a callback may read or change while training runs.
+struct TrainingControl {
+  Trainer* trainer = nullptr;
+  bool stop_training = false;  // EarlyStopping / TerminateOnNaN set this
+  int64_t steps_per_epoch = 0;
+  int epochs = 0;
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual absl::Status OnTrainBegin(TrainingControl&) { return absl::OkStatus(); }
+  virtual absl::Status OnTrainEnd(TrainingControl&, const Logs&) { return absl::OkStatus(); }
+  virtual absl::Status OnEpochBegin(TrainingControl&, int /*epoch*/) { return absl::OkStatus(); }
+  virtual absl::Status OnEpochEnd(TrainingControl&, int /*epoch*/, const Logs&) {
+    return absl::OkStatus();
+  }
+  virtual absl::Status OnTrainBatchEnd(TrainingControl&, int64_t /*batch*/, const Logs&) {
+    return absl::OkStatus();
+  }
+  virtual absl::Status OnTestBegin(TrainingControl&) { return absl::OkStatus(); }
+  virtual absl::Status OnTestEnd(TrainingControl&, const Logs&) { return absl::OkStatus(); }
+};
+
+}  // namespace fornax
+
+#endif  // FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_

@@ -1,0 +1,95 @@
+// Trainer: Keras's compile + fit/evaluate/predict for a Model, on the
+// compiled engine.
+//
+// Create() is model.compile(): it resolves the optimizer, losses and metrics
+// from Keras's serialized configs. The first Fit/Evaluate/Predict traces the
+// model into one graph per mode (train step = forward + loss + gradients +
+// optimizer update + metric update), compiles it, and caches the plan by input
+// signature; retrace_count() says how often that happened. steps_per_execution
+// N runs N steps per host round trip for any N >= 1; the result is
+// bit-identical for every N because randomness is keyed by (seed, step, op).
+// Thread-safety: none.
+#ifndef FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
+#define FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/keras/callbacks/callback.h"
+#include "engine/keras/models/model.h"
+#include "engine/keras/variable_store.h"
+#include "engine/tensor/tensor.h"
+#include "nlohmann/json.hpp"
+
+namespace fornax {
+
+// model.compile(...) arguments, in Keras's serialized forms: optimizer is a
+// string ("adam") or {"class_name": "Adam", "config": {...}}; loss a string,
+// a config, a list (one per output) or a dict keyed by output name; likewise
+// loss_weights and metrics.
+struct CompileConfig {
+  nlohmann::json optimizer = "rmsprop";
+  nlohmann::json loss;
+  nlohmann::json loss_weights;
+  nlohmann::json metrics;
+  int64_t steps_per_execution = 1;
+  std::string backend = "cpu";
+};
+
+// model.fit(...) arguments.
+struct FitConfig {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  double validation_split = 0.0;  // the last fraction of the training data, as Keras
+  int initial_epoch = 0;
+};
+
+// One tensor per model input / output, in the model's order; dim 0 is samples.
+struct Dataset {
+  std::vector<Tensor> x;
+  std::vector<Tensor> y;
+  int64_t num_samples() const { return x.empty() ? 0 : x[0].shape().dim(0); }
+};
+
+// Keras's History.history: metric name -> one value per epoch.
+using History = std::map<std::string, std::vector<double>>;
+
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(std::unique_ptr<Model> model,
+                                                         CompileConfig config, uint64_t seed);
+  ~Trainer();
+
+  absl::StatusOr<History> Fit(const Dataset& train, const Dataset* validation,
+                              const FitConfig& config, const std::vector<Callback*>& callbacks);
+  absl::StatusOr<Logs> Evaluate(const Dataset& data, int64_t batch_size,
+                                const std::vector<Callback*>& callbacks = {});
+  absl::StatusOr<std::vector<Tensor>> Predict(const std::vector<Tensor>& x, int64_t batch_size);
+
+  const Model& model() const { return *model_; }
+  VariableStore& variables() { return variables_; }
+  int64_t iterations() const;      // optimizer steps taken
+  int retrace_count() const { return retrace_count_; }
+  double learning_rate() const;    // current value (after schedules)
+  void set_learning_rate(double lr);  // ReduceLROnPlateau
+  // The compiled train step: ops after fusion and arena bytes.
+  absl::StatusOr<std::string> TrainPlanString(int64_t batch_size);
+
+ private:
+  Trainer() = default;
+  friend class TrainerBuilder;
+  std::unique_ptr<Model> model_;
+  VariableStore variables_;
+  int retrace_count_ = 0;
+  struct State;  // optimizer, losses, metrics, plan cache (trainer.cc)
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace fornax
+
+#endif  // FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
