@@ -1,0 +1,40 @@
+// Helpers for the data tests: a fresh temporary directory per test and the
+// path of the committed NumPy fixtures.
+#ifndef FORNAX_ENGINE_DATA_TEST_FILES_H_
+#define FORNAX_ENGINE_DATA_TEST_FILES_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace fornax::testing {
+
+// A directory under the test's temp dir, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (std::string("fornax_") + info->test_suite_name() + "_" + info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// engine/data/testdata/NAME (FORNAX_SOURCE_DIR is set by CTest).
+inline std::string Fixture(const std::string& name) {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  std::string base = root != nullptr ? root : ".";
+  return base + "/engine/data/testdata/" + name;
+}
+
+}  // namespace fornax::testing
+
+#endif  // FORNAX_ENGINE_DATA_TEST_FILES_H_
