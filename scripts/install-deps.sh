@@ -17,6 +17,11 @@ APT_PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
   libgloo-dev dataset-fashion-mnist prometheus
   python3 python3-venv python3-pip python3-torch python3-numpy
+  # Debian's torch calls whatever libblas.so.3 is; without OpenBLAS that is
+  # the reference BLAS (30x slower matmuls), and the benchmark's PyTorch peer
+  # would be a straw man. (Recommended by python3-torch, which
+  # --no-install-recommends skips.)
+  libopenblas0-pthread
 )
 
 missing=()
