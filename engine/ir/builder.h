@@ -42,11 +42,18 @@ class Builder {
   ValueId Input(int64_t index, DType dtype, Shape shape, std::string name = "");
   ValueId Variable(int64_t index, DType dtype, Shape shape, std::string name = "");
   ValueId Constant(Tensor value);
+  // A rank-0 Constant. Binary ops treat rank-0 constants as weakly typed (as
+  // JAX does): Mul(float16 x, Scalar(2.0)) stays float16.
   ValueId Scalar(double value, DType dtype = DType::kFloat32);
+  // `shape` filled with `value`: a Scalar broadcast to `shape`, which may
+  // contain kBatch.
+  ValueId Fill(double value, DType dtype, Shape shape);
   ValueId RandomUniform(Shape shape, int64_t stream);
   ValueId DimSize(ValueId x, int64_t axis);
 
-  // Elementwise.
+  // Elementwise. Binary and Where promote mixed dtypes by inserting Cast:
+  // bool < uint8 < int32 < int64 < float16/bfloat16 < float32 (float16 with
+  // bfloat16 gives float32). Comparisons and logic give bool.
   ValueId Unary(Op op, ValueId x);
   ValueId Binary(Op op, ValueId a, ValueId b);
   ValueId Neg(ValueId x) { return Unary(Op::kNeg, x); }
@@ -78,6 +85,8 @@ class Builder {
   ValueId MeanAll(ValueId x);
 
   // Shape and data movement.
+  // In `shape`, -1 is kBatch when x has a batch dim; for an unbatched x one
+  // -1 may instead stand for the dim that keeps the element count (NumPy).
   ValueId Reshape(ValueId x, Shape shape);
   ValueId Transpose(ValueId x, std::vector<int64_t> perm);
   ValueId BroadcastTo(ValueId x, Shape shape);
@@ -104,6 +113,16 @@ class Builder {
   ValueId Assign(int64_t index, ValueId value);
 
  private:
+  // Runs the op's shape rule on `node` and appends it.
+  ValueId EmitNode(Node node);
+  // False (with the error recorded) when status is not ok or `v` is no value.
+  bool Valid(ValueId v);
+  // Normalizes a possibly negative axis of `x` for `op`; false on error.
+  bool NormalizeAxis(Op op, ValueId x, int64_t* axis);
+  ValueId Reduce(Op op, ValueId x, std::vector<int64_t> axes, bool keepdims);
+  // Casts a and b to a common dtype (see Binary).
+  void Promote(ValueId* a, ValueId* b);
+
   Graph* graph_;
   absl::Status status_;
 };
