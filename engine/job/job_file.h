@@ -1,0 +1,72 @@
+// Job files: the YAML a user hands to `fornax train` (model, compile, fit,
+// data, backend), parsed and validated into a JobSpec. docs/job-file.md is
+// the user-facing reference for every field.
+//
+// Parsing only reads the job file itself: it checks types, ranges and unknown
+// fields and resolves paths against the job file's directory. Loading the
+// model and the data is job_data.h's work. Every error is InvalidArgument
+// ("job.yaml: fit.batch_size: expected a positive integer, got 'abc'"),
+// except a missing job file (NotFound).
+// Thread-safety: free functions, safe to call concurrently.
+#ifndef FORNAX_ENGINE_JOB_JOB_FILE_H_
+#define FORNAX_ENGINE_JOB_JOB_FILE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/keras/models/trainer.h"
+#include "engine/tensor/dtype.h"
+#include "nlohmann/json.hpp"
+
+namespace fornax {
+
+// One array read from one file, with the per-source transforms applied in
+// this order: limit, dtype, scale, reshape.
+struct DataSource {
+  std::string field;                    // "data.train.x" / "data.train.x.image", for messages
+  std::string path;                     // resolved against the job file's directory
+  std::string npz_key;                  // "file.npz:key"; empty: the archive's only member
+  std::optional<int64_t> limit;         // keep the first N samples
+  std::optional<DType> dtype;           // cast to
+  std::optional<double> scale;          // multiply by (casts integers to float32 first)
+  std::optional<std::vector<int64_t>> reshape;  // per-sample shape, without the sample dim
+};
+
+// x or y of one split: one source, or one per model input/output.
+struct DataSide {
+  // name is empty for a single source or a positional list entry, else the
+  // model input/output name it feeds.
+  std::vector<std::pair<std::string, DataSource>> sources;
+  bool by_name = false;  // written as a map from input/output names
+};
+
+struct DataSplit {
+  DataSide x;
+  DataSide y;
+};
+
+struct JobSpec {
+  std::string path;        // the job file, as given (messages use it)
+  std::string model_path;  // resolved
+  CompileConfig compile;
+  FitConfig fit;
+  uint64_t seed = 0;
+  std::vector<nlohmann::json> callbacks;  // Keras configs: {"class_name": ..., "config": ...}
+  std::optional<DataSplit> train;
+  std::optional<DataSplit> validation;
+  std::optional<DataSplit> test;
+};
+
+absl::StatusOr<JobSpec> ParseJobFile(const std::string& path);
+
+// Parses YAML text; `source` names it in messages and `base_dir` anchors
+// relative paths.
+absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string& source,
+                                     const std::string& base_dir);
+
+}  // namespace fornax
+
+#endif  // FORNAX_ENGINE_JOB_JOB_FILE_H_
