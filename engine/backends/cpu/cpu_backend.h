@@ -1,0 +1,19 @@
+// The "cpu" backend: oneDNN sgemm and convolutions plus hand-vectorized
+// elementwise, fused-elementwise, reduction and pooling kernels, with OpenMP
+// threads. Ops it has no fast kernel for get nullptr from FindKernel and run
+// on the reference kernels (same host memory).
+// Thread-safety: the backend object is immutable except for the thread count,
+// which is an atomic shared by all plans in the process.
+#ifndef FORNAX_ENGINE_BACKENDS_CPU_CPU_BACKEND_H_
+#define FORNAX_ENGINE_BACKENDS_CPU_CPU_BACKEND_H_
+
+#include "engine/runtime/backend.h"
+
+namespace fornax {
+
+// The process-wide CPU backend (engine/runtime's registry names it "cpu").
+Backend* CpuBackend();
+
+}  // namespace fornax
+
+#endif  // FORNAX_ENGINE_BACKENDS_CPU_CPU_BACKEND_H_

@@ -1,0 +1,269 @@
+// Conv2D / FusedConv2D and their backprops through oneDNN convolutions.
+//
+// Activations stay NHWC and filters HWIO in our buffers (the IR's layouts).
+// oneDNN picks its own blocked filter layout ("any"); the small filter tensor
+// is reordered per call, which is far cheaper than running the convolution on
+// a plain layout. Primitives are created once per (shape, epilogue, threads)
+// and cached: creation costs milliseconds, execution microseconds. Padding
+// follows TF/Keras 'same': pad_before = total / 2, the rest after.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "engine/backends/cpu/kernels/kernels.h"
+
+namespace fornax::cpu {
+namespace {
+
+using dnnl::memory;
+using Tag = dnnl::memory::format_tag;
+constexpr auto kF32 = dnnl::memory::data_type::f32;
+
+dnnl::engine& Engine() {
+  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
+}
+
+struct ConvGeometry {
+  int64_t n, h, w, ic, kh, kw, oc, oh, ow;
+  memory::dims strides, dilates, pad_l, pad_r;
+
+  memory::desc src() const { return memory::desc({n, ic, h, w}, kF32, Tag::nhwc); }
+  memory::desc dst() const { return memory::desc({n, oc, oh, ow}, kF32, Tag::nhwc); }
+  memory::desc weights(Tag tag) const { return memory::desc({oc, ic, kh, kw}, kF32, tag); }
+  memory::desc bias() const { return memory::desc({oc}, kF32, Tag::x); }
+};
+
+int64_t PadBefore(const Node& node, int axis, int64_t in, int64_t out, int64_t k) {
+  if (node.attrs.padding != Padding::kSame) return 0;
+  const int64_t extent = (k - 1) * node.attrs.dilation[static_cast<size_t>(axis)] + 1;
+  return std::max<int64_t>((out - 1) * node.attrs.strides[static_cast<size_t>(axis)] + extent - in,
+                           0) / 2;
+}
+
+// x and y are NHWC, w is HWIO.
+ConvGeometry MakeGeometry(const Node& node, const Shape& x, const Shape& w, const Shape& y) {
+  ConvGeometry g;
+  g.n = x.dim(0);
+  g.h = x.dim(1);
+  g.w = x.dim(2);
+  g.ic = x.dim(3);
+  g.kh = w.dim(0);
+  g.kw = w.dim(1);
+  g.oc = w.dim(3);
+  g.oh = y.dim(1);
+  g.ow = y.dim(2);
+  const auto& s = node.attrs.strides;
+  const auto& d = node.attrs.dilation;
+  g.strides = {s[0], s[1]};
+  g.dilates = {d[0] - 1, d[1] - 1};
+  const int64_t pt = PadBefore(node, 0, g.h, g.oh, g.kh);
+  const int64_t pl = PadBefore(node, 1, g.w, g.ow, g.kw);
+  // The pad after makes oneDNN's output size formula give exactly oh/ow.
+  const int64_t ext_h = (g.kh - 1) * d[0] + 1;
+  const int64_t ext_w = (g.kw - 1) * d[1] + 1;
+  g.pad_l = {pt, pl};
+  g.pad_r = {(g.oh - 1) * s[0] + ext_h - g.h - pt, (g.ow - 1) * s[1] + ext_w - g.w - pl};
+  return g;
+}
+
+// The forward's bias and epilogue; the backprops have neither.
+struct Epilogue {
+  bool has_bias = false;
+  std::vector<Op> ops;
+};
+
+std::vector<int64_t> Key(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
+  std::vector<int64_t> key = {kind, g.n, g.h, g.w, g.ic, g.kh, g.kw, g.oc, g.oh, g.ow,
+                              g.strides[0], g.strides[1], g.dilates[0], g.dilates[1],
+                              g.pad_l[0], g.pad_l[1], g.pad_r[0], g.pad_r[1], NumThreads()};
+  key.push_back(epilogue.has_bias ? 1 : 0);
+  for (Op op : epilogue.ops) key.push_back(static_cast<int64_t>(op));
+  return key;
+}
+
+std::optional<dnnl::algorithm> EltwiseFor(Op op, float* alpha) {
+  *alpha = 0.0f;
+  switch (op) {
+    case Op::kRelu: return dnnl::algorithm::eltwise_relu;
+    case Op::kSigmoid: return dnnl::algorithm::eltwise_logistic;
+    case Op::kTanh: return dnnl::algorithm::eltwise_tanh;
+    case Op::kExp: return dnnl::algorithm::eltwise_exp;
+    case Op::kAbs: return dnnl::algorithm::eltwise_abs;
+    case Op::kSqrt: return dnnl::algorithm::eltwise_sqrt;
+    case Op::kLog: return dnnl::algorithm::eltwise_log;
+    case Op::kNeg:
+      *alpha = -1.0f;
+      return dnnl::algorithm::eltwise_linear;
+    default: return std::nullopt;
+  }
+}
+
+// One cached convolution: the primitive, the reorder between our plain filter
+// and oneDNN's blocked one, and that blocked filter's buffer.
+struct ConvEntry {
+  std::mutex mu;  // guards `blocked_weights` during a call
+  dnnl::primitive conv;
+  std::optional<dnnl::reorder> weights_reorder;
+  std::optional<memory> blocked_weights;
+  bool manual_epilogue = false;
+};
+
+std::mutex g_cache_mu;
+std::map<std::vector<int64_t>, std::unique_ptr<ConvEntry>>& Cache() {
+  static auto* cache = new std::map<std::vector<int64_t>, std::unique_ptr<ConvEntry>>();
+  return *cache;
+}
+
+dnnl::convolution_forward::primitive_desc ForwardPd(const ConvGeometry& g, bool bias,
+                                                    const dnnl::primitive_attr& attr) {
+  dnnl::convolution_forward::desc desc =
+      bias ? dnnl::convolution_forward::desc(
+                 dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src(),
+                 g.weights(Tag::any), g.bias(), g.dst(), g.strides, g.dilates, g.pad_l, g.pad_r)
+           : dnnl::convolution_forward::desc(
+                 dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, g.src(),
+                 g.weights(Tag::any), g.dst(), g.strides, g.dilates, g.pad_l, g.pad_r);
+  return dnnl::convolution_forward::primitive_desc(desc, attr, Engine());
+}
+
+// kind: 0 forward, 1 backward data, 2 backward weights.
+ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  auto& slot = Cache()[Key(kind, g, epilogue)];
+  if (slot) return slot.get();
+  auto entry = std::make_unique<ConvEntry>();
+  const memory::desc hwio = g.weights(Tag::hwio);
+  memory::desc blocked;
+  if (kind == 0) {
+    dnnl::post_ops ops;
+    for (Op op : epilogue.ops) {
+      float alpha;
+      auto alg = EltwiseFor(op, &alpha);
+      if (!alg) {
+        entry->manual_epilogue = true;
+        break;
+      }
+      ops.append_eltwise(1.0f, *alg, alpha, 0.0f);
+    }
+    dnnl::primitive_attr attr;
+    if (!entry->manual_epilogue) attr.set_post_ops(ops);
+    auto pd = ForwardPd(g, epilogue.has_bias, attr);
+    entry->conv = dnnl::convolution_forward(pd);
+    blocked = pd.weights_desc();
+  } else {
+    auto hint = ForwardPd(g, false, dnnl::primitive_attr());
+    if (kind == 1) {
+      dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, g.src(),
+                                                 g.weights(Tag::any), g.dst(), g.strides,
+                                                 g.dilates, g.pad_l, g.pad_r);
+      dnnl::convolution_backward_data::primitive_desc pd(desc, Engine(), hint);
+      entry->conv = dnnl::convolution_backward_data(pd);
+      blocked = pd.weights_desc();
+    } else {
+      dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, g.src(),
+                                                    g.weights(Tag::any), g.dst(), g.strides,
+                                                    g.dilates, g.pad_l, g.pad_r);
+      dnnl::convolution_backward_weights::primitive_desc pd(desc, Engine(), hint);
+      entry->conv = dnnl::convolution_backward_weights(pd);
+      blocked = pd.diff_weights_desc();
+    }
+  }
+  if (blocked != hwio) {
+    entry->blocked_weights = memory(blocked, Engine());
+    entry->weights_reorder = kind == 2 ? dnnl::reorder(*entry->blocked_weights, memory(hwio, Engine()))
+                                       : dnnl::reorder(memory(hwio, Engine()), *entry->blocked_weights);
+  }
+  slot = std::move(entry);
+  return slot.get();
+}
+
+memory Wrap(const memory::desc& md, const void* data) {
+  return memory(md, Engine(), const_cast<void*>(data));
+}
+
+void SyncThreads() {
+  if (omp_get_max_threads() != NumThreads()) omp_set_num_threads(NumThreads());
+}
+
+}  // namespace
+
+void Conv2DKernel(const KernelContext& ctx) {
+  const Tensor& x = ctx.inputs[0];
+  const Tensor& w = ctx.inputs[1];
+  if (ctx.output.num_elements() == 0) return;
+  SyncThreads();
+  const ConvGeometry g = MakeGeometry(ctx.node, x.shape(), w.shape(), ctx.output.shape());
+  const bool fused = ctx.node.op == Op::kFusedConv2D;
+  const Epilogue epilogue = fused ? Epilogue{ctx.node.attrs.has_bias, ctx.node.attrs.epilogue}
+                                 : Epilogue{};
+  ConvEntry* e = GetEntry(0, g, epilogue);
+  std::lock_guard<std::mutex> lock(e->mu);
+  dnnl::stream stream(Engine());
+  memory weights = Wrap(g.weights(Tag::hwio), w.raw_data());
+  if (e->weights_reorder) {
+    e->weights_reorder->execute(stream, weights, *e->blocked_weights);
+    weights = *e->blocked_weights;
+  }
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
+                                          {DNNL_ARG_WEIGHTS, weights},
+                                          {DNNL_ARG_DST, Wrap(g.dst(), ctx.output.raw_data())}};
+  if (fused && ctx.node.attrs.has_bias) {
+    args.emplace(DNNL_ARG_BIAS, Wrap(g.bias(), ctx.inputs[2].raw_data()));
+  }
+  e->conv.execute(stream, args);
+  stream.wait();
+  if (fused && e->manual_epilogue) {
+    float* y = ctx.output.data<float>();
+    for (Op op : ctx.node.attrs.epilogue) UnaryLoop(op, y, y, ctx.output.num_elements());
+  }
+}
+
+void Conv2DBackpropInputKernel(const KernelContext& ctx) {
+  const Tensor& dy = ctx.inputs[0];
+  const Tensor& w = ctx.inputs[1];
+  if (ctx.output.num_elements() == 0) return;
+  SyncThreads();
+  const ConvGeometry g = MakeGeometry(ctx.node, ctx.output.shape(), w.shape(), dy.shape());
+  ConvEntry* e = GetEntry(1, g, Epilogue{});
+  std::lock_guard<std::mutex> lock(e->mu);
+  dnnl::stream stream(Engine());
+  memory weights = Wrap(g.weights(Tag::hwio), w.raw_data());
+  if (e->weights_reorder) {
+    e->weights_reorder->execute(stream, weights, *e->blocked_weights);
+    weights = *e->blocked_weights;
+  }
+  e->conv.execute(stream, {{DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
+                           {DNNL_ARG_WEIGHTS, weights},
+                           {DNNL_ARG_DIFF_SRC, Wrap(g.src(), ctx.output.raw_data())}});
+  stream.wait();
+}
+
+void Conv2DBackpropFilterKernel(const KernelContext& ctx) {
+  const Tensor& x = ctx.inputs[0];
+  const Tensor& dy = ctx.inputs[1];
+  SyncThreads();
+  const ConvGeometry g = MakeGeometry(ctx.node, x.shape(), ctx.output.shape(), dy.shape());
+  if (g.n == 0) {
+    std::fill(ctx.output.data<float>(), ctx.output.data<float>() + ctx.output.num_elements(), 0.0f);
+    return;
+  }
+  ConvEntry* e = GetEntry(2, g, Epilogue{});
+  std::lock_guard<std::mutex> lock(e->mu);
+  dnnl::stream stream(Engine());
+  memory user = Wrap(g.weights(Tag::hwio), ctx.output.raw_data());
+  e->conv.execute(stream, {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
+                           {DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
+                           {DNNL_ARG_DIFF_WEIGHTS, e->blocked_weights ? *e->blocked_weights : user}});
+  if (e->weights_reorder) e->weights_reorder->execute(stream, *e->blocked_weights, user);
+  stream.wait();
+}
+
+}  // namespace fornax::cpu

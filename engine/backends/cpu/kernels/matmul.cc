@@ -1,0 +1,55 @@
+// MatMul and FusedMatMul: oneDNN's sgemm, then bias and the unary epilogue in
+// one pass over each output row while it is still in cache.
+//
+// Measured on the team's 2-core AVX-512 EPYC for the MLP's shapes (batch
+// 128): dnnl_sgemm matches or beats the cached oneDNN matmul primitive
+// (brgemm) everywhere and is 1.3-1.8x faster on 128x784x256, and it needs no
+// primitive cache, so a short last batch costs nothing extra.
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/base/check.h"
+
+namespace fornax::cpu {
+
+void MatMulKernel(const KernelContext& ctx) {
+  const Node& node = ctx.node;
+  const Tensor& a = ctx.inputs[0];
+  const Tensor& b = ctx.inputs[1];
+  const bool ta = node.attrs.transpose_a;
+  const bool tb = node.attrs.transpose_b;
+  const int64_t m = ctx.output.shape().dim(0);
+  const int64_t n = ctx.output.shape().dim(1);
+  const int64_t k = ta ? a.shape().dim(0) : a.shape().dim(1);
+  float* c = ctx.output.data<float>();
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::fill(c, c + m * n, 0.0f);
+  } else {
+    if (omp_get_max_threads() != NumThreads()) omp_set_num_threads(NumThreads());
+    const dnnl_status_t status =
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a.data<float>(),
+                   a.shape().dim(1), b.data<float>(), b.shape().dim(1), 0.0f, c, n);
+    FORNAX_CHECK(status == dnnl_success);
+  }
+  if (node.op != Op::kFusedMatMul) return;
+  const bool has_bias = node.attrs.has_bias;
+  const float* bias = has_bias ? ctx.inputs[2].data<float>() : nullptr;
+  const auto& epilogue = node.attrs.epilogue;
+  if (!has_bias && epilogue.empty()) return;
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (m * n >= (1 << 15))
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * n;
+    if (bias) {
+      for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
+    }
+    for (Op op : epilogue) UnaryLoop(op, row, row, n);
+  }
+}
+
+}  // namespace fornax::cpu

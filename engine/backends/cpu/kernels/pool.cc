@@ -1,0 +1,170 @@
+// Max and average pooling, forward and backward, NHWC float32. Direct loops
+// vectorized over channels: for 2x2 windows they beat a oneDNN round trip,
+// and MaxPool2DGrad must send dy to the *first* max of each window (the IR's
+// rule), which oneDNN's workspace does not promise. Images of a batch are
+// independent, so threads split the batch and results do not depend on the
+// thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "engine/backends/cpu/kernels/kernels.h"
+
+namespace fornax::cpu {
+namespace {
+
+struct PoolGeometry {
+  int64_t n, h, w, c;     // input
+  int64_t oh, ow;         // output
+  int64_t kh, kw, sh, sw;
+  int64_t pad_top, pad_left;
+};
+
+PoolGeometry MakeGeometry(const Node& node, const Shape& x, const Shape& y) {
+  PoolGeometry g;
+  g.n = x.dim(0);
+  g.h = x.dim(1);
+  g.w = x.dim(2);
+  g.c = x.dim(3);
+  g.oh = y.dim(1);
+  g.ow = y.dim(2);
+  g.kh = node.attrs.window[0];
+  g.kw = node.attrs.window[1];
+  g.sh = node.attrs.strides[0];
+  g.sw = node.attrs.strides[1];
+  g.pad_top = g.pad_left = 0;
+  if (node.attrs.padding == Padding::kSame) {  // TF/Keras: the extra pad goes after
+    g.pad_top = std::max<int64_t>((g.oh - 1) * g.sh + g.kh - g.h, 0) / 2;
+    g.pad_left = std::max<int64_t>((g.ow - 1) * g.sw + g.kw - g.w, 0) / 2;
+  }
+  return g;
+}
+
+// Calls f(cell_index) for each in-bounds input cell of output (oy, ox), in
+// row-major window order.
+template <typename F>
+inline void ForWindow(const PoolGeometry& g, int64_t oy, int64_t ox, F f) {
+  const int64_t y0 = oy * g.sh - g.pad_top;
+  const int64_t x0 = ox * g.sw - g.pad_left;
+  for (int64_t y = std::max<int64_t>(y0, 0); y < std::min(y0 + g.kh, g.h); ++y) {
+    for (int64_t x = std::max<int64_t>(x0, 0); x < std::min(x0 + g.kw, g.w); ++x) {
+      f(y * g.w + x);
+    }
+  }
+}
+
+int64_t WindowCount(const PoolGeometry& g, int64_t oy, int64_t ox) {
+  int64_t count = 0;
+  ForWindow(g, oy, ox, [&](int64_t) { ++count; });
+  return count;
+}
+
+bool Parallel(const PoolGeometry& g) { return g.n > 1 && g.n * g.h * g.w * g.c >= (1 << 15); }
+
+}  // namespace
+
+void MaxPool2DKernel(const KernelContext& ctx) {
+  const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.output.shape());
+  const float* x = ctx.inputs[0].data<float>();
+  float* y = ctx.output.data<float>();
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
+  for (int64_t b = 0; b < g.n; ++b) {
+    const float* xb = x + b * g.h * g.w * g.c;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+        std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+        ForWindow(g, oy, ox, [&](int64_t cell) {
+          const float* in = xb + cell * g.c;
+          for (int64_t c = 0; c < g.c; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+        });
+      }
+    }
+  }
+}
+
+void MaxPool2DGradKernel(const KernelContext& ctx) {
+  const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.inputs[1].shape());
+  const float* x = ctx.inputs[0].data<float>();
+  const float* dy = ctx.inputs[1].data<float>();
+  float* dx = ctx.output.data<float>();
+  std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
+#pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
+  {
+    std::vector<float> best(static_cast<size_t>(g.c));
+    std::vector<int32_t> where(static_cast<size_t>(g.c));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < g.n; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      float* dxb = dx + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+          std::fill(where.begin(), where.end(), -1);
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            const float* in = xb + cell * g.c;
+            const int32_t cell32 = static_cast<int32_t>(cell);
+            for (int64_t c = 0; c < g.c; ++c) {
+              const bool better = in[c] > best[static_cast<size_t>(c)] || where[static_cast<size_t>(c)] < 0;
+              best[static_cast<size_t>(c)] = better ? in[c] : best[static_cast<size_t>(c)];
+              where[static_cast<size_t>(c)] = better ? cell32 : where[static_cast<size_t>(c)];
+            }
+          });
+          const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t c = 0; c < g.c; ++c) {
+            const int32_t cell = where[static_cast<size_t>(c)];
+            if (cell >= 0) dxb[cell * g.c + c] += g_out[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void AvgPool2DKernel(const KernelContext& ctx) {
+  const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.output.shape());
+  const float* x = ctx.inputs[0].data<float>();
+  float* y = ctx.output.data<float>();
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
+  for (int64_t b = 0; b < g.n; ++b) {
+    const float* xb = x + b * g.h * g.w * g.c;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+        std::fill(out, out + g.c, 0.0f);
+        ForWindow(g, oy, ox, [&](int64_t cell) {
+          const float* in = xb + cell * g.c;
+          for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
+        });
+        const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
+        for (int64_t c = 0; c < g.c; ++c) out[c] *= inv;
+      }
+    }
+  }
+}
+
+void AvgPool2DGradKernel(const KernelContext& ctx) {
+  const PoolGeometry g = MakeGeometry(ctx.node, ctx.output.shape(), ctx.inputs[0].shape());
+  const float* dy = ctx.inputs[0].data<float>();
+  float* dx = ctx.output.data<float>();
+  std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
+  for (int64_t b = 0; b < g.n; ++b) {
+    float* dxb = dx + b * g.h * g.w * g.c;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+        const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
+        ForWindow(g, oy, ox, [&](int64_t cell) {
+          float* out = dxb + cell * g.c;
+          for (int64_t c = 0; c < g.c; ++c) out[c] += g_out[c] * inv;
+        });
+      }
+    }
+  }
+}
+
+}  // namespace fornax::cpu
