@@ -12,6 +12,7 @@
 #define FORNAX_ENGINE_RUNTIME_EXECUTABLE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,6 +28,7 @@ namespace fornax {
 struct RunOptions {
   uint64_t seed = 0;  // keys RandomUniform together with step and stream id
   int64_t step = 0;
+  int num_threads = 1;  // passed to kernels (KernelContext::num_threads)
 };
 
 // Where each value lives during a run.
@@ -60,13 +62,31 @@ class Executable {
   std::string PlanString() const;
 
  private:
+  // Tensors for one concrete batch size: views into the arena, constants,
+  // and the flat kernel-argument array. Built once per batch size.
+  struct BatchState {
+    std::vector<Tensor> values;  // one per node
+    std::vector<Tensor> args;    // node v's inputs start at arg_begin_[v]
+  };
+
   Executable(Graph graph, MemoryPlan plan, Backend* backend, int64_t max_batch);
+  absl::StatusOr<int64_t> CheckInputs(std::span<const Tensor> inputs) const;
+  absl::Status CheckVariables(std::span<const Tensor> variables) const;
+  BatchState& StateFor(int64_t batch);
+
   Graph graph_;
   MemoryPlan plan_;
   Backend* backend_;
   int64_t max_batch_;
-  std::vector<KernelFn> kernels_;
+  std::vector<KernelFn> kernels_;   // per node; nullptr = nothing to compute
+  int64_t num_inputs_ = 0;          // Input slots: 1 + the largest index
+  std::vector<ValueId> input_node_; // every Input node
+  std::vector<ValueId> variable_node_;  // nodes reading or assigning variables
+  std::vector<ValueId> dynamic_;    // values bound per run (inputs, variables, their aliases)
+  std::vector<uint32_t> arg_begin_;
+  std::vector<std::pair<uint32_t, ValueId>> dynamic_args_;  // (args position, value)
   std::shared_ptr<Buffer> arena_;
+  std::map<int64_t, std::unique_ptr<BatchState>> states_;
 };
 
 }  // namespace fornax

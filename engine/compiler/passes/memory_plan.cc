@@ -1,0 +1,181 @@
+#include "engine/compiler/passes/memory_plan.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "engine/base/check.h"
+
+namespace fornax {
+namespace {
+
+using Home = MemoryPlan::Home;
+
+size_t AlignUp(size_t bytes) { return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+
+size_t BytesAt(const Node& node, int64_t max_batch) {
+  return AlignUp(static_cast<size_t>(node.shape.NumElements(max_batch)) * DTypeSize(node.dtype));
+}
+
+// Live blocks by offset; gaps between them are free.
+class BlockList {
+ public:
+  // Best fit: the smallest gap that holds `size`, else the end.
+  size_t Allocate(ValueId owner, size_t size) {
+    size_t best = std::numeric_limits<size_t>::max();
+    size_t best_gap = std::numeric_limits<size_t>::max();
+    size_t cursor = 0;
+    for (const auto& [offset, block] : blocks_) {
+      const size_t gap = offset - cursor;
+      if (gap >= size && gap < best_gap) {
+        best = cursor;
+        best_gap = gap;
+      }
+      cursor = offset + block.size;
+    }
+    if (best == std::numeric_limits<size_t>::max()) best = cursor;
+    blocks_[best] = Block{owner, size};
+    high_water_ = std::max(high_water_, best + size);
+    return best;
+  }
+  void Free(size_t offset) { blocks_.erase(offset); }
+  void Transfer(size_t offset, ValueId owner) { blocks_.at(offset).owner = owner; }
+  size_t high_water() const { return high_water_; }
+
+ private:
+  struct Block {
+    ValueId owner;
+    size_t size;
+  };
+  std::map<size_t, Block> blocks_;
+  size_t high_water_ = 0;
+};
+
+}  // namespace
+
+bool CanRunInPlace(Op op) {
+  switch (op) {
+    case Op::kNeg:
+    case Op::kExp:
+    case Op::kLog:
+    case Op::kLog1p:
+    case Op::kSqrt:
+    case Op::kRsqrt:
+    case Op::kTanh:
+    case Op::kSigmoid:
+    case Op::kRelu:
+    case Op::kAbs:
+    case Op::kSign:
+    case Op::kErf:
+    case Op::kFloor:
+    case Op::kAdd:
+    case Op::kSub:
+    case Op::kMul:
+    case Op::kDiv:
+    case Op::kMaximum:
+    case Op::kMinimum:
+    case Op::kPow:
+    case Op::kFusedElementwise:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<MemoryPlan::Slot> AssignHomes(const Graph& graph) {
+  std::vector<MemoryPlan::Slot> slots(static_cast<size_t>(graph.size()));
+  for (ValueId v = 0; v < graph.size(); ++v) {
+    const Node& node = graph.node(v);
+    MemoryPlan::Slot& slot = slots[static_cast<size_t>(v)];
+    switch (node.op) {
+      case Op::kInput:
+        slot.home = Home::kInput;
+        break;
+      case Op::kVariable:
+        slot.home = Home::kVariable;
+        break;
+      case Op::kConstant:
+        slot.home = Home::kConstant;
+        break;
+      case Op::kReshape:
+      case Op::kAssign:
+        slot.home = Home::kAlias;
+        slot.alias_of = node.inputs[0];
+        break;
+      default:
+        slot.home = Home::kArena;
+    }
+  }
+  return slots;
+}
+
+Liveness ComputeLiveness(const Graph& graph, const std::vector<MemoryPlan::Slot>& homes) {
+  Liveness live;
+  live.root.resize(static_cast<size_t>(graph.size()));
+  live.last_use.resize(static_cast<size_t>(graph.size()));
+  for (ValueId v = 0; v < graph.size(); ++v) {
+    const MemoryPlan::Slot& slot = homes[static_cast<size_t>(v)];
+    live.root[static_cast<size_t>(v)] =
+        slot.home == Home::kAlias ? live.root[static_cast<size_t>(slot.alias_of)] : v;
+    live.last_use[static_cast<size_t>(v)] = v;
+    for (ValueId in : graph.node(v).inputs) {
+      int& last = live.last_use[static_cast<size_t>(live.root[static_cast<size_t>(in)])];
+      last = std::max(last, static_cast<int>(v));
+    }
+  }
+  for (ValueId out : graph.outputs()) {
+    live.last_use[static_cast<size_t>(live.root[static_cast<size_t>(out)])] = graph.size();
+  }
+  return live;
+}
+
+// An input of `v` whose storage dies at `v` and can take `v`'s output in
+// place, or kNoValue.
+ValueId InPlaceDonor(const Graph& graph, const MemoryPlan& plan, const Liveness& live, ValueId v,
+                     int64_t max_batch) {
+  const Node& node = graph.node(v);
+  if (!CanRunInPlace(node.op)) return kNoValue;
+  for (ValueId in : node.inputs) {
+    const ValueId root = live.root[static_cast<size_t>(in)];
+    const Node& viewed = graph.node(in);
+    if (plan.slots[static_cast<size_t>(root)].home == Home::kArena &&
+        live.last_use[static_cast<size_t>(root)] == v && viewed.dtype == node.dtype &&
+        viewed.shape == node.shape && BytesAt(graph.node(root), max_batch) == BytesAt(node, max_batch)) {
+      return root;
+    }
+  }
+  return kNoValue;
+}
+
+MemoryPlan PlanMemory(const Graph& graph, int64_t max_batch, MemoryPlanOptions options) {
+  MemoryPlan plan;
+  plan.slots = AssignHomes(graph);
+  const Liveness live = ComputeLiveness(graph, plan.slots);
+  // Arena blocks whose owner is last read at node t, freed before node t + 1.
+  std::vector<std::vector<ValueId>> dies_at(static_cast<size_t>(graph.size()) + 1);
+  BlockList blocks;
+  for (ValueId v = 0; v < graph.size(); ++v) {
+    if (v > 0) {
+      for (ValueId dead : dies_at[static_cast<size_t>(v - 1)]) {
+        blocks.Free(plan.slots[static_cast<size_t>(dead)].offset);
+      }
+    }
+    MemoryPlan::Slot& slot = plan.slots[static_cast<size_t>(v)];
+    if (slot.home != Home::kArena) continue;
+    const ValueId donor = options.in_place ? InPlaceDonor(graph, plan, live, v, max_batch) : kNoValue;
+    if (donor != kNoValue) {
+      // Take the donor's block over; it is freed when this value dies instead.
+      slot.offset = plan.slots[static_cast<size_t>(donor)].offset;
+      blocks.Transfer(slot.offset, v);
+      std::vector<ValueId>& dying = dies_at[static_cast<size_t>(v)];
+      dying.erase(std::find(dying.begin(), dying.end(), donor));
+    } else {
+      slot.offset = blocks.Allocate(v, BytesAt(graph.node(v), max_batch));
+    }
+    dies_at[static_cast<size_t>(live.last_use[static_cast<size_t>(v)])].push_back(v);
+  }
+  plan.arena_bytes = blocks.high_water();
+  return plan;
+}
+
+}  // namespace fornax
