@@ -22,9 +22,11 @@ def _read_idx(path):
 
 
 def load_train(num_samples):
-    """The first `num_samples` training images and labels, shuffled with seed 1."""
+    """`num_samples` training images and labels, shuffled with seed 1; past
+    the 60000 the set holds, the same order repeats (so any step count runs
+    on full batches)."""
     x = _read_idx(os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz"))
     y = _read_idx(os.path.join(DATA_DIR, "train-labels-idx1-ubyte.gz"))
-    order = np.random.default_rng(1).permutation(len(x))[:num_samples]
+    order = np.resize(np.random.default_rng(1).permutation(len(x)), num_samples)
     images = (x[order].astype(np.float32) / 255.0).reshape(-1, 28, 28, 1)
     return np.ascontiguousarray(images), y[order].astype(np.int64)
