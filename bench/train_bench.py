@@ -45,7 +45,7 @@ def command(peer, model, threads, steps, warmup, batch, args):
     if peer == "keras_jax":
         return [args.venv_python, os.path.join(PEERS_DIR, "keras_jax_peer.py")] + common
     model_json = os.path.join(ROOT, "bench", "models", f"{model}.json")
-    return [args.fornax_bench, "--model_config", model_json] + common[2:]
+    return [args.fornax_bench, "--model_config", model_json] + common
 
 
 def environment(peer, threads):

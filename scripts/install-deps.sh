@@ -30,9 +30,12 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${missing[*]}"
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo --non-interactive); fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The Debian prometheus package starts a server on :9090; tests run their own.
 if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
@@ -45,7 +48,7 @@ if [ "${FORNAX_SKIP_PY:-0}" != 1 ]; then
   fi
   stamp=.venv/.fornax-requirements
   if ! cmp -s scripts/requirements-test.txt "$stamp" 2>/dev/null; then
-    .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+    .venv/bin/pip install -q --no-input --disable-pip-version-check -r scripts/requirements-test.txt
     cp scripts/requirements-test.txt "$stamp"
   fi
 fi
