@@ -133,6 +133,15 @@ absl::Status ParseCallbacks(const FieldReader& r, const YAML::Node& node,
       out->push_back({{"class_name", cb.Scalar()}, {"config", nlohmann::json::object()}});
       continue;
     }
+    if (cb.IsMap() && cb.size() == 1 && !cb["class_name"] && !cb["config"]) {
+      // The short form {EarlyStopping: {patience: 2}}.
+      const std::string name = cb.begin()->first.Scalar();
+      FORNAX_ASSIGN_OR_RETURN(nlohmann::json config,
+                              r.Json(cb.begin()->second, absl::StrCat(field, ".", name)));
+      if (config.is_null()) config = nlohmann::json::object();
+      out->push_back({{"class_name", name}, {"config", std::move(config)}});
+      continue;
+    }
     FORNAX_RETURN_IF_ERROR(r.CheckMap(cb, field, {"class_name", "config"}));
     if (!cb["class_name"]) return r.Error(field, "missing class_name (e.g. EarlyStopping)");
     FORNAX_ASSIGN_OR_RETURN(nlohmann::json j, r.Json(cb, field));

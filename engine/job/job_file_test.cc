@@ -24,6 +24,7 @@ fit:
   callbacks:
     - TerminateOnNaN
     - {class_name: EarlyStopping, config: {patience: 2, monitor: val_loss}}
+    - ReduceLROnPlateau: {factor: 0.5}
 data:
   train:
     x: {path: data/train-images-idx3-ubyte.gz, dtype: float32, scale: 0.00392156862745098,
@@ -52,10 +53,12 @@ TEST(JobFileTest, ParsesEveryField) {
   EXPECT_EQ(job->fit.batch_size, 128);
   EXPECT_FALSE(job->fit.shuffle);
   EXPECT_EQ(job->seed, 1u);
-  ASSERT_EQ(job->callbacks.size(), 2u);
+  ASSERT_EQ(job->callbacks.size(), 3u);
   EXPECT_EQ(job->callbacks[0]["class_name"], "TerminateOnNaN");
   EXPECT_TRUE(job->callbacks[0]["config"].is_object());
   EXPECT_EQ(job->callbacks[1]["config"]["patience"], 2);
+  EXPECT_EQ(job->callbacks[2]["class_name"], "ReduceLROnPlateau");
+  EXPECT_DOUBLE_EQ(job->callbacks[2]["config"]["factor"].get<double>(), 0.5);
 
   ASSERT_TRUE(job->train.has_value());
   const DataSource& x = job->train->x.sources[0].second;
