@@ -5,7 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/compiler/passes/cse.h"
 #include "engine/compiler/passes/dce.h"
+#include "engine/compiler/passes/epilogue_fusion.h"
+#include "engine/compiler/passes/fusion.h"
 
 #if __has_include("engine/ir/verifier.h")
 #include "engine/ir/verifier.h"
@@ -42,9 +45,16 @@ std::unique_ptr<Pass> Make() {
 }
 
 bool Always(const BackendCaps&) { return true; }
+bool FusesEpilogues(const BackendCaps& caps) { return caps.fused_matmul || caps.fused_conv2d; }
+bool FusesElementwise(const BackendCaps& caps) { return caps.fused_elementwise; }
 
 constexpr PassEntry kStandardPasses[] = {
     {Always, Make<DcePass>},
+    {Always, Make<CsePass>},
+    // Before elementwise fusion, which would otherwise swallow bias adds and activations.
+    {FusesEpilogues, Make<EpilogueFusionPass>},
+    {FusesElementwise, Make<FusionPass>},
+    {Always, Make<DcePass>},  // drops scalar constants folded into fused programs
 };
 
 }  // namespace
