@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -70,8 +71,11 @@ class Model {
   nlohmann::json config_;
   std::vector<TensorSpec> inputs_;
   std::vector<TensorSpec> outputs_;
-  struct LayerNode;  // a layer and where its inputs come from (defined in model.cc)
+  struct LayerNode;  // a layer and where its inputs come from (engine/keras/models/model_node.h)
   std::vector<std::unique_ptr<LayerNode>> nodes_;
+  // Where each output comes from: (node, output of that node).
+  std::vector<std::pair<int, int>> output_refs_;
+  bool variables_created_ = false;
 };
 
 }  // namespace fornax
