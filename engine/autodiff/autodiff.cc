@@ -9,8 +9,8 @@ namespace {
 
 // Sums `g` over the dimensions that broadcasting added or stretched, so it
 // has `target`'s shape (a gradient rule may return the broadcast shape).
-ValueId ReduceToShape(Builder& b, ValueId g, const Shape& target) {
-  Shape have = b.shape(g);
+ValueId ReduceToShape(Builder& b, ValueId g, Shape target) {
+  Shape have = b.shape(g);  // copies: emitting may move the graph's nodes
   if (have == target) return g;
   if (have.rank() < target.rank()) return b.BroadcastTo(g, target);
   int lead = have.rank() - target.rank();

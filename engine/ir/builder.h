@@ -30,6 +30,8 @@ class Builder {
   // Clears the error and returns it (for callers that add context and retry).
   absl::Status TakeStatus();
 
+  // These references die with the next emission (the graph's node vector
+  // grows): copy what you need before emitting more.
   const Node& node(ValueId v) const { return graph_->node(v); }
   const Shape& shape(ValueId v) const { return graph_->node(v).shape; }
   DType dtype(ValueId v) const { return graph_->node(v).dtype; }

@@ -179,7 +179,7 @@ void GradConcat(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
 
 // Pads dy with zeros back to the input's extent along the axis.
 void GradSlice(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
-  const Attrs& a = b.node(y).attrs;
+  const Attrs a = b.node(y).attrs;  // a copy: emitting moves the graph's nodes
   ValueId x = InputOf(b, y, 0);
   int64_t size = b.shape(x).dim(static_cast<int>(a.axis));
   auto zeros = [&](int64_t n) {

@@ -65,7 +65,8 @@ void GradReduceMean(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
   // The element count: static dims folded, the batch dim read at run time.
   double static_count = 1;
   ValueId count = kNoValue;
-  for (int64_t axis : b.node(y).attrs.axes) {
+  const std::vector<int64_t> axes = b.node(y).attrs.axes;  // emitting moves the nodes
+  for (int64_t axis : axes) {
     int64_t d = b.shape(x).dim(static_cast<int>(axis));
     if (d != kBatch) {
       static_count *= static_cast<double>(d);
@@ -83,7 +84,7 @@ void GradReduceMean(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
 // Ties share the gradient evenly (ops.def).
 void GradReduceMax(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
   ValueId x = InputOf(b, y, 0);
-  const Attrs& attrs = b.node(y).attrs;
+  const Attrs attrs = b.node(y).attrs;  // a copy: emitting moves the graph's nodes
   ValueId y_keep = attrs.keepdims ? y : b.Reshape(y, KeepDimsShape(b.shape(x), attrs.axes));
   ValueId mask = b.Cast(b.Binary(Op::kEqual, x, y_keep), b.dtype(x));
   ValueId ties = b.Sum(mask, attrs.axes, /*keepdims=*/true);
