@@ -1,7 +1,7 @@
 // Finite-difference check of every gradient rule.
 //
 // Each case builds out = op(args) and y = sum(out * w) with random weights w,
-// asks Gradients for dy/darg, runs the graph on the reference backend, and
+// asks Gradients for dy/darg, runs the graph on the reference and cpu backends, and
 // compares with central differences (eps 1e-3) computed in double on the
 // host from `out`, so float32 summation noise in y does not enter. Inputs
 // are chosen away from kinks and ties (relu/abs at 0, max/pool ties).
@@ -234,22 +234,24 @@ double WeightedSum(const Tensor& out, const Tensor& w) {
   return sum;
 }
 
-CompileOptions ReferenceOptions(int64_t max_batch) {
+CompileOptions Options(std::string backend, int64_t max_batch) {
   CompileOptions options;
-  options.backend = "reference";
+  options.backend = std::move(backend);
   options.max_batch = max_batch;
   options.verify = true;
   return options;
 }
 
-class GradientCheckTest : public ::testing::TestWithParam<GradCase> {};
+// Each case runs on the reference backend (the oracle) and on the cpu
+// backend (with its fusion passes), which training uses.
+class GradientCheckTest : public ::testing::TestWithParam<std::tuple<GradCase, std::string>> {};
 
 TEST_P(GradientCheckTest, MatchesCentralDifferences) {
-  const GradCase& c = GetParam();
+  const GradCase& c = std::get<0>(GetParam());
   BuiltCase built = Build(c);
   ASSERT_NE(built.out, kNoValue);
   absl::StatusOr<std::unique_ptr<Executable>> exe =
-      Compile(built.graph, ReferenceOptions(kTestBatch));
+      Compile(built.graph, Options(std::get<1>(GetParam()), kTestBatch));
   ASSERT_TRUE(exe.ok()) << exe.status();
 
   std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(c.name)));
@@ -285,8 +287,12 @@ TEST_P(GradientCheckTest, MatchesCentralDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllOps, GradientCheckTest, ::testing::ValuesIn(Cases()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllOps, GradientCheckTest,
+                         ::testing::Combine(::testing::ValuesIn(Cases()),
+                                            ::testing::Values("reference", "cpu")),
+                         [](const auto& info) {
+                           return std::get<0>(info.param).name + "_" + std::get<1>(info.param);
+                         });
 
 TEST(GradientCheckCoverageTest, EveryDifferentiableOpHasACase) {
   std::set<Op> covered;
@@ -311,7 +317,7 @@ TEST(GradientRuleTest, ReduceMaxSplitsTiesEvenly) {
   absl::StatusOr<std::vector<ValueId>> grads = Gradients(b, b.Max(x, {0}), std::vector<ValueId>{x});
   ASSERT_TRUE(grads.ok()) << grads.status();
   g.AddOutput((*grads)[0]);
-  absl::StatusOr<std::unique_ptr<Executable>> exe = Compile(g, ReferenceOptions(1));
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Compile(g, Options("reference", 1));
   ASSERT_TRUE(exe.ok()) << exe.status();
   std::vector<float> values{1, 3, 3, 0};
   std::vector<Tensor> feeds{Tensor::FromFloats(Shape{4}, values)};
@@ -331,7 +337,7 @@ TEST(GradientRuleTest, MaximumSendsTiesToA) {
       Gradients(b, b.SumAll(b.Maximum(a, c)), std::vector<ValueId>{a, c});
   ASSERT_TRUE(grads.ok()) << grads.status();
   g.set_outputs(*grads);
-  absl::StatusOr<std::unique_ptr<Executable>> exe = Compile(g, ReferenceOptions(1));
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Compile(g, Options("reference", 1));
   ASSERT_TRUE(exe.ok()) << exe.status();
   std::vector<Tensor> feeds{Tensor::FromFloats(Shape{2}, std::vector<float>{1, 2}),
                             Tensor::FromFloats(Shape{2}, std::vector<float>{1, 5})};
