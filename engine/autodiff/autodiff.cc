@@ -39,7 +39,8 @@ std::vector<bool> ActiveValues(const Graph& g, ValueId y, std::span<const ValueI
   std::vector<bool> active(n, false);
   for (ValueId i = 0; i <= y; ++i) {
     size_t k = static_cast<size_t>(i);
-    for (ValueId in : g.node(i).inputs) from_wrt[k] = from_wrt[k] || from_wrt[static_cast<size_t>(in)];
+    for (ValueId in : g.node(i).inputs)
+      from_wrt[k] = from_wrt[k] || from_wrt[static_cast<size_t>(in)];
     active[k] = from_wrt[k] && reaches_y[k];
   }
   return active;
@@ -59,9 +60,10 @@ absl::StatusOr<std::vector<ValueId>> Gradients(Builder& b, ValueId y,
   const Graph& graph = *b.graph();
   auto exists = [&](ValueId v) { return v >= 0 && v < graph.size(); };
   if (!exists(y) || !IsFloating(b.dtype(y))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Gradients: expected y to be a floating value, got %", y,
-        exists(y) ? absl::StrCat(" of dtype ", std::string(DTypeName(b.dtype(y)))) : " (no value)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Gradients: expected y to be a floating value, got %", y,
+                     exists(y) ? absl::StrCat(" of dtype ", std::string(DTypeName(b.dtype(y))))
+                               : " (no value)"));
   }
   for (ValueId w : wrt) {
     if (!exists(w)) {

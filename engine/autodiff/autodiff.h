@@ -25,8 +25,7 @@ namespace fornax {
 // treat every variable alike.
 // Errors: InvalidArgument for a bad `y`/`wrt`, or the builder's error (which
 // stays recorded in `b`) if a gradient rule fails.
-absl::StatusOr<std::vector<ValueId>> Gradients(Builder& b, ValueId y,
-                                               std::span<const ValueId> wrt);
+absl::StatusOr<std::vector<ValueId>> Gradients(Builder& b, ValueId y, std::span<const ValueId> wrt);
 
 }  // namespace fornax
 

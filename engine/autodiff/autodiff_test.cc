@@ -17,7 +17,8 @@ TEST(AutodiffTest, ReducesBroadcastGradientsToInputShapes) {
   ValueId bias = b.Variable(0, DType::kFloat32, Shape{3});
   ValueId scale = b.Variable(1, DType::kFloat32, Shape{});
   ValueId y = b.SumAll(b.Mul(b.Add(x, bias), scale));
-  absl::StatusOr<std::vector<ValueId>> grads = Gradients(b, y, std::vector<ValueId>{x, bias, scale});
+  absl::StatusOr<std::vector<ValueId>> grads =
+      Gradients(b, y, std::vector<ValueId>{x, bias, scale});
   ASSERT_TRUE(grads.ok()) << grads.status();
   EXPECT_EQ(b.shape((*grads)[0]), (Shape{kBatch, 3}));
   EXPECT_EQ(b.shape((*grads)[1]), (Shape{3}));
@@ -69,7 +70,8 @@ TEST(AutodiffTest, RejectsNonFloatY) {
   ValueId i = b.Input(0, DType::kInt32, Shape{});
   absl::StatusOr<std::vector<ValueId>> grads = Gradients(b, i, std::vector<ValueId>{i});
   EXPECT_EQ(grads.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(grads.status().message()), HasSubstr("expected y to be a floating value"));
+  EXPECT_THAT(std::string(grads.status().message()),
+              HasSubstr("expected y to be a floating value"));
 }
 
 }  // namespace

@@ -6,12 +6,12 @@
 // host from `out`, so float32 summation noise in y does not enter. Inputs
 // are chosen away from kinks and ties (relu/abs at 0, max/pool ties).
 // A coverage test fails when an op with a gradient rule has no case.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <functional>
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "engine/autodiff/autodiff.h"
 #include "engine/compiler/compile.h"
@@ -43,7 +43,9 @@ Gen Distinct(double offset) {
   };
 }
 Gen Ints(std::vector<int> values) {
-  return [=](int64_t i, int64_t, std::mt19937&) { return values[static_cast<size_t>(i) % values.size()]; };
+  return [=](int64_t i, int64_t, std::mt19937&) {
+    return values[static_cast<size_t>(i) % values.size()];
+  };
 }
 
 struct Arg {
@@ -104,8 +106,10 @@ std::vector<GradCase> Cases() {
       {"abs", {{{3, 4}, Distinct(0.05)}}, Un(Op::kAbs)},
       {"erf", {{{2, 3}}}, Un(Op::kErf)},
       // float16 values near 1 and eps 2^-6 are exact, and y is linear in x.
-      {"cast_float16_to_float32", {{{2, 3}, Uniform(0.5, 0.9), false, DType::kFloat16}},
-       [](Builder& b, V x) { return b.Cast(x[0], DType::kFloat32); }, 1.0 / 64},
+      {"cast_float16_to_float32",
+       {{{2, 3}, Uniform(0.5, 0.9), false, DType::kFloat16}},
+       [](Builder& b, V x) { return b.Cast(x[0], DType::kFloat32); },
+       1.0 / 64},
       {"add_broadcast_batch", {{{2, 3}, Uniform(-1, 1), true}, {{3}}}, Bin(Op::kAdd)},
       {"sub_broadcast", {{{2, 3}}, {{2, 1}}}, Bin(Op::kSub)},
       {"mul_broadcast", {{{2, 1, 3}}, {{4, 1}}}, Bin(Op::kMul)},
@@ -119,74 +123,146 @@ std::vector<GradCase> Cases() {
        [](Builder& b, V x) {
          return b.Where(b.Binary(Op::kGreater, x[2], b.Scalar(0)), x[0], x[1]);
        }},
-      {"reduce_sum", {{{2, 3, 4}}}, [](Builder& b, V x) { return b.Sum(x[0], {0, 2}); }},
+      {"reduce_sum",
+       {{{2, 3, 4}}},
+       [](Builder& b, V x) {
+         return b.Sum(x[0], {0, 2});
+       }},
       {"reduce_sum_keepdims", {{{2, 3}}}, [](Builder& b, V x) { return b.Sum(x[0], {1}, true); }},
-      {"reduce_mean_batch", {{{2, 3}, Uniform(-1, 1), true}},
+      {"reduce_mean_batch",
+       {{{2, 3}, Uniform(-1, 1), true}},
        [](Builder& b, V x) { return b.Mean(x[0], {0}); }},
-      {"reduce_mean", {{{2, 3, 2}}}, [](Builder& b, V x) { return b.Mean(x[0], {1, 2}, true); }},
+      {"reduce_mean",
+       {{{2, 3, 2}}},
+       [](Builder& b, V x) {
+         return b.Mean(x[0], {1, 2}, true);
+       }},
       {"reduce_max", {{{3, 4}, Distinct(0.0)}}, [](Builder& b, V x) { return b.Max(x[0], {1}); }},
-      {"reduce_max_keepdims", {{{2, 3, 2}, Distinct(0.0)}},
-       [](Builder& b, V x) { return b.Max(x[0], {0, 2}, true); }},
-      {"reshape_batch", {{{2, 2, 3}, Uniform(-1, 1), true}},
-       [](Builder& b, V x) { return b.Reshape(x[0], Shape{kBatch, 6}); }},
-      {"transpose", {{{2, 3, 4}}}, [](Builder& b, V x) { return b.Transpose(x[0], {2, 0, 1}); }},
-      {"broadcast_to", {{{1, 3}}}, [](Builder& b, V x) { return b.BroadcastTo(x[0], Shape{4, 3}); }},
-      {"broadcast_to_batch", {{{3}}},
-       [](Builder& b, V x) { return b.BroadcastTo(x[0], Shape{kBatch, 2, 3}); }},
-      {"concat", {{{2, 1}}, {{2, 3}}, {{2, 2}}},
-       [](Builder& b, V x) { return b.Concat({x[0], x[1], x[2]}, -1); }},
-      {"concat_axis0", {{{1, 3}}, {{2, 3}}}, [](Builder& b, V x) { return b.Concat({x[0], x[1]}, 0); }},
+      {"reduce_max_keepdims",
+       {{{2, 3, 2}, Distinct(0.0)}},
+       [](Builder& b, V x) {
+         return b.Max(x[0], {0, 2}, true);
+       }},
+      {"reshape_batch",
+       {{{2, 2, 3}, Uniform(-1, 1), true}},
+       [](Builder& b, V x) {
+         return b.Reshape(x[0], Shape{kBatch, 6});
+       }},
+      {"transpose",
+       {{{2, 3, 4}}},
+       [](Builder& b, V x) {
+         return b.Transpose(x[0], {2, 0, 1});
+       }},
+      {"broadcast_to",
+       {{{1, 3}}},
+       [](Builder& b, V x) {
+         return b.BroadcastTo(x[0], Shape{4, 3});
+       }},
+      {"broadcast_to_batch",
+       {{{3}}},
+       [](Builder& b, V x) {
+         return b.BroadcastTo(x[0], Shape{kBatch, 2, 3});
+       }},
+      {"concat",
+       {{{2, 1}}, {{2, 3}}, {{2, 2}}},
+       [](Builder& b, V x) {
+         return b.Concat({x[0], x[1], x[2]}, -1);
+       }},
+      {"concat_axis0",
+       {{{1, 3}}, {{2, 3}}},
+       [](Builder& b, V x) {
+         return b.Concat({x[0], x[1]}, 0);
+       }},
       {"slice", {{{3, 6}}}, [](Builder& b, V x) { return b.Slice(x[0], 1, 1, 4); }},
-      {"slice_batch_prefix", {{{2, 5}, Uniform(-1, 1), true}},
+      {"slice_batch_prefix",
+       {{{2, 5}, Uniform(-1, 1), true}},
        [](Builder& b, V x) { return b.Slice(x[0], 1, 0, 2); }},
-      {"gather", {{{5, 3}}, {{4}, Ints({0, 2, 2, 4}), false, DType::kInt32, false}},
+      {"gather",
+       {{{5, 3}}, {{4}, Ints({0, 2, 2, 4}), false, DType::kInt32, false}},
        [](Builder& b, V x) { return b.Gather(x[0], x[1]); }},
-      {"scatter_add_rows", {{{4, 3}}, {{4}, Ints({1, 3, 1, 0}), false, DType::kInt32, false}},
-       [](Builder& b, V x) { return b.Emit(Op::kScatterAddRows, {x[0], x[1]}, WithShape({5, 3})); }},
-      {"matmul", {{{2, 4}, Uniform(-1, 1), true}, {{4, 3}}},
+      {"scatter_add_rows",
+       {{{4, 3}}, {{4}, Ints({1, 3, 1, 0}), false, DType::kInt32, false}},
+       [](Builder& b, V x) {
+         return b.Emit(Op::kScatterAddRows, {x[0], x[1]}, WithShape({5, 3}));
+       }},
+      {"matmul",
+       {{{2, 4}, Uniform(-1, 1), true}, {{4, 3}}},
        [](Builder& b, V x) { return b.MatMul(x[0], x[1]); }},
-      {"matmul_ta", {{{4, 2}}, {{4, 3}}}, [](Builder& b, V x) { return b.MatMul(x[0], x[1], true, false); }},
-      {"matmul_tb", {{{2, 4}}, {{3, 4}}}, [](Builder& b, V x) { return b.MatMul(x[0], x[1], false, true); }},
-      {"matmul_tab", {{{4, 2}}, {{3, 4}}}, [](Builder& b, V x) { return b.MatMul(x[0], x[1], true, true); }},
-      {"conv2d_valid", {{{1, 5, 5, 2}}, {{3, 3, 2, 3}}},
-       [](Builder& b, V x) { return b.Conv2D(x[0], x[1], {1, 1}, Padding::kValid); }},
-      {"conv2d_same_stride2_batch", {{{2, 6, 5, 1}, Uniform(-1, 1), true}, {{2, 3, 1, 2}}},
-       [](Builder& b, V x) { return b.Conv2D(x[0], x[1], {2, 2}, Padding::kSame); }},
-      {"conv2d_dilated", {{{1, 6, 6, 1}}, {{2, 2, 1, 2}}},
-       [](Builder& b, V x) { return b.Conv2D(x[0], x[1], {1, 1}, Padding::kSame, {2, 2}); }},
-      {"conv2d_backprop_input", {{{1, 3, 3, 2}}, {{3, 3, 1, 2}}},
+      {"matmul_ta",
+       {{{4, 2}}, {{4, 3}}},
+       [](Builder& b, V x) { return b.MatMul(x[0], x[1], true, false); }},
+      {"matmul_tb",
+       {{{2, 4}}, {{3, 4}}},
+       [](Builder& b, V x) { return b.MatMul(x[0], x[1], false, true); }},
+      {"matmul_tab",
+       {{{4, 2}}, {{3, 4}}},
+       [](Builder& b, V x) { return b.MatMul(x[0], x[1], true, true); }},
+      {"conv2d_valid",
+       {{{1, 5, 5, 2}}, {{3, 3, 2, 3}}},
+       [](Builder& b, V x) {
+         return b.Conv2D(x[0], x[1], {1, 1}, Padding::kValid);
+       }},
+      {"conv2d_same_stride2_batch",
+       {{{2, 6, 5, 1}, Uniform(-1, 1), true}, {{2, 3, 1, 2}}},
+       [](Builder& b, V x) {
+         return b.Conv2D(x[0], x[1], {2, 2}, Padding::kSame);
+       }},
+      {"conv2d_dilated",
+       {{{1, 6, 6, 1}}, {{2, 2, 1, 2}}},
+       [](Builder& b, V x) {
+         return b.Conv2D(x[0], x[1], {1, 1}, Padding::kSame, {2, 2});
+       }},
+      {"conv2d_backprop_input",
+       {{{1, 3, 3, 2}}, {{3, 3, 1, 2}}},
        [](Builder& b, V x) {
          return b.Emit(Op::kConv2DBackpropInput, {x[0], x[1]},
                        ConvAttrs({1, 5, 5, 1}, {2, 2}, Padding::kSame));
        }},
-      {"conv2d_backprop_filter", {{{1, 5, 5, 1}}, {{1, 3, 3, 2}}},
+      {"conv2d_backprop_filter",
+       {{{1, 5, 5, 1}}, {{1, 3, 3, 2}}},
        [](Builder& b, V x) {
          return b.Emit(Op::kConv2DBackpropFilter, {x[0], x[1]},
                        ConvAttrs({3, 3, 1, 2}, {1, 1}, Padding::kValid));
        }},
-      {"max_pool2d_valid", {{{1, 4, 4, 2}, Distinct(0.0)}},
-       [](Builder& b, V x) { return b.MaxPool2D(x[0], {2, 2}, {2, 2}, Padding::kValid); }},
-      {"max_pool2d_same", {{{1, 5, 5, 1}, Distinct(0.0)}},
-       [](Builder& b, V x) { return b.MaxPool2D(x[0], {3, 3}, {2, 2}, Padding::kSame); }},
-      {"avg_pool2d_valid", {{{2, 4, 4, 1}, Uniform(-1, 1), true}},
-       [](Builder& b, V x) { return b.AvgPool2D(x[0], {2, 2}, {2, 2}, Padding::kValid); }},
-      {"avg_pool2d_same", {{{1, 5, 5, 2}}},
-       [](Builder& b, V x) { return b.AvgPool2D(x[0], {3, 3}, {2, 2}, Padding::kSame); }},
-      {"avg_pool2d_grad", {{{1, 3, 3, 1}}},
+      {"max_pool2d_valid",
+       {{{1, 4, 4, 2}, Distinct(0.0)}},
        [](Builder& b, V x) {
-         return b.Emit(Op::kAvgPool2DGrad, {x[0]}, PoolAttrs({1, 5, 5, 1}, {3, 3}, {2, 2}, Padding::kSame));
+         return b.MaxPool2D(x[0], {2, 2}, {2, 2}, Padding::kValid);
+       }},
+      {"max_pool2d_same",
+       {{{1, 5, 5, 1}, Distinct(0.0)}},
+       [](Builder& b, V x) {
+         return b.MaxPool2D(x[0], {3, 3}, {2, 2}, Padding::kSame);
+       }},
+      {"avg_pool2d_valid",
+       {{{2, 4, 4, 1}, Uniform(-1, 1), true}},
+       [](Builder& b, V x) {
+         return b.AvgPool2D(x[0], {2, 2}, {2, 2}, Padding::kValid);
+       }},
+      {"avg_pool2d_same",
+       {{{1, 5, 5, 2}}},
+       [](Builder& b, V x) {
+         return b.AvgPool2D(x[0], {3, 3}, {2, 2}, Padding::kSame);
+       }},
+      {"avg_pool2d_grad",
+       {{{1, 3, 3, 1}}},
+       [](Builder& b, V x) {
+         return b.Emit(Op::kAvgPool2DGrad, {x[0]},
+                       PoolAttrs({1, 5, 5, 1}, {3, 3}, {2, 2}, Padding::kSame));
        }},
       {"softmax", {{{2, 4}, Uniform(-2, 2)}}, [](Builder& b, V x) { return b.Softmax(x[0]); }},
-      {"log_softmax", {{{2, 4}, Uniform(-2, 2)}}, [](Builder& b, V x) { return b.LogSoftmax(x[0]); }},
+      {"log_softmax",
+       {{{2, 4}, Uniform(-2, 2)}},
+       [](Builder& b, V x) { return b.LogSoftmax(x[0]); }},
       {"softplus", {{{2, 4}, Distinct(0.05)}}, [](Builder& b, V x) { return b.Softplus(x[0]); }},
   };
 }
 
 struct BuiltCase {
   Graph graph;
-  ValueId out = kNoValue;        // the op's result, as float32
-  std::vector<int> wrt_args;     // which args have gradients, in output order
-  std::set<Op> forward_ops;      // ops of the forward graph
+  ValueId out = kNoValue;     // the op's result, as float32
+  std::vector<int> wrt_args;  // which args have gradients, in output order
+  std::set<Op> forward_ops;   // ops of the forward graph
 };
 
 // out = op(args); y = sum(out * w) with w = Input #args.size(). Graph
@@ -303,7 +379,8 @@ TEST(GradientCheckCoverageTest, EveryDifferentiableOpHasACase) {
   for (int i = 0; i < kNumOps; ++i) {
     Op op = static_cast<Op>(i);
     if (GetOpDef(op).grad != nullptr) {
-      EXPECT_TRUE(covered.count(op)) << "no finite-difference case exercises '" << OpName(op) << "'";
+      EXPECT_TRUE(covered.count(op))
+          << "no finite-difference case exercises '" << OpName(op) << "'";
     }
   }
 }

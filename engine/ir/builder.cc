@@ -14,13 +14,19 @@ namespace {
 // Position in the promotion lattice; float16 and bfloat16 share a level.
 int PromotionLevel(DType d) {
   switch (d) {
-    case DType::kBool: return 0;
-    case DType::kUInt8: return 1;
-    case DType::kInt32: return 2;
-    case DType::kInt64: return 3;
+    case DType::kBool:
+      return 0;
+    case DType::kUInt8:
+      return 1;
+    case DType::kInt32:
+      return 2;
+    case DType::kInt64:
+      return 3;
     case DType::kFloat16:
-    case DType::kBFloat16: return 4;
-    case DType::kFloat32: return 5;
+    case DType::kBFloat16:
+      return 4;
+    case DType::kFloat32:
+      return 5;
   }
   return 5;
 }
@@ -224,8 +230,8 @@ ValueId Builder::Reduce(Op op, ValueId x, std::vector<int64_t> axes, bool keepdi
   }
   std::sort(axes.begin(), axes.end());
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
-    Fail(absl::InvalidArgumentError(absl::StrCat(OpPrefix(op), ": repeated axis in [",
-                                                 absl::StrJoin(axes, ", "), "]")));
+    Fail(absl::InvalidArgumentError(
+        absl::StrCat(OpPrefix(op), ": repeated axis in [", absl::StrJoin(axes, ", "), "]")));
     return kNoValue;
   }
   Attrs attrs;
@@ -278,9 +284,9 @@ ValueId Builder::Reshape(ValueId x, Shape target) {
       for (int64_t d : dims) known *= d == -1 ? 1 : d;
       bool one_unknown = std::count(dims.begin(), dims.end(), int64_t{-1}) == 1;
       if (!one_unknown || known == 0 || in.NumElements() % known != 0) {
-        Fail(absl::InvalidArgumentError(
-            absl::StrCat("reshape: cannot reshape ", in.ToString(), " (", in.NumElements(),
-                         " elements) to [", absl::StrJoin(dims, ", "), "]")));
+        Fail(absl::InvalidArgumentError(absl::StrCat("reshape: cannot reshape ", in.ToString(),
+                                                     " (", in.NumElements(), " elements) to [",
+                                                     absl::StrJoin(dims, ", "), "]")));
         return kNoValue;
       }
       *unknown = in.NumElements() / known;
@@ -359,8 +365,8 @@ ValueId Builder::Conv2D(ValueId x, ValueId w, std::array<int64_t, 2> strides, Pa
   return Emit(Op::kConv2D, {x, w}, std::move(attrs));
 }
 
-ValueId Builder::MaxPool2D(ValueId x, std::array<int64_t, 2> window,
-                           std::array<int64_t, 2> strides, Padding padding) {
+ValueId Builder::MaxPool2D(ValueId x, std::array<int64_t, 2> window, std::array<int64_t, 2> strides,
+                           Padding padding) {
   Attrs attrs;
   attrs.window = window;
   attrs.strides = strides;
@@ -368,8 +374,8 @@ ValueId Builder::MaxPool2D(ValueId x, std::array<int64_t, 2> window,
   return Emit(Op::kMaxPool2D, {x}, std::move(attrs));
 }
 
-ValueId Builder::AvgPool2D(ValueId x, std::array<int64_t, 2> window,
-                           std::array<int64_t, 2> strides, Padding padding) {
+ValueId Builder::AvgPool2D(ValueId x, std::array<int64_t, 2> window, std::array<int64_t, 2> strides,
+                           Padding padding) {
   Attrs attrs;
   attrs.window = window;
   attrs.strides = strides;
@@ -393,9 +399,7 @@ ValueId Builder::LogSoftmax(ValueId x, int64_t axis) {
 }
 
 // relu(x) + log1p(exp(-|x|)): exact, and exp never overflows.
-ValueId Builder::Softplus(ValueId x) {
-  return Add(Relu(x), Unary(Op::kLog1p, Exp(Neg(Abs(x)))));
-}
+ValueId Builder::Softplus(ValueId x) { return Add(Relu(x), Unary(Op::kLog1p, Exp(Neg(Abs(x))))); }
 
 ValueId Builder::Assign(int64_t index, ValueId value) {
   Attrs attrs;

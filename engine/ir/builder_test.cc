@@ -15,7 +15,7 @@ TEST(BuilderTest, ErrorsAreSticky) {
   ValueId bad = b.MatMul(x, x);
   EXPECT_EQ(bad, kNoValue);
   int size = g.size();
-  EXPECT_EQ(b.Exp(x), kNoValue);       // a valid call after the failure emits nothing
+  EXPECT_EQ(b.Exp(x), kNoValue);  // a valid call after the failure emits nothing
   EXPECT_EQ(b.Add(bad, bad), kNoValue);
   EXPECT_EQ(g.size(), size);
   EXPECT_THAT(std::string(b.status().message()), HasSubstr("matmul: inner dimensions differ"));

@@ -87,7 +87,8 @@ std::string Graph::ToString() const {
     std::vector<std::string> ins;
     for (ValueId in : n.inputs) ins.push_back(absl::StrCat("%", in));
     absl::StrAppend(&out, "%", i, " = ", std::string(OpName(n.op)), "(", absl::StrJoin(ins, ", "),
-                    ")", AttrsString(n), " : ", std::string(DTypeName(n.dtype)), n.shape.ToString());
+                    ")", AttrsString(n), " : ", std::string(DTypeName(n.dtype)),
+                    n.shape.ToString());
     if (!n.name.empty()) absl::StrAppend(&out, "  # ", n.name);
     out += "\n";
   }

@@ -58,15 +58,15 @@ struct Attrs {
   bool keepdims = false;      // reductions
   bool transpose_a = false;   // MatMul
   bool transpose_b = false;   // MatMul
-  Shape shape;                // Reshape/BroadcastTo target; backprop/scatter result shape
-  std::array<int64_t, 2> window{1, 1};    // pooling
-  std::array<int64_t, 2> strides{1, 1};   // conv, pooling
-  std::array<int64_t, 2> dilation{1, 1};  // conv
-  Padding padding = Padding::kValid;      // conv, pooling
-  DType dtype = DType::kFloat32;          // Cast target
-  Tensor value;                           // Constant
-  std::vector<Op> epilogue;               // FusedMatMul/FusedConv2D: unary ops after bias
-  bool has_bias = false;                  // FusedMatMul/FusedConv2D
+  Shape shape;  // Reshape/BroadcastTo target; backprop/scatter/RandomUniform result shape
+  std::array<int64_t, 2> window{1, 1};          // pooling
+  std::array<int64_t, 2> strides{1, 1};         // conv, pooling
+  std::array<int64_t, 2> dilation{1, 1};        // conv
+  Padding padding = Padding::kValid;            // conv, pooling
+  DType dtype = DType::kFloat32;                // Cast target
+  Tensor value;                                 // Constant
+  std::vector<Op> epilogue;                     // FusedMatMul/FusedConv2D: unary ops after bias
+  bool has_bias = false;                        // FusedMatMul/FusedConv2D
   std::shared_ptr<const FusedProgram> program;  // FusedElementwise
 };
 

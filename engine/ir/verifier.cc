@@ -14,8 +14,8 @@ bool IsFused(Op op) {
 
 template <typename... Args>
 absl::Status NodeError(const Graph& g, ValueId i, const Args&... args) {
-  return absl::InternalError(absl::StrCat("verifier: %", i, " (",
-                                          std::string(OpName(g.node(i).op)), "): ", args...));
+  return absl::InternalError(
+      absl::StrCat("verifier: %", i, " (", std::string(OpName(g.node(i).op)), "): ", args...));
 }
 
 std::string TypeOf(const Node& n) {
@@ -74,8 +74,8 @@ absl::Status VerifyVariables(const Graph& g) {
   for (ValueId i = 0; i < g.size(); ++i) {
     for (ValueId in : g.node(i).inputs) {
       if (g.node(in).op == Op::kVariable && i > overwritten_at[static_cast<size_t>(in)]) {
-        return NodeError(g, i, "reads variable #", g.node(in).attrs.index, " (%", in,
-                         ") after %", overwritten_at[static_cast<size_t>(in)], " assigned it");
+        return NodeError(g, i, "reads variable #", g.node(in).attrs.index, " (%", in, ") after %",
+                         overwritten_at[static_cast<size_t>(in)], " assigned it");
       }
     }
   }

@@ -36,8 +36,9 @@ TEST(VerifierTest, RejectsStaleShape) {
   ValueId x = b.Input(0, DType::kFloat32, Shape{2, 3});
   ValueId e = b.Exp(x);
   g.mutable_node(e).shape = Shape{3, 2};
-  ExpectInternal(VerifyGraph(g), "verifier: %1 (exp): node says float32(3, 2) but its shape rule "
-                                 "gives float32(2, 3)");
+  ExpectInternal(VerifyGraph(g),
+                 "verifier: %1 (exp): node says float32(3, 2) but its shape rule "
+                 "gives float32(2, 3)");
 }
 
 TEST(VerifierTest, RejectsForwardReferencesAndBadArity) {

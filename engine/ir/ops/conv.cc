@@ -13,14 +13,14 @@ absl::StatusOr<Shape> ConvOutputShape(const Node& node, const Shape& x, const Sh
                    " and ", w.ToString());
   }
   if (x.dim(3) != w.dim(2)) {
-    return OpError(node, "input channels differ: x ", x.ToString(), " has ", x.dim(3),
-                   ", w ", w.ToString(), " expects ", w.dim(2));
+    return OpError(node, "input channels differ: x ", x.ToString(), " has ", x.dim(3), ", w ",
+                   w.ToString(), " expects ", w.dim(2));
   }
   const Attrs& a = node.attrs;
   std::vector<int64_t> dims{x.dim(0), 0, 0, w.dim(3)};
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<int64_t> out = WindowOutputSize(node, x.dim(1 + i), w.dim(i), a.strides[i],
-                                                   a.dilation[i], a.padding);
+    absl::StatusOr<int64_t> out =
+        WindowOutputSize(node, x.dim(1 + i), w.dim(i), a.strides[i], a.dilation[i], a.padding);
     if (!out.ok()) return out.status();
     dims[static_cast<size_t>(1 + i)] = *out;
   }

@@ -30,7 +30,8 @@ absl::Status InferNumericUnary(const Graph& g, Node* node) {
 
 absl::Status InferLogicalNot(const Graph& g, Node* node) {
   const Node& x = InputNode(g, *node, 0);
-  if (x.dtype != DType::kBool) return OpError(*node, "expected x of dtype bool, got ", TypeString(x));
+  if (x.dtype != DType::kBool)
+    return OpError(*node, "expected x of dtype bool, got ", TypeString(x));
   node->dtype = DType::kBool;
   node->shape = x.shape;
   return absl::OkStatus();

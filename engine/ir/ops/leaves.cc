@@ -7,7 +7,8 @@ namespace {
 
 // Input and Variable carry the dtype and shape the builder gave them.
 absl::Status InferSlot(const Graph&, Node* node) {
-  if (node->attrs.index < 0) return OpError(*node, "slot index must be >= 0, got ", node->attrs.index);
+  if (node->attrs.index < 0)
+    return OpError(*node, "slot index must be >= 0, got ", node->attrs.index);
   return absl::OkStatus();
 }
 
@@ -39,10 +40,8 @@ absl::Status InferDimSize(const Graph& g, Node* node) {
 }
 
 constexpr OpDef kDefs[] = {
-    {Op::kInput, InferSlot, nullptr},
-    {Op::kVariable, InferSlot, nullptr},
-    {Op::kConstant, InferConstant, nullptr},
-    {Op::kRandomUniform, InferRandomUniform, nullptr},
+    {Op::kInput, InferSlot, nullptr},        {Op::kVariable, InferSlot, nullptr},
+    {Op::kConstant, InferConstant, nullptr}, {Op::kRandomUniform, InferRandomUniform, nullptr},
     {Op::kDimSize, InferDimSize, nullptr},
 };
 

@@ -42,10 +42,11 @@ absl::Status InferTranspose(const Graph& g, Node* node) {
   std::vector<int64_t> sorted = perm;
   std::sort(sorted.begin(), sorted.end());
   bool is_perm = static_cast<int>(perm.size()) == x.shape.rank();
-  for (size_t i = 0; is_perm && i < sorted.size(); ++i) is_perm = sorted[i] == static_cast<int64_t>(i);
+  for (size_t i = 0; is_perm && i < sorted.size(); ++i)
+    is_perm = sorted[i] == static_cast<int64_t>(i);
   if (!is_perm) {
-    return OpError(*node, "expected a permutation of ", x.shape.rank(), " axes for ",
-                   TypeString(x), ", got [", absl::StrJoin(perm, ", "), "]");
+    return OpError(*node, "expected a permutation of ", x.shape.rank(), " axes for ", TypeString(x),
+                   ", got [", absl::StrJoin(perm, ", "), "]");
   }
   std::vector<int64_t> dims;
   for (int64_t p : perm) dims.push_back(x.shape.dim(static_cast<int>(p)));
@@ -58,8 +59,7 @@ absl::Status InferBroadcastTo(const Graph& g, Node* node) {
   const Node& x = InputNode(g, *node, 0);
   absl::StatusOr<Shape> shape = BroadcastShapes(x.shape, node->attrs.shape);
   if (!shape.ok() || *shape != node->attrs.shape) {
-    return OpError(*node, "cannot broadcast ", TypeString(x), " to ",
-                   node->attrs.shape.ToString());
+    return OpError(*node, "cannot broadcast ", TypeString(x), " to ", node->attrs.shape.ToString());
   }
   node->dtype = x.dtype;
   node->shape = node->attrs.shape;
@@ -103,8 +103,8 @@ absl::Status InferSlice(const Graph& g, Node* node) {
   int64_t size = x.shape.dim(static_cast<int>(a.axis));
   if (size == kBatch) return OpError(*node, "cannot slice along the batch dimension");
   if (a.begin < 0 || a.begin > a.end || a.end > size) {
-    return OpError(*node, "expected 0 <= begin <= end <= ", size, " along axis ", a.axis,
-                   " of ", TypeString(x), ", got [", a.begin, ", ", a.end, ")");
+    return OpError(*node, "expected 0 <= begin <= end <= ", size, " along axis ", a.axis, " of ",
+                   TypeString(x), ", got [", a.begin, ", ", a.end, ")");
   }
   node->dtype = x.dtype;
   node->shape = x.shape;
@@ -160,7 +160,8 @@ void GradReshape(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
 void GradTranspose(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
   const std::vector<int64_t>& perm = b.node(y).attrs.axes;
   std::vector<int64_t> inverse(perm.size());
-  for (size_t i = 0; i < perm.size(); ++i) inverse[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
+  for (size_t i = 0; i < perm.size(); ++i)
+    inverse[static_cast<size_t>(perm[i])] = static_cast<int64_t>(i);
   dx[0] = b.Transpose(dy, std::move(inverse));
 }
 

@@ -20,8 +20,7 @@ absl::Status RequireNumeric(const Node& node, const Node& in, std::string_view w
 
 absl::Status RequireRank(const Node& node, const Node& in, std::string_view what, int rank) {
   if (in.shape.rank() == rank) return absl::OkStatus();
-  return OpError(node, "expected ", std::string(what), " of rank ", rank, ", got ",
-                 TypeString(in));
+  return OpError(node, "expected ", std::string(what), " of rank ", rank, ", got ", TypeString(in));
 }
 
 absl::StatusOr<int64_t> WindowOutputSize(const Node& node, int64_t in, int64_t window,

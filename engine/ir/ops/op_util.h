@@ -59,9 +59,7 @@ inline ValueId InputOf(Builder& b, ValueId y, int i) {
   return b.node(y).inputs[static_cast<size_t>(i)];
 }
 // A scalar constant with the dtype of `like`.
-inline ValueId ScalarLike(Builder& b, double v, ValueId like) {
-  return b.Scalar(v, b.dtype(like));
-}
+inline ValueId ScalarLike(Builder& b, double v, ValueId like) { return b.Scalar(v, b.dtype(like)); }
 
 }  // namespace fornax
 

@@ -169,7 +169,8 @@ TEST_F(ShapeRulesTest, ConvBackpropChecksDy) {
   ExpectShape(b_.Emit(Op::kConv2DBackpropInput, {In({kBatch, 6, 6, 4}), w}, attrs),
               Shape{kBatch, 8, 8, 2});
   b_.Emit(Op::kConv2DBackpropInput, {In({kBatch, 8, 8, 4}), w}, attrs);
-  ExpectError("conv2d_backprop_input: expected dy of shape (None, 6, 6, 4), got float32(None, 8, 8, 4)");
+  ExpectError(
+      "conv2d_backprop_input: expected dy of shape (None, 6, 6, 4), got float32(None, 8, 8, 4)");
 }
 
 TEST_F(ShapeRulesTest, Pooling) {
