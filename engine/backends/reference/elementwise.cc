@@ -9,6 +9,7 @@
 
 #include "engine/backends/reference/kernel_table.h"
 #include "engine/backends/reference/kernel_util.h"
+#include "engine/ir/fused_program.h"
 
 namespace fornax::reference {
 namespace {
@@ -87,8 +88,8 @@ void BinaryArith(const KernelContext& ctx, F float_fn, G int_fn) {
 }
 
 // Comparisons and logic: any input dtype, bool output.
-template <typename F>
-void Compare(const KernelContext& ctx, F cmp) {
+template <typename F, typename G>
+void Compare(const KernelContext& ctx, F float_cmp, G int_cmp) {
   const Tensor& a = ctx.inputs[0];
   const Tensor& b = ctx.inputs[1];
   uint8_t* out = ctx.output.data<uint8_t>();
@@ -97,10 +98,9 @@ void Compare(const KernelContext& ctx, F cmp) {
                       [&](int64_t i, const std::array<int64_t, 2>& off) {
                         bool r;
                         if (floating) {
-                          r = cmp(static_cast<double>(LoadFloat(a, off[0])),
-                                  static_cast<double>(LoadFloat(b, off[1])));
+                          r = float_cmp(LoadFloat(a, off[0]), LoadFloat(b, off[1]));
                         } else {
-                          r = cmp(LoadInt(a, off[0]), LoadInt(b, off[1]));
+                          r = int_cmp(LoadInt(a, off[0]), LoadInt(b, off[1]));
                         }
                         out[i] = r ? 1 : 0;
                       });
@@ -172,78 +172,105 @@ void CastKernel(const KernelContext& ctx) {
   }
 }
 
-float SigmoidOf(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+// Float semantics come from ApplyScalarOp (engine/ir/fused_program.h), the
+// single definition fused and unfused kernels share; integer paths follow.
+void FloatUnaryKernel(const KernelContext& ctx) {
+  const Op op = ctx.node.op;
+  UnaryFloat(ctx, [op](float x) { return ApplyScalarOp(op, x); });
+}
+
+void SignedUnaryKernel(const KernelContext& ctx) {
+  const Op op = ctx.node.op;
+  UnarySigned(
+      ctx, [op](float x) { return ApplyScalarOp(op, x); },
+      [op](int64_t x) -> int64_t {
+        if (op == Op::kNeg) return -x;
+        if (op == Op::kAbs) return x < 0 ? -x : x;
+        return (x > 0) - (x < 0);  // kSign
+      });
+}
+
+void FloatBinaryKernel(const KernelContext& ctx) {
+  const Op op = ctx.node.op;
+  BinaryFloat(ctx, [op](float a, float b) { return ApplyScalarOp(op, a, b); });
+}
+
+void ArithmeticKernel(const KernelContext& ctx) {
+  const Op op = ctx.node.op;
+  BinaryArith(
+      ctx, [op](float a, float b) { return ApplyScalarOp(op, a, b); },
+      [op](int64_t a, int64_t b) -> int64_t {
+        switch (op) {
+          case Op::kAdd:
+            return a + b;
+          case Op::kSub:
+            return a - b;
+          case Op::kMul:
+            return a * b;
+          case Op::kMaximum:
+            return std::max(a, b);
+          default:  // kMinimum
+            return std::min(a, b);
+        }
+      });
+}
+
+void CompareKernel(const KernelContext& ctx) {
+  const Op op = ctx.node.op;
+  Compare(
+      ctx, [op](float a, float b) { return ApplyScalarOp(op, a, b) != 0.0f; },
+      [op](int64_t a, int64_t b) {
+        switch (op) {
+          case Op::kGreater:
+            return a > b;
+          case Op::kGreaterEqual:
+            return a >= b;
+          case Op::kLess:
+            return a < b;
+          case Op::kLessEqual:
+            return a <= b;
+          case Op::kEqual:
+            return a == b;
+          case Op::kNotEqual:
+            return a != b;
+          case Op::kLogicalAnd:
+            return a != 0 && b != 0;
+          default:  // kLogicalOr
+            return a != 0 || b != 0;
+        }
+      });
+}
+
+void LogicalNotKernel(const KernelContext& ctx) {
+  const uint8_t* in = ctx.inputs[0].data<uint8_t>();
+  uint8_t* out = ctx.output.data<uint8_t>();
+  for (int64_t i = 0; i < ctx.output.num_elements(); ++i) out[i] = in[i] != 0 ? 0 : 1;
+}
+
+void IsFiniteKernel(const KernelContext& ctx) {
+  uint8_t* out = ctx.output.data<uint8_t>();
+  for (int64_t i = 0; i < ctx.output.num_elements(); ++i) {
+    out[i] = std::isfinite(LoadFloat(ctx.inputs[0], i)) ? 1 : 0;
+  }
+}
 
 }  // namespace
 
 void RegisterElementwiseKernels(KernelTable& t) {
-  Register(t, Op::kNeg, [](const KernelContext& c) {
-    UnarySigned(c, [](float x) { return -x; }, [](int64_t x) { return -x; });
-  });
-  Register(t, Op::kAbs, [](const KernelContext& c) {
-    UnarySigned(c, [](float x) { return std::fabs(x); }, [](int64_t x) { return x < 0 ? -x : x; });
-  });
-  Register(t, Op::kSign, [](const KernelContext& c) {
-    UnarySigned(
-        c, [](float x) { return std::isnan(x) ? x : static_cast<float>((x > 0) - (x < 0)); },
-        [](int64_t x) { return static_cast<int64_t>((x > 0) - (x < 0)); });
-  });
-  Register(t, Op::kExp, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::exp(x); }); });
-  Register(t, Op::kLog, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::log(x); }); });
-  Register(t, Op::kLog1p, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::log1p(x); }); });
-  Register(t, Op::kSqrt, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::sqrt(x); }); });
-  Register(t, Op::kRsqrt,
-           [](const KernelContext& c) { UnaryFloat(c, [](float x) { return 1.0f / std::sqrt(x); }); });
-  Register(t, Op::kTanh, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::tanh(x); }); });
-  Register(t, Op::kSigmoid, [](const KernelContext& c) { UnaryFloat(c, SigmoidOf); });
-  Register(t, Op::kRelu, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::max(x, 0.0f); }); });
-  Register(t, Op::kErf, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::erf(x); }); });
-  Register(t, Op::kFloor, [](const KernelContext& c) { UnaryFloat(c, [](float x) { return std::floor(x); }); });
-  Register(t, Op::kLogicalNot, [](const KernelContext& c) {
-    const uint8_t* in = c.inputs[0].data<uint8_t>();
-    uint8_t* out = c.output.data<uint8_t>();
-    for (int64_t i = 0; i < c.output.num_elements(); ++i) out[i] = in[i] != 0 ? 0 : 1;
-  });
-  Register(t, Op::kIsFinite, [](const KernelContext& c) {
-    uint8_t* out = c.output.data<uint8_t>();
-    for (int64_t i = 0; i < c.output.num_elements(); ++i) {
-      out[i] = std::isfinite(LoadFloat(c.inputs[0], i)) ? 1 : 0;
-    }
-  });
+  for (Op op : {Op::kExp, Op::kLog, Op::kLog1p, Op::kSqrt, Op::kRsqrt, Op::kTanh, Op::kSigmoid,
+                Op::kRelu, Op::kErf, Op::kFloor}) {
+    Register(t, op, FloatUnaryKernel);
+  }
+  for (Op op : {Op::kNeg, Op::kAbs, Op::kSign}) Register(t, op, SignedUnaryKernel);
+  for (Op op : {Op::kAdd, Op::kSub, Op::kMul, Op::kMaximum, Op::kMinimum}) Register(t, op, ArithmeticKernel);
+  for (Op op : {Op::kDiv, Op::kPow}) Register(t, op, FloatBinaryKernel);
+  for (Op op : {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual, Op::kNotEqual,
+                Op::kLogicalAnd, Op::kLogicalOr}) {
+    Register(t, op, CompareKernel);
+  }
+  Register(t, Op::kLogicalNot, LogicalNotKernel);
+  Register(t, Op::kIsFinite, IsFiniteKernel);
   Register(t, Op::kCast, CastKernel);
-
-  Register(t, Op::kAdd, [](const KernelContext& c) {
-    BinaryArith(c, [](float a, float b) { return a + b; }, [](int64_t a, int64_t b) { return a + b; });
-  });
-  Register(t, Op::kSub, [](const KernelContext& c) {
-    BinaryArith(c, [](float a, float b) { return a - b; }, [](int64_t a, int64_t b) { return a - b; });
-  });
-  Register(t, Op::kMul, [](const KernelContext& c) {
-    BinaryArith(c, [](float a, float b) { return a * b; }, [](int64_t a, int64_t b) { return a * b; });
-  });
-  Register(t, Op::kMaximum, [](const KernelContext& c) {
-    BinaryArith(c, [](float a, float b) { return std::isnan(a) || a >= b ? a : b; },
-                [](int64_t a, int64_t b) { return std::max(a, b); });
-  });
-  Register(t, Op::kMinimum, [](const KernelContext& c) {
-    BinaryArith(c, [](float a, float b) { return std::isnan(a) || a <= b ? a : b; },
-                [](int64_t a, int64_t b) { return std::min(a, b); });
-  });
-  Register(t, Op::kDiv, [](const KernelContext& c) { BinaryFloat(c, [](float a, float b) { return a / b; }); });
-  Register(t, Op::kPow,
-           [](const KernelContext& c) { BinaryFloat(c, [](float a, float b) { return std::pow(a, b); }); });
-
-  Register(t, Op::kGreater, [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a > b; }); });
-  Register(t, Op::kGreaterEqual,
-           [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a >= b; }); });
-  Register(t, Op::kLess, [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a < b; }); });
-  Register(t, Op::kLessEqual, [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a <= b; }); });
-  Register(t, Op::kEqual, [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a == b; }); });
-  Register(t, Op::kNotEqual, [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a != b; }); });
-  Register(t, Op::kLogicalAnd,
-           [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a != 0 && b != 0; }); });
-  Register(t, Op::kLogicalOr,
-           [](const KernelContext& c) { Compare(c, [](auto a, auto b) { return a != 0 || b != 0; }); });
   Register(t, Op::kWhere, WhereKernel);
 }
 

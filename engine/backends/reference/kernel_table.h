@@ -21,6 +21,11 @@ void RegisterReductionKernels(KernelTable& table);    // reduction.cc
 void RegisterShapeKernels(KernelTable& table);        // shape.cc
 void RegisterNnKernels(KernelTable& table);           // nn.cc (matmul, conv, pool)
 void RegisterMiscKernels(KernelTable& table);         // misc.cc (leaves, assign)
+void RegisterFusedKernels(KernelTable& table);        // fused.cc
+
+// Shared with the fused kernels, which run them on their first two inputs.
+void MatMulKernel(const KernelContext& ctx);
+void Conv2DKernel(const KernelContext& ctx);
 
 }  // namespace fornax::reference
 

@@ -9,7 +9,6 @@
 #include "engine/backends/reference/kernel_util.h"
 
 namespace fornax::reference {
-namespace {
 
 void MatMulKernel(const KernelContext& ctx) {
   const Tensor& a = ctx.inputs[0];
@@ -31,6 +30,8 @@ void MatMulKernel(const KernelContext& ctx) {
     }
   }
 }
+
+namespace {
 
 // Sizes of one convolution or pooling: input (n, ih, iw, c), window (kh, kw),
 // output (n, oh, ow, ·).
@@ -68,6 +69,8 @@ void StoreAll(Tensor& t, const std::vector<double>& values) {
   for (size_t i = 0; i < values.size(); ++i) StoreFloat(t, static_cast<int64_t>(i), static_cast<float>(values[i]));
 }
 
+}  // namespace
+
 // x (N,H,W,C), w (KH,KW,C,O) -> y (N,OH,OW,O).
 void Conv2DKernel(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
@@ -87,6 +90,8 @@ void Conv2DKernel(const KernelContext& ctx) {
   });
   StoreAll(ctx.output, y);
 }
+
+namespace {
 
 // (dy (N,OH,OW,O), w (KH,KW,C,O)) -> dx (N,H,W,C).
 void Conv2DBackpropInputKernel(const KernelContext& ctx) {

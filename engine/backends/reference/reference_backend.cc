@@ -13,6 +13,7 @@ const reference::KernelTable& Table() {
     reference::RegisterShapeKernels(t);
     reference::RegisterNnKernels(t);
     reference::RegisterMiscKernels(t);
+    reference::RegisterFusedKernels(t);
     return t;
   }();
   return table;
