@@ -20,6 +20,7 @@ class CpuBackendImpl final : public Backend {
       const bool ok = node.dtype == DType::kFloat32 || node.dtype == DType::kBool;
       return ok ? &cpu::FusedElementwiseKernel : nullptr;
     }
+    if (node.dtype == DType::kBool) return cpu::FindElementwiseKernel(node);  // comparisons
     if (node.dtype != DType::kFloat32) return nullptr;
     switch (node.op) {
       case Op::kMatMul:

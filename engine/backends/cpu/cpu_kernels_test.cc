@@ -70,6 +70,7 @@ TEST(CpuBackendTest, NameCapsAndFallback) {
   EXPECT_TRUE(cpu->caps().fused_elementwise && cpu->caps().fused_matmul && cpu->caps().fused_conv2d);
   EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kTranspose, Shape{2, 3})), nullptr);
   EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kAdd, Shape{2}, {}, DType::kInt32)), nullptr);
+  EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kLogicalAnd, Shape{2}, {}, DType::kBool)), nullptr);
   EXPECT_NE(cpu->FindKernel(MakeNode(Op::kMatMul, Shape{2, 3})), nullptr);
 }
 
@@ -188,6 +189,8 @@ TEST(CpuKernelsTest, PoolingForwardAndGradWithTies) {
       {Shape{4, 26, 26, 32}, Shape{4, 13, 13, 32}, {2, 2}, {2, 2}, Padding::kValid},
       {Shape{3, 11, 11, 5}, Shape{3, 5, 5, 5}, {2, 2}, {2, 2}, Padding::kValid},
       {Shape{2, 7, 9, 3}, Shape{2, 4, 5, 3}, {3, 3}, {2, 2}, Padding::kSame},
+      {Shape{2, 7, 9, 3}, Shape{2, 4, 5, 3}, {2, 2}, {2, 2}, Padding::kSame},
+      {Shape{2, 8, 7, 3}, Shape{2, 2, 2, 3}, {3, 3}, {3, 3}, Padding::kValid},
       {Shape{2, 6, 6, 4}, Shape{2, 6, 6, 4}, {3, 3}, {1, 1}, Padding::kSame}};
   uint32_t seed = 30;
   for (const PoolCase& t : cases) {
@@ -242,6 +245,19 @@ TEST(CpuKernelsTest, BinaryOpsWithBroadcasting) {
       ExpectNear(RunCpu(node, {b, a}), RunRef(node, {b, a}), 1e-6f);
     }
   }
+}
+
+TEST(CpuKernelsTest, ComparisonsToBool) {
+  Tensor a = RandomInts(Shape{37, 20}, 70), b = RandomInts(Shape{20}, 71);
+  for (Op op : {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual,
+                Op::kNotEqual}) {
+    Node node = MakeNode(op, Shape{37, 20}, {}, DType::kBool);
+    EXPECT_TRUE(RunCpu(node, {a, b}).BitwiseEquals(RunRef(node, {a, b}))) << OpName(op);
+    EXPECT_TRUE(RunCpu(node, {b, a}).BitwiseEquals(RunRef(node, {b, a}))) << OpName(op);
+  }
+  Tensor ints = Tensor::FromInts(Shape{3}, std::vector<int32_t>{1, 2, 3});
+  Node node = MakeNode(Op::kGreater, Shape{3}, {}, DType::kBool);  // int inputs: reference path
+  EXPECT_TRUE(RunCpu(node, {ints, ints}).BitwiseEquals(RunRef(node, {ints, ints})));
 }
 
 TEST(CpuKernelsTest, ReductionsOverContiguousAxes) {

@@ -1,6 +1,7 @@
 // Float32 unary and binary elementwise kernels: one vectorizable loop per op,
 // chosen outside the loop; broadcasting goes through BroadcastPlan so bias
 // rows and scalars run as unit-stride or scalar operands.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels/broadcast.h"
+#include "engine/backends/reference/reference_backend.h"
 #include "engine/backends/cpu/kernels/kernels.h"
 #include "engine/ir/fused_program.h"
 
@@ -56,6 +58,41 @@ void BinaryLoop(Op op, const float* a, int64_t sa, const float* b, int64_t sb, f
   }
 }
 
+// Float comparisons to bool (dropout masks, ReLU gradients when unfused).
+template <typename F>
+void CompareLoop(const float* a, int64_t sa, const float* b, int64_t sb, uint8_t* y, int64_t n,
+                 F f) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+  } else if (sa == 1) {
+    const float bv = b[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv);
+  } else if (sb == 1) {
+    const float av = a[0];
+    for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]);
+  } else {
+    const uint8_t v = f(a[0], b[0]);
+    for (int64_t i = 0; i < n; ++i) y[i] = v;
+  }
+}
+
+void CompareRow(Op op, const float* a, int64_t sa, const float* b, int64_t sb, uint8_t* y,
+                int64_t n) {
+  switch (op) {
+    case Op::kGreater: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u > v; });
+    case Op::kGreaterEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u >= v; });
+    case Op::kLess: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u < v; });
+    case Op::kLessEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u <= v; });
+    case Op::kEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u == v; });
+    default: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u != v; });
+  }
+}
+
+bool IsCompareOp(Op op) {
+  return op == Op::kGreater || op == Op::kGreaterEqual || op == Op::kLess || op == Op::kLessEqual ||
+         op == Op::kEqual || op == Op::kNotEqual;
+}
+
 bool IsFastBinaryOp(Op op) {
   switch (op) {
     case Op::kAdd:
@@ -85,10 +122,10 @@ void UnaryKernel(const KernelContext& ctx) {
   }
 }
 
+template <bool kCompare>
 void BinaryKernel(const KernelContext& ctx) {
   const Tensor& a = ctx.inputs[0];
   const Tensor& b = ctx.inputs[1];
-  float* y = ctx.output.data<float>();
   if (ctx.output.num_elements() == 0) return;
   const Shape* shapes[2] = {&a.shape(), &b.shape()};
   const BroadcastPlan plan = MakeBroadcastPlan(ctx.output.shape(), shapes);
@@ -110,8 +147,37 @@ void BinaryKernel(const KernelContext& ctx) {
     const int64_t begin = (item % per_row) * chunk;
     int64_t offsets[2];
     plan.RowOffsets(row, offsets);
-    BinaryLoop(op, pa + offsets[0] + begin * sa, sa, pb + offsets[1] + begin * sb, sb,
-               y + row * inner + begin, std::min(chunk, inner - begin));
+    const float* ra = pa + offsets[0] + begin * sa;
+    const float* rb = pb + offsets[1] + begin * sb;
+    const int64_t out = row * inner + begin;
+    const int64_t n = std::min(chunk, inner - begin);
+    if constexpr (kCompare) {
+      CompareRow(op, ra, sa, rb, sb, ctx.output.data<uint8_t>() + out, n);
+    } else {
+      BinaryLoop(op, ra, sa, rb, sb, ctx.output.data<float>() + out, n);
+    }
+  }
+}
+
+// std::sqrt sets errno on negative input, so GCC will not vectorize it;
+// vsqrtps is correctly rounded, hence bitwise equal to std::sqrt.
+template <bool kReciprocal>
+void SqrtLoop(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    __m256 r = _mm256_sqrt_ps(_mm256_loadu_ps(x + i));
+    if constexpr (kReciprocal) r = _mm256_div_ps(one, r);
+    _mm256_storeu_ps(y + i, r);
+  }
+  for (; i < n; ++i) y[i] = kReciprocal ? 1.0f / std::sqrt(x[i]) : std::sqrt(x[i]);
+}
+
+void CompareKernel(const KernelContext& ctx) {
+  if (ctx.inputs[0].dtype() == DType::kFloat32 && ctx.inputs[1].dtype() == DType::kFloat32) {
+    BinaryKernel<true>(ctx);
+  } else {
+    ReferenceKernel(ctx.node.op)(ctx);
   }
 }
 
@@ -143,8 +209,8 @@ void UnaryLoop(Op op, const float* x, float* y, int64_t n) {
     case Op::kNeg: return Map1(x, y, n, [](float v) { return -v; });
     case Op::kRelu: return Map1(x, y, n, [](float v) { return v < 0.0f ? 0.0f : v; });
     case Op::kAbs: return Map1(x, y, n, [](float v) { return std::fabs(v); });
-    case Op::kSqrt: return Map1(x, y, n, [](float v) { return std::sqrt(v); });
-    case Op::kRsqrt: return Map1(x, y, n, [](float v) { return 1.0f / std::sqrt(v); });
+    case Op::kSqrt: return SqrtLoop<false>(x, y, n);
+    case Op::kRsqrt: return SqrtLoop<true>(x, y, n);
     case Op::kFloor: return Map1(x, y, n, [](float v) { return std::floor(v); });
     default:
       for (int64_t i = 0; i < n; ++i) y[i] = ApplyScalarOp(op, x[i]);
@@ -153,9 +219,12 @@ void UnaryLoop(Op op, const float* x, float* y, int64_t n) {
 }
 
 KernelFn FindElementwiseKernel(const Node& node) {
+  // Comparisons are chosen by their bool output; the kernel checks at run
+  // time that the inputs are float32 (the node does not record input dtypes).
+  if (node.dtype == DType::kBool && IsCompareOp(node.op)) return &CompareKernel;
   if (node.dtype != DType::kFloat32) return nullptr;
   if (IsFastUnaryOp(node.op)) return &UnaryKernel;
-  if (IsFastBinaryOp(node.op)) return &BinaryKernel;
+  if (IsFastBinaryOp(node.op)) return &BinaryKernel<false>;
   return nullptr;
 }
 

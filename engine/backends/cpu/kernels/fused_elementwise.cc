@@ -85,7 +85,19 @@ void RunInstr(const FusedProgram::Instr& in, const Reg* a, const Reg* b, const R
       return Loop1(*a, y, n, [](float u) { return u != 0.0f ? 1.0f : 0.0f; });
     case Op::kWhere:
       if (a->ptr) {
-        for (int64_t i = 0; i < n; ++i) y[i] = a->ptr[i] != 0.0f ? At(*b, i) : At(*c, i);
+        const float* cond = a->ptr;
+        if (b->ptr && c->ptr) {
+          for (int64_t i = 0; i < n; ++i) y[i] = cond[i] != 0.0f ? b->ptr[i] : c->ptr[i];
+        } else if (b->ptr) {
+          const float cv = c->scalar;
+          for (int64_t i = 0; i < n; ++i) y[i] = cond[i] != 0.0f ? b->ptr[i] : cv;
+        } else if (c->ptr) {
+          const float bv = b->scalar;
+          for (int64_t i = 0; i < n; ++i) y[i] = cond[i] != 0.0f ? bv : c->ptr[i];
+        } else {
+          const float bv = b->scalar, cv = c->scalar;
+          for (int64_t i = 0; i < n; ++i) y[i] = cond[i] != 0.0f ? bv : cv;
+        }
       } else {
         const Reg& pick = a->scalar != 0.0f ? *b : *c;
         for (int64_t i = 0; i < n; ++i) y[i] = At(pick, i);

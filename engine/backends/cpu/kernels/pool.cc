@@ -86,11 +86,63 @@ void MaxPool2DKernel(const KernelContext& ctx) {
   }
 }
 
+namespace {
+
+// Non-overlapping windows (window == strides, the usual 2x2/2): each input
+// cell belongs to at most one window, so dx is written exactly once per cell
+// (no zero-fill pass, no scatter) and the loops vectorize over channels.
+void MaxPoolGradTiled(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
+#pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
+  {
+    std::vector<float> best(static_cast<size_t>(g.c)), taken(static_cast<size_t>(g.c));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < g.n; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      float* dxb = dx + b * g.h * g.w * g.c;
+      float* pbest = best.data();
+      float* ptaken = taken.data();
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+          std::fill(taken.begin(), taken.end(), 0.0f);
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            const float* in = xb + cell * g.c;
+            for (int64_t c = 0; c < g.c; ++c) pbest[c] = in[c] > pbest[c] ? in[c] : pbest[c];
+          });
+          const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            const float* in = xb + cell * g.c;
+            float* out = dxb + cell * g.c;
+            for (int64_t c = 0; c < g.c; ++c) {
+              const bool hit = ptaken[c] == 0.0f && in[c] == pbest[c];
+              out[c] = hit ? g_out[c] : 0.0f;
+              ptaken[c] = hit ? 1.0f : ptaken[c];
+            }
+          });
+        }
+      }
+      // Cells past the last window (valid padding) get no gradient.
+      const int64_t row_end = std::min(g.h, g.oh * g.sh - g.pad_top);
+      const int64_t col_end = std::min(g.w, g.ow * g.sw - g.pad_left);
+      for (int64_t y = 0; y < g.h; ++y) {
+        const int64_t from = y < row_end ? col_end : 0;
+        std::fill(dxb + (y * g.w + from) * g.c, dxb + (y + 1) * g.w * g.c, 0.0f);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void MaxPool2DGradKernel(const KernelContext& ctx) {
   const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.inputs[1].shape());
   const float* x = ctx.inputs[0].data<float>();
   const float* dy = ctx.inputs[1].data<float>();
   float* dx = ctx.output.data<float>();
+  if (g.kh == g.sh && g.kw == g.sw) {
+    MaxPoolGradTiled(g, x, dy, dx);
+    return;
+  }
   std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
 #pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
   {
