@@ -142,8 +142,7 @@ absl::Status Run(const Options& options) {
   fit.batch_size = options.batch;
   fit.shuffle = false;
 
-  FORNAX_RETURN_IF_ERROR(
-      trainer->Fit(Rows(data, 0, warmup_samples), nullptr, fit, {}).status());
+  FORNAX_RETURN_IF_ERROR(trainer->Fit(Rows(data, 0, warmup_samples), nullptr, fit, {}).status());
   const auto start = std::chrono::steady_clock::now();
   FORNAX_ASSIGN_OR_RETURN(
       History history,
