@@ -27,8 +27,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   if (!ok.ok()) return ok;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
   }
   std::ostringstream contents;
   contents << in.rdbuf();

@@ -62,8 +62,8 @@ absl::StatusOr<Tensor> ReadIdx(const std::string& path) {
   if (got < 4 || magic[0] != 0 || magic[1] != 0 || magic[3] == 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: not an IDX file: expected the magic 00 00 <type> <rank>, got %s", path,
-        got < 4 ? absl::StrCat(got, " bytes") : absl::StrFormat("%02x %02x %02x %02x", magic[0],
-                                                                 magic[1], magic[2], magic[3])));
+        got < 4 ? absl::StrCat(got, " bytes")
+                : absl::StrFormat("%02x %02x %02x %02x", magic[0], magic[1], magic[2], magic[3])));
   }
   if (magic[2] != kIdxUInt8) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -74,8 +74,8 @@ absl::StatusOr<Tensor> ReadIdx(const std::string& path) {
   FORNAX_ASSIGN_OR_RETURN(got, ReadFully(f.get(), raw_dims.data(), rank * 4, path));
   if (got < rank * 4) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: truncated: the header declares %d dimensions but the file ends after %d bytes",
-        path, rank, 4 + got));
+        "%s: truncated: the header declares %d dimensions but the file ends after %d bytes", path,
+        rank, 4 + got));
   }
   std::vector<int64_t> dims;
   int64_t total = 1;

@@ -69,8 +69,9 @@ TEST(IdxTest, TruncatedBodyNamesDeclaredAndActualSizes) {
   absl::StatusOr<Tensor> t = ReadIdx(path);
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(t.status().message(),
-            path + ": truncated: header declares 60000 images of 28x28 (47040000 bytes) but the "
-                   "file holds 1000 bytes");
+            path +
+                ": truncated: header declares 60000 images of 28x28 (47040000 bytes) but the "
+                "file holds 1000 bytes");
 }
 
 TEST(IdxTest, CutGzipStreamIsReportedAsTruncated) {

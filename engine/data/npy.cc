@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "engine/base/status_macros.h"
@@ -30,8 +30,8 @@ struct NpyHeader {
 // Finds `'key':` in the header dict and returns the text after it.
 std::optional<std::string_view> ValueAfterKey(std::string_view dict, std::string_view key) {
   for (char quote : {'\'', '"'}) {
-    std::string needle = absl::StrCat(std::string(1, quote), std::string(key),
-                                      std::string(1, quote));
+    std::string needle =
+        absl::StrCat(std::string(1, quote), std::string(key), std::string(1, quote));
     size_t at = dict.find(needle);
     if (at == std::string_view::npos) continue;
     size_t colon = dict.find(':', at + needle.size());
@@ -65,9 +65,9 @@ absl::StatusOr<NpyHeader> ParseHeader(std::string_view bytes, const std::string&
     return bad(absl::StrCat("unsupported format version ", major, ".", byte(7)));
   }
   if (bytes.size() < prefix + header_len) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": truncated: the .npy header declares ", header_len, " bytes but the file holds ",
-        bytes.size() - prefix));
+    return absl::InvalidArgumentError(absl::StrCat(source, ": truncated: the .npy header declares ",
+                                                   header_len, " bytes but the file holds ",
+                                                   bytes.size() - prefix));
   }
   std::string_view dict = bytes.substr(prefix, header_len);
   NpyHeader h;
@@ -150,18 +150,19 @@ absl::StatusOr<std::string> DTypeToDescr(DType dtype) {
 absl::StatusOr<Tensor> TensorFromHeader(const NpyHeader& h, std::string_view data,
                                         const std::string& source) {
   if (h.fortran_order) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": the array is stored in Fortran order; Fornax reads C-order arrays only "
-                "(save np.ascontiguousarray(a) instead)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source,
+                     ": the array is stored in Fortran order; Fornax reads C-order arrays only "
+                     "(save np.ascontiguousarray(a) instead)"));
   }
   FORNAX_ASSIGN_OR_RETURN(DescrInfo info, DescrToDType(h.descr, source));
   Shape shape(h.shape);
   const int64_t n = shape.NumElements();
   const size_t want = static_cast<size_t>(n) * info.file_item_size;
   if (data.size() < want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": truncated: header declares shape (", absl::StrJoin(h.shape, ", "), ") of ",
-        h.descr, " (", want, " bytes) but the file holds ", data.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": truncated: header declares shape (", absl::StrJoin(h.shape, ", "),
+                     ") of ", h.descr, " (", want, " bytes) but the file holds ", data.size()));
   }
   if (data.size() > want) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -198,8 +199,8 @@ absl::StatusOr<std::string> SerializeNpy(const Tensor& tensor) {
   const auto& dims = tensor.shape().dims();
   std::string shape = absl::StrJoin(dims, ", ");
   if (dims.size() == 1) shape += ",";
-  std::string dict = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (",
-                                  shape, "), }");
+  std::string dict =
+      absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (", shape, "), }");
   // np.save pads the header with spaces so the data starts 64-byte aligned.
   size_t unpadded = kMagicLen + 4 + dict.size() + 1;
   dict.append((64 - unpadded % 64) % 64, ' ');

@@ -8,8 +8,8 @@
 namespace fornax {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Fixture;
+using ::testing::HasSubstr;
 
 TEST(NpyTest, ReadsNumpyFloat32) {
   absl::StatusOr<Tensor> t = ReadNpy(Fixture("f4_2x3.npy"));

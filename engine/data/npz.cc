@@ -61,9 +61,9 @@ absl::StatusOr<Tensor> ReadMember(zip_t* z, zip_uint64_t index, const std::strin
   std::string bytes(st.size, '\0');
   zip_int64_t n = zip_fread(f.get(), bytes.data(), st.size);
   if (n < 0 || static_cast<zip_uint64_t>(n) != st.size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": truncated: the archive declares ", st.size, " bytes but only ", n < 0 ? 0 : n,
-        " could be read (", zip_file_strerror(f.get()), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": truncated: the archive declares ", st.size, " bytes but only ",
+                     n < 0 ? 0 : n, " could be read (", zip_file_strerror(f.get()), ")"));
   }
   return ParseNpy(bytes, source);
 }

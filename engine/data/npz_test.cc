@@ -9,8 +9,8 @@ namespace fornax {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::Fixture;
+using ::testing::HasSubstr;
 
 void ExpectXY(const std::string& file) {
   absl::StatusOr<NamedTensors> all = ReadNpz(Fixture(file));

@@ -40,9 +40,9 @@ absl::StatusOr<Tensor> ReadSourceFile(const DataSource& src, const std::string& 
   if (std::find(keys.begin(), keys.end(), default_key) != keys.end()) {
     return ReadNpzMember(src.path, default_key);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      src.path, ": the archive holds several arrays (", absl::StrJoin(keys, ", "),
-      "); pick one with 'path: ", src.path, ":KEY' or 'key: KEY'"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(src.path, ": the archive holds several arrays (", absl::StrJoin(keys, ", "),
+                   "); pick one with 'path: ", src.path, ":KEY' or 'key: KEY'"));
 }
 
 Tensor Scaled(const Tensor& t, double scale) {
@@ -73,7 +73,8 @@ std::string LossNameFor(const nlohmann::json& loss, size_t index, const std::str
 bool IsSparseLoss(const std::string& name) {
   std::string normalized;
   for (char c : name) {
-    if (c != '_') normalized.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (c != '_')
+      normalized.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return absl::StartsWith(normalized, "sparse");
 }
@@ -86,23 +87,26 @@ absl::StatusOr<Tensor> PrepareLabels(const JobSpec& job, const DataSource& src, 
   const Shape& out = output.shape;
   if (sparse) {
     if (!IsInteger(y.dtype())) {
-      return FieldError(job.path, src.field, absl::StrCat(
-          "loss ", loss_name, " for output '", output.name, "' expects integer class labels, but ", src.path,
-          " holds ", std::string(DTypeName(y.dtype()))));
+      return FieldError(job.path, src.field,
+                        absl::StrCat("loss ", loss_name, " for output '", output.name,
+                                     "' expects integer class labels, but ", src.path, " holds ",
+                                     std::string(DTypeName(y.dtype()))));
     }
     const bool flat = y.shape().rank() == 1 || (y.shape().rank() == 2 && y.shape().dim(1) == 1);
     if (!flat) {
-      return FieldError(job.path, src.field, absl::StrCat(
-          "output '", output.name, "' expects class labels of shape (samples,) but ", src.path,
-          " holds samples of shape ", SampleShape(y.shape())));
+      return FieldError(
+          job.path, src.field,
+          absl::StrCat("output '", output.name, "' expects class labels of shape (samples,) but ",
+                       src.path, " holds samples of shape ", SampleShape(y.shape())));
     }
     const int64_t classes = out.rank() >= 2 ? out.dim(out.rank() - 1) : 0;
     for (int64_t i = 0; i < y.num_elements() && classes > 0; ++i) {
       double v = y.GetAsDouble(i);
       if (v < 0 || v >= static_cast<double>(classes)) {
-        return FieldError(job.path, src.field, absl::StrCat(
-            "label ", v, " of sample ", i, " in ", src.path, " is out of range: output '",
-            output.name, "' has ", classes, " classes (0..", classes - 1, ")"));
+        return FieldError(job.path, src.field,
+                          absl::StrCat("label ", v, " of sample ", i, " in ", src.path,
+                                       " is out of range: output '", output.name, "' has ", classes,
+                                       " classes (0..", classes - 1, ")"));
       }
     }
     return y.dtype() == DType::kInt32 ? y : y.CastTo(DType::kInt32);
@@ -113,26 +117,30 @@ absl::StatusOr<Tensor> PrepareLabels(const JobSpec& job, const DataSource& src, 
   if (got.empty() && want == std::vector<int64_t>{1}) {
     y = y.Reshaped(Shape{y.shape().dim(0), 1});
   } else if (got != want) {
-    return FieldError(job.path, src.field, absl::StrCat(
-        "output '", output.name, "' produces samples of shape ", Shape(want).ToString(),
-        " but the labels in ", src.path, " have shape ", Shape(got).ToString()));
+    return FieldError(job.path, src.field,
+                      absl::StrCat("output '", output.name, "' produces samples of shape ",
+                                   Shape(want).ToString(), " but the labels in ", src.path,
+                                   " have shape ", Shape(got).ToString()));
   }
   return y.dtype() == output.dtype ? y : y.CastTo(output.dtype);
 }
 
 // Orders a side's sources like the model's specs ("input"/"output" in messages).
-absl::StatusOr<std::vector<const DataSource*>> MatchSources(
-    const JobSpec& job, const DataSide& side, const std::string& field,
-    const std::vector<TensorSpec>& specs, const std::string& kind) {
+absl::StatusOr<std::vector<const DataSource*>> MatchSources(const JobSpec& job,
+                                                            const DataSide& side,
+                                                            const std::string& field,
+                                                            const std::vector<TensorSpec>& specs,
+                                                            const std::string& kind) {
   std::vector<std::string> names;
   for (const TensorSpec& s : specs) names.push_back(s.name);
   std::vector<const DataSource*> ordered(specs.size(), nullptr);
   if (!side.by_name) {
     if (side.sources.size() != specs.size()) {
-      return FieldError(job.path, field, absl::StrCat(
-          "the model has ", specs.size(), " ", kind, "s (", absl::StrJoin(names, ", "), ") but ",
-          side.sources.size(), " source", side.sources.size() == 1 ? " is" : "s are",
-          " given; map each ", kind, " name to a source"));
+      return FieldError(job.path, field,
+                        absl::StrCat("the model has ", specs.size(), " ", kind, "s (",
+                                     absl::StrJoin(names, ", "), ") but ", side.sources.size(),
+                                     " source", side.sources.size() == 1 ? " is" : "s are",
+                                     " given; map each ", kind, " name to a source"));
     }
     for (size_t i = 0; i < specs.size(); ++i) ordered[i] = &side.sources[i].second;
     return ordered;
@@ -140,9 +148,9 @@ absl::StatusOr<std::vector<const DataSource*>> MatchSources(
   for (const auto& [name, src] : side.sources) {
     auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end()) {
-      return FieldError(job.path, src.field, absl::StrCat(
-          "the model has no ", kind, " named '", name, "'; its ", kind, "s are: ",
-          absl::StrJoin(names, ", ")));
+      return FieldError(job.path, src.field,
+                        absl::StrCat("the model has no ", kind, " named '", name, "'; its ", kind,
+                                     "s are: ", absl::StrJoin(names, ", ")));
     }
     ordered[static_cast<size_t>(it - names.begin())] = &src;
   }
@@ -188,9 +196,10 @@ absl::StatusOr<Tensor> LoadSource(const std::string& job_path, const DataSource&
     }
     Shape target(dims);
     if (target.NumElements() != per_sample) {
-      return FieldError(job_path, src.field + ".reshape", absl::StrCat(
-          "cannot reshape samples of shape ", SampleShape(t.shape()), " (", per_sample,
-          " values) into ", Shape(*src.reshape).ToString()));
+      return FieldError(
+          job_path, src.field + ".reshape",
+          absl::StrCat("cannot reshape samples of shape ", SampleShape(t.shape()), " (", per_sample,
+                       " values) into ", Shape(*src.reshape).ToString()));
     }
     dims.insert(dims.begin(), n);
     t = t.Reshaped(Shape(dims));
@@ -214,9 +223,10 @@ absl::StatusOr<Dataset> LoadSplit(const JobSpec& job, const DataSplit& split,
       samples = t.shape().dim(0);
       first = &src;
     } else if (t.shape().dim(0) != samples) {
-      return FieldError(job.path, src.field, absl::StrCat(
-          src.path, " holds ", t.shape().dim(0), " samples but ", first->field, " (", first->path,
-          ") holds ", samples, "; x and y must have the same number of samples"));
+      return FieldError(job.path, src.field,
+                        absl::StrCat(src.path, " holds ", t.shape().dim(0), " samples but ",
+                                     first->field, " (", first->path, ") holds ", samples,
+                                     "; x and y must have the same number of samples"));
     }
     return absl::OkStatus();
   };
@@ -229,10 +239,13 @@ absl::StatusOr<Dataset> LoadSplit(const JobSpec& job, const DataSplit& split,
     if (want != got) {
       Shape want_shape(want);
       const bool same_size = want_shape.NumElements() == Shape(got).NumElements();
-      return FieldError(job.path, xs[i]->field, absl::StrCat(
-          "model input '", input.name, "' expects samples of shape ", want_shape.ToString(),
-          " but ", xs[i]->path, " holds samples of shape ", Shape(got).ToString(),
-          same_size ? absl::StrCat(" (add 'reshape: [", absl::StrJoin(want, ", "), "]')") : ""));
+      return FieldError(
+          job.path, xs[i]->field,
+          absl::StrCat(
+              "model input '", input.name, "' expects samples of shape ", want_shape.ToString(),
+              " but ", xs[i]->path, " holds samples of shape ", Shape(got).ToString(),
+              same_size ? absl::StrCat(" (add 'reshape: [", absl::StrJoin(want, ", "), "]')")
+                        : ""));
     }
     data.x.push_back(x.dtype() == input.dtype ? x : x.CastTo(input.dtype));
   }
@@ -240,9 +253,8 @@ absl::StatusOr<Dataset> LoadSplit(const JobSpec& job, const DataSplit& split,
     const TensorSpec& output = outputs[i];
     FORNAX_ASSIGN_OR_RETURN(Tensor y, LoadSource(job.path, *ys[i], output.name));
     FORNAX_RETURN_IF_ERROR(check_count(*ys[i], y));
-    FORNAX_ASSIGN_OR_RETURN(
-        y, PrepareLabels(job, *ys[i], std::move(y), output,
-                         LossNameFor(job.compile.loss, i, output.name)));
+    FORNAX_ASSIGN_OR_RETURN(y, PrepareLabels(job, *ys[i], std::move(y), output,
+                                             LossNameFor(job.compile.loss, i, output.name)));
     data.y.push_back(std::move(y));
   }
   if (samples == 0) return FieldError(job.path, split_field, "the data holds no samples");

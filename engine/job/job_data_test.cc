@@ -18,7 +18,8 @@ const std::vector<TensorSpec> kTenClasses = {{"probs", DType::kFloat32, Shape{kB
 
 Tensor Bytes(Shape shape) {
   Tensor t(DType::kUInt8, shape);
-  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(i % 10);
+  for (int64_t i = 0; i < t.num_elements(); ++i)
+    t.data<uint8_t>()[i] = static_cast<uint8_t>(i % 10);
   return t;
 }
 
@@ -26,8 +27,7 @@ class JobDataTest : public ::testing::Test {
  protected:
   // Writes the tensors and parses `yaml` with the temp dir as base.
   JobSpec Job(const std::string& yaml) {
-    absl::StatusOr<JobSpec> job =
-        ParseJobYaml("model: m.json\n" + yaml, "job.yaml", dir_.File(""));
+    absl::StatusOr<JobSpec> job = ParseJobYaml("model: m.json\n" + yaml, "job.yaml", dir_.File(""));
     EXPECT_TRUE(job.ok()) << job.status();
     return job.ok() ? *job : JobSpec();
   }
@@ -45,9 +45,9 @@ class JobDataTest : public ::testing::Test {
 TEST_F(JobDataTest, AppliesTransformsAndConvertsSparseLabels) {
   Write("x.npy", Bytes(Shape{6, 2, 2}));
   Write("y.npy", Bytes(Shape{6}));
-  JobSpec job = Job(
-      "compile: {loss: sparse_categorical_crossentropy}\n"
-      "data: {train: {x: {path: x.npy, scale: 0.5, reshape: [-1]}, y: y.npy, limit: 5}}\n");
+  JobSpec job =
+      Job("compile: {loss: sparse_categorical_crossentropy}\n"
+          "data: {train: {x: {path: x.npy, scale: 0.5, reshape: [-1]}, y: y.npy, limit: 5}}\n");
   absl::StatusOr<Dataset> d = Train(job);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->num_samples(), 5);
@@ -62,8 +62,8 @@ TEST_F(JobDataTest, AppliesTransformsAndConvertsSparseLabels) {
 TEST_F(JobDataTest, CastsXToTheInputDTypeAndDenseLabelsToFloat) {
   Write("x.npy", Bytes(Shape{3, 4}));
   Write("y.npy", Tensor::FromInts(Shape{3, 10}, std::vector<int32_t>(30, 1)));
-  absl::StatusOr<Dataset> d = Train(Job(
-      "compile: {loss: categorical_crossentropy}\ndata: {train: {x: x.npy, y: y.npy}}\n"));
+  absl::StatusOr<Dataset> d = Train(
+      Job("compile: {loss: categorical_crossentropy}\ndata: {train: {x: x.npy, y: y.npy}}\n"));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->x[0].dtype(), DType::kFloat32);
   EXPECT_EQ(d->y[0].dtype(), DType::kFloat32);
@@ -78,8 +78,7 @@ TEST_F(JobDataTest, SampleCountMismatchNamesBothSources) {
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(d.status().message()),
               HasSubstr("job.yaml: data.train.y: " + dir_.File("y.npy") +
-                        " holds 5 samples but data.train.x (" + dir_.File("x.npy") +
-                        ") holds 6"));
+                        " holds 5 samples but data.train.x (" + dir_.File("x.npy") + ") holds 6"));
 }
 
 TEST_F(JobDataTest, FloatLabelsForASparseLossAreRefused) {
@@ -113,16 +112,18 @@ TEST_F(JobDataTest, ShapeMismatchSuggestsReshape) {
       Train(Job("compile: {loss: sparse_categorical_crossentropy}\n"
                 "data: {train: {x: x.npy, y: y.npy}}\n"));
   EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(d.status().message()),
-              HasSubstr("data.train.x: model input 'image' expects samples of shape (4,) but " +
-                        dir_.File("x.npy") + " holds samples of shape (2, 2) (add 'reshape: [4]')"));
+  EXPECT_THAT(
+      std::string(d.status().message()),
+      HasSubstr("data.train.x: model input 'image' expects samples of shape (4,) but " +
+                dir_.File("x.npy") + " holds samples of shape (2, 2) (add 'reshape: [4]')"));
 }
 
 TEST_F(JobDataTest, BadReshapeIsRefused) {
   Write("x.npy", Bytes(Shape{2, 2, 2}));
   Write("y.npy", Bytes(Shape{2}));
-  absl::StatusOr<Dataset> d = Train(Job("compile: {loss: sparse_categorical_crossentropy}\n"
-                                        "data: {train: {x: {path: x.npy, reshape: [3]}, y: y.npy}}\n"));
+  absl::StatusOr<Dataset> d =
+      Train(Job("compile: {loss: sparse_categorical_crossentropy}\n"
+                "data: {train: {x: {path: x.npy, reshape: [3]}, y: y.npy}}\n"));
   EXPECT_THAT(std::string(d.status().message()),
               HasSubstr("data.train.x.reshape: cannot reshape samples of shape (2, 2) (4 values) "
                         "into (3,)"));
@@ -132,15 +133,15 @@ TEST_F(JobDataTest, NamedSourcesFollowTheModelOrder) {
   Write("a.npy", Bytes(Shape{3, 4}));
   Write("b.npy", Bytes(Shape{3, 2}));
   ASSERT_TRUE(WriteNpz(dir_.File("y.npz"), {{"score", Tensor(DType::kFloat32, Shape{3, 1})},
-                                             {"probs", Bytes(Shape{3})}})
+                                            {"probs", Bytes(Shape{3})}})
                   .ok());
   const std::vector<TensorSpec> inputs = {{"image", DType::kFloat32, Shape{kBatch, 4}},
                                           {"aux", DType::kFloat32, Shape{kBatch, 2}}};
   const std::vector<TensorSpec> outputs = {{"probs", DType::kFloat32, Shape{kBatch, 10}},
                                            {"score", DType::kFloat32, Shape{kBatch, 1}}};
-  JobSpec job = Job(
-      "compile: {loss: {probs: sparse_categorical_crossentropy, score: mse}}\n"
-      "data: {train: {x: {aux: b.npy, image: a.npy}, y: {score: y.npz, probs: y.npz}}}\n");
+  JobSpec job =
+      Job("compile: {loss: {probs: sparse_categorical_crossentropy, score: mse}}\n"
+          "data: {train: {x: {aux: b.npy, image: a.npy}, y: {score: y.npz, probs: y.npz}}}\n");
   absl::StatusOr<Dataset> d = Train(job, inputs, outputs);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->x[0].shape(), (Shape{3, 4}));
@@ -167,11 +168,12 @@ TEST_F(JobDataTest, MissingFileStaysNotFoundAndNamesTheField) {
 }
 
 TEST_F(JobDataTest, AmbiguousArchiveAsksForAKey) {
-  ASSERT_TRUE(WriteNpz(dir_.File("d.npz"), {{"a", Bytes(Shape{2, 4})}, {"b", Bytes(Shape{2})}})
-                  .ok());
+  ASSERT_TRUE(
+      WriteNpz(dir_.File("d.npz"), {{"a", Bytes(Shape{2, 4})}, {"b", Bytes(Shape{2})}}).ok());
   absl::StatusOr<Dataset> d =
       Train(Job("compile: {loss: mse}\ndata: {train: {x: d.npz, y: d.npz:b}}\n"));
-  EXPECT_THAT(std::string(d.status().message()), HasSubstr("the archive holds several arrays (a, b)"));
+  EXPECT_THAT(std::string(d.status().message()),
+              HasSubstr("the archive holds several arrays (a, b)"));
 }
 
 }  // namespace

@@ -110,15 +110,15 @@ absl::Status ParseCompile(const FieldReader& r, const YAML::Node& node, CompileC
   FORNAX_ASSIGN_OR_RETURN(out->loss, r.Json(node["loss"], "compile.loss"));
   if (out->loss.is_null()) return r.Error("compile.loss", "required, got an empty value");
   if (node["loss_weights"]) {
-    FORNAX_ASSIGN_OR_RETURN(out->loss_weights, r.Json(node["loss_weights"], "compile.loss_weights"));
+    FORNAX_ASSIGN_OR_RETURN(out->loss_weights,
+                            r.Json(node["loss_weights"], "compile.loss_weights"));
   }
   if (node["metrics"]) {
     FORNAX_ASSIGN_OR_RETURN(out->metrics, r.Json(node["metrics"], "compile.metrics"));
   }
   if (node["steps_per_execution"]) {
-    FORNAX_ASSIGN_OR_RETURN(out->steps_per_execution,
-                            r.PositiveInt(node["steps_per_execution"],
-                                          "compile.steps_per_execution"));
+    FORNAX_ASSIGN_OR_RETURN(out->steps_per_execution, r.PositiveInt(node["steps_per_execution"],
+                                                                    "compile.steps_per_execution"));
   }
   return absl::OkStatus();
 }
@@ -164,8 +164,8 @@ absl::Status ParseFit(const FieldReader& r, const YAML::Node& node, JobSpec* job
     FORNAX_ASSIGN_OR_RETURN(int64_t initial, r.Int(node["initial_epoch"], "fit.initial_epoch", 0,
                                                    "a non-negative integer"));
     if (initial >= fit.epochs) {
-      return r.Error("fit.initial_epoch",
-                     absl::StrCat("must be less than fit.epochs (", fit.epochs, "), got ", initial));
+      return r.Error("fit.initial_epoch", absl::StrCat("must be less than fit.epochs (", fit.epochs,
+                                                       "), got ", initial));
     }
     fit.initial_epoch = static_cast<int>(initial);
   }
@@ -187,7 +187,8 @@ absl::Status ParseFit(const FieldReader& r, const YAML::Node& node, JobSpec* job
                             r.Int(node["seed"], "fit.seed", 0, "a non-negative integer"));
     job->seed = static_cast<uint64_t>(seed);
   }
-  if (node["callbacks"]) FORNAX_RETURN_IF_ERROR(ParseCallbacks(r, node["callbacks"], &job->callbacks));
+  if (node["callbacks"])
+    FORNAX_RETURN_IF_ERROR(ParseCallbacks(r, node["callbacks"], &job->callbacks));
   return absl::OkStatus();
 }
 
@@ -196,8 +197,8 @@ absl::StatusOr<DataSource> ParseSource(const FieldReader& r, const YAML::Node& n
   DataSource src;
   src.field = field;
   if (node.IsMap()) {
-    FORNAX_RETURN_IF_ERROR(r.CheckMap(node, field, {"path", "key", "limit", "dtype", "scale",
-                                                    "reshape"}));
+    FORNAX_RETURN_IF_ERROR(
+        r.CheckMap(node, field, {"path", "key", "limit", "dtype", "scale", "reshape"}));
   }
   // Never assign one YAML::Node to another: yaml-cpp would rewrite the document.
   const YAML::Node path_node = node.IsMap() ? node["path"] : node;
@@ -218,9 +219,11 @@ absl::StatusOr<DataSource> ParseSource(const FieldReader& r, const YAML::Node& n
     FORNAX_ASSIGN_OR_RETURN(src.limit, r.PositiveInt(node["limit"], absl::StrCat(field, ".limit")));
   }
   if (node["dtype"]) {
-    FORNAX_ASSIGN_OR_RETURN(std::string name, r.String(node["dtype"], absl::StrCat(field, ".dtype")));
+    FORNAX_ASSIGN_OR_RETURN(std::string name,
+                            r.String(node["dtype"], absl::StrCat(field, ".dtype")));
     absl::StatusOr<DType> dtype = ParseDType(name);
-    if (!dtype.ok()) return r.Error(absl::StrCat(field, ".dtype"), std::string(dtype.status().message()));
+    if (!dtype.ok())
+      return r.Error(absl::StrCat(field, ".dtype"), std::string(dtype.status().message()));
     src.dtype = *dtype;
   }
   if (node["scale"]) {
@@ -235,9 +238,11 @@ absl::StatusOr<DataSource> ParseSource(const FieldReader& r, const YAML::Node& n
     std::vector<int64_t> dims;
     int inferred = 0;
     for (size_t i = 0; i < shape.size(); ++i) {
-      FORNAX_ASSIGN_OR_RETURN(int64_t d, r.Int(shape[i], absl::StrCat(shape_field, "[", i, "]"),
-                                               -1, "a positive integer or -1"));
-      if (d == 0) return r.Expected(absl::StrCat(shape_field, "[", i, "]"), "a positive integer or -1", shape[i]);
+      FORNAX_ASSIGN_OR_RETURN(int64_t d, r.Int(shape[i], absl::StrCat(shape_field, "[", i, "]"), -1,
+                                               "a positive integer or -1"));
+      if (d == 0)
+        return r.Expected(absl::StrCat(shape_field, "[", i, "]"), "a positive integer or -1",
+                          shape[i]);
       if (d == -1 && ++inferred > 1) return r.Error(shape_field, "at most one dimension may be -1");
       dims.push_back(d);
     }
@@ -253,7 +258,8 @@ absl::StatusOr<DataSide> ParseSide(const FieldReader& r, const YAML::Node& node,
   if (node.IsSequence()) {
     if (node.size() == 0) return r.Expected(field, "at least one source", node);
     for (size_t i = 0; i < node.size(); ++i) {
-      FORNAX_ASSIGN_OR_RETURN(DataSource s, ParseSource(r, node[i], absl::StrCat(field, "[", i, "]")));
+      FORNAX_ASSIGN_OR_RETURN(DataSource s,
+                              ParseSource(r, node[i], absl::StrCat(field, "[", i, "]")));
       side.sources.emplace_back("", std::move(s));
     }
     return side;
@@ -263,7 +269,8 @@ absl::StatusOr<DataSide> ParseSide(const FieldReader& r, const YAML::Node& node,
     side.by_name = true;
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();
-      FORNAX_ASSIGN_OR_RETURN(DataSource s, ParseSource(r, kv.second, absl::StrCat(field, ".", name)));
+      FORNAX_ASSIGN_OR_RETURN(DataSource s,
+                              ParseSource(r, kv.second, absl::StrCat(field, ".", name)));
       side.sources.emplace_back(name, std::move(s));
     }
     return side;
@@ -301,8 +308,7 @@ absl::Status ParseData(const FieldReader& r, const YAML::Node& node, JobSpec* jo
       return r.Error("data.validation",
                      "set either data.validation or fit.validation_split, not both");
     }
-    FORNAX_ASSIGN_OR_RETURN(job->validation,
-                            ParseSplit(r, node["validation"], "data.validation"));
+    FORNAX_ASSIGN_OR_RETURN(job->validation, ParseSplit(r, node["validation"], "data.validation"));
   }
   if (node["test"]) {
     FORNAX_ASSIGN_OR_RETURN(job->test, ParseSplit(r, node["test"], "data.test"));
@@ -323,9 +329,9 @@ absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string&
   }
   FieldReader r(source, base_dir);
   if (!root.IsMap()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": expected a map with model, compile, fit and data, got '", YamlForMessage(root),
-        "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": expected a map with model, compile, fit and data, got '",
+                     YamlForMessage(root), "'"));
   }
   FORNAX_RETURN_IF_ERROR(r.CheckMap(root, "", {"model", "compile", "fit", "data", "backend"}));
   JobSpec job;

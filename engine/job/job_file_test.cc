@@ -86,7 +86,8 @@ TEST(JobFileTest, ParsesEveryField) {
 }
 
 TEST(JobFileTest, DefaultsMatchKeras) {
-  absl::StatusOr<JobSpec> job = ParseJobYaml("model: m.json\ncompile: {loss: mse}\n", "j.yaml", ".");
+  absl::StatusOr<JobSpec> job =
+      ParseJobYaml("model: m.json\ncompile: {loss: mse}\n", "j.yaml", ".");
   ASSERT_TRUE(job.ok()) << job.status();
   EXPECT_EQ(job->fit.epochs, 1);
   EXPECT_EQ(job->fit.batch_size, 32);
@@ -159,7 +160,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(JobFileTest, MissingJobFileIsNotFound) {
   absl::StatusOr<JobSpec> job = ParseJobFile("/nonexistent/job.yaml");
   EXPECT_EQ(job.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(job.status().message()), HasSubstr("/nonexistent/job.yaml: no such file"));
+  EXPECT_THAT(std::string(job.status().message()),
+              HasSubstr("/nonexistent/job.yaml: no such file"));
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ nlohmann::json PlainScalarToJson(const std::string& text) {
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
   static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat(
-      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (std::regex_match(text, kInt)) {
     int64_t v;
     if (absl::SimpleAtoi(text, &v)) return v;
@@ -45,7 +44,7 @@ nlohmann::json PlainScalarToJson(const std::string& text) {
 }
 
 absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, const std::string& source,
-                                                  const std::string& field) {
+                                          const std::string& field) {
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:

@@ -20,7 +20,7 @@ namespace fornax {
 // `field` names the node in error messages ("compile.optimizer"); `source`
 // is the file. Fails only on YAML features JSON lacks (non-scalar keys).
 absl::StatusOr<nlohmann::json> YamlToJson(const YAML::Node& node, const std::string& source,
-                                                  const std::string& field);
+                                          const std::string& field);
 
 // The typed reading of a plain scalar under the core schema, as JSON.
 nlohmann::json PlainScalarToJson(const std::string& text);
