@@ -21,15 +21,16 @@ ValueId Clip(Builder& b, ValueId x, double lo, double hi) {
 
 ValueId Relu6(Builder& b, ValueId x) { return b.Minimum(b.Relu(x), S(b, 6.0)); }
 
-// alpha * (exp(min(x, 0) / alpha) - 1), the negative branch of elu and celu.
-ValueId ExpBranch(Builder& b, ValueId x, double alpha) {
+// alpha * (exp(min(x, 0) / divisor) - 1): the negative branch of elu
+// (divisor 1) and celu (divisor alpha).
+ValueId ExpBranch(Builder& b, ValueId x, double alpha, double divisor) {
   ValueId neg = b.Minimum(x, S(b, 0.0));
-  if (alpha != 1.0) neg = b.Div(neg, S(b, alpha));
+  if (divisor != 1.0) neg = b.Div(neg, S(b, divisor));
   return b.Mul(S(b, alpha), b.Sub(b.Exp(neg), S(b, 1.0)));
 }
 
 ValueId Elu(Builder& b, ValueId x, double alpha) {
-  return b.Where(b.Binary(Op::kGreater, x, S(b, 0.0)), x, ExpBranch(b, x, alpha));
+  return b.Where(b.Binary(Op::kGreater, x, S(b, 0.0)), x, ExpBranch(b, x, alpha, 1.0));
 }
 
 ValueId Glu(Builder& b, ValueId x) {
@@ -46,24 +47,38 @@ ValueId Glu(Builder& b, ValueId x) {
   return b.Mul(first, b.Sigmoid(second));
 }
 
-// Sparsemax without a sort: element i is in the support when
-// 1 + k_i * x_i > sum_{j: x_j >= x_i} x_j, with k_i = #{j: x_j >= x_i}. This
-// is the sorted formulation (ties land in or out of the support together).
+// Keras's sparsemax, written without a sort. Keras sorts descending, takes
+// cumulative sums c_r, marks the support z_(r) - (c_r - 1) / r > 0 and uses
+// tau = (sum of c_r over the support - 1) / k. (Every Keras backend sums the
+// cumulative sums there rather than taking c_k, so outputs need not sum to 1;
+// Fornax matches Keras.) Element i sits at sorted position
+//   r_i = #{j: x_j > x_i} + #{j <= i: x_j == x_i}
+// (a stable sort), where the cumulative sum is
+//   c_i = sum_{j: x_j > x_i} x_j + #{j <= i: x_j == x_i} * x_i.
 ValueId Sparsemax(Builder& b, ValueId x) {
-  const Shape& shape = b.shape(x);
+  const Shape shape = b.shape(x);
+  const int64_t n = shape.dim(shape.rank() - 1);
   std::vector<int64_t> column = shape.dims();
   column.push_back(1);
   std::vector<int64_t> row = shape.dims();
   row.insert(row.end() - 1, 1);
+  std::vector<float> lower(static_cast<size_t>(n * n), 0.0f);  // [i, j] = j <= i
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j <= i; ++j) lower[static_cast<size_t>(i * n + j)] = 1.0f;
+  }
   ValueId xi = b.Reshape(x, Shape(column));  // (..., n, 1)
   ValueId xj = b.Reshape(x, Shape(row));     // (..., 1, n)
-  ValueId ge = b.Cast(b.Binary(Op::kGreaterEqual, xj, xi), DType::kFloat32);  // [i, j]
-  ValueId k = b.Sum(ge, {-1});                                                 // (..., n)
-  ValueId cumsum = b.Sum(b.Mul(ge, xj), {-1});
+  ValueId greater = b.Cast(b.Binary(Op::kGreater, xj, xi), DType::kFloat32);  // [.., i, j]
+  ValueId tied_before = b.Mul(b.Cast(b.Binary(Op::kEqual, xj, xi), DType::kFloat32),
+                              b.Constant(Tensor::FromFloats(Shape{n, n}, lower)));
+  ValueId ties = b.Sum(tied_before, {-1});
+  ValueId rank = b.Add(b.Sum(greater, {-1}), ties);                         // (..., n)
+  ValueId cumsum = b.Add(b.Sum(b.Mul(greater, xj), {-1}), b.Mul(ties, x));
   ValueId support = b.Cast(
-      b.Binary(Op::kGreater, b.Add(S(b, 1.0), b.Mul(k, x)), cumsum), DType::kFloat32);
-  ValueId support_size = b.Sum(support, {-1}, /*keepdims=*/true);
-  ValueId tau = b.Div(b.Sub(b.Sum(b.Mul(support, x), {-1}, true), S(b, 1.0)), support_size);
+      b.Binary(Op::kGreater, b.Sub(x, b.Div(b.Sub(cumsum, S(b, 1.0)), rank)), S(b, 0.0)),
+      DType::kFloat32);
+  ValueId k = b.Sum(support, {-1}, /*keepdims=*/true);
+  ValueId tau = b.Div(b.Sub(b.Sum(b.Mul(support, cumsum), {-1}, true), S(b, 1.0)), k);
   return b.Relu(b.Sub(x, tau));
 }
 
@@ -81,7 +96,7 @@ const std::map<std::string, Fn>& Registry() {
          return b.Mul(S(b, kScale), Elu(b, x, kAlpha));
        }},
       {"celu",
-       [](Builder& b, ValueId x) { return b.Add(b.Relu(x), ExpBranch(b, x, 1.0)); }},
+       [](Builder& b, ValueId x) { return b.Add(b.Relu(x), ExpBranch(b, x, 1.0, 1.0)); }},
       {"gelu",
        [](Builder& b, ValueId x) {  // approximate=False: x * Phi(x)
          ValueId cdf = b.Add(S(b, 1.0), b.Unary(Op::kErf, b.Mul(x, S(b, M_SQRT1_2))));

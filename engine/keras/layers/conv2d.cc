@@ -45,7 +45,7 @@ class Conv2D final : public UnaryLayer {
   }
 
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
-    const Shape& shape = b.shape(x);
+    const Shape shape = b.shape(x);
     if (shape.rank() != 4 || shape.dim(3) != channels_) {
       b.Fail(absl::InvalidArgumentError(absl::StrCat(
           "expected input of rank 4 with ", channels_, " channels, received ", shape.ToString())));

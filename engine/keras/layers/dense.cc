@@ -37,7 +37,7 @@ class Dense final : public UnaryLayer {
   }
 
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
-    const Shape& shape = b.shape(x);
+    const Shape shape = b.shape(x);
     if (shape.rank() < 1 || shape.dim(shape.rank() - 1) != input_dim_) {
       b.Fail(absl::InvalidArgumentError(absl::StrCat(
           "expected input with last dimension ", input_dim_, ", received ", shape.ToString())));
@@ -54,7 +54,7 @@ class Dense final : public UnaryLayer {
   // Reshape, so rank > 2 inputs go through one MatMul per (non-batch) row
   // position: (B, d1.., in) -> (B, D, in) -> D slices -> concat -> (B, d1.., units).
   ValueId MatMulLastAxis(Builder& b, ValueId x, ValueId kernel) const {
-    const Shape& shape = b.shape(x);
+    const Shape shape = b.shape(x);
     int64_t rows = 1;
     for (int i = 1; i < shape.rank() - 1; ++i) rows *= shape.dim(i);
     ValueId flat = b.Reshape(x, Shape{shape.dim(0), rows, input_dim_});

@@ -14,7 +14,7 @@ class Flatten final : public UnaryLayer {
   bool keeps_input_dtype() const override { return true; }
 
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
-    const Shape& shape = b.shape(x);
+    const Shape shape = b.shape(x);
     if (shape.rank() < 1) {
       b.Fail(absl::InvalidArgumentError("expected an input with a batch dimension, received a scalar"));
       return kNoValue;

@@ -17,7 +17,7 @@ class Reshape final : public UnaryLayer {
   bool keeps_input_dtype() const override { return true; }
 
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
-    const Shape& shape = b.shape(x);
+    const Shape shape = b.shape(x);
     int64_t size = 1;
     for (int i = 1; i < shape.rank(); ++i) size *= shape.dim(i);
     int64_t known = 1;

@@ -219,7 +219,70 @@ def layer_cases():
         f.write("\n")
 
 
+FORWARD_MODELS = ["mlp_sequential", "functional_two_in_two_out", "functional_dict_inputs",
+                  "embedding_functional", "many_layers_sequential", "sequential_build_config"]
+
+
+def expectations():
+    """models/expected.json: what real Keras says about each model (inputs,
+    outputs, parameter counts, summary rows) and, for some, an inference
+    forward pass with deterministic weights."""
+    out = {}
+    for file in sorted(os.listdir(os.path.join(HERE, "models"))):
+        name = file[:-5]
+        if not file.endswith(".json") or name in ("expected", "lambda_functional"):
+            continue
+        keras.utils.clear_session()
+        with open(os.path.join(HERE, "models", file)) as f:
+            model = keras.models.model_from_json(f.read())
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        entry = {
+            "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype}
+                       for t in model.inputs],
+            "outputs": [{"shape": list(t.shape)} for t in model.outputs],
+            "total_params": model.count_params(),
+            "trainable_params": trainable,
+            "layers": [{"name": l.name, "class_name": l.__class__.__name__,
+                        "params": l.count_params()} for l in model.layers],
+        }
+        if name in FORWARD_MODELS:
+            rng = np.random.default_rng(3)
+            weights = {}
+            for v in model.weights:
+                low, high = (0.5, 1.5) if "variance" in v.path else (-0.5, 0.5)
+                value = rng.uniform(low, high, size=v.shape).astype("float32")
+                v.assign(value)
+                weights[v.path] = value.ravel().tolist()
+            inputs = {}
+            for t in model.inputs:
+                shape = (2,) + tuple(t.shape[1:])
+                if "int" in t.dtype:
+                    value = rng.integers(0, 6, size=shape).astype(t.dtype)
+                else:
+                    value = rng.uniform(-1, 1, size=shape).astype(t.dtype)
+                inputs[t.name] = value
+            feed = ({k: v for k, v in inputs.items()} if isinstance(getattr(model, "_inputs_struct", None), dict)
+                    else [inputs[t.name] for t in model.inputs])
+            if len(model.inputs) == 1 and not isinstance(feed, dict):
+                feed = feed[0]
+            result = model(feed, training=False)
+            if isinstance(result, dict):
+                result = [result[k] for k in sorted(result)]
+            elif not isinstance(result, (list, tuple)):
+                result = [result]
+            entry["forward"] = {
+                "weights": weights,
+                "inputs": {k: v.ravel().tolist() for k, v in inputs.items()},
+                "outputs": [np.asarray(r).ravel().astype("float64").tolist() for r in result],
+            }
+        out[name] = entry
+    with open(os.path.join(HERE, "models", "expected.json"), "w") as f:
+        json.dump(out, f, indent=None)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     os.makedirs(os.path.join(HERE, "models"), exist_ok=True)
     models()
     layer_cases()
+    expectations()

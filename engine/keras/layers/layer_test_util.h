@@ -1,0 +1,72 @@
+// Helpers shared by the Keras layer and model tests: locating test data and
+// running a graph on a backend.
+#ifndef FORNAX_ENGINE_KERAS_LAYERS_LAYER_TEST_UTIL_H_
+#define FORNAX_ENGINE_KERAS_LAYERS_LAYER_TEST_UTIL_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/compiler/compile.h"
+#include "engine/ir/graph.h"
+#include "engine/tensor/tensor.h"
+#include "nlohmann/json.hpp"
+
+namespace fornax::testing {
+
+// tests/testdata/keras/<relative>: from $FORNAX_SOURCE_DIR (set by CTest),
+// else found by walking up from the working directory.
+inline std::string KerasTestData(const std::string& relative) {
+  namespace fs = std::filesystem;
+  if (const char* root = std::getenv("FORNAX_SOURCE_DIR")) {
+    return (fs::path(root) / "tests/testdata/keras" / relative).string();
+  }
+  for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::exists(dir / "tests/testdata/keras")) {
+      return (dir / "tests/testdata/keras" / relative).string();
+    }
+    if (dir == dir.parent_path()) break;
+  }
+  return "tests/testdata/keras/" + relative;
+}
+
+inline nlohmann::json LoadJson(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// A host tensor of `dtype` and `shape` holding `values` (converted).
+inline Tensor MakeTensor(DType dtype, const Shape& shape, const nlohmann::json& values) {
+  Tensor t(dtype, shape);
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    t.SetFromDouble(i, values[static_cast<size_t>(i)].get<double>());
+  }
+  return t;
+}
+
+// Compiles `graph` for `backend` and runs it once.
+inline absl::StatusOr<std::vector<Tensor>> RunGraph(const Graph& graph, const std::string& backend,
+                                                    int64_t batch, std::span<const Tensor> inputs,
+                                                    std::span<Tensor> variables,
+                                                    uint64_t seed = 0) {
+  CompileOptions options;
+  options.backend = backend;
+  options.max_batch = batch;
+  options.verify = true;
+  absl::StatusOr<std::unique_ptr<Executable>> exe = Compile(graph, options);
+  if (!exe.ok()) return exe.status();
+  RunOptions run;
+  run.seed = seed;
+  std::vector<Tensor> outputs;
+  absl::Status s = (*exe)->Run(inputs, variables, run, &outputs);
+  if (!s.ok()) return s;
+  return outputs;
+}
+
+}  // namespace fornax::testing
+
+#endif  // FORNAX_ENGINE_KERAS_LAYERS_LAYER_TEST_UTIL_H_
