@@ -2,30 +2,27 @@
 // The only file outside a backend's folder that names a concrete backend.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/backends/cpu/cpu_backend.h"
 #include "engine/backends/reference/reference_backend.h"
 #include "engine/runtime/backend.h"
 
-#if __has_include("engine/backends/cpu/cpu_backend.h")
-#include "engine/backends/cpu/cpu_backend.h"
-#define FORNAX_HAVE_CPU_BACKEND 1
+#ifdef FORNAX_WITH_CUDA  // set by CMake when configured with -DFORNAX_CUDA=ON
+#include "engine/backends/cuda/cuda_backend.h"
 #endif
 
 namespace fornax {
 
 absl::StatusOr<Backend*> GetBackend(std::string_view name) {
   if (name == "reference") return ReferenceBackend();
-  if (name == "cpu") {
-#ifdef FORNAX_HAVE_CPU_BACKEND
-    return CpuBackend();
-#else
-    // Until the fast CPU backend is built, "cpu" runs the reference kernels.
-    return ReferenceBackend();
-#endif
-  }
+  if (name == "cpu") return CpuBackend();
   if (name == "cuda") {
+#ifdef FORNAX_WITH_CUDA
+    return GetCudaBackend();
+#else
     return absl::NotFoundError(
         "backend 'cuda' is not built into this binary (configure with -DFORNAX_CUDA=ON on a "
         "machine with CUDA)");
+#endif
   }
   return absl::NotFoundError(absl::StrCat("unknown backend '", std::string(name),
                                           "': expected one of 'cpu', 'reference', 'cuda'"));

@@ -70,7 +70,14 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, Memo
                        (slot.home == Home::kAlias && node.op == Op::kReshape);
     if (bound) continue;
     KernelFn kernel = backend->FindKernel(node);
-    if (kernel == nullptr) kernel = ReferenceKernel(node.op);
+    if (kernel == nullptr) {
+      if (!backend->allocator()->host_accessible()) {
+        return absl::UnimplementedError(absl::StrCat(
+            "backend '", std::string(backend->name()), "' has no kernel for %", v, " = ",
+            std::string(OpName(node.op)), ", and the reference fallback needs host memory"));
+      }
+      kernel = ReferenceKernel(node.op);
+    }
     if (kernel == nullptr) {
       return absl::UnimplementedError(absl::StrCat("no kernel for %", v, " = ", std::string(OpName(node.op)),
                                                    " on backend '", std::string(backend->name()),
