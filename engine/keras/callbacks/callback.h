@@ -3,6 +3,13 @@
 // "accuracy", "val_loss", "<output>_loss", "learning_rate").
 // With steps_per_execution = N, batch hooks run once per execution, with
 // `batch` the index of the last step in it (as Keras does).
+// Keras's callbacks share one mutable logs dict at epoch end; here a callback
+// that adds entries (ReduceLROnPlateau's "learning_rate") does so in
+// AugmentEpochLogs, which the trainer calls right before that callback's
+// OnEpochEnd, so later callbacks (History, CSVLogger) see the entry as in
+// Keras.
+// Serialized form for job files (CallbackFromConfig, callback_from_config.h):
+// {"class_name": "EarlyStopping", "config": {...}}, as keras.saving writes.
 #ifndef FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_
 #define FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_
 
@@ -35,6 +42,8 @@ class Callback {
   virtual absl::Status OnEpochEnd(TrainingControl&, int /*epoch*/, const Logs&) {
     return absl::OkStatus();
   }
+  // Adds this callback's entries to the epoch logs (see above).
+  virtual void AugmentEpochLogs(TrainingControl&, Logs*) {}
   virtual absl::Status OnTrainBatchEnd(TrainingControl&, int64_t /*batch*/, const Logs&) {
     return absl::OkStatus();
   }

@@ -76,7 +76,8 @@ class Trainer {
   int64_t iterations() const;      // optimizer steps taken
   int retrace_count() const { return retrace_count_; }
   double learning_rate() const;    // current value (after schedules)
-  void set_learning_rate(double lr);  // ReduceLROnPlateau
+  // ReduceLROnPlateau. FailedPrecondition when the rate is a schedule.
+  absl::Status set_learning_rate(double lr);
   // The compiled train step: ops after fusion and arena bytes.
   absl::StatusOr<std::string> TrainPlanString(int64_t batch_size);
 
