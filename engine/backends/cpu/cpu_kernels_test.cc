@@ -190,6 +190,8 @@ TEST(CpuKernelsTest, PoolingForwardAndGradWithTies) {
       {Shape{3, 11, 11, 5}, Shape{3, 5, 5, 5}, {2, 2}, {2, 2}, Padding::kValid},
       {Shape{2, 7, 9, 3}, Shape{2, 4, 5, 3}, {3, 3}, {2, 2}, Padding::kSame},
       {Shape{2, 7, 9, 3}, Shape{2, 4, 5, 3}, {2, 2}, {2, 2}, Padding::kSame},
+      {Shape{2, 7, 9, 8}, Shape{2, 4, 5, 8}, {2, 2}, {2, 2}, Padding::kSame},
+      {Shape{2, 7, 9, 16}, Shape{2, 3, 4, 16}, {3, 3}, {2, 2}, Padding::kValid},
       {Shape{2, 8, 7, 3}, Shape{2, 2, 2, 3}, {3, 3}, {3, 3}, Padding::kValid},
       {Shape{2, 6, 6, 4}, Shape{2, 6, 6, 4}, {3, 3}, {1, 1}, Padding::kSame}};
   uint32_t seed = 30;

@@ -17,7 +17,7 @@ namespace fornax::cpu {
 namespace {
 
 // Below this many elements a parallel region costs more than it saves.
-constexpr int64_t kParallelElements = 1 << 15;
+constexpr int64_t kParallelElements = 1 << 16;
 
 template <typename F>
 inline void Map1(const float* x, float* y, int64_t n, F f) {

@@ -16,6 +16,12 @@
 #include "engine/base/check.h"
 
 namespace fornax::cpu {
+namespace {
+
+// Below this many multiply-adds sgemm runs on one thread (~20 us of work).
+constexpr int64_t kParallelMacs = int64_t{1} << 21;
+
+}  // namespace
 
 void MatMulKernel(const KernelContext& ctx) {
   const Node& node = ctx.node;
@@ -31,7 +37,10 @@ void MatMulKernel(const KernelContext& ctx) {
   if (k == 0) {
     std::fill(c, c + m * n, 0.0f);
   } else {
-    if (omp_get_max_threads() != NumThreads()) omp_set_num_threads(NumThreads());
+    // Small products finish before a second thread would get going, and each
+    // parallel region is a barrier that hurts on a busy machine.
+    const int threads = m * n * k >= kParallelMacs ? NumThreads() : 1;
+    if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
     const dnnl_status_t status =
         dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a.data<float>(),
                    a.shape().dim(1), b.data<float>(), b.shape().dim(1), 0.0f, c, n);
@@ -42,7 +51,7 @@ void MatMulKernel(const KernelContext& ctx) {
   const float* bias = has_bias ? ctx.inputs[2].data<float>() : nullptr;
   const auto& epilogue = node.attrs.epilogue;
   if (!has_bias && epilogue.empty()) return;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (m * n >= (1 << 15))
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (m * n >= (1 << 16))
   for (int64_t i = 0; i < m; ++i) {
     float* row = c + i * n;
     if (bias) {

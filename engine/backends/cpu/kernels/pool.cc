@@ -4,6 +4,7 @@
 // rule), which oneDNN's workspace does not promise. Images of a batch are
 // independent, so threads split the batch and results do not depend on the
 // thread count.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -64,12 +65,56 @@ int64_t WindowCount(const PoolGeometry& g, int64_t oy, int64_t ox) {
 
 bool Parallel(const PoolGeometry& g) { return g.n > 1 && g.n * g.h * g.w * g.c >= (1 << 15); }
 
+// The in-bounds input rows [y0, y1) and columns [x0, x1) of output (oy, ox).
+struct Span {
+  int64_t y0, y1, x0, x1;
+};
+
+inline Span WindowSpan(const PoolGeometry& g, int64_t oy, int64_t ox) {
+  const int64_t ys = oy * g.sh - g.pad_top;
+  const int64_t xs = ox * g.sw - g.pad_left;
+  return Span{std::max<int64_t>(ys, 0), std::min(ys + g.kh, g.h), std::max<int64_t>(xs, 0),
+              std::min(xs + g.kw, g.w)};
+}
+
+// Channel counts that are a multiple of 8 (32, 64, ...) take the AVX2 paths
+// below: GCC's auto-vectorized loops pay alias checks and remainders on
+// every 32-channel window, which made pooling memory-latency bound.
+bool ChannelsVectorize(const PoolGeometry& g) { return g.c % 8 == 0; }
+
+void MaxPoolForwardAvx(const PoolGeometry& g, const float* x, float* y) {
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
+  for (int64_t b = 0; b < g.n; ++b) {
+    const float* xb = x + b * g.h * g.w * g.c;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const Span s = WindowSpan(g, oy, ox);
+        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t c = 0; c < g.c; c += 8) {
+          __m256 acc = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+              // max_ps(a, b) is a > b ? a : b, the scalar loop's rule.
+              acc = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), acc);
+            }
+          }
+          _mm256_storeu_ps(out + c, acc);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void MaxPool2DKernel(const KernelContext& ctx) {
   const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.output.shape());
   const float* x = ctx.inputs[0].data<float>();
   float* y = ctx.output.data<float>();
+  if (ChannelsVectorize(g)) {
+    MaxPoolForwardAvx(g, x, y);
+    return;
+  }
 #pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
   for (int64_t b = 0; b < g.n; ++b) {
     const float* xb = x + b * g.h * g.w * g.c;
@@ -91,6 +136,50 @@ namespace {
 // Non-overlapping windows (window == strides, the usual 2x2/2): each input
 // cell belongs to at most one window, so dx is written exactly once per cell
 // (no zero-fill pass, no scatter) and the loops vectorize over channels.
+// Zeroes the cells of image `dxb` past the last window (valid padding).
+void ZeroUncovered(const PoolGeometry& g, float* dxb) {
+  const int64_t row_end = std::min(g.h, g.oh * g.sh - g.pad_top);
+  const int64_t col_end = std::min(g.w, g.ow * g.sw - g.pad_left);
+  for (int64_t y = 0; y < g.h; ++y) {
+    const int64_t from = y < row_end ? col_end : 0;
+    std::fill(dxb + (y * g.w + from) * g.c, dxb + (y + 1) * g.w * g.c, 0.0f);
+  }
+}
+
+void MaxPoolGradTiledAvx(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
+#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
+  for (int64_t b = 0; b < g.n; ++b) {
+    const float* xb = x + b * g.h * g.w * g.c;
+    float* dxb = dx + b * g.h * g.w * g.c;
+    for (int64_t oy = 0; oy < g.oh; ++oy) {
+      for (int64_t ox = 0; ox < g.ow; ++ox) {
+        const Span s = WindowSpan(g, oy, ox);
+        const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+        for (int64_t c = 0; c < g.c; c += 8) {
+          __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+              best = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), best);
+            }
+          }
+          const __m256 grad = _mm256_loadu_ps(g_out + c);
+          __m256 taken = _mm256_setzero_ps();
+          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+              const int64_t at = (iy * g.w + ix) * g.c + c;
+              const __m256 eq = _mm256_cmp_ps(_mm256_loadu_ps(xb + at), best, _CMP_EQ_OQ);
+              const __m256 hit = _mm256_andnot_ps(taken, eq);  // first max only
+              _mm256_storeu_ps(dxb + at, _mm256_and_ps(hit, grad));
+              taken = _mm256_or_ps(taken, hit);
+            }
+          }
+        }
+      }
+    }
+    ZeroUncovered(g, dxb);
+  }
+}
+
 void MaxPoolGradTiled(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
 #pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
   {
@@ -121,13 +210,7 @@ void MaxPoolGradTiled(const PoolGeometry& g, const float* x, const float* dy, fl
           });
         }
       }
-      // Cells past the last window (valid padding) get no gradient.
-      const int64_t row_end = std::min(g.h, g.oh * g.sh - g.pad_top);
-      const int64_t col_end = std::min(g.w, g.ow * g.sw - g.pad_left);
-      for (int64_t y = 0; y < g.h; ++y) {
-        const int64_t from = y < row_end ? col_end : 0;
-        std::fill(dxb + (y * g.w + from) * g.c, dxb + (y + 1) * g.w * g.c, 0.0f);
-      }
+      ZeroUncovered(g, dxb);
     }
   }
 }
@@ -140,7 +223,11 @@ void MaxPool2DGradKernel(const KernelContext& ctx) {
   const float* dy = ctx.inputs[1].data<float>();
   float* dx = ctx.output.data<float>();
   if (g.kh == g.sh && g.kw == g.sw) {
-    MaxPoolGradTiled(g, x, dy, dx);
+    if (ChannelsVectorize(g)) {
+      MaxPoolGradTiledAvx(g, x, dy, dx);
+    } else {
+      MaxPoolGradTiled(g, x, dy, dx);
+    }
     return;
   }
   std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
