@@ -1,5 +1,4 @@
 #include "engine/runtime/backend.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -22,8 +22,8 @@ absl::Status Verify(const Graph& graph, std::string_view after) {
 #ifdef FORNAX_HAVE_VERIFIER
   absl::Status status = VerifyGraph(graph);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("IR verification failed ", std::string(after), ": ",
-                                            status.message()));
+    return absl::InternalError(
+        absl::StrCat("IR verification failed ", std::string(after), ": ", status.message()));
   }
 #else
   (void)graph;

@@ -21,7 +21,8 @@ std::vector<std::vector<ValueId>> Consumers(const Graph& graph) {
   return consumers;
 }
 
-RemapBuilder::RemapBuilder(const Graph& old) : old_(old), map_(static_cast<size_t>(old.size()), kNoValue) {}
+RemapBuilder::RemapBuilder(const Graph& old)
+    : old_(old), map_(static_cast<size_t>(old.size()), kNoValue) {}
 
 ValueId RemapBuilder::Keep(ValueId old_id) {
   Node node = old_.node(old_id);

@@ -30,15 +30,18 @@ Executable::Executable(Graph graph, MemoryPlan plan, Backend* backend, int64_t m
     : graph_(std::move(graph)), plan_(std::move(plan)), backend_(backend), max_batch_(max_batch) {}
 
 absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, MemoryPlan plan,
-                                                               Backend* backend, int64_t max_batch) {
+                                                               Backend* backend,
+                                                               int64_t max_batch) {
   if (static_cast<int>(plan.slots.size()) != graph.size()) {
     return absl::InvalidArgumentError(absl::StrCat("memory plan has ", plan.slots.size(),
-                                                   " slots, expected one per node (", graph.size(), ")"));
+                                                   " slots, expected one per node (", graph.size(),
+                                                   ")"));
   }
   if (max_batch < 1) {
     return absl::InvalidArgumentError(absl::StrCat("max_batch must be >= 1, got ", max_batch));
   }
-  std::unique_ptr<Executable> exe(new Executable(std::move(graph), std::move(plan), backend, max_batch));
+  std::unique_ptr<Executable> exe(
+      new Executable(std::move(graph), std::move(plan), backend, max_batch));
   const Graph& g = exe->graph_;
   exe->kernels_.assign(static_cast<size_t>(g.size()), nullptr);
   uint32_t next_arg = 0;
@@ -47,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, Memo
     const Node& node = g.node(v);
     const MemoryPlan::Slot& slot = exe->plan_.slots[static_cast<size_t>(v)];
     if (slot.home == Home::kAlias && (slot.alias_of < 0 || slot.alias_of >= v)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("memory plan: %", v, " aliases %", slot.alias_of, ", expected an earlier value"));
+      return absl::InvalidArgumentError(absl::StrCat("memory plan: %", v, " aliases %",
+                                                     slot.alias_of, ", expected an earlier value"));
     }
     if (node.op == Op::kInput) {
       exe->input_node_.push_back(v);
@@ -79,9 +82,9 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, Memo
       kernel = ReferenceKernel(node.op);
     }
     if (kernel == nullptr) {
-      return absl::UnimplementedError(absl::StrCat("no kernel for %", v, " = ", std::string(OpName(node.op)),
-                                                   " on backend '", std::string(backend->name()),
-                                                   "' nor on 'reference'"));
+      return absl::UnimplementedError(
+          absl::StrCat("no kernel for %", v, " = ", std::string(OpName(node.op)), " on backend '",
+                       std::string(backend->name()), "' nor on 'reference'"));
     }
     exe->kernels_[static_cast<size_t>(v)] = kernel;
   }
@@ -105,15 +108,16 @@ absl::StatusOr<int64_t> Executable::CheckInputs(std::span<const Tensor> inputs) 
       } else if (batch < 0) {
         batch = t.shape().dim(d);
       } else if (t.shape().dim(d) != batch) {
-        return absl::InvalidArgumentError(absl::StrCat("input ", node.attrs.index, NodeLabel(node),
-                                                       " has batch size ", t.shape().dim(d),
-                                                       ", but another input has batch size ", batch));
+        return absl::InvalidArgumentError(
+            absl::StrCat("input ", node.attrs.index, NodeLabel(node), " has batch size ",
+                         t.shape().dim(d), ", but another input has batch size ", batch));
       }
     }
     if (!fits) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input ", node.attrs.index, NodeLabel(node), ": expected ", Describe(node.dtype, node.shape),
-          ", got ", t.defined() ? Describe(t.dtype(), t.shape()) : "an undefined tensor"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input ", node.attrs.index, NodeLabel(node), ": expected ",
+                       Describe(node.dtype, node.shape), ", got ",
+                       t.defined() ? Describe(t.dtype(), t.shape()) : "an undefined tensor"));
     }
   }
   if (batch < 0) batch = max_batch_;  // no input has a batch dimension
@@ -129,14 +133,15 @@ absl::Status Executable::CheckVariables(std::span<const Tensor> variables) const
     const Node& node = graph_.node(v);
     const int64_t index = node.attrs.index;
     if (index < 0 || index >= static_cast<int64_t>(variables.size())) {
-      return absl::InvalidArgumentError(absl::StrCat("the plan uses variable ", index, NodeLabel(node),
-                                                     ", but only ", variables.size(), " were given"));
+      return absl::InvalidArgumentError(absl::StrCat("the plan uses variable ", index,
+                                                     NodeLabel(node), ", but only ",
+                                                     variables.size(), " were given"));
     }
     const Tensor& t = variables[static_cast<size_t>(index)];
     if (!t.defined() || t.dtype() != node.dtype || t.shape() != node.shape) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "variable ", index, NodeLabel(node), ": expected ", Describe(node.dtype, node.shape), ", got ",
-          t.defined() ? Describe(t.dtype(), t.shape()) : "an undefined tensor"));
+          "variable ", index, NodeLabel(node), ": expected ", Describe(node.dtype, node.shape),
+          ", got ", t.defined() ? Describe(t.dtype(), t.shape()) : "an undefined tensor"));
     }
   }
   return absl::OkStatus();
@@ -170,7 +175,8 @@ Executable::BatchState& Executable::StateFor(int64_t batch) {
     }
   }
   for (ValueId v = 0; v < graph_.size(); ++v) {
-    for (ValueId in : graph_.node(v).inputs) state->args.push_back(state->values[static_cast<size_t>(in)]);
+    for (ValueId in : graph_.node(v).inputs)
+      state->args.push_back(state->values[static_cast<size_t>(in)]);
   }
   return *state;
 }
@@ -192,20 +198,22 @@ absl::Status Executable::Run(std::span<const Tensor> inputs, std::span<Tensor> v
       value = state.values[static_cast<size_t>(slot.alias_of)].Reshaped(node.shape.Concrete(batch));
     }
   }
-  for (const auto& [position, v] : dynamic_args_) state.args[position] = state.values[static_cast<size_t>(v)];
+  for (const auto& [position, v] : dynamic_args_)
+    state.args[position] = state.values[static_cast<size_t>(v)];
 
   for (ValueId v = 0; v < graph_.size(); ++v) {
     const KernelFn kernel = kernels_[static_cast<size_t>(v)];
     if (kernel == nullptr) continue;
     const Node& node = graph_.node(v);
     Tensor& out = state.values[static_cast<size_t>(v)];
-    const KernelContext ctx{node,
-                            std::span<const Tensor>(state.args.data() + arg_begin_[static_cast<size_t>(v)],
-                                                    node.inputs.size()),
-                            out,
-                            options.seed,
-                            options.step,
-                            options.num_threads};
+    const KernelContext ctx{
+        node,
+        std::span<const Tensor>(state.args.data() + arg_begin_[static_cast<size_t>(v)],
+                                node.inputs.size()),
+        out,
+        options.seed,
+        options.step,
+        options.num_threads};
     kernel(ctx);
     if (node.op == Op::kAssign) {
       Tensor& variable = variables[static_cast<size_t>(node.attrs.index)];

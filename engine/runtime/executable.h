@@ -36,10 +36,10 @@ struct MemoryPlan {
   enum class Home : uint8_t { kArena, kInput, kVariable, kConstant, kAlias };
   struct Slot {
     Home home = Home::kArena;
-    size_t offset = 0;       // kArena: byte offset at max_batch
-    ValueId alias_of = -1;   // kAlias: shares the storage of this value (reshape, assign)
+    size_t offset = 0;      // kArena: byte offset at max_batch
+    ValueId alias_of = -1;  // kAlias: shares the storage of this value (reshape, assign)
   };
-  std::vector<Slot> slots;   // one per node
+  std::vector<Slot> slots;  // one per node
   size_t arena_bytes = 0;
 };
 
@@ -78,11 +78,11 @@ class Executable {
   MemoryPlan plan_;
   Backend* backend_;
   int64_t max_batch_;
-  std::vector<KernelFn> kernels_;   // per node; nullptr = nothing to compute
-  int64_t num_inputs_ = 0;          // Input slots: 1 + the largest index
-  std::vector<ValueId> input_node_; // every Input node
+  std::vector<KernelFn> kernels_;       // per node; nullptr = nothing to compute
+  int64_t num_inputs_ = 0;              // Input slots: 1 + the largest index
+  std::vector<ValueId> input_node_;     // every Input node
   std::vector<ValueId> variable_node_;  // nodes reading or assigning variables
-  std::vector<ValueId> dynamic_;    // values bound per run (inputs, variables, their aliases)
+  std::vector<ValueId> dynamic_;        // values bound per run (inputs, variables, their aliases)
   std::vector<uint32_t> arg_begin_;
   std::vector<std::pair<uint32_t, ValueId>> dynamic_args_;  // (args position, value)
   std::shared_ptr<Buffer> arena_;

@@ -164,7 +164,8 @@ TEST(ExecutableTest, ReshapeOfAnInputIsAnAliasThatFollowsEachRun) {
   ASSERT_NE(exe, nullptr);
   EXPECT_EQ(exe->plan().slots[static_cast<size_t>(flat)].home, MemoryPlan::Home::kAlias);
   for (float base : {1.0f, 10.0f}) {
-    const Tensor in = Tensor::FromFloats(Shape{1, 2, 2}, std::vector<float>{base, base + 1, base + 2, base + 3});
+    const Tensor in =
+        Tensor::FromFloats(Shape{1, 2, 2}, std::vector<float>{base, base + 1, base + 2, base + 3});
     std::vector<Tensor> out;
     ASSERT_TRUE(exe->Run({&in, 1}, {}, {}, &out).ok());
     EXPECT_THAT(Floats(out[0]), ElementsAre(2 * base, 2 * base + 2, 2 * base + 4, 2 * base + 6));

@@ -12,10 +12,12 @@ namespace {
 TEST(PhiloxTest, MatchesRandom123KnownAnswers) {
   EXPECT_EQ(Philox4x32({0, 0, 0, 0}, {0, 0}),
             (PhiloxCounter{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}));
-  EXPECT_EQ(Philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 0xffffffffu}),
-            (PhiloxCounter{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
-  EXPECT_EQ(Philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u}),
-            (PhiloxCounter{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
+  EXPECT_EQ(
+      Philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 0xffffffffu}),
+      (PhiloxCounter{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu}));
+  EXPECT_EQ(
+      Philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u}),
+      (PhiloxCounter{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u}));
 }
 
 TEST(PhiloxTest, UniformUsesTheHigh24Bits) {
@@ -30,7 +32,8 @@ TEST(PhiloxTest, ElementIsWordIModFourOfBlockIDivFour) {
   const uint64_t step = 0x1122334455667788ull;
   std::vector<float> out(10);
   FillUniform(seed, step, 7, 0, 10, out.data());
-  const PhiloxCounter block = Philox4x32({0x55667788u, 0x11223344u, 7u, 2u}, {0x89abcdefu, 0x01234567u});
+  const PhiloxCounter block =
+      Philox4x32({0x55667788u, 0x11223344u, 7u, 2u}, {0x89abcdefu, 0x01234567u});
   EXPECT_EQ(out[8], UniformFloatFromBits(block[0]));
   EXPECT_EQ(out[9], UniformFloatFromBits(block[1]));
 }

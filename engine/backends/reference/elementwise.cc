@@ -58,8 +58,8 @@ void BinaryFloat(const KernelContext& ctx, F f) {
   const Tensor& a = ctx.inputs[0];
   const Tensor& b = ctx.inputs[1];
   Tensor& y = ctx.output;
-  const bool all_f32 = a.dtype() == DType::kFloat32 && b.dtype() == DType::kFloat32 &&
-                       y.dtype() == DType::kFloat32;
+  const bool all_f32 =
+      a.dtype() == DType::kFloat32 && b.dtype() == DType::kFloat32 && y.dtype() == DType::kFloat32;
   if (all_f32 && a.shape() == y.shape() && b.shape() == y.shape()) {
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
@@ -118,8 +118,9 @@ void WhereKernel(const KernelContext& ctx) {
   char* out = static_cast<char*>(y.raw_data());
   ForEachBroadcast<3>(y.shape(), {&cond.shape(), &a.shape(), &b.shape()},
                       [&](int64_t i, const std::array<int64_t, 3>& off) {
-                        const char* src = c[off[0]] != 0 ? pa + off[1] * static_cast<int64_t>(width)
-                                                         : pb + off[2] * static_cast<int64_t>(width);
+                        const char* src = c[off[0]] != 0
+                                              ? pa + off[1] * static_cast<int64_t>(width)
+                                              : pb + off[2] * static_cast<int64_t>(width);
                         std::copy(src, src + width, out + i * static_cast<int64_t>(width));
                       });
 }
@@ -262,10 +263,11 @@ void RegisterElementwiseKernels(KernelTable& t) {
     Register(t, op, FloatUnaryKernel);
   }
   for (Op op : {Op::kNeg, Op::kAbs, Op::kSign}) Register(t, op, SignedUnaryKernel);
-  for (Op op : {Op::kAdd, Op::kSub, Op::kMul, Op::kMaximum, Op::kMinimum}) Register(t, op, ArithmeticKernel);
+  for (Op op : {Op::kAdd, Op::kSub, Op::kMul, Op::kMaximum, Op::kMinimum})
+    Register(t, op, ArithmeticKernel);
   for (Op op : {Op::kDiv, Op::kPow}) Register(t, op, FloatBinaryKernel);
-  for (Op op : {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual, Op::kNotEqual,
-                Op::kLogicalAnd, Op::kLogicalOr}) {
+  for (Op op : {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual,
+                Op::kNotEqual, Op::kLogicalAnd, Op::kLogicalOr}) {
     Register(t, op, CompareKernel);
   }
   Register(t, Op::kLogicalNot, LogicalNotKernel);

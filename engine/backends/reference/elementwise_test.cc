@@ -126,7 +126,8 @@ TEST(ReferenceElementwiseTest, CastBetweenAllDtypes) {
       const DType dst = static_cast<DType>(to);
       Attrs attrs;
       attrs.dtype = dst;
-      const Tensor x = Typed(src, Shape{4}, src == DType::kBool ? std::vector<double>{0, 1, 1, 0} : values);
+      const Tensor x =
+          Typed(src, Shape{4}, src == DType::kBool ? std::vector<double>{0, 1, 1, 0} : values);
       const Tensor y = *RunReference(Op::kCast, {x}, attrs);
       ASSERT_EQ(y.dtype(), dst);
       for (int64_t i = 0; i < 4; ++i) {
@@ -166,9 +167,11 @@ TEST(ReferenceElementwiseTest, FloatToIntCastTruncatesAndSaturates) {
   to.dtype = DType::kInt32;
   const Tensor x = F(Shape{5}, {-1.7f, 2.9f, 3e10f, -3e10f, std::nanf("")});
   EXPECT_THAT(Ints(*RunReference(Op::kCast, {x}, to)),
-              ElementsAre(-1, 2, std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(), 0));
+              ElementsAre(-1, 2, std::numeric_limits<int32_t>::max(),
+                          std::numeric_limits<int32_t>::min(), 0));
   to.dtype = DType::kUInt8;
-  EXPECT_THAT(Ints(*RunReference(Op::kCast, {F(Shape{3}, {-5, 300, 7.5f})}, to)), ElementsAre(0, 255, 7));
+  EXPECT_THAT(Ints(*RunReference(Op::kCast, {F(Shape{3}, {-5, 300, 7.5f})}, to)),
+              ElementsAre(0, 255, 7));
 }
 
 TEST(ReferenceReductionTest, SumMeanMaxOverAxes) {

@@ -62,7 +62,8 @@ void ApplyBiasAndEpilogue(const KernelContext& ctx) {
 
 template <KernelFn kPlain>
 void FusedLinearKernel(const KernelContext& ctx) {
-  kPlain(KernelContext{ctx.node, ctx.inputs.first(2), ctx.output, ctx.seed, ctx.step, ctx.num_threads});
+  kPlain(KernelContext{ctx.node, ctx.inputs.first(2), ctx.output, ctx.seed, ctx.step,
+                       ctx.num_threads});
   ApplyBiasAndEpilogue(ctx);
 }
 

@@ -9,7 +9,8 @@ std::vector<int64_t> BroadcastStrides(const Shape& out, const Shape& in) {
   const std::vector<int64_t> in_strides = RowMajorStrides(in);
   const int shift = out.rank() - in.rank();
   for (int d = 0; d < in.rank(); ++d) {
-    if (in.dim(d) != 1) strides[static_cast<size_t>(d + shift)] = in_strides[static_cast<size_t>(d)];
+    if (in.dim(d) != 1)
+      strides[static_cast<size_t>(d + shift)] = in_strides[static_cast<size_t>(d)];
   }
   return strides;
 }

@@ -17,13 +17,15 @@ void CopyIfDistinct(const Tensor& from, Tensor& to) {
 void ConstantKernel(const KernelContext& ctx) { CopyIfDistinct(ctx.node.attrs.value, ctx.output); }
 
 void RandomUniformKernel(const KernelContext& ctx) {
-  FillUniform(ctx.seed, static_cast<uint64_t>(ctx.step), static_cast<uint32_t>(ctx.node.attrs.index), 0,
-              ctx.output.num_elements(), ctx.output.data<float>());
+  FillUniform(ctx.seed, static_cast<uint64_t>(ctx.step),
+              static_cast<uint32_t>(ctx.node.attrs.index), 0, ctx.output.num_elements(),
+              ctx.output.data<float>());
 }
 
 void DimSizeKernel(const KernelContext& ctx) {
-  *ctx.output.data<float>() = static_cast<float>(ctx.inputs[0].shape().dim(static_cast<int>(
-      ctx.node.attrs.axis < 0 ? ctx.node.attrs.axis + ctx.inputs[0].shape().rank() : ctx.node.attrs.axis)));
+  *ctx.output.data<float>() = static_cast<float>(ctx.inputs[0].shape().dim(
+      static_cast<int>(ctx.node.attrs.axis < 0 ? ctx.node.attrs.axis + ctx.inputs[0].shape().rank()
+                                               : ctx.node.attrs.axis)));
 }
 
 // The output is the input; the executor writes the variable.

@@ -41,8 +41,8 @@ struct Window {
 
 Window MakeWindow(const Node& node, const Shape& x, int64_t kh, int64_t kw, const Shape& y) {
   const Attrs& a = node.attrs;
-  Window g{x.dim(0), x.dim(1), x.dim(2), x.dim(3), kh, kw, y.dim(1), y.dim(2),
-           a.strides[0], a.strides[1], a.dilation[0], a.dilation[1], 0, 0};
+  Window g{x.dim(0),     x.dim(1),     x.dim(2),      x.dim(3),      kh, kw, y.dim(1), y.dim(2),
+           a.strides[0], a.strides[1], a.dilation[0], a.dilation[1], 0,  0};
   g.ph = PadBefore(a.padding, g.ih, g.oh, kh, g.sh, g.dh);
   g.pw = PadBefore(a.padding, g.iw, g.ow, kw, g.sw, g.dw);
   return g;
@@ -66,7 +66,8 @@ void ForEachTap(const Window& g, F&& f) {
 }
 
 void StoreAll(Tensor& t, const std::vector<double>& values) {
-  for (size_t i = 0; i < values.size(); ++i) StoreFloat(t, static_cast<int64_t>(i), static_cast<float>(values[i]));
+  for (size_t i = 0; i < values.size(); ++i)
+    StoreFloat(t, static_cast<int64_t>(i), static_cast<float>(values[i]));
 }
 
 }  // namespace
@@ -79,15 +80,16 @@ void Conv2DKernel(const KernelContext& ctx) {
   const Window g = MakeWindow(ctx.node, x.shape(), ws.dim(0), ws.dim(1), ctx.output.shape());
   const int64_t oc = ws.dim(3);
   std::vector<double> y(static_cast<size_t>(ctx.output.num_elements()), 0.0);
-  ForEachTap(g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
-    for (int64_t c = 0; c < g.c; ++c) {
-      const double xv = LoadFloat(x, ((n * g.ih + ih) * g.iw + iw) * g.c + c);
-      for (int64_t o = 0; o < oc; ++o) {
-        y[static_cast<size_t>(((n * g.oh + oh) * g.ow + ow) * oc + o)] +=
-            xv * LoadFloat(w, ((kh * g.kw + kw) * g.c + c) * oc + o);
-      }
-    }
-  });
+  ForEachTap(
+      g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < g.c; ++c) {
+          const double xv = LoadFloat(x, ((n * g.ih + ih) * g.iw + iw) * g.c + c);
+          for (int64_t o = 0; o < oc; ++o) {
+            y[static_cast<size_t>(((n * g.oh + oh) * g.ow + ow) * oc + o)] +=
+                xv * LoadFloat(w, ((kh * g.kw + kw) * g.c + c) * oc + o);
+          }
+        }
+      });
   StoreAll(ctx.output, y);
 }
 
@@ -101,16 +103,17 @@ void Conv2DBackpropInputKernel(const KernelContext& ctx) {
   const Window g = MakeWindow(ctx.node, ctx.output.shape(), ws.dim(0), ws.dim(1), dy.shape());
   const int64_t oc = ws.dim(3);
   std::vector<double> dx(static_cast<size_t>(ctx.output.num_elements()), 0.0);
-  ForEachTap(g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
-    for (int64_t c = 0; c < g.c; ++c) {
-      double sum = 0;
-      for (int64_t o = 0; o < oc; ++o) {
-        sum += static_cast<double>(LoadFloat(dy, ((n * g.oh + oh) * g.ow + ow) * oc + o)) *
-               LoadFloat(w, ((kh * g.kw + kw) * g.c + c) * oc + o);
-      }
-      dx[static_cast<size_t>(((n * g.ih + ih) * g.iw + iw) * g.c + c)] += sum;
-    }
-  });
+  ForEachTap(
+      g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < g.c; ++c) {
+          double sum = 0;
+          for (int64_t o = 0; o < oc; ++o) {
+            sum += static_cast<double>(LoadFloat(dy, ((n * g.oh + oh) * g.ow + ow) * oc + o)) *
+                   LoadFloat(w, ((kh * g.kw + kw) * g.c + c) * oc + o);
+          }
+          dx[static_cast<size_t>(((n * g.ih + ih) * g.iw + iw) * g.c + c)] += sum;
+        }
+      });
   StoreAll(ctx.output, dx);
 }
 
@@ -122,15 +125,16 @@ void Conv2DBackpropFilterKernel(const KernelContext& ctx) {
   const Window g = MakeWindow(ctx.node, x.shape(), ws.dim(0), ws.dim(1), dy.shape());
   const int64_t oc = ws.dim(3);
   std::vector<double> dw(static_cast<size_t>(ctx.output.num_elements()), 0.0);
-  ForEachTap(g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
-    for (int64_t c = 0; c < g.c; ++c) {
-      const double xv = LoadFloat(x, ((n * g.ih + ih) * g.iw + iw) * g.c + c);
-      for (int64_t o = 0; o < oc; ++o) {
-        dw[static_cast<size_t>(((kh * g.kw + kw) * g.c + c) * oc + o)] +=
-            xv * LoadFloat(dy, ((n * g.oh + oh) * g.ow + ow) * oc + o);
-      }
-    }
-  });
+  ForEachTap(
+      g, [&](int64_t n, int64_t oh, int64_t ow, int64_t kh, int64_t kw, int64_t ih, int64_t iw) {
+        for (int64_t c = 0; c < g.c; ++c) {
+          const double xv = LoadFloat(x, ((n * g.ih + ih) * g.iw + iw) * g.c + c);
+          for (int64_t o = 0; o < oc; ++o) {
+            dw[static_cast<size_t>(((kh * g.kw + kw) * g.c + c) * oc + o)] +=
+                xv * LoadFloat(dy, ((n * g.oh + oh) * g.ow + ow) * oc + o);
+          }
+        }
+      });
   StoreAll(ctx.output, dw);
 }
 
@@ -203,7 +207,8 @@ void AvgPool2DKernel(const KernelContext& ctx) {
   ForEachTap(g, [&](int64_t n, int64_t oh, int64_t ow, int64_t, int64_t, int64_t ih, int64_t iw) {
     const double scale = 1.0 / static_cast<double>(counts[static_cast<size_t>(oh * g.ow + ow)]);
     for (int64_t c = 0; c < g.c; ++c) {
-      y[static_cast<size_t>(At(g, n, oh, ow, c, true))] += LoadFloat(x, At(g, n, ih, iw, c, false)) * scale;
+      y[static_cast<size_t>(At(g, n, oh, ow, c, true))] +=
+          LoadFloat(x, At(g, n, ih, iw, c, false)) * scale;
     }
   });
   StoreAll(ctx.output, y);
@@ -218,7 +223,8 @@ void AvgPool2DGradKernel(const KernelContext& ctx) {
   ForEachTap(g, [&](int64_t n, int64_t oh, int64_t ow, int64_t, int64_t, int64_t ih, int64_t iw) {
     const double scale = 1.0 / static_cast<double>(counts[static_cast<size_t>(oh * g.ow + ow)]);
     for (int64_t c = 0; c < g.c; ++c) {
-      dx[static_cast<size_t>(At(g, n, ih, iw, c, false))] += LoadFloat(dy, At(g, n, oh, ow, c, true)) * scale;
+      dx[static_cast<size_t>(At(g, n, ih, iw, c, false))] +=
+          LoadFloat(dy, At(g, n, oh, ow, c, true)) * scale;
     }
   });
   StoreAll(ctx.output, dx);

@@ -25,13 +25,14 @@ Tensor Random(Shape shape, uint32_t seed) {
 
 double Dot(const Tensor& a, const Tensor& b) {
   double s = 0;
-  for (int64_t i = 0; i < a.num_elements(); ++i) s += static_cast<double>(a.data<float>()[i]) * b.data<float>()[i];
+  for (int64_t i = 0; i < a.num_elements(); ++i)
+    s += static_cast<double>(a.data<float>()[i]) * b.data<float>()[i];
   return s;
 }
 
 TEST(ReferenceMatMulTest, AllTransposeCombinations) {
-  const Tensor a = F(Shape{2, 3}, {1, 2, 3, 4, 5, 6});       // [[1,2,3],[4,5,6]]
-  const Tensor b = F(Shape{3, 2}, {7, 8, 9, 10, 11, 12});    // [[7,8],[9,10],[11,12]]
+  const Tensor a = F(Shape{2, 3}, {1, 2, 3, 4, 5, 6});     // [[1,2,3],[4,5,6]]
+  const Tensor b = F(Shape{3, 2}, {7, 8, 9, 10, 11, 12});  // [[7,8],[9,10],[11,12]]
   const Tensor at = F(Shape{3, 2}, {1, 4, 2, 5, 3, 6});
   const Tensor bt = F(Shape{2, 3}, {7, 9, 11, 8, 10, 12});
   const auto expected = ElementsAre(58, 64, 139, 154);
@@ -83,12 +84,13 @@ TEST(ReferenceConvTest, StrideTwoSameAndDilation) {
   const Tensor w2 = F(Shape{2, 2, 1, 1}, {1, 1, 1, 1});
   const Tensor d = *RunReference(Op::kConv2D, {x, w2}, ConvAttrs(1, Padding::kValid, 2));
   EXPECT_EQ(d.shape(), (Shape{1, 2, 2, 1}));
-  EXPECT_THAT(Floats(d), ElementsAre(0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15));
+  EXPECT_THAT(Floats(d),
+              ElementsAre(0 + 2 + 8 + 10, 1 + 3 + 9 + 11, 4 + 6 + 12 + 14, 5 + 7 + 13 + 15));
 }
 
 // Direct formula, written independently of the kernel.
-float DirectConv(const Tensor& x, const Tensor& w, const Attrs& a, int64_t n, int64_t oh, int64_t ow,
-                 int64_t o, int64_t out_h, int64_t out_w) {
+float DirectConv(const Tensor& x, const Tensor& w, const Attrs& a, int64_t n, int64_t oh,
+                 int64_t ow, int64_t o, int64_t out_h, int64_t out_w) {
   const Shape& xs = x.shape();
   const Shape& ws = w.shape();
   auto pad = [&](int64_t in, int64_t out, int64_t k, int64_t s, int64_t d) -> int64_t {
@@ -128,13 +130,14 @@ TEST(ReferenceConvTest, MatchesTheDirectFormulaAndGradientsAreAdjoints) {
     const Tensor y = *RunReference(Op::kConv2D, {x, w}, attrs);
     const int64_t oh = y.shape()[1], ow = y.shape()[2];
     const int64_t span = (c.k - 1) * c.dilation + 1;
-    EXPECT_EQ(oh, c.padding == Padding::kSame ? (c.h + c.stride - 1) / c.stride : (c.h - span) / c.stride + 1);
+    EXPECT_EQ(oh, c.padding == Padding::kSame ? (c.h + c.stride - 1) / c.stride
+                                              : (c.h - span) / c.stride + 1);
     for (int64_t n = 0; n < 2; ++n)
       for (int64_t i = 0; i < oh; ++i)
         for (int64_t j = 0; j < ow; ++j)
           for (int64_t o = 0; o < 4; ++o) {
-            ASSERT_NEAR(y.data<float>()[((n * oh + i) * ow + j) * 4 + o], DirectConv(x, w, attrs, n, i, j, o, oh, ow),
-                        1e-5);
+            ASSERT_NEAR(y.data<float>()[((n * oh + i) * ow + j) * 4 + o],
+                        DirectConv(x, w, attrs, n, i, j, o, oh, ow), 1e-5);
           }
     // <conv(x, w), dy> = <x, backprop_input(dy, w)> = <w, backprop_filter(x, dy)>.
     const Tensor dy = Random(y.shape(), seed++);
@@ -176,8 +179,7 @@ TEST(ReferencePoolTest, SamePaddingIgnoresPaddedCells) {
   const Attrs attrs = PoolAttrs(2, 2, Padding::kSame);
   // Out 2x2; windows {0,1}x{0,1}, {0,1}x{2}, {2}x{0,1}, {2}x{2}.
   EXPECT_THAT(Floats(*RunReference(Op::kMaxPool2D, {x}, attrs)), ElementsAre(-1, -3, -7, -9));
-  EXPECT_THAT(Floats(*RunReference(Op::kAvgPool2D, {x}, attrs)),
-              ElementsAre(-3, -4.5f, -7.5f, -9));
+  EXPECT_THAT(Floats(*RunReference(Op::kAvgPool2D, {x}, attrs)), ElementsAre(-3, -4.5f, -7.5f, -9));
 }
 
 TEST(ReferencePoolTest, AvgPoolGradientIsTheAdjoint) {

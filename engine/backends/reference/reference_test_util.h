@@ -13,8 +13,8 @@
 namespace fornax::testing {
 
 // Runs `op` with `attrs` on `inputs` through its reference kernel.
-inline absl::StatusOr<Tensor> RunReference(Op op, const std::vector<Tensor>& inputs, Attrs attrs = {},
-                                           uint64_t seed = 0, int64_t step = 0) {
+inline absl::StatusOr<Tensor> RunReference(Op op, const std::vector<Tensor>& inputs,
+                                           Attrs attrs = {}, uint64_t seed = 0, int64_t step = 0) {
   Graph graph;
   Builder b(&graph);
   std::vector<ValueId> ids;
@@ -39,7 +39,8 @@ inline std::vector<float> Floats(const Tensor& t) {
 
 inline std::vector<int64_t> Ints(const Tensor& t) {
   std::vector<int64_t> v;
-  for (int64_t i = 0; i < t.num_elements(); ++i) v.push_back(static_cast<int64_t>(t.GetAsDouble(i)));
+  for (int64_t i = 0; i < t.num_elements(); ++i)
+    v.push_back(static_cast<int64_t>(t.GetAsDouble(i)));
   return v;
 }
 

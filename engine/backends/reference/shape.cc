@@ -33,7 +33,8 @@ void TransposeKernel(const KernelContext& ctx) {
   std::vector<int64_t> counter(static_cast<size_t>(rank), 0);
   int64_t offset = 0;
   for (int64_t i = 0; i < y.num_elements(); ++i) {
-    std::memcpy(out + static_cast<size_t>(i) * width, in + static_cast<size_t>(offset) * width, width);
+    std::memcpy(out + static_cast<size_t>(i) * width, in + static_cast<size_t>(offset) * width,
+                width);
     for (int d = rank - 1; d >= 0; --d) {
       const size_t ud = static_cast<size_t>(d);
       ++counter[ud];
@@ -110,8 +111,9 @@ void GatherKernel(const KernelContext& ctx) {
     if (row < 0 || row >= rows) {
       std::memset(dst, 0, row_bytes);
     } else {
-      std::memcpy(dst, static_cast<const char*>(params.raw_data()) + static_cast<size_t>(row) * row_bytes,
-                  row_bytes);
+      std::memcpy(
+          dst, static_cast<const char*>(params.raw_data()) + static_cast<size_t>(row) * row_bytes,
+          row_bytes);
     }
   }
 }

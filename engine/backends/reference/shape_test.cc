@@ -50,11 +50,13 @@ TEST(ReferenceShapeTest, ReshapeConcatSlice) {
               ElementsAre(1, 2, 3, 4, 5, 6));
   Attrs axis1;
   axis1.axis = 1;
-  const Tensor c = *RunReference(Op::kConcat, {F(Shape{2, 1}, {1, 2}), F(Shape{2, 2}, {3, 4, 5, 6})}, axis1);
+  const Tensor c =
+      *RunReference(Op::kConcat, {F(Shape{2, 1}, {1, 2}), F(Shape{2, 2}, {3, 4, 5, 6})}, axis1);
   EXPECT_EQ(c.shape(), (Shape{2, 3}));
   EXPECT_THAT(Floats(c), ElementsAre(1, 3, 4, 2, 5, 6));
   Attrs axis0;
-  const Tensor r = *RunReference(Op::kConcat, {F(Shape{1, 2}, {1, 2}), F(Shape{1, 2}, {3, 4})}, axis0);
+  const Tensor r =
+      *RunReference(Op::kConcat, {F(Shape{1, 2}, {1, 2}), F(Shape{1, 2}, {3, 4})}, axis0);
   EXPECT_THAT(Floats(r), ElementsAre(1, 2, 3, 4));
   Attrs slice;
   slice.axis = 1;
@@ -109,7 +111,8 @@ TEST(ReferenceShapeTest, OneHotFromIntegerDtypes) {
 TEST(ReferenceLeafTest, DimSizeRandomUniformAssign) {
   Attrs axis;
   axis.axis = 1;
-  EXPECT_THAT(Floats(*RunReference(Op::kDimSize, {Tensor(DType::kFloat32, Shape{2, 5})}, axis)), ElementsAre(5));
+  EXPECT_THAT(Floats(*RunReference(Op::kDimSize, {Tensor(DType::kFloat32, Shape{2, 5})}, axis)),
+              ElementsAre(5));
   Graph graph;
   Builder b(&graph);
   const ValueId r = b.RandomUniform(Shape{2, 3}, 3);

@@ -11,7 +11,9 @@ namespace {
 
 using Home = MemoryPlan::Home;
 
-size_t AlignUp(size_t bytes) { return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+size_t AlignUp(size_t bytes) {
+  return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+}
 
 size_t BytesAt(const Node& node, int64_t max_batch) {
   return AlignUp(static_cast<size_t>(node.shape.NumElements(max_batch)) * DTypeSize(node.dtype));
@@ -140,7 +142,8 @@ ValueId InPlaceDonor(const Graph& graph, const MemoryPlan& plan, const Liveness&
     const Node& viewed = graph.node(in);
     if (plan.slots[static_cast<size_t>(root)].home == Home::kArena &&
         live.last_use[static_cast<size_t>(root)] == v && viewed.dtype == node.dtype &&
-        viewed.shape == node.shape && BytesAt(graph.node(root), max_batch) == BytesAt(node, max_batch)) {
+        viewed.shape == node.shape &&
+        BytesAt(graph.node(root), max_batch) == BytesAt(node, max_batch)) {
       return root;
     }
   }
@@ -162,7 +165,8 @@ MemoryPlan PlanMemory(const Graph& graph, int64_t max_batch, MemoryPlanOptions o
     }
     MemoryPlan::Slot& slot = plan.slots[static_cast<size_t>(v)];
     if (slot.home != Home::kArena) continue;
-    const ValueId donor = options.in_place ? InPlaceDonor(graph, plan, live, v, max_batch) : kNoValue;
+    const ValueId donor =
+        options.in_place ? InPlaceDonor(graph, plan, live, v, max_batch) : kNoValue;
     if (donor != kNoValue) {
       // Take the donor's block over; it is freed when this value dies instead.
       slot.offset = plan.slots[static_cast<size_t>(donor)].offset;

@@ -22,7 +22,9 @@ Graph RandomGraph(uint32_t seed) {
   std::vector<ValueId> values = {b.Input(0, DType::kFloat32, Shape{kBatch, 4}),
                                  b.Input(1, DType::kFloat32, Shape{kBatch, 4})};
   const ValueId w = b.Variable(0, DType::kFloat32, Shape{4, 4});
-  auto pick = [&] { return values[std::uniform_int_distribution<size_t>(0, values.size() - 1)(rng)]; };
+  auto pick = [&] {
+    return values[std::uniform_int_distribution<size_t>(0, values.size() - 1)(rng)];
+  };
   const int num_nodes = std::uniform_int_distribution<int>(5, 40)(rng);
   for (int i = 0; i < num_nodes; ++i) {
     ValueId v = kNoValue;
@@ -32,7 +34,8 @@ Graph RandomGraph(uint32_t seed) {
         break;
       case 1:
       case 2:
-        v = b.Binary(std::uniform_int_distribution<int>(0, 1)(rng) ? Op::kAdd : Op::kMul, pick(), pick());
+        v = b.Binary(std::uniform_int_distribution<int>(0, 1)(rng) ? Op::kAdd : Op::kMul, pick(),
+                     pick());
         break;
       case 3:
         v = b.Reshape(b.Reshape(pick(), Shape{kBatch, 2, 2}), Shape{kBatch, 4});
@@ -64,7 +67,8 @@ Graph RandomGraph(uint32_t seed) {
 // Each arena root is live from its definition to its last use. Two roots
 // whose intervals intersect must not overlap in the arena, except an in-place
 // output taking over an input block that dies at that very node.
-void ExpectNoLiveOverlap(const Graph& g, const MemoryPlan& plan, int64_t max_batch, bool allow_in_place) {
+void ExpectNoLiveOverlap(const Graph& g, const MemoryPlan& plan, int64_t max_batch,
+                         bool allow_in_place) {
   const Liveness live = ComputeLiveness(g, plan.slots);
   for (ValueId a = 0; a < g.size(); ++a) {
     const MemoryPlan::Slot& sa = plan.slots[static_cast<size_t>(a)];
@@ -80,8 +84,10 @@ void ExpectNoLiveOverlap(const Graph& g, const MemoryPlan& plan, int64_t max_bat
       const size_t bytes_b = static_cast<size_t>(g.node(b).shape.NumElements(max_batch)) * 4;
       const bool overlap = sa.offset < sb.offset + bytes_b && sb.offset < sa.offset + bytes_a;
       if (!overlap) continue;
-      const bool in_place = allow_in_place && last_a == b && sa.offset == sb.offset && CanRunInPlace(g.node(b).op);
-      EXPECT_TRUE(in_place) << "%" << a << " and %" << b << " overlap while both live\n" << g.ToString();
+      const bool in_place =
+          allow_in_place && last_a == b && sa.offset == sb.offset && CanRunInPlace(g.node(b).op);
+      EXPECT_TRUE(in_place) << "%" << a << " and %" << b << " overlap while both live\n"
+                            << g.ToString();
     }
   }
 }
@@ -131,7 +137,8 @@ TEST(MemoryPlanTest, OutputsStayLiveToTheEnd) {
   const MemoryPlan plan = PlanMemory(g, 4);
   ExpectNoLiveOverlap(g, plan, 4, true);
   for (ValueId v = early + 1; v < g.size(); ++v) {
-    EXPECT_NE(plan.slots[static_cast<size_t>(v)].offset, plan.slots[static_cast<size_t>(early)].offset);
+    EXPECT_NE(plan.slots[static_cast<size_t>(v)].offset,
+              plan.slots[static_cast<size_t>(early)].offset);
   }
 }
 
@@ -170,28 +177,33 @@ MemoryPlan NoReusePlan(const Graph& g, int64_t max_batch) {
   return plan;
 }
 
+// Also checks that each backend's kernels tolerate in-place outputs.
 TEST(MemoryPlanTest, PlannedRunsMatchRunsWithoutReuse) {
-  Backend* backend = *GetBackend("reference");
-  for (uint32_t seed = 0; seed < 30; ++seed) {
-    const Graph g = RandomGraph(seed);
-    auto planned = Executable::Create(g, PlanMemory(g, 8), backend, 8);
-    auto separate = Executable::Create(g, NoReusePlan(g, 8), backend, 8);
-    ASSERT_TRUE(planned.ok() && separate.ok());
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1, 1);
-    std::vector<Tensor> inputs = {Tensor(DType::kFloat32, Shape{5, 4}), Tensor(DType::kFloat32, Shape{5, 4})};
-    for (Tensor& t : inputs) {
-      for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  for (const char* name : {"reference", "cpu"}) {
+    Backend* backend = *GetBackend(name);
+    for (uint32_t seed = 0; seed < 30; ++seed) {
+      const Graph g = RandomGraph(seed);
+      auto planned = Executable::Create(g, PlanMemory(g, 8), backend, 8);
+      auto separate = Executable::Create(g, NoReusePlan(g, 8), backend, 8);
+      ASSERT_TRUE(planned.ok() && separate.ok());
+      std::mt19937 rng(seed);
+      std::uniform_real_distribution<float> dist(-1, 1);
+      std::vector<Tensor> inputs = {Tensor(DType::kFloat32, Shape{5, 4}),
+                                    Tensor(DType::kFloat32, Shape{5, 4})};
+      for (Tensor& t : inputs) {
+        for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+      }
+      Tensor w(DType::kFloat32, Shape{4, 4});
+      for (int64_t i = 0; i < 16; ++i) w.data<float>()[i] = dist(rng) * 0.5f;
+      std::vector<Tensor> vars_a = {w.Clone()}, vars_b = {w.Clone()};
+      std::vector<Tensor> out_a, out_b;
+      ASSERT_TRUE((*planned)->Run(inputs, vars_a, {}, &out_a).ok());
+      ASSERT_TRUE((*separate)->Run(inputs, vars_b, {}, &out_b).ok());
+      ASSERT_EQ(out_a.size(), out_b.size());
+      for (size_t k = 0; k < out_a.size(); ++k)
+        EXPECT_TRUE(out_a[k].BitwiseEquals(out_b[k])) << seed;
+      EXPECT_TRUE(vars_a[0].BitwiseEquals(vars_b[0])) << seed;
     }
-    Tensor w(DType::kFloat32, Shape{4, 4});
-    for (int64_t i = 0; i < 16; ++i) w.data<float>()[i] = dist(rng) * 0.5f;
-    std::vector<Tensor> vars_a = {w.Clone()}, vars_b = {w.Clone()};
-    std::vector<Tensor> out_a, out_b;
-    ASSERT_TRUE((*planned)->Run(inputs, vars_a, {}, &out_a).ok());
-    ASSERT_TRUE((*separate)->Run(inputs, vars_b, {}, &out_b).ok());
-    ASSERT_EQ(out_a.size(), out_b.size());
-    for (size_t k = 0; k < out_a.size(); ++k) EXPECT_TRUE(out_a[k].BitwiseEquals(out_b[k])) << seed;
-    EXPECT_TRUE(vars_a[0].BitwiseEquals(vars_b[0])) << seed;
   }
 }
 
