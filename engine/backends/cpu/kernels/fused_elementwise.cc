@@ -145,8 +145,10 @@ void FusedElementwiseKernel(const KernelContext& ctx) {
 
 #pragma omp parallel num_threads(NumThreads()) if (rows * inner >= kParallelElements)
   {
-    Scratch scratch;
-    scratch.buf.resize(static_cast<size_t>(prog.num_inputs + num_instrs + 1) * kBlock);
+    // Kept per thread across calls: a training step runs dozens of these.
+    thread_local Scratch scratch;
+    const size_t need = static_cast<size_t>(prog.num_inputs + num_instrs + 1) * kBlock;
+    if (scratch.buf.size() < need) scratch.buf.resize(need);
     std::vector<Reg> regs(static_cast<size_t>(num_regs));
     for (size_t k = 0; k < prog.constants.size(); ++k) {
       regs[static_cast<size_t>(prog.first_constant()) + k].scalar = prog.constants[k];
