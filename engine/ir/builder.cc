@@ -275,22 +275,31 @@ ValueId Builder::MeanAll(ValueId x) {
 
 ValueId Builder::Reshape(ValueId x, Shape target) {
   if (!Valid(x)) return kNoValue;
-  const Shape& in = shape(x);
-  if (!in.HasBatch()) {
-    auto& dims = target.mutable_dims();
-    auto unknown = std::find(dims.begin(), dims.end(), int64_t{-1});
-    if (unknown != dims.end()) {
-      int64_t known = 1;
-      for (int64_t d : dims) known *= d == -1 ? 1 : d;
-      bool one_unknown = std::count(dims.begin(), dims.end(), int64_t{-1}) == 1;
-      if (!one_unknown || known == 0 || in.NumElements() % known != 0) {
-        Fail(absl::InvalidArgumentError(absl::StrCat("reshape: cannot reshape ", in.ToString(),
-                                                     " (", in.NumElements(), " elements) to [",
-                                                     absl::StrJoin(dims, ", "), "]")));
-        return kNoValue;
-      }
-      *unknown = in.NumElements() / known;
+  const Shape in = shape(x);
+  // Which -1s may stand for an inferred dim: all of them for an unbatched
+  // input; those after a leading kBatch when the input's batch leads too.
+  auto& dims = target.mutable_dims();
+  size_t first = 0;
+  if (in.HasBatch()) {
+    bool leading_batch = in.dim(0) == kBatch &&
+                         std::count(in.dims().begin(), in.dims().end(), kBatch) == 1 &&
+                         !dims.empty() && dims[0] == kBatch;
+    first = leading_batch ? 1 : dims.size();
+  }
+  auto rest = dims.begin() + static_cast<std::ptrdiff_t>(first);
+  auto unknown = std::find(rest, dims.end(), int64_t{-1});
+  if (unknown != dims.end()) {
+    int64_t have = in.NumElements(1);  // per batch item
+    int64_t known = 1;
+    for (auto it = rest; it != dims.end(); ++it) known *= *it == -1 ? 1 : *it;
+    bool one_unknown = std::count(rest, dims.end(), int64_t{-1}) == 1;
+    if (!one_unknown || known <= 0 || have % known != 0) {
+      Fail(absl::InvalidArgumentError(absl::StrCat("reshape: cannot reshape ", in.ToString(), " (",
+                                                   have, " elements per batch item) to [",
+                                                   absl::StrJoin(dims, ", "), "]")));
+      return kNoValue;
     }
+    *unknown = have / known;
   }
   if (target == in) return x;
   Attrs attrs;

@@ -87,8 +87,9 @@ class Builder {
   ValueId MeanAll(ValueId x);
 
   // Shape and data movement.
-  // In `shape`, -1 is kBatch when x has a batch dim; for an unbatched x one
-  // -1 may instead stand for the dim that keeps the element count (NumPy).
+  // In `shape`, a leading -1 is kBatch when x's batch dim leads; one other
+  // -1 (any one, for an unbatched x) stands for the dim that keeps the
+  // element count, as in NumPy: Reshape(x, {kBatch, -1, 4}).
   ValueId Reshape(ValueId x, Shape shape);
   ValueId Transpose(ValueId x, std::vector<int64_t> perm);
   ValueId BroadcastTo(ValueId x, Shape shape);

@@ -92,7 +92,14 @@ TEST_F(ShapeRulesTest, ReshapeWithBatch) {
 TEST_F(ShapeRulesTest, ReshapeInfersOneDimForUnbatchedInputs) {
   ExpectShape(b_.Reshape(In({4, 6}), Shape{-1, 3}), Shape{8, 3});
   b_.Reshape(In({4, 6}), Shape{-1, 5});
-  ExpectError("reshape: cannot reshape (4, 6) (24 elements) to [-1, 5]");
+  ExpectError("reshape: cannot reshape (4, 6) (24 elements per batch item) to [-1, 5]");
+}
+
+TEST_F(ShapeRulesTest, ReshapeInfersOneDimAfterTheBatch) {
+  ExpectShape(b_.Reshape(In({kBatch, 4, 6}), Shape{kBatch, -1, 4}), Shape{kBatch, 6, 4});
+  ExpectShape(b_.Reshape(In({kBatch, 4, 6}), Shape{kBatch, -1}), Shape{kBatch, 24});
+  b_.Reshape(In({kBatch, 4, 6}), Shape{kBatch, -1, -1});
+  ExpectError("reshape: cannot reshape (None, 4, 6) (24 elements per batch item) to [-1, -1, -1]");
 }
 
 TEST_F(ShapeRulesTest, ReshapeRejectsDroppingTheBatch) {
@@ -188,6 +195,23 @@ TEST_F(ShapeRulesTest, LeavesAndAssign) {
   ExpectShape(b_.Assign(2, b_.Add(v, b_.Scalar(1))), Shape{3});
   b_.Variable(0, DType::kFloat32, Shape{kBatch});
   ExpectError("variable: expected a fully known shape");
+}
+
+TEST_F(ShapeRulesTest, ScatterOneHotCastAndDimSizeErrors) {
+  ValueId ids = In({4}, DType::kInt32);
+  b_.Emit(Op::kScatterAddRows, {In({4, 2}), ids}, [] {
+    Attrs a;
+    a.shape = Shape{5, 3};
+    return a;
+  }());
+  ExpectError("scatter_add_rows: expected updates of shape (4, 3), got float32(4, 2)");
+  b_.TakeStatus().IgnoreError();
+  b_.OneHot(ids, 0);
+  ExpectError("one_hot: depth must be >= 1, got 0");
+  b_.TakeStatus().IgnoreError();
+  ExpectShape(b_.Cast(ids, DType::kFloat16), Shape{4}, DType::kFloat16);
+  b_.DimSize(ids, 1);
+  ExpectError("dim_size: axis 1 is out of range for rank 1 input (4,)");
 }
 
 TEST_F(ShapeRulesTest, ArityIsChecked) {
