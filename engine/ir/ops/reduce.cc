@@ -76,8 +76,12 @@ void GradReduceMean(Builder& b, ValueId y, ValueId dy, std::span<ValueId> dx) {
     if (b.dtype(x) != DType::kFloat32) size = b.Cast(size, b.dtype(x));
     count = count == kNoValue ? size : b.Mul(count, size);
   }
-  ValueId denom = ScalarLike(b, static_count, x);
-  if (count != kNoValue) denom = b.Mul(denom, count);
+  ValueId denom = count;
+  if (count == kNoValue) {
+    denom = ScalarLike(b, static_count, x);
+  } else if (static_count != 1) {
+    denom = b.Mul(count, ScalarLike(b, static_count, x));
+  }
   dx[0] = b.Div(b.BroadcastTo(KeepDimsGrad(b, y, dy), b.shape(x)), denom);
 }
 
