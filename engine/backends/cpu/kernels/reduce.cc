@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "engine/backends/cpu/kernels/kernels.h"
 
@@ -64,6 +65,41 @@ float RowMax(const float* x, int64_t n) {
   return acc[0];
 }
 
+// Tall, narrow reductions (a conv bias gradient sums N*H*W rows of C): a
+// fixed number of row ranges are reduced in parallel, then combined in
+// order, so the result does not depend on the thread count.
+constexpr int kParts = 8;
+
+template <bool kMax>
+void Combine(float* acc, const float* row, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (kMax) {
+      acc[i] = acc[i] < row[i] ? row[i] : acc[i];
+    } else {
+      acc[i] += row[i];
+    }
+  }
+}
+
+template <bool kMax>
+void TallColumns(const float* src, const Geometry& g, bool mean, float* dst) {
+  std::vector<float> partial(static_cast<size_t>(kParts * g.inner));
+  const int64_t per = (g.reduced + kParts - 1) / kParts;
+#pragma omp parallel for num_threads(NumThreads()) schedule(static)
+  for (int p = 0; p < kParts; ++p) {
+    const int64_t r0 = p * per;
+    const int64_t r1 = std::min(g.reduced, r0 + per);
+    float* acc = partial.data() + p * g.inner;
+    std::copy(src + r0 * g.inner, src + (r0 + 1) * g.inner, acc);
+    for (int64_t r = r0 + 1; r < r1; ++r) Combine<kMax>(acc, src + r * g.inner, g.inner);
+  }
+  std::copy(partial.begin(), partial.begin() + g.inner, dst);
+  for (int p = 1; p < kParts; ++p) Combine<kMax>(dst, partial.data() + p * g.inner, g.inner);
+  if (mean) {
+    for (int64_t i = 0; i < g.inner; ++i) dst[i] /= static_cast<float>(g.reduced);
+  }
+}
+
 template <bool kMax>
 void Reduce(const KernelContext& ctx) {
   const Tensor& x = ctx.inputs[0];
@@ -87,6 +123,10 @@ void Reduce(const KernelContext& ctx) {
         dst[o] = mean ? s / static_cast<float>(g.reduced) : s;
       }
     }
+    return;
+  }
+  if (g.outer == 1 && g.inner <= 1024 && g.reduced >= kParts * 512) {
+    TallColumns<kMax>(src, g, mean, dst);
     return;
   }
   // Columns are independent: split them into chunks across threads.
