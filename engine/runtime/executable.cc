@@ -53,6 +53,10 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, Memo
       return absl::InvalidArgumentError(absl::StrCat("memory plan: %", v, " aliases %",
                                                      slot.alias_of, ", expected an earlier value"));
     }
+    if (slot.home == Home::kVariable && slot.variable < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("memory plan: %", v, " lives in a variable but names none"));
+    }
     if (node.op == Op::kInput) {
       exe->input_node_.push_back(v);
       exe->num_inputs_ = std::max(exe->num_inputs_, node.attrs.index + 1);
@@ -68,7 +72,7 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Create(Graph graph, Memo
       ++next_arg;
     }
     // Leaves bound to storage and reshapes planned as aliases compute nothing.
-    const bool bound = slot.home == Home::kInput || slot.home == Home::kVariable ||
+    const bool bound = slot.home == Home::kInput || node.op == Op::kVariable ||
                        slot.home == Home::kConstant ||
                        (slot.home == Home::kAlias && node.op == Op::kReshape);
     if (bound) continue;
@@ -193,7 +197,7 @@ absl::Status Executable::Run(std::span<const Tensor> inputs, std::span<Tensor> v
     if (slot.home == Home::kInput) {
       value = inputs[static_cast<size_t>(node.attrs.index)];
     } else if (slot.home == Home::kVariable) {
-      value = variables[static_cast<size_t>(node.attrs.index)];
+      value = variables[static_cast<size_t>(slot.variable)];
     } else {
       value = state.values[static_cast<size_t>(slot.alias_of)].Reshaped(node.shape.Concrete(batch));
     }
@@ -240,6 +244,7 @@ std::string Executable::PlanString() const {
     std::string where = kHomeNames[static_cast<int>(slot.home)];
     if (slot.home == Home::kArena) absl::StrAppend(&where, " @", slot.offset);
     if (slot.home == Home::kAlias) absl::StrAppend(&where, " of %", slot.alias_of);
+    if (slot.home == Home::kVariable) absl::StrAppend(&where, " #", slot.variable);
     std::vector<std::string> args;
     for (ValueId in : node.inputs) args.push_back(absl::StrCat("%", in));
     absl::StrAppendFormat(&s, "%%%d = %s(%s) : %s  [%s]\n", v, std::string(OpName(node.op)),

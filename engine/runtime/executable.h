@@ -38,6 +38,10 @@ struct MemoryPlan {
     Home home = Home::kArena;
     size_t offset = 0;      // kArena: byte offset at max_batch
     ValueId alias_of = -1;  // kAlias: shares the storage of this value (reshape, assign)
+    // kVariable: the variable whose storage holds the value: a Variable
+    // node's own, or the target of the Assign a computed value feeds (the
+    // kernel then writes the update straight into the variable).
+    int64_t variable = -1;
   };
   std::vector<Slot> slots;  // one per node
   size_t arena_bytes = 0;

@@ -95,6 +95,7 @@ std::vector<MemoryPlan::Slot> AssignHomes(const Graph& graph) {
         break;
       case Op::kVariable:
         slot.home = Home::kVariable;
+        slot.variable = node.attrs.index;
         break;
       case Op::kConstant:
         slot.home = Home::kConstant;
@@ -150,9 +151,49 @@ ValueId InPlaceDonor(const Graph& graph, const MemoryPlan& plan, const Liveness&
   return kNoValue;
 }
 
+void PlaceUpdatesInVariables(const Graph& graph, std::vector<MemoryPlan::Slot>* slots) {
+  const Liveness live = ComputeLiveness(graph, *slots);
+  std::map<int64_t, int> assigns;  // variable -> number of Assigns to it
+  for (const Node& node : graph.nodes()) {
+    if (node.op == Op::kAssign) ++assigns[node.attrs.index];
+  }
+  for (ValueId a = 0; a < graph.size(); ++a) {
+    const Node& assign = graph.node(a);
+    if (assign.op != Op::kAssign || assigns[assign.attrs.index] != 1) continue;
+    const ValueId v = assign.inputs[0];
+    const Node& update = graph.node(v);
+    if ((*slots)[static_cast<size_t>(v)].home != Home::kArena) continue;
+    // Every reader of the variable's old value must run before `v`, except
+    // `v` itself reading it elementwise at the same position.
+    bool safe = true;
+    for (ValueId r = 0; r < graph.size() && safe; ++r) {
+      const Node& reader = graph.node(r);
+      if (reader.op != Op::kVariable || reader.attrs.index != assign.attrs.index) continue;
+      if (r > v) {
+        safe = false;  // reads the old value after `v` would have replaced it
+        break;
+      }
+      const int last = live.last_use[static_cast<size_t>(r)];
+      if (last < v) continue;
+      bool direct_elementwise = last == v && CanRunInPlace(update.op);
+      for (ValueId in : update.inputs) {
+        if (live.root[static_cast<size_t>(in)] == r && (in != r || reader.shape != update.shape)) {
+          direct_elementwise = false;
+        }
+      }
+      safe = direct_elementwise;
+    }
+    if (!safe) continue;
+    MemoryPlan::Slot& slot = (*slots)[static_cast<size_t>(v)];
+    slot.home = Home::kVariable;
+    slot.variable = assign.attrs.index;
+  }
+}
+
 MemoryPlan PlanMemory(const Graph& graph, int64_t max_batch, MemoryPlanOptions options) {
   MemoryPlan plan;
   plan.slots = AssignHomes(graph);
+  if (options.updates_in_variables) PlaceUpdatesInVariables(graph, &plan.slots);
   const Liveness live = ComputeLiveness(graph, plan.slots);
   // Arena blocks whose owner is last read at node t, freed before node t + 1.
   std::vector<std::vector<ValueId>> dies_at(static_cast<size_t>(graph.size()) + 1);

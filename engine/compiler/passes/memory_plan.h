@@ -11,6 +11,8 @@
 // `in_place`, an elementwise op whose same-shape, same-dtype input dies at
 // that op writes over the input's block (kernels for those ops must tolerate
 // out == in: position i of the output depends only on position i of inputs).
+// With `updates_in_variables`, optimizer updates are written in place (see
+// MemoryPlanOptions).
 // Thread-safety: pure functions.
 #ifndef FORNAX_ENGINE_COMPILER_PASSES_MEMORY_PLAN_H_
 #define FORNAX_ENGINE_COMPILER_PASSES_MEMORY_PLAN_H_
@@ -27,6 +29,10 @@ inline constexpr size_t kArenaAlignment = 64;
 
 struct MemoryPlanOptions {
   bool in_place = true;
+  // Compute a value that feeds the only Assign to variable #k directly into
+  // #k's storage (no copy at the Assign) when every other reader of #k's old
+  // value runs earlier.
+  bool updates_in_variables = true;
 };
 
 // Where each value's storage comes from and how long that storage lives.

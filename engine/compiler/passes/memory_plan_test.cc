@@ -165,7 +165,7 @@ TEST(MemoryPlanTest, RandomGraphsNeverOverlapLiveValues) {
 
 // Every value in its own block: nothing shared, the oracle for reuse bugs.
 MemoryPlan NoReusePlan(const Graph& g, int64_t max_batch) {
-  MemoryPlan plan = PlanMemory(g, max_batch);
+  MemoryPlan plan = PlanMemory(g, max_batch, {.in_place = false, .updates_in_variables = false});
   size_t offset = 0;
   for (ValueId v = 0; v < g.size(); ++v) {
     MemoryPlan::Slot& slot = plan.slots[static_cast<size_t>(v)];
@@ -203,6 +203,74 @@ TEST(MemoryPlanTest, PlannedRunsMatchRunsWithoutReuse) {
       for (size_t k = 0; k < out_a.size(); ++k)
         EXPECT_TRUE(out_a[k].BitwiseEquals(out_b[k])) << seed;
       EXPECT_TRUE(vars_a[0].BitwiseEquals(vars_b[0])) << seed;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fornax
+
+namespace fornax {
+namespace {
+
+// An SGD-with-momentum-like step: m := 0.9 m + g; w := w - 0.1 m_new.
+struct UpdateGraph {
+  Graph g;
+  ValueId m_new, w_new, late_read;
+  explicit UpdateGraph(bool read_w_late) {
+    Builder b(&g);
+    const ValueId x = b.Input(0, DType::kFloat32, Shape{kBatch, 4});
+    const ValueId w = b.Variable(0, DType::kFloat32, Shape{4});
+    const ValueId m = b.Variable(1, DType::kFloat32, Shape{4});
+    const ValueId grad = b.Sum(b.Mul(x, w), {0});
+    m_new = b.Add(b.Mul(m, b.Scalar(0.9)), grad);
+    w_new = b.Sub(w, b.Mul(m_new, b.Scalar(0.1)));
+    late_read = read_w_late ? b.Mul(w, b.Scalar(2.0)) : kNoValue;
+    b.Assign(1, m_new);
+    b.Assign(0, w_new);
+    g.set_outputs({read_w_late ? late_read : grad});
+    EXPECT_TRUE(b.ok()) << b.status();
+  }
+};
+
+TEST(MemoryPlanTest, UpdatesAreComputedInsideTheirVariables) {
+  const UpdateGraph u(/*read_w_late=*/false);
+  const MemoryPlan plan = PlanMemory(u.g, 8);
+  // w_new reads w elementwise at the same position: it may overwrite w.
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.w_new)].home, Home::kVariable);
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.w_new)].variable, 0);
+  // m_new = add(mul(m, 0.9), grad): m's last reader is the mul, before m_new.
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.m_new)].home, Home::kVariable);
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.m_new)].variable, 1);
+}
+
+TEST(MemoryPlanTest, UpdatesStayInTheArenaWhileTheOldValueIsStillRead) {
+  const UpdateGraph u(/*read_w_late=*/true);
+  const MemoryPlan plan = PlanMemory(u.g, 8);
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.w_new)].home, Home::kArena);
+  EXPECT_EQ(plan.slots[static_cast<size_t>(u.m_new)].home, Home::kVariable);
+}
+
+TEST(MemoryPlanTest, InPlaceUpdatesGiveTheSameResults) {
+  for (bool late : {false, true}) {
+    const UpdateGraph u(late);
+    for (const char* name : {"reference", "cpu"}) {
+      Backend* backend = *GetBackend(name);
+      auto fast = Executable::Create(u.g, PlanMemory(u.g, 8), backend, 8);
+      auto plain = Executable::Create(u.g, NoReusePlan(u.g, 8), backend, 8);
+      ASSERT_TRUE(fast.ok() && plain.ok());
+      const Tensor x = Tensor::FromFloats(Shape{2, 4}, std::vector<float>{1, 2, 3, 4, -1, 0, 1, 2});
+      const std::vector<float> w0 = {0.5f, -1, 2, 0.25f}, m0 = {1, 1, -1, 0};
+      std::vector<Tensor> va = {Tensor::FromFloats(Shape{4}, w0), Tensor::FromFloats(Shape{4}, m0)};
+      std::vector<Tensor> vb = {Tensor::FromFloats(Shape{4}, w0), Tensor::FromFloats(Shape{4}, m0)};
+      for (int step = 0; step < 3; ++step) {
+        std::vector<Tensor> oa, ob;
+        ASSERT_TRUE((*fast)->Run({&x, 1}, va, {}, &oa).ok());
+        ASSERT_TRUE((*plain)->Run({&x, 1}, vb, {}, &ob).ok());
+        EXPECT_TRUE(oa[0].BitwiseEquals(ob[0]));
+        EXPECT_TRUE(va[0].BitwiseEquals(vb[0])) << name << " late=" << late;
+        EXPECT_TRUE(va[1].BitwiseEquals(vb[1])) << name << " late=" << late;
+      }
     }
   }
 }
