@@ -132,6 +132,11 @@ std::vector<GradCase> Cases() {
       {"reduce_mean_batch",
        {{{2, 3}, Uniform(-1, 1), true}},
        [](Builder& b, V x) { return b.Mean(x[0], {0}); }},
+      {"reduce_mean_batch_and_static",
+       {{{2, 3, 2}, Uniform(-1, 1), true}},
+       [](Builder& b, V x) {
+         return b.Mean(x[0], {0, 2});
+       }},
       {"reduce_mean",
        {{{2, 3, 2}}},
        [](Builder& b, V x) {
