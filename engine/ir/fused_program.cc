@@ -59,7 +59,7 @@ float ApplyScalarOp(Op op, float a, float b, float c, DType cast_to) {
     case Op::kSigmoid: return 1.0f / (1.0f + std::exp(-a));
     case Op::kRelu: return a < 0.0f ? 0.0f : a;
     case Op::kAbs: return std::fabs(a);
-    case Op::kSign: return a > 0.0f ? 1.0f : (a < 0.0f ? -1.0f : a);
+    case Op::kSign: return static_cast<float>((a > 0.0f) - (a < 0.0f));  // NaN and -0 give 0
     case Op::kErf: return std::erf(a);
     case Op::kFloor: return std::floor(a);
     case Op::kLogicalNot: return a != 0.0f ? 0.0f : 1.0f;
