@@ -19,37 +19,33 @@ size_t BytesAt(const Node& node, int64_t max_batch) {
   return AlignUp(static_cast<size_t>(node.shape.NumElements(max_batch)) * DTypeSize(node.dtype));
 }
 
-// Live blocks by offset; gaps between them are free.
+// Live blocks (offset -> size); gaps between them are free.
 class BlockList {
  public:
   // Best fit: the smallest gap that holds `size`, else the end.
-  size_t Allocate(ValueId owner, size_t size) {
+  // REQUIRES: size > 0 (empty values take no block).
+  size_t Allocate(size_t size) {
     size_t best = std::numeric_limits<size_t>::max();
     size_t best_gap = std::numeric_limits<size_t>::max();
     size_t cursor = 0;
-    for (const auto& [offset, block] : blocks_) {
+    for (const auto& [offset, block_size] : blocks_) {
       const size_t gap = offset - cursor;
       if (gap >= size && gap < best_gap) {
         best = cursor;
         best_gap = gap;
       }
-      cursor = offset + block.size;
+      cursor = offset + block_size;
     }
     if (best == std::numeric_limits<size_t>::max()) best = cursor;
-    blocks_[best] = Block{owner, size};
+    blocks_[best] = size;
     high_water_ = std::max(high_water_, best + size);
     return best;
   }
   void Free(size_t offset) { blocks_.erase(offset); }
-  void Transfer(size_t offset, ValueId owner) { blocks_.at(offset).owner = owner; }
   size_t high_water() const { return high_water_; }
 
  private:
-  struct Block {
-    ValueId owner;
-    size_t size;
-  };
-  std::map<size_t, Block> blocks_;
+  std::map<size_t, size_t> blocks_;
   size_t high_water_ = 0;
 };
 
@@ -143,7 +139,7 @@ ValueId InPlaceDonor(const Graph& graph, const MemoryPlan& plan, const Liveness&
     const Node& viewed = graph.node(in);
     if (plan.slots[static_cast<size_t>(root)].home == Home::kArena &&
         live.last_use[static_cast<size_t>(root)] == v && viewed.dtype == node.dtype &&
-        viewed.shape == node.shape &&
+        viewed.shape == node.shape && BytesAt(node, max_batch) > 0 &&
         BytesAt(graph.node(root), max_batch) == BytesAt(node, max_batch)) {
       return root;
     }
@@ -206,16 +202,17 @@ MemoryPlan PlanMemory(const Graph& graph, int64_t max_batch, MemoryPlanOptions o
     }
     MemoryPlan::Slot& slot = plan.slots[static_cast<size_t>(v)];
     if (slot.home != Home::kArena) continue;
+    const size_t bytes = BytesAt(graph.node(v), max_batch);
+    if (bytes == 0) continue;  // an empty value needs no block (offset 0)
     const ValueId donor =
         options.in_place ? InPlaceDonor(graph, plan, live, v, max_batch) : kNoValue;
     if (donor != kNoValue) {
       // Take the donor's block over; it is freed when this value dies instead.
       slot.offset = plan.slots[static_cast<size_t>(donor)].offset;
-      blocks.Transfer(slot.offset, v);
       std::vector<ValueId>& dying = dies_at[static_cast<size_t>(v)];
       dying.erase(std::find(dying.begin(), dying.end(), donor));
     } else {
-      slot.offset = blocks.Allocate(v, BytesAt(graph.node(v), max_batch));
+      slot.offset = blocks.Allocate(bytes);
     }
     dies_at[static_cast<size_t>(live.last_use[static_cast<size_t>(v)])].push_back(v);
   }

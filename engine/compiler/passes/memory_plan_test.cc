@@ -277,3 +277,25 @@ TEST(MemoryPlanTest, InPlaceUpdatesGiveTheSameResults) {
 
 }  // namespace
 }  // namespace fornax
+
+namespace fornax {
+namespace {
+
+TEST(MemoryPlanTest, EmptyValuesTakeNoBlock) {
+  Graph g;
+  Builder b(&g);
+  const ValueId x = b.Input(0, DType::kFloat32, Shape{kBatch, 8});
+  const ValueId a = b.Exp(x);
+  const ValueId empty = b.Slice(a, 1, 3, 3);  // (batch, 0)
+  const ValueId c = b.Neg(a);
+  g.set_outputs({b.Concat({c, empty}, 1), b.Tanh(empty)});
+  ASSERT_TRUE(b.ok()) << b.status();
+  const MemoryPlan plan = PlanMemory(g, 4);
+  ExpectNoLiveOverlap(g, plan, 4, true);
+  // a's block (c = neg(a) takes it over in place) and the concat's.
+  EXPECT_EQ(plan.arena_bytes, 2 * 4 * 8 * 4u);
+  EXPECT_EQ(plan.slots[static_cast<size_t>(c)].offset, plan.slots[static_cast<size_t>(a)].offset);
+}
+
+}  // namespace
+}  // namespace fornax
