@@ -17,7 +17,8 @@
 
 namespace fornax::cpu {
 
-// Threads the CPU kernels use; n <= 0 restores the default (all cores).
+// Threads the CPU kernels use; n <= 0 restores the default (1, or the
+// FORNAX_NUM_THREADS environment variable).
 void SetNumThreads(int n);
 int NumThreads();
 
