@@ -81,13 +81,18 @@ class Trainer {
   // The compiled train step: ops after fusion and arena bytes.
   absl::StatusOr<std::string> TrainPlanString(int64_t batch_size);
 
+  // Optimizer, losses, metrics and plan cache (trainer_state.h; internal).
+  struct State;
+
  private:
   Trainer() = default;
-  friend class TrainerBuilder;
+  // Evaluate's loop; Fit runs it for validation with its own callbacks.
+  absl::StatusOr<Logs> RunEvaluation(const Dataset& data, int64_t batch_size,
+                                     const std::vector<Callback*>& callbacks,
+                                     TrainingControl& control);
   std::unique_ptr<Model> model_;
   VariableStore variables_;
   int retrace_count_ = 0;
-  struct State;  // optimizer, losses, metrics, plan cache (trainer.cc)
   std::unique_ptr<State> state_;
 };
 
