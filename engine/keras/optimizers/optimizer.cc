@@ -104,11 +104,13 @@ std::vector<std::vector<int64_t>> Optimizer::AddSlots(VariableStore* store,
                                                       float initial_value) {
   std::vector<std::vector<int64_t>> slots(slot_names.size());
   for (int64_t weight : weights_) {
-    const Tensor& value = store->value(weight);
+    // Copies, not a reference: store->Add below may reallocate the store.
+    const DType dtype = store->value(weight).dtype();
+    const Shape shape = store->value(weight).shape();
     const std::string prefix = absl::StrCat(
         options_.name, "/", absl::StrReplaceAll(store->info(weight).path, {{"/", "_"}}), "_");
     for (size_t s = 0; s < slot_names.size(); ++s) {
-      Tensor slot(value.dtype(), value.shape());
+      Tensor slot(dtype, shape);
       for (int64_t e = 0; e < slot.num_elements(); ++e) slot.SetFromDouble(e, initial_value);
       slots[s].push_back(store->Add({prefix + slot_names[s], VariableKind::kOptimizer, false},
                                     std::move(slot)));
