@@ -1,0 +1,104 @@
+// `fornax train`: parse the job, load the model and data, fit with a Keras
+// progress bar, evaluate on the test split, write the history.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli_util.h"
+#include "client/commands.h"
+#include "client/history_json.h"
+#include "client/progress_bar.h"
+#include "engine/base/status_macros.h"
+#include "engine/job/job_data.h"
+#include "engine/job/job_file.h"
+#include "engine/keras/callbacks/callback_from_config.h"
+#include "engine/keras/models/model.h"
+#include "engine/keras/models/trainer.h"
+
+namespace fornax {
+
+const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--quiet]
+
+Trains the model a job file describes (see docs/job-file.md), evaluates it on
+the job's test data when there is some, and prints Keras-style progress.
+
+  --history FILE   write Keras's History.history as JSON, plus "evaluate":
+                   {metric: value} when the job has test data
+  --quiet          print nothing but errors
+)";
+
+namespace {
+
+struct TrainOptions {
+  std::string job_path;
+  std::string history_path;
+  bool quiet = false;
+};
+
+absl::Status Train(const TrainOptions& options) {
+  FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(options.job_path));
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::FromJsonFile(job.model_path));
+  FORNAX_ASSIGN_OR_RETURN(JobData data, LoadJobData(job, *model));
+  std::vector<std::unique_ptr<Callback>> job_callbacks;
+  for (size_t i = 0; i < job.callbacks.size(); ++i) {
+    absl::StatusOr<std::unique_ptr<Callback>> cb = CallbackFromConfig(job.callbacks[i]);
+    if (!cb.ok()) {
+      return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
+                                                           "]: ", cb.status().message()));
+    }
+    job_callbacks.push_back(*std::move(cb));
+  }
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
+                          Trainer::Create(std::move(model), job.compile, job.seed));
+
+  const bool dynamic = isatty(STDOUT_FILENO) != 0;
+  ProgressBar progress(std::cout, dynamic);
+  std::vector<Callback*> callbacks;
+  for (const auto& cb : job_callbacks) callbacks.push_back(cb.get());
+  if (!options.quiet) callbacks.push_back(&progress);
+  const Dataset* validation = data.validation ? &*data.validation : nullptr;
+  FORNAX_ASSIGN_OR_RETURN(History history,
+                          trainer->Fit(data.train, validation, job.fit, callbacks));
+
+  std::optional<Logs> evaluate;
+  if (data.test) {
+    const int64_t batch = job.fit.batch_size;
+    ProgressBar eval_bar(std::cout, dynamic);
+    eval_bar.Start((data.test->num_samples() + batch - 1) / batch);
+    FORNAX_ASSIGN_OR_RETURN(evaluate, trainer->Evaluate(*data.test, batch));
+    if (!options.quiet) {
+      eval_bar.Update((data.test->num_samples() + batch - 1) / batch, *evaluate, true);
+    }
+  }
+  if (!options.history_path.empty()) {
+    FORNAX_RETURN_IF_ERROR(WriteHistoryFile(options.history_path, history, evaluate));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunTrain(const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs("train", args, {"history"}, {"quiet", "help"});
+  if (!parsed.ok()) return ReportError(parsed.status());
+  if (parsed->switches.count("help")) {
+    std::cout << kTrainHelp;
+    return kExitOk;
+  }
+  if (parsed->positional.size() != 1) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("train: expected one job file, got ", parsed->positional.size(),
+                     " arguments (usage: fornax train JOB.yaml [--history FILE] [--quiet])")));
+  }
+  TrainOptions options;
+  options.job_path = parsed->positional[0];
+  if (parsed->values.count("history")) options.history_path = parsed->values["history"];
+  options.quiet = parsed->switches.count("quiet") > 0;
+  absl::Status status = Train(options);
+  return status.ok() ? kExitOk : ReportError(status);
+}
+
+}  // namespace fornax

@@ -1,0 +1,76 @@
+// Runs the real `fornax` binary (path baked in by CMake as FORNAX_BIN) and
+// captures its exit code, stdout and stderr, for the end-to-end tests.
+#ifndef FORNAX_TESTS_CLI_RUN_FORNAX_H_
+#define FORNAX_TESTS_CLI_RUN_FORNAX_H_
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fornax::testing {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A fresh directory per test under the gtest temp dir.
+class TempDir {
+ public:
+  TempDir() {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (std::string("fornax_e2e_") + info->test_suite_name() + "_" + info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(File(name)) << text;
+    return File(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `fornax ARGS...` with its output redirected to files in `dir`.
+// Arguments must not contain single quotes.
+inline RunResult RunFornax(const TempDir& dir, const std::vector<std::string>& args) {
+  std::string cmd = std::string("'") + FORNAX_BIN + "'";
+  for (const std::string& a : args) cmd += " '" + a + "'";
+  cmd += " >'" + dir.File("stdout.txt") + "' 2>'" + dir.File("stderr.txt") + "'";
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadAll(dir.File("stdout.txt"));
+  r.err = ReadAll(dir.File("stderr.txt"));
+  return r;
+}
+
+inline std::string SourceDir() {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
+}
+
+inline const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
+
+}  // namespace fornax::testing
+
+#endif  // FORNAX_TESTS_CLI_RUN_FORNAX_H_
