@@ -13,8 +13,8 @@ int CountBatch(const Shape& s) {
 }
 
 absl::Status RequireIndices(const Node& node, const Node& in) {
-  if (in.dtype == DType::kInt32 || in.dtype == DType::kInt64) return absl::OkStatus();
-  return OpError(node, "expected indices of dtype int32 or int64, got ", TypeString(in));
+  if (IsInteger(in.dtype)) return absl::OkStatus();  // uint8 too: IDX labels
+  return OpError(node, "expected integer indices (int32, int64 or uint8), got ", TypeString(in));
 }
 
 // The target may name kBatch where the input has it; no dim is inferred here

@@ -136,8 +136,9 @@ TEST_F(ShapeRulesTest, GatherAndOneHot) {
   ValueId ids = In({kBatch, 5}, DType::kInt32);
   ExpectShape(b_.Gather(table, ids), Shape{kBatch, 5, 8});
   ExpectShape(b_.OneHot(ids, 10), Shape{kBatch, 5, 10});
+  ExpectShape(b_.OneHot(In({kBatch}, DType::kUInt8), 10), Shape{kBatch, 10});
   b_.Gather(table, In({3}));
-  ExpectError("gather: expected indices of dtype int32 or int64, got float32(3,)");
+  ExpectError("gather: expected integer indices (int32, int64 or uint8), got float32(3,)");
 }
 
 TEST_F(ShapeRulesTest, MatMul) {
