@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -90,15 +91,26 @@ absl::StatusOr<Tensor> ReadIdx(const std::string& path) {
     }
   }
 
-  Tensor t(DType::kUInt8, Shape(dims));
-  FORNAX_ASSIGN_OR_RETURN(got, ReadFully(f.get(), t.raw_data(), total, path));
-  if (got < total) {
+  // Read before allocating the tensor: a corrupt header must not make us
+  // reserve what it declares.
+  std::string body;
+  while (static_cast<int64_t>(body.size()) < total) {
+    const size_t old = body.size();
+    const size_t chunk = static_cast<size_t>(std::min<int64_t>(total - old, int64_t{64} << 20));
+    body.resize(old + chunk);
+    FORNAX_ASSIGN_OR_RETURN(got, ReadFully(f.get(), body.data() + old, chunk, path));
+    body.resize(old + static_cast<size_t>(got));
+    if (got < static_cast<int64_t>(chunk)) break;
+  }
+  if (static_cast<int64_t>(body.size()) < total) {
     std::vector<int64_t> item(dims.begin() + 1, dims.end());
     std::string of = item.empty() ? "" : absl::StrCat(" of ", absl::StrJoin(item, "x"));
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: truncated: header declares %d %s%s (%d bytes) but the file holds %d bytes", path,
-        rank == 0 ? 1 : dims[0], ItemNoun(rank), of, total, got));
+        rank == 0 ? 1 : dims[0], ItemNoun(rank), of, total, body.size()));
   }
+  Tensor t(DType::kUInt8, Shape(dims));
+  if (total > 0) std::memcpy(t.raw_data(), body.data(), static_cast<size_t>(total));
   uint8_t extra;
   FORNAX_ASSIGN_OR_RETURN(got, ReadFully(f.get(), &extra, 1, path));
   if (got != 0) {

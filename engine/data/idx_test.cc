@@ -74,6 +74,17 @@ TEST(IdxTest, TruncatedBodyNamesDeclaredAndActualSizes) {
                 "file holds 1000 bytes");
 }
 
+TEST(IdxTest, HugeDeclaredSizeIsNotAllocated) {
+  testing::TempDir dir;
+  const std::string path = dir.File("huge.gz");
+  WriteGz(path, IdxHeader(0x08, {100000000, 28, 28}) + std::string(10, '\x07'));
+  absl::StatusOr<Tensor> t = ReadIdx(path);  // 78 GB declared: must fail fast
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("header declares 100000000 images of 28x28 (78400000000 bytes) but the "
+                        "file holds 10 bytes"));
+}
+
 TEST(IdxTest, CutGzipStreamIsReportedAsTruncated) {
   testing::TempDir dir;
   const std::string whole = dir.File("whole.gz");

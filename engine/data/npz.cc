@@ -53,6 +53,13 @@ absl::StatusOr<Tensor> ReadMember(zip_t* z, zip_uint64_t index, const std::strin
   if (zip_stat_index(z, index, 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": cannot read the member's size"));
   }
+  // Deflate expands at most ~1032x; a larger claim is a corrupt directory,
+  // which must not make us allocate what it declares.
+  if ((st.valid & ZIP_STAT_COMP_SIZE) && st.size > st.comp_size * 1100 + (1 << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": corrupt archive: the member claims ",
+                                                   st.size, " bytes from ", st.comp_size,
+                                                   " compressed"));
+  }
   std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(z, index, 0));
   if (f == nullptr) {
     return absl::InvalidArgumentError(

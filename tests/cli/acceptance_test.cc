@@ -91,7 +91,8 @@ TEST(Acceptance, FunctionalTwoIo) {
   }
   ASSERT_TRUE(h.contains("evaluate"));
   EXPECT_GE(h["evaluate"]["label_accuracy"].get<double>(), 0.8) << h.dump();
-  EXPECT_LT(h["evaluate"]["brightness_mae"].get<double>(), 0.05) << h.dump();
+  // Predicting the mean brightness for every image gives an MAE of 0.105.
+  EXPECT_LT(h["evaluate"]["brightness_mae"].get<double>(), 0.08) << h.dump();
 }
 
 }  // namespace

@@ -86,7 +86,8 @@ TEST_F(CliTest, LambdaLayerIsRefused) {
 TEST_F(CliTest, IncompatibleShapesBetweenLayers) {
   std::string err = ExpectBadInput(Job(CliModel("incompatible_shapes.json")));
   EXPECT_THAT(err, HasSubstr("incompatible_shapes.json"));
-  EXPECT_THAT(err, HasSubstr("'add'"));
+  EXPECT_THAT(err, HasSubstr("layer 'add' (Add)"));
+  EXPECT_THAT(err, HasSubstr("shapes (None, 32) and (None, 16) cannot be broadcast"));
 }
 
 TEST_F(CliTest, WrongLabelDType) {
