@@ -1,0 +1,228 @@
+// Callbacks in real fit loops: EarlyStopping stops and restores the best
+// weights, ReduceLROnPlateau reduces the rate and logs it, CSVLogger writes
+// Keras's exact format, CallbackFromConfig parses Keras's serialized form.
+// Also one end-to-end check against Keras 3.15: the same linear model, start
+// weights, data and SGD+momentum give Keras's History and final weights.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/keras/callbacks/callback_from_config.h"
+#include "engine/keras/callbacks/csv_logger.h"
+#include "engine/keras/callbacks/early_stopping.h"
+#include "engine/keras/callbacks/reduce_lr_on_plateau.h"
+#include "engine/keras/models/trainer.h"
+#include "gtest/gtest.h"
+
+namespace fornax {
+namespace {
+
+using nlohmann::json;
+
+// Dense(2) "lin" on 3 features (keras 3.15 to_json).
+constexpr const char* kLinModel = R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer_1", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 3]}}], "build_input_shape": [null, 3]}, "registered_name": null, "build_config": {"input_shape": [null, 3]}, "compile_config": {}})json";
+
+// The data gen_fit.py fed Keras: x_i = (0.1 i, i % 3 - 1, 0.5 - 0.07 i),
+// y_i = (2 x0 - x1, x2 + 0.3).
+Dataset LinData() {
+  Tensor x(DType::kFloat32, Shape{10, 3});
+  Tensor y(DType::kFloat32, Shape{10, 2});
+  for (int i = 0; i < 10; ++i) {
+    float* xi = x.data<float>() + i * 3;
+    xi[0] = static_cast<float>(i * 0.1);
+    xi[1] = static_cast<float>((i % 3) - 1.0);
+    xi[2] = static_cast<float>(0.5 - i * 0.07);
+    y.data<float>()[i * 2] = xi[0] * 2 - xi[1];
+    y.data<float>()[i * 2 + 1] = xi[2] + 0.3f;
+  }
+  return Dataset{{x}, {y}};
+}
+
+std::unique_ptr<Trainer> LinTrainer(const json& optimizer) {
+  auto model = Model::FromJson(json::parse(kLinModel), "lin");
+  EXPECT_TRUE(model.ok()) << model.status();
+  CompileConfig config;
+  config.optimizer = optimizer;
+  config.loss = "mse";
+  config.metrics = json::array({"mae"});
+  auto trainer = Trainer::Create(*std::move(model), config, 1);
+  EXPECT_TRUE(trainer.ok()) << trainer.status();
+  VariableStore& store = (*trainer)->variables();
+  const std::vector<float> kernel = {0.5f, -0.3f, 0.2f, 0.8f, -0.6f, 0.1f};
+  const std::vector<float> bias = {0.1f, -0.2f};
+  std::optional<int64_t> k = store.Find("lin/kernel");
+  std::optional<int64_t> b = store.Find("lin/bias");
+  EXPECT_TRUE(k && b);
+  std::copy(kernel.begin(), kernel.end(), store.value(*k).data<float>());
+  std::copy(bias.begin(), bias.end(), store.value(*b).data<float>());
+  return *std::move(trainer);
+}
+
+TEST(FitMatchesKerasTest, LinearModelSgdMomentum) {
+  auto trainer = LinTrainer(json{{"class_name", "SGD"},
+                                 {"config", {{"learning_rate", 0.1}, {"momentum", 0.5}}}});
+  FitConfig fit;
+  fit.epochs = 2;
+  fit.batch_size = 4;  // 4, 4, 2: the short batch weighs half in "loss"
+  fit.shuffle = false;
+  absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {});
+  ASSERT_TRUE(history.ok()) << history.status();
+  // keras 3.15 (gen_fit.py): model.fit(x, y, batch_size=4, epochs=2, shuffle=False).
+  const std::vector<double> loss = {1.2322371006011963, 0.39874327182769775};
+  const std::vector<double> mae = {0.920343279838562, 0.5221489071846008};
+  for (int e = 0; e < 2; ++e) {
+    EXPECT_NEAR(history->at("loss")[e], loss[e], 2e-6);
+    EXPECT_NEAR(history->at("mae")[e], mae[e], 2e-6);
+  }
+  const std::vector<float> kernel = {0.8276618719100952f, -0.09375464171171188f,
+                                     -0.5278562307357788f, 0.2920621931552887f,
+                                     -0.5507072806358337f, 0.23776772618293762f};
+  const std::vector<float> bias = {0.657312273979187f, 0.3642789423465729f};
+  VariableStore& store = trainer->variables();
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_NEAR(store.value(*store.Find("lin/kernel")).data<float>()[i], kernel[i], 2e-6);
+  }
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NEAR(store.value(*store.Find("lin/bias")).data<float>()[i], bias[i], 2e-6);
+  }
+  absl::StatusOr<Logs> eval = trainer->Evaluate(LinData(), 3);
+  ASSERT_TRUE(eval.ok()) << eval.status();
+  EXPECT_NEAR(eval->at("loss"), 0.14736610651016235, 2e-6);
+  EXPECT_NEAR(eval->at("mae"), 0.3175249993801117, 2e-6);
+}
+
+std::vector<Tensor> Weights(Trainer& trainer) {
+  std::vector<Tensor> weights;
+  VariableStore& store = trainer.variables();
+  for (int64_t i = 0; i < store.size(); ++i) {
+    if (store.info(i).kind == VariableKind::kWeight) weights.push_back(store.value(i).Clone());
+  }
+  return weights;
+}
+
+TEST(EarlyStoppingTest, StopsAndRestoresBestWeights) {
+  const json sgd = {{"class_name", "SGD"}, {"config", {{"learning_rate", 0.1}}}};
+  FitConfig fit;
+  fit.epochs = 10;
+  fit.batch_size = 4;
+  fit.shuffle = false;
+  // The loss falls every epoch, so in "max" mode epoch 0 stays the best and
+  // patience 1 stops at epoch 1 (Keras: wait counts from the best epoch).
+  EarlyStoppingOptions options;
+  options.monitor = "loss";
+  options.mode = "max";
+  options.patience = 1;
+  options.restore_best_weights = true;
+  auto stopper = EarlyStopping::Create(options);
+  ASSERT_TRUE(stopper.ok());
+  auto trainer = LinTrainer(sgd);
+  absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {stopper->get()});
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(history->at("loss").size(), 2u);
+  EXPECT_EQ((*stopper)->stopped_epoch(), 1);
+  EXPECT_EQ((*stopper)->best_epoch(), 0);
+  // Restored weights are those after epoch 0: train one epoch afresh.
+  auto one_epoch = LinTrainer(sgd);
+  fit.epochs = 1;
+  ASSERT_TRUE(one_epoch->Fit(LinData(), nullptr, fit, {}).ok());
+  std::vector<Tensor> restored = Weights(*trainer);
+  std::vector<Tensor> expected = Weights(*one_epoch);
+  ASSERT_EQ(restored.size(), expected.size());
+  for (size_t i = 0; i < restored.size(); ++i) EXPECT_TRUE(restored[i].BitwiseEquals(expected[i]));
+}
+
+TEST(EarlyStoppingTest, AutoModeNeedsAKnownDirection) {
+  auto trainer = LinTrainer("sgd");
+  EarlyStoppingOptions options;
+  options.monitor = "mystery";
+  Logs logs = {{"mystery", 1.0}};
+  auto stopper = EarlyStopping::Create(options);
+  TrainingControl control;
+  control.trainer = trainer.get();
+  ASSERT_TRUE((*stopper)->OnTrainBegin(control).ok());
+  EXPECT_FALSE((*stopper)->OnEpochEnd(control, 0, logs).ok());
+  options.mode = "sideways";
+  EXPECT_FALSE(EarlyStopping::Create(options).ok());
+}
+
+TEST(ReduceLROnPlateauTest, ReducesAndLogsTheRate) {
+  auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
+  ReduceLROnPlateauOptions options;
+  options.monitor = "loss";
+  options.mode = "max";  // the loss falls: never an improvement after epoch 0
+  options.patience = 1;
+  options.factor = 0.5;
+  auto reducer = ReduceLROnPlateau::Create(options);
+  ASSERT_TRUE(reducer.ok());
+  FitConfig fit;
+  fit.epochs = 4;
+  fit.batch_size = 4;
+  absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {reducer->get()});
+  ASSERT_TRUE(history.ok()) << history.status();
+  // Logged before each epoch's reduction, as float32 values.
+  const std::vector<double> want = {0.01, 0.01, 0.005, 0.0025};
+  ASSERT_EQ(history->at("learning_rate").size(), 4u);
+  for (int e = 0; e < 4; ++e) EXPECT_NEAR(history->at("learning_rate")[e], want[e], 1e-9);
+  EXPECT_NEAR(trainer->learning_rate(), 0.00125, 1e-9);
+  options.factor = 1.0;
+  EXPECT_FALSE(ReduceLROnPlateau::Create(options).ok());
+}
+
+TEST(CsvLoggerTest, WritesKerasFormat) {
+  EXPECT_EQ(PythonFloatRepr(1.304731011390686), "1.304731011390686");
+  EXPECT_EQ(PythonFloatRepr(0.25), "0.25");
+  EXPECT_EQ(PythonFloatRepr(static_cast<double>(1e-5f)), "9.999999747378752e-06");
+  EXPECT_EQ(PythonFloatRepr(1.5e16), "1.5e+16");
+  EXPECT_EQ(PythonFloatRepr(0.0001), "0.0001");
+  EXPECT_EQ(PythonFloatRepr(123456789.0), "123456789.0");
+  EXPECT_EQ(PythonFloatRepr(static_cast<double>(0.1f)), "0.10000000149011612");
+  EXPECT_EQ(PythonFloatRepr(0.0), "0.0");
+
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "fornax_csv_logger_test.csv").string();
+  auto trainer = LinTrainer("sgd");
+  CsvLogger logger(path, ";");
+  FitConfig fit;
+  fit.epochs = 2;
+  fit.batch_size = 4;
+  absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {&logger});
+  ASSERT_TRUE(history.ok()) << history.status();
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  // Keras: no validation keys in the first epoch -> val_ columns of "NA".
+  const std::string want = "epoch;loss;mae;val_loss;val_mae\r\n0;" +
+                           PythonFloatRepr(history->at("loss")[0]) + ";" +
+                           PythonFloatRepr(history->at("mae")[0]) + ";NA;NA\r\n1;" +
+                           PythonFloatRepr(history->at("loss")[1]) + ";" +
+                           PythonFloatRepr(history->at("mae")[1]) + ";NA;NA\r\n";
+  EXPECT_EQ(text.str(), want);
+  std::remove(path.c_str());
+}
+
+TEST(CallbackFromConfigTest, ParsesKerasSerializedForms) {
+  auto early = CallbackFromConfig(json::parse(
+      R"({"class_name": "EarlyStopping", "config": {"monitor": "val_accuracy", "patience": 2}})"));
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_NE(dynamic_cast<EarlyStopping*>(early->get()), nullptr);
+  auto reduce = CallbackFromConfig(json::parse(R"({"ReduceLROnPlateau": {"factor": 0.2}})"));
+  ASSERT_TRUE(reduce.ok()) << reduce.status();
+  EXPECT_TRUE(CallbackFromConfig(json::parse(R"({"class_name": "TerminateOnNaN"})")).ok());
+  EXPECT_TRUE(
+      CallbackFromConfig(json::parse(R"({"CSVLogger": {"filename": "log.csv", "append": true}})")).ok());
+
+  auto unknown_field = CallbackFromConfig(
+      json::parse(R"({"class_name": "EarlyStopping", "config": {"patiense": 2}})"));
+  ASSERT_FALSE(unknown_field.ok());
+  EXPECT_NE(unknown_field.status().message().find("patiense"), std::string::npos);
+  auto unknown_class = CallbackFromConfig(json::parse(R"({"class_name": "ModelCheckpoint"})"));
+  ASSERT_FALSE(unknown_class.ok());
+  EXPECT_NE(unknown_class.status().message().find("ModelCheckpoint"), std::string::npos);
+  EXPECT_FALSE(CallbackFromConfig(json::parse(R"({"CSVLogger": {}})")).ok());
+  EXPECT_FALSE(CallbackFromConfig(
+      json::parse(R"({"class_name": "EarlyStopping", "config": {"patience": "two"}})")).ok());
+}
+
+}  // namespace
+}  // namespace fornax
