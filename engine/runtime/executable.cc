@@ -214,10 +214,7 @@ absl::Status Executable::Run(std::span<const Tensor> inputs, std::span<Tensor> v
         node,
         std::span<const Tensor>(state.args.data() + arg_begin_[static_cast<size_t>(v)],
                                 node.inputs.size()),
-        out,
-        options.seed,
-        options.step,
-        options.num_threads};
+        out, options.seed, options.step};
     kernel(ctx);
     if (node.op == Op::kAssign) {
       Tensor& variable = variables[static_cast<size_t>(node.attrs.index)];

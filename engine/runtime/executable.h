@@ -28,7 +28,6 @@ namespace fornax {
 struct RunOptions {
   uint64_t seed = 0;  // keys RandomUniform together with step and stream id
   int64_t step = 0;
-  int num_threads = 1;  // passed to kernels (KernelContext::num_threads)
 };
 
 // Where each value lives during a run.

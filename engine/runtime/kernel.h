@@ -22,6 +22,8 @@ struct KernelContext {
   Tensor& output;
   uint64_t seed = 0;  // the run's RNG seed (RandomUniform)
   int64_t step = 0;   // the run's step counter (RandomUniform)
+  // Threads the kernel may use. The executor leaves it at 1: a backend's
+  // thread count is its own setting (Backend::set_num_threads).
   int num_threads = 1;
 };
 
