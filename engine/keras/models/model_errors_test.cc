@@ -162,10 +162,13 @@ TEST(ModelErrorsTest, SequentialWithoutInputShape) {
                                          "and no build_config input_shape"));
 }
 
-TEST(ModelErrorsTest, NestedModelsAreNotSupportedYet) {
-  EXPECT_THAT(ErrorOf(Load("nested_functional")),
-              HasSubstr("layer 'inner' is a nested Sequential model; nested models are not "
-                        "supported yet"));
+TEST(ModelErrorsTest, ErrorsInsideANestedModelNameIt) {
+  json config = Load("nested_functional");
+  for (json& layer : config["config"]["layers"]) {
+    if (layer["name"] == "inner") layer["config"]["layers"][1]["class_name"] = "Foo";
+  }
+  EXPECT_THAT(ErrorOf(config), HasSubstr("model.json: in nested model 'inner': unknown layer "
+                                         "class 'Foo' (layer 'dense')"));
 }
 
 TEST(ModelErrorsTest, BadInputDtype) {

@@ -26,6 +26,11 @@ struct Model::LayerNode {
   std::vector<TensorSpec> outputs;  // inferred when parsing
   int config_index = 0;          // position in the config's layer list (Summary order)
   bool in_summary = true;        // Sequential models do not list their InputLayer
+  // Set on nodes inlined from a nested model (a Sequential or Functional used
+  // as a layer): the summary shows that model as one row.
+  std::string group;             // the nested model's name
+  std::string group_class;       // "Sequential" / "Functional"
+  std::vector<TensorSpec> group_outputs;  // on the group's first node
 };
 
 }  // namespace fornax

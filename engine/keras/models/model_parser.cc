@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/check.h"
 #include "engine/base/status_macros.h"
 #include "engine/keras/config_util.h"
 #include "engine/keras/layers/registry.h"
@@ -124,11 +125,7 @@ absl::StatusOr<std::shared_ptr<Layer>> MakeLayer(const json& layer_json) {
   const std::string class_name = layer_json.value("class_name", json()).is_string()
                                      ? layer_json["class_name"].get<std::string>()
                                      : "";
-  if (IsModelClass(class_name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "layer '", LayerName(layer_json), "' is a nested ", class_name,
-        " model; nested models are not supported yet (flatten it into one model)"));
-  }
+  FORNAX_CHECK(!IsModelClass(class_name));
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Layer> layer, CreateLayer(layer_json));
   return std::shared_ptr<Layer>(std::move(layer));
 }
@@ -139,6 +136,7 @@ absl::StatusOr<std::shared_ptr<Layer>> MakeLayer(const json& layer_json) {
 class ModelParser::NodeBuilder {
  public:
   explicit NodeBuilder(Model* model) : model_(model), builder_(&graph_) {}
+  Model* model() const { return model_; }
 
   int AddInput(TensorSpec spec, const std::string& layer_name, bool in_summary, int config_index) {
     auto node = std::make_unique<Model::LayerNode>();
@@ -222,6 +220,78 @@ class ModelParser::NodeBuilder {
   int64_t next_weight_ = 0;
 };
 
+namespace {
+
+// A Sequential or Functional used as a layer, parsed on its own.
+absl::StatusOr<std::unique_ptr<Model>> ParseNested(const json& layer_json) {
+  absl::StatusOr<std::unique_ptr<Model>> inner = ModelParser::Parse(layer_json);
+  if (!inner.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("in nested model '", LayerName(layer_json),
+                                                   "': ", inner.status().message()));
+  }
+  return inner;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::pair<int, int>>> ModelParser::Inline(
+    NodeBuilder& nb, const Model& inner, const std::vector<std::pair<int, int>>& inputs,
+    int64_t call_index, int config_index) {
+  Model* outer = nb.model();
+  if (inputs.size() != inner.inputs_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("nested model '", inner.name_, "' takes ",
+                                                   inner.inputs_.size(), " inputs, received ",
+                                                   inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec& given =
+        outer->nodes_[static_cast<size_t>(inputs[i].first)]->outputs[static_cast<size_t>(inputs[i].second)];
+    if (given.shape != inner.inputs_[i].shape) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "nested model '", inner.name_, "' expects input '", inner.inputs_[i].name, "' of shape ",
+          inner.inputs_[i].shape.ToString(), ", received ", given.shape.ToString()));
+    }
+  }
+  // Inner node -> outer node; inner inputs map to the given refs.
+  std::vector<int> node_map(inner.nodes_.size(), -1);
+  std::vector<std::pair<int, int>> input_refs(inner.nodes_.size());
+  int first = -1;
+  for (size_t n = 0; n < inner.nodes_.size(); ++n) {
+    const Model::LayerNode& node = *inner.nodes_[n];
+    if (node.layer == nullptr) {
+      input_refs[n] = inputs[static_cast<size_t>(node.input_index)];
+      continue;
+    }
+    std::vector<std::pair<int, int>> ins;
+    for (const auto& [src, output] : node.inputs) {
+      const size_t s = static_cast<size_t>(src);
+      ins.push_back(node_map[s] >= 0 ? std::make_pair(node_map[s], output) : input_refs[s]);
+    }
+    // Distinct calls of a shared nested model get distinct call indices.
+    FORNAX_ASSIGN_OR_RETURN(int added, nb.AddCall(node.layer, json::object(), std::move(ins),
+                                                  node.call_index + call_index * 1000,
+                                                  config_index));
+    Model::LayerNode& outer_node = *outer->nodes_[static_cast<size_t>(added)];
+    outer_node.group = inner.name_;
+    outer_node.group_class = inner.class_name_;
+    if (first < 0) first = added;
+    node_map[n] = added;
+  }
+  std::vector<std::pair<int, int>> outputs;
+  for (const auto& [src, output] : inner.output_refs_) {
+    const size_t s = static_cast<size_t>(src);
+    outputs.push_back(node_map[s] >= 0 ? std::make_pair(node_map[s], output) : input_refs[s]);
+  }
+  if (first >= 0) {
+    Model::LayerNode& head = *outer->nodes_[static_cast<size_t>(first)];
+    for (const auto& [node, output] : outputs) {
+      head.group_outputs.push_back(
+          outer->nodes_[static_cast<size_t>(node)]->outputs[static_cast<size_t>(output)]);
+    }
+  }
+  return outputs;
+}
+
 absl::Status ModelParser::ParseSequential(const json& config, const json& top, Model* model) {
   if (!config.contains("layers") || !config["layers"].is_array()) {
     return Malformed("Sequential config", "a \"layers\" list", config.value("layers", json()));
@@ -229,11 +299,11 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
   const json& layers = config["layers"];
   NodeBuilder mb(model);
   size_t first = 0;
-  int current = -1;
+  std::pair<int, int> current{-1, 0};
   if (!layers.empty() && layers[0].value("class_name", json()) == "InputLayer") {
     FORNAX_ASSIGN_OR_RETURN(TensorSpec spec, ParseInputLayer(layers[0]));
     const std::string name = spec.name;
-    current = mb.AddInput(std::move(spec), name, /*in_summary=*/false, 0);
+    current.first = mb.AddInput(std::move(spec), name, /*in_summary=*/false, 0);
     first = 1;
   } else {
     // No InputLayer: Keras records the shape the model was built with.
@@ -254,7 +324,7 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
     spec.name = "input_layer";
     FORNAX_ASSIGN_OR_RETURN(spec.shape, ParseBatchShape(shape, "Sequential build_config input_shape"));
     spec.shape.mutable_dims()[0] = kBatch;
-    current = mb.AddInput(std::move(spec), "input_layer", /*in_summary=*/false, 0);
+    current.first = mb.AddInput(std::move(spec), "input_layer", /*in_summary=*/false, 0);
   }
   if (first == layers.size()) {
     return absl::InvalidArgumentError(absl::StrCat("Sequential model '", model->name_,
@@ -266,11 +336,23 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
           "Sequential model '", model->name_, "': InputLayer '", LayerName(layers[i]),
           "' may only be the first layer (found at position ", i, ")"));
     }
+    if (IsModelClass(layers[i].value("class_name", json()).is_string()
+                         ? layers[i]["class_name"].get<std::string>() : "")) {
+      FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> inner, ParseNested(layers[i]));
+      FORNAX_ASSIGN_OR_RETURN(auto outs, Inline(mb, *inner, {current}, 0, static_cast<int>(i)));
+      if (outs.size() != 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "nested model '", inner->name(), "' in a Sequential model must have one output"));
+      }
+      current = outs[0];
+      continue;
+    }
     FORNAX_ASSIGN_OR_RETURN(std::shared_ptr<Layer> layer, MakeLayer(layers[i]));
-    FORNAX_ASSIGN_OR_RETURN(current, mb.AddCall(layer, layers[i], {{current, 0}}, 0,
-                                                static_cast<int>(i)));
+    FORNAX_ASSIGN_OR_RETURN(current.first, mb.AddCall(layer, layers[i], {current}, 0,
+                                                      static_cast<int>(i)));
+    current.second = 0;
   }
-  model->output_refs_ = {{current, 0}};
+  model->output_refs_ = {current};
   return absl::OkStatus();
 }
 
@@ -300,19 +382,19 @@ class ModelParser::FunctionalParser {
       }
       FORNAX_ASSIGN_OR_RETURN(TensorSpec spec, ParseInputLayer(layers[it->second]));
       if (!key.empty()) spec.name = key;
-      resolved_[{h.layer, 0}] =
+      const int node =
           mb_.AddInput(std::move(spec), h.layer, /*in_summary=*/true, static_cast<int>(it->second));
+      resolved_[{h.layer, 0}] = {{node, 0}};
     }
     FORNAX_ASSIGN_OR_RETURN(auto outputs, Endpoints("output_layers"));
     for (const auto& [key, h] : outputs) {
-      FORNAX_ASSIGN_OR_RETURN(int node, Resolve(h.layer, h.node));
-      const auto& specs = model_->nodes_[static_cast<size_t>(node)]->outputs;
-      if (h.tensor >= static_cast<int>(specs.size())) {
+      FORNAX_ASSIGN_OR_RETURN(std::vector<Ref> refs, Resolve(h.layer, h.node));
+      if (h.tensor >= static_cast<int>(refs.size())) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "output_layers: layer '", h.layer, "' has ", specs.size(), " outputs; tensor_index ",
+            "output_layers: layer '", h.layer, "' has ", refs.size(), " outputs; tensor_index ",
             h.tensor, " does not exist"));
       }
-      model_->output_refs_.push_back({node, h.tensor});
+      model_->output_refs_.push_back(refs[static_cast<size_t>(h.tensor)]);
       output_names_.push_back(key.empty() ? h.layer : key);
     }
     return absl::OkStatus();
@@ -345,7 +427,11 @@ class ModelParser::FunctionalParser {
     return out;
   }
 
-  absl::StatusOr<int> Resolve(const std::string& layer_name, int node_index) {
+  using Ref = std::pair<int, int>;  // (node, output)
+
+  // The outputs of call `node_index` of `layer_name`, creating it (and what
+  // it depends on) on first use.
+  absl::StatusOr<std::vector<Ref>> Resolve(const std::string& layer_name, int node_index) {
     auto done = resolved_.find({layer_name, node_index});
     if (done != resolved_.end()) return done->second;
     auto it = by_name_.find(layer_name);
@@ -370,24 +456,40 @@ class ModelParser::FunctionalParser {
     }
     FORNAX_ASSIGN_OR_RETURN(std::vector<History> refs,
                             InboundTensors(inbound[static_cast<size_t>(node_index)], where));
-    std::vector<std::pair<int, int>> inputs;
+    std::vector<Ref> inputs;
     for (const History& h : refs) {
-      FORNAX_ASSIGN_OR_RETURN(int node, Resolve(h.layer, h.node));
-      if (h.tensor >= static_cast<int>(model_->nodes_[static_cast<size_t>(node)]->outputs.size())) {
+      FORNAX_ASSIGN_OR_RETURN(std::vector<Ref> outs, Resolve(h.layer, h.node));
+      if (h.tensor >= static_cast<int>(outs.size())) {
         return absl::InvalidArgumentError(absl::StrCat(where, ": layer '", h.layer,
                                                        "' has no output ", h.tensor));
       }
-      inputs.push_back({node, h.tensor});
+      inputs.push_back(outs[static_cast<size_t>(h.tensor)]);
     }
-    std::shared_ptr<Layer>& layer = layers_[layer_name];
-    if (layer == nullptr) {
-      FORNAX_ASSIGN_OR_RETURN(layer, MakeLayer(layer_json));
+    std::vector<Ref> outputs;
+    const std::string class_name = layer_json.value("class_name", json()).is_string()
+                                       ? layer_json["class_name"].get<std::string>()
+                                       : "";
+    if (IsModelClass(class_name)) {
+      std::unique_ptr<Model>& inner = nested_[layer_name];
+      if (inner == nullptr) {
+        FORNAX_ASSIGN_OR_RETURN(inner, ParseNested(layer_json));
+      }
+      FORNAX_ASSIGN_OR_RETURN(outputs, Inline(mb_, *inner, inputs, node_index,
+                                              static_cast<int>(it->second)));
+    } else {
+      std::shared_ptr<Layer>& layer = layers_[layer_name];
+      if (layer == nullptr) {
+        FORNAX_ASSIGN_OR_RETURN(layer, MakeLayer(layer_json));
+      }
+      FORNAX_ASSIGN_OR_RETURN(int node, mb_.AddCall(layer, layer_json, std::move(inputs),
+                                                    node_index, static_cast<int>(it->second)));
+      for (size_t o = 0; o < model_->nodes_[static_cast<size_t>(node)]->outputs.size(); ++o) {
+        outputs.push_back({node, static_cast<int>(o)});
+      }
     }
-    FORNAX_ASSIGN_OR_RETURN(int node, mb_.AddCall(layer, layer_json, std::move(inputs), node_index,
-                                                  static_cast<int>(it->second)));
     visiting_.erase({layer_name, node_index});
-    resolved_[{layer_name, node_index}] = node;
-    return node;
+    resolved_[{layer_name, node_index}] = outputs;
+    return outputs;
   }
 
   const json& config_;
@@ -395,7 +497,8 @@ class ModelParser::FunctionalParser {
   NodeBuilder mb_;
   std::map<std::string, size_t> by_name_;
   std::map<std::string, std::shared_ptr<Layer>> layers_;
-  std::map<std::pair<std::string, int>, int> resolved_;
+  std::map<std::string, std::unique_ptr<Model>> nested_;
+  std::map<std::pair<std::string, int>, std::vector<Ref>> resolved_;
   std::set<std::pair<std::string, int>> visiting_;
   std::vector<std::string> output_names_;
 };

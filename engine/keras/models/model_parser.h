@@ -12,6 +12,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/keras/models/model.h"
@@ -29,6 +31,11 @@ class ModelParser {
   class FunctionalParser;  // resolves inbound_nodes depth first
   static absl::Status ParseSequential(const nlohmann::json& config, const nlohmann::json& top,
                                       Model* model);
+  // Inlines `inner` (a parsed nested model) into the model `nb` builds,
+  // wired to `inputs`; returns the refs of its outputs.
+  static absl::StatusOr<std::vector<std::pair<int, int>>> Inline(
+      NodeBuilder& nb, const Model& inner, const std::vector<std::pair<int, int>>& inputs,
+      int64_t call_index, int config_index);
 };
 
 }  // namespace fornax

@@ -83,17 +83,40 @@ std::string Model::Summary() const {
   std::stable_sort(shown.begin(), shown.end(), [](const LayerNode* a, const LayerNode* b) {
     return a->config_index < b->config_index;
   });
-  for (size_t i = 0; i < shown.size(); ++i) {
-    const LayerNode& node = *shown[i];
-    const int64_t params = node.layer ? node.layer->CountParams() : 0;
-    std::string label = absl::StrCat(node.name, " (", node.class_name, ")");
-    if (Width(label) <= kCol[0]) {
-      out += row("│", label, Dims(node.outputs), Thousands(params));
-    } else {  // Keras wraps a long label before the type
-      out += row("│", node.name, Dims(node.outputs), Thousands(params));
-      out += row("│", absl::StrCat("(", node.class_name, ")"), "", "");
+  // One row per layer; the layers of a nested model collapse into one row.
+  struct Row {
+    std::string name, class_name;
+    std::vector<TensorSpec> outputs;
+    int64_t params = 0;
+  };
+  std::vector<Row> rows;
+  std::set<std::string> groups_done;
+  for (const LayerNode* node : shown) {
+    if (node->group.empty()) {
+      rows.push_back({node->name, node->class_name, node->outputs,
+                      node->layer ? node->layer->CountParams() : 0});
+      continue;
     }
-    out += i + 1 < shown.size() ? rule("├", "┼", "┤", "─") : rule("└", "┴", "┘", "─");
+    if (!groups_done.insert(node->group).second) continue;
+    Row row{node->group, node->group_class, node->group_outputs, 0};
+    std::set<const Layer*> counted;
+    for (const auto& other : nodes_) {
+      if (other->group == node->group && other->layer && counted.insert(other->layer.get()).second) {
+        row.params += other->layer->CountParams();
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    std::string label = absl::StrCat(r.name, " (", r.class_name, ")");
+    if (Width(label) <= kCol[0]) {
+      out += row("│", label, Dims(r.outputs), Thousands(r.params));
+    } else {  // Keras wraps a long label before the type
+      out += row("│", r.name, Dims(r.outputs), Thousands(r.params));
+      out += row("│", absl::StrCat("(", r.class_name, ")"), "", "");
+    }
+    out += i + 1 < rows.size() ? rule("├", "┼", "┤", "─") : rule("└", "┴", "┘", "─");
   }
   const int64_t total = CountParams(false);
   const int64_t trainable = CountParams(true);

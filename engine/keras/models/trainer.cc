@@ -56,8 +56,7 @@ absl::StatusOr<PreparedData> Prepare(const Model& model, const std::vector<Tenso
                                                    " x arrays"));
   }
   if (y != nullptr && y->size() != model.outputs().size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": the model has ",
-                                                   model.outputs().size(),
+    return absl::InvalidArgumentError(absl::StrCat(what, ": the model has ", model.outputs().size(),
                                                    " outputs, the data has ", y->size(),
                                                    " label arrays"));
   }
@@ -70,10 +69,9 @@ absl::StatusOr<PreparedData> Prepare(const Model& model, const std::vector<Tenso
       fits = spec.shape.dim(d) < 0 || spec.shape.dim(d) == shape.dim(d);
     }
     if (!fits) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": input '", spec.name,
-                                                     "' expects samples of shape ",
-                                                     spec.shape.ToString(), ", the data has ",
-                                                     shape.ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": input '", spec.name, "' expects samples of shape ",
+                       spec.shape.ToString(), ", the data has ", shape.ToString()));
     }
     data.tensors.push_back(x[i].dtype() == spec.dtype ? x[i] : x[i].CastTo(spec.dtype));
   }
@@ -90,9 +88,9 @@ absl::StatusOr<PreparedData> Prepare(const Model& model, const std::vector<Tenso
   }
   for (size_t t = 0; t < data.tensors.size(); ++t) {
     if (data.tensors[t].shape().dim(0) != data.num_samples) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": every array needs the same number of samples; the first has ",
-          data.num_samples, ", array ", t, " has ", data.tensors[t].shape().dim(0)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": every array needs the same number of samples; the first has ",
+                       data.num_samples, ", array ", t, " has ", data.tensors[t].shape().dim(0)));
     }
   }
   return data;
@@ -109,8 +107,7 @@ class BatchGatherer {
     }
   }
   // Rows [begin, end) of `order` (nullptr: the identity order).
-  const std::vector<Tensor>& Gather(const std::vector<int64_t>* order, int64_t begin,
-                                    int64_t end) {
+  const std::vector<Tensor>& Gather(const std::vector<int64_t>* order, int64_t begin, int64_t end) {
     batch_.clear();
     const int64_t rows = end - begin;
     for (size_t t = 0; t < data_.tensors.size(); ++t) {
@@ -198,7 +195,8 @@ absl::Status Trainer::set_learning_rate(double lr) {
 
 absl::StatusOr<std::string> Trainer::TrainPlanString(int64_t batch_size) {
   std::vector<Tensor> inputs;
-  for (const TensorSpec& spec : model_->inputs()) inputs.emplace_back(spec.dtype, spec.shape.Concrete(1));
+  for (const TensorSpec& spec : model_->inputs())
+    inputs.emplace_back(spec.dtype, spec.shape.Concrete(1));
   if (!state_->heads_resolved) {
     // No labels seen yet: guess them shaped like the outputs, or without the
     // class axis for sparse losses.
@@ -220,9 +218,8 @@ absl::StatusOr<std::string> Trainer::TrainPlanString(int64_t batch_size) {
   for (const OutputHead& head : state_->heads) {
     inputs.emplace_back(head.label_dtype, head.label_shape.Concrete(1));
   }
-  FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(),
-                                                     StepKind::kTrain, inputs, batch_size,
-                                                     &retrace_count_));
+  FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kTrain,
+                                                     inputs, batch_size, &retrace_count_));
   return plan->PlanString();
 }
 
@@ -234,7 +231,8 @@ Logs MetricLogs(const Trainer::State& state, const VariableStore& store,
   Logs logs;
   logs[prefix + "loss"] = state.loss_tracker->Result(store);
   for (const OutputHead& head : state.heads) {
-    if (head.loss_tracker) logs[prefix + head.loss_tracker->name()] = head.loss_tracker->Result(store);
+    if (head.loss_tracker)
+      logs[prefix + head.loss_tracker->name()] = head.loss_tracker->Result(store);
     for (const auto& metric : head.metrics) logs[prefix + metric->name()] = metric->Result(store);
   }
   return logs;
@@ -275,9 +273,8 @@ absl::StatusOr<Logs> Trainer::RunEvaluation(const Dataset& data, int64_t batch_s
   for (int64_t begin = 0; begin < prepared.num_samples; begin += batch_size) {
     const int64_t end = std::min(prepared.num_samples, begin + batch_size);
     const std::vector<Tensor>& batch = gatherer.Gather(nullptr, begin, end);
-    FORNAX_ASSIGN_OR_RETURN(Executable * plan,
-                            GetPlan(*model_, state_.get(), StepKind::kEval, batch,
-                                    batch_size, &retrace_count_));
+    FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kEval,
+                                                       batch, batch_size, &retrace_count_));
     RunOptions options{state_->seed, iterations()};
     FORNAX_RETURN_IF_ERROR(plan->Run(batch, variables_.values(), options, &outputs));
   }
@@ -306,9 +303,8 @@ absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& 
   for (int64_t begin = 0; begin < prepared.num_samples; begin += batch_size) {
     const int64_t end = std::min(prepared.num_samples, begin + batch_size);
     const std::vector<Tensor>& batch = gatherer.Gather(nullptr, begin, end);
-    FORNAX_ASSIGN_OR_RETURN(Executable * plan,
-                            GetPlan(*model_, state_.get(), StepKind::kPredict, batch,
-                                    batch_size, &retrace_count_));
+    FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kPredict,
+                                                       batch, batch_size, &retrace_count_));
     RunOptions options{state_->seed, iterations()};
     FORNAX_RETURN_IF_ERROR(plan->Run(batch, variables_.values(), options, &outputs));
     if (results.empty()) {
@@ -320,8 +316,9 @@ absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& 
     }
     for (size_t k = 0; k < outputs.size(); ++k) {
       const size_t row_bytes = outputs[k].byte_size() / static_cast<size_t>(end - begin);
-      std::memcpy(static_cast<char*>(results[k].raw_data()) + static_cast<size_t>(begin) * row_bytes,
-                  outputs[k].raw_data(), outputs[k].byte_size());
+      std::memcpy(
+          static_cast<char*>(results[k].raw_data()) + static_cast<size_t>(begin) * row_bytes,
+          outputs[k].raw_data(), outputs[k].byte_size());
     }
   }
   return results;
@@ -349,12 +346,12 @@ absl::StatusOr<History> Trainer::Fit(const Dataset& train, const Dataset* valida
   std::optional<Dataset> split_validation;
   if (validation == nullptr && config.validation_split > 0) {
     const int64_t n = all.num_samples;
-    const auto split_at = static_cast<int64_t>(
-        std::floor(static_cast<double>(n) * (1.0 - config.validation_split)));
+    const auto split_at =
+        static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - config.validation_split)));
     if (split_at == 0 || split_at == n) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "fit: validation_split=", config.validation_split, " leaves ", split_at,
-          " training and ", n - split_at, " validation samples of ", n, "; both must be > 0"));
+          "fit: validation_split=", config.validation_split, " leaves ", split_at, " training and ",
+          n - split_at, " validation samples of ", n, "; both must be > 0"));
     }
     split_validation.emplace();
     const size_t nx = train.x.size();
@@ -394,9 +391,8 @@ absl::StatusOr<History> Trainer::Fit(const Dataset& train, const Dataset* valida
         const int64_t end = std::min(train_data.num_samples, begin + batch_size);
         const std::vector<Tensor>& batch =
             gatherer.Gather(config.shuffle ? &order : nullptr, begin, end);
-        FORNAX_ASSIGN_OR_RETURN(Executable * plan,
-                                GetPlan(*model_, state_.get(), StepKind::kTrain,
-                                        batch, batch_size, &retrace_count_));
+        FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kTrain,
+                                                           batch, batch_size, &retrace_count_));
         state_->optimizer->PrepareStep(&variables_);
         RunOptions options{state_->seed, iterations()};
         FORNAX_RETURN_IF_ERROR(plan->Run(batch, variables_.values(), options, &outputs));

@@ -73,9 +73,9 @@ class Trainer {
 
   const Model& model() const { return *model_; }
   VariableStore& variables() { return variables_; }
-  int64_t iterations() const;      // optimizer steps taken
+  int64_t iterations() const;  // optimizer steps taken
   int retrace_count() const { return retrace_count_; }
-  double learning_rate() const;    // current value (after schedules)
+  double learning_rate() const;  // current value (after schedules)
   // ReduceLROnPlateau. FailedPrecondition when the rate is a schedule.
   absl::Status set_learning_rate(double lr);
   // The compiled train step: ops after fusion and arena bytes.

@@ -38,17 +38,17 @@ absl::StatusOr<std::vector<nlohmann::json>> PerOutput(const nlohmann::json& arg,
     for (const auto& [key, value] : arg.items()) {
       if (names.count(key) == 0) {
         std::vector<std::string> list(names.begin(), names.end());
-        return absl::InvalidArgumentError(absl::StrCat("compile: ", what, " has key '", key,
-                                                       "', which is not an output; outputs: ",
-                                                       absl::StrJoin(list, ", ")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("compile: ", what, " has key '", key,
+                         "', which is not an output; outputs: ", absl::StrJoin(list, ", ")));
       }
     }
     return per_output;
   }
   if (n != 1 && !broadcast_single) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "compile: ", what, " must be a list or a dict keyed by output name for a model with ",
-        n, " outputs, received: ", arg.dump()));
+        "compile: ", what, " must be a list or a dict keyed by output name for a model with ", n,
+        " outputs, received: ", arg.dump()));
   }
   for (size_t j = 0; j < n; ++j) per_output[j] = arg;
   return per_output;
@@ -77,9 +77,11 @@ absl::StatusOr<std::vector<std::vector<nlohmann::json>>> MetricsPerOutput(
   }
   if (arg.is_array() && n > 1) {
     if (arg.size() != n) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "compile: metrics for a model with ", n, " outputs must be a list with one entry per "
-          "output or a dict keyed by output name, received a list of ", arg.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("compile: metrics for a model with ", n,
+                       " outputs must be a list with one entry per "
+                       "output or a dict keyed by output name, received a list of ",
+                       arg.size()));
     }
     for (size_t j = 0; j < n; ++j) per_output[j] = as_list(arg[j]);
     return per_output;
@@ -128,8 +130,8 @@ absl::Status ResolveHeads(const Model& model, VariableStore* store, Trainer::Sta
     }
     if (!weights[j].is_null()) {
       if (!weights[j].is_number()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            context, ": loss weight must be a number, received: ", weights[j].dump()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(context, ": loss weight must be a number, received: ", weights[j].dump()));
       }
       head.loss_weight = weights[j].get<double>();
     }
@@ -190,8 +192,8 @@ absl::StatusOr<Graph> TraceStep(const Model& model, Trainer::State* state, StepK
   for (size_t j = 0; j < state->heads.size(); ++j) {
     const OutputHead& head = state->heads[j];
     const Tensor& y = inputs[nx + j];
-    ValueId label = b.Input(static_cast<int64_t>(nx + j), y.dtype(), BatchShape(y),
-                            head.name + "_true");
+    ValueId label =
+        b.Input(static_cast<int64_t>(nx + j), y.dtype(), BatchShape(y), head.name + "_true");
     if (head.loss) {
       ValueId loss = head.loss->Call(b, label, outs[j]);
       if (head.loss_tracker) head.loss_tracker->UpdateState(b, loss, batch);
@@ -240,7 +242,9 @@ absl::StatusOr<Graph> TraceStep(const Model& model, Trainer::State* state, StepK
 }
 
 std::string Signature(StepKind kind, const std::vector<Tensor>& inputs) {
-  std::string key = kind == StepKind::kTrain ? "train" : kind == StepKind::kEval ? "eval" : "predict";
+  std::string key = kind == StepKind::kTrain  ? "train"
+                    : kind == StepKind::kEval ? "eval"
+                                              : "predict";
   for (const Tensor& t : inputs) {
     absl::StrAppend(&key, "|", std::string(DTypeName(t.dtype())));
     for (int d = 1; d < t.shape().rank(); ++d) absl::StrAppend(&key, ",", t.shape().dim(d));

@@ -21,13 +21,13 @@ namespace fornax {
 
 // What compile() resolved for one model output.
 struct OutputHead {
-  std::string name;                 // the output layer's name
-  std::unique_ptr<Loss> loss;       // null: this output has no loss
+  std::string name;            // the output layer's name
+  std::unique_ptr<Loss> loss;  // null: this output has no loss
   double loss_weight = 1.0;
-  std::unique_ptr<Metric> loss_tracker;  // "<name>_loss" when several outputs have losses
+  std::unique_ptr<Metric> loss_tracker;          // "<name>_loss" when several outputs have losses
   std::vector<std::unique_ptr<Metric>> metrics;  // logged as "<name>_<metric>" if multi-output
   DType label_dtype = DType::kFloat32;
-  Shape label_shape;                // dim 0 is kBatch
+  Shape label_shape;  // dim 0 is kBatch
 };
 
 enum class StepKind { kTrain, kEval, kPredict };

@@ -111,6 +111,14 @@ def models():
                 keras.Model(x_in, layers.Dense(1, name="head")(inner(x_in)), name="outer"))
 
     keras.utils.clear_session()
+    shared = layers.Dense(4, activation="relu", name="shared")
+    a = keras.Input((3,), name="a")
+    b = keras.Input((3,), name="b")
+    block = keras.Sequential([keras.Input((4,)), layers.Dense(2, name="block_dense")], name="block")
+    joined = layers.Add()([block(shared(a)), block(shared(b))])
+    write_model("shared_layers_functional", keras.Model([a, b], joined, name="siamese"))
+
+    keras.utils.clear_session()
     x_in = keras.Input((3,), name="x")
     write_model("lambda_functional",
                 keras.Model(x_in, layers.Lambda(lambda t: t * 2.0)(x_in), name="with_lambda"))
@@ -220,7 +228,8 @@ def layer_cases():
 
 
 FORWARD_MODELS = ["mlp_sequential", "functional_two_in_two_out", "functional_dict_inputs",
-                  "embedding_functional", "many_layers_sequential", "sequential_build_config"]
+                  "embedding_functional", "many_layers_sequential", "sequential_build_config",
+                  "nested_functional", "shared_layers_functional"]
 
 
 def expectations():
