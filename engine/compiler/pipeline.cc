@@ -9,26 +9,17 @@
 #include "engine/compiler/passes/dce.h"
 #include "engine/compiler/passes/epilogue_fusion.h"
 #include "engine/compiler/passes/fusion.h"
-
-#if __has_include("engine/ir/verifier.h")
 #include "engine/ir/verifier.h"
-#define FORNAX_HAVE_VERIFIER 1
-#endif
 
 namespace fornax {
 namespace {
 
 absl::Status Verify(const Graph& graph, std::string_view after) {
-#ifdef FORNAX_HAVE_VERIFIER
   absl::Status status = VerifyGraph(graph);
   if (!status.ok()) {
     return absl::InternalError(
         absl::StrCat("IR verification failed ", std::string(after), ": ", status.message()));
   }
-#else
-  (void)graph;
-  (void)after;
-#endif
   return absl::OkStatus();
 }
 
