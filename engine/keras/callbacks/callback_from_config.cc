@@ -19,9 +19,8 @@ absl::Status CheckFields(const nlohmann::json& config, const std::string& what,
                          const std::set<std::string>& known) {
   for (const auto& [key, value] : config.items()) {
     if (known.count(key) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": unknown field \"", key,
-                                                     "\"; expected one of: ",
-                                                     absl::StrJoin(known, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": unknown field \"", key, "\"; expected one of: ", absl::StrJoin(known, ", ")));
     }
   }
   return absl::OkStatus();
@@ -30,8 +29,8 @@ absl::Status CheckFields(const nlohmann::json& config, const std::string& what,
 absl::StatusOr<int> NonNegativeInt(const ConfigReader& reader, const char* key, int fallback) {
   FORNAX_ASSIGN_OR_RETURN(int64_t value, reader.Int(key, fallback));
   if (value < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(reader.what(), ": field \"", key,
-                                                   "\" must be >= 0, received: ", value));
+    return absl::InvalidArgumentError(
+        absl::StrCat(reader.what(), ": field \"", key, "\" must be >= 0, received: ", value));
   }
   return static_cast<int>(value);
 }
@@ -50,9 +49,8 @@ absl::StatusOr<std::unique_ptr<Callback>> CallbackFromConfig(const nlohmann::jso
     config = object.config;
   }
   if (!config.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat("callback '", class_name,
-                                                   "': expected a config object, received: ",
-                                                   config.dump()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "callback '", class_name, "': expected a config object, received: ", config.dump()));
   }
   const std::string what = absl::StrCat("callback '", class_name, "'");
   const ConfigReader reader(config, what);
@@ -69,15 +67,16 @@ absl::StatusOr<std::unique_ptr<Callback>> CallbackFromConfig(const nlohmann::jso
     FORNAX_ASSIGN_OR_RETURN(options.baseline, reader.OptionalDouble("baseline"));
     FORNAX_ASSIGN_OR_RETURN(options.restore_best_weights,
                             reader.Bool("restore_best_weights", false));
-    FORNAX_ASSIGN_OR_RETURN(options.start_from_epoch, NonNegativeInt(reader, "start_from_epoch", 0));
+    FORNAX_ASSIGN_OR_RETURN(options.start_from_epoch,
+                            NonNegativeInt(reader, "start_from_epoch", 0));
     FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<EarlyStopping> callback,
                             EarlyStopping::Create(std::move(options)));
     return std::unique_ptr<Callback>(std::move(callback));
   }
   if (class_name == "ReduceLROnPlateau") {
-    FORNAX_RETURN_IF_ERROR(CheckFields(config, what,
-                                       {"monitor", "factor", "patience", "verbose", "mode",
-                                        "min_delta", "cooldown", "min_lr"}));
+    FORNAX_RETURN_IF_ERROR(CheckFields(
+        config, what,
+        {"monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"}));
     ReduceLROnPlateauOptions options;
     FORNAX_ASSIGN_OR_RETURN(options.monitor, reader.String("monitor", options.monitor));
     FORNAX_ASSIGN_OR_RETURN(options.factor, reader.Double("factor", options.factor));

@@ -21,7 +21,8 @@ namespace {
 using nlohmann::json;
 
 // Dense(2) "lin" on 3 features (keras 3.15 to_json).
-constexpr const char* kLinModel = R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer_1", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 3]}}], "build_input_shape": [null, 3]}, "registered_name": null, "build_config": {"input_shape": [null, 3]}, "compile_config": {}})json";
+constexpr const char* kLinModel =
+    R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer_1", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 3]}}], "build_input_shape": [null, 3]}, "registered_name": null, "build_config": {"input_shape": [null, 3]}, "compile_config": {}})json";
 
 // The data gen_fit.py fed Keras: x_i = (0.1 i, i % 3 - 1, 0.5 - 0.07 i),
 // y_i = (2 x0 - x1, x2 + 0.3).
@@ -60,8 +61,8 @@ std::unique_ptr<Trainer> LinTrainer(const json& optimizer) {
 }
 
 TEST(FitMatchesKerasTest, LinearModelSgdMomentum) {
-  auto trainer = LinTrainer(json{{"class_name", "SGD"},
-                                 {"config", {{"learning_rate", 0.1}, {"momentum", 0.5}}}});
+  auto trainer = LinTrainer(
+      json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.1}, {"momentum", 0.5}}}});
   FitConfig fit;
   fit.epochs = 2;
   fit.batch_size = 4;  // 4, 4, 2: the short batch weighs half in "loss"
@@ -75,7 +76,7 @@ TEST(FitMatchesKerasTest, LinearModelSgdMomentum) {
     EXPECT_NEAR(history->at("loss")[e], loss[e], 2e-6);
     EXPECT_NEAR(history->at("mae")[e], mae[e], 2e-6);
   }
-  const std::vector<float> kernel = {0.8276618719100952f, -0.09375464171171188f,
+  const std::vector<float> kernel = {0.8276618719100952f,  -0.09375464171171188f,
                                      -0.5278562307357788f, 0.2920621931552887f,
                                      -0.5507072806358337f, 0.23776772618293762f};
   const std::vector<float> bias = {0.657312273979187f, 0.3642789423465729f};
@@ -210,7 +211,8 @@ TEST(CallbackFromConfigTest, ParsesKerasSerializedForms) {
   ASSERT_TRUE(reduce.ok()) << reduce.status();
   EXPECT_TRUE(CallbackFromConfig(json::parse(R"({"class_name": "TerminateOnNaN"})")).ok());
   EXPECT_TRUE(
-      CallbackFromConfig(json::parse(R"({"CSVLogger": {"filename": "log.csv", "append": true}})")).ok());
+      CallbackFromConfig(json::parse(R"({"CSVLogger": {"filename": "log.csv", "append": true}})"))
+          .ok());
 
   auto unknown_field = CallbackFromConfig(
       json::parse(R"({"class_name": "EarlyStopping", "config": {"patiense": 2}})"));
@@ -221,7 +223,8 @@ TEST(CallbackFromConfigTest, ParsesKerasSerializedForms) {
   EXPECT_NE(unknown_class.status().message().find("ModelCheckpoint"), std::string::npos);
   EXPECT_FALSE(CallbackFromConfig(json::parse(R"({"CSVLogger": {}})")).ok());
   EXPECT_FALSE(CallbackFromConfig(
-      json::parse(R"({"class_name": "EarlyStopping", "config": {"patience": "two"}})")).ok());
+                   json::parse(R"({"class_name": "EarlyStopping", "config": {"patience": "two"}})"))
+                   .ok());
 }
 
 }  // namespace

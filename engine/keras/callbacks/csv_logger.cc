@@ -16,7 +16,8 @@ std::string PythonFloatRepr(double value) {
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
   char buffer[64];
   // Shortest round-trip digits in scientific form: "-d.ddde+XX".
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
+  auto result =
+      std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
   std::string sci(buffer, result.ptr);
   const bool negative = sci[0] == '-';
   if (negative) sci.erase(0, 1);
@@ -81,8 +82,9 @@ absl::Status CsvLogger::OnEpochEnd(TrainingControl&, int epoch, const Logs& logs
   if (!have_keys_) {
     have_keys_ = true;
     for (const auto& [name, value] : logs) keys_.push_back(name);  // std::map: sorted
-    const bool has_val = std::any_of(keys_.begin(), keys_.end(),
-                                     [](const std::string& k) { return absl::StartsWith(k, "val_"); });
+    const bool has_val = std::any_of(keys_.begin(), keys_.end(), [](const std::string& k) {
+      return absl::StartsWith(k, "val_");
+    });
     if (!has_val && !keys_.empty()) {
       const size_t n = keys_.size();
       for (size_t i = 0; i < n; ++i) keys_.push_back("val_" + keys_[i]);

@@ -7,8 +7,7 @@
 
 namespace fornax {
 
-absl::StatusOr<std::unique_ptr<EarlyStopping>> EarlyStopping::Create(
-    EarlyStoppingOptions options) {
+absl::StatusOr<std::unique_ptr<EarlyStopping>> EarlyStopping::Create(EarlyStoppingOptions options) {
   FORNAX_RETURN_IF_ERROR(CheckMode(options.mode));
   return std::unique_ptr<EarlyStopping>(new EarlyStopping(std::move(options)));
 }
@@ -26,7 +25,8 @@ void EarlyStopping::SnapshotWeights(TrainingControl& control) {
   best_weights_.clear();
   VariableStore& store = control.trainer->variables();
   for (int64_t i = 0; i < store.size(); ++i) {
-    if (store.info(i).kind == VariableKind::kWeight) best_weights_.push_back(store.value(i).Clone());
+    if (store.info(i).kind == VariableKind::kWeight)
+      best_weights_.push_back(store.value(i).Clone());
   }
 }
 

@@ -22,7 +22,9 @@ class MonitorCallback : public Callback {
   // InvalidArgument for a mode other than "auto", "min", "max".
   static absl::Status CheckMode(const std::string& mode);
   MonitorCallback(std::string monitor, std::string mode, double min_delta)
-      : monitor_(std::move(monitor)), mode_(std::move(mode)), min_delta_(min_delta < 0 ? -min_delta : min_delta) {}
+      : monitor_(std::move(monitor)),
+        mode_(std::move(mode)),
+        min_delta_(min_delta < 0 ? -min_delta : min_delta) {}
 
   // Resolves the direction on first use; InvalidArgument when "auto" cannot.
   absl::Status ResolveDirection();

@@ -19,8 +19,8 @@ ValueId BinaryCrossentropy(Builder& b, ValueId y_true, ValueId y_pred, bool from
   ValueId one_minus_t = b.Sub(one, t);
   ValueId elementwise;
   if (from_logits) {
-    elementwise = b.Add(b.Mul(t, b.Softplus(b.Neg(y_pred))),
-                        b.Mul(one_minus_t, b.Softplus(y_pred)));
+    elementwise =
+        b.Add(b.Mul(t, b.Softplus(b.Neg(y_pred))), b.Mul(one_minus_t, b.Softplus(y_pred)));
   } else {
     ValueId p = Clip(b, y_pred, kKerasEpsilon, 1.0 - kKerasEpsilon);
     ValueId bce = b.Add(b.Mul(t, b.Log(p)), b.Mul(one_minus_t, b.Log(b.Sub(one, p))));

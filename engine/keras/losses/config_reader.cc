@@ -4,8 +4,7 @@
 
 namespace fornax {
 
-absl::StatusOr<SerializedObject> ParseSerialized(const nlohmann::json& j,
-                                                 const std::string& what) {
+absl::StatusOr<SerializedObject> ParseSerialized(const nlohmann::json& j, const std::string& what) {
   SerializedObject object;
   if (j.is_string()) {
     object.class_name = j.get<std::string>();
@@ -23,10 +22,11 @@ absl::StatusOr<SerializedObject> ParseSerialized(const nlohmann::json& j,
     }
     return object;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      what, ": expected a string identifier or {\"class_name\": ..., \"config\": {...}}, "
-            "received: ",
-      j.dump()));
+  return absl::InvalidArgumentError(
+      absl::StrCat(what,
+                   ": expected a string identifier or {\"class_name\": ..., \"config\": {...}}, "
+                   "received: ",
+                   j.dump()));
 }
 
 bool ConfigReader::Has(const char* key) const {
@@ -34,9 +34,9 @@ bool ConfigReader::Has(const char* key) const {
 }
 
 absl::Status ConfigReader::WrongType(const char* key, const char* expected) const {
-  return absl::InvalidArgumentError(absl::StrCat(what_, ": field \"", key, "\" must be ", expected,
-                                                 ", received: ",
-      config_.is_object() && config_.contains(key) ? config_[key].dump() : "nothing"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(what_, ": field \"", key, "\" must be ", expected, ", received: ",
+                   config_.is_object() && config_.contains(key) ? config_[key].dump() : "nothing"));
 }
 
 absl::StatusOr<double> ConfigReader::Double(const char* key, double default_value) const {

@@ -79,15 +79,15 @@ void ClassifyLabels(const Shape& y_true, const Shape& y_pred, bool* is_binary, b
 }
 
 absl::StatusOr<Reduction> ParseReduction(const ConfigReader& reader) {
-  FORNAX_ASSIGN_OR_RETURN(std::string reduction,
-                          reader.String("reduction", "sum_over_batch_size"));
+  FORNAX_ASSIGN_OR_RETURN(std::string reduction, reader.String("reduction", "sum_over_batch_size"));
   if (reduction == "sum_over_batch_size" || reduction == "mean") {
     return Reduction::kSumOverBatchSize;
   }
   if (reduction == "sum") return Reduction::kSum;
   return absl::InvalidArgumentError(
-      absl::StrCat(reader.what(), ": field \"reduction\" must be \"sum_over_batch_size\", "
-                                  "\"mean\" or \"sum\" for training, received: \"",
+      absl::StrCat(reader.what(),
+                   ": field \"reduction\" must be \"sum_over_batch_size\", "
+                   "\"mean\" or \"sum\" for training, received: \"",
                    reduction, "\""));
 }
 
@@ -155,9 +155,9 @@ absl::StatusOr<std::unique_ptr<Loss>> LossFromConfig(const nlohmann::json& confi
       return std::make_unique<Loss>(name, fn, reduction, false);
     }
     if (reader.Has("ignore_class")) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(reader.what(), ": ignore_class is not supported, received: ",
-                       reader.raw("ignore_class").dump()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          reader.what(),
+          ": ignore_class is not supported, received: ", reader.raw("ignore_class").dump()));
     }
     FORNAX_ASSIGN_OR_RETURN(std::string name, name_or("sparse_categorical_crossentropy"));
     auto fn = [from_logits](Builder& b, ValueId t, ValueId p) {

@@ -38,7 +38,9 @@ class Loss {
   // `sparse_labels`: y_true holds class indices (int32) instead of values
   // shaped like y_pred.
   Loss(std::string name, LossFn fn, Reduction reduction, bool sparse_labels)
-      : name_(std::move(name)), fn_(std::move(fn)), reduction_(reduction),
+      : name_(std::move(name)),
+        fn_(std::move(fn)),
+        reduction_(reduction),
         sparse_labels_(sparse_labels) {}
 
   const std::string& name() const { return name_; }
@@ -74,8 +76,7 @@ ValueId BinaryCrossentropy(Builder& b, ValueId y_true, ValueId y_pred, bool from
                            double label_smoothing);
 ValueId CategoricalCrossentropy(Builder& b, ValueId y_true, ValueId y_pred, bool from_logits,
                                 double label_smoothing);
-ValueId SparseCategoricalCrossentropy(Builder& b, ValueId y_true, ValueId y_pred,
-                                      bool from_logits);
+ValueId SparseCategoricalCrossentropy(Builder& b, ValueId y_true, ValueId y_pred, bool from_logits);
 
 // Shared helpers (keras/src/losses/loss.py).
 // Squeezes or expands the last dim of one side when the ranks differ by one

@@ -12,15 +12,14 @@ using nlohmann::json;
 using testing::Floats;
 
 Tensor Logits() {
-  return Floats({4, 3}, {1.0f, 2.0f, 0.5f, 0.1f, -1.0f, 3.0f, 2.0f, 2.0f, -0.5f, -1.0f, 0.0f, 1.0f});
+  return Floats({4, 3},
+                {1.0f, 2.0f, 0.5f, 0.1f, -1.0f, 3.0f, 2.0f, 2.0f, -0.5f, -1.0f, 0.0f, 1.0f});
 }
 Tensor Probs() {
   return Floats({4, 3}, {0.2f, 0.7f, 0.1f, 0.05f, 0.05f, 0.9f, 0.5f, 0.4f, 0.1f, 0.0f, 0.3f, 0.7f});
 }
 Tensor Sparse() { return Tensor::FromInts({4}, std::vector<int32_t>{1, 2, 0, 0}); }
-Tensor OneHot() {
-  return Floats({4, 3}, {0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0});
-}
+Tensor OneHot() { return Floats({4, 3}, {0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0}); }
 Tensor RegTrue() { return Floats({4, 2}, {1.0f, 2.0f, 0.5f, -1.0f, 3.0f, 0.0f, 0.0f, 0.0f}); }
 Tensor RegPred() { return Floats({4, 2}, {1.5f, 1.0f, 0.5f, 1.5f, 0.0f, 0.2f, -0.1f, 0.05f}); }
 Tensor BinTrue() { return Floats({4, 1}, {1, 0, 1, 0}); }
@@ -67,28 +66,45 @@ TEST_P(LossTest, MatchesKeras) {
       {"mse", "mean_squared_error", RegTrue, RegPred, 2.0690627098083496},
       {"mae", "mae", RegTrue, RegPred, 0.918749988079071},
       {"huber", "huber", RegTrue, RegPred, 0.6439062356948853},
-      {"huber_d2", {{"class_name", "Huber"}, {"config", {{"delta", 2.0}}}}, RegTrue, RegPred,
+      {"huber_d2",
+       {{"class_name", "Huber"}, {"config", {{"delta", 2.0}}}},
+       RegTrue,
+       RegPred,
        0.9564062356948853},
-      {"mse_sum", {{"class_name", "MeanSquaredError"}, {"config", {{"reduction", "sum"}}}},
-       RegTrue, RegPred, 8.276250839233398},
+      {"mse_sum",
+       {{"class_name", "MeanSquaredError"}, {"config", {{"reduction", "sum"}}}},
+       RegTrue,
+       RegPred,
+       8.276250839233398},
       {"bce", "binary_crossentropy", BinTrue, BinProb, 0.5564060211181641},
-      {"bce_logits", {{"class_name", "BinaryCrossentropy"}, {"config", {{"from_logits", true}}}},
-       BinTrue, BinLogit, 0.6157134771347046},
+      {"bce_logits",
+       {{"class_name", "BinaryCrossentropy"}, {"config", {{"from_logits", true}}}},
+       BinTrue,
+       BinLogit,
+       0.6157134771347046},
       {"bce_ls",
        {{"class_name", "BinaryCrossentropy"}, {"config", {{"label_smoothing", 0.2}}}},
-       BinTrue, BinProb, 0.9829699993133545},
+       BinTrue,
+       BinProb,
+       0.9829699993133545},
       {"cce", "categorical_crossentropy", OneHot, Probs, 4.318319320678711},
       {"cce_logits",
-       {{"class_name", "CategoricalCrossentropy"}, {"config", {{"from_logits", true}}}}, OneHot,
-       Logits, 0.9190296530723572},
+       {{"class_name", "CategoricalCrossentropy"}, {"config", {{"from_logits", true}}}},
+       OneHot,
+       Logits,
+       0.9190296530723572},
       {"cce_ls",
        {{"class_name", "CategoricalCrossentropy"}, {"config", {{"label_smoothing", 0.1}}}},
-       OneHot, Probs, 4.152790069580078},
+       OneHot,
+       Probs,
+       4.152790069580078},
       {"scce", "sparse_categorical_crossentropy", Sparse, Probs, 4.318319320678711},
       {"scce_logits",
        {{"class_name", "SparseCategoricalCrossentropy"},
         {"config", {{"from_logits", true}, {"reduction", "sum_over_batch_size"}}}},
-       Sparse, Logits, 0.9190296530723572},
+       Sparse,
+       Logits,
+       0.9190296530723572},
       {"ce_resolves_sparse", "crossentropy", Sparse, Probs, 4.318319320678711},
   };
   for (const LossCase& c : cases) {
@@ -101,7 +117,8 @@ TEST_P(LossTest, MatchesKeras) {
 INSTANTIATE_TEST_SUITE_P(Backends, LossTest, ::testing::Values("reference", "cpu"));
 
 TEST(LossFromConfigTest, RejectsUnknownLossAndBadFields) {
-  absl::StatusOr<std::unique_ptr<Loss>> unknown = LossFromConfig("hinge_of_doom", {kBatch}, {kBatch});
+  absl::StatusOr<std::unique_ptr<Loss>> unknown =
+      LossFromConfig("hinge_of_doom", {kBatch}, {kBatch});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.status().message().find("hinge_of_doom"), std::string::npos);
   absl::StatusOr<std::unique_ptr<Loss>> bad = LossFromConfig(

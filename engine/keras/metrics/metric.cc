@@ -7,10 +7,10 @@ namespace fornax {
 
 void Metric::CreateVariables(VariableStore* store, const std::string& prefix) {
   const std::string path = prefix + name_;
-  total_index_ = store->Add({path + "/total", VariableKind::kMetric, false},
-                            Tensor(DType::kFloat32, Shape{}));
-  count_index_ = store->Add({path + "/count", VariableKind::kMetric, false},
-                            Tensor(DType::kFloat32, Shape{}));
+  total_index_ =
+      store->Add({path + "/total", VariableKind::kMetric, false}, Tensor(DType::kFloat32, Shape{}));
+  count_index_ =
+      store->Add({path + "/count", VariableKind::kMetric, false}, Tensor(DType::kFloat32, Shape{}));
 }
 
 void Metric::UpdateState(Builder& b, ValueId values, ValueId sample_weight) const {

@@ -30,7 +30,9 @@ absl::StatusOr<std::unique_ptr<Metric>> MetricFromConfig(const nlohmann::json& c
     const int64_t p_last = y_pred_shape.rank() > 0 ? y_pred_shape.dim(y_pred_shape.rank() - 1) : 1;
     const bool is_binary = p_last == 1;
     const bool is_sparse = y_true_shape.rank() < y_pred_shape.rank() || (t_last == 1 && p_last > 1);
-    id = is_binary ? "BinaryAccuracy" : is_sparse ? "SparseCategoricalAccuracy" : "CategoricalAccuracy";
+    id = is_binary   ? "BinaryAccuracy"
+         : is_sparse ? "SparseCategoricalAccuracy"
+                     : "CategoricalAccuracy";
   }
   const ConfigReader reader(object.config, absl::StrCat("metric '", object.class_name, "'"));
   // A string identifier is the name in logs; a class config carries its own.
@@ -44,9 +46,12 @@ absl::StatusOr<std::unique_ptr<Metric>> MetricFromConfig(const nlohmann::json& c
   if (id == "BinaryAccuracy" || id == "binary_accuracy") {
     FORNAX_ASSIGN_OR_RETURN(std::string name, name_or("binary_accuracy"));
     FORNAX_ASSIGN_OR_RETURN(double threshold, reader.Double("threshold", 0.5));
-    return make(name, [threshold](Builder& b, ValueId t, ValueId p) {
-      return BinaryAccuracy(b, t, p, threshold);
-    }, true);
+    return make(
+        name,
+        [threshold](Builder& b, ValueId t, ValueId p) {
+          return BinaryAccuracy(b, t, p, threshold);
+        },
+        true);
   }
   if (id == "CategoricalAccuracy" || id == "categorical_accuracy") {
     FORNAX_ASSIGN_OR_RETURN(std::string name, name_or("categorical_accuracy"));
@@ -58,10 +63,13 @@ absl::StatusOr<std::unique_ptr<Metric>> MetricFromConfig(const nlohmann::json& c
   }
   if (id == "Accuracy") {  // keras.metrics.Accuracy: exact equality
     FORNAX_ASSIGN_OR_RETURN(std::string name, name_or("accuracy"));
-    return make(name, [](Builder& b, ValueId t, ValueId p) {
-      SqueezeOrExpandToSameRank(b, &t, &p);
-      return b.Cast(b.Binary(Op::kEqual, CastLike(b, t, p), p), DType::kFloat32);
-    }, true);
+    return make(
+        name,
+        [](Builder& b, ValueId t, ValueId p) {
+          SqueezeOrExpandToSameRank(b, &t, &p);
+          return b.Cast(b.Binary(Op::kEqual, CastLike(b, t, p), p), DType::kFloat32);
+        },
+        true);
   }
   if (id == "mae" || id == "MAE" || id == "mean_absolute_error" || id == "MeanAbsoluteError") {
     FORNAX_ASSIGN_OR_RETURN(std::string name, name_or("mean_absolute_error"));

@@ -61,20 +61,23 @@ TEST_P(MetricTest, MatchesKeras) {
   // "accuracy" resolves by shapes, as compile_utils.get_metric.
   auto sparse_acc = Resolve("accuracy", sparse, probs);
   EXPECT_EQ(sparse_acc->name(), "accuracy");
-  EXPECT_NEAR(RunMetric(*sparse_acc, {{sparse, probs}, {sparse.SliceRows(0, 2), logits.SliceRows(0, 2)}},
-                        GetParam()),
-              0.8333333134651184, 1e-7);
+  EXPECT_NEAR(
+      RunMetric(*sparse_acc, {{sparse, probs}, {sparse.SliceRows(0, 2), logits.SliceRows(0, 2)}},
+                GetParam()),
+      0.8333333134651184, 1e-7);
   auto cat_acc = Resolve("acc", one_hot, logits);
   EXPECT_EQ(cat_acc->name(), "acc");
   EXPECT_NEAR(RunMetric(*cat_acc, {{one_hot, logits}}, GetParam()), 0.75, 1e-7);
   auto bin_acc = Resolve("accuracy", bin_true, bin_prob);
   EXPECT_NEAR(RunMetric(*bin_acc, {{bin_true, bin_prob}}, GetParam()), 0.5, 1e-7);
-  auto mae = Resolve(json{{"class_name", "MeanAbsoluteError"}, {"config", {{"name", "mean_absolute_error"}}}},
-                     reg_true, reg_pred);
+  auto mae = Resolve(
+      json{{"class_name", "MeanAbsoluteError"}, {"config", {{"name", "mean_absolute_error"}}}},
+      reg_true, reg_pred);
   EXPECT_EQ(mae->name(), "mean_absolute_error");
-  EXPECT_NEAR(RunMetric(*mae, {{reg_true, reg_pred}, {reg_true.SliceRows(0, 1), reg_pred.SliceRows(0, 1)}},
-                        GetParam()),
-              0.8850000500679016, 1e-6);
+  EXPECT_NEAR(
+      RunMetric(*mae, {{reg_true, reg_pred}, {reg_true.SliceRows(0, 1), reg_pred.SliceRows(0, 1)}},
+                GetParam()),
+      0.8850000500679016, 1e-6);
   auto mse = Resolve("mse", reg_true, reg_pred);
   EXPECT_NEAR(RunMetric(*mse, {{reg_true, reg_pred}}, GetParam()), 2.0690627098083496, 1e-6);
 }

@@ -11,7 +11,8 @@ namespace {
 class Adagrad : public Optimizer {
  public:
   Adagrad(OptimizerOptions options, double initial_accumulator_value, double epsilon)
-      : Optimizer(std::move(options)), initial_accumulator_value_(initial_accumulator_value),
+      : Optimizer(std::move(options)),
+        initial_accumulator_value_(initial_accumulator_value),
         epsilon_(epsilon) {}
 
  protected:

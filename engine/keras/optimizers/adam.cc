@@ -16,7 +16,10 @@ namespace {
 class Adam : public Optimizer {
  public:
   Adam(OptimizerOptions options, double beta_1, double beta_2, double epsilon, bool amsgrad)
-      : Optimizer(std::move(options)), beta_1_(beta_1), beta_2_(beta_2), epsilon_(epsilon),
+      : Optimizer(std::move(options)),
+        beta_1_(beta_1),
+        beta_2_(beta_2),
+        epsilon_(epsilon),
         amsgrad_(amsgrad) {}
 
  protected:

@@ -24,8 +24,8 @@ absl::StatusOr<OptimizerOptions> ParseOptimizerOptions(const ConfigReader& confi
   FORNAX_ASSIGN_OR_RETURN(options.clipnorm, config.OptionalDouble("clipnorm"));
   FORNAX_ASSIGN_OR_RETURN(options.clipvalue, config.OptionalDouble("clipvalue"));
   FORNAX_ASSIGN_OR_RETURN(options.global_clipnorm, config.OptionalDouble("global_clipnorm"));
-  const int clip_args = (options.clipnorm ? 1 : 0) + (options.clipvalue ? 1 : 0) +
-                        (options.global_clipnorm ? 1 : 0);
+  const int clip_args =
+      (options.clipnorm ? 1 : 0) + (options.clipvalue ? 1 : 0) + (options.global_clipnorm ? 1 : 0);
   if (clip_args > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
         config.what(), ": only one of clipnorm, clipvalue and global_clipnorm can be set"));
@@ -35,9 +35,10 @@ absl::StatusOr<OptimizerOptions> ParseOptimizerOptions(const ConfigReader& confi
   FORNAX_ASSIGN_OR_RETURN(std::optional<double> loss_scale,
                           config.OptionalDouble("loss_scale_factor"));
   if (use_ema || accumulation != 0 || loss_scale) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.what(), ": use_ema, gradient_accumulation_steps and loss_scale_factor are not "
-                       "supported; expected them unset (false/null)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.what(),
+                     ": use_ema, gradient_accumulation_steps and loss_scale_factor are not "
+                     "supported; expected them unset (false/null)"));
   }
   return options;
 }
@@ -89,9 +90,8 @@ void Optimizer::Build(VariableStore* store, std::vector<int64_t> weights) {
     learning_rate_index_ = store->Add({name + "/scheduled_lr", VariableKind::kOptimizer, false},
                                       Tensor(DType::kFloat32, Shape{}));
   } else {
-    learning_rate_index_ =
-        store->Add({name + "/learning_rate", VariableKind::kOptimizer, false},
-                   Tensor::Scalar(static_cast<float>(options_.learning_rate)));
+    learning_rate_index_ = store->Add({name + "/learning_rate", VariableKind::kOptimizer, false},
+                                      Tensor::Scalar(static_cast<float>(options_.learning_rate)));
     keras_variables_.push_back(learning_rate_index_);
   }
   const int64_t first_slot = store->size();
@@ -112,8 +112,8 @@ std::vector<std::vector<int64_t>> Optimizer::AddSlots(VariableStore* store,
     for (size_t s = 0; s < slot_names.size(); ++s) {
       Tensor slot(dtype, shape);
       for (int64_t e = 0; e < slot.num_elements(); ++e) slot.SetFromDouble(e, initial_value);
-      slots[s].push_back(store->Add({prefix + slot_names[s], VariableKind::kOptimizer, false},
-                                    std::move(slot)));
+      slots[s].push_back(
+          store->Add({prefix + slot_names[s], VariableKind::kOptimizer, false}, std::move(slot)));
     }
   }
   return slots;

@@ -16,7 +16,10 @@ namespace {
 class Rmsprop : public Optimizer {
  public:
   Rmsprop(OptimizerOptions options, double rho, double momentum, double epsilon, bool centered)
-      : Optimizer(std::move(options)), rho_(rho), momentum_(momentum), epsilon_(epsilon),
+      : Optimizer(std::move(options)),
+        rho_(rho),
+        momentum_(momentum),
+        epsilon_(epsilon),
         centered_(centered) {}
 
  protected:

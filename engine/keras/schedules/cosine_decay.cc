@@ -19,8 +19,11 @@ class CosineDecay : public LearningRateSchedule {
  public:
   CosineDecay(float initial, float decay_steps, double alpha, std::optional<float> warmup_target,
               float warmup_steps)
-      : initial_(initial), decay_steps_(decay_steps), alpha_(alpha),
-        warmup_target_(warmup_target), warmup_steps_(warmup_steps) {}
+      : initial_(initial),
+        decay_steps_(decay_steps),
+        alpha_(alpha),
+        warmup_target_(warmup_target),
+        warmup_steps_(warmup_steps) {}
 
   float operator()(int64_t step) const override {
     float s = static_cast<float>(step);
@@ -65,9 +68,8 @@ absl::StatusOr<std::unique_ptr<LearningRateSchedule>> MakeCosineDecay(const Conf
   }
   std::optional<float> warmup_target;
   if (target) warmup_target = static_cast<float>(*target);
-  return std::make_unique<CosineDecay>(static_cast<float>(initial),
-                                       static_cast<float>(decay_steps), alpha, warmup_target,
-                                       static_cast<float>(warmup_steps));
+  return std::make_unique<CosineDecay>(static_cast<float>(initial), static_cast<float>(decay_steps),
+                                       alpha, warmup_target, static_cast<float>(warmup_steps));
 }
 
 }  // namespace fornax

@@ -13,7 +13,9 @@ namespace {
 class ExponentialDecay : public LearningRateSchedule {
  public:
   ExponentialDecay(float initial, float decay_steps, float decay_rate, bool staircase)
-      : initial_(initial), decay_steps_(decay_steps), decay_rate_(decay_rate),
+      : initial_(initial),
+        decay_steps_(decay_steps),
+        decay_rate_(decay_rate),
         staircase_(staircase) {}
   float operator()(int64_t step) const override {
     float p = static_cast<float>(step) / decay_steps_;

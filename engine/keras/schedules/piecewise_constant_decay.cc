@@ -35,10 +35,11 @@ absl::StatusOr<std::unique_ptr<LearningRateSchedule>> MakePiecewiseConstantDecay
   FORNAX_ASSIGN_OR_RETURN(std::vector<double> boundaries, config.DoubleList("boundaries"));
   FORNAX_ASSIGN_OR_RETURN(std::vector<double> values, config.DoubleList("values"));
   if (boundaries.size() + 1 != values.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.what(), ": the length of \"boundaries\" must be 1 less than the length of "
-                       "\"values\"; received ",
-        boundaries.size(), " boundaries and ", values.size(), " values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(config.what(),
+                     ": the length of \"boundaries\" must be 1 less than the length of "
+                     "\"values\"; received ",
+                     boundaries.size(), " boundaries and ", values.size(), " values"));
   }
   std::vector<int64_t> int_boundaries(boundaries.begin(), boundaries.end());
   std::vector<float> float_values(values.begin(), values.end());
