@@ -316,17 +316,8 @@ absl::Status ParseData(const FieldReader& r, const YAML::Node& node, JobSpec* jo
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string& source,
+absl::StatusOr<JobSpec> ParseJobNode(const YAML::Node& root, const std::string& source,
                                      const std::string& base_dir) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": malformed YAML: ", e.msg));
-  }
   FieldReader r(source, base_dir);
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(
@@ -347,6 +338,25 @@ absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string&
   if (root["fit"]) FORNAX_RETURN_IF_ERROR(ParseFit(r, root["fit"], &job));
   if (root["data"]) FORNAX_RETURN_IF_ERROR(ParseData(r, root["data"], &job));
   return job;
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string& source,
+                                     const std::string& base_dir) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": malformed YAML: ", e.msg));
+  }
+  // yaml-cpp reports misuse by throwing; keep any such surprise a clean error.
+  try {
+    return ParseJobNode(root, source, base_dir);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": invalid job file: ", e.what()));
+  }
 }
 
 absl::StatusOr<JobSpec> ParseJobFile(const std::string& path) {

@@ -166,3 +166,42 @@ TEST(JobFileTest, MissingJobFileIsNotFound) {
 
 }  // namespace
 }  // namespace fornax
+
+namespace fornax {
+namespace {
+
+// Odd documents of every shape: each must come back as a Status, never a crash.
+TEST(JobFileTest, OddDocumentsNeverCrash) {
+  const char* docs[] = {
+      "",
+      "~",
+      "[]",
+      "42",
+      "model: [1, 2]",
+      "model: {a: b}",
+      "model: m\ncompile: []",
+      "model: m\ncompile: {loss: x}\nfit: [1]",
+      "model: m\ncompile: {loss: x}\ndata: 3",
+      "model: m\ncompile: {loss: x}\ndata: {train: []}",
+      "model: m\ncompile: {loss: x}\ndata: {train: {x: [], y: {}}}",
+      "model: m\ncompile: {loss: x}\ndata: {train: {x: {a: [1]}, y: {path: [1]}}}",
+      "model: m\ncompile: {loss: x}\ndata: {train: {x: {path: a, reshape: [[1]]}, y: b}}",
+      "model: m\ncompile: {loss: x, optimizer: [adam]}",
+      "model: &a m\ncompile: {loss: *a}",
+      "model: m\ncompile: {loss: x}\nfit: {callbacks: [[1], {a: 1, b: 2}]}",
+      "model: m\ncompile: {loss: x}\nfit: {callbacks: {x: 1}}",
+      "{? [a]: b}",
+      "!!binary x",
+      "model: m\ncompile: {loss: x}\nfit: {epochs: 99999999999999999999999}",
+  };
+  for (const char* doc : docs) {
+    absl::StatusOr<JobSpec> job = ParseJobYaml(doc, "odd.yaml", ".");
+    if (!job.ok()) {
+      EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << doc;
+      EXPECT_THAT(std::string(job.status().message()), ::testing::StartsWith("odd.yaml")) << doc;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fornax
