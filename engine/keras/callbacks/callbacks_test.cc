@@ -24,6 +24,10 @@ using nlohmann::json;
 constexpr const char* kLinModel =
     R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer_1", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": null, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 3]}}], "build_input_shape": [null, 3]}, "registered_name": null, "build_config": {"input_shape": [null, 3]}, "compile_config": {}})json";
 
+// Dense(2) "lin" with kernel_regularizer L2(0.05) (keras 3.15 to_json).
+constexpr const char* kLinL2Model =
+    R"json({"module": "keras", "class_name": "Sequential", "config": {"name": "lin_l2", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "layers": [{"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [null, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "input_layer", "optional": false}, "registered_name": null}, {"module": "keras.layers", "class_name": "Dense", "config": {"name": "lin", "trainable": true, "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": null}, "units": 2, "activation": "linear", "use_bias": true, "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": null, "input_axes": null, "output_axes": null}, "registered_name": null}, "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": null}, "kernel_regularizer": {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.05}, "registered_name": null}, "bias_regularizer": null, "kernel_constraint": null, "bias_constraint": null, "quantization_config": null}, "registered_name": null, "build_config": {"input_shape": [null, 3]}}], "build_input_shape": [null, 3]}, "registered_name": null, "build_config": {"input_shape": [null, 3]}, "compile_config": {}})json";
+
 // The data gen_fit.py fed Keras: x_i = (0.1 i, i % 3 - 1, 0.5 - 0.07 i),
 // y_i = (2 x0 - x1, x2 + 0.3).
 Dataset LinData() {
@@ -40,8 +44,8 @@ Dataset LinData() {
   return Dataset{{x}, {y}};
 }
 
-std::unique_ptr<Trainer> LinTrainer(const json& optimizer) {
-  auto model = Model::FromJson(json::parse(kLinModel), "lin");
+std::unique_ptr<Trainer> LinTrainer(const json& optimizer, const char* model_json = kLinModel) {
+  auto model = Model::FromJson(json::parse(model_json), "lin");
   EXPECT_TRUE(model.ok()) << model.status();
   CompileConfig config;
   config.optimizer = optimizer;
@@ -91,6 +95,38 @@ TEST(FitMatchesKerasTest, LinearModelSgdMomentum) {
   ASSERT_TRUE(eval.ok()) << eval.status();
   EXPECT_NEAR(eval->at("loss"), 0.14736610651016235, 2e-6);
   EXPECT_NEAR(eval->at("mae"), 0.3175249993801117, 2e-6);
+}
+
+TEST(FitMatchesKerasTest, RegularizedAdamWithValidationSplit) {
+  auto trainer =
+      LinTrainer(json{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.05}}}}, kLinL2Model);
+  FitConfig fit;
+  fit.epochs = 3;
+  fit.batch_size = 3;
+  fit.shuffle = false;
+  fit.validation_split = 0.2;
+  absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {});
+  ASSERT_TRUE(history.ok()) << history.status();
+  // keras 3.15 (gen_fit2.py): loss includes the L2 penalty; the last 2
+  // samples validate.
+  const std::map<std::string, std::vector<double>> keras = {
+      {"loss", {1.2395262718200684, 0.7699977159500122, 0.4566012918949127}},
+      {"mae", {0.9249299764633179, 0.7178707718849182, 0.5398433208465576}},
+      {"val_loss", {1.4440698623657227, 0.9785197377204895, 0.6618296504020691}},
+      {"val_mae", {0.8704696893692017, 0.7232074737548828, 0.5810914039611816}}};
+  ASSERT_EQ(history->size(), keras.size());
+  for (const auto& [name, values] : keras) {
+    for (size_t e = 0; e < values.size(); ++e) {
+      EXPECT_NEAR(history->at(name)[e], values[e], 5e-6) << name << " epoch " << e;
+    }
+  }
+  const std::vector<float> kernel = {0.6378973722457886f,   0.059247393161058426f,
+                                     -0.23946602642536163f, 0.36236438155174255f,
+                                     -0.1901792287826538f,  0.4513695240020752f};
+  VariableStore& store = trainer->variables();
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_NEAR(store.value(*store.Find("lin/kernel")).data<float>()[i], kernel[i], 5e-6);
+  }
 }
 
 std::vector<Tensor> Weights(Trainer& trainer) {

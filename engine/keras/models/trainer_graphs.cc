@@ -212,17 +212,16 @@ absl::StatusOr<Graph> TraceStep(const Model& model, Trainer::State* state, StepK
     // Every read of a trainable weight in the forward pass; a weight read
     // several times gets the sum of its gradients.
     std::vector<std::vector<ValueId>> reads(state->trainable.size());
-    std::vector<ValueId> wrt;
     for (ValueId v = 0; v < graph.size(); ++v) {
       const Node& node = graph.node(v);
       if (node.op != Op::kVariable) continue;
       for (size_t k = 0; k < state->trainable.size(); ++k) {
-        if (node.attrs.index == state->trainable[k]) {
-          reads[k].push_back(v);
-          wrt.push_back(v);
-        }
+        if (node.attrs.index == state->trainable[k]) reads[k].push_back(v);
       }
     }
+    // Grouped by weight, so flat_grads below is consumed in the same order.
+    std::vector<ValueId> wrt;
+    for (const std::vector<ValueId>& r : reads) wrt.insert(wrt.end(), r.begin(), r.end());
     std::vector<ValueId> flat_grads;
     if (!wrt.empty()) {
       FORNAX_ASSIGN_OR_RETURN(flat_grads, Gradients(b, total, wrt));
