@@ -37,9 +37,9 @@ ValueId Glu(Builder& b, ValueId x) {
   const int axis = b.rank(x) - 1;
   const int64_t n = b.shape(x).dim(axis);
   if (n % 2 != 0) {
-    b.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "glu needs an even size on the last axis to split in halves, received shape ",
-        b.shape(x).ToString())));
+    b.Fail(absl::InvalidArgumentError(
+        absl::StrCat("glu needs an even size on the last axis to split in halves, received shape ",
+                     b.shape(x).ToString())));
     return kNoValue;
   }
   ValueId first = b.Slice(x, axis, 0, n / 2);
@@ -66,17 +66,17 @@ ValueId Sparsemax(Builder& b, ValueId x) {
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j <= i; ++j) lower[static_cast<size_t>(i * n + j)] = 1.0f;
   }
-  ValueId xi = b.Reshape(x, Shape(column));  // (..., n, 1)
-  ValueId xj = b.Reshape(x, Shape(row));     // (..., 1, n)
+  ValueId xi = b.Reshape(x, Shape(column));                                   // (..., n, 1)
+  ValueId xj = b.Reshape(x, Shape(row));                                      // (..., 1, n)
   ValueId greater = b.Cast(b.Binary(Op::kGreater, xj, xi), DType::kFloat32);  // [.., i, j]
   ValueId tied_before = b.Mul(b.Cast(b.Binary(Op::kEqual, xj, xi), DType::kFloat32),
                               b.Constant(Tensor::FromFloats(Shape{n, n}, lower)));
   ValueId ties = b.Sum(tied_before, {-1});
-  ValueId rank = b.Add(b.Sum(greater, {-1}), ties);                         // (..., n)
+  ValueId rank = b.Add(b.Sum(greater, {-1}), ties);  // (..., n)
   ValueId cumsum = b.Add(b.Sum(b.Mul(greater, xj), {-1}), b.Mul(ties, x));
-  ValueId support = b.Cast(
-      b.Binary(Op::kGreater, b.Sub(x, b.Div(b.Sub(cumsum, S(b, 1.0)), rank)), S(b, 0.0)),
-      DType::kFloat32);
+  ValueId support =
+      b.Cast(b.Binary(Op::kGreater, b.Sub(x, b.Div(b.Sub(cumsum, S(b, 1.0)), rank)), S(b, 0.0)),
+             DType::kFloat32);
   ValueId k = b.Sum(support, {-1}, /*keepdims=*/true);
   ValueId tau = b.Div(b.Sub(b.Sum(b.Mul(support, cumsum), {-1}, true), S(b, 1.0)), k);
   return b.Relu(b.Sub(x, tau));
@@ -95,8 +95,7 @@ const std::map<std::string, Fn>& Registry() {
          constexpr double kScale = 1.0507009873554804934193349852946;
          return b.Mul(S(b, kScale), Elu(b, x, kAlpha));
        }},
-      {"celu",
-       [](Builder& b, ValueId x) { return b.Add(b.Relu(x), ExpBranch(b, x, 1.0, 1.0)); }},
+      {"celu", [](Builder& b, ValueId x) { return b.Add(b.Relu(x), ExpBranch(b, x, 1.0, 1.0)); }},
       {"gelu",
        [](Builder& b, ValueId x) {  // approximate=False: x * Phi(x)
          ValueId cdf = b.Add(S(b, 1.0), b.Unary(Op::kErf, b.Mul(x, S(b, M_SQRT1_2))));
@@ -112,8 +111,7 @@ const std::map<std::string, Fn>& Registry() {
        }},
       {"tanh", [](Builder& b, ValueId x) { return b.Tanh(x); }},
       {"softplus", [](Builder& b, ValueId x) { return b.Softplus(x); }},
-      {"softsign",
-       [](Builder& b, ValueId x) { return b.Div(x, b.Add(b.Abs(x), S(b, 1.0))); }},
+      {"softsign", [](Builder& b, ValueId x) { return b.Div(x, b.Add(b.Abs(x), S(b, 1.0))); }},
       {"exponential", [](Builder& b, ValueId x) { return b.Exp(x); }},
       {"softmax", [](Builder& b, ValueId x) { return b.Softmax(x, -1); }},
       {"log_softmax", [](Builder& b, ValueId x) { return b.LogSoftmax(x, -1); }},
@@ -138,8 +136,8 @@ const std::map<std::string, Fn>& Registry() {
        }},
       {"soft_shrink",
        [](Builder& b, ValueId x) {  // threshold=0.5
-         ValueId inner = b.Where(b.Binary(Op::kLess, x, S(b, -0.5)), b.Add(x, S(b, 0.5)),
-                                 S(b, 0.0));
+         ValueId inner =
+             b.Where(b.Binary(Op::kLess, x, S(b, -0.5)), b.Add(x, S(b, 0.5)), S(b, 0.0));
          return b.Where(b.Binary(Op::kGreater, x, S(b, 0.5)), b.Sub(x, S(b, 0.5)), inner);
        }},
       {"hard_shrink",
@@ -207,15 +205,16 @@ absl::StatusOr<Activation> GetActivation(const nlohmann::json& spec, const std::
         context, ": could not interpret activation function identifier: ", PythonRepr(spec)));
   }
   if (name == "threshold") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": activation 'threshold' needs `threshold` and `default_value` arguments, "
-                 "which a string identifier cannot give"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context,
+                     ": activation 'threshold' needs `threshold` and `default_value` arguments, "
+                     "which a string identifier cannot give"));
   }
   auto it = Registry().find(Canonical(name));
   if (it == Registry().end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": unknown activation '", name, "'; supported: ",
-        absl::StrJoin(ActivationNames(), ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": unknown activation '", name,
+                     "'; supported: ", absl::StrJoin(ActivationNames(), ", ")));
   }
   return Activation{Canonical(name), it->second};
 }

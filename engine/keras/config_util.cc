@@ -71,7 +71,8 @@ absl::Status ConfigView::Error(const std::string& message) const {
 }
 
 absl::Status ConfigView::ArgumentError(const std::string& key, const std::string& expected) const {
-  const nlohmann::json* v = config_.is_object() && config_.contains(key) ? &config_.at(key) : nullptr;
+  const nlohmann::json* v =
+      config_.is_object() && config_.contains(key) ? &config_.at(key) : nullptr;
   return Error(absl::StrCat("argument `", key, "` must be ", expected, ". Received: ", key, "=",
                             v ? PythonRepr(*v) : "<missing>"));
 }
@@ -145,8 +146,8 @@ absl::StatusOr<std::string> ConfigView::Choice(const std::string& key,
 
 absl::StatusOr<std::vector<int64_t>> ConfigView::PositiveInts(
     const std::string& key, size_t n, std::optional<std::vector<int64_t>> fallback) const {
-  const std::string expected = absl::StrCat("a positive integer or a list of ", n,
-                                            " positive integers");
+  const std::string expected =
+      absl::StrCat("a positive integer or a list of ", n, " positive integers");
   const nlohmann::json* v = Find(key);
   if (v == nullptr) {
     if (fallback) return *fallback;
@@ -214,9 +215,11 @@ absl::StatusOr<Shape> ParseBatchShape(const nlohmann::json& shape, const std::st
     } else if (IsIntegral(d) && AsInt(d) >= 0) {
       dims.push_back(AsInt(d));
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " must hold non-negative integers (only the batch dimension may be None). "
-                "Received: ", ShapeRepr(shape)));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what,
+                       " must hold non-negative integers (only the batch dimension may be None). "
+                       "Received: ",
+                       ShapeRepr(shape)));
     }
   }
   return Shape(std::move(dims));

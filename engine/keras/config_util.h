@@ -47,11 +47,13 @@ class ConfigView {
                                       std::optional<int64_t> fallback = std::nullopt) const;
   absl::StatusOr<double> Float(const std::string& key,
                                std::optional<double> fallback = std::nullopt) const;
-  absl::StatusOr<bool> Bool(const std::string& key, std::optional<bool> fallback = std::nullopt) const;
+  absl::StatusOr<bool> Bool(const std::string& key,
+                            std::optional<bool> fallback = std::nullopt) const;
   absl::StatusOr<std::string> String(const std::string& key,
                                      std::optional<std::string> fallback = std::nullopt) const;
   // One of `allowed` (compared case-insensitively, returned lower-case).
-  absl::StatusOr<std::string> Choice(const std::string& key, const std::vector<std::string>& allowed,
+  absl::StatusOr<std::string> Choice(const std::string& key,
+                                     const std::vector<std::string>& allowed,
                                      std::optional<std::string> fallback = std::nullopt) const;
   // An int or a list of `n` positive ints (kernel_size=3 or [3, 3]).
   absl::StatusOr<std::vector<int64_t>> PositiveInts(

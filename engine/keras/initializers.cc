@@ -41,7 +41,14 @@ double TruncatedNormalAt(uint64_t seed, uint64_t i) {
 }
 
 enum class Kind {
-  kZeros, kOnes, kConstant, kIdentity, kUniform, kNormal, kTruncatedNormal, kVarianceScaling,
+  kZeros,
+  kOnes,
+  kConstant,
+  kIdentity,
+  kUniform,
+  kNormal,
+  kTruncatedNormal,
+  kVarianceScaling,
   kOrthogonal,
 };
 
@@ -61,15 +68,18 @@ absl::StatusOr<std::pair<double, double>> ComputeFans(const Params& p, const Sha
   const int64_t rank = shape.rank();
   if (p.input_axes && p.output_axes) {
     double fan_in = 1, fan_out = 1;
-    for (int64_t a : *p.input_axes) fan_in *= static_cast<double>(d[static_cast<size_t>(a < 0 ? a + rank : a)]);
-    for (int64_t a : *p.output_axes) fan_out *= static_cast<double>(d[static_cast<size_t>(a < 0 ? a + rank : a)]);
+    for (int64_t a : *p.input_axes)
+      fan_in *= static_cast<double>(d[static_cast<size_t>(a < 0 ? a + rank : a)]);
+    for (int64_t a : *p.output_axes)
+      fan_out *= static_cast<double>(d[static_cast<size_t>(a < 0 ? a + rank : a)]);
     return std::make_pair(fan_in, fan_out);
   }
   if (rank == 0) return std::make_pair(1.0, 1.0);
   if (rank == 1) return std::make_pair(double(d[0]), double(d[0]));
   if (rank == 2) return std::make_pair(double(d[0]), double(d[1]));
   double receptive = 1;
-  for (int64_t i = 0; i < rank - 2; ++i) receptive *= static_cast<double>(d[static_cast<size_t>(i)]);
+  for (int64_t i = 0; i < rank - 2; ++i)
+    receptive *= static_cast<double>(d[static_cast<size_t>(i)]);
   return std::make_pair(double(d[static_cast<size_t>(rank - 2)]) * receptive,
                         double(d[static_cast<size_t>(rank - 1)]) * receptive);
 }
@@ -95,8 +105,8 @@ class KerasInitializer final : public Initializer {
       }
       case Kind::kIdentity: {
         if (shape.rank() != 2) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "Identity initializer needs a 2-D shape; received ", shape.ToString()));
+          return absl::InvalidArgumentError(
+              absl::StrCat("Identity initializer needs a 2-D shape; received ", shape.ToString()));
         }
         for (int64_t i = 0; i < std::min(shape[0], shape[1]); ++i) {
           t.SetFromDouble(i * shape[1] + i, p_.a);
@@ -104,13 +114,15 @@ class KerasInitializer final : public Initializer {
         break;
       }
       case Kind::kUniform:
-        for (int64_t i = 0; i < n; ++i) t.SetFromDouble(i, p_.a + (p_.b - p_.a) * UniformAt(seed, i));
+        for (int64_t i = 0; i < n; ++i)
+          t.SetFromDouble(i, p_.a + (p_.b - p_.a) * UniformAt(seed, i));
         break;
       case Kind::kNormal:
         for (int64_t i = 0; i < n; ++i) t.SetFromDouble(i, p_.a + p_.b * NormalAt(seed, i));
         break;
       case Kind::kTruncatedNormal:
-        for (int64_t i = 0; i < n; ++i) t.SetFromDouble(i, p_.a + p_.b * TruncatedNormalAt(seed, i));
+        for (int64_t i = 0; i < n; ++i)
+          t.SetFromDouble(i, p_.a + p_.b * TruncatedNormalAt(seed, i));
         break;
       case Kind::kVarianceScaling:
         FORNAX_RETURN_IF_ERROR(FillVarianceScaling(shape, seed, &t));
@@ -158,7 +170,8 @@ class KerasInitializer final : public Initializer {
     const int64_t rows = shape.NumElements() / std::max<int64_t>(cols, 1);
     const int64_t m = std::max(rows, cols), k = std::min(rows, cols);
     std::vector<double> q(static_cast<size_t>(m * k));  // column-major: column j at j*m
-    for (int64_t i = 0; i < m * k; ++i) q[static_cast<size_t>(i)] = NormalAt(seed, static_cast<uint64_t>(i));
+    for (int64_t i = 0; i < m * k; ++i)
+      q[static_cast<size_t>(i)] = NormalAt(seed, static_cast<uint64_t>(i));
     for (int64_t j = 0; j < k; ++j) {
       double* cj = &q[static_cast<size_t>(j * m)];
       for (int64_t p = 0; p < j; ++p) {
@@ -175,7 +188,8 @@ class KerasInitializer final : public Initializer {
     // Q is (m, k); the result is Q when rows >= cols, else Q^T, as (rows, cols).
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t c = 0; c < cols; ++c) {
-        const double v = rows >= cols ? q[static_cast<size_t>(c * m + r)] : q[static_cast<size_t>(r * m + c)];
+        const double v =
+            rows >= cols ? q[static_cast<size_t>(c * m + r)] : q[static_cast<size_t>(r * m + c)];
         t->SetFromDouble(r * cols + c, p_.a * v);
       }
     }
@@ -200,10 +214,12 @@ std::string SnakeToCamel(const std::string& s) {
 }
 
 const std::vector<std::string>& SupportedNames() {
-  static const auto* names = new std::vector<std::string>{
-      "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
-      "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform",
-      "TruncatedNormal", "VarianceScaling", "Zeros"};
+  static const auto* names =
+      new std::vector<std::string>{"Constant",        "GlorotNormal",    "GlorotUniform",
+                                   "HeNormal",        "HeUniform",       "Identity",
+                                   "LecunNormal",     "LecunUniform",    "Ones",
+                                   "Orthogonal",      "RandomNormal",    "RandomUniform",
+                                   "TruncatedNormal", "VarianceScaling", "Zeros"};
   return *names;
 }
 
@@ -270,9 +286,9 @@ absl::StatusOr<Params> ParseParams(const std::string& class_name, const ConfigVi
     if (dist == "normal") dist = "truncated_normal";  // as Keras
     FORNAX_RETURN_IF_ERROR(scaling(scale, mode.c_str(), dist.c_str()));
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        cfg.context(), ": unknown initializer '", class_name,
-        "'; supported: ", absl::StrJoin(SupportedNames(), ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(cfg.context(), ": unknown initializer '", class_name,
+                     "'; supported: ", absl::StrJoin(SupportedNames(), ", ")));
   }
   return p;
 }
@@ -295,8 +311,8 @@ absl::StatusOr<std::shared_ptr<const Initializer>> GetInitializer(const nlohmann
     class_name = spec["class_name"].get<std::string>();
     if (spec.contains("config") && spec["config"].is_object()) config = &spec["config"];
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": could not interpret initializer identifier: ", PythonRepr(spec)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": could not interpret initializer identifier: ", PythonRepr(spec)));
   }
   ConfigView cfg(*config, absl::StrCat(context, " (", class_name, ")"));
   FORNAX_ASSIGN_OR_RETURN(Params params, ParseParams(class_name, cfg));

@@ -21,7 +21,9 @@ Tensor Draw(const json& spec, const Shape& shape, uint64_t fallback_seed = 5) {
 }
 
 json Keras(const std::string& class_name, json config = json::object()) {
-  return {{"module", "keras.initializers"}, {"class_name", class_name}, {"config", config},
+  return {{"module", "keras.initializers"},
+          {"class_name", class_name},
+          {"config", config},
           {"registered_name", nullptr}};
 }
 
@@ -55,8 +57,9 @@ TEST(InitializersTest, Constants) {
 }
 
 TEST(InitializersTest, RandomUniformAndNormal) {
-  Stats u = StatsOf(Draw(Keras("RandomUniform", {{"minval", -0.05}, {"maxval", 0.05}, {"seed", nullptr}}),
-                         Shape{100, 100}));
+  Stats u =
+      StatsOf(Draw(Keras("RandomUniform", {{"minval", -0.05}, {"maxval", 0.05}, {"seed", nullptr}}),
+                   Shape{100, 100}));
   EXPECT_LE(u.max_abs, 0.05);
   EXPECT_NEAR(u.mean, 0.0, 0.002);
   EXPECT_NEAR(u.stddev, 0.1 / std::sqrt(12.0), 0.002);
@@ -83,9 +86,10 @@ TEST(InitializersTest, VarianceScalingFamiliesUseKerasFans) {
   Stats conv = StatsOf(Draw(Keras("HeUniform"), Shape{3, 3, 4, 8}));
   EXPECT_LE(conv.max_abs, std::sqrt(6.0 / 36));
   EXPECT_GT(conv.max_abs, 0.9 * std::sqrt(6.0 / 36));
-  Stats untruncated = StatsOf(Draw(
-      Keras("VarianceScaling", {{"scale", 3.0}, {"mode", "fan_out"}, {"distribution", "untruncated_normal"}}),
-      Shape{200, 100}));
+  Stats untruncated = StatsOf(
+      Draw(Keras("VarianceScaling",
+                 {{"scale", 3.0}, {"mode", "fan_out"}, {"distribution", "untruncated_normal"}}),
+           Shape{200, 100}));
   EXPECT_NEAR(untruncated.stddev, std::sqrt(3.0 / 100), 0.005);
 }
 
@@ -104,7 +108,8 @@ TEST(InitializersTest, SeedsAreDeterministic) {
   const json seeded = Keras("GlorotUniform", {{"seed", 42}});
   // A config seed wins over the fallback; without one the fallback decides.
   EXPECT_TRUE(Draw(seeded, Shape{4, 4}, 1).BitwiseEquals(Draw(seeded, Shape{4, 4}, 2)));
-  EXPECT_FALSE(Draw(seeded, Shape{4, 4}).BitwiseEquals(Draw(Keras("GlorotUniform", {{"seed", 43}}), Shape{4, 4})));
+  EXPECT_FALSE(Draw(seeded, Shape{4, 4})
+                   .BitwiseEquals(Draw(Keras("GlorotUniform", {{"seed", 43}}), Shape{4, 4})));
   const json unseeded = Keras("GlorotUniform");
   EXPECT_TRUE(Draw(unseeded, Shape{4, 4}, 1).BitwiseEquals(Draw(unseeded, Shape{4, 4}, 1)));
   EXPECT_FALSE(Draw(unseeded, Shape{4, 4}, 1).BitwiseEquals(Draw(unseeded, Shape{4, 4}, 2)));
@@ -123,15 +128,19 @@ TEST(InitializersTest, StringIdentifiers) {
 
 TEST(InitializersTest, Errors) {
   auto message = [](const json& spec) {
-    return std::string(GetInitializer(spec, "layer 'd': argument `kernel_initializer`").status().message());
+    return std::string(
+        GetInitializer(spec, "layer 'd': argument `kernel_initializer`").status().message());
   };
-  EXPECT_THAT(message(Keras("Magic")), ::testing::HasSubstr("unknown initializer 'Magic'; supported: "));
-  EXPECT_THAT(message(Keras("VarianceScaling", {{"mode", "fan_sideways"}})),
-              ::testing::HasSubstr("argument `mode` must be one of {'fan_in', 'fan_out', 'fan_avg'}. "
-                                   "Received: mode='fan_sideways'"));
+  EXPECT_THAT(message(Keras("Magic")),
+              ::testing::HasSubstr("unknown initializer 'Magic'; supported: "));
+  EXPECT_THAT(
+      message(Keras("VarianceScaling", {{"mode", "fan_sideways"}})),
+      ::testing::HasSubstr("argument `mode` must be one of {'fan_in', 'fan_out', 'fan_avg'}. "
+                           "Received: mode='fan_sideways'"));
   EXPECT_THAT(message(Keras("GlorotUniform", {{"seed", "x"}})),
               ::testing::HasSubstr("argument `seed` must be an integer or None"));
-  EXPECT_THAT(message(json(3)), ::testing::HasSubstr("could not interpret initializer identifier: 3"));
+  EXPECT_THAT(message(json(3)),
+              ::testing::HasSubstr("could not interpret initializer identifier: 3"));
 }
 
 }  // namespace

@@ -26,14 +26,14 @@ absl::StatusOr<std::optional<Regularizer>> GetRegularizer(const nlohmann::json& 
     } else if (name == "l2" || name == "L2") {
       r.l2 = 0.01;
     } else if (name != "l1_l2" && name != "l1l2" && name != "L1L2") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          context, ": unknown regularizer '", name, "'; supported: l1, l2, l1_l2"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": unknown regularizer '", name, "'; supported: l1, l2, l1_l2"));
     }
     return r;
   }
   if (!spec.is_object() || !spec.contains("class_name") || !spec["class_name"].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": could not interpret regularizer identifier: ", PythonRepr(spec)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": could not interpret regularizer identifier: ", PythonRepr(spec)));
   }
   const std::string class_name = spec["class_name"].get<std::string>();
   static const nlohmann::json kEmpty = nlohmann::json::object();
@@ -48,8 +48,8 @@ absl::StatusOr<std::optional<Regularizer>> GetRegularizer(const nlohmann::json& 
     FORNAX_ASSIGN_OR_RETURN(r.l1, cfg.Float("l1", 0.0));
     FORNAX_ASSIGN_OR_RETURN(r.l2, cfg.Float("l2", 0.0));
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        context, ": unsupported regularizer '", class_name, "'; supported: L1, L2, L1L2"));
+    return absl::InvalidArgumentError(absl::StrCat(context, ": unsupported regularizer '",
+                                                   class_name, "'; supported: L1, L2, L1L2"));
   }
   return r;
 }

@@ -1,9 +1,9 @@
 // Regularizers parse Keras's serialized forms and emit Keras's penalty.
 #include "engine/keras/regularizers.h"
 
+#include "engine/keras/layers/layer_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "engine/keras/layers/layer_test_util.h"
 
 namespace fornax {
 namespace {
@@ -11,8 +11,11 @@ namespace {
 using nlohmann::json;
 
 TEST(RegularizersTest, ParsesKerasForms) {
-  auto l2 = GetRegularizer({{"module", "keras.regularizers"}, {"class_name", "L2"},
-                            {"config", {{"l2", 0.02}}}, {"registered_name", nullptr}}, "t");
+  auto l2 = GetRegularizer({{"module", "keras.regularizers"},
+                            {"class_name", "L2"},
+                            {"config", {{"l2", 0.02}}},
+                            {"registered_name", nullptr}},
+                           "t");
   ASSERT_TRUE(l2.ok() && l2->has_value());
   EXPECT_EQ((*l2)->l1, 0.0);
   EXPECT_EQ((*l2)->l2, 0.02);

@@ -76,7 +76,7 @@ class BatchNormalization final : public UnaryLayer {
     for (int i = 0; i < rank; ++i) {
       if (i != axis_) reduce.push_back(i);
     }
-    ValueId mean = b.Mean(x, reduce);                                        // (C,)
+    ValueId mean = b.Mean(x, reduce);                                            // (C,)
     ValueId variance = b.Mean(b.Square(b.Sub(x, broadcastable(mean))), reduce);  // biased
     ValueId keep = b.Scalar(o_.momentum);
     ValueId take = b.Scalar(1.0 - o_.momentum);
@@ -100,7 +100,8 @@ class BatchNormalization final : public UnaryLayer {
 absl::StatusOr<std::unique_ptr<Layer>> MakeBatchNormalization(const ConfigView& cfg,
                                                               LayerCommon common) {
   BatchNormOptions o;
-  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes, cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
+  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes,
+                          cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
   if (axes.size() != 1) return cfg.ArgumentError("axis", "a single axis");
   o.axis = axes[0];
   FORNAX_ASSIGN_OR_RETURN(o.momentum, cfg.Float("momentum", 0.99));

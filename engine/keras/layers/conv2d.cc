@@ -20,8 +20,9 @@ struct Conv2DOptions {
 class Conv2D final : public UnaryLayer {
  public:
   Conv2D(LayerCommon common, Conv2DOptions options, Activation activation,
-         std::shared_ptr<const Initializer> kernel_init, std::shared_ptr<const Initializer> bias_init,
-         std::optional<Regularizer> kernel_reg, std::optional<Regularizer> bias_reg)
+         std::shared_ptr<const Initializer> kernel_init,
+         std::shared_ptr<const Initializer> bias_init, std::optional<Regularizer> kernel_reg,
+         std::optional<Regularizer> bias_reg)
       : UnaryLayer(std::move(common)),
         o_(options),
         activation_(std::move(activation)),
@@ -34,12 +35,15 @@ class Conv2D final : public UnaryLayer {
   absl::Status BuildImpl(std::span<const TensorSpec> inputs) override {
     const Shape& shape = inputs[0].shape;
     if (shape.rank() != 4) {
-      return Error(absl::StrCat("expected an input of rank 4 (batch, height, width, channels), "
-                                "received ", shape.ToString()));
+      return Error(
+          absl::StrCat("expected an input of rank 4 (batch, height, width, channels), "
+                       "received ",
+                       shape.ToString()));
     }
     channels_ = shape.dim(3);
-    kernel_ = AddWeight("kernel", Shape{o_.kernel_size[0], o_.kernel_size[1], channels_, o_.filters},
-                        kernel_init_, kernel_reg_);
+    kernel_ =
+        AddWeight("kernel", Shape{o_.kernel_size[0], o_.kernel_size[1], channels_, o_.filters},
+                  kernel_init_, kernel_reg_);
     if (o_.use_bias) bias_ = AddWeight("bias", Shape{o_.filters}, bias_init_, bias_reg_);
     return absl::OkStatus();
   }
@@ -47,8 +51,8 @@ class Conv2D final : public UnaryLayer {
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
     const Shape shape = b.shape(x);
     if (shape.rank() != 4 || shape.dim(3) != channels_) {
-      b.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "expected input of rank 4 with ", channels_, " channels, received ", shape.ToString())));
+      b.Fail(absl::InvalidArgumentError(absl::StrCat("expected input of rank 4 with ", channels_,
+                                                     " channels, received ", shape.ToString())));
       return kNoValue;
     }
     ValueId y = b.Conv2D(x, Weight(b, kernel_), o_.strides, o_.padding, o_.dilation);
@@ -86,9 +90,9 @@ absl::StatusOr<std::unique_ptr<Layer>> MakeConv2D(const ConfigView& cfg, LayerCo
   FORNAX_ASSIGN_OR_RETURN(int64_t groups, cfg.PositiveInt("groups", 1));
   if (groups != 1) return cfg.ArgumentError("groups", "1 (grouped convolution is not supported)");
   FORNAX_ASSIGN_OR_RETURN(o.use_bias, cfg.Bool("use_bias", true));
-  FORNAX_ASSIGN_OR_RETURN(Activation activation,
-                          GetActivation(cfg.json().value("activation", nlohmann::json()),
-                                        cfg.context()));
+  FORNAX_ASSIGN_OR_RETURN(
+      Activation activation,
+      GetActivation(cfg.json().value("activation", nlohmann::json()), cfg.context()));
   FORNAX_ASSIGN_OR_RETURN(auto kernel_init,
                           InitializerArg(cfg, "kernel_initializer", "glorot_uniform"));
   FORNAX_ASSIGN_OR_RETURN(auto bias_init, InitializerArg(cfg, "bias_initializer", "zeros"));

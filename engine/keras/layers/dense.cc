@@ -12,8 +12,9 @@ namespace {
 class Dense final : public UnaryLayer {
  public:
   Dense(LayerCommon common, int64_t units, Activation activation, bool use_bias,
-        std::shared_ptr<const Initializer> kernel_init, std::shared_ptr<const Initializer> bias_init,
-        std::optional<Regularizer> kernel_reg, std::optional<Regularizer> bias_reg)
+        std::shared_ptr<const Initializer> kernel_init,
+        std::shared_ptr<const Initializer> bias_init, std::optional<Regularizer> kernel_reg,
+        std::optional<Regularizer> bias_reg)
       : UnaryLayer(std::move(common)),
         units_(units),
         activation_(std::move(activation)),
@@ -27,8 +28,10 @@ class Dense final : public UnaryLayer {
   absl::Status BuildImpl(std::span<const TensorSpec> inputs) override {
     const Shape& shape = inputs[0].shape;
     if (shape.rank() < 2 || shape.dim(shape.rank() - 1) < 0) {
-      return Error(absl::StrCat("expected an input of rank >= 2 with a known last dimension, "
-                                "received ", shape.ToString()));
+      return Error(
+          absl::StrCat("expected an input of rank >= 2 with a known last dimension, "
+                       "received ",
+                       shape.ToString()));
     }
     input_dim_ = shape.dim(shape.rank() - 1);
     kernel_ = AddWeight("kernel", Shape{input_dim_, units_}, kernel_init_, kernel_reg_);
@@ -39,8 +42,8 @@ class Dense final : public UnaryLayer {
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
     const Shape shape = b.shape(x);
     if (shape.rank() < 1 || shape.dim(shape.rank() - 1) != input_dim_) {
-      b.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "expected input with last dimension ", input_dim_, ", received ", shape.ToString())));
+      b.Fail(absl::InvalidArgumentError(absl::StrCat("expected input with last dimension ",
+                                                     input_dim_, ", received ", shape.ToString())));
       return kNoValue;
     }
     ValueId kernel = Weight(b, kernel_);
@@ -82,9 +85,9 @@ class Dense final : public UnaryLayer {
 
 absl::StatusOr<std::unique_ptr<Layer>> MakeDense(const ConfigView& cfg, LayerCommon common) {
   FORNAX_ASSIGN_OR_RETURN(int64_t units, cfg.PositiveInt("units"));
-  FORNAX_ASSIGN_OR_RETURN(Activation activation,
-                          GetActivation(cfg.json().value("activation", nlohmann::json()),
-                                        cfg.context()));
+  FORNAX_ASSIGN_OR_RETURN(
+      Activation activation,
+      GetActivation(cfg.json().value("activation", nlohmann::json()), cfg.context()));
   FORNAX_ASSIGN_OR_RETURN(bool use_bias, cfg.Bool("use_bias", true));
   FORNAX_ASSIGN_OR_RETURN(auto kernel_init,
                           InitializerArg(cfg, "kernel_initializer", "glorot_uniform"));

@@ -24,7 +24,10 @@ class Dropout final : public UnaryLayer {
  public:
   Dropout(LayerCommon common, double rate, std::optional<std::vector<int64_t>> noise_shape,
           int64_t seed)
-      : UnaryLayer(std::move(common)), rate_(rate), noise_shape_(std::move(noise_shape)), seed_(seed) {}
+      : UnaryLayer(std::move(common)),
+        rate_(rate),
+        noise_shape_(std::move(noise_shape)),
+        seed_(seed) {}
 
  protected:
   absl::Status BuildImpl(std::span<const TensorSpec> inputs) override {
@@ -48,7 +51,8 @@ class Dropout final : public UnaryLayer {
     const uint64_t key = MixSeed(MixSeed(Fnv1a(name()), static_cast<uint64_t>(seed_)),
                                  static_cast<uint64_t>(ctx.call_index));
     const auto stream = static_cast<int64_t>(key >> 2);  // non-negative
-    ValueId keep = b.Binary(Op::kGreaterEqual, b.RandomUniform(mask_shape, stream), b.Scalar(rate_));
+    ValueId keep =
+        b.Binary(Op::kGreaterEqual, b.RandomUniform(mask_shape, stream), b.Scalar(rate_));
     return b.Where(keep, b.Mul(x, b.Scalar(1.0 / (1.0 - rate_))), b.Scalar(0.0));
   }
 

@@ -4,9 +4,9 @@
 // layers.
 #include <cmath>
 
-#include "gtest/gtest.h"
 #include "engine/keras/layers/layer_test_util.h"
 #include "engine/keras/layers/registry.h"
+#include "gtest/gtest.h"
 
 namespace fornax {
 namespace {
@@ -25,7 +25,8 @@ std::unique_ptr<Layer> NewDropout(const std::string& name, json extra = json::ob
 }
 
 // Runs `layers` (each on the same all-ones input) and returns their outputs.
-std::vector<Tensor> RunLayers(const std::vector<const Layer*>& layers, bool training, uint64_t seed) {
+std::vector<Tensor> RunLayers(const std::vector<const Layer*>& layers, bool training,
+                              uint64_t seed) {
   Graph graph;
   Builder b(&graph);
   std::vector<ValueId> x = {b.Input(0, DType::kFloat32, Shape{kBatch, 500})};

@@ -16,7 +16,8 @@ class Flatten final : public UnaryLayer {
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
     const Shape shape = b.shape(x);
     if (shape.rank() < 1) {
-      b.Fail(absl::InvalidArgumentError("expected an input with a batch dimension, received a scalar"));
+      b.Fail(absl::InvalidArgumentError(
+          "expected an input with a batch dimension, received a scalar"));
       return kNoValue;
     }
     int64_t size = 1;

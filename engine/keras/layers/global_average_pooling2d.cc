@@ -15,9 +15,9 @@ class GlobalAveragePooling2D final : public UnaryLayer {
  protected:
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
     if (b.rank(x) != 4) {
-      b.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "expected an input of rank 4 (batch, height, width, channels), received ",
-          b.shape(x).ToString())));
+      b.Fail(absl::InvalidArgumentError(
+          absl::StrCat("expected an input of rank 4 (batch, height, width, channels), received ",
+                       b.shape(x).ToString())));
       return kNoValue;
     }
     return b.Mean(x, {1, 2}, keepdims_);

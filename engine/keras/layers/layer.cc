@@ -11,8 +11,8 @@ absl::Status Layer::Build(std::span<const TensorSpec> inputs) {
     return Error(absl::StrCat("expected 1 input, received ", inputs.size()));
   }
   if (num_inputs() < 0 && inputs.size() < 2) {
-    return Error(absl::StrCat("(", class_name(),
-                              ") expects a list of at least 2 inputs, received ", inputs.size()));
+    return Error(absl::StrCat("(", class_name(), ") expects a list of at least 2 inputs, received ",
+                              inputs.size()));
   }
   FORNAX_RETURN_IF_ERROR(BuildImpl(inputs));
   built_ = true;
@@ -48,8 +48,7 @@ int64_t Layer::CountParams(bool trainable_only) const {
   return total;
 }
 
-int Layer::AddWeight(std::string name, Shape shape,
-                     std::shared_ptr<const Initializer> initializer,
+int Layer::AddWeight(std::string name, Shape shape, std::shared_ptr<const Initializer> initializer,
                      std::optional<Regularizer> regularizer, bool trainable) {
   WeightSpec w;
   w.path = absl::StrCat(this->name(), "/", name);
@@ -103,8 +102,8 @@ absl::Status RequireChannelsLast(const ConfigView& cfg) {
 absl::Status RefuseConstraint(const ConfigView& cfg, const std::string& key) {
   if (!cfg.Has(key)) return absl::OkStatus();
   return cfg.Error(absl::StrCat("argument `", key,
-                                "`: weight constraints are not supported yet. Received: ", key,
-                                "=", PythonRepr(*cfg.Find(key))));
+                                "`: weight constraints are not supported yet. Received: ", key, "=",
+                                PythonRepr(*cfg.Find(key))));
 }
 
 absl::Status Layer::Error(const std::string& message) const {

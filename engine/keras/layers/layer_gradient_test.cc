@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "engine/autodiff/autodiff.h"
 #include "engine/keras/layers/layer_test_util.h"
 #include "engine/keras/layers/registry.h"
+#include "gtest/gtest.h"
 
 namespace fornax {
 namespace {
@@ -16,7 +16,8 @@ namespace {
 using nlohmann::json;
 
 const json& Cases() {
-  static const json* cases = new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
+  static const json* cases =
+      new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
   return *cases;
 }
 

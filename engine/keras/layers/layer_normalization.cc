@@ -74,7 +74,8 @@ class LayerNormalization final : public UnaryLayer {
 
 absl::StatusOr<std::unique_ptr<Layer>> MakeLayerNormalization(const ConfigView& cfg,
                                                               LayerCommon common) {
-  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes, cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
+  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes,
+                          cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
   FORNAX_ASSIGN_OR_RETURN(double epsilon, cfg.Float("epsilon", 1e-3));
   FORNAX_ASSIGN_OR_RETURN(bool center, cfg.Bool("center", true));
   FORNAX_ASSIGN_OR_RETURN(bool scale, cfg.Bool("scale", true));

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "engine/keras/layers/layer_test_util.h"
 #include "engine/keras/layers/registry.h"
+#include "gtest/gtest.h"
 
 namespace fornax {
 namespace {
@@ -18,7 +18,8 @@ namespace {
 using nlohmann::json;
 
 const json& Cases() {
-  static const json* cases = new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
+  static const json* cases =
+      new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
   return *cases;
 }
 
@@ -105,12 +106,12 @@ TEST_P(LayerCaseTest, MatchesKeras) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Keras, LayerCaseTest,
-    ::testing::Combine(::testing::ValuesIn(CaseNames()), ::testing::Values("reference", "cpu")),
-    [](const ::testing::TestParamInfo<LayerCaseTest::ParamType>& info) {
-      return std::get<0>(info.param) + "_" + std::get<1>(info.param);
-    });
+INSTANTIATE_TEST_SUITE_P(Keras, LayerCaseTest,
+                         ::testing::Combine(::testing::ValuesIn(CaseNames()),
+                                            ::testing::Values("reference", "cpu")),
+                         [](const ::testing::TestParamInfo<LayerCaseTest::ParamType>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
 
 }  // namespace
 }  // namespace fornax

@@ -16,8 +16,10 @@ class Merge final : public Layer {
 
   absl::Status BuildImpl(std::span<const TensorSpec> inputs) override {
     if (op_ == Op::kSub && inputs.size() != 2) {
-      return Error(absl::StrCat("A `Subtract` layer should be called on exactly 2 inputs. "
-                                "Received: ", inputs.size(), " inputs"));
+      return Error(
+          absl::StrCat("A `Subtract` layer should be called on exactly 2 inputs. "
+                       "Received: ",
+                       inputs.size(), " inputs"));
     }
     return absl::OkStatus();
   }

@@ -21,9 +21,9 @@ class Pooling2D final : public UnaryLayer {
  protected:
   ValueId CallOne(Builder& b, ValueId x, const CallContext&) const override {
     if (b.rank(x) != 4) {
-      b.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "expected an input of rank 4 (batch, height, width, channels), received ",
-          b.shape(x).ToString())));
+      b.Fail(absl::InvalidArgumentError(
+          absl::StrCat("expected an input of rank 4 (batch, height, width, channels), received ",
+                       b.shape(x).ToString())));
       return kNoValue;
     }
     return is_max_ ? b.MaxPool2D(x, window_, strides_, padding_)
@@ -47,8 +47,7 @@ absl::StatusOr<std::unique_ptr<Layer>> MakePooling2D(const ConfigView& cfg, Laye
   const bool is_max = common.class_name == "MaxPooling2D";
   return std::make_unique<Pooling2D>(std::move(common), is_max,
                                      std::array<int64_t, 2>{pool[0], pool[1]},
-                                     std::array<int64_t, 2>{strides[0], strides[1]},
-                                     padding);
+                                     std::array<int64_t, 2>{strides[0], strides[1]}, padding);
 }
 
 }  // namespace fornax

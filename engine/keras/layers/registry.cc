@@ -53,9 +53,9 @@ std::vector<std::string> SupportedLayerClasses() {
 absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const nlohmann::json& layer_json) {
   if (!layer_json.is_object() || !layer_json.contains("class_name") ||
       !layer_json["class_name"].is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected a layer object with a string \"class_name\"; received ",
-        layer_json.dump().substr(0, 120)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a layer object with a string \"class_name\"; received ",
+                     layer_json.dump().substr(0, 120)));
   }
   const std::string class_name = layer_json["class_name"].get<std::string>();
   if (!layer_json.contains("config") || !layer_json["config"].is_object()) {
@@ -70,9 +70,9 @@ absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const nlohmann::json& layer_j
     name = layer_json["name"].get<std::string>();
   }
   if (RunsUserCode(class_name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refused: layer '", name, "' is a ", class_name,
-        " layer, which runs arbitrary Python; Fornax never executes user code"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("refused: layer '", name, "' is a ", class_name,
+                     " layer, which runs arbitrary Python; Fornax never executes user code"));
   }
   const nlohmann::json registered = layer_json.value("registered_name", nlohmann::json());
   if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos) {
@@ -82,9 +82,9 @@ absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const nlohmann::json& layer_j
   }
   auto it = Factories().find(class_name);
   if (it == Factories().end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown layer class '", class_name, "' (layer '", name, "'); supported: ",
-        absl::StrJoin(SupportedLayerClasses(), ", ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown layer class '", class_name, "' (layer '", name,
+                     "'); supported: ", absl::StrJoin(SupportedLayerClasses(), ", ")));
   }
   ConfigView cfg(config, absl::StrCat("layer '", name, "'"));
   LayerCommon common;

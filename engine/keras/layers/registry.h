@@ -40,10 +40,12 @@ absl::StatusOr<std::unique_ptr<Layer>> MakeDropout(const ConfigView&, LayerCommo
 absl::StatusOr<std::unique_ptr<Layer>> MakeFlatten(const ConfigView&, LayerCommon);
 absl::StatusOr<std::unique_ptr<Layer>> MakeReshape(const ConfigView&, LayerCommon);
 absl::StatusOr<std::unique_ptr<Layer>> MakeRescaling(const ConfigView&, LayerCommon);
-absl::StatusOr<std::unique_ptr<Layer>> MakeMerge(const ConfigView&, LayerCommon);  // Add/Subtract/Multiply
+absl::StatusOr<std::unique_ptr<Layer>> MakeMerge(const ConfigView&,
+                                                 LayerCommon);  // Add/Subtract/Multiply
 absl::StatusOr<std::unique_ptr<Layer>> MakeConcatenate(const ConfigView&, LayerCommon);
 absl::StatusOr<std::unique_ptr<Layer>> MakeConv2D(const ConfigView&, LayerCommon);
-absl::StatusOr<std::unique_ptr<Layer>> MakePooling2D(const ConfigView&, LayerCommon);  // Max/Average
+absl::StatusOr<std::unique_ptr<Layer>> MakePooling2D(const ConfigView&,
+                                                     LayerCommon);  // Max/Average
 absl::StatusOr<std::unique_ptr<Layer>> MakeGlobalAveragePooling2D(const ConfigView&, LayerCommon);
 absl::StatusOr<std::unique_ptr<Layer>> MakeBatchNormalization(const ConfigView&, LayerCommon);
 absl::StatusOr<std::unique_ptr<Layer>> MakeLayerNormalization(const ConfigView&, LayerCommon);

@@ -33,15 +33,16 @@ class Reshape final : public UnaryLayer {
     dims.insert(dims.end(), target_.begin(), target_.end());
     if (unknown >= 0) {
       if (known == 0 || size % known != 0) {
-        b.Fail(absl::InvalidArgumentError(absl::StrCat(
-            "cannot reshape ", shape.ToString(), " to (None, ", absl::StrJoin(target_, ", "), ")")));
+        b.Fail(absl::InvalidArgumentError(absl::StrCat("cannot reshape ", shape.ToString(),
+                                                       " to (None, ", absl::StrJoin(target_, ", "),
+                                                       ")")));
         return kNoValue;
       }
       dims[static_cast<size_t>(unknown) + 1] = size / known;
     } else if (known != size) {
-      b.Fail(absl::InvalidArgumentError(absl::StrCat(
-          "total size of the new array must be unchanged: input shape ", shape.ToString(),
-          ", target_shape (", absl::StrJoin(target_, ", "), ")")));
+      b.Fail(absl::InvalidArgumentError(
+          absl::StrCat("total size of the new array must be unchanged: input shape ",
+                       shape.ToString(), ", target_shape (", absl::StrJoin(target_, ", "), ")")));
       return kNoValue;
     }
     return b.Reshape(x, Shape(dims));

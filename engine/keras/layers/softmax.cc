@@ -21,8 +21,10 @@ class Softmax final : public UnaryLayer {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Layer>> MakeSoftmax(const ConfigView& cfg, LayerCommon common) {
-  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes, cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
-  if (axes.size() != 1) return cfg.ArgumentError("axis", "a single axis (several are not supported)");
+  FORNAX_ASSIGN_OR_RETURN(std::vector<int64_t> axes,
+                          cfg.IntOrInts("axis", std::vector<int64_t>{-1}));
+  if (axes.size() != 1)
+    return cfg.ArgumentError("axis", "a single axis (several are not supported)");
   return std::make_unique<Softmax>(std::move(common), axes[0]);
 }
 

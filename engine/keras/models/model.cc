@@ -57,7 +57,8 @@ absl::Status Model::CreateVariables(VariableStore* store, uint64_t seed) {
       // Each variable draws from its own stream: the run seed mixed with the
       // variable's position, so equal-shaped layers differ.
       FORNAX_ASSIGN_OR_RETURN(
-          Tensor value, w.initializer->Create(w.shape, w.dtype, MixSeed(seed, static_cast<uint64_t>(ordinal))));
+          Tensor value,
+          w.initializer->Create(w.shape, w.dtype, MixSeed(seed, static_cast<uint64_t>(ordinal))));
       ++ordinal;
       VariableInfo info;
       info.path = w.path;
@@ -83,9 +84,9 @@ absl::Status Model::Call(Builder& b, std::span<const ValueId> inputs, bool train
   FORNAX_RETURN_IF_ERROR(b.status());
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (b.shape(inputs[i]) != inputs_[i].shape) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "model '", name_, "': input '", inputs_[i].name, "' expects shape ",
-          inputs_[i].shape.ToString(), ", received ", b.shape(inputs[i]).ToString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", name_, "': input '", inputs_[i].name, "' expects shape ",
+                       inputs_[i].shape.ToString(), ", received ", b.shape(inputs[i]).ToString()));
     }
   }
   std::vector<std::vector<ValueId>> values;

@@ -3,10 +3,10 @@
 // with one thing changed.
 #include <fstream>
 
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "engine/keras/layers/layer_test_util.h"
 #include "engine/keras/models/model.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 namespace fornax {
 namespace {

@@ -17,19 +17,19 @@
 namespace fornax {
 
 struct Model::LayerNode {
-  std::shared_ptr<Layer> layer;  // null for a model input
-  int input_index = -1;          // model input # when layer is null
-  std::string name;              // the layer (or InputLayer) name
-  std::string class_name;        // "Dense", "InputLayer"
+  std::shared_ptr<Layer> layer;             // null for a model input
+  int input_index = -1;                     // model input # when layer is null
+  std::string name;                         // the layer (or InputLayer) name
+  std::string class_name;                   // "Dense", "InputLayer"
   std::vector<std::pair<int, int>> inputs;  // (node, output of that node)
-  int64_t call_index = 0;        // 0 for a layer's first call
-  std::vector<TensorSpec> outputs;  // inferred when parsing
-  int config_index = 0;          // position in the config's layer list (Summary order)
-  bool in_summary = true;        // Sequential models do not list their InputLayer
+  int64_t call_index = 0;                   // 0 for a layer's first call
+  std::vector<TensorSpec> outputs;          // inferred when parsing
+  int config_index = 0;                     // position in the config's layer list (Summary order)
+  bool in_summary = true;                   // Sequential models do not list their InputLayer
   // Set on nodes inlined from a nested model (a Sequential or Functional used
   // as a layer): the summary shows that model as one row.
-  std::string group;             // the nested model's name
-  std::string group_class;       // "Sequential" / "Functional"
+  std::string group;                      // the nested model's name
+  std::string group_class;                // "Sequential" / "Functional"
   std::vector<TensorSpec> group_outputs;  // on the group's first node
 };
 

@@ -9,11 +9,13 @@
 #include "engine/keras/config_util.h"
 #include "engine/keras/layers/registry.h"
 #include "engine/keras/models/model_node.h"
+#include "engine/keras/models/model_parser_internal.h"
 
 namespace fornax {
-namespace {
 
 using nlohmann::json;
+
+namespace model_parser_internal {
 
 absl::Status Malformed(const std::string& where, const std::string& expected,
                        const json& received) {
@@ -22,13 +24,6 @@ absl::Status Malformed(const std::string& where, const std::string& expected,
   return absl::InvalidArgumentError(
       absl::StrCat(where, ": expected ", expected, ", received ", text));
 }
-
-// One (layer, node, tensor) reference: Keras's keras_history.
-struct History {
-  std::string layer;
-  int node = 0;
-  int tensor = 0;
-};
 
 absl::StatusOr<History> ParseHistory(const json& v, const std::string& where) {
   if (!v.is_array() || v.size() < 3 || !v[0].is_string() || !v[1].is_number_integer() ||
@@ -40,7 +35,8 @@ absl::StatusOr<History> ParseHistory(const json& v, const std::string& where) {
 
 // Collects the tensors of an inbound node's args, in order. Keras 3 writes
 // {"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}.
-absl::Status CollectTensors(const json& v, const std::string& where, std::vector<History>* out) {
+static absl::Status CollectTensors(const json& v, const std::string& where,
+                                   std::vector<History>* out) {
   if (v.is_array()) {
     for (const json& e : v) FORNAX_RETURN_IF_ERROR(CollectTensors(e, where, out));
     return absl::OkStatus();
@@ -54,8 +50,10 @@ absl::Status CollectTensors(const json& v, const std::string& where, std::vector
     out->push_back(std::move(h));
     return absl::OkStatus();
   }
-  return Malformed(where, "layer inputs that are Keras tensors (constant arguments are not "
-                          "supported)", v);
+  return Malformed(where,
+                   "layer inputs that are Keras tensors (constant arguments are not "
+                   "supported)",
+                   v);
 }
 
 absl::StatusOr<std::vector<History>> InboundTensors(const json& inbound, const std::string& where) {
@@ -106,6 +104,14 @@ absl::StatusOr<TensorSpec> ParseInputLayer(const json& layer_json) {
   return spec;
 }
 
+std::string ClassName(const json& layer_json) {
+  if (layer_json.is_object() && layer_json.contains("class_name") &&
+      layer_json["class_name"].is_string()) {
+    return layer_json["class_name"].get<std::string>();
+  }
+  return "";
+}
+
 bool IsModelClass(const std::string& c) {
   return c == "Sequential" || c == "Functional" || c == "Model";
 }
@@ -130,109 +136,109 @@ absl::StatusOr<std::shared_ptr<Layer>> MakeLayer(const json& layer_json) {
   return std::shared_ptr<Layer>(std::move(layer));
 }
 
-}  // namespace
-
-// Builds the node list of one model, tracing shapes as it goes.
-class ModelParser::NodeBuilder {
- public:
-  explicit NodeBuilder(Model* model) : model_(model), builder_(&graph_) {}
-  Model* model() const { return model_; }
-
-  int AddInput(TensorSpec spec, const std::string& layer_name, bool in_summary, int config_index) {
-    auto node = std::make_unique<Model::LayerNode>();
-    node->input_index = static_cast<int>(model_->inputs_.size());
-    node->name = layer_name;
-    node->class_name = "InputLayer";
-    node->in_summary = in_summary;
-    node->config_index = config_index;
-    node->outputs = {spec};
-    values_.push_back({builder_.Input(node->input_index, spec.dtype, spec.shape, spec.name)});
-    model_->inputs_.push_back(std::move(spec));
-    model_->nodes_.push_back(std::move(node));
-    return static_cast<int>(model_->nodes_.size()) - 1;
-  }
-
-  absl::StatusOr<int> AddCall(const std::shared_ptr<Layer>& layer, const json& layer_json,
-                              std::vector<std::pair<int, int>> inputs, int64_t call_index,
-                              int config_index) {
-    std::vector<TensorSpec> specs;
-    std::vector<ValueId> values;
-    for (const auto& [node, output] : inputs) {
-      specs.push_back(model_->nodes_[static_cast<size_t>(node)]->outputs[static_cast<size_t>(output)]);
-      values.push_back(values_[static_cast<size_t>(node)][static_cast<size_t>(output)]);
-    }
-    if (!layer->built()) {
-      std::vector<TensorSpec> build_specs = BuildConfigSpecs(layer_json, specs);
-      if (absl::Status s = layer->Build(build_specs); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(s.message(), " (", layer->class_name(), ")"));
-      }
-      for (WeightSpec& w : layer->weights()) w.index = next_weight_++;
-    }
-    CallContext ctx;
-    ctx.call_index = call_index;
-    FORNAX_ASSIGN_OR_RETURN(std::vector<ValueId> outs, layer->Apply(builder_, values, ctx));
-    auto node = std::make_unique<Model::LayerNode>();
-    node->layer = layer;
-    node->name = layer->name();
-    node->class_name = layer->class_name();
-    node->inputs = std::move(inputs);
-    node->call_index = call_index;
-    node->config_index = config_index;
-    for (ValueId v : outs) {
-      node->outputs.push_back(TensorSpec{layer->name(), builder_.dtype(v), builder_.shape(v)});
-    }
-    values_.push_back(std::move(outs));
-    model_->nodes_.push_back(std::move(node));
-    return static_cast<int>(model_->nodes_.size()) - 1;
-  }
-
- private:
-  // Keras builds a deserialized layer from its build_config before calling
-  // it, so a config whose shapes disagree fails on the call. Falls back to
-  // the actual inputs when build_config is absent or not a plain shape.
-  static std::vector<TensorSpec> BuildConfigSpecs(const json& layer_json,
-                                                  const std::vector<TensorSpec>& actual) {
-    if (!layer_json.contains("build_config") || !layer_json["build_config"].is_object()) {
-      return actual;
-    }
-    const json& shape = layer_json["build_config"].value("input_shape", json());
-    std::vector<json> shapes;
-    if (shape.is_array() && !shape.empty() && shape[0].is_array()) {
-      shapes.assign(shape.begin(), shape.end());
-    } else {
-      shapes.push_back(shape);
-    }
-    if (shapes.size() != actual.size()) return actual;
-    std::vector<TensorSpec> specs = actual;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      absl::StatusOr<Shape> parsed = ParseBatchShape(shapes[i], "build_config");
-      if (!parsed.ok()) return actual;
-      parsed->mutable_dims()[0] = kBatch;
-      specs[i].shape = *parsed;
-    }
-    return specs;
-  }
-
-  Model* model_;
-  Graph graph_;
-  Builder builder_;
-  std::vector<std::vector<ValueId>> values_;  // per node
-  int64_t next_weight_ = 0;
-};
-
-namespace {
-
 // A Sequential or Functional used as a layer, parsed on its own.
 absl::StatusOr<std::unique_ptr<Model>> ParseNested(const json& layer_json) {
   absl::StatusOr<std::unique_ptr<Model>> inner = ModelParser::Parse(layer_json);
   if (!inner.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("in nested model '", LayerName(layer_json),
-                                                   "': ", inner.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("in nested model '", LayerName(layer_json), "': ", inner.status().message()));
   }
   return inner;
 }
 
+}  // namespace model_parser_internal
+
+using model_parser_internal::ClassName;
+using model_parser_internal::History;
+using model_parser_internal::InboundTensors;
+using model_parser_internal::IsModelClass;
+using model_parser_internal::LayerName;
+using model_parser_internal::MakeLayer;
+using model_parser_internal::Malformed;
+using model_parser_internal::ParseHistory;
+using model_parser_internal::ParseInputLayer;
+using model_parser_internal::ParseNested;
+
+int ModelParser::NodeBuilder::AddInput(TensorSpec spec, const std::string& layer_name,
+                                       bool in_summary, int config_index) {
+  auto node = std::make_unique<Model::LayerNode>();
+  node->input_index = static_cast<int>(model_->inputs_.size());
+  node->name = layer_name;
+  node->class_name = "InputLayer";
+  node->in_summary = in_summary;
+  node->config_index = config_index;
+  node->outputs = {spec};
+  values_.push_back({builder_.Input(node->input_index, spec.dtype, spec.shape, spec.name)});
+  model_->inputs_.push_back(std::move(spec));
+  model_->nodes_.push_back(std::move(node));
+  return static_cast<int>(model_->nodes_.size()) - 1;
+}
+
+namespace {
+
+// Keras builds a deserialized layer from its build_config before calling it,
+// so a config whose shapes disagree fails on the call. Falls back to the
+// actual inputs when build_config is absent or not a plain shape.
+std::vector<TensorSpec> BuildConfigSpecs(const json& layer_json,
+                                         const std::vector<TensorSpec>& actual) {
+  if (!layer_json.contains("build_config") || !layer_json["build_config"].is_object()) {
+    return actual;
+  }
+  const json& shape = layer_json["build_config"].value("input_shape", json());
+  std::vector<json> shapes;
+  if (shape.is_array() && !shape.empty() && shape[0].is_array()) {
+    shapes.assign(shape.begin(), shape.end());
+  } else {
+    shapes.push_back(shape);
+  }
+  if (shapes.size() != actual.size()) return actual;
+  std::vector<TensorSpec> specs = actual;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    absl::StatusOr<Shape> parsed = ParseBatchShape(shapes[i], "build_config");
+    if (!parsed.ok()) return actual;
+    parsed->mutable_dims()[0] = kBatch;
+    specs[i].shape = *parsed;
+  }
+  return specs;
+}
+
 }  // namespace
+
+absl::StatusOr<int> ModelParser::NodeBuilder::AddCall(const std::shared_ptr<Layer>& layer,
+                                                      const json& layer_json,
+                                                      std::vector<std::pair<int, int>> inputs,
+                                                      int64_t call_index, int config_index) {
+  std::vector<TensorSpec> specs;
+  std::vector<ValueId> values;
+  for (const auto& [node, output] : inputs) {
+    specs.push_back(
+        model_->nodes_[static_cast<size_t>(node)]->outputs[static_cast<size_t>(output)]);
+    values.push_back(values_[static_cast<size_t>(node)][static_cast<size_t>(output)]);
+  }
+  if (!layer->built()) {
+    std::vector<TensorSpec> build_specs = BuildConfigSpecs(layer_json, specs);
+    if (absl::Status s = layer->Build(build_specs); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(s.message(), " (", layer->class_name(), ")"));
+    }
+    for (WeightSpec& w : layer->weights()) w.index = next_weight_++;
+  }
+  CallContext ctx;
+  ctx.call_index = call_index;
+  FORNAX_ASSIGN_OR_RETURN(std::vector<ValueId> outs, layer->Apply(builder_, values, ctx));
+  auto node = std::make_unique<Model::LayerNode>();
+  node->layer = layer;
+  node->name = layer->name();
+  node->class_name = layer->class_name();
+  node->inputs = std::move(inputs);
+  node->call_index = call_index;
+  node->config_index = config_index;
+  for (ValueId v : outs) {
+    node->outputs.push_back(TensorSpec{layer->name(), builder_.dtype(v), builder_.shape(v)});
+  }
+  values_.push_back(std::move(outs));
+  model_->nodes_.push_back(std::move(node));
+  return static_cast<int>(model_->nodes_.size()) - 1;
+}
 
 absl::StatusOr<std::vector<std::pair<int, int>>> ModelParser::Inline(
     NodeBuilder& nb, const Model& inner, const std::vector<std::pair<int, int>>& inputs,
@@ -244,8 +250,8 @@ absl::StatusOr<std::vector<std::pair<int, int>>> ModelParser::Inline(
                                                    inputs.size()));
   }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorSpec& given =
-        outer->nodes_[static_cast<size_t>(inputs[i].first)]->outputs[static_cast<size_t>(inputs[i].second)];
+    const TensorSpec& given = outer->nodes_[static_cast<size_t>(inputs[i].first)]
+                                  ->outputs[static_cast<size_t>(inputs[i].second)];
     if (given.shape != inner.inputs_[i].shape) {
       return absl::InvalidArgumentError(absl::StrCat(
           "nested model '", inner.name_, "' expects input '", inner.inputs_[i].name, "' of shape ",
@@ -268,9 +274,9 @@ absl::StatusOr<std::vector<std::pair<int, int>>> ModelParser::Inline(
       ins.push_back(node_map[s] >= 0 ? std::make_pair(node_map[s], output) : input_refs[s]);
     }
     // Distinct calls of a shared nested model get distinct call indices.
-    FORNAX_ASSIGN_OR_RETURN(int added, nb.AddCall(node.layer, json::object(), std::move(ins),
-                                                  node.call_index + call_index * 1000,
-                                                  config_index));
+    FORNAX_ASSIGN_OR_RETURN(int added,
+                            nb.AddCall(node.layer, json::object(), std::move(ins),
+                                       node.call_index + call_index * 1000, config_index));
     Model::LayerNode& outer_node = *outer->nodes_[static_cast<size_t>(added)];
     outer_node.group = inner.name_;
     outer_node.group_class = inner.class_name_;
@@ -322,22 +328,22 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
     }
     TensorSpec spec;
     spec.name = "input_layer";
-    FORNAX_ASSIGN_OR_RETURN(spec.shape, ParseBatchShape(shape, "Sequential build_config input_shape"));
+    FORNAX_ASSIGN_OR_RETURN(spec.shape,
+                            ParseBatchShape(shape, "Sequential build_config input_shape"));
     spec.shape.mutable_dims()[0] = kBatch;
     current.first = mb.AddInput(std::move(spec), "input_layer", /*in_summary=*/false, 0);
   }
   if (first == layers.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("Sequential model '", model->name_,
-                                                   "' has no layers"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Sequential model '", model->name_, "' has no layers"));
   }
   for (size_t i = first; i < layers.size(); ++i) {
     if (layers[i].value("class_name", json()) == "InputLayer") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Sequential model '", model->name_, "': InputLayer '", LayerName(layers[i]),
-          "' may only be the first layer (found at position ", i, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("Sequential model '", model->name_, "': InputLayer '", LayerName(layers[i]),
+                       "' may only be the first layer (found at position ", i, ")"));
     }
-    if (IsModelClass(layers[i].value("class_name", json()).is_string()
-                         ? layers[i]["class_name"].get<std::string>() : "")) {
+    if (IsModelClass(ClassName(layers[i]))) {
       FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> inner, ParseNested(layers[i]));
       FORNAX_ASSIGN_OR_RETURN(auto outs, Inline(mb, *inner, {current}, 0, static_cast<int>(i)));
       if (outs.size() != 1) {
@@ -348,8 +354,8 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
       continue;
     }
     FORNAX_ASSIGN_OR_RETURN(std::shared_ptr<Layer> layer, MakeLayer(layers[i]));
-    FORNAX_ASSIGN_OR_RETURN(current.first, mb.AddCall(layer, layers[i], {current}, 0,
-                                                      static_cast<int>(i)));
+    FORNAX_ASSIGN_OR_RETURN(current.first,
+                            mb.AddCall(layer, layers[i], {current}, 0, static_cast<int>(i)));
     current.second = 0;
   }
   model->output_refs_ = {current};
@@ -357,151 +363,6 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
 }
 
 // The Functional graph: layers by name, resolved depth first from the outputs.
-class ModelParser::FunctionalParser {
- public:
-  FunctionalParser(const json& config, Model* model) : config_(config), model_(model), mb_(model) {}
-
-  absl::Status Parse() {
-    if (!config_.contains("layers") || !config_["layers"].is_array()) {
-      return Malformed("Functional config", "a \"layers\" list", config_.value("layers", json()));
-    }
-    const json& layers = config_["layers"];
-    for (size_t i = 0; i < layers.size(); ++i) {
-      const std::string name = LayerName(layers[i]);
-      if (name.empty()) return Malformed(absl::StrCat("layers[", i, "]"), "a named layer", layers[i]);
-      if (!by_name_.emplace(name, i).second) {
-        return absl::InvalidArgumentError(absl::StrCat("two layers are named '", name, "'"));
-      }
-    }
-    FORNAX_ASSIGN_OR_RETURN(auto inputs, Endpoints("input_layers"));
-    for (const auto& [key, h] : inputs) {
-      auto it = by_name_.find(h.layer);
-      if (it == by_name_.end() || layers[it->second].value("class_name", json()) != "InputLayer") {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "input_layers names '", h.layer, "', which is not an InputLayer of this model"));
-      }
-      FORNAX_ASSIGN_OR_RETURN(TensorSpec spec, ParseInputLayer(layers[it->second]));
-      if (!key.empty()) spec.name = key;
-      const int node =
-          mb_.AddInput(std::move(spec), h.layer, /*in_summary=*/true, static_cast<int>(it->second));
-      resolved_[{h.layer, 0}] = {{node, 0}};
-    }
-    FORNAX_ASSIGN_OR_RETURN(auto outputs, Endpoints("output_layers"));
-    for (const auto& [key, h] : outputs) {
-      FORNAX_ASSIGN_OR_RETURN(std::vector<Ref> refs, Resolve(h.layer, h.node));
-      if (h.tensor >= static_cast<int>(refs.size())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "output_layers: layer '", h.layer, "' has ", refs.size(), " outputs; tensor_index ",
-            h.tensor, " does not exist"));
-      }
-      model_->output_refs_.push_back(refs[static_cast<size_t>(h.tensor)]);
-      output_names_.push_back(key.empty() ? h.layer : key);
-    }
-    return absl::OkStatus();
-  }
-
-  const std::vector<std::string>& output_names() const { return output_names_; }
-
- private:
-  // input_layers / output_layers: [name, node, tensor], a list of those, or a
-  // dict {key: [name, node, tensor]} (keys sorted, as Keras flattens dicts).
-  absl::StatusOr<std::vector<std::pair<std::string, History>>> Endpoints(const std::string& field) {
-    const json& v = config_.value(field, json());
-    std::vector<std::pair<std::string, History>> out;
-    if (v.is_object()) {
-      for (const auto& [key, triple] : v.items()) {
-        FORNAX_ASSIGN_OR_RETURN(History h, ParseHistory(triple, absl::StrCat(field, "['", key, "']")));
-        out.emplace_back(key, std::move(h));
-      }
-    } else if (v.is_array() && !v.empty() && v[0].is_string()) {
-      FORNAX_ASSIGN_OR_RETURN(History h, ParseHistory(v, field));
-      out.emplace_back("", std::move(h));
-    } else if (v.is_array() && !v.empty()) {
-      for (size_t i = 0; i < v.size(); ++i) {
-        FORNAX_ASSIGN_OR_RETURN(History h, ParseHistory(v[i], absl::StrCat(field, "[", i, "]")));
-        out.emplace_back("", std::move(h));
-      }
-    } else {
-      return Malformed(field, "[layer_name, node_index, tensor_index], a list or a dict of them", v);
-    }
-    return out;
-  }
-
-  using Ref = std::pair<int, int>;  // (node, output)
-
-  // The outputs of call `node_index` of `layer_name`, creating it (and what
-  // it depends on) on first use.
-  absl::StatusOr<std::vector<Ref>> Resolve(const std::string& layer_name, int node_index) {
-    auto done = resolved_.find({layer_name, node_index});
-    if (done != resolved_.end()) return done->second;
-    auto it = by_name_.find(layer_name);
-    if (it == by_name_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("a keras_history refers to layer '",
-                                                     layer_name, "', which the model lacks"));
-    }
-    const json& layer_json = config_["layers"][it->second];
-    if (layer_json.value("class_name", json()) == "InputLayer") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "InputLayer '", layer_name, "' is used but is not listed in input_layers"));
-    }
-    if (!visiting_.insert({layer_name, node_index}).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the model graph has a cycle through layer '", layer_name, "'"));
-    }
-    const json& inbound = layer_json.value("inbound_nodes", json());
-    const std::string where = absl::StrCat("layer '", layer_name, "' inbound_nodes[", node_index, "]");
-    if (!inbound.is_array() || node_index >= static_cast<int>(inbound.size())) {
-      return Malformed(where, absl::StrCat("an inbound_nodes list with at least ", node_index + 1,
-                                           " entries"), inbound);
-    }
-    FORNAX_ASSIGN_OR_RETURN(std::vector<History> refs,
-                            InboundTensors(inbound[static_cast<size_t>(node_index)], where));
-    std::vector<Ref> inputs;
-    for (const History& h : refs) {
-      FORNAX_ASSIGN_OR_RETURN(std::vector<Ref> outs, Resolve(h.layer, h.node));
-      if (h.tensor >= static_cast<int>(outs.size())) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": layer '", h.layer,
-                                                       "' has no output ", h.tensor));
-      }
-      inputs.push_back(outs[static_cast<size_t>(h.tensor)]);
-    }
-    std::vector<Ref> outputs;
-    const std::string class_name = layer_json.value("class_name", json()).is_string()
-                                       ? layer_json["class_name"].get<std::string>()
-                                       : "";
-    if (IsModelClass(class_name)) {
-      std::unique_ptr<Model>& inner = nested_[layer_name];
-      if (inner == nullptr) {
-        FORNAX_ASSIGN_OR_RETURN(inner, ParseNested(layer_json));
-      }
-      FORNAX_ASSIGN_OR_RETURN(outputs, Inline(mb_, *inner, inputs, node_index,
-                                              static_cast<int>(it->second)));
-    } else {
-      std::shared_ptr<Layer>& layer = layers_[layer_name];
-      if (layer == nullptr) {
-        FORNAX_ASSIGN_OR_RETURN(layer, MakeLayer(layer_json));
-      }
-      FORNAX_ASSIGN_OR_RETURN(int node, mb_.AddCall(layer, layer_json, std::move(inputs),
-                                                    node_index, static_cast<int>(it->second)));
-      for (size_t o = 0; o < model_->nodes_[static_cast<size_t>(node)]->outputs.size(); ++o) {
-        outputs.push_back({node, static_cast<int>(o)});
-      }
-    }
-    visiting_.erase({layer_name, node_index});
-    resolved_[{layer_name, node_index}] = outputs;
-    return outputs;
-  }
-
-  const json& config_;
-  Model* model_;
-  NodeBuilder mb_;
-  std::map<std::string, size_t> by_name_;
-  std::map<std::string, std::shared_ptr<Layer>> layers_;
-  std::map<std::string, std::unique_ptr<Model>> nested_;
-  std::map<std::pair<std::string, int>, std::vector<Ref>> resolved_;
-  std::set<std::pair<std::string, int>> visiting_;
-  std::vector<std::string> output_names_;
-};
 
 absl::StatusOr<std::unique_ptr<Model>> ModelParser::Parse(const json& top) {
   if (!top.is_object() || !top.contains("class_name") || !top["class_name"].is_string()) {
@@ -509,9 +370,10 @@ absl::StatusOr<std::unique_ptr<Model>> ModelParser::Parse(const json& top) {
   }
   const std::string class_name = top["class_name"].get<std::string>();
   if (!IsModelClass(class_name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported model class '", class_name,
-        "': Fornax reads Sequential and Functional models (a subclassed model's call() is Python)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unsupported model class '", class_name,
+                     "': Fornax reads Sequential and Functional models (a subclassed model's "
+                     "call() is Python)"));
   }
   if (!top.contains("config") || !top["config"].is_object()) {
     return Malformed(class_name, "a \"config\" object", top.value("config", json()));
@@ -526,13 +388,12 @@ absl::StatusOr<std::unique_ptr<Model>> ModelParser::Parse(const json& top) {
   if (class_name == "Sequential") {
     FORNAX_RETURN_IF_ERROR(ParseSequential(config, top, model.get()));
   } else {
-    FunctionalParser parser(config, model.get());
-    FORNAX_RETURN_IF_ERROR(parser.Parse());
-    output_names = parser.output_names();
+    FORNAX_RETURN_IF_ERROR(ParseFunctional(config, model.get(), &output_names));
   }
   for (size_t i = 0; i < model->output_refs_.size(); ++i) {
     const auto& [node, output] = model->output_refs_[i];
-    TensorSpec spec = model->nodes_[static_cast<size_t>(node)]->outputs[static_cast<size_t>(output)];
+    TensorSpec spec =
+        model->nodes_[static_cast<size_t>(node)]->outputs[static_cast<size_t>(output)];
     if (i < output_names.size()) spec.name = output_names[i];
     model->outputs_.push_back(std::move(spec));
   }

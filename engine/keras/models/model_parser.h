@@ -29,6 +29,8 @@ class ModelParser {
  private:
   class NodeBuilder;       // appends nodes to a Model, tracing shapes
   class FunctionalParser;  // resolves inbound_nodes depth first
+  static absl::Status ParseFunctional(const nlohmann::json& config, Model* model,
+                                      std::vector<std::string>* output_names);
   static absl::Status ParseSequential(const nlohmann::json& config, const nlohmann::json& top,
                                       Model* model);
   // Inlines `inner` (a parsed nested model) into the model `nb` builds,

@@ -54,14 +54,15 @@ std::string Bytes(int64_t params) {
 std::string Dims(const std::vector<TensorSpec>& specs) {
   if (specs.size() == 1) return specs[0].shape.ToString();
   std::string out;
-  for (const TensorSpec& s : specs) absl::StrAppend(&out, out.empty() ? "" : ", ", s.shape.ToString());
+  for (const TensorSpec& s : specs)
+    absl::StrAppend(&out, out.empty() ? "" : ", ", s.shape.ToString());
   return absl::StrCat("[", out, "]");
 }
 
 }  // namespace
 
 std::string Model::Summary() const {
-  constexpr size_t kCol[3] = {31, 22, 13};  // text widths, as Keras's default line length 
+  constexpr size_t kCol[3] = {31, 22, 13};  // text widths, as Keras's default line length
   std::string out = absl::StrCat("Model: \"", name_, "\"\n");
   auto rule = [&](const char* left, const char* mid, const char* right, const char* fill) {
     return absl::StrCat(left, Repeat(fill, kCol[0] + 2), mid, Repeat(fill, kCol[1] + 2), mid,
@@ -101,7 +102,8 @@ std::string Model::Summary() const {
     Row row{node->group, node->group_class, node->group_outputs, 0};
     std::set<const Layer*> counted;
     for (const auto& other : nodes_) {
-      if (other->group == node->group && other->layer && counted.insert(other->layer.get()).second) {
+      if (other->group == node->group && other->layer &&
+          counted.insert(other->layer.get()).second) {
         row.params += other->layer->CountParams();
       }
     }

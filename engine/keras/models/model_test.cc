@@ -7,8 +7,8 @@
 #include <cmath>
 #include <map>
 
-#include "gtest/gtest.h"
 #include "engine/keras/layers/layer_test_util.h"
+#include "gtest/gtest.h"
 
 namespace fornax {
 namespace {
@@ -96,7 +96,8 @@ TEST_P(ModelForwardTest, MatchesKeras) {
     const TensorSpec& spec = (*model)->inputs()[i];
     inputs.push_back(b.Input(static_cast<int64_t>(i), spec.dtype, spec.shape));
     ASSERT_TRUE(forward["inputs"].contains(spec.name)) << spec.name;
-    feeds.push_back(testing::MakeTensor(spec.dtype, spec.shape.Concrete(2), forward["inputs"][spec.name]));
+    feeds.push_back(
+        testing::MakeTensor(spec.dtype, spec.shape.Concrete(2), forward["inputs"][spec.name]));
   }
   std::vector<ValueId> outputs, losses;
   ASSERT_TRUE((*model)->Call(b, inputs, /*training=*/false, &outputs, &losses).ok());
@@ -131,8 +132,9 @@ TEST(ModelTest, MlpSummaryLooksLikeKeras) {
   ASSERT_TRUE(model.ok()) << model.status();
   const std::string summary = (*model)->Summary();
   EXPECT_NE(summary.find("Model: \"fashion_mlp\""), std::string::npos) << summary;
-  EXPECT_NE(summary.find("│ dense (Dense)                   │ (None, 256)            │       200,960 │"),
-            std::string::npos)
+  EXPECT_NE(
+      summary.find("│ dense (Dense)                   │ (None, 256)            │       200,960 │"),
+      std::string::npos)
       << summary;
   EXPECT_NE(summary.find(" Total params: 235,146 (918.54 KB)"), std::string::npos) << summary;
   EXPECT_NE(summary.find(" Non-trainable params: 0 (0.00 B)"), std::string::npos) << summary;
@@ -156,7 +158,8 @@ TEST(ModelTest, RegularizersBecomeLosses) {
   graph.set_outputs({losses[0], outputs[0]});
   const Tensor& kernel = store.value(*store.Find("dense_1/kernel"));
   double want = 0;
-  for (int64_t i = 0; i < kernel.num_elements(); ++i) want += kernel.GetAsDouble(i) * kernel.GetAsDouble(i);
+  for (int64_t i = 0; i < kernel.num_elements(); ++i)
+    want += kernel.GetAsDouble(i) * kernel.GetAsDouble(i);
   want *= 0.01;
   Tensor x(DType::kFloat32, Shape{1, 784});
   std::vector<Tensor> feeds = {x};
