@@ -210,6 +210,53 @@ TEST(ModelTest, SequentialWithoutInputLayerUsesBuildConfig) {
   EXPECT_EQ((*model)->CountParams(), 26);
 }
 
+// Training-mode BatchNormalization updates its moving statistics through
+// Assign; inference leaves them alone.
+TEST(ModelTest, BatchNormUpdatesMovingStatisticsOnlyInTraining) {
+  for (bool training : {false, true}) {
+    absl::StatusOr<std::unique_ptr<Model>> model =
+        Model::FromJsonFile(ModelPath("functional_two_in_two_out"));
+    ASSERT_TRUE(model.ok()) << model.status();
+    VariableStore store;
+    ASSERT_TRUE((*model)->CreateVariables(&store, 3).ok());
+    const int64_t mean = *store.Find("batch_normalization/moving_mean");
+    const int64_t variance = *store.Find("batch_normalization/moving_variance");
+    EXPECT_FALSE(store.info(mean).trainable);
+    const Tensor mean_before = store.value(mean).Clone();
+    const Tensor variance_before = store.value(variance).Clone();
+
+    Graph graph;
+    Builder b(&graph);
+    std::vector<ValueId> inputs = {b.Input(0, DType::kFloat32, Shape{kBatch, 8, 8, 3}),
+                                   b.Input(1, DType::kFloat32, Shape{kBatch, 5})};
+    std::vector<ValueId> outputs, losses;
+    ASSERT_TRUE((*model)->Call(b, inputs, training, &outputs, &losses).ok());
+    graph.set_outputs(outputs);
+    Tensor image(DType::kFloat32, Shape{4, 8, 8, 3});
+    for (int64_t i = 0; i < image.num_elements(); ++i) image.SetFromDouble(i, (i % 7) * 0.5);
+    std::vector<Tensor> feeds = {image, Tensor(DType::kFloat32, Shape{4, 5})};
+    ASSERT_TRUE(testing::RunGraph(graph, "reference", 4, feeds, store.values()).ok());
+    EXPECT_EQ(store.value(mean).BitwiseEquals(mean_before), !training);
+    EXPECT_EQ(store.value(variance).BitwiseEquals(variance_before), !training);
+  }
+}
+
+TEST(ModelTest, ActivityRegularizerPenalizesOutputs) {
+  json config = testing::LoadJson(ModelPath("mlp_sequential"));
+  config["config"]["layers"][1]["config"]["activity_regularizer"] = {{"class_name", "L1"},
+                                                                     {"config", {{"l1", 0.5}}}};
+  absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJson(config, "mlp.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  VariableStore store;
+  ASSERT_TRUE((*model)->CreateVariables(&store, 1).ok());
+  Graph graph;
+  Builder b(&graph);
+  std::vector<ValueId> inputs = {b.Input(0, DType::kFloat32, Shape{kBatch, 784})};
+  std::vector<ValueId> outputs, losses;
+  ASSERT_TRUE((*model)->Call(b, inputs, false, &outputs, &losses).ok());
+  EXPECT_EQ(losses.size(), 2u);  // dense's activity L1 and dense_1's kernel L2
+}
+
 TEST(ModelTest, CallBeforeCreateVariablesFails) {
   absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJsonFile(ModelPath("mlp_sequential"));
   ASSERT_TRUE(model.ok());
