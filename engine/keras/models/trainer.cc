@@ -364,6 +364,9 @@ absl::StatusOr<History> Trainer::Fit(const Dataset& train, const Dataset* valida
     validation = &*split_validation;
   }
 
+  if (train_data.num_samples == 0) {
+    return absl::InvalidArgumentError("fit: the training data has no samples");
+  }
   const int64_t batch_size = config.batch_size;
   const int64_t steps_per_epoch = (train_data.num_samples + batch_size - 1) / batch_size;
   const int64_t steps_per_execution = state_->config.steps_per_execution;

@@ -161,6 +161,40 @@ TEST(TrainerTest, BitIdenticalForSameSeedAndAnyStepsPerExecution) {
   EXPECT_FALSE(different_seed[0].BitwiseEquals(reference[0]));
 }
 
+TEST(TrainerTest, ScheduledRateIsExactPerStepForAnyStepsPerExecution) {
+  const json optimizer = json::parse(R"({"class_name": "SGD", "config": {"learning_rate":
+      {"class_name": "ExponentialDecay", "config": {"initial_learning_rate": 0.1,
+       "decay_steps": 7, "decay_rate": 0.5, "staircase": true}}}})");
+  std::vector<std::vector<Tensor>> runs;
+  for (int64_t spe : {1, 5}) {
+    CompileConfig config = SmallCompile(spe);
+    config.optimizer = optimizer;
+    auto trainer = Trainer::Create(Parse(kSmallModel), config, 3);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    FitConfig fit;
+    fit.batch_size = 10;
+    ASSERT_TRUE((*trainer)->Fit(Synthetic(200), nullptr, fit, {}).ok());  // 20 steps
+    // keras: ExponentialDecay(0.1, 7, 0.5, staircase=True)(20) = 0.1 * 0.5^2
+    EXPECT_NEAR((*trainer)->learning_rate(), 0.025, 1e-9);
+    EXPECT_FALSE((*trainer)->set_learning_rate(0.5).ok());
+    runs.emplace_back();
+    VariableStore& store = (*trainer)->variables();
+    for (int64_t i = 0; i < store.size(); ++i) {
+      if (store.info(i).kind == VariableKind::kWeight)
+        runs.back().push_back(store.value(i).Clone());
+    }
+  }
+  for (size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(runs[0][i].BitwiseEquals(runs[1][i]));
+}
+
+TEST(TrainerTest, RejectsEmptyTrainingData) {
+  auto trainer = Trainer::Create(Parse(kSmallModel), SmallCompile(), 1);
+  ASSERT_TRUE(trainer.ok());
+  absl::StatusOr<History> h = (*trainer)->Fit(Synthetic(0), nullptr, FitConfig{}, {});
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("no samples"), std::string::npos);
+}
+
 // Counts batch hooks: one per execution, with the last step's index.
 class BatchRecorder : public Callback {
  public:
