@@ -101,7 +101,7 @@ absl::Status Model::Call(Builder& b, std::span<const ValueId> inputs, bool train
       ins.push_back(values[static_cast<size_t>(n)][static_cast<size_t>(output)]);
     }
     CallContext ctx;
-    ctx.training = training;
+    ctx.training = node->training.value_or(training);
     ctx.call_index = node->call_index;
     FORNAX_ASSIGN_OR_RETURN(std::vector<ValueId> outs, node->layer->Apply(b, ins, ctx));
     const Layer& layer = *node->layer;

@@ -149,6 +149,12 @@ class ModelParser::FunctionalParser {
       }
       FORNAX_ASSIGN_OR_RETURN(int node, mb_.AddCall(layer, layer_json, std::move(inputs),
                                                     node_index, static_cast<int>(it->second)));
+      const json& call = inbound[static_cast<size_t>(node_index)];
+      if (call.is_object() && call.contains("kwargs") && call["kwargs"].is_object() &&
+          call["kwargs"].contains("training") && call["kwargs"]["training"].is_boolean()) {
+        model_->nodes_[static_cast<size_t>(node)]->training =
+            call["kwargs"]["training"].get<bool>();
+      }
       for (size_t o = 0; o < model_->nodes_[static_cast<size_t>(node)]->outputs.size(); ++o) {
         outputs.push_back({node, static_cast<int>(o)});
       }

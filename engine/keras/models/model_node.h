@@ -7,6 +7,7 @@
 #define FORNAX_ENGINE_KERAS_MODELS_MODEL_NODE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,9 +24,11 @@ struct Model::LayerNode {
   std::string class_name;                   // "Dense", "InputLayer"
   std::vector<std::pair<int, int>> inputs;  // (node, output of that node)
   int64_t call_index = 0;                   // 0 for a layer's first call
-  std::vector<TensorSpec> outputs;          // inferred when parsing
-  int config_index = 0;                     // position in the config's layer list (Summary order)
-  bool in_summary = true;                   // Sequential models do not list their InputLayer
+  // layer(x, training=True/False) in the model definition fixes the mode.
+  std::optional<bool> training;
+  std::vector<TensorSpec> outputs;  // inferred when parsing
+  int config_index = 0;             // position in the config's layer list (Summary order)
+  bool in_summary = true;           // Sequential models do not list their InputLayer
   // Set on nodes inlined from a nested model (a Sequential or Functional used
   // as a layer): the summary shows that model as one row.
   std::string group;                      // the nested model's name

@@ -241,6 +241,42 @@ TEST(ModelTest, BatchNormUpdatesMovingStatisticsOnlyInTraining) {
   }
 }
 
+// layer(x, training=True) in the definition keeps Dropout active even when
+// the model runs in inference mode, as in Keras.
+TEST(ModelTest, TrainingKeywordFixesTheLayerMode) {
+  json config = testing::LoadJson(ModelPath("embedding_functional"));
+  json dropout = {{"module", "keras.layers"},
+                  {"class_name", "Dropout"},
+                  {"config", {{"name", "mc_dropout"}, {"rate", 0.5}}},
+                  {"name", "mc_dropout"},
+                  {"inbound_nodes",
+                   {{{"args",
+                      {{{"class_name", "__keras_tensor__"},
+                        {"config",
+                         {{"shape", {nullptr, 80}},
+                          {"dtype", "float32"},
+                          {"keras_history", {"flatten", 0, 0}}}}}}},
+                     {"kwargs", {{"training", true}}}}}}};
+  for (json& layer : config["config"]["layers"]) {
+    if (layer["name"] == "dense") {
+      layer["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "mc_dropout";
+    }
+  }
+  config["config"]["layers"].push_back(dropout);
+  absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJson(config, "mc.json");
+  ASSERT_TRUE(model.ok()) << model.status();
+  VariableStore store;
+  ASSERT_TRUE((*model)->CreateVariables(&store, 1).ok());
+  Graph graph;
+  Builder b(&graph);
+  std::vector<ValueId> inputs = {b.Input(0, DType::kInt32, Shape{kBatch, 10})};
+  std::vector<ValueId> outputs, losses;
+  ASSERT_TRUE((*model)->Call(b, inputs, /*training=*/false, &outputs, &losses).ok());
+  bool has_random = false;
+  for (const Node& n : graph.nodes()) has_random |= n.op == Op::kRandomUniform;
+  EXPECT_TRUE(has_random);
+}
+
 TEST(ModelTest, ActivityRegularizerPenalizesOutputs) {
   json config = testing::LoadJson(ModelPath("mlp_sequential"));
   config["config"]["layers"][1]["config"]["activity_regularizer"] = {{"class_name", "L1"},
