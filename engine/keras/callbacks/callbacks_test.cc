@@ -183,6 +183,36 @@ TEST(EarlyStoppingTest, AutoModeNeedsAKnownDirection) {
   EXPECT_FALSE(EarlyStopping::Create(options).ok());
 }
 
+// Replays `losses` as epoch logs; returns the epoch training would stop after
+// (-1: never), as Keras's EarlyStopping.on_epoch_end decides.
+int StopEpoch(EarlyStoppingOptions options, const std::vector<double>& losses) {
+  auto stopper = EarlyStopping::Create(options);
+  EXPECT_TRUE(stopper.ok());
+  TrainingControl control;
+  EXPECT_TRUE((*stopper)->OnTrainBegin(control).ok());
+  for (size_t e = 0; e < losses.size(); ++e) {
+    EXPECT_TRUE((*stopper)->OnEpochEnd(control, static_cast<int>(e), {{"loss", losses[e]}}).ok());
+    if (control.stop_training) return static_cast<int>(e);
+  }
+  return -1;
+}
+
+TEST(EarlyStoppingTest, BaselineMinDeltaAndStartFromEpoch) {
+  EarlyStoppingOptions options;
+  options.monitor = "loss";
+  options.patience = 2;
+  EXPECT_EQ(StopEpoch(options, {0.9, 0.95, 0.96, 0.97}), 2);
+  options.baseline = 0.5;  // never beaten: the wait keeps counting
+  EXPECT_EQ(StopEpoch(options, {0.9, 0.95, 0.96}), 1);
+  EXPECT_EQ(StopEpoch(options, {0.9, 0.8, 0.7}), -1);  // improving: no stop check
+  options.baseline.reset();
+  options.min_delta = 0.2;  // improvements smaller than 0.2 do not count
+  EXPECT_EQ(StopEpoch(options, {0.9, 0.8, 0.75, 0.7}), 2);
+  options.min_delta = 0;
+  options.start_from_epoch = 3;
+  EXPECT_EQ(StopEpoch(options, {0.9, 0.95, 0.96, 0.97, 0.98, 0.99, 1.0}), 5);
+}
+
 TEST(ReduceLROnPlateauTest, ReducesAndLogsTheRate) {
   auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
   ReduceLROnPlateauOptions options;
