@@ -236,6 +236,40 @@ TEST(ReduceLROnPlateauTest, ReducesAndLogsTheRate) {
   EXPECT_FALSE(ReduceLROnPlateau::Create(options).ok());
 }
 
+TEST(ReduceLROnPlateauTest, CooldownAndMinLrMatchKeras) {
+  auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
+  ReduceLROnPlateauOptions options;
+  options.monitor = "loss";
+  options.factor = 0.5;
+  options.patience = 1;
+  options.cooldown = 1;
+  options.min_lr = 0.002;
+  auto reducer = ReduceLROnPlateau::Create(options);
+  ASSERT_TRUE(reducer.ok());
+  TrainingControl control;
+  control.trainer = trainer.get();
+  ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
+  // keras 3.15: (logs["learning_rate"], optimizer.learning_rate) after each
+  // on_epoch_end with these losses.
+  const std::vector<double> losses = {1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5};
+  const std::vector<std::pair<double, double>> keras = {
+      {0.009999999776482582, 0.009999999776482582},
+      {0.009999999776482582, 0.004999999888241291},
+      {0.004999999888241291, 0.0024999999441206455},
+      {0.0024999999441206455, 0.0024999999441206455},
+      {0.0024999999441206455, 0.0020000000949949026},
+      {0.0020000000949949026, 0.0020000000949949026},
+      {0.0020000000949949026, 0.0020000000949949026},
+      {0.0020000000949949026, 0.0020000000949949026}};
+  for (size_t e = 0; e < losses.size(); ++e) {
+    Logs logs = {{"loss", losses[e]}};
+    (*reducer)->AugmentEpochLogs(control, &logs);
+    ASSERT_TRUE((*reducer)->OnEpochEnd(control, static_cast<int>(e), logs).ok());
+    EXPECT_EQ(logs.at("learning_rate"), keras[e].first) << "epoch " << e;
+    EXPECT_EQ(trainer->learning_rate(), keras[e].second) << "epoch " << e;
+  }
+}
+
 TEST(CsvLoggerTest, WritesKerasFormat) {
   EXPECT_EQ(PythonFloatRepr(1.304731011390686), "1.304731011390686");
   EXPECT_EQ(PythonFloatRepr(0.25), "0.25");
