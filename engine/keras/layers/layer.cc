@@ -11,8 +11,7 @@ absl::Status Layer::Build(std::span<const TensorSpec> inputs) {
     return Error(absl::StrCat("expected 1 input, received ", inputs.size()));
   }
   if (num_inputs() < 0 && inputs.size() < 2) {
-    return Error(absl::StrCat("(", class_name(), ") expects a list of at least 2 inputs, received ",
-                              inputs.size()));
+    return Error(absl::StrCat("expects a list of at least 2 inputs, received ", inputs.size()));
   }
   FORNAX_RETURN_IF_ERROR(BuildImpl(inputs));
   built_ = true;
@@ -107,7 +106,7 @@ absl::Status RefuseConstraint(const ConfigView& cfg, const std::string& key) {
 }
 
 absl::Status Layer::Error(const std::string& message) const {
-  return absl::InvalidArgumentError(absl::StrCat(context(), ": ", message));
+  return absl::InvalidArgumentError(absl::StrCat(context(), " (", class_name(), "): ", message));
 }
 
 }  // namespace fornax

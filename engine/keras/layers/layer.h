@@ -108,7 +108,7 @@ class Layer {
                 std::optional<Regularizer> regularizer = std::nullopt, bool trainable = true);
   // Emits a read of weight `i`.
   ValueId Weight(Builder& b, int i) const;
-  // "layer 'x': MESSAGE" as InvalidArgument.
+  // "layer 'x' (Class): MESSAGE" as InvalidArgument.
   absl::Status Error(const std::string& message) const;
 
  private:

@@ -135,3 +135,25 @@ TEST(LayerShapeTest, DenseRefusesAMismatchedInputWithKerasShapes) {
 
 }  // namespace
 }  // namespace fornax
+
+namespace fornax {
+namespace {
+
+TEST(LayerShapeTest, BuildRefusesInputsTheLayerCannotTake) {
+  absl::StatusOr<std::unique_ptr<Layer>> conv =
+      CreateLayer({{"class_name", "Conv2D"},
+                   {"config", {{"name", "conv"}, {"filters", 2}, {"kernel_size", 3}}}});
+  ASSERT_TRUE(conv.ok());
+  std::vector<TensorSpec> flat = {{"x", DType::kFloat32, Shape{kBatch, 784}}};
+  EXPECT_EQ((*conv)->Build(flat).message(),
+            "layer 'conv' (Conv2D): expected an input of rank 4 (batch, height, width, channels), "
+            "received (None, 784)");
+  absl::StatusOr<std::unique_ptr<Layer>> add =
+      CreateLayer({{"class_name", "Add"}, {"config", {{"name", "add"}}}});
+  ASSERT_TRUE(add.ok());
+  EXPECT_EQ((*add)->Build(flat).message(),
+            "layer 'add' (Add): expects a list of at least 2 inputs, received 1");
+}
+
+}  // namespace
+}  // namespace fornax

@@ -218,7 +218,7 @@ absl::StatusOr<int> ModelParser::NodeBuilder::AddCall(const std::shared_ptr<Laye
   if (!layer->built()) {
     std::vector<TensorSpec> build_specs = BuildConfigSpecs(layer_json, specs);
     if (absl::Status s = layer->Build(build_specs); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(s.message(), " (", layer->class_name(), ")"));
+      return s;
     }
     for (WeightSpec& w : layer->weights()) w.index = next_weight_++;
   }
