@@ -83,7 +83,10 @@ absl::Status Model::Call(Builder& b, std::span<const ValueId> inputs, bool train
   }
   FORNAX_RETURN_IF_ERROR(b.status());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (b.shape(inputs[i]) != inputs_[i].shape) {
+    // The batch dimension may be symbolic or concrete; the rest must match.
+    Shape given = b.shape(inputs[i]);
+    if (given.rank() > 0) given.mutable_dims()[0] = kBatch;
+    if (given != inputs_[i].shape) {
       return absl::InvalidArgumentError(
           absl::StrCat("model '", name_, "': input '", inputs_[i].name, "' expects shape ",
                        inputs_[i].shape.ToString(), ", received ", b.shape(inputs[i]).ToString()));
