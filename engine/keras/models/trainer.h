@@ -2,12 +2,27 @@
 // compiled engine.
 //
 // Create() is model.compile(): it resolves the optimizer, losses and metrics
-// from Keras's serialized configs. The first Fit/Evaluate/Predict traces the
-// model into one graph per mode (train step = forward + loss + gradients +
-// optimizer update + metric update), compiles it, and caches the plan by input
-// signature; retrace_count() says how often that happened. steps_per_execution
-// N runs N steps per host round trip for any N >= 1; the result is
-// bit-identical for every N because randomness is keyed by (seed, step, op).
+// from Keras's serialized configs (unknown names fail here). Losses and
+// metrics are bound to the labels on the first Fit/Evaluate, as Keras builds
+// them lazily ("accuracy" and "crossentropy" depend on the label shape).
+// The first Fit/Evaluate/Predict traces the model into one graph per mode
+// (train step = forward + loss + metric update + gradients + optimizer
+// update), compiles it, and caches the plan by input signature (mode, dtypes
+// and non-batch dims of x and y); a batch up to the plan's capacity reuses it,
+// so a short last batch never retraces. retrace_count() counts every trace.
+//
+// Data: x arrays are cast on the host to the model inputs' dtypes, labels to
+// what the loss wants (int32 class indices for sparse losses, else float32).
+// validation_split takes the last fraction of the samples before shuffling,
+// as Keras. Shuffling is a Fisher-Yates permutation per epoch keyed by (seed,
+// epoch) with SplitMix64, the same on every platform.
+// Logs use Keras's names: "loss", metric names ("accuracy", "mae"),
+// "<output>_loss" and "<output>_<metric>" for several outputs, "val_" for
+// validation; History matches keras.callbacks.History.
+// steps_per_execution N runs N steps per host round trip (batch callbacks
+// once per execution, with the last step's index) for any N >= 1; the result
+// is bit-identical for every N because randomness is keyed by (seed, optimizer
+// iteration, op) and a learning-rate schedule is evaluated per step.
 // Thread-safety: none.
 #ifndef FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
 #define FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
