@@ -114,6 +114,53 @@ TEST(TrainerTest, HistoryKeysMatchKerasMultiOutput) {
   EXPECT_TRUE(store.Find("sgd/reg_bias_momentum").has_value());
 }
 
+// The multi-output fit of gen_two.py in Keras 3.15: every weight w of size n
+// set to ((i % 7) - 3) * 0.1, SGD(0.1), 12 samples in batches of 5.
+TEST(TrainerTest, MultiOutputLossesAndWeightsMatchKeras) {
+  CompileConfig config;
+  config.optimizer = json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.1}}}};
+  config.loss = json{{"cls", "sparse_categorical_crossentropy"}, {"reg", "mse"}};
+  config.loss_weights = json{{"cls", 1.0}, {"reg", 0.5}};
+  config.metrics = json{{"cls", json::array({"accuracy"})}, {"reg", json::array({"mae"})}};
+  auto trainer = Trainer::Create(Parse(kTwoModel), config, 1);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  VariableStore& store = (*trainer)->variables();
+  for (const char* path :
+       {"hid/kernel", "hid/bias", "cls/kernel", "cls/bias", "reg/kernel", "reg/bias"}) {
+    std::optional<int64_t> index = store.Find(path);
+    ASSERT_TRUE(index.has_value()) << path;
+    Tensor& w = store.value(*index);
+    for (int64_t i = 0; i < w.num_elements(); ++i) w.data<float>()[i] = ((i % 7) - 3) * 0.1f;
+  }
+  const int64_t n = 12;
+  Tensor a(DType::kFloat32, Shape{n, 4}), b(DType::kFloat32, Shape{n, 2});
+  Tensor cls(DType::kInt32, Shape{n}), reg(DType::kFloat32, Shape{n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < 4; ++j) a.data<float>()[i * 4 + j] = ((i * 3 + j) % 5 - 2) * 0.3f;
+    for (int64_t j = 0; j < 2; ++j) b.data<float>()[i * 2 + j] = ((i + j) % 3 - 1) * 0.5f;
+    cls.data<int32_t>()[i] = static_cast<int32_t>(i % 3);
+    reg.data<float>()[i] = a.data<float>()[i * 4] - b.data<float>()[i * 2 + 1];
+  }
+  FitConfig fit;
+  fit.epochs = 2;
+  fit.batch_size = 5;
+  fit.shuffle = false;
+  absl::StatusOr<History> history = (*trainer)->Fit(Dataset{{a, b}, {cls, reg}}, nullptr, fit, {});
+  ASSERT_TRUE(history.ok()) << history.status();
+  const std::map<std::string, std::vector<double>> keras = {
+      {"cls_accuracy", {0.25, 0.1666666716337204}},
+      {"cls_loss", {1.1335185766220093, 1.1127177476882935}},
+      {"loss", {1.2896454334259033, 1.2518529891967773}},
+      {"reg_loss", {0.3122537434101105, 0.278270423412323}},
+      {"reg_mae", {0.4596259593963623, 0.4380009174346924}}};
+  ASSERT_EQ(history->size(), keras.size());
+  for (const auto& [name, values] : keras) {
+    for (size_t e = 0; e < values.size(); ++e) {
+      EXPECT_NEAR(history->at(name)[e], values[e], 3e-6) << name << " epoch " << e;
+    }
+  }
+}
+
 TEST(TrainerTest, ShortLastBatchDoesNotRetrace) {
   auto trainer = Trainer::Create(Parse(kSmallModel), SmallCompile(), 1);
   ASSERT_TRUE(trainer.ok()) << trainer.status();
