@@ -3,11 +3,12 @@
 #include "engine/keras/models/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "engine/base/check.h"
 #include "engine/base/status_macros.h"
 #include "engine/keras/callbacks/history.h"
 #include "engine/keras/models/trainer_state.h"
