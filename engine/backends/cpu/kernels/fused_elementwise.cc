@@ -19,7 +19,7 @@ namespace fornax::cpu {
 namespace {
 
 constexpr int64_t kBlock = 512;
-constexpr int64_t kParallelElements = 1 << 16;
+constexpr int64_t kParallelElements = 1 << 14;  // see elementwise.cc
 
 // A register for the current block: either a pointer to n values or a scalar.
 struct Reg {
