@@ -29,6 +29,13 @@ int64_t AsInt(const nlohmann::json& v) {
 
 }  // namespace
 
+const nlohmann::json& Field(const nlohmann::json& obj, const std::string& key) {
+  static const nlohmann::json* kNull = new nlohmann::json();
+  if (!obj.is_object()) return *kNull;
+  auto it = obj.find(key);
+  return it == obj.end() ? *kNull : *it;
+}
+
 std::string PythonRepr(const nlohmann::json& value) {
   if (value.is_null()) return "None";
   if (value.is_boolean()) return value.get<bool>() ? "True" : "False";

@@ -24,6 +24,9 @@
 
 namespace fornax {
 
+// obj[key], or null when obj is not an object or lacks key (never throws).
+const nlohmann::json& Field(const nlohmann::json& obj, const std::string& key);
+
 // Python's repr of a JSON value (None, True, 'relu', [None, 3]) for messages.
 std::string PythonRepr(const nlohmann::json& value);
 

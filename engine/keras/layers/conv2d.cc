@@ -90,9 +90,8 @@ absl::StatusOr<std::unique_ptr<Layer>> MakeConv2D(const ConfigView& cfg, LayerCo
   FORNAX_ASSIGN_OR_RETURN(int64_t groups, cfg.PositiveInt("groups", 1));
   if (groups != 1) return cfg.ArgumentError("groups", "1 (grouped convolution is not supported)");
   FORNAX_ASSIGN_OR_RETURN(o.use_bias, cfg.Bool("use_bias", true));
-  FORNAX_ASSIGN_OR_RETURN(
-      Activation activation,
-      GetActivation(cfg.json().value("activation", nlohmann::json()), cfg.context()));
+  FORNAX_ASSIGN_OR_RETURN(Activation activation,
+                          GetActivation(Field(cfg.json(), "activation"), cfg.context()));
   FORNAX_ASSIGN_OR_RETURN(auto kernel_init,
                           InitializerArg(cfg, "kernel_initializer", "glorot_uniform"));
   FORNAX_ASSIGN_OR_RETURN(auto bias_init, InitializerArg(cfg, "bias_initializer", "zeros"));

@@ -85,9 +85,8 @@ class Dense final : public UnaryLayer {
 
 absl::StatusOr<std::unique_ptr<Layer>> MakeDense(const ConfigView& cfg, LayerCommon common) {
   FORNAX_ASSIGN_OR_RETURN(int64_t units, cfg.PositiveInt("units"));
-  FORNAX_ASSIGN_OR_RETURN(
-      Activation activation,
-      GetActivation(cfg.json().value("activation", nlohmann::json()), cfg.context()));
+  FORNAX_ASSIGN_OR_RETURN(Activation activation,
+                          GetActivation(Field(cfg.json(), "activation"), cfg.context()));
   FORNAX_ASSIGN_OR_RETURN(bool use_bias, cfg.Bool("use_bias", true));
   FORNAX_ASSIGN_OR_RETURN(auto kernel_init,
                           InitializerArg(cfg, "kernel_initializer", "glorot_uniform"));

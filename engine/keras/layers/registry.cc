@@ -74,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const nlohmann::json& layer_j
         absl::StrCat("refused: layer '", name, "' is a ", class_name,
                      " layer, which runs arbitrary Python; Fornax never executes user code"));
   }
-  const nlohmann::json registered = layer_json.value("registered_name", nlohmann::json());
+  const nlohmann::json registered = Field(layer_json, "registered_name");
   if (registered.is_string() && registered.get<std::string>().find('>') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
         "refused: layer '", name, "' is the custom layer '", registered.get<std::string>(),
@@ -94,7 +94,7 @@ absl::StatusOr<std::unique_ptr<Layer>> CreateLayer(const nlohmann::json& layer_j
   FORNAX_ASSIGN_OR_RETURN(common.dtype, cfg.LayerDType());
   FORNAX_ASSIGN_OR_RETURN(
       common.activity_regularizer,
-      GetRegularizer(config.value("activity_regularizer", nlohmann::json()),
+      GetRegularizer(Field(config, "activity_regularizer"),
                      absl::StrCat(cfg.context(), ": argument `activity_regularizer`")));
   return it->second(cfg, std::move(common));
 }

@@ -24,7 +24,14 @@ Model::~Model() = default;
 
 absl::StatusOr<std::unique_ptr<Model>> Model::FromJson(const nlohmann::json& config,
                                                        std::string_view source) {
-  absl::StatusOr<std::unique_ptr<Model>> model = ModelParser::Parse(config);
+  absl::StatusOr<std::unique_ptr<Model>> model;
+  try {
+    model = ModelParser::Parse(config);
+  } catch (const nlohmann::json::exception& e) {
+    // The parser checks types before reading; this is the safety net for a
+    // shape of JSON it did not foresee, so no exception leaves the engine.
+    model = absl::InvalidArgumentError(absl::StrCat("malformed model config: ", e.what()));
+  }
   if (!model.ok()) return WithSource(source, model.status());
   return model;
 }

@@ -180,3 +180,46 @@ TEST(ModelErrorsTest, BadInputDtype) {
 
 }  // namespace
 }  // namespace fornax
+
+namespace fornax {
+namespace {
+
+// Replaces every value of the config tree, one at a time, with values of the
+// wrong type: parsing must return a status (ok or InvalidArgument), never
+// crash or throw.
+void Mutate(const json& root, json& node, int depth, int* parses) {
+  if (depth > 6) return;
+  auto visit = [&](json& child) {
+    const json saved = child;
+    for (const json& replacement :
+         {json(), json(7), json(-1), json("x"), json::array(), json::object()}) {
+      child = replacement;
+      absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJson(root, "fuzz.json");
+      if (!model.ok()) {
+        ASSERT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument)
+            << model.status().ToString();
+      }
+      ++*parses;
+    }
+    child = saved;
+    Mutate(root, child, depth + 1, parses);
+  };
+  if (node.is_object()) {
+    for (auto& [key, child] : node.items()) visit(child);
+  } else if (node.is_array()) {
+    for (json& child : node) visit(child);
+  }
+}
+
+TEST(ModelErrorsTest, WrongTypesAnywhereNeverCrash) {
+  for (const char* name : {"functional_dict_inputs", "sequential_build_config", "nested_functional",
+                           "many_layers_sequential"}) {
+    json config = Load(name);
+    int parses = 0;
+    Mutate(config, config, 0, &parses);
+    EXPECT_GT(parses, 100) << name;
+  }
+}
+
+}  // namespace
+}  // namespace fornax

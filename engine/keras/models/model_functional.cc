@@ -27,7 +27,7 @@ class ModelParser::FunctionalParser {
 
   absl::Status Parse() {
     if (!config_.contains("layers") || !config_["layers"].is_array()) {
-      return Malformed("Functional config", "a \"layers\" list", config_.value("layers", json()));
+      return Malformed("Functional config", "a \"layers\" list", Field(config_, "layers"));
     }
     const json& layers = config_["layers"];
     for (size_t i = 0; i < layers.size(); ++i) {
@@ -41,7 +41,7 @@ class ModelParser::FunctionalParser {
     FORNAX_ASSIGN_OR_RETURN(auto inputs, Endpoints("input_layers"));
     for (const auto& [key, h] : inputs) {
       auto it = by_name_.find(h.layer);
-      if (it == by_name_.end() || layers[it->second].value("class_name", json()) != "InputLayer") {
+      if (it == by_name_.end() || Field(layers[it->second], "class_name") != "InputLayer") {
         return absl::InvalidArgumentError(absl::StrCat(
             "input_layers names '", h.layer, "', which is not an InputLayer of this model"));
       }
@@ -71,7 +71,7 @@ class ModelParser::FunctionalParser {
   // input_layers / output_layers: [name, node, tensor], a list of those, or a
   // dict {key: [name, node, tensor]} (keys sorted, as Keras flattens dicts).
   absl::StatusOr<std::vector<std::pair<std::string, History>>> Endpoints(const std::string& field) {
-    const json& v = config_.value(field, json());
+    const json& v = Field(config_, field);
     std::vector<std::pair<std::string, History>> out;
     if (v.is_object()) {
       for (const auto& [key, triple] : v.items()) {
@@ -107,7 +107,7 @@ class ModelParser::FunctionalParser {
                                                      layer_name, "', which the model lacks"));
     }
     const json& layer_json = config_["layers"][it->second];
-    if (layer_json.value("class_name", json()) == "InputLayer") {
+    if (Field(layer_json, "class_name") == "InputLayer") {
       return absl::InvalidArgumentError(
           absl::StrCat("InputLayer '", layer_name, "' is used but is not listed in input_layers"));
     }
@@ -115,7 +115,7 @@ class ModelParser::FunctionalParser {
       return absl::InvalidArgumentError(
           absl::StrCat("the model graph has a cycle through layer '", layer_name, "'"));
     }
-    const json& inbound = layer_json.value("inbound_nodes", json());
+    const json& inbound = Field(layer_json, "inbound_nodes");
     const std::string where =
         absl::StrCat("layer '", layer_name, "' inbound_nodes[", node_index, "]");
     if (!inbound.is_array() || node_index >= static_cast<int>(inbound.size())) {

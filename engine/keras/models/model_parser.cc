@@ -41,7 +41,7 @@ static absl::Status CollectTensors(const json& v, const std::string& where,
     for (const json& e : v) FORNAX_RETURN_IF_ERROR(CollectTensors(e, where, out));
     return absl::OkStatus();
   }
-  if (v.is_object() && v.value("class_name", json()) == "__keras_tensor__") {
+  if (v.is_object() && Field(v, "class_name") == "__keras_tensor__") {
     if (!v.contains("config") || !v["config"].is_object() ||
         !v["config"].contains("keras_history")) {
       return Malformed(where, "a __keras_tensor__ with config.keras_history", v);
@@ -84,8 +84,9 @@ absl::StatusOr<std::vector<History>> InboundTensors(const json& inbound, const s
 }
 
 absl::StatusOr<TensorSpec> ParseInputLayer(const json& layer_json) {
-  const json& config = layer_json.value("config", json::object());
-  const std::string name = config.value("name", layer_json.value("name", std::string("input")));
+  const json& config = Field(layer_json, "config");
+  std::string name = LayerName(layer_json);
+  if (name.empty()) name = "input";
   ConfigView cfg(config, absl::StrCat("layer '", name, "' (InputLayer)"));
   const json* shape = cfg.Find("batch_shape");
   if (shape == nullptr) shape = cfg.Find("batch_input_shape");  // Keras 2
@@ -128,7 +129,7 @@ std::string LayerName(const json& layer_json) {
 }
 
 absl::StatusOr<std::shared_ptr<Layer>> MakeLayer(const json& layer_json) {
-  const std::string class_name = layer_json.value("class_name", json()).is_string()
+  const std::string class_name = Field(layer_json, "class_name").is_string()
                                      ? layer_json["class_name"].get<std::string>()
                                      : "";
   FORNAX_CHECK(!IsModelClass(class_name));
@@ -184,7 +185,7 @@ std::vector<TensorSpec> BuildConfigSpecs(const json& layer_json,
   if (!layer_json.contains("build_config") || !layer_json["build_config"].is_object()) {
     return actual;
   }
-  const json& shape = layer_json["build_config"].value("input_shape", json());
+  const json& shape = Field(layer_json["build_config"], "input_shape");
   std::vector<json> shapes;
   if (shape.is_array() && !shape.empty() && shape[0].is_array()) {
     shapes.assign(shape.begin(), shape.end());
@@ -300,13 +301,13 @@ absl::StatusOr<std::vector<std::pair<int, int>>> ModelParser::Inline(
 
 absl::Status ModelParser::ParseSequential(const json& config, const json& top, Model* model) {
   if (!config.contains("layers") || !config["layers"].is_array()) {
-    return Malformed("Sequential config", "a \"layers\" list", config.value("layers", json()));
+    return Malformed("Sequential config", "a \"layers\" list", Field(config, "layers"));
   }
   const json& layers = config["layers"];
   NodeBuilder mb(model);
   size_t first = 0;
   std::pair<int, int> current{-1, 0};
-  if (!layers.empty() && layers[0].value("class_name", json()) == "InputLayer") {
+  if (!layers.empty() && Field(layers[0], "class_name") == "InputLayer") {
     FORNAX_ASSIGN_OR_RETURN(TensorSpec spec, ParseInputLayer(layers[0]));
     const std::string name = spec.name;
     current.first = mb.AddInput(std::move(spec), name, /*in_summary=*/false, 0);
@@ -315,11 +316,11 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
     // No InputLayer: Keras records the shape the model was built with.
     json shape;
     if (top.contains("build_config") && top["build_config"].is_object()) {
-      shape = top["build_config"].value("input_shape", json());
+      shape = Field(top["build_config"], "input_shape");
     }
-    if (shape.is_null()) shape = config.value("build_input_shape", json());
+    if (shape.is_null()) shape = Field(config, "build_input_shape");
     if (shape.is_null() && !layers.empty() && layers[0].contains("build_config")) {
-      shape = layers[0]["build_config"].value("input_shape", json());
+      shape = Field(layers[0]["build_config"], "input_shape");
     }
     if (shape.is_null()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -338,7 +339,7 @@ absl::Status ModelParser::ParseSequential(const json& config, const json& top, M
         absl::StrCat("Sequential model '", model->name_, "' has no layers"));
   }
   for (size_t i = first; i < layers.size(); ++i) {
-    if (layers[i].value("class_name", json()) == "InputLayer") {
+    if (Field(layers[i], "class_name") == "InputLayer") {
       return absl::InvalidArgumentError(
           absl::StrCat("Sequential model '", model->name_, "': InputLayer '", LayerName(layers[i]),
                        "' may only be the first layer (found at position ", i, ")"));
@@ -376,13 +377,13 @@ absl::StatusOr<std::unique_ptr<Model>> ModelParser::Parse(const json& top) {
                      "call() is Python)"));
   }
   if (!top.contains("config") || !top["config"].is_object()) {
-    return Malformed(class_name, "a \"config\" object", top.value("config", json()));
+    return Malformed(class_name, "a \"config\" object", Field(top, "config"));
   }
   const json& config = top["config"];
   std::unique_ptr<Model> model(new Model());
   model->class_name_ = class_name == "Sequential" ? "Sequential" : "Functional";
-  model->name_ = config.value("name", json()).is_string() ? config["name"].get<std::string>()
-                                                          : model->class_name_;
+  model->name_ =
+      Field(config, "name").is_string() ? config["name"].get<std::string>() : model->class_name_;
   model->config_ = top;
   std::vector<std::string> output_names;
   if (class_name == "Sequential") {
