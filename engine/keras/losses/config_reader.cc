@@ -1,6 +1,9 @@
 #include "engine/keras/losses/config_reader.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace fornax {
 
@@ -37,6 +40,17 @@ absl::Status ConfigReader::WrongType(const char* key, const char* expected) cons
   return absl::InvalidArgumentError(
       absl::StrCat(what_, ": field \"", key, "\" must be ", expected, ", received: ",
                    config_.is_object() && config_.contains(key) ? config_[key].dump() : "nothing"));
+}
+
+absl::Status ConfigReader::CheckKnownFields(const std::vector<std::string>& known) const {
+  if (!config_.is_object()) return absl::OkStatus();
+  for (const auto& [key, value] : config_.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what_, ": unknown field \"", key, "\"; expected one of: ", absl::StrJoin(known, ", ")));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<double> ConfigReader::Double(const char* key, double default_value) const {

@@ -44,6 +44,9 @@ class ConfigReader {
   absl::StatusOr<std::string> String(const char* key, const std::string& default_value) const;
   absl::StatusOr<std::vector<double>> DoubleList(const char* key) const;
   const nlohmann::json& raw(const char* key) const { return config_.at(key); }
+  // InvalidArgument naming the first field not in `known` (Keras refuses
+  // unrecognized arguments too).
+  absl::Status CheckKnownFields(const std::vector<std::string>& known) const;
   const std::string& what() const { return what_; }
 
  private:

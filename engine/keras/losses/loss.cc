@@ -109,6 +109,9 @@ absl::StatusOr<std::unique_ptr<Loss>> LossFromConfig(const nlohmann::json& confi
     }
   }
   const ConfigReader reader(object.config, absl::StrCat("loss '", object.class_name, "'"));
+  FORNAX_RETURN_IF_ERROR(
+      reader.CheckKnownFields({"name", "reduction", "dtype", "from_logits", "label_smoothing",
+                               "axis", "ignore_class", "delta"}));
   FORNAX_ASSIGN_OR_RETURN(Reduction reduction, ParseReduction(reader));
   // A string identifier names the function (LossFunctionWrapper keeps it as
   // the name); a class config carries its own name.

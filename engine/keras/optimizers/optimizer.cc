@@ -49,6 +49,26 @@ absl::StatusOr<std::unique_ptr<Optimizer>> Optimizer::FromConfig(const nlohmann:
   std::transform(id.begin(), id.end(), id.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const ConfigReader reader(object.config, absl::StrCat("optimizer '", object.class_name, "'"));
+  std::vector<std::string> known = {"name",
+                                    "learning_rate",
+                                    "weight_decay",
+                                    "clipnorm",
+                                    "global_clipnorm",
+                                    "clipvalue",
+                                    "use_ema",
+                                    "ema_momentum",
+                                    "ema_overwrite_frequency",
+                                    "loss_scale_factor",
+                                    "gradient_accumulation_steps"};
+  const std::vector<std::string> own =
+      id == "sgd" ? std::vector<std::string>{"momentum", "nesterov"}
+      : id == "adam" || id == "adamw"
+          ? std::vector<std::string>{"beta_1", "beta_2", "epsilon", "amsgrad"}
+      : id == "rmsprop" ? std::vector<std::string>{"rho", "momentum", "epsilon", "centered"}
+      : id == "adagrad" ? std::vector<std::string>{"initial_accumulator_value", "epsilon"}
+                        : std::vector<std::string>{};
+  known.insert(known.end(), own.begin(), own.end());
+  if (!own.empty()) FORNAX_RETURN_IF_ERROR(reader.CheckKnownFields(known));
   if (id == "sgd") {
     FORNAX_ASSIGN_OR_RETURN(OptimizerOptions options, ParseOptimizerOptions(reader, "sgd", 0.01));
     return MakeSgd(reader, std::move(options));

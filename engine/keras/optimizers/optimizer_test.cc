@@ -209,6 +209,10 @@ TEST(OptimizerFromConfigTest, RejectsBadConfigs) {
                    .ok());
   EXPECT_FALSE(
       Optimizer::FromConfig(json{{"class_name", "SGD"}, {"config", {{"momentum", 2.0}}}}).ok());
+  absl::StatusOr<std::unique_ptr<Optimizer>> typo =
+      Optimizer::FromConfig(json{{"class_name", "Adam"}, {"config", {{"beta1", 0.9}}}});
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("beta1"), std::string::npos);
   absl::StatusOr<std::unique_ptr<Optimizer>> bad =
       Optimizer::FromConfig(json{{"class_name", "Adam"}, {"config", {{"beta_1", "high"}}}});
   ASSERT_FALSE(bad.ok());
