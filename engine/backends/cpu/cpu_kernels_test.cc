@@ -292,5 +292,37 @@ TEST(CpuKernelsTest, ReductionsOverContiguousAxes) {
   }
 }
 
+// The threaded paths (sgemm, conv, pooling, tall reductions, elementwise)
+// against the reference with two threads.
+TEST(CpuKernelsTest, TwoThreadsMatchReference) {
+  CpuBackend()->set_num_threads(2);
+  Tensor a = Random(Shape{128, 300}, 80), b = Random(Shape{300, 256}, 81);
+  Node mm = MakeNode(Op::kMatMul, Shape{128, 256});
+  ExpectNear(RunCpu(mm, {a, b}), RunRef(mm, {a, b}), 1e-5f);
+  ConvCase t{16, 13, 13, 32, 3, 3, 64, {1, 1}, {1, 1}, Padding::kValid};
+  const Shape xs{t.batch, t.h, t.w, t.c}, ws{t.kh, t.kw, t.c, t.o}, ys = ConvOut(t);
+  Tensor x = Random(xs, 82), w = Random(ws, 83), dy = Random(ys, 84);
+  Node conv = MakeNode(Op::kConv2D, ys, ConvAttrs(t));
+  ExpectNear(RunCpu(conv, {x, w}), RunRef(conv, {x, w}), 1e-4f);
+  Attrs filter_attrs = ConvAttrs(t);
+  filter_attrs.shape = ws;
+  Node filter = MakeNode(Op::kConv2DBackpropFilter, ws, filter_attrs);
+  ExpectNear(RunCpu(filter, {x, dy}), RunRef(filter, {x, dy}), 1e-4f);
+  Attrs pool;
+  pool.window = {2, 2};
+  pool.strides = {2, 2};
+  Tensor img = RandomInts(Shape{16, 26, 26, 32}, 85), dpool = Random(Shape{16, 13, 13, 32}, 86);
+  Node max_grad = MakeNode(Op::kMaxPool2DGrad, img.shape(), pool);
+  ExpectNear(RunCpu(max_grad, {img, dpool}), RunRef(max_grad, {img, dpool}), 1e-6f);
+  Attrs sum;
+  sum.axes = {0, 1, 2};
+  Node reduce = MakeNode(Op::kReduceSum, Shape{32}, sum);
+  ExpectNear(RunCpu(reduce, {img}), RunRef(reduce, {img}), 1e-5f);
+  Node add = MakeNode(Op::kAdd, Shape{300, 256});
+  Tensor bias = Random(Shape{256}, 87);
+  ExpectNear(RunCpu(add, {b, bias}), RunRef(add, {b, bias}), 0.0f);
+  CpuBackend()->set_num_threads(0);
+}
+
 }  // namespace
 }  // namespace fornax
