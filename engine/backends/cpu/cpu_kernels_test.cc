@@ -299,6 +299,18 @@ TEST(CpuKernelsTest, TwoThreadsMatchReference) {
   Tensor a = Random(Shape{128, 300}, 80), b = Random(Shape{300, 256}, 81);
   Node mm = MakeNode(Op::kMatMul, Shape{128, 256});
   ExpectNear(RunCpu(mm, {a, b}), RunRef(mm, {a, b}), 1e-5f);
+  for (bool ta : {false, true}) {  // K much larger than M and N: split-K
+    for (bool tb : {false, true}) {
+      const int64_t m = 64, k = 800, n = 100;
+      Attrs attrs;
+      attrs.transpose_a = ta;
+      attrs.transpose_b = tb;
+      Tensor ka = Random(ta ? Shape{k, m} : Shape{m, k}, 88);
+      Tensor kb = Random(tb ? Shape{n, k} : Shape{k, n}, 89);
+      Node node = MakeNode(Op::kMatMul, Shape{m, n}, attrs);
+      ExpectNear(RunCpu(node, {ka, kb}), RunRef(node, {ka, kb}), 1e-5f);
+    }
+  }
   ConvCase t{16, 13, 13, 32, 3, 3, 64, {1, 1}, {1, 1}, Padding::kValid};
   const Shape xs{t.batch, t.h, t.w, t.c}, ws{t.kh, t.kw, t.c, t.o}, ys = ConvOut(t);
   Tensor x = Random(xs, 82), w = Random(ws, 83), dy = Random(ys, 84);
