@@ -45,14 +45,15 @@ absl::StatusOr<Tensor> ReadSourceFile(const DataSource& src, const std::string& 
                    "); pick one with 'path: ", src.path, ":KEY' or 'key: KEY'"));
 }
 
-Tensor Scaled(const Tensor& t, double scale) {
+// x * scale + offset, in double precision, rounded once to the dtype.
+Tensor Affine(const Tensor& t, double scale, double offset) {
   Tensor out = t.Clone();
   const int64_t n = out.num_elements();
   if (out.dtype() == DType::kFloat32) {
     float* p = out.data<float>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(p[i] * scale);
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(p[i] * scale + offset);
   } else {
-    for (int64_t i = 0; i < n; ++i) out.SetFromDouble(i, out.GetAsDouble(i) * scale);
+    for (int64_t i = 0; i < n; ++i) out.SetFromDouble(i, out.GetAsDouble(i) * scale + offset);
   }
   return out;
 }
@@ -176,14 +177,14 @@ absl::StatusOr<Tensor> LoadSource(const std::string& job_path, const DataSource&
   }
   if (src.limit && *src.limit < t.shape().dim(0)) t = t.SliceRows(0, *src.limit);
   if (src.dtype && *src.dtype != t.dtype()) t = t.CastTo(*src.dtype);
-  if (src.scale) {
+  if (src.scale || src.offset) {
     if (src.dtype && !IsFloating(*src.dtype)) {
-      return FieldError(job_path, src.field + ".scale",
+      return FieldError(job_path, src.field + (src.scale ? ".scale" : ".offset"),
                         absl::StrCat("needs a floating dtype, but dtype is ",
                                      std::string(DTypeName(*src.dtype))));
     }
     if (!IsFloating(t.dtype())) t = t.CastTo(DType::kFloat32);
-    t = Scaled(t, *src.scale);
+    t = Affine(t, src.scale.value_or(1.0), src.offset.value_or(0.0));
   }
   if (src.reshape) {
     const int64_t n = t.shape().dim(0);

@@ -47,13 +47,14 @@ TEST_F(JobDataTest, AppliesTransformsAndConvertsSparseLabels) {
   Write("y.npy", Bytes(Shape{6}));
   JobSpec job =
       Job("compile: {loss: sparse_categorical_crossentropy}\n"
-          "data: {train: {x: {path: x.npy, scale: 0.5, reshape: [-1]}, y: y.npy, limit: 5}}\n");
+          "data: {train: {x: {path: x.npy, scale: 0.5, offset: -1, reshape: [-1]}, y: y.npy, "
+          "limit: 5}}\n");
   absl::StatusOr<Dataset> d = Train(job);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->num_samples(), 5);
   EXPECT_EQ(d->x[0].dtype(), DType::kFloat32);
   EXPECT_EQ(d->x[0].shape(), (Shape{5, 4}));
-  EXPECT_FLOAT_EQ(d->x[0].data<float>()[3], 1.5f);
+  EXPECT_FLOAT_EQ(d->x[0].data<float>()[3], 0.5f);  // 3 * 0.5 - 1
   EXPECT_EQ(d->y[0].dtype(), DType::kInt32);
   EXPECT_EQ(d->y[0].shape(), (Shape{5}));
   EXPECT_EQ(d->y[0].data<int32_t>()[4], 4);

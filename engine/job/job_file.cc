@@ -198,7 +198,7 @@ absl::StatusOr<DataSource> ParseSource(const FieldReader& r, const YAML::Node& n
   src.field = field;
   if (node.IsMap()) {
     FORNAX_RETURN_IF_ERROR(
-        r.CheckMap(node, field, {"path", "key", "limit", "dtype", "scale", "reshape"}));
+        r.CheckMap(node, field, {"path", "key", "limit", "dtype", "scale", "offset", "reshape"}));
   }
   // Never assign one YAML::Node to another: yaml-cpp would rewrite the document.
   const YAML::Node path_node = node.IsMap() ? node["path"] : node;
@@ -228,6 +228,9 @@ absl::StatusOr<DataSource> ParseSource(const FieldReader& r, const YAML::Node& n
   }
   if (node["scale"]) {
     FORNAX_ASSIGN_OR_RETURN(src.scale, r.Number(node["scale"], absl::StrCat(field, ".scale")));
+  }
+  if (node["offset"]) {
+    FORNAX_ASSIGN_OR_RETURN(src.offset, r.Number(node["offset"], absl::StrCat(field, ".offset")));
   }
   if (node["reshape"]) {
     const YAML::Node& shape = node["reshape"];

@@ -24,7 +24,7 @@
 namespace fornax {
 
 // One array read from one file, with the per-source transforms applied in
-// this order: limit, dtype, scale, reshape.
+// this order: limit, dtype, scale and offset (x * scale + offset), reshape.
 struct DataSource {
   std::string field;             // "data.train.x" / "data.train.x.image", for messages
   std::string path;              // resolved against the job file's directory
@@ -32,6 +32,7 @@ struct DataSource {
   std::optional<int64_t> limit;  // keep the first N samples
   std::optional<DType> dtype;    // cast to
   std::optional<double> scale;   // multiply by (casts integers to float32 first)
+  std::optional<double> offset;  // then add (casts integers to float32 first)
   std::optional<std::vector<int64_t>> reshape;  // per-sample shape, without the sample dim
 };
 
