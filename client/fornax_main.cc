@@ -15,7 +15,8 @@ Fornax trains Keras 3 models (the JSON model.to_json() writes) on a compiled,
 deterministic CPU engine.
 
 commands:
-  train JOB.yaml [--history FILE] [--quiet]   train and evaluate a job
+  train JOB.yaml [--history FILE] [--threads N] [--quiet]
+                                              train and evaluate a job
   inspect MODEL.json [--batch-size N] ...     model summary and compiled plan
   version                                     print the version
   help [COMMAND]                              this text, or a command's help

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
@@ -17,16 +18,20 @@
 #include "engine/keras/callbacks/callback_from_config.h"
 #include "engine/keras/models/model.h"
 #include "engine/keras/models/trainer.h"
+#include "engine/runtime/backend.h"
 
 namespace fornax {
 
-const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--quiet]
+const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--threads N] [--quiet]
 
 Trains the model a job file describes (see docs/job-file.md), evaluates it on
 the job's test data when there is some, and prints Keras-style progress.
 
   --history FILE   write Keras's History.history as JSON, plus "evaluate":
                    {metric: value} when the job has test data
+  --threads N      compute threads for the backend's kernels (default 1, or
+                   FORNAX_NUM_THREADS); 2 is fastest on an idle 2-core machine,
+                   1 when other work shares the cores
   --quiet          print nothing but errors
 )";
 
@@ -35,6 +40,7 @@ namespace {
 struct TrainOptions {
   std::string job_path;
   std::string history_path;
+  int threads = 0;  // 0: the backend's default
   bool quiet = false;
 };
 
@@ -50,6 +56,10 @@ absl::Status Train(const TrainOptions& options) {
                                                            "]: ", cb.status().message()));
     }
     job_callbacks.push_back(*std::move(cb));
+  }
+  if (options.threads > 0) {
+    FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
+    backend->set_num_threads(options.threads);
   }
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
                           Trainer::Create(std::move(model), job.compile, job.seed));
@@ -82,21 +92,31 @@ absl::Status Train(const TrainOptions& options) {
 }  // namespace
 
 int RunTrain(const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs("train", args, {"history"}, {"quiet", "help"});
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseArgs("train", args, {"history", "threads"}, {"quiet", "help"});
   if (!parsed.ok()) return ReportError(parsed.status());
   if (parsed->switches.count("help")) {
     std::cout << kTrainHelp;
     return kExitOk;
   }
   if (parsed->positional.size() != 1) {
-    return ReportError(absl::InvalidArgumentError(
-        absl::StrCat("train: expected one job file, got ", parsed->positional.size(),
-                     " arguments (usage: fornax train JOB.yaml [--history FILE] [--quiet])")));
+    return ReportError(absl::InvalidArgumentError(absl::StrCat(
+        "train: expected one job file, got ", parsed->positional.size(),
+        " arguments (usage: fornax train JOB.yaml [--history FILE] [--threads N] [--quiet])")));
   }
   TrainOptions options;
   options.job_path = parsed->positional[0];
   if (parsed->values.count("history")) options.history_path = parsed->values["history"];
   options.quiet = parsed->switches.count("quiet") > 0;
+  if (parsed->values.count("threads")) {
+    const std::string& value = parsed->values["threads"];
+    int threads = 0;
+    if (!absl::SimpleAtoi(value, &threads) || threads < 1 || threads > 256) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          "train: --threads: expected an integer between 1 and 256, got '", value, "'")));
+    }
+    options.threads = threads;
+  }
   absl::Status status = Train(options);
   return status.ok() ? kExitOk : ReportError(status);
 }

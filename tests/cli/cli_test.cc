@@ -148,6 +148,9 @@ TEST_F(CliTest, MissingJobFileAndBadCommandLine) {
   r = RunFornax(dir_, {"train", "a.yaml", "--histroy", "h.json"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown flag '--histroy'"));
+  r = RunFornax(dir_, {"train", "a.yaml", "--threads", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--threads: expected an integer between 1 and 256, got '0'"));
   r = RunFornax(dir_, {"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown command 'frobnicate'"));
@@ -213,7 +216,7 @@ TEST_F(CliTest, TrainsOnAFashionSubsetAndWritesHistory) {
   EXPECT_GT(h["evaluate"]["accuracy"].get<double>(), 0.5);  // 10 classes: chance is 0.1
   EXPECT_TRUE(h["evaluate"].contains("loss"));
 
-  RunResult quiet = RunFornax(dir_, {"train", job, "--quiet"});
+  RunResult quiet = RunFornax(dir_, {"train", job, "--quiet", "--threads", "2"});
   EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.out, "");
 }
