@@ -6,6 +6,7 @@
 #
 #   scripts/test.sh                       # all tests
 #   scripts/test.sh -R Trainer            # extra arguments go to ctest
+#   scripts/test.sh -LE slow              # leave out the slow tests (CNN acceptance)
 #   FORNAX_BUILD_DIR=build-x scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +21,6 @@ bash scripts/install-deps.sh
 # or whatever python3 comes first on PATH.
 export FORNAX_PYTHON="$root/.venv/bin/python"
 export KERAS_BACKEND=jax
-# Tests labelled "slow" (the CNN acceptance run, ~80 s on 2 cores) skip
-# unless this is 1; the whole suite stays far under CI's budget with them.
-# FORNAX_RUN_SLOW=0 scripts/test.sh for a quicker local loop.
-export FORNAX_RUN_SLOW=${FORNAX_RUN_SLOW:-1}
 
 bash scripts/build.sh
 bash scripts/check-sizes.sh
