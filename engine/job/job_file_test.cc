@@ -155,7 +155,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "data: {validation: {x: a.npy, y: b.npy}}\n",
                 "job.yaml: data.validation: set either data.validation or fit.validation_split"},
         BadCase{"model: m.json\ncompile: {loss: mse\nfit: {}\n", "job.yaml:3:4: malformed YAML"},
-        BadCase{"- just\n- a list\n", "job.yaml: expected a map with model"}));
+        BadCase{"- just\n- a list\n", "job.yaml: expected a map with model"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      return "Case" + std::to_string(info.index);
+    });
 
 TEST(JobFileTest, MissingJobFileIsNotFound) {
   absl::StatusOr<JobSpec> job = ParseJobFile("/nonexistent/job.yaml");

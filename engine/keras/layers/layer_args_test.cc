@@ -90,7 +90,11 @@ INSTANTIATE_TEST_SUITE_P(
                     "argument `negative_slope` must be a non-negative number"},
         BadArgument{"Dense",
                     {{"name", "d"}, {"units", 2}, {"dtype", "mixed_float16"}},
-                    "dtype policy 'mixed_float16' is not supported yet"}));
+                    "dtype policy 'mixed_float16' is not supported yet"}),
+    // Readable test names ("Dense_0") instead of gtest's byte dump.
+    [](const ::testing::TestParamInfo<BadArgument>& info) {
+      return info.param.class_name + "_" + std::to_string(info.index);
+    });
 
 TEST(LayerRegistryTest, ListsEveryLayerOfTheIssue) {
   const std::vector<std::string> classes = SupportedLayerClasses();
