@@ -83,6 +83,11 @@ absl::Status Train(const TrainOptions& options) {
       eval_bar.Update((data.test->num_samples() + batch - 1) / batch, *evaluate, true);
     }
   }
+  if (!options.quiet) {
+    // One trace per step kind (train, evaluate) and input signature; more
+    // would mean a retrace, which Fornax avoids for short last batches.
+    std::cout << "traces: " << trainer->retrace_count() << "\n";
+  }
   if (!options.history_path.empty()) {
     FORNAX_RETURN_IF_ERROR(WriteHistoryFile(options.history_path, history, evaluate));
   }

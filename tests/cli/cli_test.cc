@@ -205,6 +205,9 @@ TEST_F(CliTest, TrainsOnAFashionSubsetAndWritesHistory) {
   EXPECT_THAT(r.out, HasSubstr("Epoch 2/2\n13/13 - "));
   EXPECT_THAT(r.out, HasSubstr(" - accuracy: "));
   EXPECT_THAT(r.out, HasSubstr(" - val_loss: "));
+  // One train-step trace and one evaluation trace (validation and test share
+  // it): the short last batches (1600 % 128, 400 % 128) never retrace.
+  EXPECT_THAT(r.out, HasSubstr("\ntraces: 2\n"));
 
   nlohmann::json h = nlohmann::json::parse(testing::ReadAll(dir_.File("history.json")));
   for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
