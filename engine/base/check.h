@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FORNAX_CHECK(cond)                                                     \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
+#define FORNAX_CHECK(cond)                                                          \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                            \
-    }                                                                          \
+      std::abort();                                                                 \
+    }                                                                               \
   } while (0)
 
 #ifdef NDEBUG

@@ -21,9 +21,9 @@ namespace fornax {
 enum class VariableKind : uint8_t { kWeight, kOptimizer, kMetric, kCounter };
 
 struct VariableInfo {
-  std::string path;          // unique, Keras-style
+  std::string path;  // unique, Keras-style
   VariableKind kind = VariableKind::kWeight;
-  bool trainable = true;     // only weights are ever trainable
+  bool trainable = true;  // only weights are ever trainable
 };
 
 class VariableStore {

@@ -48,8 +48,8 @@ absl::StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
     } else if (db == 1) {
       d = da;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("shapes ", a.ToString(), " and ",
-                                                     b.ToString(), " cannot be broadcast"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("shapes ", a.ToString(), " and ", b.ToString(), " cannot be broadcast"));
     }
     out[static_cast<size_t>(i)] = d;
   }

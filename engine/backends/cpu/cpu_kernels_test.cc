@@ -67,7 +67,8 @@ void ExpectNear(const Tensor& got, const Tensor& want, float tol) {
 TEST(CpuBackendTest, NameCapsAndFallback) {
   Backend* cpu = CpuBackend();
   EXPECT_EQ(cpu->name(), "cpu");
-  EXPECT_TRUE(cpu->caps().fused_elementwise && cpu->caps().fused_matmul && cpu->caps().fused_conv2d);
+  EXPECT_TRUE(cpu->caps().fused_elementwise && cpu->caps().fused_matmul &&
+              cpu->caps().fused_conv2d);
   EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kTranspose, Shape{2, 3})), nullptr);
   EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kAdd, Shape{2}, {}, DType::kInt32)), nullptr);
   EXPECT_EQ(cpu->FindKernel(MakeNode(Op::kLogicalAnd, Shape{2}, {}, DType::kBool)), nullptr);
@@ -231,12 +232,10 @@ TEST(CpuKernelsTest, UnaryOps) {
 TEST(CpuKernelsTest, BinaryOpsWithBroadcasting) {
   const std::vector<std::pair<Shape, Shape>> shapes = {
       {Shape{300, 257}, Shape{300, 257}},  // large enough to run threaded
-      {Shape{37, 20}, Shape{20}},           // bias row
-      {Shape{37, 20}, Shape{37, 1}},        // per-row scalar
-      {Shape{1}, Shape{37, 20}},
-      {Shape{}, Shape{5, 3}},
-      {Shape{4, 1, 6}, Shape{1, 5, 6}},
-      {Shape{4, 5, 1}, Shape{5, 6}}};
+      {Shape{37, 20}, Shape{20}},          // bias row
+      {Shape{37, 20}, Shape{37, 1}},       // per-row scalar
+      {Shape{1}, Shape{37, 20}},          {Shape{}, Shape{5, 3}},
+      {Shape{4, 1, 6}, Shape{1, 5, 6}},   {Shape{4, 5, 1}, Shape{5, 6}}};
   uint32_t seed = 50;
   for (const auto& [sa, sb] : shapes) {
     Tensor a = Random(sa, ++seed, 0.5f, 2.0f), b = Random(sb, ++seed, 0.5f, 2.0f);
@@ -251,8 +250,8 @@ TEST(CpuKernelsTest, BinaryOpsWithBroadcasting) {
 
 TEST(CpuKernelsTest, ComparisonsToBool) {
   Tensor a = RandomInts(Shape{37, 20}, 70), b = RandomInts(Shape{20}, 71);
-  for (Op op : {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual,
-                Op::kNotEqual}) {
+  for (Op op :
+       {Op::kGreater, Op::kGreaterEqual, Op::kLess, Op::kLessEqual, Op::kEqual, Op::kNotEqual}) {
     Node node = MakeNode(op, Shape{37, 20}, {}, DType::kBool);
     EXPECT_TRUE(RunCpu(node, {a, b}).BitwiseEquals(RunRef(node, {a, b}))) << OpName(op);
     EXPECT_TRUE(RunCpu(node, {b, a}).BitwiseEquals(RunRef(node, {b, a}))) << OpName(op);
@@ -268,8 +267,10 @@ TEST(CpuKernelsTest, ReductionsOverContiguousAxes) {
     std::vector<int64_t> axes;
     bool keepdims;
   };
-  const std::vector<ReduceCase> cases = {{Shape{128, 256}, {0}, false}, {Shape{37, 50}, {0}, true},
-                                         {Shape{37, 50}, {1}, false},   {Shape{37, 10}, {1}, true},
+  const std::vector<ReduceCase> cases = {{Shape{128, 256}, {0}, false},
+                                         {Shape{37, 50}, {0}, true},
+                                         {Shape{37, 50}, {1}, false},
+                                         {Shape{37, 10}, {1}, true},
                                          {Shape{4, 5, 6, 7}, {1, 2}, false},
                                          {Shape{4, 5, 6}, {0, 1, 2}, false},
                                          {Shape{16, 26, 26, 32}, {0, 1, 2}, false}};  // tall

@@ -67,15 +67,15 @@ using Instr = FusedProgram::Instr;
 // Adam-style update: m' = b1*m + (1-b1)*g; r = m' / (sqrt(v) + eps) * lr.
 std::shared_ptr<FusedProgram> AdamLike() {
   auto p = std::make_shared<FusedProgram>();
-  p->num_inputs = 3;  // m, g, v
+  p->num_inputs = 3;                           // m, g, v
   p->constants = {0.9f, 0.1f, 1e-7f, 0.001f};  // r3..r6
-  p->instrs = {Instr{Op::kMul, {3, 0, -1}},   // r7 = b1*m
-               Instr{Op::kMul, {4, 1, -1}},   // r8 = (1-b1)*g
-               Instr{Op::kAdd, {7, 8, -1}},   // r9 = m'
-               Instr{Op::kSqrt, {2, -1, -1}}, // r10
-               Instr{Op::kAdd, {10, 5, -1}},  // r11
-               Instr{Op::kDiv, {9, 11, -1}},  // r12
-               Instr{Op::kMul, {12, 6, -1}}}; // r13
+  p->instrs = {Instr{Op::kMul, {3, 0, -1}},    // r7 = b1*m
+               Instr{Op::kMul, {4, 1, -1}},    // r8 = (1-b1)*g
+               Instr{Op::kAdd, {7, 8, -1}},    // r9 = m'
+               Instr{Op::kSqrt, {2, -1, -1}},  // r10
+               Instr{Op::kAdd, {10, 5, -1}},   // r11
+               Instr{Op::kDiv, {9, 11, -1}},   // r12
+               Instr{Op::kMul, {12, 6, -1}}};  // r13
   return p;
 }
 
@@ -92,14 +92,15 @@ TEST(FusedElementwiseKernelTest, ReluGradWithBroadcastBiasAndScalar) {
   // where(x + bias > 0, dy, 0) * scale, x (B, N), bias (N,), dy (B, N), scale ().
   auto p = std::make_shared<FusedProgram>();
   p->num_inputs = 4;
-  p->constants = {0.0f};  // r4
+  p->constants = {0.0f};                         // r4
   p->instrs = {Instr{Op::kAdd, {0, 1, -1}},      // r5
                Instr{Op::kGreater, {5, 4, -1}},  // r6
                Instr{Op::kWhere, {6, 2, 4}},     // r7
                Instr{Op::kMul, {7, 3, -1}}};     // r8
   for (int64_t batch : {128, 37}) {
     const Shape s{batch, 600};
-    std::vector<Tensor> in = {Random(s, 4), Random(Shape{600}, 5), Random(s, 6), Tensor::Scalar(0.5f)};
+    std::vector<Tensor> in = {Random(s, 4), Random(Shape{600}, 5), Random(s, 6),
+                              Tensor::Scalar(0.5f)};
     Tensor got = RunFused(p, in, s, DType::kFloat32);
     EXPECT_TRUE(got.BitwiseEquals(EvalReference(*p, in, s, DType::kFloat32)));
   }

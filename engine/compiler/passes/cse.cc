@@ -31,8 +31,9 @@ size_t HashNode(const Node& node) {
                           node.inputs, a.index, a.axis, a.begin, a.end, a.axes, a.transpose_a,
                           a.transpose_b, a.shape, a.strides, a.window);
   if (a.value.defined()) {
-    h = absl::HashOf(h, a.value.shape(), std::string_view(static_cast<const char*>(a.value.raw_data()),
-                                                          a.value.byte_size()));
+    h = absl::HashOf(
+        h, a.value.shape(),
+        std::string_view(static_cast<const char*>(a.value.raw_data()), a.value.byte_size()));
   }
   return h;
 }

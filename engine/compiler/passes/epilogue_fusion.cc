@@ -98,7 +98,8 @@ absl::StatusOr<bool> EpilogueFusionPass::Run(Graph* graph) {
     if (chain.members.size() < 2 || assigns.ReadWouldCrossAssign(g, v, chain.members.back())) {
       continue;
     }
-    for (ValueId m : chain.members) chain_of[static_cast<size_t>(m)] = static_cast<int>(chains.size());
+    for (ValueId m : chain.members)
+      chain_of[static_cast<size_t>(m)] = static_cast<int>(chains.size());
     chains.push_back(std::move(chain));
   }
   if (chains.empty()) return changed;

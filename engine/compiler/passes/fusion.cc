@@ -25,8 +25,7 @@ bool Fusible(const Graph& g, ValueId v) {
 
 // Grows the group rooted at `root` backwards through producers whose every
 // reader is already in the group.
-std::vector<ValueId> GrowGroup(const Graph& g, ValueId root, int gid,
-                               const std::vector<int>& uses,
+std::vector<ValueId> GrowGroup(const Graph& g, ValueId root, int gid, const std::vector<int>& uses,
                                const std::vector<std::vector<ValueId>>& consumers,
                                const AssignIndex& assigns, std::vector<int>* group_of) {
   std::vector<ValueId> members = {root};
@@ -66,7 +65,8 @@ std::shared_ptr<FusedProgram> BuildProgram(const Graph& g, const std::vector<Val
   // First pass: number the outside inputs and the constants.
   for (ValueId m : members) {
     for (ValueId in : g.node(m).inputs) {
-      if (member_pos.contains(in) || input_reg.contains(in) || constant_index.contains(in)) continue;
+      if (member_pos.contains(in) || input_reg.contains(in) || constant_index.contains(in))
+        continue;
       float scalar;
       if (IsScalarConstant(g, in, &scalar)) {
         constant_index[in] = static_cast<int>(constants.size());

@@ -31,7 +31,8 @@ inline int CountOp(const Graph& g, Op op) {
 // built), returning the outputs followed by the updated variables (run on
 // copies, so the caller's tensors are untouched).
 inline std::vector<Tensor> RunGraph(const Graph& graph, const std::vector<Tensor>& inputs,
-                                    const std::vector<Tensor>& initial_variables, int64_t max_batch) {
+                                    const std::vector<Tensor>& initial_variables,
+                                    int64_t max_batch) {
   std::vector<Tensor> variables;
   for (const Tensor& v : initial_variables) variables.push_back(v.Clone());
   EXPECT_TRUE(VerifyGraph(graph).ok()) << VerifyGraph(graph) << "\n" << graph.ToString();

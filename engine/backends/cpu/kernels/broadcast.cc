@@ -20,7 +20,8 @@ void BroadcastPlan::RowOffsets(int64_t row, std::span<int64_t> offsets) const {
 BroadcastPlan MakeBroadcastPlan(const Shape& out, std::span<const Shape* const> inputs) {
   const int rank = out.rank();
   // Per-dim strides of each input, right-aligned against `out`.
-  std::vector<std::vector<int64_t>> full(inputs.size(), std::vector<int64_t>(static_cast<size_t>(rank)));
+  std::vector<std::vector<int64_t>> full(inputs.size(),
+                                         std::vector<int64_t>(static_cast<size_t>(rank)));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Shape& in = *inputs[i];
     int64_t acc = 1;
@@ -42,10 +43,12 @@ BroadcastPlan MakeBroadcastPlan(const Shape& out, std::span<const Shape* const> 
     }
     if (merge) {
       plan.dims.back() *= size;
-      for (size_t i = 0; i < inputs.size(); ++i) plan.strides[i].back() = full[i][static_cast<size_t>(d)];
+      for (size_t i = 0; i < inputs.size(); ++i)
+        plan.strides[i].back() = full[i][static_cast<size_t>(d)];
     } else {
       plan.dims.push_back(size);
-      for (size_t i = 0; i < inputs.size(); ++i) plan.strides[i].push_back(full[i][static_cast<size_t>(d)]);
+      for (size_t i = 0; i < inputs.size(); ++i)
+        plan.strides[i].push_back(full[i][static_cast<size_t>(d)]);
     }
   }
   if (plan.dims.empty()) {  // a scalar or all-ones shape: one element

@@ -8,12 +8,11 @@
 // follows TF/Keras 'same': pad_before = total / 2, the rest after.
 #include <omp.h>
 
-#include <oneapi/dnnl/dnnl.hpp>
-
 #include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <vector>
 
@@ -45,7 +44,8 @@ int64_t PadBefore(const Node& node, int axis, int64_t in, int64_t out, int64_t k
   if (node.attrs.padding != Padding::kSame) return 0;
   const int64_t extent = (k - 1) * node.attrs.dilation[static_cast<size_t>(axis)] + 1;
   return std::max<int64_t>((out - 1) * node.attrs.strides[static_cast<size_t>(axis)] + extent - in,
-                           0) / 2;
+                           0) /
+         2;
 }
 
 // x and y are NHWC, w is HWIO.
@@ -81,9 +81,10 @@ struct Epilogue {
 };
 
 std::vector<int64_t> Key(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
-  std::vector<int64_t> key = {kind, g.n, g.h, g.w, g.ic, g.kh, g.kw, g.oc, g.oh, g.ow,
-                              g.strides[0], g.strides[1], g.dilates[0], g.dilates[1],
-                              g.pad_l[0], g.pad_l[1], g.pad_r[0], g.pad_r[1], NumThreads()};
+  std::vector<int64_t> key = {kind,         g.n,          g.h,          g.w,          g.ic,
+                              g.kh,         g.kw,         g.oc,         g.oh,         g.ow,
+                              g.strides[0], g.strides[1], g.dilates[0], g.dilates[1], g.pad_l[0],
+                              g.pad_l[1],   g.pad_r[0],   g.pad_r[1],   NumThreads()};
   key.push_back(epilogue.has_bias ? 1 : 0);
   for (Op op : epilogue.ops) key.push_back(static_cast<int64_t>(op));
   return key;
@@ -92,17 +93,25 @@ std::vector<int64_t> Key(int kind, const ConvGeometry& g, const Epilogue& epilog
 std::optional<dnnl::algorithm> EltwiseFor(Op op, float* alpha) {
   *alpha = 0.0f;
   switch (op) {
-    case Op::kRelu: return dnnl::algorithm::eltwise_relu;
-    case Op::kSigmoid: return dnnl::algorithm::eltwise_logistic;
-    case Op::kTanh: return dnnl::algorithm::eltwise_tanh;
-    case Op::kExp: return dnnl::algorithm::eltwise_exp;
-    case Op::kAbs: return dnnl::algorithm::eltwise_abs;
-    case Op::kSqrt: return dnnl::algorithm::eltwise_sqrt;
-    case Op::kLog: return dnnl::algorithm::eltwise_log;
+    case Op::kRelu:
+      return dnnl::algorithm::eltwise_relu;
+    case Op::kSigmoid:
+      return dnnl::algorithm::eltwise_logistic;
+    case Op::kTanh:
+      return dnnl::algorithm::eltwise_tanh;
+    case Op::kExp:
+      return dnnl::algorithm::eltwise_exp;
+    case Op::kAbs:
+      return dnnl::algorithm::eltwise_abs;
+    case Op::kSqrt:
+      return dnnl::algorithm::eltwise_sqrt;
+    case Op::kLog:
+      return dnnl::algorithm::eltwise_log;
     case Op::kNeg:
       *alpha = -1.0f;
       return dnnl::algorithm::eltwise_linear;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -162,8 +171,8 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
     auto hint = ForwardPd(g, false, dnnl::primitive_attr());
     if (kind == 1) {
       dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, g.src(),
-                                                 g.weights(Tag::any), g.dst(), g.strides,
-                                                 g.dilates, g.pad_l, g.pad_r);
+                                                 g.weights(Tag::any), g.dst(), g.strides, g.dilates,
+                                                 g.pad_l, g.pad_r);
       dnnl::convolution_backward_data::primitive_desc pd(desc, Engine(), hint);
       entry->conv = dnnl::convolution_backward_data(pd);
       blocked = pd.weights_desc();
@@ -178,8 +187,9 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
   }
   if (blocked != hwio) {
     entry->blocked_weights = memory(blocked, Engine());
-    entry->weights_reorder = kind == 2 ? dnnl::reorder(*entry->blocked_weights, memory(hwio, Engine()))
-                                       : dnnl::reorder(memory(hwio, Engine()), *entry->blocked_weights);
+    entry->weights_reorder = kind == 2
+                                 ? dnnl::reorder(*entry->blocked_weights, memory(hwio, Engine()))
+                                 : dnnl::reorder(memory(hwio, Engine()), *entry->blocked_weights);
   }
   slot = std::move(entry);
   return slot.get();
@@ -202,8 +212,8 @@ void Conv2DKernel(const KernelContext& ctx) {
   SyncThreads();
   const ConvGeometry g = MakeGeometry(ctx.node, x.shape(), w.shape(), ctx.output.shape());
   const bool fused = ctx.node.op == Op::kFusedConv2D;
-  const Epilogue epilogue = fused ? Epilogue{ctx.node.attrs.has_bias, ctx.node.attrs.epilogue}
-                                 : Epilogue{};
+  const Epilogue epilogue =
+      fused ? Epilogue{ctx.node.attrs.has_bias, ctx.node.attrs.epilogue} : Epilogue{};
   ConvEntry* e = GetEntry(0, g, epilogue);
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
@@ -259,9 +269,10 @@ void Conv2DBackpropFilterKernel(const KernelContext& ctx) {
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
   memory user = Wrap(g.weights(Tag::hwio), ctx.output.raw_data());
-  e->conv.execute(stream, {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
-                           {DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
-                           {DNNL_ARG_DIFF_WEIGHTS, e->blocked_weights ? *e->blocked_weights : user}});
+  e->conv.execute(stream,
+                  {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
+                   {DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
+                   {DNNL_ARG_DIFF_WEIGHTS, e->blocked_weights ? *e->blocked_weights : user}});
   if (e->weights_reorder) e->weights_reorder->execute(stream, *e->blocked_weights, user);
   stream.wait();
 }

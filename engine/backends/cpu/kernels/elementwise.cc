@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels/broadcast.h"
-#include "engine/backends/reference/reference_backend.h"
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/reference/reference_backend.h"
 #include "engine/ir/fused_program.h"
 
 namespace fornax::cpu {
@@ -29,8 +29,7 @@ inline void Map1(const float* x, float* y, int64_t n, F f) {
 
 // Binary loop with unit (1) or zero (0) inner strides for each operand.
 template <typename F>
-inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, float* y,
-                 int64_t n, F f) {
+inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n, F f) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
   } else if (sa == 1) {
@@ -48,10 +47,14 @@ inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, float* 
 void BinaryLoop(Op op, const float* a, int64_t sa, const float* b, int64_t sb, float* y,
                 int64_t n) {
   switch (op) {
-    case Op::kAdd: return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u + v; });
-    case Op::kSub: return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u - v; });
-    case Op::kMul: return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u * v; });
-    case Op::kDiv: return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u / v; });
+    case Op::kAdd:
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u + v; });
+    case Op::kSub:
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u - v; });
+    case Op::kMul:
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u * v; });
+    case Op::kDiv:
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u / v; });
     case Op::kMaximum:
       return Map2(a, sa, b, sb, y, n, [](float u, float v) { return u < v ? v : u; });
     case Op::kMinimum:
@@ -82,12 +85,18 @@ void CompareLoop(const float* a, int64_t sa, const float* b, int64_t sb, uint8_t
 void CompareRow(Op op, const float* a, int64_t sa, const float* b, int64_t sb, uint8_t* y,
                 int64_t n) {
   switch (op) {
-    case Op::kGreater: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u > v; });
-    case Op::kGreaterEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u >= v; });
-    case Op::kLess: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u < v; });
-    case Op::kLessEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u <= v; });
-    case Op::kEqual: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u == v; });
-    default: return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u != v; });
+    case Op::kGreater:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u > v; });
+    case Op::kGreaterEqual:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u >= v; });
+    case Op::kLess:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u < v; });
+    case Op::kLessEqual:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u <= v; });
+    case Op::kEqual:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u == v; });
+    default:
+      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u != v; });
   }
 }
 
@@ -143,8 +152,8 @@ void BinaryKernel(const KernelContext& ctx) {
   const int64_t chunk = inner > 4096 ? 4096 : inner;
   const int64_t per_row = (inner + chunk - 1) / chunk;
   const int64_t items = rows * per_row;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) \
-    if (rows * inner >= kParallelElements)
+#pragma omp parallel for num_threads(NumThreads()) \
+    schedule(static) if (rows * inner >= kParallelElements)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t row = item / per_row;
     const int64_t begin = (item % per_row) * chunk;
@@ -209,12 +218,18 @@ bool IsFastUnaryOp(Op op) {
 
 void UnaryLoop(Op op, const float* x, float* y, int64_t n) {
   switch (op) {
-    case Op::kNeg: return Map1(x, y, n, [](float v) { return -v; });
-    case Op::kRelu: return Map1(x, y, n, [](float v) { return v < 0.0f ? 0.0f : v; });
-    case Op::kAbs: return Map1(x, y, n, [](float v) { return std::fabs(v); });
-    case Op::kSqrt: return SqrtLoop<false>(x, y, n);
-    case Op::kRsqrt: return SqrtLoop<true>(x, y, n);
-    case Op::kFloor: return Map1(x, y, n, [](float v) { return std::floor(v); });
+    case Op::kNeg:
+      return Map1(x, y, n, [](float v) { return -v; });
+    case Op::kRelu:
+      return Map1(x, y, n, [](float v) { return v < 0.0f ? 0.0f : v; });
+    case Op::kAbs:
+      return Map1(x, y, n, [](float v) { return std::fabs(v); });
+    case Op::kSqrt:
+      return SqrtLoop<false>(x, y, n);
+    case Op::kRsqrt:
+      return SqrtLoop<true>(x, y, n);
+    case Op::kFloor:
+      return Map1(x, y, n, [](float v) { return std::floor(v); });
     default:
       for (int64_t i = 0; i < n; ++i) y[i] = ApplyScalarOp(op, x[i]);
       return;

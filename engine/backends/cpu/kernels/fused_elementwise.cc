@@ -56,12 +56,18 @@ inline float At(const Reg& r, int64_t i) { return r.ptr ? r.ptr[i] : r.scalar; }
 void RunInstr(const FusedProgram::Instr& in, const Reg* a, const Reg* b, const Reg* c, float* y,
               int64_t n) {
   switch (in.op) {
-    case Op::kAdd: return Loop2(*a, *b, y, n, [](float u, float v) { return u + v; });
-    case Op::kSub: return Loop2(*a, *b, y, n, [](float u, float v) { return u - v; });
-    case Op::kMul: return Loop2(*a, *b, y, n, [](float u, float v) { return u * v; });
-    case Op::kDiv: return Loop2(*a, *b, y, n, [](float u, float v) { return u / v; });
-    case Op::kMaximum: return Loop2(*a, *b, y, n, [](float u, float v) { return u < v ? v : u; });
-    case Op::kMinimum: return Loop2(*a, *b, y, n, [](float u, float v) { return v < u ? v : u; });
+    case Op::kAdd:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return u + v; });
+    case Op::kSub:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return u - v; });
+    case Op::kMul:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return u * v; });
+    case Op::kDiv:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return u / v; });
+    case Op::kMaximum:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return u < v ? v : u; });
+    case Op::kMinimum:
+      return Loop2(*a, *b, y, n, [](float u, float v) { return v < u ? v : u; });
     case Op::kGreater:
       return Loop2(*a, *b, y, n, [](float u, float v) { return u > v ? 1.0f : 0.0f; });
     case Op::kGreaterEqual:
@@ -190,9 +196,9 @@ void FusedElementwiseKernel(const KernelContext& ctx) {
         }
         Reg& dst = regs[static_cast<size_t>(first_result + k)];
         if (!any_vec) {
-          dst = Reg{nullptr, ApplyScalarOp(in.op, a[0] ? a[0]->scalar : 0.0f,
-                                           a[1] ? a[1]->scalar : 0.0f,
-                                           a[2] ? a[2]->scalar : 0.0f, in.cast_to)};
+          dst = Reg{nullptr,
+                    ApplyScalarOp(in.op, a[0] ? a[0]->scalar : 0.0f, a[1] ? a[1]->scalar : 0.0f,
+                                  a[2] ? a[2]->scalar : 0.0f, in.cast_to)};
           continue;
         }
         // The last instruction writes straight into a float output.

@@ -6,7 +6,6 @@
 // (brgemm) everywhere and is 1.3-1.8x faster on 128x784x256, and it needs no
 // primitive cache, so a short last batch costs nothing extra.
 #include <omp.h>
-
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>

@@ -18,8 +18,8 @@ namespace fornax::cpu {
 namespace {
 
 struct PoolGeometry {
-  int64_t n, h, w, c;     // input
-  int64_t oh, ow;         // output
+  int64_t n, h, w, c;  // input
+  int64_t oh, ow;      // output
   int64_t kh, kw, sh, sw;
   int64_t pad_top, pad_left;
 };
@@ -247,7 +247,8 @@ void MaxPool2DGradKernel(const KernelContext& ctx) {
             const float* in = xb + cell * g.c;
             const int32_t cell32 = static_cast<int32_t>(cell);
             for (int64_t c = 0; c < g.c; ++c) {
-              const bool better = in[c] > best[static_cast<size_t>(c)] || where[static_cast<size_t>(c)] < 0;
+              const bool better =
+                  in[c] > best[static_cast<size_t>(c)] || where[static_cast<size_t>(c)] < 0;
               best[static_cast<size_t>(c)] = better ? in[c] : best[static_cast<size_t>(c)];
               where[static_cast<size_t>(c)] = better ? cell32 : where[static_cast<size_t>(c)];
             }
