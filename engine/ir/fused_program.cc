@@ -7,46 +7,6 @@
 
 namespace fornax {
 
-bool IsFusibleElementwiseOp(Op op) {
-  switch (op) {
-    case Op::kNeg:
-    case Op::kExp:
-    case Op::kLog:
-    case Op::kLog1p:
-    case Op::kSqrt:
-    case Op::kRsqrt:
-    case Op::kTanh:
-    case Op::kSigmoid:
-    case Op::kRelu:
-    case Op::kAbs:
-    case Op::kSign:
-    case Op::kErf:
-    case Op::kFloor:
-    case Op::kLogicalNot:
-    case Op::kIsFinite:
-    case Op::kCast:
-    case Op::kAdd:
-    case Op::kSub:
-    case Op::kMul:
-    case Op::kDiv:
-    case Op::kMaximum:
-    case Op::kMinimum:
-    case Op::kPow:
-    case Op::kGreater:
-    case Op::kGreaterEqual:
-    case Op::kLess:
-    case Op::kLessEqual:
-    case Op::kEqual:
-    case Op::kNotEqual:
-    case Op::kLogicalAnd:
-    case Op::kLogicalOr:
-    case Op::kWhere:
-      return true;
-    default:
-      return false;
-  }
-}
-
 float ApplyScalarOp(Op op, float a, float b, float c, DType cast_to) {
   switch (op) {
     case Op::kNeg:

@@ -49,10 +49,6 @@ struct FusedProgram {
   std::string ToString() const;
 };
 
-// True for the ops a FusedProgram may contain (float elementwise math,
-// comparisons, logic, Where, and Cast between float32 and bool).
-bool IsFusibleElementwiseOp(Op op);
-
 // The float semantics of one elementwise op (unused operands are ignored).
 float ApplyScalarOp(Op op, float a, float b = 0.0f, float c = 0.0f,
                     DType cast_to = DType::kFloat32);

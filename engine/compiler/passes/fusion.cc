@@ -8,6 +8,7 @@
 #include "engine/compiler/passes/fusion_util.h"
 #include "engine/compiler/rewrite.h"
 #include "engine/ir/fused_program.h"
+#include "engine/ir/op_classes.h"
 
 namespace fornax {
 namespace {
@@ -16,7 +17,7 @@ bool FloatOrBool(DType t) { return t == DType::kFloat32 || t == DType::kBool; }
 
 bool Fusible(const Graph& g, ValueId v) {
   const Node& node = g.node(v);
-  if (!IsFusibleElementwiseOp(node.op) || !FloatOrBool(node.dtype)) return false;
+  if (!IsElementwiseOp(node.op) || !FloatOrBool(node.dtype)) return false;
   for (ValueId in : node.inputs) {
     if (!FloatOrBool(g.node(in).dtype)) return false;
   }

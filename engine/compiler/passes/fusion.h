@@ -1,7 +1,7 @@
 // FusionPass: elementwise fusion.
 //
 // Afterwards every group of two or more connected elementwise nodes (the ops
-// IsFusibleElementwiseOp accepts, on float32/bool values) that have the same
+// IsElementwiseOp accepts, on float32/bool values) that have the same
 // output shape, where each non-final member is read only inside the group,
 // has become one FusedElementwise node at the group's last node. Its inputs
 // are the group's outside values (which may broadcast: bias rows, scalars,

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "engine/base/check.h"
+#include "engine/ir/op_classes.h"
 
 namespace fornax {
 namespace {
@@ -52,32 +53,7 @@ class BlockList {
 }  // namespace
 
 bool CanRunInPlace(Op op) {
-  switch (op) {
-    case Op::kNeg:
-    case Op::kExp:
-    case Op::kLog:
-    case Op::kLog1p:
-    case Op::kSqrt:
-    case Op::kRsqrt:
-    case Op::kTanh:
-    case Op::kSigmoid:
-    case Op::kRelu:
-    case Op::kAbs:
-    case Op::kSign:
-    case Op::kErf:
-    case Op::kFloor:
-    case Op::kAdd:
-    case Op::kSub:
-    case Op::kMul:
-    case Op::kDiv:
-    case Op::kMaximum:
-    case Op::kMinimum:
-    case Op::kPow:
-    case Op::kFusedElementwise:
-      return true;
-    default:
-      return false;
-  }
+  return IsUnaryMathOp(op) || IsBinaryArithmeticOp(op) || op == Op::kFusedElementwise;
 }
 
 std::vector<MemoryPlan::Slot> AssignHomes(const Graph& graph) {

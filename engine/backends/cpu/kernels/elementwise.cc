@@ -12,6 +12,7 @@
 #include "engine/backends/cpu/kernels/kernels.h"
 #include "engine/backends/reference/reference_backend.h"
 #include "engine/ir/fused_program.h"
+#include "engine/ir/op_classes.h"
 
 namespace fornax::cpu {
 namespace {
@@ -100,26 +101,6 @@ void CompareRow(Op op, const float* a, int64_t sa, const float* b, int64_t sb, u
   }
 }
 
-bool IsCompareOp(Op op) {
-  return op == Op::kGreater || op == Op::kGreaterEqual || op == Op::kLess || op == Op::kLessEqual ||
-         op == Op::kEqual || op == Op::kNotEqual;
-}
-
-bool IsFastBinaryOp(Op op) {
-  switch (op) {
-    case Op::kAdd:
-    case Op::kSub:
-    case Op::kMul:
-    case Op::kDiv:
-    case Op::kMaximum:
-    case Op::kMinimum:
-    case Op::kPow:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void UnaryKernel(const KernelContext& ctx) {
   const int64_t n = ctx.output.num_elements();
   const float* x = ctx.inputs[0].data<float>();
@@ -195,27 +176,6 @@ void CompareKernel(const KernelContext& ctx) {
 
 }  // namespace
 
-bool IsFastUnaryOp(Op op) {
-  switch (op) {
-    case Op::kNeg:
-    case Op::kExp:
-    case Op::kLog:
-    case Op::kLog1p:
-    case Op::kSqrt:
-    case Op::kRsqrt:
-    case Op::kTanh:
-    case Op::kSigmoid:
-    case Op::kRelu:
-    case Op::kAbs:
-    case Op::kSign:
-    case Op::kErf:
-    case Op::kFloor:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void UnaryLoop(Op op, const float* x, float* y, int64_t n) {
   switch (op) {
     case Op::kNeg:
@@ -241,8 +201,8 @@ KernelFn FindElementwiseKernel(const Node& node) {
   // time that the inputs are float32 (the node does not record input dtypes).
   if (node.dtype == DType::kBool && IsCompareOp(node.op)) return &CompareKernel;
   if (node.dtype != DType::kFloat32) return nullptr;
-  if (IsFastUnaryOp(node.op)) return &UnaryKernel;
-  if (IsFastBinaryOp(node.op)) return &BinaryKernel<false>;
+  if (IsUnaryMathOp(node.op)) return &UnaryKernel;
+  if (IsBinaryArithmeticOp(node.op)) return &BinaryKernel<false>;
   return nullptr;
 }
 

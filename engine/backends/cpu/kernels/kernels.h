@@ -42,10 +42,8 @@ KernelFn FindElementwiseKernel(const Node& node);
 // axes, or nullptr.
 KernelFn FindReduceKernel(const Node& node);
 
-// y[i] = op(x[i]) for a float unary op (x may equal y).
+// y[i] = op(x[i]) for a unary math op (IsUnaryMathOp; x may equal y).
 void UnaryLoop(Op op, const float* x, float* y, int64_t n);
-// True when UnaryLoop supports `op`.
-bool IsFastUnaryOp(Op op);
 
 }  // namespace fornax::cpu
 
