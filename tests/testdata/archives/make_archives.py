@@ -148,6 +148,7 @@ MODELS = {
 
 
 def make(name, build, data):
+  keras.backend.clear_session()  # layer names restart at dense, dense_1, ...
   keras.utils.set_random_seed(SEED)
   rng = np.random.default_rng(SEED)
   model = build()
@@ -187,6 +188,7 @@ def make(name, build, data):
 
 
 def make_legacy_h5():
+  keras.backend.clear_session()
   keras.utils.set_random_seed(SEED)
   rng = np.random.default_rng(SEED)
   model = mlp(keras.optimizers.Adam(0.01))
