@@ -12,6 +12,7 @@
 #include "client/commands.h"
 #include "client/history_json.h"
 #include "client/progress_bar.h"
+#include "engine/archive/keras_archive.h"
 #include "engine/base/status_macros.h"
 #include "engine/job/job_data.h"
 #include "engine/job/job_file.h"
@@ -22,13 +23,16 @@
 
 namespace fornax {
 
-const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--threads N] [--quiet]
+const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--output FILE.keras] [--threads N] [--quiet]
 
 Trains the model a job file describes (see docs/job-file.md), evaluates it on
 the job's test data when there is some, and prints Keras-style progress.
 
   --history FILE   write Keras's History.history as JSON, plus "evaluate":
                    {metric: value} when the job has test data
+  --output FILE    write the trained model as a Keras 3 .keras archive (config,
+                   compile config, weights and optimizer state), which
+                   keras.models.load_model opens
   --threads N      compute threads for the backend's kernels (default 1, or
                    FORNAX_NUM_THREADS); 2 is fastest on an idle 2-core machine,
                    1 when other work shares the cores
@@ -40,6 +44,7 @@ namespace {
 struct TrainOptions {
   std::string job_path;
   std::string history_path;
+  std::string output_path;
   int threads = 0;  // 0: the backend's default
   bool quiet = false;
 };
@@ -91,6 +96,9 @@ absl::Status Train(const TrainOptions& options) {
   if (!options.history_path.empty()) {
     FORNAX_RETURN_IF_ERROR(WriteHistoryFile(options.history_path, history, evaluate));
   }
+  if (!options.output_path.empty()) {
+    FORNAX_RETURN_IF_ERROR(SaveKerasArchive(options.output_path, *trainer));
+  }
   return absl::OkStatus();
 }
 
@@ -98,7 +106,7 @@ absl::Status Train(const TrainOptions& options) {
 
 int RunTrain(const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs("train", args, {"history", "threads"}, {"quiet", "help"});
+      ParseArgs("train", args, {"history", "output", "threads"}, {"quiet", "help"});
   if (!parsed.ok()) return ReportError(parsed.status());
   if (parsed->switches.count("help")) {
     std::cout << kTrainHelp;
@@ -107,11 +115,13 @@ int RunTrain(const std::vector<std::string>& args) {
   if (parsed->positional.size() != 1) {
     return ReportError(absl::InvalidArgumentError(absl::StrCat(
         "train: expected one job file, got ", parsed->positional.size(),
-        " arguments (usage: fornax train JOB.yaml [--history FILE] [--threads N] [--quiet])")));
+        " arguments (usage: fornax train JOB.yaml [--history FILE] [--output FILE.keras] ",
+        "[--threads N] [--quiet])")));
   }
   TrainOptions options;
   options.job_path = parsed->positional[0];
   if (parsed->values.count("history")) options.history_path = parsed->values["history"];
+  if (parsed->values.count("output")) options.output_path = parsed->values["output"];
   options.quiet = parsed->switches.count("quiet") > 0;
   if (parsed->values.count("threads")) {
     const std::string& value = parsed->values["threads"];

@@ -188,6 +188,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(std::unique_ptr<Model> 
 
 int64_t Trainer::iterations() const { return state_->optimizer->iterations(variables_); }
 
+const Optimizer& Trainer::optimizer() const { return *state_->optimizer; }
+
+const CompileConfig& Trainer::compile_config() const { return state_->config; }
+
 double Trainer::learning_rate() const { return state_->optimizer->learning_rate(variables_); }
 
 absl::Status Trainer::set_learning_rate(double lr) {

@@ -42,6 +42,8 @@
 
 namespace fornax {
 
+class Optimizer;
+
 // model.compile(...) arguments, in Keras's serialized forms: optimizer is a
 // string ("adam") or {"class_name": "Adam", "config": {...}}; loss a string,
 // a config, a list (one per output) or a dict keyed by output name; likewise
@@ -89,6 +91,9 @@ class Trainer {
   const Model& model() const { return *model_; }
   VariableStore& variables() { return variables_; }
   int64_t iterations() const;  // optimizer steps taken
+  // The compiled optimizer (its keras_variables() are what archives store).
+  const Optimizer& optimizer() const;
+  const CompileConfig& compile_config() const;
   int retrace_count() const { return retrace_count_; }
   double learning_rate() const;  // current value (after schedules)
   // ReduceLROnPlateau. FailedPrecondition when the rate is a schedule.

@@ -1,0 +1,239 @@
+// SaveKerasArchive: config.json and metadata.json (nlohmann-json), the
+// weights file (H5Writer) and the zip (libzip).
+#include "engine/archive/keras_archive.h"
+
+#include <zip.h>
+
+#include <ctime>
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/archive/h5_writer.h"
+#include "engine/base/status_macros.h"
+#include "engine/keras/optimizers/optimizer.h"
+
+namespace fornax {
+namespace {
+
+// What Keras writes as keras_version: the release whose format this follows.
+constexpr char kKerasVersion[] = "3.15.1";
+
+// Keras's envelope around a built-in object: module and registered_name are
+// added when a hand-written config left them out.
+nlohmann::json Envelope(nlohmann::json object, const char* module) {
+  if (!object.is_object() || !object.contains("class_name")) return object;
+  if (!object.contains("module")) object["module"] = module;
+  if (!object.contains("registered_name")) object["registered_name"] = nullptr;
+  if (!object.contains("config")) object["config"] = nlohmann::json::object();
+  return object;
+}
+
+// A loss or metrics entry: a string, an object, or a list/dict of them.
+nlohmann::json SerializeLossesOrMetrics(const nlohmann::json& value, const char* module) {
+  if (value.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : value) out.push_back(SerializeLossesOrMetrics(item, module));
+    return out;
+  }
+  if (value.is_object() && !value.contains("class_name")) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, item] : value.items()) out[key] = SerializeLossesOrMetrics(item, module);
+    return out;
+  }
+  return Envelope(value, module);
+}
+
+// compile() stores optimizers.get(optimizer): always a full object, with the
+// learning rate read back from its variable (a schedule stays an object).
+absl::StatusOr<nlohmann::json> SerializeOptimizer(const Trainer& trainer) {
+  static const std::map<std::string, std::string> kClassByAlias = {
+      {"adam", "Adam"}, {"adamw", "AdamW"}, {"sgd", "SGD"}, {"rmsprop", "RMSprop"},
+      {"adagrad", "Adagrad"}};
+  nlohmann::json optimizer = trainer.compile_config().optimizer;
+  if (optimizer.is_string()) {
+    auto it = kClassByAlias.find(optimizer.get<std::string>());
+    if (it == kClassByAlias.end()) {
+      return absl::UnimplementedError(absl::StrCat("config.json: cannot serialize optimizer '",
+                                                   optimizer.get<std::string>(), "'"));
+    }
+    optimizer = {{"class_name", it->second}, {"config", nlohmann::json::object()}};
+  }
+  optimizer = Envelope(std::move(optimizer), "keras.optimizers");
+  nlohmann::json& config = optimizer["config"];
+  config["name"] = trainer.optimizer().name();
+  if (config.contains("learning_rate") && config["learning_rate"].is_object()) {
+    config["learning_rate"] =
+        Envelope(std::move(config["learning_rate"]), "keras.optimizers.schedules");
+  } else {
+    // Keras reads the float32 variable, so the value is float32-rounded.
+    config["learning_rate"] = static_cast<double>(static_cast<float>(trainer.learning_rate()));
+  }
+  return optimizer;
+}
+
+nlohmann::json BuildConfig(const Model& model) {
+  if (model.class_name() != "Sequential" || model.inputs().empty()) {
+    return {{"input_shape", nullptr}};
+  }
+  nlohmann::json shape = nlohmann::json::array();
+  for (int64_t dim : model.inputs()[0].shape.dims()) {
+    shape.push_back(dim == kBatch ? nlohmann::json(nullptr) : nlohmann::json(dim));
+  }
+  return {{"input_shape", shape}};
+}
+
+std::string MetadataJson() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char date[32];
+  std::strftime(date, sizeof(date), "%Y-%m-%d@%H:%M:%S", &local);
+  return nlohmann::json{{"keras_version", kKerasVersion}, {"date_saved", date}}.dump();
+}
+
+// Writes "<group>/vars" with attribute name=`name` and datasets "0".."n-1".
+absl::Status WriteVars(H5Writer& h5, const std::string& group, const std::string& name,
+                       const VariableStore& store, const std::vector<int64_t>& indices) {
+  const std::string vars = group.empty() ? "vars" : absl::StrCat(group, "/vars");
+  FORNAX_RETURN_IF_ERROR(h5.CreateGroup(vars));
+  FORNAX_RETURN_IF_ERROR(h5.SetStringAttribute(vars, "name", name));
+  for (size_t i = 0; i < indices.size(); ++i) {
+    FORNAX_RETURN_IF_ERROR(h5.WriteDataset(absl::StrCat(vars, "/", i), store.value(indices[i])));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> WeightsH5(Trainer& trainer) {
+  const Model& model = trainer.model();
+  const VariableStore& store = trainer.variables();
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<H5Writer> h5, H5Writer::Create());
+  FORNAX_RETURN_IF_ERROR(WriteVars(*h5, "", model.name(), store, {}));
+
+  const nlohmann::json& layers = model.config().at("config").at("layers");
+  const bool sequential = model.class_name() == "Sequential";
+  std::map<std::string, int> used_names;  // saving_lib._walk_saveable's per-container counter
+  std::set<int64_t> written;
+  for (const nlohmann::json& layer : layers) {
+    const std::string class_name = layer.at("class_name").get<std::string>();
+    if (sequential && class_name == "InputLayer") continue;  // not in Sequential.layers
+    const std::string layer_name = layer.at("config").at("name").get<std::string>();
+    std::string group = KerasSnakeCase(class_name);
+    auto [it, first] = used_names.try_emplace(group, 0);
+    if (!first) group = absl::StrCat(group, "_", ++it->second);
+    std::vector<int64_t> indices;
+    const std::string prefix = layer_name + "/";
+    for (int64_t i = 0; i < store.size(); ++i) {
+      if (store.info(i).kind == VariableKind::kWeight &&
+          absl::StartsWith(store.info(i).path, prefix)) {
+        indices.push_back(i);
+        written.insert(i);
+      }
+    }
+    FORNAX_RETURN_IF_ERROR(WriteVars(*h5, absl::StrCat("layers/", group), layer_name, store, indices));
+  }
+  for (int64_t i = 0; i < store.size(); ++i) {
+    if (store.info(i).kind == VariableKind::kWeight && !written.count(i)) {
+      return absl::InternalError(absl::StrCat("model.weights.h5: variable '", store.info(i).path,
+                                              "' belongs to no layer of the model's config"));
+    }
+  }
+  const Optimizer& optimizer = trainer.optimizer();
+  FORNAX_RETURN_IF_ERROR(
+      WriteVars(*h5, "optimizer", optimizer.name(), store, optimizer.keras_variables()));
+  return h5->FileImage();
+}
+
+absl::Status ZipError(const std::string& path, zip_t* zip, const std::string& what) {
+  return absl::InternalError(
+      absl::StrCat(path, ": cannot ", what, ": ", zip_error_strerror(zip_get_error(zip))));
+}
+
+// Writes the members, uncompressed, in order. The zip is written to a
+// temporary file and renamed by zip_close.
+absl::Status WriteZip(const std::string& path,
+                      const std::vector<std::pair<std::string, std::string>>& members) {
+  int error = 0;
+  zip_t* zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  if (zip == nullptr) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, error);
+    absl::Status status =
+        absl::InvalidArgumentError(absl::StrCat(path, ": cannot create: ", zip_error_strerror(&ze)));
+    zip_error_fini(&ze);
+    return status;
+  }
+  for (const auto& [name, data] : members) {
+    zip_source_t* source = zip_source_buffer(zip, data.data(), data.size(), 0);
+    if (source == nullptr) {
+      absl::Status status = ZipError(path, zip, absl::StrCat("add ", name));
+      zip_discard(zip);
+      return status;
+    }
+    const zip_int64_t index = zip_file_add(zip, name.c_str(), source, ZIP_FL_ENC_UTF_8);
+    if (index < 0) {
+      zip_source_free(source);
+      absl::Status status = ZipError(path, zip, absl::StrCat("add ", name));
+      zip_discard(zip);
+      return status;
+    }
+    if (zip_set_file_compression(zip, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) < 0) {
+      absl::Status status = ZipError(path, zip, absl::StrCat("store ", name, " uncompressed"));
+      zip_discard(zip);
+      return status;
+    }
+  }
+  if (zip_close(zip) < 0) {
+    absl::Status status = ZipError(path, zip, "write the archive");
+    zip_discard(zip);
+    return status;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string KerasSnakeCase(const std::string& class_name) {
+  static const std::regex kNonWord(R"(\W+)");
+  static const std::regex kBeforeWord("(.)([A-Z][a-z]+)");
+  static const std::regex kLowerUpper("([a-z])([A-Z])");
+  std::string name = std::regex_replace(class_name, kNonWord, "");
+  name = std::regex_replace(name, kBeforeWord, "$1_$2");
+  name = std::regex_replace(name, kLowerUpper, "$1_$2");
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer) {
+  const Model& model = trainer.model();
+  const CompileConfig& compile = trainer.compile_config();
+  nlohmann::json config = model.config();
+  if (!config.contains("build_config")) config["build_config"] = BuildConfig(model);
+  FORNAX_ASSIGN_OR_RETURN(nlohmann::json optimizer, SerializeOptimizer(trainer));
+  config["compile_config"] = {
+      {"optimizer", std::move(optimizer)},
+      {"loss", SerializeLossesOrMetrics(compile.loss, "keras.losses")},
+      {"loss_weights", compile.loss_weights},
+      {"metrics", SerializeLossesOrMetrics(compile.metrics, "keras.metrics")},
+      {"weighted_metrics", nullptr},
+      {"run_eagerly", false},
+      {"steps_per_execution", compile.steps_per_execution},
+      {"jit_compile", false},
+  };
+  return config;
+}
+
+absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer) {
+  FORNAX_ASSIGN_OR_RETURN(nlohmann::json config, KerasArchiveConfig(trainer));
+  FORNAX_ASSIGN_OR_RETURN(std::string weights, WeightsH5(trainer));
+  return WriteZip(path, {{"metadata.json", MetadataJson()},
+                         {"config.json", config.dump()},
+                         {"model.weights.h5", std::move(weights)}});
+}
+
+}  // namespace fornax
