@@ -12,8 +12,11 @@ namespace fornax {
 int RunTrain(const std::vector<std::string>& args);
 // fornax inspect MODEL.json [--batch-size N] [--loss LOSS] [--optimizer OPT] [--job JOB.yaml]
 int RunInspect(const std::vector<std::string>& args);
+// fornax predict --model FILE.keras --input X.npy|X.npz --output Y.npy|Y.npz [--batch-size N]
+int RunPredict(const std::vector<std::string>& args);
 
 extern const char kTrainHelp[];
+extern const char kPredictHelp[];
 extern const char kInspectHelp[];
 
 }  // namespace fornax

@@ -15,8 +15,10 @@ Fornax trains Keras 3 models (the JSON model.to_json() writes) on a compiled,
 deterministic CPU engine.
 
 commands:
-  train JOB.yaml [--history FILE] [--threads N] [--quiet]
+  train JOB.yaml [--history FILE] [--output FILE.keras] [--threads N] [--quiet]
                                               train and evaluate a job
+  predict --model FILE.keras --input X --output Y
+                                              run a .keras model on .npy/.npz
   inspect MODEL.json [--batch-size N] ...     model summary and compiled plan
   version                                     print the version
   help [COMMAND]                              this text, or a command's help
@@ -34,6 +36,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
   if (command == "train") return fornax::RunTrain(rest);
   if (command == "inspect") return fornax::RunInspect(rest);
+  if (command == "predict") return fornax::RunPredict(rest);
   if (command == "version" || command == "--version") {
     std::cout << "fornax " << FORNAX_VERSION << "\n";
     return fornax::kExitOk;
@@ -41,6 +44,8 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (command == "help" || command == "--help" || command == "-h") {
     if (!rest.empty() && rest[0] == "train") {
       std::cout << fornax::kTrainHelp;
+    } else if (!rest.empty() && rest[0] == "predict") {
+      std::cout << fornax::kPredictHelp;
     } else if (!rest.empty() && rest[0] == "inspect") {
       std::cout << fornax::kInspectHelp;
     } else {
@@ -49,7 +54,7 @@ int Dispatch(const std::vector<std::string>& argv) {
     return fornax::kExitOk;
   }
   std::cerr << "fornax: error: unknown command '" << command
-            << "'; expected train, inspect, version or help\n";
+            << "'; expected train, predict, inspect, version or help\n";
   return fornax::kExitBadInput;
 }
 

@@ -7,14 +7,12 @@
 #include <ctime>
 #include <map>
 #include <memory>
-#include <regex>
-#include <set>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/archive/h5_writer.h"
+#include "engine/archive/keras_layout.h"
 #include "engine/base/status_macros.h"
 #include "engine/keras/optimizers/optimizer.h"
 
@@ -115,33 +113,9 @@ absl::StatusOr<std::string> WeightsH5(Trainer& trainer) {
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<H5Writer> h5, H5Writer::Create());
   FORNAX_RETURN_IF_ERROR(WriteVars(*h5, "", model.name(), store, {}));
 
-  const nlohmann::json& layers = model.config().at("config").at("layers");
-  const bool sequential = model.class_name() == "Sequential";
-  std::map<std::string, int> used_names;  // saving_lib._walk_saveable's per-container counter
-  std::set<int64_t> written;
-  for (const nlohmann::json& layer : layers) {
-    const std::string class_name = layer.at("class_name").get<std::string>();
-    if (sequential && class_name == "InputLayer") continue;  // not in Sequential.layers
-    const std::string layer_name = layer.at("config").at("name").get<std::string>();
-    std::string group = KerasSnakeCase(class_name);
-    auto [it, first] = used_names.try_emplace(group, 0);
-    if (!first) group = absl::StrCat(group, "_", ++it->second);
-    std::vector<int64_t> indices;
-    const std::string prefix = layer_name + "/";
-    for (int64_t i = 0; i < store.size(); ++i) {
-      if (store.info(i).kind == VariableKind::kWeight &&
-          absl::StartsWith(store.info(i).path, prefix)) {
-        indices.push_back(i);
-        written.insert(i);
-      }
-    }
-    FORNAX_RETURN_IF_ERROR(WriteVars(*h5, absl::StrCat("layers/", group), layer_name, store, indices));
-  }
-  for (int64_t i = 0; i < store.size(); ++i) {
-    if (store.info(i).kind == VariableKind::kWeight && !written.count(i)) {
-      return absl::InternalError(absl::StrCat("model.weights.h5: variable '", store.info(i).path,
-                                              "' belongs to no layer of the model's config"));
-    }
+  FORNAX_ASSIGN_OR_RETURN(std::vector<LayerVariables> groups, KerasLayerGroups(model, store));
+  for (const LayerVariables& layer : groups) {
+    FORNAX_RETURN_IF_ERROR(WriteVars(*h5, layer.group, layer.layer_name, store, layer.indices));
   }
   const Optimizer& optimizer = trainer.optimizer();
   FORNAX_RETURN_IF_ERROR(
@@ -197,17 +171,6 @@ absl::Status WriteZip(const std::string& path,
 }
 
 }  // namespace
-
-std::string KerasSnakeCase(const std::string& class_name) {
-  static const std::regex kNonWord(R"(\W+)");
-  static const std::regex kBeforeWord("(.)([A-Z][a-z]+)");
-  static const std::regex kLowerUpper("([a-z])([A-Z])");
-  std::string name = std::regex_replace(class_name, kNonWord, "");
-  name = std::regex_replace(name, kBeforeWord, "$1_$2");
-  name = std::regex_replace(name, kLowerUpper, "$1_$2");
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
 
 absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer) {
   const Model& model = trainer.model();

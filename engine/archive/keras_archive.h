@@ -14,10 +14,13 @@
 #ifndef FORNAX_ENGINE_ARCHIVE_KERAS_ARCHIVE_H_
 #define FORNAX_ENGINE_ARCHIVE_KERAS_ARCHIVE_H_
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/archive/h5_reader.h"
 #include "engine/keras/models/trainer.h"
 #include "nlohmann/json.hpp"
 
@@ -31,9 +34,21 @@ absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer);
 // The config.json object SaveKerasArchive writes (exposed for tests).
 absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer);
 
-// Keras's naming.to_snake_case: "BatchNormalization" -> "batch_normalization",
-// "Conv2D" -> "conv2d".
-std::string KerasSnakeCase(const std::string& class_name);
+// A .keras archive read back: config.json parsed and model.weights.h5 open.
+// Member names that could escape a destination ("..", absolute paths,
+// backslashes) are refused, as are members declaring over 4 GiB or over 100x
+// their stored size. Errors name the archive and the member.
+struct KerasArchive {
+  nlohmann::json config;
+  std::unique_ptr<H5Reader> weights;
+};
+absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path);
+
+// The archive's model compiled with its compile_config (Keras's compile
+// defaults when it has none), weights and optimizer state restored: a saved
+// Fornax or Keras run continues where it stopped. Errors name the h5 group,
+// layer and variable (count, shape or dtype mismatch).
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed);
 
 }  // namespace fornax
 

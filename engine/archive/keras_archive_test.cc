@@ -2,6 +2,7 @@
 // (order, stored uncompressed) and the compile_config Keras's compile()
 // records. That real Keras loads the archives is tests/interop's job.
 #include "engine/archive/keras_archive.h"
+#include "engine/archive/keras_layout.h"
 
 #include <zip.h>
 

@@ -1,0 +1,141 @@
+// HDF5 C API calls behind H5Reader: the file image is opened read-only with
+// the core driver; dataset storage layouts other than contiguous/compact/
+// chunked in-file (external files, virtual datasets) are refused.
+#include "engine/archive/h5_reader.h"
+
+#include <hdf5.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace fornax {
+namespace {
+
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+// Refuses datasets larger than this many elements (a declared size can lie).
+constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<H5Reader>> H5Reader::Open(std::string image, std::string source) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  // The file's signature first: HDF5 would otherwise only say "unable to open".
+  if (image.size() < 8 || image.compare(0, 8, "\x89HDF\r\n\x1a\n") != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not an HDF5 file (no HDF5 signature at offset 0)"));
+  }
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0) < 0 ||
+      H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0) {
+    return absl::InternalError(absl::StrCat(source, ": cannot set up HDF5's in-memory driver"));
+  }
+  static std::atomic<int> counter{0};
+  const std::string name = absl::StrCat("fornax_read_", counter++, ".h5");
+  hid_t file = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
+  if (file < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a readable HDF5 file (truncated or corrupt)"));
+  }
+  return std::unique_ptr<H5Reader>(new H5Reader(file, std::move(image), std::move(source)));
+}
+
+H5Reader::~H5Reader() { H5Fclose(file_); }
+
+bool H5Reader::Exists(const std::string& path) const {
+  // H5Lexists checks one level at a time, so walk the path's prefixes.
+  size_t pos = 0;
+  while (true) {
+    pos = path.find('/', pos + 1);
+    const std::string prefix = path.substr(0, pos);
+    if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    if (pos == std::string::npos) return true;
+  }
+}
+
+int64_t H5Reader::CountMembers(const std::string& path) const {
+  if (!Exists(path)) return 0;
+  Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
+  H5G_info_t info;
+  if (!group.ok() || H5Gget_info(group.get(), &info) < 0) return 0;
+  return static_cast<int64_t>(info.nlinks);
+}
+
+absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
+  const std::string where = absl::StrCat(source_, ": dataset '", path, "'");
+  if (!Exists(path)) return absl::NotFoundError(absl::StrCat(where, " is missing"));
+  H5L_info_t link;
+  if (H5Lget_info(file_, path.c_str(), &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is a soft or external link"));
+  }
+  Handle dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!dataset.ok()) return absl::InvalidArgumentError(absl::StrCat(where, " is not a dataset"));
+  Handle dcpl(H5Dget_create_plist(dataset.get()), H5Pclose);
+  if (!dcpl.ok() || H5Pget_external_count(dcpl.get()) != 0 ||
+      H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " stores its data outside the file (external or virtual)"));
+  }
+  Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  const int rank = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (rank < 0 || rank > 8) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": unreadable dataspace"));
+  }
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  hsize_t elements = 1;
+  std::vector<int64_t> shape;
+  for (hsize_t d : dims) {
+    if (d != 0 && elements > kMaxElements / d) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " declares more than 2^31 elements"));
+    }
+    elements *= d;
+    shape.push_back(static_cast<int64_t>(d));
+  }
+  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  const H5T_class_t type_class = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+  const size_t size = type.ok() ? H5Tget_size(type.get()) : 0;
+  DType dtype;
+  hid_t memory_type;
+  if (type_class == H5T_FLOAT && (size == 4 || size == 8)) {
+    dtype = DType::kFloat32;  // float64 is converted by HDF5 on read
+    memory_type = H5T_NATIVE_FLOAT;
+  } else if (type_class == H5T_INTEGER && size == 4 && H5Tget_sign(type.get()) == H5T_SGN_2) {
+    dtype = DType::kInt32;
+    memory_type = H5T_NATIVE_INT32;
+  } else if (type_class == H5T_INTEGER && size == 8 && H5Tget_sign(type.get()) == H5T_SGN_2) {
+    dtype = DType::kInt64;
+    memory_type = H5T_NATIVE_INT64;
+  } else if (type_class == H5T_INTEGER && size == 1 && H5Tget_sign(type.get()) == H5T_SGN_NONE) {
+    dtype = DType::kUInt8;
+    memory_type = H5T_NATIVE_UINT8;
+  } else {
+    return absl::UnimplementedError(absl::StrCat(
+        where, ": unsupported element type (class ", static_cast<int>(type_class), ", ", size,
+        " bytes); expected float32/float64, int32, int64 or uint8"));
+  }
+  Tensor value(dtype, Shape(shape));
+  if (elements > 0 &&
+      H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()) < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its data (truncated?)"));
+  }
+  return value;
+}
+
+}  // namespace fornax

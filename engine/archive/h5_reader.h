@@ -1,0 +1,42 @@
+// H5Reader: reads datasets of an HDF5 file held in memory (a .keras
+// archive's model.weights.h5) without touching the filesystem. Only what
+// Keras writes is accepted: numeric datasets stored in the file itself;
+// every failure names the dataset.
+// Thread-safety: none.
+#ifndef FORNAX_ENGINE_ARCHIVE_H5_READER_H_
+#define FORNAX_ENGINE_ARCHIVE_H5_READER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor/tensor.h"
+
+namespace fornax {
+
+class H5Reader {
+ public:
+  // `image` is the whole file; `source` names it in messages.
+  static absl::StatusOr<std::unique_ptr<H5Reader>> Open(std::string image, std::string source);
+  ~H5Reader();
+  H5Reader(const H5Reader&) = delete;
+  H5Reader& operator=(const H5Reader&) = delete;
+
+  bool Exists(const std::string& path) const;
+  // The number of links (datasets) in group `path`; 0 when it is missing.
+  int64_t CountMembers(const std::string& path) const;
+  // Float32 (and float64, cast to float32), int32, int64 and uint8 datasets.
+  absl::StatusOr<Tensor> ReadDataset(const std::string& path) const;
+
+ private:
+  H5Reader(int64_t file, std::string image, std::string source)
+      : file_(file), image_(std::move(image)), source_(std::move(source)) {}
+  int64_t file_;  // hid_t
+  std::string image_;  // HDF5 reads from this buffer for the file's lifetime
+  std::string source_;
+};
+
+}  // namespace fornax
+
+#endif  // FORNAX_ENGINE_ARCHIVE_H5_READER_H_

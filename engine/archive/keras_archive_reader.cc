@@ -1,0 +1,178 @@
+// ReadKerasArchive / LoadKerasArchive: libzip to read the members into
+// memory (nothing is ever extracted to disk), H5Reader for the weights.
+#include <zip.h>
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/archive/keras_archive.h"
+#include "engine/archive/keras_layout.h"
+#include "engine/base/status_macros.h"
+#include "engine/keras/optimizers/optimizer.h"
+
+namespace fornax {
+namespace {
+
+constexpr zip_uint64_t kMaxMemberBytes = zip_uint64_t{4} << 30;
+constexpr zip_uint64_t kMaxExpansion = 100;  // Keras 3.15's zip-bomb guard
+
+absl::Status CheckMemberName(const std::string& archive, const std::string& name) {
+  bool escapes = name.empty() || name[0] == '/' || absl::StrContains(name, "\\") ||
+                 absl::StrContains(name, ":");
+  for (absl::string_view part : absl::StrSplit(name, '/')) escapes = escapes || part == "..";
+  if (escapes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        archive, ": member '", name,
+        "' has a name that could point outside the archive's directory (absolute, '..', "
+        "backslash or drive); refusing the archive"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,
+                                       const std::string& name) {
+  zip_stat_t stat;
+  zip_stat_init(&stat);
+  if (zip_stat(zip, name.c_str(), 0, &stat) < 0) {
+    return absl::NotFoundError(
+        absl::StrCat(archive, ": the archive has no member '", name, "'"));
+  }
+  if (stat.size > kMaxMemberBytes ||
+      (stat.comp_size > 0 && stat.size / kMaxExpansion > stat.comp_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        archive, ": member '", name, "' declares ", stat.size, " bytes from ", stat.comp_size,
+        " stored bytes (over 4 GiB or 100x); refusing it"));
+  }
+  zip_file_t* file = zip_fopen_index(zip, stat.index, 0);
+  if (file == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(archive, ": cannot open member '", name,
+                                                   "': ", zip_strerror(zip)));
+  }
+  std::string data(static_cast<size_t>(stat.size), '\0');
+  const zip_int64_t read = zip_fread(file, data.data(), stat.size);
+  zip_fclose(file);
+  if (read < 0 || static_cast<zip_uint64_t>(read) != stat.size) {
+    return absl::InvalidArgumentError(absl::StrCat(archive, ": member '", name, "' is truncated (",
+                                                   read, " of ", stat.size, " bytes)"));
+  }
+  return data;
+}
+
+// Copies one dataset into a store variable, checking shape and dtype.
+absl::Status Assign(const H5Reader& h5, const std::string& dataset, const std::string& what,
+                    Tensor& variable) {
+  FORNAX_ASSIGN_OR_RETURN(Tensor value, h5.ReadDataset(dataset));
+  if (value.shape() != variable.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.weights.h5: ", dataset, " (", what, "): expected shape ",
+        variable.shape().ToString(), ", received ", value.shape().ToString()));
+  }
+  if (IsFloating(value.dtype()) != IsFloating(variable.dtype())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.weights.h5: ", dataset, " (", what, "): expected dtype ",
+        std::string(DTypeName(variable.dtype())), ", received ",
+        std::string(DTypeName(value.dtype()))));
+  }
+  // Into the variable's own buffer: compiled plans may hold on to it.
+  const Tensor cast = value.dtype() == variable.dtype() ? value : value.CastTo(variable.dtype());
+  std::memcpy(variable.raw_data(), cast.raw_data(), cast.byte_size());
+  return absl::OkStatus();
+}
+
+absl::Status LoadGroup(const H5Reader& h5, const std::string& group, const std::string& owner,
+                       VariableStore& store, const std::vector<int64_t>& indices) {
+  const std::string vars = absl::StrCat(group, "/vars");
+  const int64_t saved = h5.CountMembers(vars);
+  if (saved != static_cast<int64_t>(indices.size())) {
+    std::string expected;
+    for (int64_t i : indices) absl::StrAppend(&expected, expected.empty() ? "" : ", ", store.info(i).path);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model.weights.h5: ", vars, ": '", owner, "' expected ", indices.size(),
+        " variables [", expected, "], but the file has ", saved));
+  }
+  for (size_t i = 0; i < indices.size(); ++i) {
+    FORNAX_RETURN_IF_ERROR(Assign(h5, absl::StrCat(vars, "/", i), store.info(indices[i]).path,
+                                  store.value(indices[i])));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
+  int error = 0;
+  zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &error);
+  if (zip == nullptr) {
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, error);
+    absl::Status status = absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a readable .keras (zip) archive: ", zip_error_strerror(&ze)));
+    zip_error_fini(&ze);
+    return status;
+  }
+  absl::StatusOr<KerasArchive> result = [&]() -> absl::StatusOr<KerasArchive> {
+    const zip_int64_t count = zip_get_num_entries(zip, 0);
+    for (zip_int64_t i = 0; i < count; ++i) {
+      const char* name = zip_get_name(zip, static_cast<zip_uint64_t>(i), 0);
+      FORNAX_RETURN_IF_ERROR(CheckMemberName(path, name != nullptr ? name : ""));
+    }
+    FORNAX_ASSIGN_OR_RETURN(std::string config_text, ReadMember(zip, path, "config.json"));
+    KerasArchive archive;
+    archive.config = nlohmann::json::parse(config_text, nullptr, /*allow_exceptions=*/false);
+    if (archive.config.is_discarded() || !archive.config.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": config.json is not a JSON object"));
+    }
+    FORNAX_ASSIGN_OR_RETURN(std::string weights, ReadMember(zip, path, "model.weights.h5"));
+    FORNAX_ASSIGN_OR_RETURN(archive.weights,
+                            H5Reader::Open(std::move(weights), path + ": model.weights.h5"));
+    return archive;
+  }();
+  zip_discard(zip);
+  return result;
+}
+
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed) {
+  FORNAX_ASSIGN_OR_RETURN(KerasArchive archive, ReadKerasArchive(path));
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
+                          Model::FromJson(archive.config, path + ": config.json"));
+  CompileConfig compile;
+  const nlohmann::json compile_config = archive.config.value("compile_config", nlohmann::json());
+  if (compile_config.is_object() && !compile_config.empty()) {
+    if (compile_config.contains("optimizer")) compile.optimizer = compile_config["optimizer"];
+    compile.loss = compile_config.value("loss", nlohmann::json());
+    compile.loss_weights = compile_config.value("loss_weights", nlohmann::json());
+    compile.metrics = compile_config.value("metrics", nlohmann::json());
+    const nlohmann::json steps = compile_config.value("steps_per_execution", nlohmann::json(1));
+    if (steps.is_number_integer()) compile.steps_per_execution = steps.get<int64_t>();
+  }
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(std::move(model), compile, seed);
+  if (!trainer.ok()) {
+    return absl::Status(trainer.status().code(),
+                        absl::StrCat(path, ": compile_config: ", trainer.status().message()));
+  }
+  VariableStore& store = (*trainer)->variables();
+  FORNAX_ASSIGN_OR_RETURN(std::vector<LayerVariables> groups,
+                          KerasLayerGroups((*trainer)->model(), store));
+  for (const LayerVariables& layer : groups) {
+    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, layer.group,
+                                     absl::StrCat("layer ", layer.layer_name), store,
+                                     layer.indices));
+  }
+  // A model saved before its optimizer was built has no optimizer state; it
+  // then starts fresh, as in Keras. Any other mismatch is an error.
+  const Optimizer& optimizer = (*trainer)->optimizer();
+  if (archive.weights->CountMembers("optimizer/vars") > 0) {
+    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, "optimizer",
+                                     absl::StrCat("optimizer ", optimizer.name()), store,
+                                     optimizer.keras_variables()));
+  }
+  return trainer;
+}
+
+}  // namespace fornax

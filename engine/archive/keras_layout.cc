@@ -1,0 +1,60 @@
+// Keras's h5 group naming (saving_lib._walk_saveable) for a Fornax model.
+#include "engine/archive/keras_layout.h"
+
+#include <cctype>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace fornax {
+
+std::string KerasSnakeCase(const std::string& class_name) {
+  static const std::regex kNonWord(R"(\W+)");
+  static const std::regex kBeforeWord("(.)([A-Z][a-z]+)");
+  static const std::regex kLowerUpper("([a-z])([A-Z])");
+  std::string name = std::regex_replace(class_name, kNonWord, "");
+  name = std::regex_replace(name, kBeforeWord, "$1_$2");
+  name = std::regex_replace(name, kLowerUpper, "$1_$2");
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+absl::StatusOr<std::vector<LayerVariables>> KerasLayerGroups(const Model& model,
+                                                             const VariableStore& store) {
+  const nlohmann::json& layers = model.config().at("config").at("layers");
+  const bool sequential = model.class_name() == "Sequential";
+  std::map<std::string, int> used_names;  // per container, as _walk_saveable counts
+  std::set<int64_t> placed;
+  std::vector<LayerVariables> groups;
+  for (const nlohmann::json& layer : layers) {
+    const std::string class_name = layer.at("class_name").get<std::string>();
+    if (sequential && class_name == "InputLayer") continue;  // not in Sequential.layers
+    LayerVariables entry;
+    entry.layer_name = layer.at("config").at("name").get<std::string>();
+    std::string name = KerasSnakeCase(class_name);
+    auto [it, first] = used_names.try_emplace(name, 0);
+    if (!first) name = absl::StrCat(name, "_", ++it->second);
+    entry.group = absl::StrCat("layers/", name);
+    const std::string prefix = entry.layer_name + "/";
+    for (int64_t i = 0; i < store.size(); ++i) {
+      if (store.info(i).kind == VariableKind::kWeight &&
+          absl::StartsWith(store.info(i).path, prefix)) {
+        entry.indices.push_back(i);
+        placed.insert(i);
+      }
+    }
+    groups.push_back(std::move(entry));
+  }
+  for (int64_t i = 0; i < store.size(); ++i) {
+    if (store.info(i).kind == VariableKind::kWeight && !placed.count(i)) {
+      return absl::InternalError(absl::StrCat("model.weights.h5: variable '", store.info(i).path,
+                                              "' belongs to no layer of the model's config"));
+    }
+  }
+  return groups;
+}
+
+}  // namespace fornax
