@@ -1,0 +1,142 @@
+"""Fornax -> Keras interop: `fornax train --output` archives open in real Keras 3.
+
+Usage: keras_loads_fornax.py FORNAX_BIN
+
+For an MLP (examples/fashion_mlp) and a small CNN with BatchNormalization
+(built here in Keras and exported with to_json), trained by Fornax on a
+Fashion-MNIST subset, checks that keras.models.load_model:
+  - emits no warning (Python warnings are errors; logging and anything printed
+    to stdout/stderr while loading count as warnings too),
+  - predicts what `fornax predict` predicts on the same inputs within 1e-5,
+  - restores model.optimizer.iterations to Fornax's step count.
+Exits non-zero with a message on the first failure.
+"""
+import contextlib
+import io
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import keras  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+SAMPLES = 256
+BATCH = 64
+EPOCHS = 2
+STEPS = EPOCHS * ((SAMPLES + BATCH - 1) // BATCH)
+TOLERANCE = 1e-5
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(self.format(record))
+
+
+def cnn_config():
+    """A Functional CNN with BatchNormalization, as Keras serializes it."""
+    inputs = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="cnn_bn").to_json()
+
+
+def write_job(path, model_path, reshape):
+    x_extra = f", reshape: {reshape}" if reshape else ""
+    with open(path, "w") as f:
+        f.write(f"""model: {model_path}
+compile:
+  optimizer: {{class_name: Adam, config: {{learning_rate: 0.001}}}}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+fit:
+  epochs: {EPOCHS}
+  batch_size: {BATCH}
+  seed: 3
+data:
+  train:
+    limit: {SAMPLES}
+    x: {{path: {FASHION}/train-images-idx3-ubyte.gz, dtype: float32,
+        scale: 0.00392156862745098{x_extra}}}
+    y: {FASHION}/train-labels-idx1-ubyte.gz
+backend: cpu
+""")
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {result.returncode}:\n{result.stderr}")
+
+
+def load_quietly(path):
+    """load_model with every kind of warning turned into a failure."""
+    collector = _Collect()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            warnings.simplefilter("error")
+            model = keras.models.load_model(path)
+    finally:
+        root.removeHandler(collector)
+    noise = collector.records + [s for s in (out.getvalue(), err.getvalue()) if s.strip()]
+    if noise:
+        sys.exit(f"FAIL: loading {path} was not silent: {noise}")
+    return model
+
+
+def check(name, fornax, workdir, model_json, input_shape, reshape):
+    model_path = os.path.join(workdir, f"{name}.json")
+    with open(model_path, "w") as f:
+        f.write(model_json)
+    job = os.path.join(workdir, f"{name}.yaml")
+    write_job(job, model_path, reshape)
+    archive = os.path.join(workdir, f"{name}.keras")
+    run([fornax, "train", job, "--output", archive, "--quiet"])
+
+    model = load_quietly(archive)
+    x = np.random.default_rng(7).random((40,) + input_shape, dtype=np.float32)
+    x_path, y_path = os.path.join(workdir, f"{name}_x.npy"), os.path.join(workdir, f"{name}_y.npy")
+    np.save(x_path, x)
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    fornax_y = np.load(y_path)
+    keras_y = np.asarray(model.predict(x, verbose=0))
+    diff = float(np.abs(fornax_y - keras_y).max())
+    iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"{name}: max |keras - fornax| = {diff:.3g}, optimizer.iterations = {iterations}")
+    if not diff <= TOLERANCE:
+        sys.exit(f"FAIL: {name}: Keras and Fornax predictions differ by {diff} > {TOLERANCE}")
+    if iterations != STEPS:
+        sys.exit(f"FAIL: {name}: optimizer.iterations is {iterations}, Fornax took {STEPS} steps")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: keras_loads_fornax.py FORNAX_BIN")
+    fornax = sys.argv[1]
+    source = os.environ.get("FORNAX_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+    with open(os.path.join(source, "examples/fashion_mlp/model.json")) as f:
+        mlp_json = f.read()
+    with tempfile.TemporaryDirectory() as workdir:
+        check("mlp", fornax, workdir, mlp_json, (784,), "[784]")
+        check("cnn_bn", fornax, workdir, cnn_config(), (28, 28, 1), "[28, 28, 1]")
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
