@@ -48,9 +48,9 @@ absl::StatusOr<std::vector<Tensor>> ReadInputs(const std::string& path, const Mo
     return x;
   }
   if (model.inputs().size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "predict: --input ", path, ": the model has ", model.inputs().size(),
-        " inputs; give an .npz with one array per input name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("predict: --input ", path, ": the model has ", model.inputs().size(),
+                     " inputs; give an .npz with one array per input name"));
   }
   FORNAX_ASSIGN_OR_RETURN(Tensor value, ReadNpy(path));
   return std::vector<Tensor>{std::move(value)};
@@ -103,8 +103,8 @@ int RunPredict(const std::vector<std::string>& args) {
   if (parsed->values.count("batch-size")) {
     const std::string& value = parsed->values["batch-size"];
     if (!absl::SimpleAtoi(value, &options.batch_size) || options.batch_size < 1) {
-      return ReportError(absl::InvalidArgumentError(absl::StrCat(
-          "predict: --batch-size: expected a positive integer, got '", value, "'")));
+      return ReportError(absl::InvalidArgumentError(
+          absl::StrCat("predict: --batch-size: expected a positive integer, got '", value, "'")));
     }
   }
   absl::Status status = Predict(options);

@@ -126,9 +126,9 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
     dtype = DType::kUInt8;
     memory_type = H5T_NATIVE_UINT8;
   } else {
-    return absl::UnimplementedError(absl::StrCat(
-        where, ": unsupported element type (class ", static_cast<int>(type_class), ", ", size,
-        " bytes); expected float32/float64, int32, int64 or uint8"));
+    return absl::UnimplementedError(
+        absl::StrCat(where, ": unsupported element type (class ", static_cast<int>(type_class),
+                     ", ", size, " bytes); expected float32/float64, int32, int64 or uint8"));
   }
   Tensor value(dtype, Shape(shape));
   if (elements > 0 &&

@@ -32,7 +32,7 @@ class H5Reader {
  private:
   H5Reader(int64_t file, std::string image, std::string source)
       : file_(file), image_(std::move(image)), source_(std::move(source)) {}
-  int64_t file_;  // hid_t
+  int64_t file_;       // hid_t
   std::string image_;  // HDF5 reads from this buffer for the file's lifetime
   std::string source_;
 };

@@ -42,9 +42,9 @@ absl::StatusOr<hid_t> FileTypeOf(DType dtype) {
     case DType::kUInt8:
       return H5T_STD_U8LE;
     default:
-      return absl::UnimplementedError(absl::StrCat(
-          "model.weights.h5: variables of dtype ", std::string(DTypeName(dtype)),
-          " cannot be written yet (float32, int32, int64 and uint8 can)"));
+      return absl::UnimplementedError(
+          absl::StrCat("model.weights.h5: variables of dtype ", std::string(DTypeName(dtype)),
+                       " cannot be written yet (float32, int32, int64 and uint8 can)"));
   }
 }
 
@@ -89,9 +89,9 @@ absl::Status H5Writer::SetStringAttribute(const std::string& path, const std::st
     return absl::InternalError(
         absl::StrCat("model.weights.h5: cannot prepare attribute '", key, "' of '", path, "'"));
   }
-  Handle attr(H5Acreate2(group.get(), key.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                         H5P_DEFAULT),
-              H5Aclose);
+  Handle attr(
+      H5Acreate2(group.get(), key.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+      H5Aclose);
   const char* chars = value.c_str();
   if (!attr.ok() || H5Awrite(attr.get(), type.get(), &chars) < 0) {
     return absl::InternalError(
@@ -102,7 +102,8 @@ absl::Status H5Writer::SetStringAttribute(const std::string& path, const std::st
 
 absl::Status H5Writer::WriteDataset(const std::string& path, const Tensor& value) {
   absl::StatusOr<hid_t> type = FileTypeOf(value.dtype());
-  if (!type.ok()) return absl::Status(type.status().code(), absl::StrCat(path, ": ", type.status().message()));
+  if (!type.ok())
+    return absl::Status(type.status().code(), absl::StrCat(path, ": ", type.status().message()));
   std::vector<hsize_t> dims(value.shape().dims().begin(), value.shape().dims().end());
   Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
                             : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),

@@ -50,9 +50,11 @@ nlohmann::json SerializeLossesOrMetrics(const nlohmann::json& value, const char*
 // compile() stores optimizers.get(optimizer): always a full object, with the
 // learning rate read back from its variable (a schedule stays an object).
 absl::StatusOr<nlohmann::json> SerializeOptimizer(const Trainer& trainer) {
-  static const std::map<std::string, std::string> kClassByAlias = {
-      {"adam", "Adam"}, {"adamw", "AdamW"}, {"sgd", "SGD"}, {"rmsprop", "RMSprop"},
-      {"adagrad", "Adagrad"}};
+  static const std::map<std::string, std::string> kClassByAlias = {{"adam", "Adam"},
+                                                                   {"adamw", "AdamW"},
+                                                                   {"sgd", "SGD"},
+                                                                   {"rmsprop", "RMSprop"},
+                                                                   {"adagrad", "Adagrad"}};
   nlohmann::json optimizer = trainer.compile_config().optimizer;
   if (optimizer.is_string()) {
     auto it = kClassByAlias.find(optimizer.get<std::string>());
@@ -137,8 +139,8 @@ absl::Status WriteZip(const std::string& path,
   if (zip == nullptr) {
     zip_error_t ze;
     zip_error_init_with_code(&ze, error);
-    absl::Status status =
-        absl::InvalidArgumentError(absl::StrCat(path, ": cannot create: ", zip_error_strerror(&ze)));
+    absl::Status status = absl::InvalidArgumentError(
+        absl::StrCat(path, ": cannot create: ", zip_error_strerror(&ze)));
     zip_error_fini(&ze);
     return status;
   }

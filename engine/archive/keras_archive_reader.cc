@@ -38,19 +38,18 @@ absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,
   zip_stat_t stat;
   zip_stat_init(&stat);
   if (zip_stat(zip, name.c_str(), 0, &stat) < 0) {
-    return absl::NotFoundError(
-        absl::StrCat(archive, ": the archive has no member '", name, "'"));
+    return absl::NotFoundError(absl::StrCat(archive, ": the archive has no member '", name, "'"));
   }
   if (stat.size > kMaxMemberBytes ||
       (stat.comp_size > 0 && stat.size / kMaxExpansion > stat.comp_size)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        archive, ": member '", name, "' declares ", stat.size, " bytes from ", stat.comp_size,
-        " stored bytes (over 4 GiB or 100x); refusing it"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(archive, ": member '", name, "' declares ", stat.size, " bytes from ",
+                     stat.comp_size, " stored bytes (over 4 GiB or 100x); refusing it"));
   }
   zip_file_t* file = zip_fopen_index(zip, stat.index, 0);
   if (file == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(archive, ": cannot open member '", name,
-                                                   "': ", zip_strerror(zip)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(archive, ": cannot open member '", name, "': ", zip_strerror(zip)));
   }
   std::string data(static_cast<size_t>(stat.size), '\0');
   const zip_int64_t read = zip_fread(file, data.data(), stat.size);
@@ -67,15 +66,15 @@ absl::Status Assign(const H5Reader& h5, const std::string& dataset, const std::s
                     Tensor& variable) {
   FORNAX_ASSIGN_OR_RETURN(Tensor value, h5.ReadDataset(dataset));
   if (value.shape() != variable.shape()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.weights.h5: ", dataset, " (", what, "): expected shape ",
-        variable.shape().ToString(), ", received ", value.shape().ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.weights.h5: ", dataset, " (", what, "): expected shape ",
+                     variable.shape().ToString(), ", received ", value.shape().ToString()));
   }
   if (IsFloating(value.dtype()) != IsFloating(variable.dtype())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.weights.h5: ", dataset, " (", what, "): expected dtype ",
-        std::string(DTypeName(variable.dtype())), ", received ",
-        std::string(DTypeName(value.dtype()))));
+    return absl::InvalidArgumentError(
+        absl::StrCat("model.weights.h5: ", dataset, " (", what, "): expected dtype ",
+                     std::string(DTypeName(variable.dtype())), ", received ",
+                     std::string(DTypeName(value.dtype()))));
   }
   // Into the variable's own buffer: compiled plans may hold on to it.
   const Tensor cast = value.dtype() == variable.dtype() ? value : value.CastTo(variable.dtype());
@@ -89,10 +88,11 @@ absl::Status LoadGroup(const H5Reader& h5, const std::string& group, const std::
   const int64_t saved = h5.CountMembers(vars);
   if (saved != static_cast<int64_t>(indices.size())) {
     std::string expected;
-    for (int64_t i : indices) absl::StrAppend(&expected, expected.empty() ? "" : ", ", store.info(i).path);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "model.weights.h5: ", vars, ": '", owner, "' expected ", indices.size(),
-        " variables [", expected, "], but the file has ", saved));
+    for (int64_t i : indices)
+      absl::StrAppend(&expected, expected.empty() ? "" : ", ", store.info(i).path);
+    return absl::InvalidArgumentError(absl::StrCat("model.weights.h5: ", vars, ": '", owner,
+                                                   "' expected ", indices.size(), " variables [",
+                                                   expected, "], but the file has ", saved));
   }
   for (size_t i = 0; i < indices.size(); ++i) {
     FORNAX_RETURN_IF_ERROR(Assign(h5, absl::StrCat(vars, "/", i), store.info(indices[i]).path,
@@ -109,8 +109,8 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
   if (zip == nullptr) {
     zip_error_t ze;
     zip_error_init_with_code(&ze, error);
-    absl::Status status = absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a readable .keras (zip) archive: ", zip_error_strerror(&ze)));
+    absl::Status status = absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a readable .keras (zip) archive: ", zip_error_strerror(&ze)));
     zip_error_fini(&ze);
     return status;
   }
@@ -124,8 +124,7 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
     KerasArchive archive;
     archive.config = nlohmann::json::parse(config_text, nullptr, /*allow_exceptions=*/false);
     if (archive.config.is_discarded() || !archive.config.is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": config.json is not a JSON object"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": config.json is not a JSON object"));
     }
     FORNAX_ASSIGN_OR_RETURN(std::string weights, ReadMember(zip, path, "model.weights.h5"));
     FORNAX_ASSIGN_OR_RETURN(archive.weights,

@@ -1,16 +1,22 @@
 // SaveKerasArchive: Keras's class-name-to-group naming, the zip's members
 // (order, stored uncompressed) and the compile_config Keras's compile()
-// records. That real Keras loads the archives is tests/interop's job.
+// records. LoadKerasArchive: a bit-identical round trip, and precise errors
+// for broken or hostile archives. That real Keras loads the archives is
+// tests/interop's job.
 #include "engine/archive/keras_archive.h"
-#include "engine/archive/keras_layout.h"
 
 #include <zip.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/archive/keras_layout.h"
+#include "engine/keras/optimizers/optimizer.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace fornax {
@@ -38,8 +44,7 @@ std::unique_ptr<Trainer> MlpTrainer(json optimizer) {
   compile.optimizer = std::move(optimizer);
   compile.loss = "sparse_categorical_crossentropy";
   compile.metrics = json::array({"accuracy"});
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
-      Trainer::Create(*std::move(model), compile, 1);
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*std::move(model), compile, 1);
   EXPECT_TRUE(trainer.ok()) << trainer.status();
   return trainer.ok() ? *std::move(trainer) : nullptr;
 }
@@ -74,9 +79,9 @@ TEST(KerasArchiveTest, CompileConfigIsWhatKerasCompileRecords) {
   const json& compile = (*config)["compile_config"];
   std::vector<std::string> keys;
   for (const auto& [key, value] : compile.items()) keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"jit_compile", "loss", "loss_weights", "metrics",
-                                            "optimizer", "run_eagerly", "steps_per_execution",
-                                            "weighted_metrics"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"jit_compile", "loss", "loss_weights", "metrics", "optimizer",
+                                      "run_eagerly", "steps_per_execution", "weighted_metrics"}));
   const json& optimizer = compile["optimizer"];
   EXPECT_EQ(optimizer["module"], "keras.optimizers");
   EXPECT_EQ(optimizer["class_name"], "Adam");
@@ -94,8 +99,124 @@ TEST(KerasArchiveTest, UnwritableDestinationIsAnError) {
   ASSERT_NE(trainer, nullptr);
   absl::Status status = SaveKerasArchive("/nonexistent_dir/x/model.keras", *trainer);
   EXPECT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("/nonexistent_dir/x/model.keras"), std::string::npos)
-      << status;
+  EXPECT_NE(status.message().find("/nonexistent_dir/x/model.keras"), std::string::npos) << status;
+}
+
+// Writes a zip with the given members (name -> bytes), stored.
+void WriteZip(const std::string& path,
+              const std::vector<std::pair<std::string, std::string>>& members) {
+  int error = 0;
+  zip_t* zip = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+  ASSERT_NE(zip, nullptr);
+  for (const auto& [name, data] : members) {
+    zip_source_t* source = zip_source_buffer(zip, data.data(), data.size(), 0);
+    ASSERT_GE(zip_file_add(zip, name.c_str(), source, 0), 0);
+  }
+  ASSERT_EQ(zip_close(zip), 0);
+}
+
+std::string ReadMember(const std::string& path, const std::string& name) {
+  int error = 0;
+  zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &error);
+  zip_stat_t stat;
+  zip_stat(zip, name.c_str(), 0, &stat);
+  std::string data(stat.size, '\0');
+  zip_file_t* file = zip_fopen(zip, name.c_str(), 0);
+  zip_fread(file, data.data(), stat.size);
+  zip_fclose(file);
+  zip_discard(zip);
+  return data;
+}
+
+std::string TempPath(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / name).string();
+}
+
+std::string LoadError(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<Trainer>> loaded = LoadKerasArchive(path, 0);
+  return loaded.ok() ? "ok" : std::string(loaded.status().message());
+}
+
+TEST(KerasArchiveReaderTest, RoundTripRestoresWeightsAndOptimizerState) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  Tensor x(DType::kFloat32, Shape{8, 784});
+  Tensor y(DType::kInt32, Shape{8});
+  for (int64_t i = 0; i < x.num_elements(); ++i)
+    x.data<float>()[i] = static_cast<float>(i % 13) / 13;
+  for (int64_t i = 0; i < 8; ++i) y.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  FitConfig fit;
+  fit.batch_size = 4;
+  ASSERT_TRUE(trainer->Fit(Dataset{{x}, {y}}, nullptr, fit, {}).ok());
+  const std::string path = TempPath("fornax_roundtrip.keras");
+  ASSERT_TRUE(SaveKerasArchive(path, *trainer).ok());
+  absl::StatusOr<std::unique_ptr<Trainer>> loaded = LoadKerasArchive(path, 5);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->iterations(), 2);
+  const VariableStore& a = trainer->variables();
+  VariableStore& b = (*loaded)->variables();
+  std::vector<int64_t> saved = trainer->optimizer().keras_variables();
+  for (int64_t i = 0; i < a.size(); ++i) {
+    if (a.info(i).kind == VariableKind::kWeight) saved.push_back(i);
+  }
+  int compared = 0;
+  for (int64_t i : saved) {
+    std::optional<int64_t> j = b.Find(a.info(i).path);
+    ASSERT_TRUE(j.has_value()) << a.info(i).path;
+    EXPECT_TRUE(a.value(i).BitwiseEquals(b.value(*j))) << a.info(i).path;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 6 + 2 + 12);  // 3 Dense x (kernel, bias); iteration, lr; Adam m and v
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, NotAZipFile) {
+  const std::string path = TempPath("fornax_not_zip.keras");
+  { std::ofstream(path) << "{\"not\": \"a zip\"}"; }
+  EXPECT_THAT(LoadError(path), testing::HasSubstr("not a readable .keras (zip) archive"));
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, MissingMemberIsNamed) {
+  const std::string path = TempPath("fornax_no_weights.keras");
+  WriteZip(path, {{"metadata.json", "{}"}, {"config.json", "{}"}});
+  EXPECT_THAT(LoadError(path), testing::HasSubstr("has no member 'model.weights.h5'"));
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, PathTraversalNamesAreRefused) {
+  const std::string path = TempPath("fornax_traversal.keras");
+  for (const std::string name : {"../evil.txt", "/etc/evil", "assets/../../x", "a\\..\\b"}) {
+    WriteZip(path, {{"config.json", "{}"}, {name, "x"}});
+    EXPECT_THAT(LoadError(path), testing::HasSubstr("member '" + name + "'"));
+    EXPECT_THAT(LoadError(path), testing::HasSubstr("outside the archive"));
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, WeightsThatAreNotHdf5) {
+  const std::string path = TempPath("fornax_bad_h5.keras");
+  WriteZip(path, {{"config.json", "{}"}, {"model.weights.h5", "PK not hdf5 at all"}});
+  EXPECT_THAT(LoadError(path), testing::HasSubstr("model.weights.h5: not an HDF5 file"));
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, ShapeMismatchNamesGroupAndVariable) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  const std::string good = TempPath("fornax_good.keras");
+  ASSERT_TRUE(SaveKerasArchive(good, *trainer).ok());
+  json config = json::parse(ReadMember(good, "config.json"));
+  json& layers = config["config"]["layers"];
+  layers[3]["config"]["units"] = 7;  // the output Dense: 10 -> 7 units
+  const std::string bad = TempPath("fornax_mismatch.keras");
+  WriteZip(bad, {{"config.json", config.dump()},
+                 {"model.weights.h5", ReadMember(good, "model.weights.h5")}});
+  const std::string message = LoadError(bad);
+  EXPECT_THAT(message, testing::HasSubstr("layers/dense_2/vars/0"));
+  EXPECT_THAT(message, testing::HasSubstr("expected shape"));
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
 }
 
 }  // namespace

@@ -18,8 +18,8 @@
 namespace fornax {
 
 struct LayerVariables {
-  std::string group;       // "layers/dense_1"
-  std::string layer_name;  // the layer's own name ("vars" attribute "name")
+  std::string group;             // "layers/dense_1"
+  std::string layer_name;        // the layer's own name ("vars" attribute "name")
   std::vector<int64_t> indices;  // store indices, in Keras's order
 };
 
