@@ -1,0 +1,106 @@
+"""Keras -> Fornax interop: archives real Keras 3 saves run in `fornax predict`.
+
+Usage: fornax_loads_keras.py FORNAX_BIN
+
+Builds, compiles (Adam) and trains for a few steps in Keras a Sequential MLP
+with Dropout, a Functional CNN with BatchNormalization and a two-input,
+two-output Functional model; saves each with model.save(".keras") and checks
+that `fornax predict` on the archive equals Keras's predict within 1e-5 (npz
+keyed by input and output names for the multi-IO model).
+Exits non-zero with a message on the first failure.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import keras  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+TOLERANCE = 1e-5
+
+
+def mlp():
+    return keras.Sequential([
+        keras.Input((12,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dropout(0.2),
+        keras.layers.Dense(3, activation="softmax"),
+    ], name="mlp")
+
+
+def cnn_bn():
+    inputs = keras.Input((10, 10, 2), name="image")
+    x = keras.layers.Conv2D(3, 3, activation="relu")(inputs)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x), name="cnn_bn")
+
+
+def two_io():
+    a = keras.Input((4,), name="a")
+    b = keras.Input((2,), name="b")
+    hidden = keras.layers.Dense(5, activation="tanh", name="hid")(
+        keras.layers.Concatenate(name="cat")([a, b]))
+    cls = keras.layers.Dense(3, activation="softmax", name="cls")(hidden)
+    reg = keras.layers.Dense(1, name="reg")(hidden)
+    return keras.Model([a, b], [cls, reg], name="two_io")
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(cmd)} exited {result.returncode}:\n{result.stderr}")
+
+
+def check(name, fornax, workdir, model, xs, ys, loss):
+    rng = np.random.default_rng(1)
+    model.compile(optimizer="adam", loss=loss)
+    model.fit(xs if len(xs) > 1 else xs[0], ys if len(ys) > 1 else ys[0], batch_size=8,
+              epochs=1, verbose=0, shuffle=False)
+    archive = os.path.join(workdir, f"{name}.keras")
+    model.save(archive)
+    test = [rng.random(x.shape, dtype=np.float32) for x in xs]
+    keras_y = model.predict(test if len(test) > 1 else test[0], verbose=0)
+    keras_y = keras_y if isinstance(keras_y, list) else [keras_y]
+    if len(test) == 1:
+        x_path, y_path = os.path.join(workdir, f"{name}_x.npy"), os.path.join(workdir, f"{name}_y.npy")
+        np.save(x_path, test[0])
+    else:
+        x_path, y_path = os.path.join(workdir, f"{name}_x.npz"), os.path.join(workdir, f"{name}_y.npz")
+        np.savez(x_path, **{t.name: v for t, v in zip(model.inputs, test)})
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    if y_path.endswith(".npy"):
+        fornax_y = [np.load(y_path)]
+    else:
+        with np.load(y_path) as z:
+            fornax_y = [z[n] for n in model.output_names]
+    diff = max(float(np.abs(f - np.asarray(k)).max()) for f, k in zip(fornax_y, keras_y))
+    print(f"{name}: max |keras - fornax| = {diff:.3g}")
+    if not diff <= TOLERANCE:
+        sys.exit(f"FAIL: {name}: Keras and Fornax predictions differ by {diff} > {TOLERANCE}")
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: fornax_loads_keras.py FORNAX_BIN")
+    fornax = sys.argv[1]
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 32)
+    with tempfile.TemporaryDirectory() as workdir:
+        check("mlp", fornax, workdir, mlp(), [rng.random((32, 12), dtype=np.float32)], [labels],
+              "sparse_categorical_crossentropy")
+        check("cnn_bn", fornax, workdir, cnn_bn(), [rng.random((32, 10, 10, 2), dtype=np.float32)],
+              [labels], "sparse_categorical_crossentropy")
+        check("two_io", fornax, workdir, two_io(),
+              [rng.random((32, 4), dtype=np.float32), rng.random((32, 2), dtype=np.float32)],
+              [labels, rng.random((32, 1), dtype=np.float32)],
+              ["sparse_categorical_crossentropy", "mse"])
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
