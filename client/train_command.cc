@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_util.h"
@@ -23,10 +24,13 @@
 
 namespace fornax {
 
-const char kTrainHelp[] = R"(usage: fornax train JOB.yaml [--history FILE] [--output FILE.keras] [--threads N] [--quiet]
+const char kTrainHelp[] =
+    R"(usage: fornax train JOB.yaml [--history FILE] [--output FILE.keras] [--threads N] [--quiet]
 
 Trains the model a job file describes (see docs/job-file.md), evaluates it on
-the job's test data when there is some, and prints Keras-style progress.
+the job's test data when there is some, and prints Keras-style progress. A
+job's model may be a .keras archive: training then starts from its weights
+and optimizer state.
 
   --history FILE   write Keras's History.history as JSON, plus "evaluate":
                    {metric: value} when the job has test data
@@ -51,8 +55,17 @@ struct TrainOptions {
 
 absl::Status Train(const TrainOptions& options) {
   FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(options.job_path));
-  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, Model::FromJsonFile(job.model_path));
-  FORNAX_ASSIGN_OR_RETURN(JobData data, LoadJobData(job, *model));
+  // A .keras model brings its weights and optimizer state: training resumes
+  // where it stopped (with fit.initial_epoch, on the same epochs' shuffles).
+  const bool from_archive = absl::EndsWith(job.model_path, ".keras");
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Trainer> trainer;
+  if (from_archive) {
+    FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(job.model_path, job.seed, &job.compile));
+  } else {
+    FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
+  }
+  FORNAX_ASSIGN_OR_RETURN(JobData data, LoadJobData(job, from_archive ? trainer->model() : *model));
   std::vector<std::unique_ptr<Callback>> job_callbacks;
   for (size_t i = 0; i < job.callbacks.size(); ++i) {
     absl::StatusOr<std::unique_ptr<Callback>> cb = CallbackFromConfig(job.callbacks[i]);
@@ -66,8 +79,9 @@ absl::Status Train(const TrainOptions& options) {
     FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
     backend->set_num_threads(options.threads);
   }
-  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
-                          Trainer::Create(std::move(model), job.compile, job.seed));
+  if (!from_archive) {
+    FORNAX_ASSIGN_OR_RETURN(trainer, Trainer::Create(std::move(model), job.compile, job.seed));
+  }
 
   const bool dynamic = isatty(STDOUT_FILENO) != 0;
   ProgressBar progress(std::cout, dynamic);

@@ -45,10 +45,13 @@ struct KerasArchive {
 absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path);
 
 // The archive's model compiled with its compile_config (Keras's compile
-// defaults when it has none), weights and optimizer state restored: a saved
-// Fornax or Keras run continues where it stopped. Errors name the h5 group,
-// layer and variable (count, shape or dtype mismatch).
-absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed);
+// defaults when it has none), or with `compile` when given (a job's compile
+// section), weights and optimizer state restored: a saved Fornax or Keras run
+// continues where it stopped. Errors name the h5 group, layer and variable
+// (count, shape or dtype mismatch; an optimizer whose variables differ from
+// the saved ones is an error, not Keras's skipped-state warning).
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed,
+                                                          const CompileConfig* compile = nullptr);
 
 }  // namespace fornax
 

@@ -135,13 +135,16 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed) {
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed,
+                                                          const CompileConfig* override_compile) {
   FORNAX_ASSIGN_OR_RETURN(KerasArchive archive, ReadKerasArchive(path));
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                           Model::FromJson(archive.config, path + ": config.json"));
   CompileConfig compile;
   const nlohmann::json compile_config = archive.config.value("compile_config", nlohmann::json());
-  if (compile_config.is_object() && !compile_config.empty()) {
+  if (override_compile != nullptr) {
+    compile = *override_compile;
+  } else if (compile_config.is_object() && !compile_config.empty()) {
     if (compile_config.contains("optimizer")) compile.optimizer = compile_config["optimizer"];
     compile.loss = compile_config.value("loss", nlohmann::json());
     compile.loss_weights = compile_config.value("loss_weights", nlohmann::json());

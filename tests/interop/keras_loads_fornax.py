@@ -9,6 +9,8 @@ Fashion-MNIST subset, checks that keras.models.load_model:
     to stdout/stderr while loading count as warnings too),
   - predicts what `fornax predict` predicts on the same inputs within 1e-5,
   - restores model.optimizer.iterations to Fornax's step count.
+Then, Fornax only: training 2 epochs, saving, and resuming from the .keras
+for a third (fit.initial_epoch 2) is bit-identical to 3 epochs straight.
 Exits non-zero with a message on the first failure.
 """
 import contextlib
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -53,7 +56,7 @@ def cnn_config():
     return keras.Model(inputs, outputs, name="cnn_bn").to_json()
 
 
-def write_job(path, model_path, reshape):
+def write_job(path, model_path, reshape, epochs=EPOCHS, initial_epoch=0):
     x_extra = f", reshape: {reshape}" if reshape else ""
     with open(path, "w") as f:
         f.write(f"""model: {model_path}
@@ -62,7 +65,8 @@ compile:
   loss: sparse_categorical_crossentropy
   metrics: [accuracy]
 fit:
-  epochs: {EPOCHS}
+  epochs: {epochs}
+  initial_epoch: {initial_epoch}
   batch_size: {BATCH}
   seed: 3
 data:
@@ -125,6 +129,32 @@ def check(name, fornax, workdir, model_json, input_shape, reshape):
         sys.exit(f"FAIL: {name}: optimizer.iterations is {iterations}, Fornax took {STEPS} steps")
 
 
+def weights_of(archive):
+    """Every dataset of the archive's model.weights.h5, by path."""
+    import h5py  # noqa: PLC0415  (only this check needs it)
+    with zipfile.ZipFile(archive) as z, h5py.File(io.BytesIO(z.read("model.weights.h5"))) as f:
+        found = {}
+        f.visititems(lambda n, o: found.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+        return found
+
+
+def check_resume(fornax, workdir, mlp_path):
+    """3 epochs straight == 2 epochs, save, resume from the .keras for 1 more."""
+    archives = {}
+    for name, model, epochs, initial in (("straight", mlp_path, 3, 0), ("first", mlp_path, 2, 0),
+                                         ("resumed", os.path.join(workdir, "first.keras"), 3, 2)):
+        job = os.path.join(workdir, f"{name}.yaml")
+        write_job(job, model, "[784]", epochs, initial)
+        archives[name] = os.path.join(workdir, f"{name}.keras")
+        run([fornax, "train", job, "--output", archives[name], "--quiet"])
+    straight, resumed = weights_of(archives["straight"]), weights_of(archives["resumed"])
+    differing = [k for k in straight if k not in resumed or
+                 straight[k].tobytes() != resumed[k].tobytes()]
+    print(f"resume: {len(straight)} datasets, {len(differing)} differ from the straight run")
+    if differing or len(straight) != len(resumed):
+        sys.exit(f"FAIL: resumed training is not bit-identical to the straight run: {differing}")
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: keras_loads_fornax.py FORNAX_BIN")
@@ -135,6 +165,7 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         check("mlp", fornax, workdir, mlp_json, (784,), "[784]")
         check("cnn_bn", fornax, workdir, cnn_config(), (28, 28, 1), "[28, 28, 1]")
+        check_resume(fornax, workdir, os.path.join(workdir, "mlp.json"))
     print("OK")
 
 
