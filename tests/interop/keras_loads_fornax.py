@@ -2,8 +2,9 @@
 
 Usage: keras_loads_fornax.py FORNAX_BIN
 
-For an MLP (examples/fashion_mlp) and a small CNN with BatchNormalization
-(built here in Keras and exported with to_json), trained by Fornax on a
+For an MLP (examples/fashion_mlp), a small CNN with BatchNormalization
+(built here in Keras and exported with to_json) and the two-input,
+two-output Functional model of examples/functional_two_io, trained by Fornax on a
 Fashion-MNIST subset, checks that keras.models.load_model:
   - emits no warning (Python warnings are errors; logging and anything printed
     to stdout/stderr while loading count as warnings too),
@@ -129,6 +130,52 @@ def check(name, fornax, workdir, model_json, input_shape, reshape):
         sys.exit(f"FAIL: {name}: optimizer.iterations is {iterations}, Fornax took {STEPS} steps")
 
 
+def check_two_io(fornax, workdir, source):
+    """examples/functional_two_io: dict inputs and outputs, two losses."""
+    model_path = os.path.join(source, "examples/functional_two_io/model.json")
+    data = os.path.join(source, "examples/functional_two_io/data/train.npz")
+    job = os.path.join(workdir, "two_io.yaml")
+    with open(job, "w") as f:
+        f.write(f"""model: {model_path}
+compile:
+  optimizer: adam
+  loss: {{label: sparse_categorical_crossentropy, brightness: mean_squared_error}}
+  loss_weights: {{label: 1.0, brightness: 0.5}}
+  metrics: {{label: [accuracy], brightness: [mae]}}
+fit: {{epochs: {EPOCHS}, batch_size: {BATCH}, seed: 3}}
+data:
+  train:
+    limit: {SAMPLES}
+    x:
+      image: {{path: {FASHION}/train-images-idx3-ubyte.gz, dtype: float32,
+              scale: 0.00392156862745098, reshape: [784]}}
+      row_means: {data}:row_means
+    y:
+      label: {FASHION}/train-labels-idx1-ubyte.gz
+      brightness: {data}:brightness
+backend: cpu
+""")
+    archive = os.path.join(workdir, "two_io.keras")
+    run([fornax, "train", job, "--output", archive, "--quiet"])
+    model = load_quietly(archive)
+    rng = np.random.default_rng(5)
+    x = {"image": rng.random((40, 784), dtype=np.float32),
+         "row_means": rng.random((40, 28), dtype=np.float32)}
+    x_path, y_path = os.path.join(workdir, "two_io_x.npz"), os.path.join(workdir, "two_io_y.npz")
+    np.savez(x_path, **x)
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    keras_y = model.predict(x, verbose=0)
+    with np.load(y_path) as fornax_y:
+        diff = max(float(np.abs(fornax_y[k] - np.asarray(keras_y[k])).max())
+                   for k in ("label", "brightness"))
+    iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"two_io: max |keras - fornax| = {diff:.3g}, optimizer.iterations = {iterations}")
+    if not diff <= TOLERANCE:
+        sys.exit(f"FAIL: two_io: Keras and Fornax predictions differ by {diff} > {TOLERANCE}")
+    if iterations != STEPS:
+        sys.exit(f"FAIL: two_io: optimizer.iterations is {iterations}, Fornax took {STEPS} steps")
+
+
 def weights_of(archive):
     """Every dataset of the archive's model.weights.h5, by path."""
     import h5py  # noqa: PLC0415  (only this check needs it)
@@ -165,6 +212,7 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         check("mlp", fornax, workdir, mlp_json, (784,), "[784]")
         check("cnn_bn", fornax, workdir, cnn_config(), (28, 28, 1), "[28, 28, 1]")
+        check_two_io(fornax, workdir, source)
         check_resume(fornax, workdir, os.path.join(workdir, "mlp.json"))
     print("OK")
 
