@@ -219,5 +219,40 @@ TEST(KerasArchiveReaderTest, ShapeMismatchNamesGroupAndVariable) {
   std::filesystem::remove(bad);
 }
 
+TEST(KerasArchiveReaderTest, HighlyCompressedMembersAreRefused) {
+  const std::string path = TempPath("fornax_bomb.keras");
+  // libzip deflates by default: 8 MiB of spaces store as a few KiB.
+  WriteZip(path, {{"config.json", std::string(8 << 20, ' ')}, {"model.weights.h5", "x"}});
+  const std::string message = LoadError(path);
+  EXPECT_THAT(message, testing::HasSubstr("member 'config.json' declares 8388608 bytes"));
+  EXPECT_THAT(message, testing::HasSubstr("refusing it"));
+  std::filesystem::remove(path);
+}
+
+TEST(KerasArchiveReaderTest, TruncatedWeightsAndVariableCountMismatch) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  const std::string good = TempPath("fornax_good2.keras");
+  ASSERT_TRUE(SaveKerasArchive(good, *trainer).ok());
+  const std::string config = ReadMember(good, "config.json");
+  const std::string weights = ReadMember(good, "model.weights.h5");
+  const std::string bad = TempPath("fornax_broken.keras");
+
+  WriteZip(bad,
+           {{"config.json", config}, {"model.weights.h5", weights.substr(0, weights.size() / 2)}});
+  EXPECT_THAT(LoadError(bad), testing::HasSubstr("model.weights.h5"));
+  EXPECT_NE(LoadError(bad), "ok");
+
+  json no_bias = json::parse(config);
+  no_bias["config"]["layers"][1]["config"]["use_bias"] = false;  // the first Dense
+  WriteZip(bad, {{"config.json", no_bias.dump()}, {"model.weights.h5", weights}});
+  const std::string message = LoadError(bad);
+  EXPECT_THAT(message, testing::HasSubstr("layers/dense/vars"));
+  EXPECT_THAT(message, testing::HasSubstr("expected 1 variables"));
+  EXPECT_THAT(message, testing::HasSubstr("the file has 2"));
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
+}
+
 }  // namespace
 }  // namespace fornax
