@@ -3,8 +3,8 @@
 Usage: fornax_loads_keras.py FORNAX_BIN
 
 Builds, compiles (Adam) and trains for a few steps in Keras a Sequential MLP
-with Dropout, a Functional CNN with BatchNormalization and a two-input,
-two-output Functional model; saves each with model.save(".keras") and checks
+with Dropout, a Functional CNN with BatchNormalization, a two-input,
+two-output Functional model and an Embedding model (int32 input); saves each with model.save(".keras") and checks
 that `fornax predict` on the archive equals Keras's predict within 1e-5 (npz
 keyed by input and output names for the multi-IO model).
 Exits non-zero with a message on the first failure.
@@ -50,6 +50,14 @@ def two_io():
     return keras.Model([a, b], [cls, reg], name="two_io")
 
 
+def embedding():
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(20, 4, name="embed")(tokens)
+    x = keras.layers.Flatten(name="flatten")(x)
+    return keras.Model(tokens, keras.layers.Dense(3, activation="softmax", name="probs")(x),
+                       name="embedding")
+
+
 def run(cmd):
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
@@ -63,7 +71,8 @@ def check(name, fornax, workdir, model, xs, ys, loss):
               epochs=1, verbose=0, shuffle=False)
     archive = os.path.join(workdir, f"{name}.keras")
     model.save(archive)
-    test = [rng.random(x.shape, dtype=np.float32) for x in xs]
+    test = [rng.integers(0, 20, x.shape).astype(x.dtype) if x.dtype.kind == "i"
+            else rng.random(x.shape, dtype=np.float32) for x in xs]
     keras_y = model.predict(test if len(test) > 1 else test[0], verbose=0)
     keras_y = keras_y if isinstance(keras_y, list) else [keras_y]
     if len(test) == 1:
@@ -99,6 +108,9 @@ def main():
               [rng.random((32, 4), dtype=np.float32), rng.random((32, 2), dtype=np.float32)],
               [labels, rng.random((32, 1), dtype=np.float32)],
               ["sparse_categorical_crossentropy", "mse"])
+        check("embedding", fornax, workdir, embedding(),
+              [rng.integers(0, 20, (32, 6)).astype(np.int32)], [labels],
+              "sparse_categorical_crossentropy")
     print("OK")
 
 
