@@ -4,7 +4,8 @@ Usage: keras_loads_fornax.py FORNAX_BIN
 
 For an MLP (examples/fashion_mlp), a small CNN with BatchNormalization
 (built here in Keras and exported with to_json) and the two-input,
-two-output Functional model of examples/functional_two_io, trained by Fornax on a
+two-output Functional model of examples/functional_two_io (and an
+Embedding model on int32 ids), trained by Fornax on a
 Fashion-MNIST subset, checks that keras.models.load_model:
   - emits no warning (Python warnings are errors; logging and anything printed
     to stdout/stderr while loading count as warnings too),
@@ -176,6 +177,40 @@ backend: cpu
         sys.exit(f"FAIL: two_io: optimizer.iterations is {iterations}, Fornax took {STEPS} steps")
 
 
+def check_embedding(fornax, workdir):
+    """An Embedding model on int32 token ids (data from an .npz)."""
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    x = keras.layers.Flatten(name="flatten")(keras.layers.Embedding(20, 4, name="embed")(tokens))
+    outputs = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    model_path = os.path.join(workdir, "embedding.json")
+    with open(model_path, "w") as f:
+        f.write(keras.Model(tokens, outputs, name="embedding").to_json())
+    rng = np.random.default_rng(11)
+    data = os.path.join(workdir, "tokens.npz")
+    np.savez(data, x=rng.integers(0, 20, (SAMPLES, 6)).astype(np.int32),
+             y=rng.integers(0, 3, SAMPLES).astype(np.int32))
+    job = os.path.join(workdir, "embedding.yaml")
+    with open(job, "w") as f:
+        f.write(f"""model: {model_path}
+compile: {{optimizer: adam, loss: sparse_categorical_crossentropy}}
+fit: {{epochs: {EPOCHS}, batch_size: {BATCH}, seed: 3}}
+data: {{train: {{x: "{data}:x", y: "{data}:y"}}}}
+backend: cpu
+""")
+    archive = os.path.join(workdir, "embedding.keras")
+    run([fornax, "train", job, "--output", archive, "--quiet"])
+    model = load_quietly(archive)
+    x = rng.integers(0, 20, (40, 6)).astype(np.int32)
+    x_path, y_path = os.path.join(workdir, "tokens_x.npy"), os.path.join(workdir, "tokens_y.npy")
+    np.save(x_path, x)
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    diff = float(np.abs(np.load(y_path) - np.asarray(model.predict(x, verbose=0))).max())
+    iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"embedding: max |keras - fornax| = {diff:.3g}, optimizer.iterations = {iterations}")
+    if not diff <= TOLERANCE or iterations != STEPS:
+        sys.exit(f"FAIL: embedding: difference {diff}, iterations {iterations} (want {STEPS})")
+
+
 def weights_of(archive):
     """Every dataset of the archive's model.weights.h5, by path."""
     import h5py  # noqa: PLC0415  (only this check needs it)
@@ -213,6 +248,7 @@ def main():
         check("mlp", fornax, workdir, mlp_json, (784,), "[784]")
         check("cnn_bn", fornax, workdir, cnn_config(), (28, 28, 1), "[28, 28, 1]")
         check_two_io(fornax, workdir, source)
+        check_embedding(fornax, workdir)
         check_resume(fornax, workdir, os.path.join(workdir, "mlp.json"))
     print("OK")
 
