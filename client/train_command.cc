@@ -14,6 +14,7 @@
 #include "client/history_json.h"
 #include "client/progress_bar.h"
 #include "engine/archive/keras_archive.h"
+#include "engine/archive/model_checkpoint.h"
 #include "engine/base/status_macros.h"
 #include "engine/job/job_data.h"
 #include "engine/job/job_file.h"
@@ -68,7 +69,9 @@ absl::Status Train(const TrainOptions& options) {
   FORNAX_ASSIGN_OR_RETURN(JobData data, LoadJobData(job, from_archive ? trainer->model() : *model));
   std::vector<std::unique_ptr<Callback>> job_callbacks;
   for (size_t i = 0; i < job.callbacks.size(); ++i) {
-    absl::StatusOr<std::unique_ptr<Callback>> cb = CallbackFromConfig(job.callbacks[i]);
+    // ModelCheckpoint saves archives, which the engine's callbacks cannot.
+    absl::StatusOr<std::unique_ptr<Callback>> cb = ModelCheckpoint::FromJobEntry(job.callbacks[i]);
+    if (cb.ok() && *cb == nullptr) cb = CallbackFromConfig(job.callbacks[i]);
     if (!cb.ok()) {
       return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
                                                            "]: ", cb.status().message()));

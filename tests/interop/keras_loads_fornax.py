@@ -12,7 +12,8 @@ Fashion-MNIST subset, checks that keras.models.load_model:
   - predicts what `fornax predict` predicts on the same inputs within 1e-5,
   - restores model.optimizer.iterations to Fornax's step count.
 Then, Fornax only: training 2 epochs, saving, and resuming from the .keras
-for a third (fit.initial_epoch 2) is bit-identical to 3 epochs straight.
+for a third (fit.initial_epoch 2) is bit-identical to 3 epochs straight; the
+ModelCheckpoint callback's per-epoch archives load in Keras.
 Exits non-zero with a message on the first failure.
 """
 import contextlib
@@ -58,7 +59,7 @@ def cnn_config():
     return keras.Model(inputs, outputs, name="cnn_bn").to_json()
 
 
-def write_job(path, model_path, reshape, epochs=EPOCHS, initial_epoch=0):
+def write_job(path, model_path, reshape, epochs=EPOCHS, initial_epoch=0, callbacks="[]"):
     x_extra = f", reshape: {reshape}" if reshape else ""
     with open(path, "w") as f:
         f.write(f"""model: {model_path}
@@ -69,6 +70,7 @@ compile:
 fit:
   epochs: {epochs}
   initial_epoch: {initial_epoch}
+  callbacks: {callbacks}
   batch_size: {BATCH}
   seed: 3
 data:
@@ -211,6 +213,22 @@ backend: cpu
         sys.exit(f"FAIL: embedding: difference {diff}, iterations {iterations} (want {STEPS})")
 
 
+def check_checkpoints(fornax, workdir, mlp_path):
+    """ModelCheckpoint writes one archive per epoch that Keras loads."""
+    pattern = os.path.join(workdir, "ckpt-{epoch:02d}.keras")
+    job = os.path.join(workdir, "ckpt.yaml")
+    write_job(job, mlp_path, "[784]",
+              callbacks=f'[{{class_name: ModelCheckpoint, config: {{filepath: "{pattern}"}}}}]')
+    run([fornax, "train", job, "--quiet"])
+    for epoch in range(1, EPOCHS + 1):
+        model = load_quietly(os.path.join(workdir, f"ckpt-{epoch:02d}.keras"))
+        iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        want = epoch * STEPS // EPOCHS
+        if iterations != want:
+            sys.exit(f"FAIL: checkpoint of epoch {epoch}: iterations {iterations}, want {want}")
+    print(f"checkpoints: {EPOCHS} epochs saved, each loads with its step count")
+
+
 def weights_of(archive):
     """Every dataset of the archive's model.weights.h5, by path."""
     import h5py  # noqa: PLC0415  (only this check needs it)
@@ -250,6 +268,7 @@ def main():
         check_two_io(fornax, workdir, source)
         check_embedding(fornax, workdir)
         check_resume(fornax, workdir, os.path.join(workdir, "mlp.json"))
+        check_checkpoints(fornax, workdir, os.path.join(workdir, "mlp.json"))
     print("OK")
 
 
