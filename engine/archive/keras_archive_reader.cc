@@ -166,13 +166,27 @@ absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& pat
                                      absl::StrCat("layer ", layer.layer_name), store,
                                      layer.indices));
   }
-  // A model saved before its optimizer was built has no optimizer state; it
-  // then starts fresh, as in Keras. Any other mismatch is an error.
+  // Keras saves an optimizer that was never built (compiled, not trained)
+  // with only its base variables (iteration, learning_rate): those load and
+  // the slots start at their initial values, as they would in Keras. No
+  // optimizer group at all (an uncompiled model) leaves it fresh. Any other
+  // mismatch is an error.
   const Optimizer& optimizer = (*trainer)->optimizer();
-  if (archive.weights->CountMembers("optimizer/vars") > 0) {
+  std::vector<int64_t> optimizer_variables = optimizer.keras_variables();
+  const int64_t saved = archive.weights->CountMembers("optimizer/vars");
+  // "<name>/learning_rate" follows the iteration unless the rate is a schedule.
+  const int64_t base_variables =
+      optimizer_variables.size() > 1 &&
+              absl::EndsWith(store.info(optimizer_variables[1]).path, "/learning_rate")
+          ? 2
+          : 1;
+  if (saved == base_variables && saved < static_cast<int64_t>(optimizer_variables.size())) {
+    optimizer_variables.resize(static_cast<size_t>(saved));
+  }
+  if (saved > 0) {
     FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, "optimizer",
                                      absl::StrCat("optimizer ", optimizer.name()), store,
-                                     optimizer.keras_variables()));
+                                     optimizer_variables));
   }
   return trainer;
 }

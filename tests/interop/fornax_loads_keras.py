@@ -4,7 +4,9 @@ Usage: fornax_loads_keras.py FORNAX_BIN
 
 Builds, compiles (Adam) and trains for a few steps in Keras a Sequential MLP
 with Dropout, a Functional CNN with BatchNormalization, a two-input,
-two-output Functional model and an Embedding model (int32 input); saves each with model.save(".keras") and checks
+two-output Functional model and an Embedding model (int32 input), plus an
+MLP compiled but never trained (its archive holds only the optimizer's
+iteration and learning rate); saves each with model.save(".keras") and checks
 that `fornax predict` on the archive equals Keras's predict within 1e-5 (npz
 keyed by input and output names for the multi-IO model).
 Exits non-zero with a message on the first failure.
@@ -64,11 +66,12 @@ def run(cmd):
         sys.exit(f"FAIL: {' '.join(cmd)} exited {result.returncode}:\n{result.stderr}")
 
 
-def check(name, fornax, workdir, model, xs, ys, loss):
+def check(name, fornax, workdir, model, xs, ys, loss, train=True):
     rng = np.random.default_rng(1)
     model.compile(optimizer="adam", loss=loss)
-    model.fit(xs if len(xs) > 1 else xs[0], ys if len(ys) > 1 else ys[0], batch_size=8,
-              epochs=1, verbose=0, shuffle=False)
+    if train:  # else Keras saves the unbuilt optimizer: iteration and learning_rate only
+        model.fit(xs if len(xs) > 1 else xs[0], ys if len(ys) > 1 else ys[0], batch_size=8,
+                  epochs=1, verbose=0, shuffle=False)
     archive = os.path.join(workdir, f"{name}.keras")
     model.save(archive)
     test = [rng.integers(0, 20, x.shape).astype(x.dtype) if x.dtype.kind == "i"
@@ -108,6 +111,9 @@ def main():
               [rng.random((32, 4), dtype=np.float32), rng.random((32, 2), dtype=np.float32)],
               [labels, rng.random((32, 1), dtype=np.float32)],
               ["sparse_categorical_crossentropy", "mse"])
+        check("mlp_compiled_untrained", fornax, workdir, mlp(),
+              [rng.random((32, 12), dtype=np.float32)], [labels],
+              "sparse_categorical_crossentropy", train=False)
         check("embedding", fornax, workdir, embedding(),
               [rng.integers(0, 20, (32, 6)).astype(np.int32)], [labels],
               "sparse_categorical_crossentropy")
