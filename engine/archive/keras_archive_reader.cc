@@ -1,5 +1,7 @@
 // ReadKerasArchive / LoadKerasArchive: libzip to read the members into
 // memory (nothing is ever extracted to disk), H5Reader for the weights.
+#include "engine/archive/keras_archive.h"
+
 #include <zip.h>
 
 #include <cstring>
@@ -9,7 +11,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/archive/keras_archive.h"
 #include "engine/archive/keras_layout.h"
 #include "engine/base/status_macros.h"
 #include "engine/keras/optimizers/optimizer.h"
