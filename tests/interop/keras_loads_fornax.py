@@ -17,6 +17,7 @@ ModelCheckpoint callback's per-epoch archives load in Keras.
 Exits non-zero with a message on the first failure.
 """
 import contextlib
+import gzip
 import io
 import logging
 import os
@@ -136,7 +137,15 @@ def check(name, fornax, workdir, model_json, input_shape, reshape):
 def check_two_io(fornax, workdir, source):
     """examples/functional_two_io: dict inputs and outputs, two losses."""
     model_path = os.path.join(source, "examples/functional_two_io/model.json")
-    data = os.path.join(source, "examples/functional_two_io/data/train.npz")
+    # The example's derived arrays (what its make_data.py writes), computed
+    # here: a fresh clone has no examples/functional_two_io/data/.
+    with gzip.open(os.path.join(FASHION, "train-images-idx3-ubyte.gz"), "rb") as f:
+        raw = f.read()
+    pixels = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)[:SAMPLES]
+    pixels = pixels.astype(np.float32) / 255.0
+    data = os.path.join(workdir, "two_io_train.npz")
+    np.savez(data, row_means=pixels.mean(axis=2, dtype=np.float32),
+             brightness=pixels.mean(axis=(1, 2), dtype=np.float32).reshape(-1, 1))
     job = os.path.join(workdir, "two_io.yaml")
     with open(job, "w") as f:
         f.write(f"""model: {model_path}
