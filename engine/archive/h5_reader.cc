@@ -9,25 +9,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/archive/h5_handle.h"
 
 namespace fornax {
 namespace {
-
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
 
 // Refuses datasets larger than this many elements (a declared size can lie).
 constexpr hsize_t kMaxElements = hsize_t{1} << 31;
@@ -41,7 +26,7 @@ absl::StatusOr<std::unique_ptr<H5Reader>> H5Reader::Open(std::string image, std:
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not an HDF5 file (no HDF5 signature at offset 0)"));
   }
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0) < 0 ||
       H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0) {
     return absl::InternalError(absl::StrCat(source, ": cannot set up HDF5's in-memory driver"));
@@ -71,7 +56,7 @@ bool H5Reader::Exists(const std::string& path) const {
 
 int64_t H5Reader::CountMembers(const std::string& path) const {
   if (!Exists(path)) return 0;
-  Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
+  H5Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
   H5G_info_t info;
   if (!group.ok() || H5Gget_info(group.get(), &info) < 0) return 0;
   return static_cast<int64_t>(info.nlinks);
@@ -84,15 +69,15 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
   if (H5Lget_info(file_, path.c_str(), &link, H5P_DEFAULT) < 0 || link.type != H5L_TYPE_HARD) {
     return absl::InvalidArgumentError(absl::StrCat(where, " is a soft or external link"));
   }
-  Handle dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), H5Dclose);
+  H5Handle dataset(H5Dopen2(file_, path.c_str(), H5P_DEFAULT), H5Dclose);
   if (!dataset.ok()) return absl::InvalidArgumentError(absl::StrCat(where, " is not a dataset"));
-  Handle dcpl(H5Dget_create_plist(dataset.get()), H5Pclose);
+  H5Handle dcpl(H5Dget_create_plist(dataset.get()), H5Pclose);
   if (!dcpl.ok() || H5Pget_external_count(dcpl.get()) != 0 ||
       H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
     return absl::InvalidArgumentError(
         absl::StrCat(where, " stores its data outside the file (external or virtual)"));
   }
-  Handle space(H5Dget_space(dataset.get()), H5Sclose);
+  H5Handle space(H5Dget_space(dataset.get()), H5Sclose);
   const int rank = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
   if (rank < 0 || rank > 8) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": unreadable dataspace"));
@@ -108,7 +93,7 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
     elements *= d;
     shape.push_back(static_cast<int64_t>(d));
   }
-  Handle type(H5Dget_type(dataset.get()), H5Tclose);
+  H5Handle type(H5Dget_type(dataset.get()), H5Tclose);
   const H5T_class_t type_class = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
   const size_t size = type.ok() ? H5Tget_size(type.get()) : 0;
   DType dtype;

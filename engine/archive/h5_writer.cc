@@ -7,26 +7,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/archive/h5_handle.h"
 
 namespace fornax {
 namespace {
-
-// Closes an HDF5 handle with its matching H5?close when it leaves scope.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
 
 // HDF5 prints its error stack to stderr by default; our Status says it all.
 void SilenceHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -52,7 +36,7 @@ absl::StatusOr<hid_t> FileTypeOf(DType dtype) {
 
 absl::StatusOr<std::unique_ptr<H5Writer>> H5Writer::Create() {
   SilenceHdf5Errors();
-  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   // The core driver keeps the file in memory; no backing store is written.
   if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0) < 0) {
     return absl::InternalError("model.weights.h5: cannot set up HDF5's in-memory driver");
@@ -68,11 +52,11 @@ absl::StatusOr<std::unique_ptr<H5Writer>> H5Writer::Create() {
 H5Writer::~H5Writer() { H5Fclose(file_); }
 
 absl::Status H5Writer::CreateGroup(const std::string& path) {
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   if (!lcpl.ok() || H5Pset_create_intermediate_group(lcpl.get(), 1) < 0) {
     return absl::InternalError("model.weights.h5: cannot create a link property list");
   }
-  Handle group(H5Gcreate2(file_, path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  H5Handle group(H5Gcreate2(file_, path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
   if (!group.ok()) {
     return absl::InternalError(absl::StrCat("model.weights.h5: cannot create group '", path, "'"));
   }
@@ -81,15 +65,15 @@ absl::Status H5Writer::CreateGroup(const std::string& path) {
 
 absl::Status H5Writer::SetStringAttribute(const std::string& path, const std::string& key,
                                           const std::string& value) {
-  Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  H5Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
+  H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   if (!group.ok() || !type.ok() || !space.ok() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
       H5Tset_cset(type.get(), H5T_CSET_UTF8) < 0) {
     return absl::InternalError(
         absl::StrCat("model.weights.h5: cannot prepare attribute '", key, "' of '", path, "'"));
   }
-  Handle attr(
+  H5Handle attr(
       H5Acreate2(group.get(), key.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
       H5Aclose);
   const char* chars = value.c_str();
@@ -105,14 +89,15 @@ absl::Status H5Writer::WriteDataset(const std::string& path, const Tensor& value
   if (!type.ok())
     return absl::Status(type.status().code(), absl::StrCat(path, ": ", type.status().message()));
   std::vector<hsize_t> dims(value.shape().dims().begin(), value.shape().dims().end());
-  Handle space(dims.empty() ? H5Screate(H5S_SCALAR)
-                            : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-               H5Sclose);
+  H5Handle space(dims.empty()
+                     ? H5Screate(H5S_SCALAR)
+                     : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                 H5Sclose);
   if (!space.ok()) {
     return absl::InternalError(absl::StrCat("model.weights.h5: cannot make the dataspace of '",
                                             path, "' (shape ", value.shape().ToString(), ")"));
   }
-  Handle dataset(
+  H5Handle dataset(
       H5Dcreate2(file_, path.c_str(), *type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
       H5Dclose);
   // The file types are little-endian, as is every host Fornax runs on, so the
