@@ -28,9 +28,10 @@ inline void Map1(const float* x, float* y, int64_t n, F f) {
   for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
 }
 
-// Binary loop with unit (1) or zero (0) inner strides for each operand.
-template <typename F>
-inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n, F f) {
+// Binary loop with unit (1) or zero (0) inner strides for each operand. Out
+// is float for arithmetic and uint8_t (bool) for comparisons.
+template <typename Out, typename F>
+inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, Out* y, int64_t n, F f) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
   } else if (sa == 1) {
@@ -40,7 +41,7 @@ inline void Map2(const float* a, int64_t sa, const float* b, int64_t sb, float* 
     const float av = a[0];
     for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]);
   } else {
-    const float v = f(a[0], b[0]);
+    const Out v = f(a[0], b[0]);
     for (int64_t i = 0; i < n; ++i) y[i] = v;
   }
 }
@@ -65,39 +66,21 @@ void BinaryLoop(Op op, const float* a, int64_t sa, const float* b, int64_t sb, f
   }
 }
 
-// Float comparisons to bool (dropout masks, ReLU gradients when unfused).
-template <typename F>
-void CompareLoop(const float* a, int64_t sa, const float* b, int64_t sb, uint8_t* y, int64_t n,
-                 F f) {
-  if (sa == 1 && sb == 1) {
-    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
-  } else if (sa == 1) {
-    const float bv = b[0];
-    for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], bv);
-  } else if (sb == 1) {
-    const float av = a[0];
-    for (int64_t i = 0; i < n; ++i) y[i] = f(av, b[i]);
-  } else {
-    const uint8_t v = f(a[0], b[0]);
-    for (int64_t i = 0; i < n; ++i) y[i] = v;
-  }
-}
-
 void CompareRow(Op op, const float* a, int64_t sa, const float* b, int64_t sb, uint8_t* y,
                 int64_t n) {
   switch (op) {
     case Op::kGreater:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u > v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u > v; });
     case Op::kGreaterEqual:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u >= v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u >= v; });
     case Op::kLess:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u < v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u < v; });
     case Op::kLessEqual:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u <= v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u <= v; });
     case Op::kEqual:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u == v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u == v; });
     default:
-      return CompareLoop(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u != v; });
+      return Map2(a, sa, b, sb, y, n, [](float u, float v) -> uint8_t { return u != v; });
   }
 }
 
