@@ -15,15 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-const json& Cases() {
-  static const json* cases =
-      new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
-  return *cases;
-}
-
 std::vector<std::string> CaseNames() {
   std::vector<std::string> names;
-  for (const json& c : Cases()) {
+  for (const json& c : testing::LayerCases()) {
     // The kinked activations sit on a kink with the test's evenly spaced inputs.
     const std::string name = c["name"].get<std::string>();
     if (name != "activation_sparsemax" && name != "activation_exponential") names.push_back(name);
@@ -35,7 +29,7 @@ class LayerGradientTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LayerGradientTest, MatchesFiniteDifferences) {
   const json* found = nullptr;
-  for (const json& c : Cases()) {
+  for (const json& c : testing::LayerCases()) {
     if (c["name"] == GetParam()) found = &c;
   }
   ASSERT_NE(found, nullptr);

@@ -17,20 +17,14 @@ namespace {
 
 using nlohmann::json;
 
-const json& Cases() {
-  static const json* cases =
-      new json(testing::LoadJson(testing::KerasTestData("layer_cases.json")));
-  return *cases;
-}
-
 std::vector<std::string> CaseNames() {
   std::vector<std::string> names;
-  for (const json& c : Cases()) names.push_back(c["name"].get<std::string>());
+  for (const json& c : testing::LayerCases()) names.push_back(c["name"].get<std::string>());
   return names;
 }
 
 const json& FindCase(const std::string& name) {
-  for (const json& c : Cases()) {
+  for (const json& c : testing::LayerCases()) {
     if (c["name"] == name) return c;
   }
   static const json kNone;

@@ -39,6 +39,14 @@ inline nlohmann::json LoadJson(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
+// The per-layer cases real Keras produced (tests/testdata/keras/generate.py),
+// loaded once.
+inline const nlohmann::json& LayerCases() {
+  static const nlohmann::json* cases =
+      new nlohmann::json(LoadJson(KerasTestData("layer_cases.json")));
+  return *cases;
+}
+
 // A host tensor of `dtype` and `shape` holding `values` (converted).
 inline Tensor MakeTensor(DType dtype, const Shape& shape, const nlohmann::json& values) {
   Tensor t(dtype, shape);
