@@ -6,22 +6,15 @@
 #include <memory>
 #include <optional>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
 #include "client/history_json.h"
 #include "client/progress_bar.h"
-#include "engine/archive/keras_archive.h"
-#include "engine/archive/model_checkpoint.h"
 #include "engine/base/status_macros.h"
-#include "engine/job/job_data.h"
 #include "engine/job/job_file.h"
-#include "engine/keras/callbacks/callback_from_config.h"
-#include "engine/keras/models/model.h"
-#include "engine/keras/models/trainer.h"
-#include "engine/runtime/backend.h"
+#include "engine/job/job_runner.h"
 
 namespace fornax {
 
@@ -56,66 +49,30 @@ struct TrainOptions {
 
 absl::Status Train(const TrainOptions& options) {
   FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(options.job_path));
-  // A .keras model brings its weights and optimizer state: training resumes
-  // where it stopped (with fit.initial_epoch, on the same epochs' shuffles).
-  const bool from_archive = absl::EndsWith(job.model_path, ".keras");
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Trainer> trainer;
-  if (from_archive) {
-    FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(job.model_path, job.seed, &job.compile));
-  } else {
-    FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
-  }
-  FORNAX_ASSIGN_OR_RETURN(JobData data, LoadJobData(job, from_archive ? trainer->model() : *model));
-  std::vector<std::unique_ptr<Callback>> job_callbacks;
-  for (size_t i = 0; i < job.callbacks.size(); ++i) {
-    // ModelCheckpoint saves archives, which the engine's callbacks cannot.
-    absl::StatusOr<std::unique_ptr<Callback>> cb = ModelCheckpoint::FromJobEntry(job.callbacks[i]);
-    if (cb.ok() && *cb == nullptr) cb = CallbackFromConfig(job.callbacks[i]);
-    if (!cb.ok()) {
-      return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
-                                                           "]: ", cb.status().message()));
-    }
-    job_callbacks.push_back(*std::move(cb));
-  }
-  if (options.threads > 0) {
-    FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
-    backend->set_num_threads(options.threads);
-  }
-  if (!from_archive) {
-    FORNAX_ASSIGN_OR_RETURN(trainer, Trainer::Create(std::move(model), job.compile, job.seed));
-  }
+  JobRunOptions run_options;
+  run_options.threads = options.threads;
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<JobRunner> runner,
+                          JobRunner::Create(std::move(job), run_options));
 
   const bool dynamic = isatty(STDOUT_FILENO) != 0;
   ProgressBar progress(std::cout, dynamic);
   std::vector<Callback*> callbacks;
-  for (const auto& cb : job_callbacks) callbacks.push_back(cb.get());
   if (!options.quiet) callbacks.push_back(&progress);
-  const Dataset* validation = data.validation ? &*data.validation : nullptr;
-  FORNAX_ASSIGN_OR_RETURN(History history,
-                          trainer->Fit(data.train, validation, job.fit, callbacks));
+  FORNAX_ASSIGN_OR_RETURN(History history, runner->Fit(callbacks, /*observer=*/nullptr));
 
-  std::optional<Logs> evaluate;
-  if (data.test) {
-    const int64_t batch = job.fit.batch_size;
-    ProgressBar eval_bar(std::cout, dynamic);
-    eval_bar.Start((data.test->num_samples() + batch - 1) / batch);
-    FORNAX_ASSIGN_OR_RETURN(evaluate, trainer->Evaluate(*data.test, batch));
-    if (!options.quiet) {
-      eval_bar.Update((data.test->num_samples() + batch - 1) / batch, *evaluate, true);
-    }
-  }
+  ProgressBar eval_bar(std::cout, dynamic);
+  eval_bar.Start(runner->test_steps());
+  FORNAX_ASSIGN_OR_RETURN(std::optional<Logs> evaluate, runner->Evaluate());
+  if (evaluate && !options.quiet) eval_bar.Update(runner->test_steps(), *evaluate, true);
   if (!options.quiet) {
     // One trace per step kind (train, evaluate) and input signature; more
     // would mean a retrace, which Fornax avoids for short last batches.
-    std::cout << "traces: " << trainer->retrace_count() << "\n";
+    std::cout << "traces: " << runner->trainer().retrace_count() << "\n";
   }
   if (!options.history_path.empty()) {
     FORNAX_RETURN_IF_ERROR(WriteHistoryFile(options.history_path, history, evaluate));
   }
-  if (!options.output_path.empty()) {
-    FORNAX_RETURN_IF_ERROR(SaveKerasArchive(options.output_path, *trainer));
-  }
+  if (!options.output_path.empty()) FORNAX_RETURN_IF_ERROR(runner->SaveModel(options.output_path));
   return absl::OkStatus();
 }
 

@@ -1,0 +1,229 @@
+#include "engine/job/job_runner.h"
+
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/archive/keras_archive.h"
+#include "engine/archive/model_checkpoint.h"
+#include "engine/base/status_macros.h"
+#include "engine/keras/callbacks/callback_from_config.h"
+#include "engine/keras/models/model.h"
+#include "engine/runtime/backend.h"
+
+namespace fornax {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Turns the trainer's callbacks into the observer's step and epoch events.
+class ObserverCallback : public Callback {
+ public:
+  ObserverCallback(JobObserver* observer, int64_t batch_size, int* epochs_done, Logs* last_logs)
+      : observer_(observer),
+        batch_size_(batch_size),
+        epochs_done_(epochs_done),
+        last_logs_(last_logs) {}
+
+  absl::Status OnEpochBegin(TrainingControl&, int epoch) override {
+    epoch_ = epoch;
+    prev_batch_ = -1;
+    epoch_start_ = last_ = Now();
+    return absl::OkStatus();
+  }
+
+  absl::Status OnTrainBatchEnd(TrainingControl& control, int64_t batch, const Logs& logs) override {
+    const double now = Now();
+    const int64_t steps = batch - prev_batch_;
+    prev_batch_ = batch;
+    if (observer_ != nullptr && steps > 0) {
+      StepEvent e;
+      e.epoch = epoch_;
+      e.step = batch + 1;
+      e.steps_per_epoch = control.steps_per_epoch;
+      e.global_step = control.trainer->iterations();
+      e.logs = logs;
+      const double seconds = now - last_;
+      e.step_seconds = seconds / static_cast<double>(steps);
+      e.samples_per_second = seconds > 0 ? static_cast<double>(steps * batch_size_) / seconds : 0.0;
+      observer_->OnStep(e);
+    }
+    last_ = now;
+    return absl::OkStatus();
+  }
+
+  absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override {
+    *epochs_done_ = epoch + 1;
+    *last_logs_ = logs;
+    if (observer_ != nullptr) {
+      EpochEvent e;
+      e.epoch = epoch;
+      e.epochs = control.epochs;
+      e.logs = logs;
+      e.seconds = Now() - epoch_start_;
+      e.retraces = control.trainer->retrace_count();
+      observer_->OnEpoch(e);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  JobObserver* observer_;
+  int64_t batch_size_;
+  int* epochs_done_;
+  Logs* last_logs_;
+  int epoch_ = 0;
+  int64_t prev_batch_ = -1;
+  double epoch_start_ = 0;
+  double last_ = 0;
+};
+
+// Saves `trainer` to `path` and reports it.
+absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoch, const Logs& logs,
+                             bool final, JobObserver* observer) {
+  const double start = Now();
+  FORNAX_RETURN_IF_ERROR(SaveKerasArchive(path, trainer));
+  if (observer == nullptr) return absl::OkStatus();
+  CheckpointEvent e;
+  e.path = path;
+  e.epoch = epoch;
+  e.global_step = trainer.iterations();
+  e.logs = logs;
+  e.final = final;
+  e.seconds = Now() - start;
+  std::error_code ec;
+  e.size_bytes = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  return observer->OnCheckpoint(e);
+}
+
+// Checkpoints at every epoch end, and every `every_steps` optimizer steps
+// within an epoch (steps_per_execution may step over a multiple, so it
+// checks whether one was crossed).
+class CheckpointCallback : public Callback {
+ public:
+  CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer,
+                     const Logs* last_logs)
+      : dir_(std::move(dir)),
+        every_steps_(every_steps),
+        observer_(observer),
+        last_logs_(last_logs) {}
+
+  absl::Status OnTrainBegin(TrainingControl& control) override {
+    last_saved_step_ = control.trainer->iterations();
+    return absl::OkStatus();
+  }
+  absl::Status OnEpochBegin(TrainingControl&, int epoch) override {
+    epoch_ = epoch;
+    return absl::OkStatus();
+  }
+  absl::Status OnTrainBatchEnd(TrainingControl& control, int64_t batch, const Logs&) override {
+    if (every_steps_ <= 0 || batch + 1 >= control.steps_per_epoch) return absl::OkStatus();
+    const int64_t step = control.trainer->iterations();
+    if (step / every_steps_ == last_saved_step_ / every_steps_) return absl::OkStatus();
+    return Save(control, epoch_);
+  }
+  absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs&) override {
+    return Save(control, epoch + 1);
+  }
+
+ private:
+  absl::Status Save(TrainingControl& control, int epochs_done) {
+    last_saved_step_ = control.trainer->iterations();
+    const std::string path =
+        absl::StrCat(dir_, "/ckpt-e", epochs_done, "-s", last_saved_step_, ".keras");
+    return WriteCheckpoint(*control.trainer, path, epochs_done, *last_logs_, false, observer_);
+  }
+
+  std::string dir_;
+  int64_t every_steps_;
+  JobObserver* observer_;
+  const Logs* last_logs_;
+  int epoch_ = 0;
+  int64_t last_saved_step_ = 0;
+};
+
+}  // namespace
+
+JobRunner::~JobRunner() = default;
+
+absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRunOptions options) {
+  std::unique_ptr<JobRunner> runner(new JobRunner());
+  if (options.initial_epoch) job.fit.initial_epoch = *options.initial_epoch;
+  // A .keras model brings its weights and optimizer state: training resumes
+  // where it stopped (with fit.initial_epoch, on the same epochs' shuffles).
+  const std::string& archive = options.resume_path.empty() ? job.model_path : options.resume_path;
+  const bool from_archive = absl::EndsWith(archive, ".keras");
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Trainer>& trainer = runner->trainer_;
+  if (from_archive) {
+    FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(archive, job.seed, &job.compile));
+  } else {
+    FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
+  }
+  FORNAX_ASSIGN_OR_RETURN(runner->data_,
+                          LoadJobData(job, from_archive ? trainer->model() : *model));
+  for (size_t i = 0; i < job.callbacks.size(); ++i) {
+    // ModelCheckpoint saves archives, which the engine's callbacks cannot.
+    absl::StatusOr<std::unique_ptr<Callback>> cb = ModelCheckpoint::FromJobEntry(job.callbacks[i]);
+    if (cb.ok() && *cb == nullptr) cb = CallbackFromConfig(job.callbacks[i]);
+    if (!cb.ok()) {
+      return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
+                                                           "]: ", cb.status().message()));
+    }
+    runner->job_callbacks_.push_back(*std::move(cb));
+  }
+  if (options.threads > 0) {
+    FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
+    backend->set_num_threads(options.threads);
+  }
+  if (!from_archive) {
+    FORNAX_ASSIGN_OR_RETURN(trainer, Trainer::Create(std::move(model), job.compile, job.seed));
+  }
+  if (!options.checkpoint_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.checkpoint_dir, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot create checkpoint directory ",
+                                              options.checkpoint_dir, ": ", ec.message()));
+    }
+  }
+  runner->epochs_done_ = job.fit.initial_epoch;
+  runner->job_ = std::move(job);
+  runner->options_ = std::move(options);
+  return runner;
+}
+
+absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobObserver* observer) {
+  ObserverCallback observe(observer, job_.fit.batch_size, &epochs_done_, &last_epoch_logs_);
+  CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer,
+                                &last_epoch_logs_);
+  std::vector<Callback*> callbacks;
+  for (const auto& cb : job_callbacks_) callbacks.push_back(cb.get());
+  callbacks.insert(callbacks.end(), extra.begin(), extra.end());
+  callbacks.push_back(&observe);
+  if (!options_.checkpoint_dir.empty()) callbacks.push_back(&checkpoint);
+  const Dataset* validation = data_.validation ? &*data_.validation : nullptr;
+  return trainer_->Fit(data_.train, validation, job_.fit, callbacks);
+}
+
+absl::StatusOr<std::optional<Logs>> JobRunner::Evaluate() {
+  if (!data_.test) return std::optional<Logs>();
+  FORNAX_ASSIGN_OR_RETURN(Logs logs, trainer_->Evaluate(*data_.test, job_.fit.batch_size));
+  return std::optional<Logs>(std::move(logs));
+}
+
+int64_t JobRunner::test_steps() const {
+  if (!data_.test) return 0;
+  const int64_t batch = job_.fit.batch_size;
+  return (data_.test->num_samples() + batch - 1) / batch;
+}
+
+absl::Status JobRunner::SaveModel(const std::string& path, JobObserver* observer) {
+  return WriteCheckpoint(*trainer_, path, epochs_done_, last_epoch_logs_, true, observer);
+}
+
+}  // namespace fornax

@@ -1,0 +1,148 @@
+#include "engine/job/job_runner.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/data/test_files.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fornax {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string SourceDir() {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  return root != nullptr ? root : ".";
+}
+
+// 512 Fashion-MNIST samples, batch 64 (8 steps per epoch), the example MLP.
+std::string JobYaml(int epochs, const std::string& extra_fit = "") {
+  const std::string data = "/usr/share/datasets/fashion-mnist/";
+  return "model: " + SourceDir() + "/examples/fashion_mlp/model.json\n" +
+         "compile:\n"
+         "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
+         "  loss: sparse_categorical_crossentropy\n"
+         "  metrics: [accuracy]\n"
+         "fit: {epochs: " +
+         std::to_string(epochs) + ", batch_size: 64, seed: 5" + extra_fit +
+         "}\n"
+         "data:\n"
+         "  train:\n"
+         "    limit: 512\n"
+         "    x: {path: " +
+         data + "train-images-idx3-ubyte.gz, dtype: float32, scale: 0.00392156862745098, " +
+         "reshape: [784]}\n"
+         "    y: " +
+         data + "train-labels-idx1-ubyte.gz\n";
+}
+
+JobSpec Job(const std::string& yaml) {
+  absl::StatusOr<JobSpec> job = ParseJobYaml(yaml, "job.yaml", "/");
+  EXPECT_TRUE(job.ok()) << job.status();
+  return job.ok() ? *job : JobSpec();
+}
+
+class Recorder : public JobObserver {
+ public:
+  void OnStep(const StepEvent& e) override { steps.push_back(e); }
+  void OnEpoch(const EpochEvent& e) override { epochs.push_back(e); }
+  absl::Status OnCheckpoint(const CheckpointEvent& e) override {
+    checkpoints.push_back(e);
+    return absl::OkStatus();
+  }
+  std::vector<StepEvent> steps;
+  std::vector<EpochEvent> epochs;
+  std::vector<CheckpointEvent> checkpoints;
+};
+
+TEST(JobRunnerTest, ReportsStepsEpochsAndCheckpoints) {
+  testing::TempDir dir;
+  JobRunOptions options;
+  options.checkpoint_dir = dir.File("ckpt");
+  options.checkpoint_every_steps = 3;
+  absl::StatusOr<std::unique_ptr<JobRunner>> runner = JobRunner::Create(Job(JobYaml(2)), options);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  Recorder rec;
+  ASSERT_TRUE((*runner)->Fit({}, &rec).ok());
+
+  ASSERT_EQ(rec.steps.size(), 16u);
+  EXPECT_EQ(rec.steps[9].epoch, 1);
+  EXPECT_EQ(rec.steps[9].step, 2);
+  EXPECT_EQ(rec.steps[9].steps_per_epoch, 8);
+  EXPECT_EQ(rec.steps[9].global_step, 10);
+  EXPECT_TRUE(rec.steps[9].logs.count("loss"));
+  EXPECT_GT(rec.steps[9].samples_per_second, 0);
+  ASSERT_EQ(rec.epochs.size(), 2u);
+  EXPECT_EQ(rec.epochs[1].epochs, 2);
+  EXPECT_TRUE(rec.epochs[1].logs.count("accuracy"));
+  EXPECT_EQ(rec.epochs[1].retraces, 1);
+
+  // Every 3 steps within an epoch, and at each epoch's end.
+  std::vector<int64_t> steps;
+  for (const CheckpointEvent& c : rec.checkpoints) {
+    steps.push_back(c.global_step);
+    EXPECT_TRUE(std::filesystem::exists(c.path)) << c.path;
+    EXPECT_GT(c.size_bytes, 0);
+    EXPECT_FALSE(c.final);
+  }
+  EXPECT_THAT(steps, ElementsAre(3, 6, 8, 9, 12, 15, 16));
+  EXPECT_EQ(rec.checkpoints[2].epoch, 1);
+  EXPECT_EQ(rec.checkpoints[3].epoch, 1);  // mid-epoch 1: one epoch done
+  EXPECT_EQ(rec.checkpoints[6].epoch, 2);
+  EXPECT_THAT(rec.checkpoints[6].path, HasSubstr("ckpt-e2-s16.keras"));
+
+  ASSERT_TRUE((*runner)->SaveModel(dir.File("final.keras"), &rec).ok());
+  EXPECT_TRUE(rec.checkpoints.back().final);
+  EXPECT_EQ(rec.checkpoints.back().epoch, 2);
+  EXPECT_EQ(rec.checkpoints.back().global_step, 16);
+}
+
+TEST(JobRunnerTest, ResumeFromEpochCheckpointIsBitIdentical) {
+  testing::TempDir dir;
+  absl::StatusOr<std::unique_ptr<JobRunner>> straight = JobRunner::Create(Job(JobYaml(3)), {});
+  ASSERT_TRUE(straight.ok()) << straight.status();
+  ASSERT_TRUE((*straight)->Fit({}, nullptr).ok());
+
+  JobRunOptions first_options;
+  first_options.checkpoint_dir = dir.File("ckpt");
+  absl::StatusOr<std::unique_ptr<JobRunner>> first =
+      JobRunner::Create(Job(JobYaml(2)), first_options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
+
+  JobRunOptions resume_options;
+  resume_options.resume_path = dir.File("ckpt/ckpt-e2-s16.keras");
+  resume_options.initial_epoch = 2;
+  absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+      JobRunner::Create(Job(JobYaml(3)), resume_options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  Recorder rec;
+  ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
+  ASSERT_EQ(rec.epochs.size(), 1u);
+  EXPECT_EQ(rec.epochs[0].epoch, 2);
+  EXPECT_EQ(rec.steps.front().global_step, 17);
+
+  VariableStore& a = (*straight)->trainer().variables();
+  VariableStore& b = (*resumed)->trainer().variables();
+  ASSERT_EQ(a.size(), b.size());
+  for (int64_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a.value(i).BitwiseEquals(b.value(i))) << a.info(i).path;
+  }
+  EXPECT_EQ((*straight)->trainer().iterations(), (*resumed)->trainer().iterations());
+}
+
+TEST(JobRunnerTest, BadResumeArchiveIsAnError) {
+  JobRunOptions options;
+  options.resume_path = "/nonexistent/ckpt.keras";
+  absl::StatusOr<std::unique_ptr<JobRunner>> runner = JobRunner::Create(Job(JobYaml(1)), options);
+  ASSERT_FALSE(runner.ok());
+  EXPECT_THAT(runner.status().message(), HasSubstr("/nonexistent/ckpt.keras"));
+}
+
+}  // namespace
+}  // namespace fornax
