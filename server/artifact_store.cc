@@ -1,0 +1,173 @@
+#include "server/artifact_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace fornax::server {
+namespace {
+
+absl::Status Errno(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+absl::Status FsyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0) return Errno(absl::StrCat("open ", path));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? absl::OkStatus() : Errno(absl::StrCat("fsync ", path));
+}
+
+}  // namespace
+
+bool IsSha256Hex(absl::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const std::string& root) {
+  std::error_code error;
+  for (const char* sub : {"sha256", "tmp"}) {
+    std::filesystem::create_directories(std::filesystem::path(root) / sub, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create ", root, "/", sub, ": ", error.message()));
+    }
+  }
+  // Temp files of a run that died mid-upload are garbage now.
+  for (const auto& entry : std::filesystem::directory_iterator(root + "/tmp", error)) {
+    std::filesystem::remove(entry.path(), error);
+  }
+  return std::unique_ptr<ArtifactStore>(new ArtifactStore(root));
+}
+
+std::string ArtifactStore::PathFor(const std::string& sha256) const {
+  return absl::StrCat(root_, "/sha256/", sha256.substr(0, 2), "/", sha256);
+}
+
+bool ArtifactStore::Contains(const std::string& sha256) const {
+  return IsSha256Hex(sha256) && std::filesystem::exists(PathFor(sha256));
+}
+
+absl::Status ArtifactStore::Remove(const std::string& sha256) {
+  std::error_code error;
+  std::filesystem::remove(PathFor(sha256), error);
+  if (error) return absl::InternalError(absl::StrCat("remove ", sha256, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> ArtifactStore::Create(
+    const std::string& sha256, int64_t size_bytes) {
+  if (!IsSha256Hex(sha256)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sha256: expected 64 lowercase hex digits, got '", sha256, "'"));
+  }
+  if (size_bytes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("size_bytes: must be >= 0, got ", size_bytes));
+  }
+  static std::atomic<int64_t> counter{0};
+  const std::string temp =
+      absl::StrCat(root_, "/tmp/", sha256, ".", getpid(), ".", counter.fetch_add(1));
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno(absl::StrCat("create ", temp));
+  return std::unique_ptr<Writer>(new Writer(temp, PathFor(sha256), sha256, size_bytes, fd));
+}
+
+ArtifactStore::Writer::Writer(std::string temp_path, std::string final_path, std::string sha256,
+                              int64_t size, int fd)
+    : temp_path_(std::move(temp_path)),
+      final_path_(std::move(final_path)),
+      expected_sha256_(std::move(sha256)),
+      expected_size_(size),
+      fd_(fd),
+      hash_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+  EVP_DigestInit_ex(hash_.get(), EVP_sha256(), nullptr);
+}
+
+ArtifactStore::Writer::~Writer() { Discard(); }
+
+void ArtifactStore::Writer::Discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!done_) ::unlink(temp_path_.c_str());
+  done_ = true;
+}
+
+absl::Status ArtifactStore::Writer::Append(absl::string_view data) {
+  if (done_) return absl::FailedPreconditionError("artifact writer already finished");
+  if (written_ + static_cast<int64_t>(data.size()) > expected_size_) {
+    Discard();
+    return absl::InvalidArgumentError(
+        absl::StrCat("received more than the declared size_bytes ", expected_size_, " (at least ",
+                     written_ + static_cast<int64_t>(data.size()), "); nothing stored"));
+  }
+  EVP_DigestUpdate(hash_.get(), data.data(), data.size());
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      absl::Status status = Errno(absl::StrCat("write ", temp_path_));
+      Discard();
+      return status;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  written_ += static_cast<int64_t>(data.size());
+  return absl::OkStatus();
+}
+
+absl::Status ArtifactStore::Writer::Commit() {
+  if (done_) return absl::FailedPreconditionError("artifact writer already finished");
+  if (written_ != expected_size_) {
+    Discard();
+    return absl::DataLossError(absl::StrCat("received ", written_,
+                                            " bytes but size_bytes declared ", expected_size_,
+                                            "; nothing stored"));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(hash_.get(), digest, &length);
+  const std::string actual =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), length));
+  if (actual != expected_sha256_) {
+    Discard();
+    return absl::DataLossError(absl::StrCat("sha256 mismatch: declared ", expected_sha256_,
+                                            ", received bytes hash to ", actual,
+                                            "; nothing stored"));
+  }
+  if (::fsync(fd_) != 0) {
+    absl::Status status = Errno(absl::StrCat("fsync ", temp_path_));
+    Discard();
+    return status;
+  }
+  ::close(fd_);
+  fd_ = -1;
+  const std::filesystem::path final_path(final_path_);
+  std::error_code error;
+  std::filesystem::create_directories(final_path.parent_path(), error);
+  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
+    absl::Status status = Errno(absl::StrCat("rename to ", final_path_));
+    Discard();
+    return status;
+  }
+  done_ = true;
+  // The rename is durable once the directory entry is.
+  return FsyncPath(final_path.parent_path().string(), O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace fornax::server

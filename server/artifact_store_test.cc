@@ -1,0 +1,80 @@
+#include "server/artifact_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/test_dir.h"
+
+namespace fornax::server {
+namespace {
+
+// sha256("hello world")
+constexpr char kHelloSha[] = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+
+int CountFiles(const std::string& dir) {
+  int n = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    n += e.is_regular_file() ? 1 : 0;
+  }
+  return n;
+}
+
+TEST(ArtifactStore, StoresVerifiedBytesUnderTheirDigest) {
+  TestDir dir;
+  auto store = ArtifactStore::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto writer = (*store)->Create(kHelloSha, 11);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->Append("hello ").ok());
+  ASSERT_TRUE((*writer)->Append("world").ok());
+  ASSERT_TRUE((*writer)->Commit().ok());
+  EXPECT_TRUE((*store)->Contains(kHelloSha));
+  const std::string path = (*store)->PathFor(kHelloSha);
+  EXPECT_EQ(path, dir.path() + "/sha256/b9/" + kHelloSha);
+  std::ifstream in(path);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  EXPECT_EQ(bytes.str(), "hello world");
+  EXPECT_EQ(CountFiles(dir.path() + "/tmp"), 0);
+}
+
+TEST(ArtifactStore, MismatchStoresNothing) {
+  TestDir dir;
+  auto store = ArtifactStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  auto writer = (*store)->Create(kHelloSha, 11);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE((*writer)->Append("hello wOrld").ok());
+  absl::Status status = (*writer)->Commit();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("sha256 mismatch"));
+  EXPECT_FALSE((*store)->Contains(kHelloSha));
+  EXPECT_EQ(CountFiles(dir.path()), 0);
+
+  // Short upload, then too long an upload, then a dropped writer.
+  writer = (*store)->Create(kHelloSha, 11);
+  ASSERT_TRUE((*writer)->Append("hello").ok());
+  EXPECT_EQ((*writer)->Commit().code(), absl::StatusCode::kDataLoss);
+  writer = (*store)->Create(kHelloSha, 11);
+  EXPECT_EQ((*writer)->Append("hello world!").code(), absl::StatusCode::kInvalidArgument);
+  writer = (*store)->Create(kHelloSha, 11);
+  ASSERT_TRUE((*writer)->Append("hello").ok());
+  writer->reset();
+  EXPECT_EQ(CountFiles(dir.path()), 0);
+}
+
+TEST(ArtifactStore, RejectsMalformedDigests) {
+  TestDir dir;
+  auto store = ArtifactStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->Create("ABC", 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store)->Create(std::string(64, 'A'), 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE((*store)->Contains("../../etc/passwd"));
+}
+
+}  // namespace
+}  // namespace fornax::server
