@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/keras/layers/operation.h"
 
 namespace fornax {
 
@@ -32,6 +33,7 @@ absl::StatusOr<std::vector<LayerVariables>> KerasLayerGroups(const Model& model,
   for (const nlohmann::json& layer : layers) {
     const std::string class_name = layer.at("class_name").get<std::string>();
     if (sequential && class_name == "InputLayer") continue;  // not in Sequential.layers
+    if (IsKerasOperation(layer)) continue;  // ops (Where, Cast, ...) are not in model.layers
     LayerVariables entry;
     entry.layer_name = layer.at("config").at("name").get<std::string>();
     std::string name = KerasSnakeCase(class_name);

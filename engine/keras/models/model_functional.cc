@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/keras/layers/operation.h"
 #include "engine/keras/models/model_parser_internal.h"
 
 namespace fornax {
@@ -124,7 +125,8 @@ class ModelParser::FunctionalParser {
           inbound);
     }
     FORNAX_ASSIGN_OR_RETURN(std::vector<History> refs,
-                            InboundTensors(inbound[static_cast<size_t>(node_index)], where));
+                            InboundTensors(inbound[static_cast<size_t>(node_index)], where,
+                                           IsKerasOperation(layer_json)));
     std::vector<Ref> inputs;
     for (const History& h : refs) {
       FORNAX_ASSIGN_OR_RETURN(std::vector<Ref> outs, Resolve(h.layer, h.node));

@@ -7,6 +7,7 @@
 #include "engine/base/check.h"
 #include "engine/base/status_macros.h"
 #include "engine/keras/config_util.h"
+#include "engine/keras/layers/operation.h"
 #include "engine/keras/layers/registry.h"
 #include "engine/keras/models/model_node.h"
 #include "engine/keras/models/model_parser_internal.h"
@@ -35,12 +36,16 @@ absl::StatusOr<History> ParseHistory(const json& v, const std::string& where) {
 
 // Collects the tensors of an inbound node's args, in order. Keras 3 writes
 // {"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}.
-static absl::Status CollectTensors(const json& v, const std::string& where,
+// An operation's Python scalars (`with_constants`) are the operation's own.
+static absl::Status CollectTensors(const json& v, const std::string& where, bool with_constants,
                                    std::vector<History>* out) {
   if (v.is_array()) {
-    for (const json& e : v) FORNAX_RETURN_IF_ERROR(CollectTensors(e, where, out));
+    for (const json& e : v) {
+      FORNAX_RETURN_IF_ERROR(CollectTensors(e, where, with_constants, out));
+    }
     return absl::OkStatus();
   }
+  if (with_constants && (v.is_number() || v.is_boolean())) return absl::OkStatus();
   if (v.is_object() && Field(v, "class_name") == "__keras_tensor__") {
     if (!v.contains("config") || !v["config"].is_object() ||
         !v["config"].contains("keras_history")) {
@@ -56,13 +61,14 @@ static absl::Status CollectTensors(const json& v, const std::string& where,
                    v);
 }
 
-absl::StatusOr<std::vector<History>> InboundTensors(const json& inbound, const std::string& where) {
+absl::StatusOr<std::vector<History>> InboundTensors(const json& inbound, const std::string& where,
+                                                    bool with_constants) {
   std::vector<History> refs;
   if (inbound.is_object()) {  // Keras 3
     if (!inbound.contains("args") || !inbound["args"].is_array()) {
       return Malformed(where, "an inbound node {\"args\": [...], \"kwargs\": {...}}", inbound);
     }
-    FORNAX_RETURN_IF_ERROR(CollectTensors(inbound["args"], where, &refs));
+    FORNAX_RETURN_IF_ERROR(CollectTensors(inbound["args"], where, with_constants, &refs));
     if (inbound.contains("kwargs") && inbound["kwargs"].is_object()) {
       for (const auto& [key, value] : inbound["kwargs"].items()) {
         if (value.is_null() || key == "training") continue;
@@ -133,7 +139,9 @@ absl::StatusOr<std::shared_ptr<Layer>> MakeLayer(const json& layer_json) {
                                      ? layer_json["class_name"].get<std::string>()
                                      : "";
   FORNAX_CHECK(!IsModelClass(class_name));
-  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Layer> layer, CreateLayer(layer_json));
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Layer> layer, IsKerasOperation(layer_json)
+                                                            ? CreateOperation(layer_json)
+                                                            : CreateLayer(layer_json));
   return std::shared_ptr<Layer>(std::move(layer));
 }
 

@@ -32,8 +32,10 @@ struct History {
 
 absl::StatusOr<History> ParseHistory(const nlohmann::json& v, const std::string& where);
 // The tensors an inbound node passes to its layer (Keras 3 or Keras 2 form).
+// `with_constants`: the node calls a Keras operation, whose Python scalar
+// arguments are skipped here (the operation binds them).
 absl::StatusOr<std::vector<History>> InboundTensors(const nlohmann::json& inbound,
-                                                    const std::string& where);
+                                                    const std::string& where, bool with_constants);
 absl::StatusOr<TensorSpec> ParseInputLayer(const nlohmann::json& layer_json);
 bool IsModelClass(const std::string& class_name);
 std::string ClassName(const nlohmann::json& layer_json);  // "" when absent
