@@ -1,0 +1,178 @@
+// M1-3 acceptance 5 and deploy/: a real Prometheus server (Debian's
+// /usr/bin/prometheus) scrapes the coordinator and a worker every second
+// during a job, and its HTTP query API returns the job's loss series; every
+// metric the Grafana dashboard in deploy/ queries is one the processes export.
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "nlohmann/json.hpp"
+#include "tests/service/service_test_base.h"
+
+namespace fornax::service_testing {
+namespace {
+
+std::string UrlEncode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+// The metric family names in a Prometheus text exposition.
+std::set<std::string> ExportedNames(const std::string& exposition) {
+  std::set<std::string> names;
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    if (line.empty()) continue;
+    std::vector<std::string> words = absl::StrSplit(line, absl::ByAnyChar(" {"), absl::SkipEmpty());
+    if (words.size() >= 3 && words[0] == "#" && (words[1] == "TYPE" || words[1] == "HELP")) {
+      names.insert(words[2]);
+    } else if (line[0] != '#' && !words.empty()) {
+      names.insert(words[0]);
+    }
+  }
+  return names;
+}
+
+TEST_F(ServiceTest, PrometheusScrapesTheJobsLossSeries) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator();
+  ASSERT_NE(coordinator, nullptr);
+  ServiceClient client(coordinator->grpc_address());
+  std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
+  ASSERT_NE(worker, nullptr);
+
+  const std::string prometheus_address = absl::StrCat("127.0.0.1:", FreePort());
+  std::ofstream(Path("prometheus.yml"))
+      << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+         "scrape_configs:\n"
+         "  - job_name: fornax-coordinator\n"
+         "    honor_labels: true\n"
+         "    static_configs: [{targets: ['"
+      << coordinator->metrics_address()
+      << "']}]\n"
+         "  - job_name: fornax-worker\n"
+         "    honor_labels: true\n"
+         "    static_configs: [{targets: ['"
+      << worker->metrics_address() << "']}]\n";
+  absl::StatusOr<std::unique_ptr<Daemon>> prometheus = Daemon::Spawn(
+      "/usr/bin/prometheus",
+      {"--config.file=" + Path("prometheus.yml"), "--storage.tsdb.path=" + Path("tsdb"),
+       "--web.listen-address=" + prometheus_address, "--log.level=warn"},
+      Path("prometheus.log"));
+  ASSERT_TRUE(prometheus.ok()) << prometheus.status();
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!HttpGet(prometheus_address, "/-/ready").ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_TRUE(HttpGet(prometheus_address, "/-/ready").ok()) << "prometheus never became ready";
+
+  JobOptions options;
+  options.name = "scraped";
+  options.samples = 8192;
+  options.epochs = 6;
+  absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
+  ASSERT_TRUE(job.ok()) << job.status();
+  const absl::Time started = absl::Now();
+  absl::StatusOr<v1::Job> done = WaitForJob(client, job->job_id(), Ended, absl::Seconds(90));
+  ASSERT_TRUE(done.ok()) << done.status();
+  ASSERT_EQ(done->state(), v1::JOB_STATE_SUCCEEDED);
+  absl::SleepFor(absl::Seconds(2.5));  // one more scrape after the end
+
+  const std::string query =
+      absl::StrCat("fornax_job_metric{metric=\"loss\",job=\"", job->job_id(), "\"}");
+  const std::string target = absl::StrCat("/api/v1/query_range?query=", UrlEncode(query),
+                                          "&start=", absl::ToUnixSeconds(started) - 5,
+                                          "&end=", absl::ToUnixSeconds(absl::Now()) + 1, "&step=1");
+  absl::StatusOr<std::string> body = HttpGet(prometheus_address, target);
+  ASSERT_TRUE(body.ok()) << body.status();
+  const nlohmann::json response = nlohmann::json::parse(*body);
+  ASSERT_EQ(response["status"], "success") << *body;
+  const nlohmann::json& series = response["data"]["result"];
+  ASSERT_FALSE(series.empty()) << "no loss series for " << job->job_id() << ": " << *body;
+  std::set<std::string> scrape_jobs;
+  bool coordinator_series_ends_at_final_loss = false;
+  const double final_loss = done->last_metrics().values().at("loss");
+  for (const nlohmann::json& s : series) {
+    EXPECT_EQ(s["metric"]["job"], job->job_id());
+    EXPECT_EQ(s["metric"]["metric"], "loss");
+    scrape_jobs.insert(s["metric"]["instance"].get<std::string>());
+    ASSERT_FALSE(s["values"].empty());
+    for (const nlohmann::json& point : s["values"]) {
+      const double v = std::stod(point[1].get<std::string>());
+      EXPECT_TRUE(std::isfinite(v) && v > 0 && v < 10) << point.dump();
+    }
+    if (s["metric"]["instance"] == coordinator->metrics_address()) {
+      const double last = std::stod(s["values"].back()[1].get<std::string>());
+      coordinator_series_ends_at_final_loss = std::abs(last - final_loss) <= 1e-6 * final_loss;
+    }
+  }
+  EXPECT_TRUE(coordinator_series_ends_at_final_loss) << *body << "\nfinal loss " << final_loss;
+  EXPECT_EQ(scrape_jobs.count(coordinator->metrics_address()), 1u) << *body;
+  EXPECT_EQ(scrape_jobs.count(worker->metrics_address()), 1u)
+      << "the worker's per-step loss was never scraped: " << *body;
+}
+
+TEST_F(ServiceTest, DashboardQueriesOnlyExportedMetrics) {
+  std::ifstream in(std::string(std::getenv("FORNAX_SOURCE_DIR")) +
+                   "/deploy/grafana/fornax-dashboard.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json dashboard = nlohmann::json::parse(in);  // throws (fails) when malformed
+  std::set<std::string> queried;
+  const std::regex metric("fornax_[a-z_]+");
+  ASSERT_TRUE(dashboard.contains("panels"));
+  for (const nlohmann::json& panel : dashboard["panels"]) {
+    if (!panel.contains("targets")) continue;
+    for (const nlohmann::json& t : panel["targets"]) {
+      const std::string expr = t.value("expr", "");
+      for (std::sregex_iterator m(expr.begin(), expr.end(), metric), end; m != end; ++m) {
+        std::string name = m->str();
+        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+          if (name.ends_with(suffix)) name.resize(name.size() - std::strlen(suffix));
+        }
+        queried.insert(name);
+      }
+    }
+  }
+  ASSERT_GE(queried.size(), 10u);
+
+  std::unique_ptr<Daemon> coordinator = StartCoordinator();
+  ASSERT_NE(coordinator, nullptr);
+  ServiceClient client(coordinator->grpc_address());
+  std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
+  ASSERT_NE(worker, nullptr);
+  JobOptions options;
+  options.samples = 8192;
+  options.epochs = 4;
+  absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
+  ASSERT_TRUE(job.ok()) << job.status();
+  // Scrape both while the job trains (per-job gauges exist then).
+  ASSERT_TRUE(WaitForJob(
+                  client, job->job_id(),
+                  [](const v1::Job& j) { return j.epoch() >= 2 || Ended(j); }, absl::Seconds(60))
+                  .ok());
+  std::set<std::string> exported;
+  for (const Daemon* d : {coordinator.get(), worker.get()}) {
+    absl::StatusOr<std::string> text = HttpGet(d->metrics_address(), "/metrics");
+    ASSERT_TRUE(text.ok()) << text.status();
+    exported.merge(ExportedNames(*text));
+  }
+  for (const std::string& name : queried) {
+    EXPECT_EQ(exported.count(name), 1u)
+        << "the dashboard queries " << name << ", which neither process exports";
+  }
+}
+
+}  // namespace
+}  // namespace fornax::service_testing

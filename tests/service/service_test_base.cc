@@ -1,0 +1,220 @@
+#include "tests/service/service_test_base.h"
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/data/idx.h"
+#include "engine/data/npy.h"
+#include "nlohmann/json.hpp"
+
+namespace fornax::service_testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string SourceDir() {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
+}
+
+std::string Tail(const std::string& text, size_t bytes) {
+  return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
+}
+
+}  // namespace
+
+bool Ended(const v1::Job& job) {
+  return job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||
+         job.state() == v1::JOB_STATE_CANCELLED;
+}
+
+std::string SequenceProblems(const std::vector<v1::JobEvent>& events) {
+  std::string problems;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].sequence() != static_cast<int64_t>(i) + 1) {
+      absl::StrAppend(&problems, "event #", i + 1, " has sequence ", events[i].sequence(), "; ");
+    }
+  }
+  return problems;
+}
+
+void ServiceTest::SetUp() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  dir_ = absl::StrCat(::testing::TempDir(), "fornax_service_", info->test_suite_name(), "_",
+                      info->name());
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+}
+
+void ServiceTest::TearDown() {
+  if (HasFailure()) {
+    for (const std::string& log : logs_) {
+      std::cerr << "----- " << log << " -----\n" << Tail(ReadFile(log), 6000) << "\n";
+    }
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeout_ms) {
+  const std::string log = Path(absl::StrCat("coordinator.", logs_.size(), ".log"));
+  logs_.push_back(log);
+  absl::StatusOr<std::unique_ptr<Daemon>> d =
+      Daemon::Start(FORNAX_COORDINATOR_BIN,
+                    {"--listen", absl::StrCat("127.0.0.1:", port), "--data-dir",
+                     Path("coordinator"), "--metrics-listen", "127.0.0.1:0", "--lease-timeout-ms",
+                     absl::StrCat(lease_timeout_ms), "--heartbeat-interval-ms", "500"},
+                    log);
+  EXPECT_TRUE(d.ok()) << d.status();
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+std::unique_ptr<Daemon> ServiceTest::StartWorker(const std::string& name,
+                                                 const Daemon& coordinator) {
+  const std::string log = Path(absl::StrCat("worker-", name, ".", logs_.size(), ".log"));
+  logs_.push_back(log);
+  absl::StatusOr<std::unique_ptr<Daemon>> d =
+      Daemon::Start(FORNAX_WORKER_BIN,
+                    {"--coordinator", coordinator.grpc_address(), "--name", name, "--work-dir",
+                     Path("worker-" + name), "--metrics-listen", "127.0.0.1:0", "--slots", "1"},
+                    log);
+  EXPECT_TRUE(d.ok()) << d.status();
+  return d.ok() ? std::move(*d) : nullptr;
+}
+
+void ServiceTest::WriteData(int samples) {
+  const std::string dir = Path(absl::StrCat("data_", samples));
+  if (std::filesystem::exists(dir + "/y.npy")) return;
+  std::filesystem::create_directories(dir);
+  const std::string fashion = "/usr/share/datasets/fashion-mnist/";
+  absl::StatusOr<Tensor> x = ReadIdx(fashion + "train-images-idx3-ubyte.gz");
+  absl::StatusOr<Tensor> y = ReadIdx(fashion + "train-labels-idx1-ubyte.gz");
+  ASSERT_TRUE(x.ok() && y.ok()) << x.status() << y.status();
+  ASSERT_TRUE(WriteNpy(dir + "/x.npy", x->SliceRows(0, samples)).ok());
+  ASSERT_TRUE(WriteNpy(dir + "/y.npy", y->SliceRows(0, samples)).ok());
+}
+
+std::string ServiceTest::ModelJson(int hidden) const {
+  nlohmann::json model =
+      nlohmann::json::parse(ReadFile(SourceDir() + "/tests/testdata/cli/small_mlp.json"));
+  for (nlohmann::json& layer : model["config"]["layers"]) {
+    if (layer["config"]["name"] == "hidden") layer["config"]["units"] = hidden;
+  }
+  model.erase("build_config");
+  model.erase("compile_config");
+  return model.dump();
+}
+
+std::string ServiceTest::JobYaml(const JobOptions& o, const std::string& x,
+                                 const std::string& y) const {
+  return absl::StrCat(
+      "model: model.json\n"
+      "compile:\n"
+      "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
+      "  loss: sparse_categorical_crossentropy\n"
+      "  metrics: [accuracy]\n"
+      "fit: {epochs: ",
+      o.epochs, ", batch_size: ", o.batch_size, ", seed: ", o.seed,
+      "}\n"
+      "data:\n"
+      "  train:\n"
+      "    x: {path: ",
+      x,
+      ", scale: 0.00392156862745098, reshape: [784]}\n"
+      "    y: ",
+      y, "\n");
+}
+
+v1::JobSpec ServiceTest::Spec(const JobOptions& options, const std::string& address) {
+  WriteData(options.samples);
+  ServiceClient client(address);
+  std::map<std::string, v1::InputFile>& stored = uploaded_[address];
+  for (const char* name : {"x.npy", "y.npy"}) {
+    const std::string local = Path(absl::StrCat("data_", options.samples, "/", name));
+    if (stored.count(local) != 0) continue;
+    absl::StatusOr<v1::InputFile> file = client.Upload(local);
+    EXPECT_TRUE(file.ok()) << file.status();
+    if (file.ok()) stored[local] = *file;
+  }
+  const v1::InputFile& x = stored[Path(absl::StrCat("data_", options.samples, "/x.npy"))];
+  const v1::InputFile& y = stored[Path(absl::StrCat("data_", options.samples, "/y.npy"))];
+  v1::JobSpec spec;
+  spec.set_name(options.name);
+  spec.set_job_yaml(JobYaml(options, x.path(), y.path()));
+  spec.set_model_json(ModelJson(options.hidden));
+  *spec.add_inputs() = x;
+  *spec.add_inputs() = y;
+  spec.set_priority(options.priority);
+  spec.set_max_restarts(options.max_restarts);
+  spec.set_owner("service-test");
+  return spec;
+}
+
+std::string ServiceTest::WriteLocalJob(const JobOptions& options) {
+  WriteData(options.samples);
+  const std::string dir = Path(options.name);
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/model.json") << ModelJson(options.hidden);
+  const std::string data = Path(absl::StrCat("data_", options.samples));
+  std::ofstream(dir + "/job.yaml") << JobYaml(options, data + "/x.npy", data + "/y.npy");
+  return dir + "/job.yaml";
+}
+
+absl::StatusOr<v1::Job> ServiceTest::WaitForJob(ServiceClient& client, const std::string& job_id,
+                                                const std::function<bool(const v1::Job&)>& done,
+                                                absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::StatusOr<v1::Job> job;
+  while (true) {
+    job = client.Get(job_id);
+    if (job.ok() && done(*job)) return job;
+    if (absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (!job.ok()) return job.status();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "job ", job_id, " after ", absl::FormatDuration(timeout), ": ", job->ShortDebugString()));
+}
+
+std::vector<v1::Job> ServiceTest::WaitForAllEnded(ServiceClient& client,
+                                                  const std::vector<std::string>& ids,
+                                                  absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<v1::Job> jobs;
+  for (const std::string& id : ids) {
+    absl::StatusOr<v1::Job> job =
+        WaitForJob(client, id, Ended, std::max(deadline - absl::Now(), absl::Seconds(1)));
+    EXPECT_TRUE(job.ok()) << job.status();
+    jobs.push_back(job.ok() ? *job : v1::Job());
+  }
+  return jobs;
+}
+
+CliResult ServiceTest::RunCli(const std::string& address, const std::vector<std::string>& args) {
+  const int run = cli_runs_++;
+  const std::string out = Path(absl::StrCat("cli.", run, ".out"));
+  const std::string err = Path(absl::StrCat("cli.", run, ".err"));
+  std::string cmd = absl::StrCat("timeout -s KILL 180 '", FORNAX_BIN, "' --coordinator ", address);
+  for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
+  absl::StrAppend(&cmd, " >'", out, "' 2>'", err, "' </dev/null");
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = ReadFile(out);
+  r.err = ReadFile(err);
+  return r;
+}
+
+}  // namespace fornax::service_testing

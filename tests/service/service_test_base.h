@@ -1,0 +1,92 @@
+// ServiceTest: the fixture of the service integration tests. Each test gets a
+// temp directory, starts real fornax-coordinator and fornax-worker processes
+// on loopback (paths baked in by CMake), builds small Fashion-MNIST jobs (the
+// first N training samples as .npy files, a one-hidden-layer MLP), submits
+// them over gRPC as the CLI does (upload, paths rewritten to
+// inputs/<sha256>/<basename>), and runs the `fornax` CLI as a subprocess.
+// When a test fails, the tail of every daemon's log is printed.
+#ifndef FORNAX_TESTS_SERVICE_SERVICE_TEST_BASE_H_
+#define FORNAX_TESTS_SERVICE_SERVICE_TEST_BASE_H_
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/service/daemon.h"
+#include "tests/service/service_client.h"
+
+namespace fornax::service_testing {
+
+struct JobOptions {
+  std::string name = "job";
+  int samples = 2048;  // first N Fashion-MNIST training samples
+  int epochs = 3;
+  int batch_size = 64;
+  int hidden = 32;  // units of the MLP's hidden layer
+  int seed = 1;
+  int priority = 0;
+  int max_restarts = 0;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // A coordinator on 127.0.0.1:`port` (0: any) with data dir dir/coordinator;
+  // starting another one with the same port is a restart.
+  std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000);
+  std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator);
+
+  // The job's spec with its data uploaded to the coordinator at `address`.
+  v1::JobSpec Spec(const JobOptions& options, const std::string& address);
+  // The same job as files (job.yaml, model.json, x.npy, y.npy) in dir/<name>,
+  // for `fornax train` and `fornax submit`; the job.yaml's path.
+  std::string WriteLocalJob(const JobOptions& options);
+
+  // Polls GetJob until `done(job)` or `timeout`; the last job seen.
+  absl::StatusOr<v1::Job> WaitForJob(ServiceClient& client, const std::string& job_id,
+                                     const std::function<bool(const v1::Job&)>& done,
+                                     absl::Duration timeout);
+  // Waits until every job ended (SUCCEEDED, FAILED or CANCELLED).
+  std::vector<v1::Job> WaitForAllEnded(ServiceClient& client, const std::vector<std::string>& ids,
+                                       absl::Duration timeout);
+
+  // `fornax --coordinator ADDRESS ARGS...` with a 180 s limit.
+  CliResult RunCli(const std::string& address, const std::vector<std::string>& args);
+
+  std::string Path(const std::string& name) const { return dir_ + "/" + name; }
+
+  std::string dir_;
+
+ private:
+  void WriteData(int samples);
+  std::string ModelJson(int hidden) const;
+  std::string JobYaml(const JobOptions& options, const std::string& x, const std::string& y) const;
+
+  std::vector<std::string> logs_;
+  std::map<std::string, std::map<std::string, v1::InputFile>> uploaded_;  // address -> file
+  std::atomic<int> cli_runs_{0};  // RunCli may run on several threads
+};
+
+bool Ended(const v1::Job& job);
+
+// The events of one job, checked for the WatchJob contract: sequences 1..N
+// with no gap and no duplicate. Empty when the contract holds.
+std::string SequenceProblems(const std::vector<v1::JobEvent>& events);
+
+}  // namespace fornax::service_testing
+
+#endif  // FORNAX_TESTS_SERVICE_SERVICE_TEST_BASE_H_
