@@ -1,0 +1,81 @@
+// Test helpers: a temporary directory and small real jobs (512 Fashion-MNIST
+// samples, the example MLP, batch 64: 8 steps per epoch).
+#ifndef FORNAX_WORKER_TEST_JOBS_H_
+#define FORNAX_WORKER_TEST_JOBS_H_
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace fornax::worker::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (std::string("fornax_worker_") + info->test_suite_name() + "_" + info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string SourceDir() {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  return root != nullptr ? root : ".";
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The job's YAML; `data_dir` holds the Fashion-MNIST files (absolute, or
+// relative to the job dir), the model is "model.json" next to it.
+inline std::string JobYaml(int epochs, const std::string& data_dir,
+                           const std::string& images = "train-images-idx3-ubyte.gz",
+                           const std::string& labels = "train-labels-idx1-ubyte.gz") {
+  return "model: model.json\n"
+         "compile:\n"
+         "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
+         "  loss: sparse_categorical_crossentropy\n"
+         "  metrics: [accuracy]\n"
+         "fit: {epochs: " +
+         std::to_string(epochs) +
+         ", batch_size: 64, seed: 5}\n"
+         "data:\n"
+         "  train:\n"
+         "    limit: 512\n"
+         "    x: {path: " +
+         data_dir + images +
+         ", dtype: float32, scale: 0.00392156862745098, reshape: [784]}\n"
+         "    y: " +
+         data_dir + labels + "\n";
+}
+
+inline std::string ModelJson() {
+  return ReadFile(SourceDir() + "/examples/fashion_mlp/model.json");
+}
+
+// A job dir as the worker materializes it, reading the system's data.
+inline void WriteJobDir(const std::string& dir, int epochs) {
+  WriteFile(dir + "/job.yaml", JobYaml(epochs, "/usr/share/datasets/fashion-mnist/"));
+  WriteFile(dir + "/model.json", ModelJson());
+}
+
+}  // namespace fornax::worker::testing
+
+#endif  // FORNAX_WORKER_TEST_JOBS_H_
