@@ -1,0 +1,180 @@
+#include "server/inference/dynamic_batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace fornax::serving {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t Nanos(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+std::string Signature(const std::vector<Tensor>& inputs) {
+  std::string key;
+  for (const Tensor& t : inputs) {
+    absl::StrAppend(&key, static_cast<int>(t.dtype()), ":");
+    for (int d = 1; d < t.shape().rank(); ++d) absl::StrAppend(&key, t.shape().dim(d), ",");
+    key += ";";
+  }
+  return key;
+}
+
+// Rows of every request's k-th input stacked along axis 0.
+Tensor Concat(const std::vector<const Tensor*>& parts, int64_t rows) {
+  std::vector<int64_t> dims = parts[0]->shape().dims();
+  dims[0] = rows;
+  Tensor merged(parts[0]->dtype(), Shape(std::move(dims)));
+  char* dst = static_cast<char*>(merged.raw_data());
+  for (const Tensor* part : parts) {
+    std::memcpy(dst, part->raw_data(), part->byte_size());
+    dst += part->byte_size();
+  }
+  return merged;
+}
+
+}  // namespace
+
+DynamicBatcher::DynamicBatcher(BatchingConfig config, RunFn run, ExecutionFn on_execution)
+    : config_(std::move(config)), run_(std::move(run)), on_execution_(std::move(on_execution)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+DynamicBatcher::~DynamicBatcher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void DynamicBatcher::Submit(std::vector<Tensor> inputs, DoneFn done) {
+  Request request;
+  request.rows = inputs.empty() ? 0 : inputs[0].shape().dim(0);
+  request.signature = Signature(inputs);
+  request.inputs = std::move(inputs);
+  request.done = std::move(done);
+  request.enqueued = Clock::now();
+  if (request.rows < 1 || request.rows > config_.max_batch_size) {
+    request.done(absl::InvalidArgumentError(absl::StrCat(
+                     "batch size must be in 1..", config_.max_batch_size, ", got ", request.rows)),
+                 RequestTiming{});
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(request));
+      request.done = nullptr;
+    }
+  }
+  if (request.done) {
+    request.done(absl::UnavailableError("the model is being unloaded"), RequestTiming{});
+    return;
+  }
+  wake_.notify_one();
+}
+
+size_t DynamicBatcher::BatchLength(bool deadline_passed) const {
+  if (!config_.dynamic_batching) return 1;
+  const std::string& signature = queue_.front().signature;
+  int64_t rows = 0;
+  size_t length = 0;
+  size_t preferred_length = 0;  // the longest prefix that is a preferred size
+  int64_t preferred_rows = 0;
+  for (const Request& request : queue_) {
+    if (request.signature != signature || rows + request.rows > config_.max_batch_size) break;
+    rows += request.rows;
+    ++length;
+    if (std::find(config_.preferred_batch_sizes.begin(), config_.preferred_batch_sizes.end(),
+                  rows) != config_.preferred_batch_sizes.end()) {
+      preferred_length = length;
+      preferred_rows = rows;
+    }
+  }
+  // Full: nothing more fits (the next request would overflow, or differs).
+  const bool full = length < queue_.size() || rows == config_.max_batch_size;
+  const int64_t largest_preferred = config_.preferred_batch_sizes.empty()
+                                        ? config_.max_batch_size
+                                        : *std::max_element(config_.preferred_batch_sizes.begin(),
+                                                            config_.preferred_batch_sizes.end());
+  if (preferred_rows == largest_preferred) return preferred_length;
+  if (full || deadline_passed || stopping_) {
+    return preferred_length > 0 ? preferred_length : length;
+  }
+  return 0;
+}
+
+void DynamicBatcher::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto delay = std::chrono::microseconds(config_.max_queue_delay_us);
+  while (true) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued has run
+    const Clock::time_point deadline = queue_.front().enqueued + delay;
+    size_t length = BatchLength(Clock::now() >= deadline);
+    while (length == 0) {
+      wake_.wait_until(lock, deadline);
+      length = BatchLength(Clock::now() >= deadline);
+    }
+    std::vector<Request> batch;
+    for (size_t i = 0; i < length; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    RunBatch(std::move(batch));
+    lock.lock();
+  }
+}
+
+void DynamicBatcher::RunBatch(std::vector<Request> batch) {
+  const Clock::time_point start = Clock::now();
+  int64_t rows = 0;
+  for (const Request& request : batch) rows += request.rows;
+  std::vector<Tensor> inputs;
+  if (batch.size() == 1) {
+    inputs = batch[0].inputs;
+  } else {
+    for (size_t k = 0; k < batch[0].inputs.size(); ++k) {
+      std::vector<const Tensor*> parts;
+      for (const Request& request : batch) parts.push_back(&request.inputs[k]);
+      inputs.push_back(Concat(parts, rows));
+    }
+  }
+  absl::StatusOr<std::vector<Tensor>> outputs = run_(inputs);
+  const int64_t compute_ns = Nanos(Clock::now() - start);
+  if (outputs.ok()) {
+    for (const Tensor& out : *outputs) {
+      if (out.shape().rank() == 0 || out.shape().dim(0) != rows) {
+        outputs = absl::InternalError(absl::StrCat("the model returned an output of shape ",
+                                                   out.shape().ToString(), " for a batch of ", rows,
+                                                   " rows"));
+        break;
+      }
+    }
+  }
+  if (on_execution_) {
+    on_execution_(
+        ExecutionInfo{rows, static_cast<int64_t>(batch.size()), compute_ns, outputs.ok()});
+  }
+  int64_t begin = 0;
+  for (Request& request : batch) {
+    RequestTiming timing{Nanos(start - request.enqueued), compute_ns, rows};
+    if (!outputs.ok()) {
+      request.done(outputs.status(), timing);
+      continue;
+    }
+    std::vector<Tensor> mine;
+    for (const Tensor& out : *outputs) mine.push_back(out.SliceRows(begin, begin + request.rows));
+    begin += request.rows;
+    request.done(std::move(mine), timing);
+  }
+}
+
+}  // namespace fornax::serving

@@ -1,0 +1,85 @@
+#include "server/inference/inference_server.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "server/inference/inference_service.h"
+
+namespace fornax::serving {
+
+struct InferenceServer::Impl {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<InferenceMetrics> metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<ModelRepository> repository;
+  std::unique_ptr<InferenceService> service;
+  std::unique_ptr<grpc::Server> server;
+  int grpc_port = 0;
+  bool shut_down = false;
+};
+
+InferenceServer::InferenceServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+InferenceServer::~InferenceServer() { Shutdown(); }
+
+int InferenceServer::grpc_port() const { return impl_->grpc_port; }
+
+int InferenceServer::metrics_port() const { return impl_->exposer->GetListeningPorts().at(0); }
+
+absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
+    const InferenceServerOptions& options) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(options.model_repository, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("serve: --model-repository ", options.model_repository, ": not a directory"));
+  }
+  if (options.poll_interval_ms < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("serve: --poll-interval-ms must be >= 1, got ", options.poll_interval_ms));
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->metrics = std::make_unique<InferenceMetrics>(*impl->registry);
+  const std::string metrics_address = absl::StrCat(options.host, ":", options.metrics_port);
+  try {  // prometheus-cpp's civetweb reports a busy port by throwing
+    impl->exposer = std::make_unique<prometheus::Exposer>(metrics_address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("serve: cannot listen for metrics on ", metrics_address, ": ", e.what()));
+  }
+  impl->exposer->RegisterCollectable(impl->registry);
+  InferenceMetrics* metrics = impl->metrics.get();
+  impl->repository = std::make_unique<ModelRepository>(
+      options.model_repository,
+      [metrics](const std::string& name, int64_t version, const std::string& dir) {
+        return LoadServedModel(name, version, dir, metrics);
+      });
+  impl->repository->Poll();
+  impl->service =
+      std::make_unique<InferenceService>(impl->repository.get(), options.server_version);
+
+  grpc::ServerBuilder builder;
+  const std::string address = absl::StrCat(options.host, ":", options.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl->grpc_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->grpc_port == 0) {
+    return absl::UnavailableError(absl::StrCat("serve: cannot listen on ", address));
+  }
+  impl->repository->StartPolling(std::chrono::milliseconds(options.poll_interval_ms));
+  return std::unique_ptr<InferenceServer>(new InferenceServer(std::move(impl)));
+}
+
+void InferenceServer::Shutdown() {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  // Calls still open after the deadline (an idle stream) are cancelled.
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  impl_->repository.reset();  // stops polling, drains every model's queue
+}
+
+}  // namespace fornax::serving

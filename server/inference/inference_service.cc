@@ -1,0 +1,191 @@
+// InferenceService: health, metadata, configuration, statistics and
+// repository RPCs (inference: infer_handler.cc).
+#include "server/inference/inference_service.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace fornax::serving {
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const grpc::Status& status = grpc::Status::OK) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+void FillTensorMetadata(const TensorSpec& spec,
+                        inference::ModelMetadataResponse::TensorMetadata* out) {
+  out->set_name(spec.name);
+  out->set_datatype(WireDatatype(spec.dtype));
+  for (int64_t d : WireShape(spec.shape)) out->add_shape(d);
+}
+
+// The model's dims without the batch (-1 for a variable one), as in a
+// Triton config with max_batch_size > 0.
+template <typename Proto>
+void FillConfigTensor(const TensorSpec& spec, Proto* out) {
+  out->set_name(spec.name);
+  out->set_data_type(ConfigDatatype(spec.dtype));
+  const std::vector<int64_t> dims = WireShape(spec.shape);
+  for (size_t d = 1; d < dims.size(); ++d) out->add_dims(dims[d]);
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl's canonical codes are gRPC's, number for number.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::StatusOr<std::shared_ptr<ServedModel>> InferenceService::Lookup(
+    const std::string& name, const std::string& version) const {
+  std::shared_ptr<ServedModel> model = repository_->Find(name, version);
+  if (model != nullptr) return model;
+  for (const ModelIndexEntry& entry : repository_->Index()) {
+    if (entry.name != name) continue;
+    if (entry.state == "READY") {
+      return absl::NotFoundError(absl::StrCat("model '", name, "' version '", version,
+                                              "' is not served; the serving version is ",
+                                              entry.version));
+    }
+    return absl::NotFoundError(absl::StrCat("model '", name, "' is not ready: ", entry.reason));
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown model '", name, "' (not in the repository ", repository_->root(), ")"));
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
+                                                       const inference::ServerLiveRequest*,
+                                                       inference::ServerLiveResponse* response) {
+  response->set_live(true);
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerReady(grpc::CallbackServerContext* context,
+                                                        const inference::ServerReadyRequest*,
+                                                        inference::ServerReadyResponse* response) {
+  response->set_ready(true);  // serving starts after the first repository scan
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelReady(grpc::CallbackServerContext* context,
+                                                       const inference::ModelReadyRequest* request,
+                                                       inference::ModelReadyResponse* response) {
+  response->set_ready(repository_->Find(request->name(), request->version()) != nullptr);
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
+    grpc::CallbackServerContext* context, const inference::ServerMetadataRequest*,
+    inference::ServerMetadataResponse* response) {
+  response->set_name("fornax");
+  response->set_version(server_version_);
+  for (const char* extension : {"model_repository", "model_configuration", "schedule_policy",
+                                "binary_tensor_data", "statistics"}) {
+    response->add_extensions(extension);
+  }
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
+    grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
+    inference::ModelMetadataResponse* response) {
+  absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
+  if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+  const ModelSignature& signature = (*model)->signature;
+  response->set_name(signature.model_name);
+  response->add_versions(std::to_string((*model)->version));
+  response->set_platform("keras");
+  for (const TensorSpec& spec : signature.inputs) FillTensorMetadata(spec, response->add_inputs());
+  for (const TensorSpec& spec : signature.outputs) {
+    FillTensorMetadata(spec, response->add_outputs());
+  }
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelConfig(
+    grpc::CallbackServerContext* context, const inference::ModelConfigRequest* request,
+    inference::ModelConfigResponse* response) {
+  absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
+  if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+  const ServedModel& served = **model;
+  inference::ModelConfig* config = response->mutable_config();
+  config->set_name(served.name);
+  config->set_platform("keras");
+  config->set_backend("fornax");
+  config->mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  config->set_max_batch_size(static_cast<int32_t>(served.config.max_batch_size));
+  for (const TensorSpec& spec : served.signature.inputs) {
+    FillConfigTensor(spec, config->add_input());
+  }
+  for (const TensorSpec& spec : served.signature.outputs) {
+    FillConfigTensor(spec, config->add_output());
+  }
+  if (served.config.dynamic_batching) {
+    inference::ModelDynamicBatching* batching = config->mutable_dynamic_batching();
+    for (int64_t size : served.config.preferred_batch_sizes) {
+      batching->add_preferred_batch_size(static_cast<int32_t>(size));
+    }
+    batching->set_max_queue_delay_microseconds(
+        static_cast<uint64_t>(served.config.max_queue_delay_us));
+    batching->set_preserve_ordering(true);
+  }
+  inference::ModelInstanceGroup* group = config->add_instance_group();
+  group->set_name(served.name);
+  group->set_kind(inference::ModelInstanceGroup::KIND_CPU);
+  group->set_count(1);
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
+    grpc::CallbackServerContext* context, const inference::ModelStatisticsRequest* request,
+    inference::ModelStatisticsResponse* response) {
+  std::vector<std::shared_ptr<ServedModel>> models;
+  if (request->name().empty()) {
+    models = repository_->Ready();
+  } else {
+    absl::StatusOr<std::shared_ptr<ServedModel>> model =
+        Lookup(request->name(), request->version());
+    if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+    models.push_back(*std::move(model));
+  }
+  for (const std::shared_ptr<ServedModel>& model : models) {
+    inference::ModelStatistics* stats = response->add_model_stats();
+    stats->set_name(model->name);
+    stats->set_version(std::to_string(model->version));
+    model->stats->Fill(stats);
+  }
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
+    grpc::CallbackServerContext* context, const inference::RepositoryIndexRequest* request,
+    inference::RepositoryIndexResponse* response) {
+  for (const ModelIndexEntry& entry : repository_->Index()) {
+    if (request->ready() && entry.state != "READY") continue;
+    auto* model = response->add_models();
+    model->set_name(entry.name);
+    model->set_version(entry.version);
+    model->set_state(entry.state);
+    model->set_reason(entry.reason);
+  }
+  return Done(context);
+}
+
+// Loads run on the gRPC callback thread: a load is explicit and rare, and
+// the caller waits for its outcome anyway.
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
+    inference::RepositoryModelLoadResponse*) {
+  return Done(context, ToGrpcStatus(repository_->Load(request->model_name())));
+}
+
+grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
+    grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
+    inference::RepositoryModelUnloadResponse*) {
+  return Done(context, ToGrpcStatus(repository_->Unload(request->model_name())));
+}
+
+}  // namespace fornax::serving

@@ -1,0 +1,82 @@
+// InferenceService: the Open Inference Protocol gRPC service
+// (inference.GRPCInferenceService) over a ModelRepository, on gRPC's
+// callback API: handlers never block; ModelInfer hands the request to the
+// model's DynamicBatcher and finishes from its thread.
+//
+// Status codes: unknown or unready model -> NOT_FOUND (ModelReady answers OK
+// with ready=false instead); a malformed request -> INVALID_ARGUMENT naming
+// the tensor and what was expected; a failed engine call -> its own code.
+// Thread-safety: gRPC calls the handlers concurrently; all state is in the
+// repository.
+#ifndef FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_
+#define FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_
+
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/inference/grpc_service.grpc.pb.h"
+#include "server/inference/model_repository.h"
+
+namespace fornax::serving {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class InferenceService final : public inference::GRPCInferenceService::CallbackService {
+ public:
+  InferenceService(ModelRepository* repository, std::string server_version)
+      : repository_(repository), server_version_(std::move(server_version)) {}
+
+  // Runs one inference: `done` is called exactly once, possibly on another
+  // thread, after `response` is filled (on success).
+  void Infer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,
+             std::function<void(absl::Status)> done);
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
+                                       const inference::ServerLiveRequest* request,
+                                       inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
+                                        const inference::ServerReadyRequest* request,
+                                        inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
+                                       const inference::ModelReadyRequest* request,
+                                       inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
+                                           const inference::ServerMetadataRequest* request,
+                                           inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
+                                          const inference::ModelMetadataRequest* request,
+                                          inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const inference::ModelInferRequest* request,
+                                       inference::ModelInferResponse* response) override;
+  grpc::ServerBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse>*
+  ModelStreamInfer(grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
+                                        const inference::ModelConfigRequest* request,
+                                        inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
+                                            const inference::ModelStatisticsRequest* request,
+                                            inference::ModelStatisticsResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
+                                            const inference::RepositoryIndexRequest* request,
+                                            inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelLoad(
+      grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
+      inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(
+      grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
+      inference::RepositoryModelUnloadResponse* response) override;
+
+ private:
+  // The serving version of a model or NOT_FOUND.
+  absl::StatusOr<std::shared_ptr<ServedModel>> Lookup(const std::string& name,
+                                                      const std::string& version) const;
+
+  ModelRepository* repository_;
+  const std::string server_version_;
+};
+
+}  // namespace fornax::serving
+
+#endif  // FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_

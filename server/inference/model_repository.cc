@@ -1,0 +1,198 @@
+#include "server/inference/model_repository.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace fornax::serving {
+namespace fs = std::filesystem;
+namespace {
+
+// mtime and size of `path`, or "-" when it does not exist.
+std::string FileStamp(const fs::path& path) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (error) return "-";
+  const auto mtime = fs::last_write_time(path, error);
+  if (error) return "-";
+  return absl::StrCat(mtime.time_since_epoch().count(), "/", size);
+}
+
+// Versions of a model directory: positive integer subdirectories that hold
+// a model.keras.
+std::vector<int64_t> Versions(const fs::path& model_dir) {
+  std::vector<int64_t> versions;
+  std::error_code error;
+  for (const fs::directory_entry& child : fs::directory_iterator(model_dir, error)) {
+    int64_t version = 0;
+    if (child.is_directory(error) && absl::SimpleAtoi(child.path().filename().string(), &version) &&
+        version > 0 && fs::is_regular_file(child.path() / "model.keras", error)) {
+      versions.push_back(version);
+    }
+  }
+  std::sort(versions.begin(), versions.end());
+  return versions;
+}
+
+}  // namespace
+
+ModelRepository::ModelRepository(std::string root, Loader loader)
+    : root_(std::move(root)), loader_(std::move(loader)) {}
+
+ModelRepository::~ModelRepository() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+void ModelRepository::StartPolling(std::chrono::milliseconds interval) {
+  poller_ = std::thread([this, interval] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      Poll();
+      lock.lock();
+    }
+  });
+}
+
+void ModelRepository::Poll() {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::set<std::string> names;
+  std::error_code error;
+  for (const fs::directory_entry& child : fs::directory_iterator(root_, error)) {
+    if (child.is_directory(error)) names.insert(child.path().filename().string());
+  }
+  for (const std::string& name : names) Refresh(name).IgnoreError();  // recorded in entries_
+  std::vector<std::shared_ptr<ServedModel>> removed;                  // destroyed outside mu_
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (names.count(it->first)) {
+        ++it;
+        continue;
+      }
+      std::cerr << "fornax serve: model '" << it->first << "' removed from the repository\n";
+      removed.push_back(std::move(it->second.serving));
+      it = entries_.erase(it);
+    }
+  }
+}
+
+absl::Status ModelRepository::Refresh(const std::string& name) {
+  const fs::path dir = fs::path(root_) / name;
+  const std::vector<int64_t> versions = Versions(dir);
+  std::shared_ptr<ServedModel> retired;  // destroyed outside mu_
+  std::unique_lock<std::mutex> lock(mu_);
+  Entry& entry = entries_[name];
+  if (entry.unloaded) return absl::OkStatus();
+  if (versions.empty()) {
+    retired = std::move(entry.serving);
+    entry.serving_stamp = Stamp{};
+    entry.reason =
+        absl::StrCat("no version directory with a model.keras (", name, "/<version>/model.keras)");
+    return absl::NotFoundError(absl::StrCat("model '", name, "': ", entry.reason));
+  }
+  const Stamp stamp{versions.back(),
+                    absl::StrCat(FileStamp(dir / std::to_string(versions.back()) / "model.keras"),
+                                 " ", FileStamp(dir / "config.json"))};
+  if (entry.serving != nullptr && entry.serving_stamp == stamp) return absl::OkStatus();
+  if (entry.failed_stamp == stamp) {
+    return absl::FailedPreconditionError(entry.reason);
+  }
+  lock.unlock();
+  absl::StatusOr<std::shared_ptr<ServedModel>> loaded = loader_(name, stamp.version, dir.string());
+  lock.lock();
+  Entry& now = entries_[name];
+  if (!loaded.ok()) {
+    now.failed_stamp = stamp;
+    now.reason = absl::StrCat("version ", stamp.version, ": ", loaded.status().message());
+    std::cerr << "fornax serve: model '" << name << "' failed to load: " << now.reason
+              << (now.serving ? "; still serving the previous version" : "") << "\n";
+    return absl::FailedPreconditionError(absl::StrCat("model '", name, "' ", now.reason));
+  }
+  std::cerr << "fornax serve: model '" << name << "' version " << stamp.version << " ready\n";
+  retired = std::move(now.serving);
+  now.serving = std::move(*loaded);
+  now.serving_stamp = stamp;
+  now.failed_stamp = Stamp{};
+  now.reason.clear();
+  lock.unlock();
+  return absl::OkStatus();
+}
+
+absl::Status ModelRepository::Load(const std::string& name) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::error_code error;
+  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
+      !fs::is_directory(fs::path(root_) / name, error)) {
+    return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository ", root_));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry& entry = entries_[name];
+    entry.unloaded = false;
+    entry.failed_stamp = Stamp{};  // an explicit load retries
+  }
+  return Refresh(name);
+}
+
+absl::Status ModelRepository::Unload(const std::string& name) {
+  std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::shared_ptr<ServedModel> retired;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
+  }
+  retired = std::move(it->second.serving);
+  it->second.serving_stamp = Stamp{};
+  it->second.unloaded = true;
+  it->second.reason = "unloaded";
+  std::cerr << "fornax serve: model '" << name << "' unloaded\n";
+  return absl::OkStatus();
+}
+
+std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
+                                                   const std::string& version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(name);
+  if (it == entries_.end() || it->second.serving == nullptr) return nullptr;
+  const std::shared_ptr<ServedModel>& model = it->second.serving;
+  if (!version.empty() && version != std::to_string(model->version)) return nullptr;
+  return model;
+}
+
+std::vector<std::shared_ptr<ServedModel>> ModelRepository::Ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<ServedModel>> ready;
+  for (const auto& [name, entry] : entries_) {
+    if (entry.serving != nullptr) ready.push_back(entry.serving);
+  }
+  return ready;
+}
+
+std::vector<ModelIndexEntry> ModelRepository::Index() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ModelIndexEntry> index;
+  for (const auto& [name, entry] : entries_) {
+    if (entry.serving != nullptr) {
+      index.push_back({name, std::to_string(entry.serving->version), "READY", ""});
+    }
+    if (entry.serving == nullptr || entry.failed_stamp.version != 0) {
+      const int64_t version = entry.failed_stamp.version;
+      index.push_back(
+          {name, version > 0 ? std::to_string(version) : "", "UNAVAILABLE", entry.reason});
+    }
+  }
+  return index;
+}
+
+}  // namespace fornax::serving

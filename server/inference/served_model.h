@@ -1,0 +1,41 @@
+// ServedModel: one loaded model version with its runner, statistics and
+// batcher. Shared (shared_ptr) between the repository and the requests that
+// found it, so a hot reload never pulls a model from under a request: the
+// old version is destroyed when its last request has been handed to its
+// batcher, and the batcher's destructor runs everything still queued.
+#ifndef FORNAX_SERVER_INFERENCE_SERVED_MODEL_H_
+#define FORNAX_SERVER_INFERENCE_SERVED_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "server/inference/batching_config.h"
+#include "server/inference/dynamic_batcher.h"
+#include "server/inference/model_runner.h"
+#include "server/inference/model_stats.h"
+#include "server/inference/tensor_codec.h"
+
+namespace fornax::serving {
+
+struct ServedModel {
+  std::string name;
+  int64_t version = 0;
+  BatchingConfig config;
+  ModelSignature signature;
+  std::unique_ptr<ModelRunner> runner;
+  std::unique_ptr<ModelStats> stats;
+  // Last, so it is destroyed (drained and joined) before what it uses.
+  std::unique_ptr<DynamicBatcher> batcher;
+};
+
+// Loads `<model_dir>/<version>/model.keras` with `<model_dir>/config.json`.
+absl::StatusOr<std::shared_ptr<ServedModel>> LoadServedModel(const std::string& name,
+                                                             int64_t version,
+                                                             const std::string& model_dir,
+                                                             InferenceMetrics* metrics);
+
+}  // namespace fornax::serving
+
+#endif  // FORNAX_SERVER_INFERENCE_SERVED_MODEL_H_
