@@ -31,7 +31,7 @@ struct JobOptions {
   int hidden = 32;  // units of the MLP's hidden layer
   int seed = 1;
   int priority = 0;
-  int max_restarts = 0;
+  int max_restarts = 2;  // the CLI's default
 };
 
 struct CliResult {
