@@ -36,7 +36,8 @@ absl::StatusOr<History> ParseHistory(const json& v, const std::string& where) {
 
 // Collects the tensors of an inbound node's args, in order. Keras 3 writes
 // {"class_name": "__keras_tensor__", "config": {"keras_history": [...]}}.
-// An operation's Python scalars (`with_constants`) are the operation's own.
+// An operation's other arguments (`with_constants`) are the operation's own
+// to bind or refuse.
 static absl::Status CollectTensors(const json& v, const std::string& where, bool with_constants,
                                    std::vector<History>* out) {
   if (v.is_array()) {
@@ -45,8 +46,9 @@ static absl::Status CollectTensors(const json& v, const std::string& where, bool
     }
     return absl::OkStatus();
   }
-  if (with_constants && (v.is_number() || v.is_boolean())) return absl::OkStatus();
-  if (v.is_object() && Field(v, "class_name") == "__keras_tensor__") {
+  const bool tensor = v.is_object() && Field(v, "class_name") == "__keras_tensor__";
+  if (with_constants && !tensor) return absl::OkStatus();
+  if (tensor) {
     if (!v.contains("config") || !v["config"].is_object() ||
         !v["config"].contains("keras_history")) {
       return Malformed(where, "a __keras_tensor__ with config.keras_history", v);

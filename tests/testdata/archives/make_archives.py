@@ -14,10 +14,15 @@ Per model NAME it writes:
                        more steps on the same batches, continuing from the
                        loaded .keras; keys are h5 paths such as
                        "layers/dense/vars/0" and "optimizer/vars/2".
-Plus mlp_legacy.h5 (Keras-2 style full-model HDF5 from model.save("x.h5"))
-and mlp_legacy.predict.npz.
+NAME is mlp_<opt>, cnn_bn[_<opt>], masked_two_io[_<opt>] and
+embedding[_<opt>] for opt in sgd (SGD momentum 0.9), adam, adamw (no suffix:
+adam). Plus mlp_legacy.h5 (Keras-2 style full-model HDF5 from
+model.save("x.h5")) and mlp_legacy.predict.npz, and ops_zoo.json (a
+Functional model of Keras operations on float, bool and int32 inputs, with
+Keras's outputs and input gradients; see make_ops_zoo).
 """
 
+import json
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -71,7 +76,7 @@ def mlp_data(rng):
   return x, y, rng.standard_normal((5, 6)).astype("float32")
 
 
-def cnn():
+def cnn(optimizer):
   model = keras.Sequential([
       keras.Input((6, 6, 2), name="image"),
       layers.Conv2D(4, 3),
@@ -80,8 +85,7 @@ def cnn():
       layers.Flatten(),
       layers.Dense(3, activation="softmax"),
   ], name="cnn")
-  model.compile(optimizer=keras.optimizers.Adam(0.01),
-                loss="sparse_categorical_crossentropy")
+  model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
   return model
 
 
@@ -91,7 +95,7 @@ def cnn_data(rng):
   return x, y, rng.standard_normal((5, 6, 6, 2)).astype("float32")
 
 
-def masked_two_io():
+def masked_two_io(optimizer):
   features = keras.Input((5,), name="features")
   mask = keras.Input((5,), dtype="bool", name="mask")
   masked = ops.where(mask, features, ops.zeros_like(features))
@@ -101,7 +105,7 @@ def masked_two_io():
   cls = layers.Dense(1, activation="sigmoid", name="cls")(hidden)
   model = keras.Model({"features": features, "mask": mask},
                       {"reg": reg, "cls": cls}, name="masked_two_io")
-  model.compile(optimizer=keras.optimizers.Adam(0.01),
+  model.compile(optimizer=optimizer,
                 loss={"reg": "mse", "cls": "binary_crossentropy"})
   return model
 
@@ -116,15 +120,14 @@ def masked_two_io_data(rng):
   return x, y, x_of(5)
 
 
-def embedding():
+def embedding(optimizer):
   model = keras.Sequential([
       keras.Input((6,), dtype="int32", name="tokens"),
       layers.Embedding(20, 4),
       layers.Flatten(),
       layers.Dense(1, activation="sigmoid"),
   ], name="embedding")
-  model.compile(optimizer=keras.optimizers.Adam(0.01),
-                loss="binary_crossentropy")
+  model.compile(optimizer=optimizer, loss="binary_crossentropy")
   return model
 
 
@@ -134,16 +137,31 @@ def embedding_data(rng):
   return x, y, rng.integers(0, 20, (5, 6)).astype("int32")
 
 
-MODELS = {
-    "mlp_sgd": (lambda: mlp(keras.optimizers.SGD(0.05, momentum=0.9)),
-                mlp_data),
-    "mlp_adam": (lambda: mlp(keras.optimizers.Adam(0.01)), mlp_data),
-    "mlp_adamw": (lambda: mlp(keras.optimizers.AdamW(0.01,
-                                                     weight_decay=0.05)),
-                  mlp_data),
+OPTIMIZERS = {
+    "sgd": lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+    "adam": lambda: keras.optimizers.Adam(0.01),
+    "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
+}
+ARCHITECTURES = {
+    "mlp": (mlp, mlp_data),
     "cnn_bn": (cnn, cnn_data),
     "masked_two_io": (masked_two_io, masked_two_io_data),
     "embedding": (embedding, embedding_data),
+}
+
+
+def model_name(arch, opt):
+  """mlp_<opt> for the MLP; the Adam runs of the others keep their plain name."""
+  if arch == "mlp":
+    return f"mlp_{opt}"
+  return arch if opt == "adam" else f"{arch}_{opt}"
+
+
+# Every architecture with SGD(momentum), Adam and AdamW (acceptance 2).
+MODELS = {
+    model_name(arch, opt): ((lambda b=build, o=make_opt: b(o())), data)
+    for arch, (build, data) in ARCHITECTURES.items()
+    for opt, make_opt in OPTIMIZERS.items()
 }
 
 
@@ -204,7 +222,128 @@ def make_legacy_h5():
            y=loaded.predict(x_predict, verbose=0))
 
 
+def ops_zoo():
+  """A Functional model whose outputs are Keras operations on its inputs."""
+  f = keras.Input((4,), name="f")
+  g = keras.Input((4,), name="g")
+  m = keras.Input((4,), dtype="bool", name="m")
+  i = keras.Input((4,), dtype="int32", name="i")
+  f22 = ops.reshape(f, (-1, 2, 2))
+  outputs = {
+      "where_scalar": ops.where(m, f, 0.0),
+      "where_tensors": ops.where(m, f, g),
+      "where_int": ops.where(m, i, 0),
+      "cast_bool": ops.cast(m, "float32"),
+      "cast_int": ops.cast(i, "float32"),
+      "cast_to_int": ops.cast(f * 3.0, "int32"),
+      "cast_to_bool": ops.cast(f, "bool"),
+      "add_scalar": f + 1.0,
+      "scalar_subtract": 2.0 - f,
+      "multiply": f * g,
+      "divide": ops.divide(f, ops.abs(g) + 1.0),
+      "true_divide_int": i / 2,
+      "subtract_int": f - ops.cast(i, "float32"),
+      "int_add": i + 1,
+      "int_times_float": i * f,
+      "bool_add": m + m,
+      "bool_plus_int": m + 1,
+      "concatenate": ops.concatenate([f, ops.cast(m, "float32"), g], axis=-1),
+      "concatenate_mixed": ops.concatenate([i, f], axis=1),
+      "zeros_like": ops.zeros_like(f),
+      "ones_like": ops.ones_like(i),
+      "equal": ops.equal(i, 3),
+      "not_equal": ops.not_equal(f, g),
+      "greater": ops.greater(f, 0.0),
+      "greater_equal": f >= g,
+      "less": ops.less(f, g),
+      "less_equal": ops.less_equal(i, 2),
+      "logical_and": ops.logical_and(m, ops.greater(f, 0)),
+      "logical_or": ops.logical_or(m, ops.less(g, 0)),
+      "logical_not": ops.logical_not(m),
+      "logical_xor": ops.logical_xor(m, ops.greater(f, g)),
+      "bool_and_operator": m & ops.greater(g, 0),
+      "expand_dims": ops.expand_dims(f, -1),
+      "squeeze": ops.squeeze(ops.expand_dims(g, 1), axis=1),
+      "reshape": f22,
+      "transpose": ops.transpose(f22, (0, 2, 1)),
+      "sum": ops.sum(f, axis=1, keepdims=True),
+      "sum_bool": ops.sum(m, axis=-1),
+      "mean": ops.mean(f, axis=-1),
+      "mean_int": ops.mean(i, axis=1),
+      "max": ops.max(f, axis=1),
+      "min": ops.min(g, axis=-1, keepdims=True),
+      "max_2d": ops.max(f22, axis=(1, 2)),
+      "abs": ops.abs(f),
+      "negative": -g,
+      "exp": ops.exp(f),
+      "log": ops.log(ops.abs(f) + 1.0),
+      "log1p": ops.log1p(ops.abs(g)),
+      "sqrt": ops.sqrt(ops.abs(f)),
+      "square": ops.square(f),
+      "square_int": ops.square(i),
+      "power": ops.power(f, 2.0),
+      "power_int": ops.power(i, 2),
+      "maximum": ops.maximum(f, 0.0),
+      "maximum_tensors": ops.maximum(f, g),
+      "minimum": ops.minimum(f, g),
+      "clip": ops.clip(f, -0.5, 0.5),
+      "tanh": ops.tanh(f),
+      "sigmoid": ops.sigmoid(f),
+      "relu": ops.relu(g),
+      "softplus": ops.softplus(f),
+      "softmax": ops.softmax(f),
+      "matmul": ops.matmul(ops.expand_dims(f, 2), ops.expand_dims(g, 1)),
+      "matmul_square": ops.matmul(f22, ops.transpose(f22, (0, 2, 1))),
+      "stack": ops.stack([f, g], axis=1),
+  }
+  return keras.Model({"f": f, "g": g, "m": m, "i": i}, outputs, name="ops_zoo")
+
+
+def make_ops_zoo():
+  """ops_zoo.json: the model config, inputs, Keras's outputs and, for each
+  float output y, the gradient of sum((y + 0.3)^2) / 2 with respect to the
+  float inputs (jax.grad through the model)."""
+  import jax  # noqa: PLC0415  (the JAX backend is already loaded)
+
+  keras.backend.clear_session()
+  model = ops_zoo()
+  rng = np.random.default_rng(SEED)
+  # Values away from 0, ties and the clip bounds, so every op is smooth there.
+  magnitude = rng.uniform(0.2, 1.8, (3, 4)) * rng.choice([-1, 1], (3, 4))
+  x = {"f": magnitude.astype("float32"),
+       "g": (rng.uniform(0.2, 1.8, (3, 4)) * rng.choice([-1, 1], (3, 4))
+             ).astype("float32"),
+       "m": rng.random((3, 4)) < 0.5,
+       "i": rng.integers(0, 5, (3, 4)).astype("int32")}
+  y = model.predict(x, verbose=0)
+
+  def described(a):
+    a = np.asarray(a)
+    return {"dtype": str(a.dtype), "shape": list(a.shape),
+            "values": a.astype("float64").ravel().tolist()}
+
+  gradients = {}
+  for name in sorted(y):
+    if np.asarray(y[name]).dtype.kind != "f":
+      continue
+
+    def loss(fg, name=name):
+      fixed = {k: jax.numpy.asarray(x[k]) for k in ("m", "i")}
+      out = model({**fixed, **fg})[name]
+      return 0.5 * jax.numpy.sum(jax.numpy.square(out + 0.3))
+
+    grads = jax.grad(loss)({"f": x["f"], "g": x["g"]})
+    gradients[name] = {k: described(v)["values"] for k, v in grads.items()}
+  with open(os.path.join(OUT, "ops_zoo.json"), "w") as out:
+    json.dump({"model": json.loads(model.to_json()),
+               "inputs": {k: described(v) for k, v in x.items()},
+               "outputs": {k: described(v) for k, v in y.items()},
+               "gradients": gradients}, out)
+    out.write("\n")
+
+
 if __name__ == "__main__":
-  for model_name, (build_fn, data_fn) in MODELS.items():
-    make(model_name, build_fn, data_fn)
+  for model_name_, (build_fn, data_fn) in MODELS.items():
+    make(model_name_, build_fn, data_fn)
   make_legacy_h5()
+  make_ops_zoo()
