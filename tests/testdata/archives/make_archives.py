@@ -79,9 +79,12 @@ def mlp_data(rng):
 def cnn(optimizer):
   model = keras.Sequential([
       keras.Input((6, 6, 2), name="image"),
+      # The activation sits before BatchNormalization so the conv bias has a
+      # gradient: right before BN it would get only rounding noise, which
+      # Adam's normalization turns into lr-sized steps in random directions.
       layers.Conv2D(4, 3),
-      layers.BatchNormalization(momentum=0.9),
       layers.Activation("relu"),
+      layers.BatchNormalization(momentum=0.9),
       layers.Flatten(),
       layers.Dense(3, activation="softmax"),
   ], name="cnn")
