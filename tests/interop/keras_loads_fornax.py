@@ -5,12 +5,14 @@ Usage: keras_loads_fornax.py FORNAX_BIN
 For an MLP (examples/fashion_mlp), a small CNN with BatchNormalization
 (built here in Keras and exported with to_json) and the two-input,
 two-output Functional model of examples/functional_two_io (and an
-Embedding model on int32 ids), trained by Fornax on a
-Fashion-MNIST subset, checks that keras.models.load_model:
+Embedding model on int32 ids, and a two-input, two-output Functional model
+whose bool mask input feeds keras.ops.where / cast), trained by Fornax on a
+Fashion-MNIST subset (or random arrays), checks that keras.models.load_model:
   - emits no warning (Python warnings are errors; logging and anything printed
     to stdout/stderr while loading count as warnings too),
   - predicts what `fornax predict` predicts on the same inputs within 1e-5,
-  - restores model.optimizer.iterations to Fornax's step count.
+  - restores model.optimizer.iterations to Fornax's step count,
+  - keeps the bool input a bool (config.json's InputLayer and the loaded model).
 Then, Fornax only: training 2 epochs, saving, and resuming from the .keras
 for a third (fit.initial_epoch 2) is bit-identical to 3 epochs straight; the
 ModelCheckpoint callback's per-epoch archives load in Keras.
@@ -19,6 +21,7 @@ Exits non-zero with a message on the first failure.
 import contextlib
 import gzip
 import io
+import json
 import logging
 import os
 import subprocess
@@ -222,6 +225,70 @@ backend: cpu
         sys.exit(f"FAIL: embedding: difference {diff}, iterations {iterations} (want {STEPS})")
 
 
+def masked_config():
+    """Two inputs (float features and a bool mask used by ops.where), two outputs."""
+    features = keras.Input((5,), name="features")
+    mask = keras.Input((5,), dtype="bool", name="mask")
+    masked = keras.ops.where(mask, features, keras.ops.zeros_like(features))
+    joined = keras.layers.Concatenate()([masked, keras.ops.cast(mask, "float32")])
+    hidden = keras.layers.Dense(8, activation="relu")(joined)
+    reg = keras.layers.Dense(2, name="reg")(hidden)
+    cls = keras.layers.Dense(1, activation="sigmoid", name="cls")(hidden)
+    return keras.Model({"features": features, "mask": mask}, {"reg": reg, "cls": cls},
+                       name="masked_two_io").to_json()
+
+
+def check_masked(fornax, workdir):
+    """Keras operations on a bool input survive Fornax training and saving."""
+    model_path = os.path.join(workdir, "masked.json")
+    with open(model_path, "w") as f:
+        f.write(masked_config())
+    rng = np.random.default_rng(13)
+    data = os.path.join(workdir, "masked.npz")
+    features = rng.standard_normal((SAMPLES, 5)).astype(np.float32)
+    mask = rng.random((SAMPLES, 5)) < 0.6
+    np.savez(data, features=features, mask=mask,
+             reg=(features * mask).sum(axis=1, keepdims=True).repeat(2, axis=1),
+             cls=(mask.sum(axis=1, keepdims=True) > 3).astype(np.float32))
+    job = os.path.join(workdir, "masked.yaml")
+    with open(job, "w") as f:
+        f.write(f"""model: {model_path}
+compile:
+  optimizer: {{class_name: Adam, config: {{learning_rate: 0.01}}}}
+  loss: {{reg: mse, cls: binary_crossentropy}}
+fit: {{epochs: {EPOCHS}, batch_size: {BATCH}, seed: 3}}
+data:
+  train:
+    x: {{features: "{data}:features", mask: "{data}:mask"}}
+    y: {{reg: "{data}:reg", cls: "{data}:cls"}}
+backend: cpu
+""")
+    archive = os.path.join(workdir, "masked.keras")
+    run([fornax, "train", job, "--output", archive, "--quiet"])
+    with zipfile.ZipFile(archive) as z:
+        layers = {l["name"]: l for l in json.loads(z.read("config.json"))["config"]["layers"]}
+    if layers["mask"]["config"]["dtype"] != "bool":
+        sys.exit(f"FAIL: masked: config.json's mask InputLayer is {layers['mask']['config']}")
+    model = load_quietly(archive)
+    dtypes = {t.name: t.dtype for t in model.inputs}
+    if dtypes != {"features": "float32", "mask": "bool"}:
+        sys.exit(f"FAIL: masked: Keras loaded input dtypes {dtypes}")
+    x = {"features": rng.standard_normal((40, 5)).astype(np.float32),
+         "mask": rng.random((40, 5)) < 0.5}
+    x_path, y_path = os.path.join(workdir, "masked_x.npz"), os.path.join(workdir, "masked_y.npz")
+    np.savez(x_path, **x)
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    keras_y = model.predict(x, verbose=0)
+    with np.load(y_path) as fornax_y:
+        diff = max(float(np.abs(fornax_y[k] - np.asarray(keras_y[k])).max())
+                   for k in ("reg", "cls"))
+    iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    print(f"masked_two_io: max |keras - fornax| = {diff:.3g}, optimizer.iterations = "
+          f"{iterations}, input dtypes {dtypes}")
+    if not diff <= TOLERANCE or iterations != STEPS:
+        sys.exit(f"FAIL: masked: difference {diff}, iterations {iterations} (want {STEPS})")
+
+
 def check_checkpoints(fornax, workdir, mlp_path):
     """ModelCheckpoint writes one archive per epoch that Keras loads."""
     pattern = os.path.join(workdir, "ckpt-{epoch:02d}.keras")
@@ -276,6 +343,7 @@ def main():
         check("cnn_bn", fornax, workdir, cnn_config(), (28, 28, 1), "[28, 28, 1]")
         check_two_io(fornax, workdir, source)
         check_embedding(fornax, workdir)
+        check_masked(fornax, workdir)
         check_resume(fornax, workdir, os.path.join(workdir, "mlp.json"))
         check_checkpoints(fornax, workdir, os.path.join(workdir, "mlp.json"))
     print("OK")
