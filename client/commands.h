@@ -19,6 +19,10 @@ extern const char kTrainHelp[];
 extern const char kPredictHelp[];
 extern const char kInspectHelp[];
 
+// fornax serve --model-repository DIR [--port N] [--metrics-port N] [--poll-interval-ms N]
+int RunServe(const std::vector<std::string>& args);
+extern const char kServeHelp[];
+
 }  // namespace fornax
 
 #endif  // FORNAX_CLIENT_COMMANDS_H_

@@ -20,6 +20,8 @@ commands:
   predict --model FILE.keras --input X --output Y
                                               run a .keras model on .npy/.npz
   inspect MODEL.json [--batch-size N] ...     model summary and compiled plan
+  serve --model-repository DIR [--port N]     serve models over the Open Inference
+                                              Protocol (gRPC, tritonclient)
   version                                     print the version
   help [COMMAND]                              this text, or a command's help
 
@@ -37,6 +39,7 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (command == "train") return fornax::RunTrain(rest);
   if (command == "inspect") return fornax::RunInspect(rest);
   if (command == "predict") return fornax::RunPredict(rest);
+  if (command == "serve") return fornax::RunServe(rest);
   if (command == "version" || command == "--version") {
     std::cout << "fornax " << FORNAX_VERSION << "\n";
     return fornax::kExitOk;
@@ -46,6 +49,8 @@ int Dispatch(const std::vector<std::string>& argv) {
       std::cout << fornax::kTrainHelp;
     } else if (!rest.empty() && rest[0] == "predict") {
       std::cout << fornax::kPredictHelp;
+    } else if (!rest.empty() && rest[0] == "serve") {
+      std::cout << fornax::kServeHelp;
     } else if (!rest.empty() && rest[0] == "inspect") {
       std::cout << fornax::kInspectHelp;
     } else {
@@ -54,7 +59,7 @@ int Dispatch(const std::vector<std::string>& argv) {
     return fornax::kExitOk;
   }
   std::cerr << "fornax: error: unknown command '" << command
-            << "'; expected train, predict, inspect, version or help\n";
+            << "'; expected train, predict, inspect, serve, version or help\n";
   return fornax::kExitBadInput;
 }
 

@@ -1,0 +1,99 @@
+// `fornax serve`: serves a repository of .keras models over the Open
+// Inference Protocol (gRPC; tritonclient and perf_analyzer work) with
+// Prometheus metrics, until SIGINT/SIGTERM.
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli_util.h"
+#include "client/commands.h"
+#include "server/inference/inference_server.h"
+
+namespace fornax {
+
+const char kServeHelp[] =
+    R"(usage: fornax serve --model-repository DIR [--port 8001] [--metrics-port 8002]
+                    [--poll-interval-ms 1000]
+
+Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC,
+as Triton: tritonclient works) on 127.0.0.1, with dynamic batching. Layout:
+DIR/<model>/<version>/model.keras (latest version served), optional
+DIR/<model>/config.json ({"max_batch_size": 64, "dynamic_batching":
+{"preferred_batch_size": [...], "max_queue_delay_microseconds": N}}).
+New models and versions are picked up while serving (docs/serving.md).
+
+  --model-repository DIR   the model repository
+  --port N                 gRPC port (default 8001; 0: any free port)
+  --metrics-port N         Prometheus /metrics port (default 8002; 0: any)
+  --poll-interval-ms N     how often DIR is rescanned (default 1000)
+
+Prints "listening grpc=127.0.0.1:PORT metrics=127.0.0.1:PORT" once serving.
+SIGINT/SIGTERM stop it after the requests in flight.
+)";
+
+namespace {
+
+absl::Status ParsePort(const std::string& flag, const std::string& value, int minimum, int* out) {
+  if (!absl::SimpleAtoi(value, out) || *out < minimum || *out > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("serve: --", flag, ": expected an integer in ",
+                                                   minimum, "..65535, got '", value, "'"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunServe(const std::vector<std::string>& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(
+      "serve", args, {"model-repository", "port", "metrics-port", "poll-interval-ms"}, {"help"});
+  if (!parsed.ok()) return ReportError(parsed.status());
+  if (parsed->switches.count("help")) {
+    std::cout << kServeHelp;
+    return kExitOk;
+  }
+  if (!parsed->positional.empty()) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("serve: unexpected argument '", parsed->positional[0], "'")));
+  }
+  if (!parsed->values.count("model-repository")) {
+    return ReportError(absl::InvalidArgumentError(
+        "serve: --model-repository is required (usage: fornax serve --model-repository DIR)"));
+  }
+  serving::InferenceServerOptions options;
+  options.model_repository = parsed->values["model-repository"];
+  options.server_version = FORNAX_VERSION;
+  struct IntFlag {
+    const char* name;
+    int minimum;
+    int* out;
+  };
+  for (const IntFlag& flag :
+       {IntFlag{"port", 0, &options.port}, IntFlag{"metrics-port", 0, &options.metrics_port},
+        IntFlag{"poll-interval-ms", 1, &options.poll_interval_ms}}) {
+    if (!parsed->values.count(flag.name)) continue;
+    absl::Status status = ParsePort(flag.name, parsed->values[flag.name], flag.minimum, flag.out);
+    if (!status.ok()) return ReportError(status);
+  }
+  // Block the stop signals before any thread starts, so every thread
+  // inherits the mask and only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  absl::StatusOr<std::unique_ptr<serving::InferenceServer>> server =
+      serving::InferenceServer::Start(options);
+  if (!server.ok()) return ReportError(server.status());
+  std::cout << "listening grpc=127.0.0.1:" << (*server)->grpc_port()
+            << " metrics=127.0.0.1:" << (*server)->metrics_port() << std::endl;
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::cerr << "fornax serve: signal " << signal << ", shutting down\n";
+  (*server)->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace fornax

@@ -1,0 +1,274 @@
+// DynamicBatcher: requests merged into one engine call and split back by
+// rows, in order; max_batch_size, preferred sizes, queue delay, batching off.
+#include "server/inference/dynamic_batcher.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fornax::serving {
+namespace {
+
+using namespace std::chrono_literals;
+
+// `rows` rows of one float column: first, first+1, ...
+std::vector<Tensor> Rows(int64_t rows, float first, int64_t width = 1) {
+  Tensor t(DType::kFloat32, Shape({rows, width}));
+  for (int64_t i = 0; i < rows * width; ++i) t.data<float>()[i] = first + static_cast<float>(i);
+  return {t};
+}
+
+// A fake model (y = 10 x) whose first call waits for Release(), so that the
+// requests submitted meanwhile queue up behind it.
+class GatedModel {
+ public:
+  absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& x) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      batch_rows_.push_back(x[0].shape().dim(0));
+      if (batch_rows_.size() == 1) released_.wait(lock, [this] { return open_; });
+    }
+    Tensor y(DType::kFloat32, x[0].shape());
+    for (int64_t i = 0; i < y.num_elements(); ++i) y.data<float>()[i] = 10 * x[0].data<float>()[i];
+    return std::vector<Tensor>{y};
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    released_.notify_all();
+  }
+  std::vector<int64_t> batch_rows() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batch_rows_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable released_;
+  bool open_ = false;
+  std::vector<int64_t> batch_rows_;
+};
+
+struct Result {
+  std::vector<float> values;
+  RequestTiming timing;
+  int order = 0;
+};
+
+class Collector {
+ public:
+  DynamicBatcher::DoneFn Callback(Result* result) {
+    return [this, result](absl::StatusOr<std::vector<Tensor>> out, const RequestTiming& timing) {
+      ASSERT_TRUE(out.ok()) << out.status();
+      const Tensor& t = (*out)[0];
+      result->values.assign(t.data<float>(), t.data<float>() + t.num_elements());
+      result->timing = timing;
+      std::lock_guard<std::mutex> lock(mu_);
+      result->order = ++completed_;
+    };
+  }
+
+ private:
+  std::mutex mu_;
+  int completed_ = 0;
+};
+
+BatchingConfig Config(int64_t max_batch, std::vector<int64_t> preferred = {},
+                      int64_t delay_us = 0) {
+  BatchingConfig config;
+  config.max_batch_size = max_batch;
+  config.preferred_batch_sizes = std::move(preferred);
+  config.max_queue_delay_us = delay_us;
+  return config;
+}
+
+TEST(DynamicBatcher, MergesQueuedRequestsIntoOneCallAndSplitsRowsBackInOrder) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(4);
+  std::vector<ExecutionInfo> executions;
+  {
+    DynamicBatcher batcher(
+        Config(16), [&](const std::vector<Tensor>& x) { return model.Run(x); },
+        [&](const ExecutionInfo& info) { executions.push_back(info); });
+    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(2, 100), collector.Callback(&results[1]));
+    batcher.Submit(Rows(1, 200), collector.Callback(&results[2]));
+    batcher.Submit(Rows(3, 300), collector.Callback(&results[3]));
+    model.Release();
+  }  // the destructor runs what is queued
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 6}));
+  EXPECT_EQ(results[0].values, (std::vector<float>{0}));
+  EXPECT_EQ(results[1].values, (std::vector<float>{1000, 1010}));
+  EXPECT_EQ(results[2].values, (std::vector<float>{2000}));
+  EXPECT_EQ(results[3].values, (std::vector<float>{3000, 3010, 3020}));
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(results[static_cast<size_t>(i)].order, i + 1);
+  EXPECT_EQ(results[3].timing.batch_rows, 6);
+  ASSERT_EQ(executions.size(), 2u);
+  EXPECT_EQ(executions[1].requests, 3);
+  EXPECT_EQ(executions[1].rows, 6);
+}
+
+TEST(DynamicBatcher, NeverExceedsMaxBatchSize) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(4);
+  {
+    DynamicBatcher batcher(Config(4), [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    for (int i = 1; i < 4; ++i) {
+      batcher.Submit(Rows(2, 10.0f * i), collector.Callback(&results[static_cast<size_t>(i)]));
+    }
+    model.Release();
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 4, 2}));
+  EXPECT_EQ(results[3].values, (std::vector<float>{300, 310}));
+}
+
+TEST(DynamicBatcher, StopsAtTheLargestPreferredBatchSize) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(6);
+  {
+    DynamicBatcher batcher(Config(8, {2, 3}),
+                           [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    for (int i = 1; i < 6; ++i) {
+      batcher.Submit(Rows(1, static_cast<float>(i)),
+                     collector.Callback(&results[static_cast<size_t>(i)]));
+    }
+    model.Release();
+  }
+  // 5 queued rows: a batch of 3 (largest preferred), then the 2 left.
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 3, 2}));
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(results[static_cast<size_t>(i)].values, (std::vector<float>{10.0f * i}));
+  }
+}
+
+TEST(DynamicBatcher, WaitsUpToTheQueueDelayForMoreRequests) {
+  GatedModel model;
+  model.Release();
+  Collector collector;
+  std::vector<Result> results(2);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    DynamicBatcher batcher(Config(8, {}, /*delay_us=*/300000),
+                           [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 1), collector.Callback(&results[0]));
+    std::this_thread::sleep_for(50ms);
+    batcher.Submit(Rows(1, 2), collector.Callback(&results[1]));
+    while (results[1].order == 0) std::this_thread::sleep_for(1ms);
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{2}));
+  EXPECT_GE(elapsed, 300ms);
+  EXPECT_GE(results[0].timing.queue_ns, 290'000'000);
+  EXPECT_EQ(results[1].values, (std::vector<float>{20}));
+}
+
+TEST(DynamicBatcher, RunsAFullBatchWithoutWaitingForTheDelay) {
+  GatedModel model;
+  model.Release();
+  Collector collector;
+  std::vector<Result> results(2);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    DynamicBatcher batcher(Config(2, {}, /*delay_us=*/5'000'000),
+                           [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 1), collector.Callback(&results[0]));
+    batcher.Submit(Rows(1, 2), collector.Callback(&results[1]));
+    while (results[1].order == 0) std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{2}));
+}
+
+TEST(DynamicBatcher, WithBatchingOffEachRequestIsOneCall) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(3);
+  BatchingConfig config = Config(8);
+  config.dynamic_batching = false;
+  {
+    DynamicBatcher batcher(config, [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(2, 1), collector.Callback(&results[1]));
+    batcher.Submit(Rows(1, 2), collector.Callback(&results[2]));
+    model.Release();
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2, 1}));
+  EXPECT_EQ(results[2].order, 3);
+}
+
+TEST(DynamicBatcher, DoesNotMergeRequestsOfDifferentShapes) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(3);
+  {
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(1, 1, /*width=*/2), collector.Callback(&results[1]));
+    batcher.Submit(Rows(1, 5, /*width=*/1), collector.Callback(&results[2]));
+    model.Release();
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_EQ(results[1].values, (std::vector<float>{10, 20}));
+  EXPECT_EQ(results[2].values, (std::vector<float>{50}));
+}
+
+TEST(DynamicBatcher, AnEngineErrorReachesEveryRequestOfTheBatch) {
+  std::vector<absl::Status> statuses(2);
+  std::promise<void> first_running;
+  std::promise<void> go;
+  std::shared_future<void> go_future = go.get_future().share();
+  int calls = 0;
+  {
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>&) {
+      if (calls++ == 0) {
+        first_running.set_value();
+        go_future.wait();
+        return absl::StatusOr<std::vector<Tensor>>(std::vector<Tensor>{Rows(1, 0)[0]});
+      }
+      return absl::StatusOr<std::vector<Tensor>>(absl::InternalError("kernel failed"));
+    });
+    batcher.Submit(Rows(1, 0), [](absl::StatusOr<std::vector<Tensor>>, const RequestTiming&) {});
+    first_running.get_future().wait();
+    for (size_t i = 0; i < 2; ++i) {
+      batcher.Submit(Rows(1, 0),
+                     [&statuses, i](absl::StatusOr<std::vector<Tensor>> out, const RequestTiming&) {
+                       statuses[i] = out.status();
+                     });
+    }
+    go.set_value();
+  }
+  EXPECT_EQ(calls, 2);
+  for (const absl::Status& status : statuses) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+    EXPECT_EQ(status.message(), "kernel failed");
+  }
+}
+
+TEST(DynamicBatcher, RefusesARequestLargerThanMaxBatchSize) {
+  absl::Status status;
+  DynamicBatcher batcher(Config(2), [](const std::vector<Tensor>& x) {
+    return absl::StatusOr<std::vector<Tensor>>(x);
+  });
+  batcher.Submit(Rows(3, 0), [&](absl::StatusOr<std::vector<Tensor>> out, const RequestTiming&) {
+    status = out.status();
+  });
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(status.message(), "batch size must be in 1..2, got 3");
+}
+
+}  // namespace
+}  // namespace fornax::serving

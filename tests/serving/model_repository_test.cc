@@ -1,0 +1,173 @@
+// ModelRepository: latest version served, new versions and models picked up
+// by polling, corrupt versions reported without stopping others, removal,
+// explicit unload/load. A fake loader stands in for .keras loading: a
+// model.keras whose text is "corrupt" fails to load.
+#include "server/inference/model_repository.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace fornax::serving {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class ModelRepositoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            absl::StrCat("fornax_repo_test_", ::getpid(), "_",
+                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void Write(const std::string& model, int version, const std::string& text) {
+    const fs::path dir = root_ / model / std::to_string(version);
+    fs::create_directories(dir);
+    std::ofstream(dir / "model.keras") << text;
+  }
+
+  ModelRepository::Loader FakeLoader() {
+    return [this](const std::string& name, int64_t version,
+                  const std::string& dir) -> absl::StatusOr<std::shared_ptr<ServedModel>> {
+      ++loads_;
+      std::ifstream in(fs::path(dir) / std::to_string(version) / "model.keras");
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text == "corrupt") return absl::InvalidArgumentError("not a zip archive");
+      auto model = std::make_shared<ServedModel>();
+      model->name = name;
+      model->version = version;
+      return model;
+    };
+  }
+
+  static std::string Describe(const std::vector<ModelIndexEntry>& index) {
+    std::string out;
+    for (const ModelIndexEntry& e : index) {
+      absl::StrAppend(&out, e.name, ":", e.version, ":", e.state, ":", e.reason, ";");
+    }
+    return out;
+  }
+
+  fs::path root_;
+  int loads_ = 0;
+};
+
+TEST_F(ModelRepositoryTest, ServesTheLatestVersionAndPicksUpNewOnes) {
+  Write("mlp", 1, "a");
+  Write("mlp", 2, "b");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  ASSERT_NE(repository.Find("mlp", ""), nullptr);
+  EXPECT_EQ(repository.Find("mlp", "")->version, 2);
+  EXPECT_NE(repository.Find("mlp", "2"), nullptr);
+  EXPECT_EQ(repository.Find("mlp", "1"), nullptr);
+  EXPECT_EQ(repository.Find("nope", ""), nullptr);
+  repository.Poll();
+  EXPECT_EQ(loads_, 1) << "an unchanged version is not reloaded";
+
+  std::shared_ptr<ServedModel> old = repository.Find("mlp", "");
+  Write("mlp", 10, "c");  // numeric order, not lexicographic
+  Write("cnn", 1, "d");
+  repository.Poll();
+  EXPECT_EQ(repository.Find("mlp", "")->version, 10);
+  EXPECT_EQ(repository.Find("cnn", "")->version, 1);
+  EXPECT_EQ(old->version, 2) << "a request holding the old version keeps it";
+  EXPECT_EQ(Describe(repository.Index()), "cnn:1:READY:;mlp:10:READY:;");
+}
+
+TEST_F(ModelRepositoryTest, ACorruptModelIsReportedAndOthersServe) {
+  Write("good", 1, "ok");
+  Write("bad", 1, "corrupt");
+  fs::create_directories(root_ / "empty");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  EXPECT_NE(repository.Find("good", ""), nullptr);
+  EXPECT_EQ(repository.Find("bad", ""), nullptr);
+  EXPECT_EQ(Describe(repository.Index()),
+            "bad:1:UNAVAILABLE:version 1: not a zip archive;"
+            "empty::UNAVAILABLE:no version directory with a model.keras "
+            "(empty/<version>/model.keras);"
+            "good:1:READY:;");
+  const int loads = loads_;
+  repository.Poll();
+  EXPECT_EQ(loads_, loads) << "a failed file is not retried until it changes";
+
+  Write("bad", 1, "fixed now");
+  repository.Poll();
+  EXPECT_NE(repository.Find("bad", ""), nullptr);
+}
+
+TEST_F(ModelRepositoryTest, ABadNewVersionKeepsThePreviousOneServing) {
+  Write("mlp", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  Write("mlp", 2, "corrupt");
+  repository.Poll();
+  ASSERT_NE(repository.Find("mlp", ""), nullptr);
+  EXPECT_EQ(repository.Find("mlp", "")->version, 1);
+  EXPECT_EQ(Describe(repository.Index()),
+            "mlp:1:READY:;mlp:2:UNAVAILABLE:version 2: not a zip archive;");
+}
+
+TEST_F(ModelRepositoryTest, ARemovedModelIsUnloaded) {
+  Write("a", 1, "ok");
+  Write("b", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  fs::remove_all(root_ / "a");
+  repository.Poll();
+  EXPECT_EQ(repository.Find("a", ""), nullptr);
+  EXPECT_NE(repository.Find("b", ""), nullptr);
+  EXPECT_EQ(Describe(repository.Index()), "b:1:READY:;");
+}
+
+TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
+  Write("mlp", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  ASSERT_TRUE(repository.Unload("mlp").ok());
+  repository.Poll();
+  EXPECT_EQ(repository.Find("mlp", ""), nullptr) << "polling does not undo an unload";
+  EXPECT_EQ(Describe(repository.Index()), "mlp::UNAVAILABLE:unloaded;");
+  ASSERT_TRUE(repository.Load("mlp").ok());
+  EXPECT_NE(repository.Find("mlp", ""), nullptr);
+
+  absl::Status missing = repository.Load("ghost");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.message(),
+            absl::StrCat("model 'ghost' is not in the repository ", root_.string()));
+  EXPECT_EQ(repository.Load("../etc").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(repository.Unload("ghost").code(), absl::StatusCode::kNotFound);
+
+  Write("bad", 1, "corrupt");
+  absl::Status bad = repository.Load("bad");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(bad.message(), "model 'bad' version 1: not a zip archive");
+}
+
+TEST_F(ModelRepositoryTest, ThePollerPicksUpANewVersionWithinTheInterval) {
+  Write("mlp", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  repository.StartPolling(50ms);
+  Write("mlp", 2, "ok");
+  const auto start = std::chrono::steady_clock::now();
+  while (repository.Find("mlp", "")->version != 2 &&
+         std::chrono::steady_clock::now() - start < 5s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(repository.Find("mlp", "")->version, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+}  // namespace
+}  // namespace fornax::serving
