@@ -125,6 +125,15 @@ inference::DataType ConfigDatatype(DType dtype) {
   return inference::TYPE_INVALID;
 }
 
+absl::StatusOr<DType> DTypeFromWire(const std::string& datatype) {
+  for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt32,
+                      DType::kInt64, DType::kUInt8, DType::kBool}) {
+    if (WireDatatype(dtype) == datatype) return dtype;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "datatype '", datatype, "' is not supported (FP32, FP16, BF16, INT32, INT64, UINT8, BOOL)"));
+}
+
 std::vector<int64_t> WireShape(const Shape& shape) {
   std::vector<int64_t> dims = shape.dims();
   for (int64_t& d : dims) d = d < 0 ? -1 : d;

@@ -34,6 +34,9 @@ struct ModelSignature {
 // The protocol's datatype name ("FP32", "INT32", "BOOL", ...).
 std::string WireDatatype(DType dtype);
 inference::DataType ConfigDatatype(DType dtype);
+// Inverse of WireDatatype; InvalidArgument for a datatype Fornax has no
+// tensors of (FP64, BYTES, ...).
+absl::StatusOr<DType> DTypeFromWire(const std::string& datatype);
 // The model's shape with -1 for the batch and any variable dimension.
 std::vector<int64_t> WireShape(const Shape& shape);
 

@@ -1,0 +1,176 @@
+// The coordinator's state machine: jobs, workers and their leases, over the
+// durable Store and ArtifactStore. The gRPC services are thin wrappers.
+//
+// Every change is committed to SQLite first and applied in memory only when
+// the commit succeeded, under one mutex, so memory and disk never disagree.
+// On Open() it reloads every job: queued ones stay queued, running ones keep
+// their worker, whose lease clock starts now; a worker that re-registers
+// listing them re-attaches them, otherwise they are requeued from their last
+// checkpoint when the lease times out. docs/coordinator.md has the rules.
+// Thread-safety: all methods may be called concurrently.
+#ifndef FORNAX_SERVER_COORDINATOR_H_
+#define FORNAX_SERVER_COORDINATOR_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/fornax/v1/jobs.pb.h"
+#include "proto/fornax/v1/workers.pb.h"
+#include "server/artifact_store.h"
+#include "server/event_log.h"
+#include "server/metrics.h"
+#include "server/scheduler.h"
+#include "server/store.h"
+
+namespace fornax::server {
+
+struct CoordinatorOptions {
+  std::string data_dir;  // state.db and artifacts/ live here
+  int64_t lease_timeout_ms = 10000;
+  int64_t heartbeat_interval_ms = 1000;
+  int64_t retry_backoff_ms = 1000;  // after the first crash; doubles per crash
+  int64_t retry_backoff_max_ms = 60000;
+  SchedulerOptions scheduler;
+};
+
+// A state-change event for `job` as it is now (its state, worker, attempt).
+NewEvent StateEvent(const v1::Job& job, const std::string& reason);
+
+// One registration of a worker: the queue of messages for its Lease stream.
+class LeaseSession {
+ public:
+  LeaseSession(std::string id, std::string worker_id)
+      : id_(std::move(id)), worker_id_(std::move(worker_id)) {}
+  const std::string& id() const { return id_; }
+  const std::string& worker_id() const { return worker_id_; }
+
+  void Push(v1::LeaseResponse message);
+  // Waits up to `timeout` for a message; nullopt when none came or closed.
+  std::optional<v1::LeaseResponse> Pop(std::chrono::milliseconds timeout);
+  // Ends the session: Pop returns nullopt and the OnClose hook runs.
+  void Close();
+  bool closed() const;
+  // Sets what Close() runs (the stream handler cancels its call), or clears
+  // it with nullptr; runs it at once when already closed. The hook runs
+  // under the session's lock: it must not call back into the session.
+  void OnClose(std::function<void()> on_close);
+
+ private:
+  const std::string id_;
+  const std::string worker_id_;
+  mutable std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<v1::LeaseResponse> outbox_;  // guarded by mu_
+  bool closed_ = false;                   // guarded by mu_
+  std::function<void()> on_close_;        // guarded by mu_
+};
+
+class Coordinator {
+ public:
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Open(const CoordinatorOptions& options,
+                                                           Metrics* metrics);
+  ~Coordinator();  // stops the lease reaper
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Ends watches and lease streams; later calls fail with Unavailable.
+  void Shutdown();
+
+  const CoordinatorOptions& options() const { return options_; }
+  Store& store() { return *store_; }
+  ArtifactStore& artifacts() { return *artifacts_; }
+  EventLog& events() { return events_; }
+
+  // Jobs (fornax.v1.Jobs).
+  absl::StatusOr<v1::Job> SubmitJob(const v1::JobSpec& spec);
+  absl::StatusOr<v1::Job> GetJob(const std::string& job_id);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
+  absl::StatusOr<v1::Job> CancelJob(const std::string& job_id, const std::string& reason);
+  absl::StatusOr<std::vector<v1::CheckpointRecord>> ListCheckpoints(const std::string& job_id);
+  // checkpoint_id empty: the final checkpoint, else the latest one.
+  absl::StatusOr<v1::CheckpointRecord> FindCheckpoint(const std::string& job_id,
+                                                      const std::string& checkpoint_id);
+  // FailedPrecondition while a job that has not ended reads the dataset.
+  absl::Status CheckDatasetUnused(const std::string& sha256);
+
+  // Workers (fornax.v1.Workers).
+  absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& request);
+  // The session a Lease stream serves; FailedPrecondition when unknown or
+  // replaced by a newer registration.
+  absl::StatusOr<std::shared_ptr<LeaseSession>> AttachLease(const std::string& session_id);
+  // One heartbeat on a lease stream.
+  absl::Status Heartbeat(const LeaseSession& session, const v1::LeaseRequest& request);
+  absl::StatusOr<v1::ReportEventsResponse> ReportEvents(const v1::ReportEventsRequest& request);
+  // FailedPrecondition unless the session's worker holds the job's attempt.
+  absl::Status CheckHolds(const std::string& session_id, const std::string& job_id,
+                          int32_t attempt);
+  // FailedPrecondition for a session this coordinator never issued.
+  absl::Status CheckSession(const std::string& session_id);
+  // Records a checkpoint whose bytes are already in the artifact store.
+  absl::StatusOr<v1::CheckpointRecord> RecordCheckpoint(const v1::UploadCheckpointHeader& header);
+  v1::ListWorkersResponse ListWorkers();
+
+ private:
+  struct WorkerState {
+    v1::WorkerInfo info;
+    std::shared_ptr<LeaseSession> session;  // null until it registers
+    int64_t last_heartbeat_ms = 0;
+    bool up = false;
+  };
+
+  Coordinator(CoordinatorOptions options, Metrics* metrics, std::unique_ptr<Store> store,
+              std::unique_ptr<ArtifactStore> artifacts);
+  absl::Status Recover();
+  void ReaperLoop();
+
+  // REQUIRES: mu_ held. Commits `job` (a modified copy of the stored one)
+  // with its events, then applies it in memory and wakes watchers.
+  absl::StatusOr<std::vector<v1::JobEvent>> CommitLocked(
+      StoredJob job, std::vector<NewEvent> events,
+      std::optional<v1::CheckpointRecord> checkpoint = std::nullopt);
+  StoredJob* FindLocked(const std::string& job_id);
+  // Moves a running job back to the queue with attempt + 1 (from its latest
+  // checkpoint). `failure` counts against max_restarts and delays the retry;
+  // when none are left the job fails instead.
+  absl::Status RequeueLocked(StoredJob* job, const std::string& reason, bool failure,
+                             NewEvent* event);
+  void ScheduleLocked();
+  void ExpireLeasesLocked(int64_t now_ms);
+  void RefreshGaugesLocked();
+  absl::StatusOr<std::string> WorkerOfSessionLocked(const std::string& session_id);
+  absl::Status ApplyResultLocked(StoredJob* job, const v1::AttemptResult& result, NewEvent* event);
+
+  const CoordinatorOptions options_;
+  Metrics* const metrics_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ArtifactStore> artifacts_;
+  EventLog events_;
+
+  std::mutex mu_;
+  std::map<int64_t, StoredJob> jobs_;                  // by order; guarded by mu_
+  std::map<std::string, int64_t> job_orders_;          // job_id -> order; guarded by mu_
+  std::map<std::string, WorkerState> workers_;         // guarded by mu_
+  std::map<std::string, std::string> session_worker_;  // every session issued; guarded by mu_
+  // "job_id#attempt" -> highest worker_sequence stored; guarded by mu_
+  std::map<std::string, int64_t> acked_;
+  int64_t next_order_ = 1;    // guarded by mu_
+  int64_t next_session_ = 1;  // guarded by mu_
+  bool shutdown_ = false;     // guarded by mu_
+  std::condition_variable reaper_wake_;
+  std::thread reaper_;
+};
+
+}  // namespace fornax::server
+
+#endif  // FORNAX_SERVER_COORDINATOR_H_

@@ -1,0 +1,139 @@
+#include "server/workers_service.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "server/file_stream.h"
+#include "server/grpc_status.h"
+
+namespace fornax::server {
+
+grpc::Status WorkersService::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+                                      v1::RegisterResponse* response) {
+  absl::StatusOr<v1::RegisterResponse> result = coordinator_->Register(*request);
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::Lease(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::LeaseResponse, v1::LeaseRequest>* stream) {
+  v1::LeaseRequest request;
+  if (!stream->Read(&request)) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "lease stream closed before a heartbeat");
+  }
+  absl::StatusOr<std::shared_ptr<LeaseSession>> attached =
+      coordinator_->AttachLease(request.session_id());
+  if (!attached.ok()) return ToGrpc(attached.status());
+  std::shared_ptr<LeaseSession> session = *attached;
+  // A lease that expires, or a re-registration, ends this call.
+  session->OnClose([context] { context->TryCancel(); });
+
+  v1::LeaseResponse ack;
+  ack.set_heartbeat_ack(true);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    while (!done.load() && !session->closed()) {
+      std::optional<v1::LeaseResponse> message = session->Pop(std::chrono::milliseconds(200));
+      if (message && !stream->Write(*message)) break;
+    }
+  });
+  grpc::Status status = grpc::Status::OK;
+  do {
+    absl::Status beat = coordinator_->Heartbeat(*session, request);
+    if (!beat.ok()) {
+      status = ToGrpc(beat);
+      break;
+    }
+    session->Push(ack);
+  } while (stream->Read(&request));
+  done.store(true);
+  writer.join();
+  session->OnClose(nullptr);
+  if (status.ok() && session->closed()) {
+    status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "lease ended (expired, replaced or shutting down); register again");
+  }
+  return status;
+}
+
+grpc::Status WorkersService::ReportEvents(grpc::ServerContext*,
+                                          const v1::ReportEventsRequest* request,
+                                          v1::ReportEventsResponse* response) {
+  absl::StatusOr<v1::ReportEventsResponse> result = coordinator_->ReportEvents(*request);
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::UploadCheckpoint(
+    grpc::ServerContext*, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+    v1::CheckpointRecord* response) {
+  v1::UploadCheckpointRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be the header");
+  }
+  const v1::UploadCheckpointHeader header = message.header();
+  absl::Status holds =
+      coordinator_->CheckHolds(header.session_id(), header.job_id(), header.attempt());
+  if (!holds.ok()) return ToGrpc(holds);
+  absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> writer =
+      coordinator_->artifacts().Create(header.sha256(), header.size_bytes());
+  if (!writer.ok()) return ToGrpc(writer.status());
+  while (reader->Read(&message)) {
+    if (message.has_header()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second header in one upload");
+    }
+    absl::Status appended = (*writer)->Append(message.data());
+    if (!appended.ok()) return ToGrpc(appended);
+  }
+  absl::Status committed = (*writer)->Commit();
+  if (!committed.ok()) return ToGrpc(committed);
+  absl::StatusOr<v1::CheckpointRecord> record = coordinator_->RecordCheckpoint(header);
+  if (!record.ok()) return ToGrpc(record.status());
+  *response = *std::move(record);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::DownloadDataset(grpc::ServerContext*,
+                                             const v1::DownloadDatasetRequest* request,
+                                             grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) {
+  absl::Status session = coordinator_->CheckSession(request->session_id());
+  if (!session.ok()) return ToGrpc(session);
+  absl::StatusOr<std::optional<v1::Dataset>> dataset =
+      coordinator_->store().GetDataset(request->sha256());
+  if (!dataset.ok()) return ToGrpc(dataset.status());
+  if (!dataset->has_value()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("dataset '", request->sha256(), "' not found"));
+  }
+  return StreamFile(coordinator_->artifacts().PathFor(request->sha256()),
+                    v1::DownloadDatasetChunk(), writer);
+}
+
+grpc::Status WorkersService::DownloadCheckpoint(
+    grpc::ServerContext*, const v1::WorkerDownloadCheckpointRequest* request,
+    grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) {
+  absl::Status session = coordinator_->CheckSession(request->session_id());
+  if (!session.ok()) return ToGrpc(session);
+  absl::StatusOr<std::optional<v1::CheckpointRecord>> record =
+      coordinator_->store().GetCheckpoint(request->checkpoint_id());
+  if (!record.ok()) return ToGrpc(record.status());
+  if (!record->has_value()) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("checkpoint '", request->checkpoint_id(), "' not found"));
+  }
+  return StreamFile(coordinator_->artifacts().PathFor((*record)->sha256()),
+                    v1::DownloadDatasetChunk(), writer);
+}
+
+grpc::Status WorkersService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
+                                         v1::ListWorkersResponse* response) {
+  *response = coordinator_->ListWorkers();
+  return grpc::Status::OK;
+}
+
+}  // namespace fornax::server
