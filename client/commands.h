@@ -23,6 +23,38 @@ extern const char kInspectHelp[];
 int RunServe(const std::vector<std::string>& args);
 extern const char kServeHelp[];
 
+// The service commands talk to fornax-coordinator; `coordinator` is the
+// --coordinator given before the command ("" when none; see
+// service_client.h for the fallbacks).
+// fornax submit JOB.yaml [--name N] [--priority P] [--max-restarts N] ... [--follow]
+int RunSubmit(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax jobs [--state S[,S]] [--all]
+int RunJobs(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax get JOB
+int RunGet(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax logs [-f] JOB
+int RunLogs(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax cancel JOB
+int RunCancel(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax checkpoints JOB
+int RunCheckpoints(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax pull JOB [-o FILE.keras] [--checkpoint ID]
+int RunPull(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax datasets upload FILE | ls | rm SHA256
+int RunDatasets(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax workers
+int RunWorkers(const std::string& coordinator, const std::vector<std::string>& args);
+
+extern const char kSubmitHelp[];
+extern const char kJobsHelp[];
+extern const char kGetHelp[];
+extern const char kLogsHelp[];
+extern const char kCancelHelp[];
+extern const char kCheckpointsHelp[];
+extern const char kPullHelp[];
+extern const char kDatasetsHelp[];
+extern const char kWorkersHelp[];
+
 }  // namespace fornax
 
 #endif  // FORNAX_CLIENT_COMMANDS_H_

@@ -1,4 +1,5 @@
-// The `fornax` command-line tool: train and inspect Keras-defined models.
+// The `fornax` command-line tool: train and inspect Keras-defined models
+// locally, and submit and watch jobs on a fornax-coordinator.
 #include <exception>
 #include <iostream>
 #include <string>
@@ -9,7 +10,7 @@
 
 namespace {
 
-constexpr char kUsage[] = R"(usage: fornax COMMAND [ARGS]
+constexpr char kUsage[] = R"(usage: fornax [--coordinator ADDR] COMMAND [ARGS]
 
 Fornax trains Keras 3 models (the JSON model.to_json() writes) on a compiled,
 deterministic CPU engine.
@@ -25,11 +26,56 @@ commands:
   version                                     print the version
   help [COMMAND]                              this text, or a command's help
 
+service commands (fornax-coordinator at --coordinator ADDR, else
+$FORNAX_COORDINATOR, else 127.0.0.1:7070):
+  submit JOB.yaml [--priority P] [--follow]   upload a job's data and queue it
+  jobs [--state S] [--all]                    list jobs
+  get JOB                                     one job, with a failure's cause
+  logs [-f] JOB                               its progress and events (live: -f)
+  cancel JOB                                  stop a job
+  checkpoints JOB                             its checkpoints
+  pull JOB [-o FILE.keras] [--checkpoint ID]  download its model
+  datasets upload FILE | ls | rm SHA256       the coordinator's dataset store
+  workers                                     the coordinator's workers
+
 Exit codes: 0 success, 2 bad input (one "fornax: error:" line on stderr),
 1 internal error. Job file reference: docs/job-file.md.
 )";
 
-int Dispatch(const std::vector<std::string>& argv) {
+// The service commands, which take the --coordinator given before them.
+using ServiceRun = int (*)(const std::string&, const std::vector<std::string>&);
+struct ServiceCommandEntry {
+  const char* name;
+  ServiceRun run;
+  const char* help;
+};
+constexpr ServiceCommandEntry kServiceCommands[] = {
+    {"submit", fornax::RunSubmit, fornax::kSubmitHelp},
+    {"jobs", fornax::RunJobs, fornax::kJobsHelp},
+    {"get", fornax::RunGet, fornax::kGetHelp},
+    {"logs", fornax::RunLogs, fornax::kLogsHelp},
+    {"cancel", fornax::RunCancel, fornax::kCancelHelp},
+    {"checkpoints", fornax::RunCheckpoints, fornax::kCheckpointsHelp},
+    {"pull", fornax::RunPull, fornax::kPullHelp},
+    {"datasets", fornax::RunDatasets, fornax::kDatasetsHelp},
+    {"workers", fornax::RunWorkers, fornax::kWorkersHelp},
+};
+
+int Dispatch(std::vector<std::string> argv) {
+  // The global flag: fornax --coordinator ADDR COMMAND ...
+  std::string coordinator;
+  while (!argv.empty() && argv[0].rfind("--coordinator", 0) == 0) {
+    if (argv[0].rfind("--coordinator=", 0) == 0) {
+      coordinator = argv[0].substr(std::string("--coordinator=").size());
+      argv.erase(argv.begin());
+    } else if (argv[0] == "--coordinator" && argv.size() >= 2) {
+      coordinator = argv[1];
+      argv.erase(argv.begin(), argv.begin() + 2);
+    } else {
+      std::cerr << "fornax: error: flag --coordinator expects a value (host:port)\n";
+      return fornax::kExitBadInput;
+    }
+  }
   if (argv.empty()) {
     std::cerr << kUsage;
     return fornax::kExitBadInput;
@@ -40,6 +86,9 @@ int Dispatch(const std::vector<std::string>& argv) {
   if (command == "inspect") return fornax::RunInspect(rest);
   if (command == "predict") return fornax::RunPredict(rest);
   if (command == "serve") return fornax::RunServe(rest);
+  for (const ServiceCommandEntry& entry : kServiceCommands) {
+    if (command == entry.name) return entry.run(coordinator, rest);
+  }
   if (command == "version" || command == "--version") {
     std::cout << "fornax " << FORNAX_VERSION << "\n";
     return fornax::kExitOk;
@@ -54,12 +103,17 @@ int Dispatch(const std::vector<std::string>& argv) {
     } else if (!rest.empty() && rest[0] == "inspect") {
       std::cout << fornax::kInspectHelp;
     } else {
-      std::cout << kUsage;
+      const char* help = kUsage;
+      for (const ServiceCommandEntry& entry : kServiceCommands) {
+        if (!rest.empty() && rest[0] == entry.name) help = entry.help;
+      }
+      std::cout << help;
     }
     return fornax::kExitOk;
   }
   std::cerr << "fornax: error: unknown command '" << command
-            << "'; expected train, predict, inspect, serve, version or help\n";
+            << "'; expected train, predict, inspect, serve, submit, jobs, get, logs, cancel, "
+               "checkpoints, pull, datasets, workers, version or help\n";
   return fornax::kExitBadInput;
 }
 
