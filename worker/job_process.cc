@@ -66,6 +66,12 @@ absl::StatusOr<std::unique_ptr<JobProcess>> JobProcess::Start(const JobProcessOp
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);  // the worker died before prctl
+    // The worker blocks SIGTERM/SIGINT (a thread waits for them) and ignores
+    // SIGPIPE; the job gets the default dispositions back.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::dup2(pipes[0][1], 1);
     ::dup2(pipes[1][1], 2);
     ::dup2(pipes[2][1], 3);

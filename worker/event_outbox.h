@@ -1,0 +1,76 @@
+// JobOutbox: what one job attempt has to tell the coordinator, in order:
+// events (numbered worker_sequence 1, 2, 3, ... as they are added) and
+// checkpoints to upload. Nothing leaves it until the coordinator has it: the
+// sender takes the next batch, and drops it only on an ack (events up to
+// ReportEventsResponse.acked_sequence; a checkpoint once uploaded). While the
+// coordinator is away everything stays here and is resent after the
+// reconnect; the coordinator stores each (job, attempt, worker_sequence)
+// once, so a resend after a lost ack is harmless.
+// A checkpoint is a barrier: the events before it go first, those after it
+// wait for its upload, so the final result follows the final model.
+// Thread-safety: all methods are safe to call concurrently.
+#ifndef FORNAX_WORKER_EVENT_OUTBOX_H_
+#define FORNAX_WORKER_EVENT_OUTBOX_H_
+
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/fornax/v1/workers.pb.h"
+
+namespace fornax::worker {
+
+struct CheckpointUpload {
+  std::string path;                           // the .keras file
+  fornax::v1::UploadCheckpointHeader header;  // without session_id
+};
+
+class JobOutbox {
+ public:
+  JobOutbox(std::string job_id, int attempt) : job_id_(std::move(job_id)), attempt_(attempt) {}
+
+  const std::string& job_id() const { return job_id_; }
+  int attempt() const { return attempt_; }
+
+  // Assigns the event its worker_sequence and returns it.
+  int64_t AddEvent(fornax::v1::WorkerEvent event);
+  void AddCheckpoint(CheckpointUpload upload);
+  // No more items will be added (the attempt's result is in).
+  void Close();
+
+  // The next thing to send: up to `max_events` events (from the first
+  // unacked one), or a checkpoint when it is next. Empty when nothing waits.
+  struct Batch {
+    std::vector<fornax::v1::WorkerEvent> events;
+    std::optional<CheckpointUpload> checkpoint;
+    bool empty() const { return events.empty() && !checkpoint; }
+  };
+  Batch Next(size_t max_events) const;
+  // The coordinator stored every event up to `sequence`.
+  void AckEvents(int64_t sequence);
+  // The checkpoint at the front was uploaded.
+  void AckCheckpoint();
+
+  // Closed and everything acked: the attempt is fully reported.
+  bool Done() const;
+  size_t pending() const;
+
+ private:
+  struct Item {
+    std::optional<fornax::v1::WorkerEvent> event;
+    std::optional<CheckpointUpload> checkpoint;
+  };
+  const std::string job_id_;
+  const int attempt_;
+  mutable std::mutex mu_;
+  std::deque<Item> items_;
+  int64_t next_sequence_ = 1;
+  bool closed_ = false;
+};
+
+}  // namespace fornax::worker
+
+#endif  // FORNAX_WORKER_EVENT_OUTBOX_H_

@@ -1,0 +1,196 @@
+// FakeCoordinator (tests only): the Workers service on a real loopback gRPC
+// server, recording what a worker registers, reports and uploads, and
+// handing it assignments and cancels down the lease stream. Its state
+// outlives Stop()/Start() on the same port, which is how the tests take the
+// coordinator away and bring it back.
+#ifndef FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
+#define FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "proto/fornax/v1/workers.grpc.pb.h"
+#include "worker/sha256.h"
+
+namespace fornax::worker::testing {
+
+namespace v1 = fornax::v1;
+
+class FakeCoordinator : public v1::Workers::Service {
+ public:
+  ~FakeCoordinator() override { Stop(); }
+
+  // Port 0 picks one; later Starts reuse it.
+  void Start() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
+                             grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = false;
+    }
+    server_ = builder.BuildAndStart();
+  }
+  void Stop() {
+    if (!server_) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server_.reset();
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  void AddDataset(const std::string& sha, std::string bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    files_[sha] = std::move(bytes);
+  }
+  void Send(v1::LeaseResponse message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    outgoing_.push_back(std::move(message));
+    cv_.notify_all();
+  }
+  // Waits up to `seconds` for `pred` (under the lock) to hold.
+  bool WaitFor(const std::function<bool()>& pred, double seconds = 30) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(seconds), pred);
+  }
+
+  // What the worker sent; read under WaitFor or after the worker stopped.
+  std::vector<v1::RegisterRequest> registrations;
+  // By job id, then worker_sequence (tests run one attempt per job).
+  std::map<std::string, std::map<int64_t, v1::WorkerEvent>> events;
+  int64_t reports = 0;
+  std::vector<v1::UploadCheckpointHeader> checkpoints;  // in upload order
+  std::map<std::string, std::string> checkpoint_bytes;  // by sha256
+
+  grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+                        v1::RegisterResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    registrations.push_back(*request);
+    response->set_session_id("s" + std::to_string(registrations.size()));
+    response->set_heartbeat_interval_ms(100);
+    response->set_lease_timeout_ms(2000);
+    cv_.notify_all();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Lease(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::LeaseResponse, v1::LeaseRequest>* stream) override {
+    bool reading = true;
+    std::thread reader([&] {
+      v1::LeaseRequest request;
+      while (stream->Read(&request)) {
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      reading = false;
+      cv_.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    while (reading && !stopping_ && !ctx->IsCancelled()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      v1::LeaseResponse ack;
+      ack.set_heartbeat_ack(true);
+      std::deque<v1::LeaseResponse> batch;
+      batch.swap(outgoing_);
+      batch.push_back(ack);
+      lock.unlock();
+      for (const v1::LeaseResponse& m : batch) stream->Write(m);
+      lock.lock();
+    }
+    lock.unlock();
+    ctx->TryCancel();
+    reader.join();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReportEvents(grpc::ServerContext*, const v1::ReportEventsRequest* request,
+                            v1::ReportEventsResponse* response) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reports;
+    std::map<int64_t, v1::WorkerEvent>& job = events[request->job_id()];
+    for (const v1::WorkerEvent& e : request->events()) job.emplace(e.worker_sequence(), e);
+    int64_t acked = 0;
+    while (job.count(acked + 1)) ++acked;
+    response->set_acked_sequence(acked);
+    cv_.notify_all();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status UploadCheckpoint(grpc::ServerContext*,
+                                grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
+                                v1::CheckpointRecord* record) override {
+    v1::UploadCheckpointRequest part;
+    v1::UploadCheckpointHeader header;
+    std::string bytes;
+    while (reader->Read(&part)) {
+      if (part.has_header()) header = part.header();
+      bytes += part.data();
+    }
+    Sha256 hash;
+    hash.Update(bytes);
+    if (hash.HexDigest() != header.sha256()) {
+      return grpc::Status(grpc::StatusCode::DATA_LOSS, "sha256 mismatch");
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    checkpoints.push_back(header);
+    checkpoint_bytes[header.sha256()] = bytes;
+    record->set_checkpoint_id(header.sha256());
+    record->set_epoch(header.epoch());
+    cv_.notify_all();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DownloadDataset(grpc::ServerContext*, const v1::DownloadDatasetRequest* request,
+                               grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override {
+    return Serve(files_, request->sha256(), writer);
+  }
+  grpc::Status DownloadCheckpoint(grpc::ServerContext*,
+                                  const v1::WorkerDownloadCheckpointRequest* request,
+                                  grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override {
+    return Serve(checkpoint_bytes, request->checkpoint_id(), writer);
+  }
+
+ private:
+  grpc::Status Serve(const std::map<std::string, std::string>& store, const std::string& key,
+                     grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) {
+    std::string bytes;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = store.find(key);
+      if (it == store.end()) return grpc::Status(grpc::StatusCode::NOT_FOUND, key);
+      bytes = it->second;
+    }
+    for (size_t at = 0; at < bytes.size(); at += 1 << 20) {
+      v1::DownloadDatasetChunk chunk;
+      chunk.set_data(bytes.substr(at, 1 << 20));
+      writer->Write(chunk);
+    }
+    return grpc::Status::OK;
+  }
+
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::deque<v1::LeaseResponse> outgoing_;
+  std::map<std::string, std::string> files_;
+};
+
+}  // namespace fornax::worker::testing
+
+#endif  // FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_

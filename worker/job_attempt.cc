@@ -1,0 +1,229 @@
+#include "worker/job_attempt.h"
+
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
+#include "worker/job_dir.h"
+#include "worker/sha256.h"
+
+namespace fornax::worker {
+namespace {
+
+constexpr size_t kLastLines = 20;
+
+std::string SignalName(int sig) {
+  const char* name = ::sigabbrev_np(sig);
+  return name != nullptr ? absl::StrCat("SIG", name) : absl::StrCat("signal ", sig);
+}
+
+}  // namespace
+
+JobAttempt::JobAttempt(fornax::v1::Assignment assignment, const AttemptEnv* env)
+    : assignment_(std::move(assignment)),
+      env_(env),
+      outbox_(assignment_.job_id(), assignment_.attempt()) {}
+
+std::string JobAttempt::dir() const {
+  return absl::StrCat(env_->work_dir, "/jobs/", assignment_.job_id(), "-", assignment_.attempt());
+}
+
+absl::Status JobAttempt::WithSession(const std::function<absl::Status(const std::string&)>& call) {
+  int backoff_ms = 100;
+  while (!stopped()) {
+    std::optional<std::string> session = env_->link->WaitSession(std::chrono::milliseconds(200));
+    if (!session) continue;
+    absl::Status status = call(*session);
+    if (status.ok() || !IsTransient(status)) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, 2000);
+  }
+  return absl::CancelledError("the attempt was stopped");
+}
+
+absl::Status JobAttempt::Prepare(std::string* resume_path) {
+  const std::string cache = env_->work_dir + "/datasets";
+  FetchFn fetch = [this](const std::string& sha, const std::string& dest) {
+    return WithSession([&](const std::string& session) {
+      return env_->link->DownloadDataset(session, sha, dest);
+    });
+  };
+  FORNAX_RETURN_IF_ERROR(MaterializeJobDir(assignment_.spec(), dir(), cache, fetch));
+  const fornax::v1::CheckpointRecord& resume = assignment_.resume_from();
+  if (resume.checkpoint_id().empty()) return absl::OkStatus();
+  *resume_path = dir() + "/resume.keras";
+  FetchFn fetch_checkpoint = [this, &resume](const std::string&, const std::string& dest) {
+    return WithSession([&](const std::string& session) {
+      return env_->link->DownloadCheckpoint(session, resume.checkpoint_id(), dest);
+    });
+  };
+  if (resume.sha256().empty()) return fetch_checkpoint("", *resume_path);
+  return FetchVerified(resume.sha256(), resume.size_bytes(), *resume_path, fetch_checkpoint);
+}
+
+void JobAttempt::Emit(fornax::v1::WorkerEvent event) {
+  outbox_.AddEvent(std::move(event));
+  env_->on_event();
+}
+
+void JobAttempt::OnLog(const std::string& line, const std::string& stream) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_lines_.push_back(line);
+    if (last_lines_.size() > kLastLines) last_lines_.pop_front();
+  }
+  fornax::v1::WorkerEvent event;
+  event.mutable_log()->set_text(line);
+  event.mutable_log()->set_stream(stream);
+  Emit(std::move(event));
+}
+
+void JobAttempt::OnChildEvent(const ChildMessage& m) {
+  const std::string& job = assignment_.job_id();
+  fornax::v1::WorkerEvent event;
+  if (m.step) {
+    env_->metrics->OnStep(job, *m.step);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      epoch_ = m.step->epoch();
+      global_step_ = m.step->global_step();
+    }
+    *event.mutable_step() = *m.step;
+    Emit(std::move(event));
+  } else if (m.epoch) {
+    env_->metrics->OnEpoch(job, *m.epoch, m.retraces);
+    *event.mutable_epoch() = *m.epoch;
+    Emit(std::move(event));
+  } else if (m.checkpoint) {
+    env_->metrics->OnCheckpoint(job, m.checkpoint->record.size_bytes(), m.checkpoint->seconds);
+    absl::StatusOr<std::string> sha = Sha256File(m.checkpoint->path);
+    if (!sha.ok()) {
+      OnLog(absl::StrCat("checkpoint not uploaded: ", sha.status().message()), "worker");
+      return;
+    }
+    CheckpointUpload upload;
+    upload.path = m.checkpoint->path;
+    fornax::v1::UploadCheckpointHeader& h = upload.header;
+    h.set_epoch(m.checkpoint->record.epoch());
+    h.set_global_step(m.checkpoint->record.global_step());
+    h.set_sha256(*sha);
+    h.set_size_bytes(m.checkpoint->record.size_bytes());
+    *h.mutable_metrics() = m.checkpoint->record.metrics();
+    h.set_final(m.checkpoint->record.final());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      saw_final_ = saw_final_ || h.final();
+    }
+    outbox_.AddCheckpoint(std::move(upload));
+    env_->on_event();
+  } else if (m.error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = *m.error;
+  }
+}
+
+void JobAttempt::Run() {
+  std::string resume_path;
+  absl::Status prepared = Prepare(&resume_path);
+  if (!prepared.ok() || stopped()) return Finish(prepared, nullptr);
+
+  JobProcessOptions options;
+  options.binary = env_->binary;
+  options.job_dir = dir();
+  options.resume_path = resume_path;
+  options.initial_epoch = assignment_.resume_from().epoch();
+  options.checkpoint_every_steps = assignment_.spec().checkpoint_every_steps();
+  options.threads = assignment_.spec().resources().cpus();
+  options.step_interval_ms = env_->step_interval_ms;
+  JobProcessHandlers handlers;
+  handlers.on_event = [this](const ChildMessage& m) { OnChildEvent(m); };
+  handlers.on_log = [this](const std::string& line, const std::string& stream) {
+    OnLog(line, stream);
+  };
+  absl::StatusOr<std::unique_ptr<JobProcess>> process = JobProcess::Start(options, handlers);
+  if (!process.ok()) return Finish(process.status(), nullptr);
+  JobProcess* p = process->get();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    process_ = *std::move(process);
+  }
+  // A stop that came in while the process started.
+  if (cancelled_) p->Terminate();
+  if (interrupted_ || abandoned_) p->Kill();
+  env_->on_process(+1);
+  fornax::v1::WorkerEvent running;
+  fornax::v1::StateChange* state = running.mutable_state();
+  state->set_state(fornax::v1::JOB_STATE_RUNNING);
+  state->set_worker_id(env_->worker_id);
+  state->set_attempt(assignment_.attempt());
+  state->set_reason(resume_path.empty()
+                        ? absl::StrCat("running on ", env_->worker_id)
+                        : absl::StrCat("running on ", env_->worker_id, ", resumed at epoch ",
+                                       assignment_.resume_from().epoch()));
+  Emit(std::move(running));
+  const ProcessExit exit = p->Wait();
+  env_->on_process(-1);
+  Finish(absl::OkStatus(), &exit);
+}
+
+void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
+  if (abandoned_ || interrupted_) {
+    outbox_.Close();
+    finished_ = true;
+    env_->on_event();
+    return;
+  }
+  fornax::v1::WorkerEvent event;
+  fornax::v1::AttemptResult* result = event.mutable_result();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (cancelled_) {
+    result->set_cancelled(true);
+  } else if (exit != nullptr && exit->exit_code == 0 && saw_final_) {
+    result->set_succeeded(true);
+  } else {
+    fornax::v1::Failure* f = result->mutable_failure();
+    if (exit == nullptr) {
+      f->set_message(absl::StrCat("cannot start the job: ", prepare.message()));
+    } else {
+      f->set_exit_code(exit->exit_code);
+      f->set_signal(exit->signal);
+      std::string message = error_;
+      if (message.empty()) {
+        message = exit->signal != 0
+                      ? absl::StrCat("job process killed by ", SignalName(exit->signal))
+                      : absl::StrCat("job process exited with code ", exit->exit_code);
+      }
+      f->set_message(message);
+    }
+    for (const std::string& line : last_lines_) f->add_last_log_lines(line);
+    f->set_global_step(global_step_);
+    f->set_epoch(epoch_);
+  }
+  lock.unlock();  // the worker may hold its lock while it calls Cancel
+  outbox_.AddEvent(std::move(event));
+  outbox_.Close();
+  finished_ = true;
+  env_->on_event();
+}
+
+void JobAttempt::Cancel() {
+  cancelled_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (process_) process_->Terminate();
+}
+
+void JobAttempt::Interrupt() {
+  interrupted_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (process_) process_->Kill();
+}
+
+void JobAttempt::Abandon() {
+  abandoned_ = true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (process_) process_->Kill();
+}
+
+}  // namespace fornax::worker

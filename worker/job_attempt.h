@@ -1,0 +1,88 @@
+// JobAttempt: one assignment on this worker, from the coordinator's
+// Assignment to its AttemptResult. Run() (on its own thread) materializes
+// the job dir (job_dir.h), downloads the checkpoint to resume from, starts
+// the job process (job_process.h) and turns what it reports into the
+// attempt's outbox (event_outbox.h): RUNNING, step and epoch metrics, log
+// lines, checkpoints (hashed, for upload) and finally the result: success,
+// cancelled, or a failure with the exit code or signal, the engine's error,
+// the last log lines, and the epoch and step it reached.
+// Thread-safety: Cancel/Interrupt/Abandon from any thread while Run runs.
+#ifndef FORNAX_WORKER_JOB_ATTEMPT_H_
+#define FORNAX_WORKER_JOB_ATTEMPT_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/fornax/v1/workers.pb.h"
+#include "worker/coordinator_link.h"
+#include "worker/event_outbox.h"
+#include "worker/job_process.h"
+#include "worker/worker_metrics.h"
+
+namespace fornax::worker {
+
+// What attempts share: the worker's identity, files and connections.
+struct AttemptEnv {
+  std::string worker_id;
+  std::string binary;    // fornax-worker, for the job process
+  std::string work_dir;  // jobs/ and datasets/ under it
+  int step_interval_ms = 100;
+  CoordinatorLink* link = nullptr;
+  WorkerMetrics* metrics = nullptr;
+  std::function<void()> on_event;             // something was added to an outbox
+  std::function<void(int delta)> on_process;  // a job process started (+1) or ended (-1)
+};
+
+class JobAttempt {
+ public:
+  JobAttempt(fornax::v1::Assignment assignment, const AttemptEnv* env);
+
+  void Run();
+  // Stops the job; its result says cancelled.
+  void Cancel();
+  // Stops the job without a result (the worker shuts down): the coordinator
+  // requeues it when the lease ends.
+  void Interrupt();
+  // Stops the job and drops what it has not reported: it is no longer ours.
+  void Abandon();
+
+  const fornax::v1::Assignment& assignment() const { return assignment_; }
+  JobOutbox& outbox() { return outbox_; }
+  std::string dir() const;
+  bool finished() const { return finished_; }
+  bool abandoned() const { return abandoned_; }
+
+ private:
+  // Runs `call` with the current session, retrying transient errors across
+  // reconnects (backoff up to 2 s) until it succeeds, fails for good, or the
+  // attempt is stopped.
+  absl::Status WithSession(const std::function<absl::Status(const std::string&)>& call);
+  absl::Status Prepare(std::string* resume_path);
+  void Emit(fornax::v1::WorkerEvent event);
+  void OnChildEvent(const ChildMessage& m);
+  void OnLog(const std::string& line, const std::string& stream);
+  void Finish(const absl::Status& prepare, const ProcessExit* exit);
+  bool stopped() const { return cancelled_ || interrupted_ || abandoned_; }
+
+  const fornax::v1::Assignment assignment_;
+  const AttemptEnv* env_;
+  JobOutbox outbox_;
+  std::atomic<bool> cancelled_{false}, interrupted_{false}, abandoned_{false}, finished_{false};
+
+  std::mutex mu_;  // guards process_ and what the pump thread records
+  std::unique_ptr<JobProcess> process_;
+  std::deque<std::string> last_lines_;
+  std::string error_;
+  bool saw_final_ = false;
+  int epoch_ = 0;
+  int64_t global_step_ = 0;
+};
+
+}  // namespace fornax::worker
+
+#endif  // FORNAX_WORKER_JOB_ATTEMPT_H_

@@ -1,0 +1,340 @@
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+
+namespace fornax::worker {
+namespace {
+
+namespace v1 = fornax::v1;
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxEventsPerReport = 256;
+constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
+
+std::string Key(const std::string& job_id, int attempt) {
+  return absl::StrCat(job_id, "/", attempt);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerConfig config) : config_(std::move(config)), link_(config_.coordinator) {
+  env_.worker_id = config_.name;
+  env_.binary = config_.binary;
+  env_.work_dir = config_.work_dir;
+  env_.step_interval_ms = config_.step_interval_ms;
+  env_.link = &link_;
+  env_.on_event = [this] { cv_.notify_all(); };
+  env_.on_process = [this](int delta) { metrics_->SetJobsRunning(processes_ += delta); };
+}
+
+Worker::~Worker() = default;
+
+absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
+  if (config.name.empty()) config.name = HostName();
+  std::unique_ptr<Worker> worker(new Worker(std::move(config)));
+  absl::StatusOr<std::unique_ptr<WorkerMetrics>> metrics =
+      WorkerMetrics::Start(worker->config_.metrics_listen);
+  if (!metrics.ok()) return metrics.status();
+  worker->metrics_ = *std::move(metrics);
+  worker->env_.metrics = worker->metrics_.get();
+  // Job dirs of a previous run are stale (their processes died with it);
+  // the dataset cache is kept.
+  std::error_code ec;
+  std::filesystem::remove_all(worker->config_.work_dir + "/jobs", ec);
+  std::filesystem::create_directories(worker->config_.work_dir + "/jobs", ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--work-dir ", worker->config_.work_dir, ": cannot create: ", ec.message()));
+  }
+  return worker;
+}
+
+void Worker::Log(const std::string& message) {
+  std::cerr << "fornax-worker " << config_.name << ": " << message << std::endl;
+}
+
+void Worker::Run() {
+  sender_ = std::thread([this] { SenderLoop(); });
+  ConnectionLoop();
+  sender_.join();
+  std::map<std::string, Entry> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(attempts_);
+  }
+  for (auto& [key, entry] : left) {
+    entry.attempt->Abandon();
+    entry.thread.join();
+  }
+}
+
+void Worker::Shutdown() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    Log("stopping: interrupting jobs and flushing their events");
+    for (auto& [key, entry] : attempts_) entry.attempt->Interrupt();
+    cv_.wait_for(lock, kFlushOnShutdown, [&] { return attempts_.empty(); });
+    closed_ = true;
+    if (lease_ctx_ != nullptr) lease_ctx_->TryCancel();
+  }
+  link_.Shutdown();
+  cv_.notify_all();
+}
+
+void Worker::ConnectionLoop() {
+  int backoff_ms = 100;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (closed_) return;
+    }
+    v1::RegisterRequest request;
+    request.set_worker_id(config_.name);
+    request.set_hostname(HostName());
+    *request.mutable_capacity() = config_.capacity;
+    request.add_devices("cpu");
+    for (int i = 0; i < config_.capacity.gpus(); ++i) request.add_devices(absl::StrCat("cuda:", i));
+    for (const v1::RunningJob& job : Running()) *request.add_running() = job;
+    request.set_version("0.1.0");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    v1::RegisterResponse response;
+    absl::Status status = ToAbsl(link_.stub().Register(&ctx, request, &response));
+    if (status.ok()) {
+      Log(absl::StrCat("registered with ", config_.coordinator, " (session ", response.session_id(),
+                       ", ", request.running_size(), " jobs running)"));
+      backoff_ms = 100;
+      HoldLease(response);
+      continue;  // reconnect at once: the coordinator may just have restarted
+    }
+    if (!IsTransient(status)) Log(absl::StrCat("register: ", status.ToString()));
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return closed_; });
+    backoff_ms = std::min(backoff_ms * 2, config_.max_backoff_ms);
+  }
+}
+
+void Worker::HoldLease(const v1::RegisterResponse& registration) {
+  for (const v1::RunningJob& job : registration.abandon()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = attempts_.find(Key(job.job_id(), job.attempt()));
+    if (it == attempts_.end()) continue;
+    Log(absl::StrCat("job ", it->first, " is no longer ours: stopping it"));
+    it->second.attempt->Abandon();
+  }
+  const std::string session = registration.session_id();
+  grpc::ClientContext ctx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    lease_ctx_ = &ctx;
+  }
+  auto stream = link_.stub().Lease(&ctx);
+  link_.SetSession(session);
+  cv_.notify_all();
+
+  const int64_t interval_ms = std::max<int64_t>(
+      50, registration.heartbeat_interval_ms() > 0 ? registration.heartbeat_interval_ms() : 1000);
+  const int64_t timeout_ms =
+      registration.lease_timeout_ms() > 0 ? registration.lease_timeout_ms() : 10000;
+  std::atomic<int64_t> last_ack_ms{0};
+  std::mutex beat_mu;
+  std::condition_variable beat_cv;
+  bool done = false;
+  std::thread heartbeat([&] {
+    std::unique_lock<std::mutex> lock(beat_mu);
+    while (!done) {
+      v1::LeaseRequest beat;
+      beat.set_session_id(session);
+      *beat.mutable_free() = Free();
+      for (const v1::RunningJob& job : Running()) *beat.add_running() = job;
+      lock.unlock();
+      const bool written = stream->Write(beat);
+      lock.lock();
+      if (!written) break;
+      beat_cv.wait_for(lock, milliseconds(interval_ms), [&] { return done; });
+      // A coordinator that acks but has gone silent (a partition rather than
+      // a closed connection): give up on this lease and re-register.
+      const int64_t last = last_ack_ms.load();
+      if (!done && last > 0 && NowMs() - last > timeout_ms) {
+        Log("coordinator silent for longer than the lease timeout; reconnecting");
+        ctx.TryCancel();
+        break;
+      }
+    }
+  });
+  v1::LeaseResponse response;
+  while (stream->Read(&response)) {
+    if (response.has_assign()) OnAssignment(response.assign());
+    if (response.has_cancel()) OnCancel(response.cancel());
+    if (response.has_heartbeat_ack()) last_ack_ms = NowMs();
+  }
+  {
+    std::lock_guard<std::mutex> lock(beat_mu);
+    done = true;
+  }
+  beat_cv.notify_all();
+  heartbeat.join();
+  absl::Status status = ToAbsl(stream->Finish());
+  link_.DropSession(session);
+  std::lock_guard<std::mutex> lock(mu_);
+  lease_ctx_ = nullptr;
+  if (!closed_) Log(absl::StrCat("lease ended (", status.ToString(), "); reconnecting"));
+}
+
+void Worker::OnAssignment(const v1::Assignment& assignment) {
+  const std::string key = Key(assignment.job_id(), assignment.attempt());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || attempts_.count(key) > 0) return;  // a repeat after a reconnect
+  Log(absl::StrCat("assigned job ", key,
+                   assignment.resume_from().checkpoint_id().empty()
+                       ? ""
+                       : absl::StrCat(", resuming at epoch ", assignment.resume_from().epoch())));
+  Entry& entry = attempts_[key];
+  entry.attempt = std::make_shared<JobAttempt>(assignment, &env_);
+  entry.thread = std::thread([attempt = entry.attempt] { attempt->Run(); });
+}
+
+void Worker::OnCancel(const v1::CancelJob& cancel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = attempts_.find(Key(cancel.job_id(), cancel.attempt()));
+  if (it == attempts_.end()) return;
+  Log(absl::StrCat("cancelling job ", it->first, ": ", cancel.reason()));
+  it->second.attempt->Cancel();
+}
+
+std::vector<v1::RunningJob> Worker::Running() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<v1::RunningJob> running;
+  for (const auto& [key, entry] : attempts_) {
+    if (entry.attempt->abandoned()) continue;
+    v1::RunningJob& job = running.emplace_back();
+    job.set_job_id(entry.attempt->assignment().job_id());
+    job.set_attempt(entry.attempt->assignment().attempt());
+  }
+  return running;
+}
+
+v1::Resources Worker::Free() {
+  std::lock_guard<std::mutex> lock(mu_);
+  v1::Resources free = config_.capacity;
+  int busy = 0;
+  for (const auto& [key, entry] : attempts_) {
+    if (entry.attempt->finished()) continue;
+    ++busy;
+    const v1::Resources& used = entry.attempt->assignment().spec().resources();
+    free.set_gpus(std::max(0, free.gpus() - used.gpus()));
+    free.set_cpus(std::max(0, free.cpus() - used.cpus()));
+    free.set_memory_bytes(std::max<int64_t>(0, free.memory_bytes() - used.memory_bytes()));
+  }
+  // Every slot taken: nothing fits until a job ends.
+  if (busy >= config_.slots) free = v1::Resources();
+  return free;
+}
+
+void Worker::Remove(const std::string& key) {
+  Entry entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = attempts_.find(key);
+    if (it == attempts_.end()) return;
+    entry = std::move(it->second);
+    attempts_.erase(it);
+  }
+  entry.thread.join();
+  std::error_code ec;
+  std::filesystem::remove_all(entry.attempt->dir(), ec);
+  cv_.notify_all();
+}
+
+void Worker::SenderLoop() {
+  for (;;) {
+    std::vector<std::pair<std::string, std::shared_ptr<JobAttempt>>> attempts;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      for (const auto& [key, entry] : attempts_) attempts.emplace_back(key, entry.attempt);
+    }
+    std::optional<std::string> session = link_.WaitSession(milliseconds(0));
+    bool progress = false;
+    for (const auto& [key, attempt] : attempts) {
+      if (attempt->abandoned()) {
+        if (attempt->finished()) Remove(key);
+        continue;
+      }
+      if (session) progress = SendNext(*session, attempt) || progress;
+      if (attempt->outbox().Done()) Remove(key);
+    }
+    if (progress) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, milliseconds(100));
+  }
+}
+
+bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttempt>& attempt) {
+  JobOutbox& outbox = attempt->outbox();
+  JobOutbox::Batch batch = outbox.Next(kMaxEventsPerReport);
+  if (batch.empty()) return false;
+  const std::string key = Key(outbox.job_id(), outbox.attempt());
+  absl::Status status;
+  if (batch.checkpoint) {
+    if (!std::filesystem::exists(batch.checkpoint->path)) {
+      Log(absl::StrCat("job ", key, ": checkpoint ", batch.checkpoint->path, " vanished"));
+      outbox.AckCheckpoint();
+      return true;
+    }
+    absl::StatusOr<v1::CheckpointRecord> record =
+        link_.UploadCheckpoint(session, outbox.job_id(), outbox.attempt(), *batch.checkpoint);
+    if (record.ok()) {
+      outbox.AckCheckpoint();
+      std::error_code ec;
+      if (!batch.checkpoint->header.final()) std::filesystem::remove(batch.checkpoint->path, ec);
+      return true;
+    }
+    status = record.status();
+  } else {
+    absl::StatusOr<int64_t> acked =
+        link_.ReportEvents(session, outbox.job_id(), outbox.attempt(), batch.events);
+    if (acked.ok() && *acked >= batch.events.front().worker_sequence()) {
+      outbox.AckEvents(*acked);
+      return true;
+    }
+    status =
+        acked.ok()
+            ? absl::DataLossError(absl::StrCat("coordinator acked ", *acked, " of events from ",
+                                               batch.events.front().worker_sequence()))
+            : acked.status();
+  }
+  if (status.code() == absl::StatusCode::kFailedPrecondition ||
+      status.code() == absl::StatusCode::kNotFound) {
+    Log(absl::StrCat("job ", key, " is no longer ours (", status.ToString(), "): stopping it"));
+    attempt->Abandon();
+    return false;
+  }
+  if (!IsTransient(status)) Log(absl::StrCat("job ", key, ": report: ", status.ToString()));
+  std::this_thread::sleep_for(milliseconds(200));
+  return false;
+}
+
+}  // namespace fornax::worker

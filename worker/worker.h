@@ -1,0 +1,96 @@
+// Worker: the fornax-worker daemon. It registers with the coordinator
+// (capacity, devices, and the jobs it still runs), holds the Lease stream
+// (heartbeats at the interval the coordinator asks for; assignments and
+// cancels come down it), and runs each assignment as a JobAttempt. A sender
+// thread drains the attempts' outboxes in order through ReportEvents and
+// UploadCheckpoint.
+// When the coordinator goes away the worker re-registers with exponential
+// backoff (100 ms doubling, at most 2 s) while its jobs keep training; their
+// events wait in the outboxes and go out after the reconnect. A job the
+// coordinator no longer gives this worker (RegisterResponse.abandon, or
+// FAILED_PRECONDITION / NOT_FOUND on a report) is stopped and forgotten.
+// Shutdown() (SIGTERM) stops the job processes, flushes what they reported
+// (up to 3 s) and ends the lease; the coordinator requeues their jobs.
+// Thread-safety: Run() on one thread, Shutdown() from another.
+#ifndef FORNAX_WORKER_WORKER_H_
+#define FORNAX_WORKER_WORKER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/client_context.h"
+#include "proto/fornax/v1/workers.grpc.pb.h"
+#include "worker/coordinator_link.h"
+#include "worker/job_attempt.h"
+#include "worker/worker_metrics.h"
+
+namespace fornax::worker {
+
+struct WorkerConfig {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string name;  // worker_id; default: the host name
+  std::string work_dir;
+  std::string metrics_listen = "127.0.0.1:9465";
+  fornax::v1::Resources capacity;
+  int slots = 1;       // jobs at once
+  std::string binary;  // this executable, for `run-job`
+  int step_interval_ms = 100;
+  int max_backoff_ms = 2000;
+};
+
+class Worker {
+ public:
+  // Starts the metrics endpoint; Unavailable when it cannot listen.
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(WorkerConfig config);
+  ~Worker();
+
+  std::string metrics_address() const { return metrics_->address(); }
+  void Run();
+  void Shutdown();
+
+ private:
+  explicit Worker(WorkerConfig config);
+  void ConnectionLoop();
+  // Holds one registration's lease until it breaks or the worker stops.
+  void HoldLease(const fornax::v1::RegisterResponse& registration);
+  void SenderLoop();
+  // Sends the attempt's next batch; false when there was nothing to send or
+  // it failed (then it has backed off).
+  bool SendNext(const std::string& session, const std::shared_ptr<JobAttempt>& attempt);
+  void OnAssignment(const fornax::v1::Assignment& assignment);
+  void OnCancel(const fornax::v1::CancelJob& cancel);
+  void Remove(const std::string& key);
+  std::vector<fornax::v1::RunningJob> Running();
+  fornax::v1::Resources Free();
+  void Log(const std::string& message);
+
+  const WorkerConfig config_;
+  CoordinatorLink link_;
+  std::unique_ptr<WorkerMetrics> metrics_;
+  AttemptEnv env_;
+  std::atomic<int> processes_{0};
+
+  std::mutex mu_;
+  bool stopping_ = false;       // Shutdown began: no new jobs
+  bool closed_ = false;         // flushed: the loops end
+  std::condition_variable cv_;  // outboxes changed, or stopping
+  struct Entry {
+    std::shared_ptr<JobAttempt> attempt;
+    std::thread thread;
+  };
+  std::map<std::string, Entry> attempts_;  // by "job_id/attempt"
+  grpc::ClientContext* lease_ctx_ = nullptr;
+  std::thread sender_;
+};
+
+}  // namespace fornax::worker
+
+#endif  // FORNAX_WORKER_WORKER_H_

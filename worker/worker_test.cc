@@ -1,0 +1,230 @@
+// The worker daemon against a fake coordinator on loopback gRPC, running
+// real job processes: a job reported in full and in order, checkpoints
+// uploaded before the result, a resume, a disconnect that loses nothing,
+// cancel within 2 s, a bad job's failure, and the Prometheus endpoint.
+#include "worker/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/fake_coordinator_test_util.h"
+#include "worker/test_jobs.h"
+
+namespace fornax::worker {
+namespace {
+
+using testing::FakeCoordinator;
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+const std::string kData = "/usr/share/datasets/fashion-mnist/";
+
+// GET http://ADDRESS/metrics.
+std::string Scrape(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  if (write(fd, request.data(), request.size()) < 0) return "";
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    coordinator_.Start();
+    for (const std::string name : {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+      std::string bytes = testing::ReadFile(kData + name);
+      Sha256 hash;
+      hash.Update(bytes);
+      v1::InputFile& input = inputs_.emplace_back();
+      input.set_sha256(hash.HexDigest());
+      input.set_size_bytes(static_cast<int64_t>(bytes.size()));
+      input.set_path("inputs/" + input.sha256() + "/" + name);
+      coordinator_.AddDataset(input.sha256(), std::move(bytes));
+    }
+    WorkerConfig config;
+    config.coordinator = coordinator_.address();
+    config.name = "w1";
+    config.work_dir = dir_.File("work");
+    config.metrics_listen = "127.0.0.1:0";
+    config.capacity.set_cpus(2);
+    config.binary = FORNAX_WORKER_BIN;
+    config.step_interval_ms = 0;
+    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(config);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = *std::move(worker);
+    thread_ = std::thread([this] { worker_->Run(); });
+    ASSERT_TRUE(coordinator_.WaitFor([&] { return !coordinator_.registrations.empty(); }));
+  }
+  void TearDown() override {
+    if (worker_) worker_->Shutdown();
+    if (thread_.joinable()) thread_.join();
+    coordinator_.Stop();
+  }
+
+  void Assign(const std::string& job_id, int epochs, const std::string& images_path = "",
+              const v1::CheckpointRecord* resume = nullptr) {
+    v1::LeaseResponse message;
+    v1::Assignment* a = message.mutable_assign();
+    a->set_job_id(job_id);
+    a->mutable_spec()->set_job_yaml(testing::JobYaml(
+        epochs, "", images_path.empty() ? inputs_[0].path() : images_path, inputs_[1].path()));
+    a->mutable_spec()->set_model_json(testing::ModelJson());
+    for (const v1::InputFile& input : inputs_) *a->mutable_spec()->add_inputs() = input;
+    if (resume != nullptr) *a->mutable_resume_from() = *resume;
+    coordinator_.Send(message);
+  }
+  // The job's events so far (call under WaitFor's lock or after it).
+  const std::map<int64_t, v1::WorkerEvent>& Events(const std::string& job) {
+    return coordinator_.events[job];
+  }
+  bool HasResult(const std::string& job) {
+    const auto& events = coordinator_.events[job];
+    return !events.empty() && events.rbegin()->second.has_result();
+  }
+  bool HasEpoch(const std::string& job) {
+    for (const auto& [seq, e] : coordinator_.events[job])
+      if (e.has_epoch()) return true;
+    return false;
+  }
+  // Sequences 1..N without gaps; RUNNING first.
+  void ExpectComplete(const std::string& job) {
+    const auto& events = Events(job);
+    ASSERT_FALSE(events.empty());
+    EXPECT_EQ(events.begin()->first, 1);
+    EXPECT_EQ(events.rbegin()->first, static_cast<int64_t>(events.size()));
+    EXPECT_EQ(events.begin()->second.state().state(), v1::JOB_STATE_RUNNING);
+    EXPECT_EQ(events.begin()->second.state().worker_id(), "w1");
+  }
+  std::vector<int> EpochNumbers(const std::string& job) {
+    std::vector<int> epochs;
+    for (const auto& [seq, e] : Events(job))
+      if (e.has_epoch()) epochs.push_back(e.epoch().epoch());
+    return epochs;
+  }
+
+  TempDir dir_;
+  FakeCoordinator coordinator_;
+  std::vector<v1::InputFile> inputs_;
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+};
+
+TEST_F(WorkerTest, RunsAJobReportsItInOrderAndUploadsCheckpointsBeforeTheResult) {
+  Assign("j1", 2);
+  size_t checkpoints_at_result = 0;
+  ASSERT_TRUE(coordinator_.WaitFor([&] {
+    checkpoints_at_result = coordinator_.checkpoints.size();
+    return HasResult("j1");
+  }));
+  ExpectComplete("j1");
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().succeeded());
+  EXPECT_THAT(EpochNumbers("j1"), ::testing::ElementsAre(0, 1));
+  int steps = 0, logs = 0;
+  for (const auto& [seq, e] : Events("j1")) {
+    steps += e.has_step();
+    logs += e.has_log();
+  }
+  EXPECT_EQ(steps, 16);
+  EXPECT_GE(logs, 2);  // "Epoch 1/2", "Epoch 2/2", "traces: 1"
+  ASSERT_EQ(checkpoints_at_result, 3u) << "the result came before the final model";
+  EXPECT_EQ(coordinator_.checkpoints[1].epoch(), 2);
+  EXPECT_EQ(coordinator_.checkpoints[1].global_step(), 16);
+  EXPECT_TRUE(coordinator_.checkpoints[2].final());
+  EXPECT_EQ(coordinator_.checkpoints[2].job_id(), "j1");
+  EXPECT_EQ(coordinator_.checkpoints[2].session_id(), "s1");
+
+  const std::string metrics = Scrape(worker_->metrics_address());
+  EXPECT_THAT(metrics, HasSubstr("fornax_job_metric{job=\"j1\",metric=\"loss\"}"));
+  EXPECT_THAT(metrics, HasSubstr("fornax_job_samples_per_second{job=\"j1\"}"));
+  EXPECT_THAT(metrics, HasSubstr("fornax_job_retraces{job=\"j1\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("fornax_checkpoint_duration_seconds_count 3"));
+  EXPECT_THAT(metrics, HasSubstr("fornax_worker_jobs_running 0"));
+
+  // A second job resumes from j1's epoch-2 checkpoint for a third epoch.
+  v1::CheckpointRecord resume;
+  resume.set_checkpoint_id(coordinator_.checkpoints[1].sha256());
+  resume.set_sha256(coordinator_.checkpoints[1].sha256());
+  resume.set_epoch(2);
+  Assign("j2", 3, "", &resume);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j2"); }));
+  ExpectComplete("j2");
+  EXPECT_THAT(Events("j2").begin()->second.state().reason(), HasSubstr("resumed at epoch 2"));
+  EXPECT_THAT(EpochNumbers("j2"), ::testing::ElementsAre(2));
+  EXPECT_TRUE(Events("j2").rbegin()->second.result().succeeded());
+}
+
+TEST_F(WorkerTest, KeepsTrainingWhileTheCoordinatorIsAwayAndLosesNoEvent) {
+  constexpr int kEpochs = 25;
+  Assign("j1", kEpochs);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasEpoch("j1"); }));
+  coordinator_.Stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Training went on: epoch checkpoints wait on disk for their upload.
+  const std::string ckpt_dir = dir_.File("work/jobs/j1-0/checkpoints");
+  const auto files = std::distance(std::filesystem::directory_iterator(ckpt_dir), {});
+  EXPECT_GE(files, 1);
+  coordinator_.Start();
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 60));
+  ExpectComplete("j1");
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().succeeded());
+  std::vector<int> expected(kEpochs);
+  for (int i = 0; i < kEpochs; ++i) expected[i] = i;
+  EXPECT_EQ(EpochNumbers("j1"), expected);
+  ASSERT_GE(coordinator_.registrations.size(), 2u);
+  const v1::RegisterRequest& again = coordinator_.registrations[1];
+  ASSERT_EQ(again.running_size(), 1);
+  EXPECT_EQ(again.running(0).job_id(), "j1");
+  EXPECT_EQ(coordinator_.checkpoints.size(), static_cast<size_t>(kEpochs + 1));
+}
+
+TEST_F(WorkerTest, CancelStopsTheJobWithinTwoSeconds) {
+  Assign("j1", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasEpoch("j1"); }));
+  v1::LeaseResponse cancel;
+  cancel.mutable_cancel()->set_job_id("j1");
+  cancel.mutable_cancel()->set_reason("user");
+  const auto start = std::chrono::steady_clock::now();
+  coordinator_.Send(cancel);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 10));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().cancelled());
+  ExpectComplete("j1");
+}
+
+TEST_F(WorkerTest, BadJobFailsWithItsExitCodeMessageAndLastLines) {
+  Assign("j1", 1, "inputs/missing/images.gz");
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }));
+  ExpectComplete("j1");
+  const v1::AttemptResult& result = Events("j1").rbegin()->second.result();
+  EXPECT_FALSE(result.succeeded());
+  EXPECT_EQ(result.failure().exit_code(), 2);
+  EXPECT_EQ(result.failure().signal(), 0);
+  EXPECT_THAT(result.failure().message(), HasSubstr("inputs/missing/images.gz"));
+  ASSERT_GE(result.failure().last_log_lines_size(), 1);
+  EXPECT_THAT(result.failure().last_log_lines(0), HasSubstr("fornax-worker run-job: error:"));
+}
+
+}  // namespace
+}  // namespace fornax::worker
