@@ -5,17 +5,22 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <atomic>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/archive/h5_handle.h"
+#include "engine/base/status_macros.h"
 
 namespace fornax {
 namespace {
 
 // Refuses datasets larger than this many elements (a declared size can lie).
 constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+// Refuses string attributes with more entries or bytes than this.
+constexpr hssize_t kMaxAttributeEntries = hssize_t{1} << 20;
+constexpr size_t kMaxAttributeBytes = size_t{64} << 20;
 
 }  // namespace
 
@@ -121,6 +126,75 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
     return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its data (truncated?)"));
   }
   return value;
+}
+
+absl::StatusOr<Tensor> H5Reader::ReadVariable(const std::string& path,
+                                              const std::string& variable_name,
+                                              const Tensor& like) const {
+  FORNAX_ASSIGN_OR_RETURN(Tensor value, ReadDataset(path));
+  const std::string where = absl::StrCat(source_, ": dataset '", path, "' (", variable_name, ")");
+  if (value.shape() != like.shape()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": expected shape ",
+                                                   like.shape().ToString(), ", received ",
+                                                   value.shape().ToString()));
+  }
+  if (IsFloating(value.dtype()) != IsFloating(like.dtype())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": expected dtype ", std::string(DTypeName(like.dtype())),
+                     ", received ", std::string(DTypeName(value.dtype()))));
+  }
+  return value.dtype() == like.dtype() ? value : value.CastTo(like.dtype());
+}
+
+absl::StatusOr<std::vector<std::string>> H5Reader::ReadStringsAttribute(
+    const std::string& path, const std::string& key) const {
+  const std::string where = absl::StrCat(source_, ": attribute '", key, "' of '", path, "'");
+  if ((path != "/" && !Exists(path)) ||
+      H5Aexists_by_name(file_, path.c_str(), key.c_str(), H5P_DEFAULT) <= 0) {
+    return absl::NotFoundError(absl::StrCat(where, " is missing"));
+  }
+  H5Handle attribute(H5Aopen_by_name(file_, path.c_str(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                     H5Aclose);
+  H5Handle space(attribute.ok() ? H5Aget_space(attribute.get()) : -1, H5Sclose);
+  H5Handle type(attribute.ok() ? H5Aget_type(attribute.get()) : -1, H5Tclose);
+  const hssize_t count = space.ok() ? H5Sget_simple_extent_npoints(space.get()) : -1;
+  if (!type.ok() || count < 0 || count > kMaxAttributeEntries ||
+      H5Sget_simple_extent_ndims(space.get()) > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is unreadable or not a string list"));
+  }
+  std::vector<std::string> out;
+  if (count == 0) return out;
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " is not a string"));
+  }
+  const size_t n = static_cast<size_t>(count);
+  if (H5Tis_variable_str(type.get()) > 0) {
+    H5Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+    std::vector<char*> strings(n, nullptr);
+    if (!memory.ok() || H5Tset_size(memory.get(), H5T_VARIABLE) < 0 ||
+        H5Tset_cset(memory.get(), H5Tget_cset(type.get())) < 0 ||
+        H5Aread(attribute.get(), memory.get(), strings.data()) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its strings"));
+    }
+    for (char* s : strings) out.emplace_back(s != nullptr ? s : "");
+    H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, strings.data());
+    return out;
+  }
+  const size_t size = H5Tget_size(type.get());
+  if (size == 0 || size > kMaxAttributeBytes / n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": declares ", n, " strings of ", size, " bytes; refusing it"));
+  }
+  std::string buffer(size * n, '\0');
+  if (H5Aread(attribute.get(), type.get(), buffer.data()) < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its strings"));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    std::string s = buffer.substr(i * size, size);
+    s.resize(std::min(s.size(), s.find('\0')));  // NUL-padded or NUL-terminated
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace fornax

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/tensor/tensor.h"
@@ -28,6 +29,17 @@ class H5Reader {
   int64_t CountMembers(const std::string& path) const;
   // Float32 (and float64, cast to float32), int32, int64 and uint8 datasets.
   absl::StatusOr<Tensor> ReadDataset(const std::string& path) const;
+  // Dataset `path` as the value of model variable `variable_name` (for
+  // messages), which `like` holds now: the shapes must match and both be
+  // floating or both integer; the value comes back cast to like's dtype.
+  absl::StatusOr<Tensor> ReadVariable(const std::string& path, const std::string& variable_name,
+                                      const Tensor& like) const;
+  // The string attribute `key` of the object at `path` ("/" for the file):
+  // variable-length or fixed-length (NUL-padded), a scalar or an array (one
+  // element per entry; an empty array of any type is an empty list, as
+  // Keras writes an empty weight_names). NotFound when it is missing.
+  absl::StatusOr<std::vector<std::string>> ReadStringsAttribute(const std::string& path,
+                                                                const std::string& key) const;
 
  private:
   H5Reader(int64_t file, std::string image, std::string source)

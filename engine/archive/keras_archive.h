@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,21 +38,34 @@ absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer);
 // A .keras archive read back: config.json parsed and model.weights.h5 open.
 // Member names that could escape a destination ("..", absolute paths,
 // backslashes) are refused, as are members declaring over 4 GiB or over 100x
-// their stored size. Errors name the archive and the member.
+// their stored size. Errors name the archive and the member. A file that
+// starts with HDF5's signature is read as a legacy full-model .h5
+// (legacy_h5.h): `config` is then its model_config with a compile_config
+// made from its training_config, and `weights` the whole file.
 struct KerasArchive {
   nlohmann::json config;
   std::unique_ptr<H5Reader> weights;
+  bool legacy_h5 = false;  // weights in the legacy layout (model_weights/...)
 };
 absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path);
 
-// The archive's model compiled with its compile_config (Keras's compile
-// defaults when it has none), or with `compile` when given (a job's compile
-// section), weights and optimizer state restored: a saved Fornax or Keras run
-// continues where it stopped. Errors name the h5 group, layer and variable
-// (count, shape or dtype mismatch; an optimizer whose variables differ from
-// the saved ones is an error, not Keras's skipped-state warning).
-absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed,
-                                                          const CompileConfig* compile = nullptr);
+// The CompileConfig a compile_config (config.json's) records; Keras's
+// compile defaults for what it leaves out.
+CompileConfig CompileConfigFromKeras(const nlohmann::json& compile_config);
+
+// The archive's model (.keras, or legacy .h5) compiled with its
+// compile_config, weights and optimizer state restored: a saved Fornax or
+// Keras run continues where it stopped. With `compile` (a job's compile
+// section), the fields named in `compile_keys` ("optimizer", "loss",
+// "loss_weights", "metrics", "steps_per_execution"; every field when
+// `compile_keys` is null) come from `compile` and the others from the
+// archive's compile_config; the backend always comes from `compile`.
+// Errors name the h5 group, layer and variable (count, shape or dtype
+// mismatch; in a .keras, an optimizer whose variables differ from the saved
+// ones is an error, not Keras's skipped-state warning).
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
+    const std::string& path, uint64_t seed, const CompileConfig* compile = nullptr,
+    const std::vector<std::string>* compile_keys = nullptr);
 
 }  // namespace fornax
 

@@ -1,18 +1,21 @@
 // ReadKerasArchive / LoadKerasArchive: libzip to read the members into
 // memory (nothing is ever extracted to disk), H5Reader for the weights.
-#include "engine/archive/keras_archive.h"
-
 #include <zip.h>
 
-#include <cstring>
+#include <algorithm>
+#include <fstream>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/archive/keras_archive.h"
 #include "engine/archive/keras_layout.h"
+#include "engine/archive/legacy_h5.h"
 #include "engine/base/status_macros.h"
+#include "engine/data/file_util.h"
 #include "engine/keras/optimizers/optimizer.h"
 
 namespace fornax {
@@ -62,27 +65,6 @@ absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,
   return data;
 }
 
-// Copies one dataset into a store variable, checking shape and dtype.
-absl::Status Assign(const H5Reader& h5, const std::string& dataset, const std::string& what,
-                    Tensor& variable) {
-  FORNAX_ASSIGN_OR_RETURN(Tensor value, h5.ReadDataset(dataset));
-  if (value.shape() != variable.shape()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.weights.h5: ", dataset, " (", what, "): expected shape ",
-                     variable.shape().ToString(), ", received ", value.shape().ToString()));
-  }
-  if (IsFloating(value.dtype()) != IsFloating(variable.dtype())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("model.weights.h5: ", dataset, " (", what, "): expected dtype ",
-                     std::string(DTypeName(variable.dtype())), ", received ",
-                     std::string(DTypeName(value.dtype()))));
-  }
-  // Into the variable's own buffer: compiled plans may hold on to it.
-  const Tensor cast = value.dtype() == variable.dtype() ? value : value.CastTo(variable.dtype());
-  std::memcpy(variable.raw_data(), cast.raw_data(), cast.byte_size());
-  return absl::OkStatus();
-}
-
 absl::Status LoadGroup(const H5Reader& h5, const std::string& group, const std::string& owner,
                        VariableStore& store, const std::vector<int64_t>& indices) {
   const std::string vars = absl::StrCat(group, "/vars");
@@ -96,15 +78,47 @@ absl::Status LoadGroup(const H5Reader& h5, const std::string& group, const std::
                                                    expected, "], but the file has ", saved));
   }
   for (size_t i = 0; i < indices.size(); ++i) {
-    FORNAX_RETURN_IF_ERROR(Assign(h5, absl::StrCat(vars, "/", i), store.info(indices[i]).path,
-                                  store.value(indices[i])));
+    Tensor& variable = store.value(indices[i]);
+    FORNAX_ASSIGN_OR_RETURN(Tensor value, h5.ReadVariable(absl::StrCat(vars, "/", i),
+                                                          store.info(indices[i]).path, variable));
+    CopyIntoVariable(value, variable);
   }
   return absl::OkStatus();
 }
 
+// Reads the legacy .h5 `path` when it starts with HDF5's signature; nullopt
+// for anything else (a zip, or garbage for libzip to refuse).
+absl::StatusOr<std::optional<KerasArchive>> ReadIfLegacyH5(const std::string& path) {
+  char signature[8] = {};
+  {
+    std::ifstream file(path, std::ios::binary);
+    if (!file.read(signature, sizeof(signature)) ||
+        std::string(signature, sizeof(signature)) != "\x89HDF\r\n\x1a\n") {
+      return std::nullopt;
+    }
+  }
+  FORNAX_ASSIGN_OR_RETURN(std::string image, ReadFileToString(path));
+  FORNAX_ASSIGN_OR_RETURN(KerasArchive archive, ReadLegacyH5(std::move(image), path));
+  return archive;
+}
+
 }  // namespace
 
+CompileConfig CompileConfigFromKeras(const nlohmann::json& compile_config) {
+  CompileConfig compile;
+  if (!compile_config.is_object()) return compile;
+  if (compile_config.contains("optimizer")) compile.optimizer = compile_config["optimizer"];
+  compile.loss = compile_config.value("loss", nlohmann::json());
+  compile.loss_weights = compile_config.value("loss_weights", nlohmann::json());
+  compile.metrics = compile_config.value("metrics", nlohmann::json());
+  const nlohmann::json steps = compile_config.value("steps_per_execution", nlohmann::json(1));
+  if (steps.is_number_integer()) compile.steps_per_execution = steps.get<int64_t>();
+  return compile;
+}
+
 absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
+  FORNAX_ASSIGN_OR_RETURN(std::optional<KerasArchive> legacy, ReadIfLegacyH5(path));
+  if (legacy.has_value()) return *std::move(legacy);
   int error = 0;
   zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &error);
   if (zip == nullptr) {
@@ -136,28 +150,40 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(const std::string& path, uint64_t seed,
-                                                          const CompileConfig* override_compile) {
+absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
+    const std::string& path, uint64_t seed, const CompileConfig* override_compile,
+    const std::vector<std::string>* compile_keys) {
   FORNAX_ASSIGN_OR_RETURN(KerasArchive archive, ReadKerasArchive(path));
+  const std::string config_name = archive.legacy_h5 ? "model_config" : "config.json";
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
-                          Model::FromJson(archive.config, path + ": config.json"));
-  CompileConfig compile;
-  const nlohmann::json compile_config = archive.config.value("compile_config", nlohmann::json());
+                          Model::FromJson(archive.config, absl::StrCat(path, ": ", config_name)));
+  CompileConfig compile =
+      CompileConfigFromKeras(archive.config.value("compile_config", nlohmann::json()));
   if (override_compile != nullptr) {
-    compile = *override_compile;
-  } else if (compile_config.is_object() && !compile_config.empty()) {
-    if (compile_config.contains("optimizer")) compile.optimizer = compile_config["optimizer"];
-    compile.loss = compile_config.value("loss", nlohmann::json());
-    compile.loss_weights = compile_config.value("loss_weights", nlohmann::json());
-    compile.metrics = compile_config.value("metrics", nlohmann::json());
-    const nlohmann::json steps = compile_config.value("steps_per_execution", nlohmann::json(1));
-    if (steps.is_number_integer()) compile.steps_per_execution = steps.get<int64_t>();
+    auto given = [&](const char* key) {
+      return compile_keys == nullptr ||
+             std::find(compile_keys->begin(), compile_keys->end(), key) != compile_keys->end();
+    };
+    if (given("optimizer")) compile.optimizer = override_compile->optimizer;
+    if (given("loss")) compile.loss = override_compile->loss;
+    if (given("loss_weights")) compile.loss_weights = override_compile->loss_weights;
+    if (given("metrics")) compile.metrics = override_compile->metrics;
+    if (given("steps_per_execution")) {
+      compile.steps_per_execution = override_compile->steps_per_execution;
+    }
+    compile.backend = override_compile->backend;
   }
   absl::StatusOr<std::unique_ptr<Trainer>> trainer =
       Trainer::Create(std::move(model), compile, seed);
   if (!trainer.ok()) {
-    return absl::Status(trainer.status().code(),
-                        absl::StrCat(path, ": compile_config: ", trainer.status().message()));
+    return absl::Status(
+        trainer.status().code(),
+        absl::StrCat(path, ": ", archive.legacy_h5 ? "training_config" : "compile_config", ": ",
+                     trainer.status().message()));
+  }
+  if (archive.legacy_h5) {
+    FORNAX_RETURN_IF_ERROR(LoadLegacyWeights(archive, path, **trainer));
+    return trainer;
   }
   VariableStore& store = (*trainer)->variables();
   FORNAX_ASSIGN_OR_RETURN(std::vector<LayerVariables> groups,

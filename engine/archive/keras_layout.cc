@@ -2,6 +2,7 @@
 #include "engine/archive/keras_layout.h"
 
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
@@ -21,6 +22,10 @@ std::string KerasSnakeCase(const std::string& class_name) {
   name = std::regex_replace(name, kLowerUpper, "$1_$2");
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
+}
+
+void CopyIntoVariable(const Tensor& value, Tensor& variable) {
+  std::memcpy(variable.raw_data(), value.raw_data(), value.byte_size());
 }
 
 absl::StatusOr<std::vector<LayerVariables>> KerasLayerGroups(const Model& model,

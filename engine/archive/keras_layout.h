@@ -28,6 +28,10 @@ struct LayerVariables {
 absl::StatusOr<std::vector<LayerVariables>> KerasLayerGroups(const Model& model,
                                                              const VariableStore& store);
 
+// Copies `value` (same shape and dtype) into `variable`'s own buffer, which
+// compiled plans may hold on to.
+void CopyIntoVariable(const Tensor& value, Tensor& variable);
+
 // Keras's naming.to_snake_case: "BatchNormalization" -> "batch_normalization",
 // "Conv2D" -> "conv2d".
 std::string KerasSnakeCase(const std::string& class_name);

@@ -95,9 +95,16 @@ class FieldReader {
   std::string base_dir_;
 };
 
-absl::Status ParseCompile(const FieldReader& r, const YAML::Node& node, CompileConfig* out) {
+// `from_archive`: the model is a .keras or legacy .h5 whose compile_config
+// supplies what the section leaves out, so even loss is optional.
+absl::Status ParseCompile(const FieldReader& r, const YAML::Node& node, bool from_archive,
+                          JobSpec* job) {
   FORNAX_RETURN_IF_ERROR(r.CheckMap(
       node, "compile", {"optimizer", "loss", "loss_weights", "metrics", "steps_per_execution"}));
+  for (const char* key : {"optimizer", "loss", "loss_weights", "metrics", "steps_per_execution"}) {
+    if (node[key]) job->compile_keys.push_back(key);
+  }
+  CompileConfig* out = &job->compile;
   if (node["optimizer"]) {
     const YAML::Node& opt = node["optimizer"];
     if (!(opt.IsScalar() || (opt.IsMap() && opt["class_name"]))) {
@@ -106,9 +113,13 @@ absl::Status ParseCompile(const FieldReader& r, const YAML::Node& node, CompileC
     }
     FORNAX_ASSIGN_OR_RETURN(out->optimizer, r.Json(opt, "compile.optimizer"));
   }
-  if (!node["loss"]) return r.Error("compile.loss", "required (e.g. loss: mean_squared_error)");
-  FORNAX_ASSIGN_OR_RETURN(out->loss, r.Json(node["loss"], "compile.loss"));
-  if (out->loss.is_null()) return r.Error("compile.loss", "required, got an empty value");
+  if (!node["loss"] && !from_archive) {
+    return r.Error("compile.loss", "required (e.g. loss: mean_squared_error)");
+  }
+  if (node["loss"]) {
+    FORNAX_ASSIGN_OR_RETURN(out->loss, r.Json(node["loss"], "compile.loss"));
+    if (out->loss.is_null()) return r.Error("compile.loss", "required, got an empty value");
+  }
   if (node["loss_weights"]) {
     FORNAX_ASSIGN_OR_RETURN(out->loss_weights,
                             r.Json(node["loss_weights"], "compile.loss_weights"));
@@ -333,8 +344,14 @@ absl::StatusOr<JobSpec> ParseJobNode(const YAML::Node& root, const std::string& 
   if (!root["model"]) return r.Error("model", "required: the path of a Keras model JSON");
   FORNAX_ASSIGN_OR_RETURN(std::string model, r.String(root["model"], "model"));
   job.model_path = r.Resolve(model);
-  if (!root["compile"]) return r.Error("compile", "required (at least compile.loss)");
-  FORNAX_RETURN_IF_ERROR(ParseCompile(r, root["compile"], &job.compile));
+  const bool from_archive = IsModelArchive(job.model_path);
+  if (root["compile"]) {
+    FORNAX_RETURN_IF_ERROR(ParseCompile(r, root["compile"], from_archive, &job));
+  } else if (!from_archive) {
+    return r.Error("compile",
+                   "required (at least compile.loss) unless the model is a .keras or .h5 "
+                   "archive, whose compile_config is the default");
+  }
   if (root["backend"]) {
     FORNAX_ASSIGN_OR_RETURN(job.compile.backend, r.String(root["backend"], "backend"));
   }
@@ -344,6 +361,10 @@ absl::StatusOr<JobSpec> ParseJobNode(const YAML::Node& root, const std::string& 
 }
 
 }  // namespace
+
+bool IsModelArchive(const std::string& model_path) {
+  return absl::EndsWith(model_path, ".keras") || absl::EndsWith(model_path, ".h5");
+}
 
 absl::StatusOr<JobSpec> ParseJobYaml(const std::string& text, const std::string& source,
                                      const std::string& base_dir) {

@@ -52,7 +52,11 @@ struct DataSplit {
 struct JobSpec {
   std::string path;        // the job file, as given (messages use it)
   std::string model_path;  // resolved
+  // The compile section over CompileConfig's defaults. When the model is an
+  // archive (IsModelArchive), the section is optional (loss included) and
+  // only `compile_keys` override the archive's compile_config.
   CompileConfig compile;
+  std::vector<std::string> compile_keys;  // the fields the section sets, e.g. {"loss"}
   FitConfig fit;
   uint64_t seed = 0;
   std::vector<nlohmann::json> callbacks;  // Keras configs: {"class_name": ..., "config": ...}
@@ -62,6 +66,10 @@ struct JobSpec {
 };
 
 absl::StatusOr<JobSpec> ParseJobFile(const std::string& path);
+
+// Whether a job's `model:` is an archive (.keras, or a legacy Keras .h5)
+// bringing weights, optimizer state and a compile_config, not a model JSON.
+bool IsModelArchive(const std::string& model_path);
 
 // Parses YAML text; `source` names it in messages and `base_dir` anchors
 // relative paths.

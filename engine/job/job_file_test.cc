@@ -97,6 +97,28 @@ TEST(JobFileTest, DefaultsMatchKeras) {
   EXPECT_FALSE(job->train.has_value());
 }
 
+TEST(JobFileTest, ArchiveModelsMakeCompileOptional) {
+  // The archive's compile_config is the default: no section, or only some keys.
+  absl::StatusOr<JobSpec> bare = ParseJobYaml("model: m.keras\n", "j.yaml", ".");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_TRUE(bare->compile_keys.empty());
+  EXPECT_TRUE(bare->compile.loss.is_null());
+  absl::StatusOr<JobSpec> some = ParseJobYaml(
+      "model: old.h5\ncompile: {optimizer: sgd, steps_per_execution: 2}\n", "j.yaml", ".");
+  ASSERT_TRUE(some.ok()) << some.status();
+  EXPECT_EQ(some->compile_keys, (std::vector<std::string>{"optimizer", "steps_per_execution"}));
+  EXPECT_EQ(some->compile.optimizer, "sgd");
+  EXPECT_TRUE(some->compile.loss.is_null());
+  EXPECT_TRUE(IsModelArchive("a/b.keras"));
+  EXPECT_TRUE(IsModelArchive("b.h5"));
+  EXPECT_FALSE(IsModelArchive("model.json"));
+  // A model JSON has no compile_config: its job still needs compile.loss.
+  absl::StatusOr<JobSpec> json_model =
+      ParseJobYaml("model: m.json\ncompile: {optimizer: sgd}\n", "j.yaml", ".");
+  EXPECT_THAT(std::string(json_model.status().message()),
+              testing::HasSubstr("j.yaml: compile.loss: required"));
+}
+
 struct BadCase {
   const char* yaml;
   const char* message;

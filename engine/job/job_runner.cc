@@ -153,14 +153,16 @@ JobRunner::~JobRunner() = default;
 absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRunOptions options) {
   std::unique_ptr<JobRunner> runner(new JobRunner());
   if (options.initial_epoch) job.fit.initial_epoch = *options.initial_epoch;
-  // A .keras model brings its weights and optimizer state: training resumes
+  // A .keras (or legacy .h5) model brings its weights and optimizer state: training resumes
   // where it stopped (with fit.initial_epoch, on the same epochs' shuffles).
   const std::string& archive = options.resume_path.empty() ? job.model_path : options.resume_path;
-  const bool from_archive = absl::EndsWith(archive, ".keras");
+  const bool from_archive = IsModelArchive(archive);
   std::unique_ptr<Model> model;
   std::unique_ptr<Trainer>& trainer = runner->trainer_;
   if (from_archive) {
-    FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(archive, job.seed, &job.compile));
+    FORNAX_ASSIGN_OR_RETURN(trainer,
+                            LoadKerasArchive(archive, job.seed, &job.compile, &job.compile_keys));
+    job.compile = trainer->compile_config();  // the archive's, under the job's compile keys
   } else {
     FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
   }
