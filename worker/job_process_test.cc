@@ -86,7 +86,7 @@ TEST(JobProcessTest, ReportsStepsEpochsCheckpointsAndTheFinalModel) {
   EXPECT_TRUE(checkpoints[2].record.final());
   EXPECT_EQ(checkpoints[2].path, dir.File("job/output/model.keras"));
   EXPECT_GT(checkpoints[2].record.size_bytes(), 0);
-  EXPECT_THAT(Lines(run), Contains(HasSubstr("Epoch 2/2")));
+  EXPECT_THAT(Lines(run), Contains(HasSubstr("training epochs 1..2, batch size 64")));
 }
 
 // Acceptance 2 of M1-3 through the job process: 2 epochs, then a resume
@@ -188,7 +188,7 @@ TEST_F(LongJobTest, KilledProcessReportsTheSignalAndItsLastLines) {
   waiter_.join();
   EXPECT_EQ(run_.exit.exit_code, -1);
   EXPECT_EQ(run_.exit.signal, SIGKILL);
-  EXPECT_THAT(Lines(run_), Contains(HasSubstr("Epoch 1/1000")));
+  EXPECT_THAT(Lines(run_), Contains(HasSubstr("training epochs 1..1000")));
 }
 
 }  // namespace

@@ -25,8 +25,8 @@ std::string FormatLogs(const Logs& logs) {
   return out;
 }
 
-// Writes the runner's events to the events fd, and a line per epoch to
-// stdout (the job's log).
+// Writes the runner's events to the events fd. The job's log (stdout) gets
+// no per-epoch lines: the epoch events are what `fornax logs` shows.
 class EventWriter : public JobObserver {
  public:
   EventWriter(int fd, double step_interval_seconds)
@@ -38,11 +38,7 @@ class EventWriter : public JobObserver {
     last_step_ = now;
     Write(StepLine(e));
   }
-  void OnEpoch(const EpochEvent& e) override {
-    std::cout << "Epoch " << e.epoch + 1 << "/" << e.epochs
-              << absl::StrFormat(" - %.1fs", e.seconds) << FormatLogs(e.logs) << std::endl;
-    Write(EpochLine(e));
-  }
+  void OnEpoch(const EpochEvent& e) override { Write(EpochLine(e)); }
   absl::Status OnCheckpoint(const CheckpointEvent& e) override {
     Write(CheckpointLine(e));
     return absl::OkStatus();
@@ -85,10 +81,10 @@ absl::Status Run(const Flags& flags, EventWriter& events) {
   options.checkpoint_dir = dir + "/checkpoints";
 
   FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(dir + "/job.yaml"));
-  if (!options.resume_path.empty()) {
-    std::cout << "resuming from " << options.resume_path << " at epoch "
-              << options.initial_epoch.value_or(job.fit.initial_epoch) << std::endl;
-  }
+  const int first_epoch = options.initial_epoch.value_or(job.fit.initial_epoch);
+  std::cout << "training epochs " << first_epoch + 1 << ".." << job.fit.epochs << ", batch size "
+            << job.fit.batch_size << ", backend " << job.compile.backend
+            << (options.resume_path.empty() ? "" : ", resumed from a checkpoint") << std::endl;
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<JobRunner> runner,
                           JobRunner::Create(std::move(job), std::move(options)));
   FORNAX_RETURN_IF_ERROR(runner->Fit({}, &events).status());

@@ -149,6 +149,7 @@ void Worker::HoldLease(const v1::RegisterResponse& registration) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     lease_ctx_ = &ctx;
+    lease_session_ = session;
   }
   auto stream = link_.stub().Lease(&ctx);
   link_.SetSession(session);
@@ -239,17 +240,14 @@ std::vector<v1::RunningJob> Worker::Running() {
 v1::Resources Worker::Free() {
   std::lock_guard<std::mutex> lock(mu_);
   v1::Resources free = config_.capacity;
-  int busy = 0;
   for (const auto& [key, entry] : attempts_) {
     if (entry.attempt->finished()) continue;
-    ++busy;
     const v1::Resources& used = entry.attempt->assignment().spec().resources();
+    free.set_slots(std::max(0, free.slots() - 1));
     free.set_gpus(std::max(0, free.gpus() - used.gpus()));
     free.set_cpus(std::max(0, free.cpus() - used.cpus()));
     free.set_memory_bytes(std::max<int64_t>(0, free.memory_bytes() - used.memory_bytes()));
   }
-  // Every slot taken: nothing fits until a job ends.
-  if (busy >= config_.slots) free = v1::Resources();
   return free;
 }
 
@@ -261,6 +259,7 @@ void Worker::Remove(const std::string& key) {
     if (it == attempts_.end()) return;
     entry = std::move(it->second);
     attempts_.erase(it);
+    refused_.erase(key);
   }
   entry.thread.join();
   std::error_code ec;
@@ -328,6 +327,21 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
   }
   if (status.code() == absl::StatusCode::kFailedPrecondition ||
       status.code() == absl::StatusCode::kNotFound) {
+    // The session may be stale (a restarted coordinator knows none of the
+    // old ones) or the job may be someone else's now. Registering again
+    // settles it: the coordinator re-attaches the job or lists it to
+    // abandon. Refused again on the new session, it is not ours.
+    std::unique_lock<std::mutex> lock(mu_);
+    std::string& refused = refused_[key];
+    if (refused.empty() || refused == session) {
+      refused = session;
+      Log(absl::StrCat("job ", key, ": ", status.ToString(), "; registering again"));
+      if (lease_ctx_ != nullptr && lease_session_ == session) lease_ctx_->TryCancel();
+      lock.unlock();
+      link_.DropSession(session);
+      return false;
+    }
+    lock.unlock();
     Log(absl::StrCat("job ", key, " is no longer ours (", status.ToString(), "): stopping it"));
     attempt->Abandon();
     return false;

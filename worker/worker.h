@@ -7,8 +7,9 @@
 // When the coordinator goes away the worker re-registers with exponential
 // backoff (100 ms doubling, at most 2 s) while its jobs keep training; their
 // events wait in the outboxes and go out after the reconnect. A job the
-// coordinator no longer gives this worker (RegisterResponse.abandon, or
-// FAILED_PRECONDITION / NOT_FOUND on a report) is stopped and forgotten.
+// coordinator no longer gives this worker (RegisterResponse.abandon, or a
+// report refused with FAILED_PRECONDITION / NOT_FOUND on two sessions in a
+// row: the first refusal makes it register again) is stopped and forgotten.
 // Shutdown() (SIGTERM) stops the job processes, flushes what they reported
 // (up to 3 s) and ends the lease; the coordinator requeues their jobs.
 // Thread-safety: Run() on one thread, Shutdown() from another.
@@ -39,9 +40,8 @@ struct WorkerConfig {
   std::string name;  // worker_id; default: the host name
   std::string work_dir;
   std::string metrics_listen = "127.0.0.1:9465";
-  fornax::v1::Resources capacity;
-  int slots = 1;       // jobs at once
-  std::string binary;  // this executable, for `run-job`
+  fornax::v1::Resources capacity;  // slots: jobs at once
+  std::string binary;              // this executable, for `run-job`
   int step_interval_ms = 100;
   int max_backoff_ms = 2000;
 };
@@ -86,8 +86,12 @@ class Worker {
     std::shared_ptr<JobAttempt> attempt;
     std::thread thread;
   };
-  std::map<std::string, Entry> attempts_;  // by "job_id/attempt"
-  grpc::ClientContext* lease_ctx_ = nullptr;
+  std::map<std::string, Entry> attempts_;     // by "job_id/attempt"
+  grpc::ClientContext* lease_ctx_ = nullptr;  // the lease being held, and its session
+  std::string lease_session_;
+  // Attempts a report was refused for (FAILED_PRECONDITION / NOT_FOUND), by
+  // key: the session that refused it.
+  std::map<std::string, std::string> refused_;
   std::thread sender_;
 };
 

@@ -64,7 +64,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   config.capacity.set_cpus(static_cast<int>(*cpus));
   config.capacity.set_memory_bytes(*memory_bytes);
   config.capacity.set_gpus(static_cast<int>(*gpus));
-  config.slots = static_cast<int>(*slots);
+  config.capacity.set_slots(static_cast<int>(*slots));
   config.step_interval_ms = static_cast<int>(*interval);
   return config;
 }
