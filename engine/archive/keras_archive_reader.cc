@@ -65,15 +65,16 @@ absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,
   return data;
 }
 
-absl::Status LoadGroup(const H5Reader& h5, const std::string& group, const std::string& owner,
-                       VariableStore& store, const std::vector<int64_t>& indices) {
+absl::Status LoadGroup(const H5Reader& h5, const std::string& path, const std::string& group,
+                       const std::string& owner, VariableStore& store,
+                       const std::vector<int64_t>& indices) {
   const std::string vars = absl::StrCat(group, "/vars");
   const int64_t saved = h5.CountMembers(vars);
   if (saved != static_cast<int64_t>(indices.size())) {
     std::string expected;
     for (int64_t i : indices)
       absl::StrAppend(&expected, expected.empty() ? "" : ", ", store.info(i).path);
-    return absl::InvalidArgumentError(absl::StrCat("model.weights.h5: ", vars, ": '", owner,
+    return absl::InvalidArgumentError(absl::StrCat(path, ": model.weights.h5: ", vars, ": '", owner,
                                                    "' expected ", indices.size(), " variables [",
                                                    expected, "], but the file has ", saved));
   }
@@ -189,7 +190,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
   FORNAX_ASSIGN_OR_RETURN(std::vector<LayerVariables> groups,
                           KerasLayerGroups((*trainer)->model(), store));
   for (const LayerVariables& layer : groups) {
-    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, layer.group,
+    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, path, layer.group,
                                      absl::StrCat("layer ", layer.layer_name), store,
                                      layer.indices));
   }
@@ -211,7 +212,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
     optimizer_variables.resize(static_cast<size_t>(saved));
   }
   if (saved > 0) {
-    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, "optimizer",
+    FORNAX_RETURN_IF_ERROR(LoadGroup(*archive.weights, path, "optimizer",
                                      absl::StrCat("optimizer ", optimizer.name()), store,
                                      optimizer_variables));
   }

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <vector>
@@ -252,6 +253,74 @@ TEST(KerasArchiveReaderTest, TruncatedWeightsAndVariableCountMismatch) {
   EXPECT_THAT(message, testing::HasSubstr("the file has 2"));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
+}
+
+TEST(KerasArchiveReaderTest, ConfigErrorsNameTheMemberAndClass) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  const std::string good = TempPath("fornax_good3.keras");
+  ASSERT_TRUE(SaveKerasArchive(good, *trainer).ok());
+  const std::string config = ReadMember(good, "config.json");
+  const std::string weights = ReadMember(good, "model.weights.h5");
+  const std::string bad = TempPath("fornax_bad_config.keras");
+  auto error_with = [&](const std::string& config_text) {
+    WriteZip(bad, {{"config.json", config_text}, {"model.weights.h5", weights}});
+    return LoadError(bad);
+  };
+  EXPECT_THAT(error_with(config.substr(0, config.size() / 2)),
+              testing::HasSubstr(bad + ": config.json is not a JSON object"));
+  json unknown_layer = json::parse(config);
+  unknown_layer["config"]["layers"][1]["class_name"] = "FancyDense";
+  EXPECT_THAT(error_with(unknown_layer.dump()),
+              testing::AllOf(testing::HasSubstr(bad + ": config.json"),
+                             testing::HasSubstr("unknown layer class 'FancyDense'")));
+  json unknown_optimizer = json::parse(config);
+  unknown_optimizer["compile_config"]["optimizer"]["class_name"] = "Nadamax";
+  EXPECT_THAT(error_with(unknown_optimizer.dump()),
+              testing::HasSubstr(bad + ": compile_config: optimizer: unknown optimizer 'Nadamax'"));
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
+}
+
+TEST(KerasArchiveReaderTest, TraversalMembersAreNeverWritten) {
+  // The reader keeps members in memory: a refused (or accepted) archive
+  // leaves nothing next to it or above it.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "fornax_dest";
+  std::filesystem::create_directories(dir / "inner");
+  const std::string path = (dir / "inner" / "a.keras").string();
+  WriteZip(path, {{"config.json", "{}"}, {"../escaped.txt", "x"}, {"model.weights.h5", "x"}});
+  EXPECT_THAT(LoadError(path), testing::HasSubstr("member '../escaped.txt'"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "escaped.txt"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "inner"),
+                          std::filesystem::directory_iterator()),
+            1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(KerasArchiveReaderTest, CompileConfigIsTheDefaultUnderTheJobsKeys) {
+  std::unique_ptr<Trainer> trainer =
+      MlpTrainer(json{{"class_name", "Adam"}, {"config", {{"learning_rate", 0.01}}}});
+  ASSERT_NE(trainer, nullptr);
+  const std::string path = TempPath("fornax_compile_default.keras");
+  ASSERT_TRUE(SaveKerasArchive(path, *trainer).ok());
+  CompileConfig job;  // a job's section: only steps_per_execution and metrics
+  job.steps_per_execution = 4;
+  job.metrics = json::array();
+  job.loss = "mse";  // ignored: not one of the job's keys
+  const std::vector<std::string> keys = {"steps_per_execution", "metrics"};
+  absl::StatusOr<std::unique_ptr<Trainer>> loaded = LoadKerasArchive(path, 0, &job, &keys);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const CompileConfig& got = (*loaded)->compile_config();
+  EXPECT_EQ(got.loss, "sparse_categorical_crossentropy");  // the archive's
+  EXPECT_EQ(got.steps_per_execution, 4);                   // the job's
+  EXPECT_EQ(got.metrics, json::array());
+  EXPECT_EQ((*loaded)->optimizer().name(), "adam");
+  const std::vector<std::string> none;
+  absl::StatusOr<std::unique_ptr<Trainer>> defaults = LoadKerasArchive(path, 0, &job, &none);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ((*defaults)->compile_config().steps_per_execution, 1);
+  EXPECT_EQ((*defaults)->compile_config().metrics, json::array({"accuracy"}));
+  std::filesystem::remove(path);
 }
 
 }  // namespace
