@@ -39,9 +39,6 @@ EventRenderer::EventRenderer(std::ostream& out, bool dynamic, int epochs)
 }
 
 void EventRenderer::Render(const v1::JobEvent& event) {
-  now_ = event.has_time()
-             ? static_cast<double>(event.time().seconds()) + event.time().nanos() * 1e-9
-             : ProgressBar::SteadySeconds();
   switch (event.kind_case()) {
     case v1::JobEvent::kStep:
       RenderStep(event.step());
@@ -52,12 +49,17 @@ void EventRenderer::Render(const v1::JobEvent& event) {
     case v1::JobEvent::kState: {
       const v1::StateChange& state = event.state();
       last_state_ = state;
-      std::string line = absl::StrCat("[", JobStateName(state.state()), "]");
-      if (state.state() == v1::JOB_STATE_RUNNING) {
-        absl::StrAppend(&line, " worker ", state.worker_id(), ", attempt ", state.attempt());
-        if (!state.reason().empty()) absl::StrAppend(&line, ":");
+      const std::string name = JobStateName(state.state());
+      std::string line = absl::StrCat("[", name, "]");
+      // "succeeded: succeeded" says nothing twice.
+      if (!state.reason().empty() && state.reason() != name) {
+        absl::StrAppend(&line, " ", state.reason());
+      } else if (state.state() == v1::JOB_STATE_RUNNING) {
+        absl::StrAppend(&line, " on ", state.worker_id());
       }
-      if (!state.reason().empty()) absl::StrAppend(&line, " ", state.reason());
+      if (state.state() == v1::JOB_STATE_RUNNING) {
+        absl::StrAppend(&line, " (attempt ", state.attempt(), ")");
+      }
       PrintLine(line);
       bar_epoch_ = -1;  // whatever runs next starts its own bar
       break;
@@ -84,6 +86,7 @@ void EventRenderer::StartBar(int epoch, int64_t steps_per_epoch) {
   if (line_open_) out_ << "\n";
   line_open_ = false;
   control_.steps_per_epoch = steps_per_epoch;
+  now_ = 0;
   bar_.OnEpochBegin(control_, epoch).IgnoreError();  // prints; cannot fail
   bar_epoch_ = epoch;
   bar_step_ = 0;
@@ -92,25 +95,20 @@ void EventRenderer::StartBar(int epoch, int64_t steps_per_epoch) {
 void EventRenderer::RenderStep(const v1::StepMetrics& step) {
   // A new epoch, or the same one again after a restart.
   if (step.epoch() != bar_epoch_ || step.step() <= bar_step_) {
-    const double event_time = now_;
-    now_ -= step.step_seconds();  // the epoch began before its first step ended
     StartBar(step.epoch(), step.steps_per_epoch());
-    now_ = event_time;
   }
+  // The worker reports some steps, each with its step time: the steps in
+  // between took about as long.
+  now_ += static_cast<double>(step.step() - bar_step_) * step.step_seconds();
   bar_step_ = step.step();
   bar_.OnTrainBatchEnd(control_, step.step() - 1, ToLogs(step.metrics())).IgnoreError();
   line_open_ = dynamic_;
 }
 
 void EventRenderer::RenderEpoch(const v1::EpochMetrics& epoch) {
-  if (epoch.epoch() != bar_epoch_) {
-    // No step of this epoch was seen (the worker sent none): a bar of its
-    // own, timed by the epoch's duration.
-    const double event_time = now_;
-    now_ -= epoch.seconds();
-    StartBar(epoch.epoch(), control_.steps_per_epoch);
-    now_ = event_time;
-  }
+  // No step of this epoch seen (the worker sent none): a bar of its own.
+  if (epoch.epoch() != bar_epoch_) StartBar(epoch.epoch(), control_.steps_per_epoch);
+  if (epoch.seconds() > 0) now_ = epoch.seconds();
   bar_.OnEpochEnd(control_, epoch.epoch(), ToLogs(epoch.metrics())).IgnoreError();
   line_open_ = false;
   bar_epoch_ = -1;

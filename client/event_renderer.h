@@ -1,10 +1,12 @@
 // Renders a job's event stream the way `fornax train` prints a local run:
-// Keras-style progress bars rebuilt from step and epoch events (ProgressBar,
-// timed by the events' timestamps so a replayed log shows the run's real
-// step times), plus one line per state change, log line and checkpoint:
+// Keras-style progress bars rebuilt from step and epoch events, plus one line
+// per state change, log line and checkpoint. The bars (ProgressBar) run on
+// the job's own clock: the step times and epoch durations the worker
+// measured, not when events arrive, so a replay shows the run's real speed
+// and ETA.
 //
 //   [queued] waiting: needs 1 gpu, 0 free
-//   [running] worker w-1, attempt 0
+//   [running] on w-1 (attempt 0)
 //   Epoch 1/5
 //   469/469 - 2s - 4ms/step - accuracy: 0.8512 - loss: 0.4101
 //   [checkpoint] ck-1: epoch 1, step 469, 2.1 MiB
@@ -43,7 +45,7 @@ class EventRenderer {
 
   std::ostream& out_;
   bool dynamic_;
-  double now_ = 0;  // the current event's time, ProgressBar's clock
+  double now_ = 0;  // seconds into the current epoch: ProgressBar's clock
   ProgressBar bar_;
   TrainingControl control_;
   int bar_epoch_ = -1;  // the epoch whose bar is open; -1: none

@@ -42,6 +42,7 @@ absl::Status WatchJobEvents(v1::Jobs::StubInterface& stub, const std::string& jo
   int64_t last = options.after_sequence;
   std::chrono::milliseconds backoff = options.initial_backoff;
   std::optional<Clock::time_point> failing_since;  // of this run of failed attempts
+  bool ended = false;                              // the job's final state arrived
   auto done = [&] { return options.until_sequence > 0 && last >= options.until_sequence; };
   if (done()) return absl::OkStatus();
   for (;;) {
@@ -52,22 +53,30 @@ absl::Status WatchJobEvents(v1::Jobs::StubInterface& stub, const std::string& jo
     std::unique_ptr<grpc::ClientReaderInterface<v1::JobEvent>> reader =
         stub.WatchJob(&context, request);
     v1::JobEvent event;
-    bool ended = false;  // the job's final state arrived
     bool delivered = false;
-    while (!done() && reader->Read(&event)) {
+    while (!done() && !ended && reader->Read(&event)) {
       if (event.sequence() <= last) continue;  // a resend after a reconnect
       if (event.sequence() != last + 1 && options.notices != nullptr) {
         *options.notices << "fornax: warning: job " << job_id << ": events " << last + 1 << ".."
                          << event.sequence() - 1 << " are missing from the stream\n";
+      }
+      if (failing_since && !delivered && options.notices != nullptr) {
+        *options.notices << "fornax: event stream back, resumed after event " << last << "\n"
+                         << std::flush;
       }
       last = event.sequence();
       delivered = true;
       on_event(event);
       ended = event.has_state() && IsFinalState(event.state().state());
     }
-    if (done()) context.TryCancel();
+    // Nothing follows a final state; a stream that broke right after it
+    // has nothing more to give.
+    if (done() || ended) {
+      context.TryCancel();
+      reader->Finish();
+      return absl::OkStatus();
+    }
     const grpc::Status status = reader->Finish();
-    if (done() || (status.ok() && ended)) return absl::OkStatus();
     if (!status.ok() && !IsRetryable(status.error_code())) return FromGrpc(status);
     // A dropped stream, or one the server closed before the job ended
     // (shutting down): come back for the rest.
@@ -83,11 +92,12 @@ absl::Status WatchJobEvents(v1::Jobs::StubInterface& stub, const std::string& jo
           std::chrono::duration_cast<std::chrono::seconds>(now - *failing_since).count(), " s (",
           status.ok() ? "closed" : status.error_message(), "); last event ", last));
     }
-    if (options.notices != nullptr) {
+    // One note per outage, not one per attempt.
+    if (options.notices != nullptr && backoff == options.initial_backoff) {
       *options.notices << "fornax: event stream "
                        << (status.ok() ? std::string("closed")
                                        : absl::StrCat("lost (", status.error_message(), ")"))
-                       << "; resuming after event " << last << " in " << backoff.count() << " ms\n"
+                       << "; resuming after event " << last << " when the coordinator is back\n"
                        << std::flush;
     }
     std::this_thread::sleep_for(backoff);

@@ -25,7 +25,7 @@ struct WatchOptions {
   // for the job's final state.
   int64_t until_sequence = 0;
   std::chrono::milliseconds initial_backoff{200};
-  std::chrono::milliseconds max_backoff{5000};
+  std::chrono::milliseconds max_backoff{2000};
   // Give up after failing this long without delivering an event.
   std::chrono::milliseconds give_up_after{120000};
   std::ostream* notices = nullptr;  // reconnect notes for people (stderr)

@@ -39,6 +39,7 @@ class FakeJobs final : public v1::Jobs::Service {
 
   grpc::StatusCode drop_code = grpc::StatusCode::UNAVAILABLE;
   bool hang = false;
+  bool drop_after_end = false;  // break the stream even after the final state
 
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override {
@@ -58,7 +59,7 @@ class FakeJobs final : public v1::Jobs::Service {
       while (!context->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
       return grpc::Status::CANCELLED;
     }
-    if (stop < total_) return grpc::Status(drop_code, "stream dropped");
+    if (stop < total_ || drop_after_end) return grpc::Status(drop_code, "stream dropped");
     return grpc::Status::OK;
   }
 
@@ -120,6 +121,7 @@ TEST(JobWatcherTest, DroppedStreamsResumeAfterTheLastEventWithNoGapsOrDuplicates
   EXPECT_THAT(jobs.after(), ElementsAre(0, 4, 7));
   EXPECT_THAT(notices.str(), ::testing::HasSubstr("resuming after event 4"));
   EXPECT_THAT(notices.str(), ::testing::HasSubstr("resuming after event 7"));
+  EXPECT_THAT(notices.str(), ::testing::HasSubstr("back, resumed after event 7"));
 }
 
 TEST(JobWatcherTest, StartsAfterTheGivenSequence) {
@@ -146,6 +148,18 @@ TEST(JobWatcherTest, StopsAtUntilSequenceWithoutWaitingForTheJob) {
                 seen.push_back(e.sequence());
               }).ok());
   EXPECT_THAT(seen, ElementsAreArray(Range(1, 5)));
+}
+
+TEST(JobWatcherTest, AStreamBrokenAfterTheFinalStateIsNotReopened) {
+  FakeJobs jobs(4, {});
+  jobs.drop_after_end = true;
+  Server server(&jobs);
+  std::vector<int64_t> seen;
+  ASSERT_TRUE(WatchJobEvents(*server.Stub(), "j-1", FastOptions(), [&](const v1::JobEvent& e) {
+                seen.push_back(e.sequence());
+              }).ok());
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(jobs.after().size(), 1u);
 }
 
 TEST(JobWatcherTest, NotFoundIsNotRetried) {

@@ -48,6 +48,7 @@ and what is free, the jobs it runs, and its last heartbeat.
 namespace {
 
 constexpr int kPageSize = 50;
+constexpr size_t kReasonChars = 60;  // `fornax get` shows all of it
 
 absl::StatusOr<std::vector<v1::JobState>> ParseStates(const std::string& text) {
   // "queued,running" -> {QUEUED, RUNNING}
@@ -89,7 +90,7 @@ absl::Status ListJobs(ServiceClient& client, const ServiceArgs& args) {
       rows.push_back({job.job_id(), job.spec().name(), JobStateName(job.state()),
                       absl::StrCat(job.spec().priority()), absl::StrCat(job.attempt()),
                       Progress(job), job.worker_id().empty() ? "-" : job.worker_id(),
-                      FormatTime(job.submit_time()), job.reason()});
+                      FormatTime(job.submit_time()), Abbreviate(job.reason(), kReasonChars)});
     }
   } while (all && !response.next_page_token().empty());
   PrintTable(
@@ -132,7 +133,7 @@ void PrintJob(const v1::Job& job) {
   if (!job.final_checkpoint_id().empty()) field("final model", job.final_checkpoint_id());
   if (job.has_failure()) {
     const v1::Failure& failure = job.failure();
-    field("failure", FormatFailureCause(failure));
+    field("failure", FormatFailureCause(failure, EpochsOfJobYaml(spec.job_yaml())));
     if (!failure.message().empty()) field("error", failure.message());
     if (!failure.last_log_lines().empty()) {
       std::cout << "last log lines:\n";

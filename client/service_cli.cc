@@ -78,6 +78,11 @@ absl::StatusOr<int64_t> IntFlag(const ServiceArgs& args, const std::string& name
   return value;
 }
 
+std::string Abbreviate(const std::string& text, size_t max_chars) {
+  if (text.size() <= max_chars) return text;
+  return absl::StrCat(text.substr(0, max_chars - 3), "...");
+}
+
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths(header.size());
@@ -122,7 +127,7 @@ std::string FormatMetrics(const v1::Metrics& metrics) {
   return out;
 }
 
-std::string FormatFailureCause(const v1::Failure& failure) {
+std::string FormatFailureCause(const v1::Failure& failure, int epochs) {
   std::string cause;
   if (failure.signal() != 0) {
     const char* abbrev = sigabbrev_np(failure.signal());
@@ -131,7 +136,9 @@ std::string FormatFailureCause(const v1::Failure& failure) {
   } else {
     cause = absl::StrCat("exit code ", failure.exit_code());
   }
-  absl::StrAppend(&cause, " at epoch ", failure.epoch() + 1, ", step ", failure.global_step());
+  // Failure.epoch is 0-based; people count epochs as Keras prints them.
+  absl::StrAppend(&cause, " during epoch ", failure.epoch() + 1, "/", epochs,
+                  ", at optimizer step ", failure.global_step());
   return cause;
 }
 

@@ -67,8 +67,11 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
 std::string FormatTime(const google::protobuf::Timestamp& time);
 // "accuracy=0.8512 loss=0.4101" (names sorted, val_ ones last).
 std::string FormatMetrics(const v1::Metrics& metrics);
-// "exit code 3" / "killed by signal 9 (SIGKILL)", plus where it was.
-std::string FormatFailureCause(const v1::Failure& failure);
+// "killed by signal 9 (SIGKILL) during epoch 2/5, at optimizer step 700"
+// (or "exit code 3 ...") for a job of `epochs` epochs.
+std::string FormatFailureCause(const v1::Failure& failure, int epochs);
+// `text`, cut to max_chars with "..." when longer (table cells).
+std::string Abbreviate(const std::string& text, size_t max_chars);
 
 }  // namespace fornax
 
