@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -75,6 +76,7 @@ class FakeCoordinator : public v1::Workers::Service {
   int64_t reports = 0;
   std::vector<v1::UploadCheckpointHeader> checkpoints;  // in upload order
   std::map<std::string, std::string> checkpoint_bytes;  // by sha256
+  std::set<std::string> refuse;  // jobs whose reports get FAILED_PRECONDITION
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -121,6 +123,9 @@ class FakeCoordinator : public v1::Workers::Service {
                             v1::ReportEventsResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++reports;
+    if (refuse.count(request->job_id())) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not yours");
+    }
     std::map<int64_t, v1::WorkerEvent>& job = events[request->job_id()];
     for (const v1::WorkerEvent& e : request->events()) job.emplace(e.worker_sequence(), e);
     int64_t acked = 0;

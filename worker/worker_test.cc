@@ -227,5 +227,25 @@ TEST_F(WorkerTest, BadJobFailsWithItsExitCodeMessageAndLastLines) {
               ::testing::Contains(HasSubstr("fornax-worker run-job: error:")));
 }
 
+TEST_F(WorkerTest, JobWhoseReportsAreRefusedOnTwoSessionsIsStopped) {
+  Assign("j1", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasEpoch("j1"); }));
+  ASSERT_THAT(Scrape(worker_->metrics_address()), HasSubstr("fornax_worker_jobs_running 1"));
+  ASSERT_TRUE(coordinator_.WaitFor([&] {
+    coordinator_.refuse.insert("j1");
+    return true;
+  }));
+  // The first refusal makes it register again; the second gives the job up.
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return coordinator_.registrations.size() >= 2; }, 10));
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = Scrape(worker_->metrics_address());
+    if (metrics.find("fornax_worker_jobs_running 0") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(metrics, HasSubstr("fornax_worker_jobs_running 0"));
+  EXPECT_FALSE(HasResult("j1"));
+}
+
 }  // namespace
 }  // namespace fornax::worker
