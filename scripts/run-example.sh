@@ -71,7 +71,7 @@ mkdir -p "$service_dir/coordinator" "$service_dir/worker"
 port=${FORNAX_PORT:-7070}
 if [ "$port" != 0 ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
   fail "port $port on 127.0.0.1 is in use (another fornax-coordinator?); stop it, or pick" \
-    "another port: FORNAX_PORT=7071 scripts/run-example.sh (FORNAX_PORT=0: any free port)"
+    "another port: FORNAX_PORT=$((port + 1)) scripts/run-example.sh (FORNAX_PORT=0: any free port)"
 fi
 
 pids=()
