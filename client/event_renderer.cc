@@ -1,6 +1,7 @@
 #include "client/event_renderer.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "client/dataset_upload.h"
@@ -19,6 +20,13 @@ std::string JobStateName(v1::JobState state) {
   absl::string_view name = v1::JobState_Name(state);
   absl::ConsumePrefix(&name, "JOB_STATE_");
   return absl::AsciiStrToLower(name);
+}
+
+std::string DescribeState(v1::JobState state, const std::string& reason) {
+  const std::string name = JobStateName(state);
+  if (reason.empty()) return name;
+  if (absl::StartsWith(reason, name)) return reason;
+  return absl::StrCat(name, ": ", reason);
 }
 
 int EpochsOfJobYaml(const std::string& job_yaml) {
@@ -49,11 +57,13 @@ void EventRenderer::Render(const v1::JobEvent& event) {
     case v1::JobEvent::kState: {
       const v1::StateChange& state = event.state();
       last_state_ = state;
+      // "[failed] exit code 2 ..." from the reason "failed: exit code 2 ...".
       const std::string name = JobStateName(state.state());
+      absl::string_view reason = state.reason();
+      if (!absl::ConsumePrefix(&reason, name + ": ") && reason == name) reason = "";
       std::string line = absl::StrCat("[", name, "]");
-      // "succeeded: succeeded" says nothing twice.
-      if (!state.reason().empty() && state.reason() != name) {
-        absl::StrAppend(&line, " ", state.reason());
+      if (!reason.empty()) {
+        absl::StrAppend(&line, " ", reason);
       } else if (state.state() == v1::JOB_STATE_RUNNING) {
         absl::StrAppend(&line, " on ", state.worker_id());
       }

@@ -61,6 +61,10 @@ int EpochsOfJobYaml(const std::string& job_yaml);
 // "queued", "running", ...
 std::string JobStateName(v1::JobState state);
 
+// "failed: exit code 2" for a state and its reason, without saying the
+// state twice when the reason starts with it ("failed: exit code 2" stays).
+std::string DescribeState(v1::JobState state, const std::string& reason);
+
 }  // namespace fornax
 
 #endif  // FORNAX_CLIENT_EVENT_RENDERER_H_

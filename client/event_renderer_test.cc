@@ -145,7 +145,7 @@ TEST(EventRendererTest, TerminalModeEndsTheBarLineBeforeOtherLines) {
   log.Step(0, 2, 1.5);
   log.Step(0, 3, 1.2);
   log.Epoch(0, 1.2, 1.3);
-  log.State(v1::JOB_STATE_FAILED, "exit code 1");
+  log.State(v1::JOB_STATE_FAILED, "failed: exit code 1");
   const std::string out = log.Render(/*dynamic=*/true, /*epochs=*/1);
   // The bar is redrawn in place (\r) and closed by a newline before the log
   // line; the final epoch bar ends with its own newline.
@@ -159,6 +159,9 @@ TEST(EventRendererTest, EpochsAndStateNamesFromTheJob) {
   EXPECT_EQ(EpochsOfJobYaml("model: model.json\n"), 1);
   EXPECT_EQ(EpochsOfJobYaml("{{{"), 1);
   EXPECT_EQ(JobStateName(v1::JOB_STATE_CANCELLED), "cancelled");
+  EXPECT_EQ(DescribeState(v1::JOB_STATE_FAILED, "failed: exit code 2"), "failed: exit code 2");
+  EXPECT_EQ(DescribeState(v1::JOB_STATE_FAILED, "exit code 2"), "failed: exit code 2");
+  EXPECT_EQ(DescribeState(v1::JOB_STATE_QUEUED, ""), "queued");
 }
 
 }  // namespace

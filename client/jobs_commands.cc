@@ -196,12 +196,10 @@ int RunCancel(const std::string& coordinator, const std::vector<std::string>& ar
         ServiceClient::SetDeadline(&context);
         v1::CancelJobRequest request;
         request.set_job_id(a.parsed.positional[0]);
-        request.set_reason("cancelled by fornax cancel");
+        request.set_reason("by fornax cancel");
         v1::Job job;
         FORNAX_RETURN_IF_ERROR(client.Check(client.jobs().CancelJob(&context, request, &job)));
-        std::cout << job.job_id() << ": " << JobStateName(job.state())
-                  << (job.reason().empty() ? "" : absl::StrCat(" (", job.reason(), ")"))
-                  << std::endl;
+        std::cout << job.job_id() << ": " << DescribeState(job.state(), job.reason()) << std::endl;
         return absl::OkStatus();
       });
 }

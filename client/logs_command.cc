@@ -3,7 +3,6 @@
 
 #include <iostream>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/event_renderer.h"
@@ -42,13 +41,8 @@ int ShowJobLogs(ServiceClient& client, const std::string& job_id, bool follow) {
   if (!follow) return kExitOk;
   const std::optional<v1::StateChange>& state = renderer.last_state();
   if (state && state->state() == v1::JOB_STATE_SUCCEEDED) return kExitOk;
-  // The reason usually names the state already ("failed: exit code 2 ...").
-  const std::string name = state ? JobStateName(state->state()) : "ended";
-  const std::string reason = state ? state->reason() : "";
   std::cerr << "fornax: error: job " << job_id << " "
-            << (absl::StartsWith(reason, name) ? reason
-                : reason.empty()               ? name
-                                               : absl::StrCat(name, ": ", reason))
+            << (state ? DescribeState(state->state(), state->reason()) : std::string("ended"))
             << std::endl;
   return kExitInternal;
 }
