@@ -64,6 +64,10 @@ absl::Status Coordinator::Recover() {
       w.info.set_worker_id(job.job.worker_id());
       w.last_heartbeat_ms = now;
     }
+    if (job.job.state() == v1::JOB_STATE_QUEUED &&
+        absl::StartsWith(job.job.reason(), "requeued:")) {
+      requeue_notes_[id] = job.job.reason();
+    }
     job_orders_[id] = job.order;
     jobs_[job.order] = std::move(job);
   }
@@ -321,7 +325,12 @@ void Coordinator::ScheduleLocked() {
   for (auto& [id, s] : slots) workers.push_back(s);
   Schedule schedule = PlanSchedule(std::move(pending), std::move(workers), now, options_.scheduler);
   for (const Waiting& waiting : schedule.waiting) {
-    FindLocked(waiting.job_id)->job.set_reason(waiting.reason);  // shown, not logged
+    // Shown, not logged. A requeued job keeps saying why it was requeued.
+    auto note = requeue_notes_.find(waiting.job_id);
+    FindLocked(waiting.job_id)
+        ->job.set_reason(note == requeue_notes_.end()
+                             ? waiting.reason
+                             : absl::StrCat(note->second, "; ", waiting.reason));
   }
   for (const Placement& placement : schedule.placements) {
     StoredJob job = *FindLocked(placement.job_id);
@@ -343,6 +352,7 @@ void Coordinator::ScheduleLocked() {
       *assign->mutable_resume_from() = job.latest_checkpoint;
     }
     if (!CommitLocked(std::move(job), std::move(events)).ok()) continue;  // stays queued
+    requeue_notes_.erase(placement.job_id);
     workers_[placement.worker_id].session->Push(std::move(message));
     if (metrics_ != nullptr) metrics_->ObserveSchedulingLatency(waited_ms / 1000.0);
   }
@@ -381,6 +391,7 @@ absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reaso
           : absl::StrCat("from checkpoint ", job->latest_checkpoint.checkpoint_id(), " (epoch ",
                          job->latest_checkpoint.epoch(), ")");
   j.set_reason(absl::StrCat("requeued: ", reason, "; attempt ", j.attempt(), " resumes ", from));
+  requeue_notes_[j.job_id()] = j.reason();
   *event = StateEvent(j, j.reason());
   // The event belongs to the attempt that ended.
   event->attempt = old_attempt;

@@ -164,6 +164,9 @@ class Coordinator {
   std::map<std::string, std::string> session_worker_;  // every session issued; guarded by mu_
   // "job_id#attempt" -> highest worker_sequence stored; guarded by mu_
   std::map<std::string, int64_t> acked_;
+  // job_id -> why it was last requeued, shown with its waiting reason until
+  // it runs again; guarded by mu_
+  std::map<std::string, std::string> requeue_notes_;
   int64_t next_order_ = 1;    // guarded by mu_
   int64_t next_session_ = 1;  // guarded by mu_
   bool shutdown_ = false;     // guarded by mu_

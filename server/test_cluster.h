@@ -88,9 +88,11 @@ class TestCluster {
     spec.set_priority(priority);
     spec.set_model_json(ReadSourceFile("examples/fashion_mlp/model.json"));
     const std::string path = "inputs/" + data_sha_ + "/train.npz";
-    spec.set_job_yaml("model: model.json\ncompile: {loss: sparse_categorical_crossentropy}\n"
-                      "fit: {epochs: 2, batch_size: 8}\n"
-                      "data:\n  train:\n    x: " + path + ":x\n    y: " + path + ":y\n");
+    spec.set_job_yaml(
+        "model: model.json\ncompile: {loss: sparse_categorical_crossentropy}\n"
+        "fit: {epochs: 2, batch_size: 8}\n"
+        "data:\n  train:\n    x: " +
+        path + ":x\n    y: " + path + ":y\n");
     v1::InputFile* input = spec.add_inputs();
     input->set_path(path);
     input->set_sha256(data_sha_);
@@ -119,8 +121,7 @@ class TestCluster {
     auto server = CoordinatorServer::Start(options_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    auto channel =
-        grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    auto channel = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
     jobs_ = v1::Jobs::NewStub(channel);
     datasets_ = v1::Datasets::NewStub(channel);
     workers_ = v1::Workers::NewStub(channel);
