@@ -124,11 +124,17 @@ void Worker::ConnectionLoop() {
     if (status.ok()) {
       Log(absl::StrCat("registered with ", config_.coordinator, " (session ", response.session_id(),
                        ", ", request.running_size(), " jobs running)"));
-      backoff_ms = 100;
+      const int64_t start = NowMs();
       HoldLease(response);
-      continue;  // reconnect at once: the coordinator may just have restarted
+      // A lease that held a while ended by accident (the coordinator died or
+      // restarted): reconnect at once. One refused at the start backs off.
+      if (NowMs() - start > 1000) {
+        backoff_ms = 100;
+        continue;
+      }
+    } else if (!IsTransient(status)) {
+      Log(absl::StrCat("register: ", status.ToString()));
     }
-    if (!IsTransient(status)) Log(absl::StrCat("register: ", status.ToString()));
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, milliseconds(backoff_ms), [&] { return closed_; });
     backoff_ms = std::min(backoff_ms * 2, config_.max_backoff_ms);
