@@ -13,6 +13,8 @@
 namespace fornax::service_testing {
 namespace {
 
+constexpr int kLongEpochs = 50;
+
 // Follows one job across coordinator restarts: WatchJob from the last
 // sequence seen until the job's final state event.
 class Watcher {
@@ -75,11 +77,10 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
 
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    JobOptions options;
+    // The first runs long enough to span the restart.
+    JobOptions options = i == 0 ? JobOptions::Long(kLongEpochs) : JobOptions();
     options.name = absl::StrCat("job", i);
-    options.samples = i == 0 ? 8192 : 2048;  // the first runs long enough to span the restart
-    options.epochs = i == 0 ? 8 : 2;
-    options.hidden = i == 0 ? 64 : 32;
+    options.epochs = i == 0 ? kLongEpochs : 2;
     absl::StatusOr<v1::Job> job = client.Submit(Spec(options, address));
     ASSERT_TRUE(job.ok()) << job.status();
     ids.push_back(job->job_id());
@@ -103,6 +104,12 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
   coordinator = StartCoordinator(port, 10000);
   ASSERT_NE(coordinator, nullptr);
   ASSERT_EQ(coordinator->grpc_address(), address);
+  absl::StatusOr<v1::Job> after_restart =  // the first answer of the new process
+      WaitForJob(
+          client, ids[0], [](const v1::Job&) { return true; }, absl::Seconds(10));
+  ASSERT_TRUE(after_restart.ok()) << after_restart.status();
+  EXPECT_EQ(after_restart->state(), v1::JOB_STATE_RUNNING)
+      << "the job must still run across the restart: " << after_restart->ShortDebugString();
 
   std::vector<v1::Job> jobs = WaitForAllEnded(client, ids, absl::Seconds(120));
   for (const v1::Job& job : jobs) {
@@ -126,7 +133,7 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
     for (const v1::JobEvent& e : events) {
       if (e.has_epoch()) epochs.push_back(e.epoch().epoch());
     }
-    std::vector<int> expected(i == 0 ? 8 : 2);
+    std::vector<int> expected(i == 0 ? kLongEpochs : 2);
     for (size_t e = 0; e < expected.size(); ++e) expected[e] = static_cast<int>(e);
     EXPECT_EQ(epochs, expected) << ids[i];
   }

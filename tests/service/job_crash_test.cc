@@ -16,20 +16,6 @@ using ::testing::HasSubstr;
 
 constexpr int kMaxRestarts = 2;
 
-// The worker's live child processes (the job), waiting up to 20 s for one.
-std::vector<pid_t> JobProcesses(const Daemon& worker) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    std::vector<pid_t> live;
-    for (pid_t pid : ChildPids(worker.pid())) {
-      if (ProcessAlive(pid)) live.push_back(pid);
-    }
-    if (!live.empty()) return live;
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return {};
-}
-
 TEST_F(ServiceTest, CrashingJobIsRetriedThenFailsWithItsCause) {
   std::unique_ptr<Daemon> coordinator = StartCoordinator();
   ASSERT_NE(coordinator, nullptr);
@@ -37,10 +23,8 @@ TEST_F(ServiceTest, CrashingJobIsRetriedThenFailsWithItsCause) {
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
 
-  JobOptions options;
+  JobOptions options = JobOptions::Long(500);  // never finishes on its own
   options.name = "crashes";
-  options.samples = 8192;
-  options.epochs = 50;  // never finishes on its own within the test
   options.max_restarts = kMaxRestarts;
   absl::StatusOr<v1::Job> submitted = client.Submit(Spec(options, coordinator->grpc_address()));
   ASSERT_TRUE(submitted.ok()) << submitted.status();

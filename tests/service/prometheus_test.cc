@@ -2,6 +2,8 @@
 // /usr/bin/prometheus) scrapes the coordinator and a worker every second
 // during a job, and its HTTP query API returns the job's loss series; every
 // metric the Grafana dashboard in deploy/ queries is one the processes export.
+#include <signal.h>
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -78,10 +80,8 @@ TEST_F(ServiceTest, PrometheusScrapesTheJobsLossSeries) {
   }
   ASSERT_TRUE(HttpGet(prometheus_address, "/-/ready").ok()) << "prometheus never became ready";
 
-  JobOptions options;
+  JobOptions options = JobOptions::Long(30);
   options.name = "scraped";
-  options.samples = 8192;
-  options.epochs = 6;
   absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
   ASSERT_TRUE(job.ok()) << job.status();
   const absl::Time started = absl::Now();
@@ -152,16 +152,28 @@ TEST_F(ServiceTest, DashboardQueriesOnlyExportedMetrics) {
   ServiceClient client(coordinator->grpc_address());
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
-  JobOptions options;
-  options.samples = 8192;
-  options.epochs = 4;
+  JobOptions options = JobOptions::Long(30);
   absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
   ASSERT_TRUE(job.ok()) << job.status();
-  // Scrape both while the job trains (per-job gauges exist then).
+  // Scrape both while the job trains (per-job gauges exist then), after one
+  // checkpoint and one crash of the job's process (so the checkpoint and
+  // restart series exist too).
   ASSERT_TRUE(WaitForJob(
                   client, job->job_id(),
-                  [](const v1::Job& j) { return j.epoch() >= 2 || Ended(j); }, absl::Seconds(60))
+                  [](const v1::Job& j) { return j.epoch() >= 1 || Ended(j); }, absl::Seconds(60))
                   .ok());
+  const std::vector<pid_t> children = JobProcesses(*worker);
+  ASSERT_EQ(children.size(), 1u);
+  ASSERT_EQ(kill(children[0], SIGKILL), 0);
+  absl::StatusOr<v1::Job> resumed = WaitForJob(
+      client, job->job_id(),
+      [](const v1::Job& j) {
+        return (j.attempt() == 1 && j.state() == v1::JOB_STATE_RUNNING && j.epoch() >= 3) ||
+               Ended(j);
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ASSERT_EQ(resumed->state(), v1::JOB_STATE_RUNNING);
   std::set<std::string> exported;
   for (const Daemon* d : {coordinator.get(), worker.get()}) {
     absl::StatusOr<std::string> text = HttpGet(d->metrics_address(), "/metrics");

@@ -39,6 +39,19 @@ bool Ended(const v1::Job& job) {
          job.state() == v1::JOB_STATE_CANCELLED;
 }
 
+std::vector<pid_t> JobProcesses(const Daemon& worker) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    std::vector<pid_t> live;
+    for (pid_t pid : ChildPids(worker.pid())) {
+      if (ProcessAlive(pid)) live.push_back(pid);
+    }
+    if (!live.empty()) return live;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return {};
+}
+
 std::string SequenceProblems(const std::vector<v1::JobEvent>& events) {
   std::string problems;
   for (size_t i = 0; i < events.size(); ++i) {
@@ -111,6 +124,7 @@ std::string ServiceTest::ModelJson(int hidden) const {
       nlohmann::json::parse(ReadFile(SourceDir() + "/tests/testdata/cli/small_mlp.json"));
   for (nlohmann::json& layer : model["config"]["layers"]) {
     if (layer["config"]["name"] == "hidden") layer["config"]["units"] = hidden;
+    if (layer["config"]["name"] == "predictions") layer["build_config"]["input_shape"][1] = hidden;
   }
   model.erase("build_config");
   model.erase("compile_config");

@@ -24,6 +24,17 @@
 namespace fornax::service_testing {
 
 struct JobOptions {
+  // A job of a few seconds (about 0.1 s per epoch on an idle core) for tests
+  // that act while it runs.
+  static JobOptions Long(int epochs) {
+    JobOptions o;
+    o.samples = 16384;
+    o.batch_size = 128;
+    o.hidden = 128;
+    o.epochs = epochs;
+    return o;
+  }
+
   std::string name = "job";
   int samples = 2048;  // first N Fashion-MNIST training samples
   int epochs = 3;
@@ -82,6 +93,9 @@ class ServiceTest : public ::testing::Test {
 };
 
 bool Ended(const v1::Job& job);
+
+// The worker's live child processes (its jobs), waiting up to 20 s for one.
+std::vector<pid_t> JobProcesses(const Daemon& worker);
 
 // The events of one job, checked for the WatchJob contract: sequences 1..N
 // with no gap and no duplicate. Empty when the contract holds.

@@ -52,10 +52,7 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   ASSERT_NE(workers["w1"], nullptr);
   ASSERT_NE(workers["w2"], nullptr);
 
-  JobOptions options;
-  options.samples = 8192;
-  options.epochs = 8;
-  options.hidden = 64;
+  JobOptions options = JobOptions::Long(30);
   options.seed = 3;
   options.name = "interrupted";
   absl::StatusOr<v1::Job> interrupted = client.Submit(Spec(options, coordinator->grpc_address()));
@@ -65,9 +62,9 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   ASSERT_TRUE(straight.ok()) << straight.status();
   const std::string id = interrupted->job_id();
 
-  // Mid-job: two epochs done (so two checkpoints), more to go.
+  // Mid-job: three epochs done (so three checkpoints), more to go.
   absl::StatusOr<v1::Job> running = WaitForJob(
-      client, id, [](const v1::Job& j) { return j.epoch() >= 2 || Ended(j); }, absl::Seconds(90));
+      client, id, [](const v1::Job& j) { return j.epoch() >= 3 || Ended(j); }, absl::Seconds(90));
   ASSERT_TRUE(running.ok()) << running.status();
   ASSERT_EQ(running->state(), v1::JOB_STATE_RUNNING) << running->ShortDebugString();
   const std::string victim = running->worker_id();
@@ -108,7 +105,7 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
       if (attempt == 1 && resumed_at < 0) resumed_at = e.epoch().epoch();
     }
   }
-  EXPECT_GE(checkpointed, 2);
+  EXPECT_GE(checkpointed, 3);
   EXPECT_EQ(resumed_at, checkpointed) << "attempt 1 did not resume from epoch " << checkpointed;
   EXPECT_EQ(epochs.size(), static_cast<size_t>(options.epochs));
 
