@@ -24,6 +24,18 @@ class H5Handle {
   herr_t (*close_)(hid_t);
 };
 
+// h5py's (and so Keras's) IEEE half-precision float type, which HDF5 1.10
+// does not predefine; the caller closes it.
+inline hid_t CreateFloat16Type() {
+  hid_t type = H5Tcopy(H5T_IEEE_F32LE);
+  if (type >= 0 && (H5Tset_fields(type, 15, 10, 5, 0, 10) < 0 || H5Tset_size(type, 2) < 0 ||
+                    H5Tset_ebias(type, 15) < 0)) {
+    H5Tclose(type);
+    return -1;
+  }
+  return type;
+}
+
 }  // namespace fornax
 
 #endif  // FORNAX_ENGINE_ARCHIVE_H5_HANDLE_H_

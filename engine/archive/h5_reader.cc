@@ -103,7 +103,14 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
   const size_t size = type.ok() ? H5Tget_size(type.get()) : 0;
   DType dtype;
   hid_t memory_type;
-  if (type_class == H5T_FLOAT && (size == 4 || size == 8)) {
+  H5Handle float16(CreateFloat16Type(), H5Tclose);
+  if (type_class == H5T_FLOAT && size == 2) {
+    dtype = DType::kFloat16;
+    memory_type = float16.get();
+  } else if (type_class == H5T_OPAQUE && size == 2 && IsBFloat16(path)) {
+    dtype = DType::kBFloat16;  // Keras's bfloat16: raw bits, attribute dtype="bfloat16"
+    memory_type = type.get();
+  } else if (type_class == H5T_FLOAT && (size == 4 || size == 8)) {
     dtype = DType::kFloat32;  // float64 is converted by HDF5 on read
     memory_type = H5T_NATIVE_FLOAT;
   } else if (type_class == H5T_INTEGER && size == 4 && H5Tget_sign(type.get()) == H5T_SGN_2) {
@@ -116,9 +123,9 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
     dtype = DType::kUInt8;
     memory_type = H5T_NATIVE_UINT8;
   } else {
-    return absl::UnimplementedError(
-        absl::StrCat(where, ": unsupported element type (class ", static_cast<int>(type_class),
-                     ", ", size, " bytes); expected float32/float64, int32, int64 or uint8"));
+    return absl::UnimplementedError(absl::StrCat(
+        where, ": unsupported element type (class ", static_cast<int>(type_class), ", ", size,
+        " bytes); expected float16/bfloat16/float32/float64, int32, int64 or uint8"));
   }
   Tensor value(dtype, Shape(shape));
   if (elements > 0 &&
@@ -126,6 +133,11 @@ absl::StatusOr<Tensor> H5Reader::ReadDataset(const std::string& path) const {
     return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its data (truncated?)"));
   }
   return value;
+}
+
+bool H5Reader::IsBFloat16(const std::string& path) const {
+  absl::StatusOr<std::vector<std::string>> dtype = ReadStringsAttribute(path, "dtype");
+  return dtype.ok() && dtype->size() == 1 && (*dtype)[0] == "bfloat16";
 }
 
 absl::StatusOr<Tensor> H5Reader::ReadVariable(const std::string& path,

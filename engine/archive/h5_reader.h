@@ -27,7 +27,8 @@ class H5Reader {
   bool Exists(const std::string& path) const;
   // The number of links (datasets) in group `path`; 0 when it is missing.
   int64_t CountMembers(const std::string& path) const;
-  // Float32 (and float64, cast to float32), int32, int64 and uint8 datasets.
+  // Float32 (and float64, cast to float32), float16, bfloat16 (Keras's
+  // opaque layout), int32, int64 and uint8 datasets.
   absl::StatusOr<Tensor> ReadDataset(const std::string& path) const;
   // Dataset `path` as the value of model variable `variable_name` (for
   // messages), which `like` holds now: the shapes must match and both be
@@ -42,6 +43,7 @@ class H5Reader {
                                                                 const std::string& key) const;
 
  private:
+  bool IsBFloat16(const std::string& dataset) const;  // attribute dtype="bfloat16"
   H5Reader(int64_t file, std::string image, std::string source)
       : file_(file), image_(std::move(image)), source_(std::move(source)) {}
   int64_t file_;       // hid_t

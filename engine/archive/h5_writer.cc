@@ -15,20 +15,28 @@ namespace {
 // HDF5 prints its error stack to stderr by default; our Status says it all.
 void SilenceHdf5Errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
+// The file (and memory: every host Fornax runs on is little-endian) type of
+// a dtype, owned by the caller. Keras's layouts for 16-bit floats: float16
+// is an IEEE half, bfloat16 2-byte opaque data whose dataset has the
+// attribute dtype="bfloat16" (saving_lib.H5IOStore).
 absl::StatusOr<hid_t> FileTypeOf(DType dtype) {
   switch (dtype) {
     case DType::kFloat32:
-      return H5T_IEEE_F32LE;
+      return H5Tcopy(H5T_IEEE_F32LE);
+    case DType::kFloat16:
+      return CreateFloat16Type();
+    case DType::kBFloat16:
+      return H5Tcreate(H5T_OPAQUE, 2);
     case DType::kInt32:
-      return H5T_STD_I32LE;
+      return H5Tcopy(H5T_STD_I32LE);
     case DType::kInt64:
-      return H5T_STD_I64LE;
+      return H5Tcopy(H5T_STD_I64LE);
     case DType::kUInt8:
-      return H5T_STD_U8LE;
+      return H5Tcopy(H5T_STD_U8LE);
     default:
-      return absl::UnimplementedError(
-          absl::StrCat("model.weights.h5: variables of dtype ", std::string(DTypeName(dtype)),
-                       " cannot be written yet (float32, int32, int64 and uint8 can)"));
+      return absl::UnimplementedError(absl::StrCat(
+          "model.weights.h5: variables of dtype ", std::string(DTypeName(dtype)),
+          " cannot be written yet (float32, float16, bfloat16, int32, int64 and uint8 can)"));
   }
 }
 
@@ -65,7 +73,7 @@ absl::Status H5Writer::CreateGroup(const std::string& path) {
 
 absl::Status H5Writer::SetStringAttribute(const std::string& path, const std::string& key,
                                           const std::string& value) {
-  H5Handle group(H5Gopen2(file_, path.c_str(), H5P_DEFAULT), H5Gclose);
+  H5Handle group(H5Oopen(file_, path.c_str(), H5P_DEFAULT), H5Oclose);
   H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   if (!group.ok() || !type.ok() || !space.ok() || H5Tset_size(type.get(), H5T_VARIABLE) < 0 ||
@@ -85,9 +93,12 @@ absl::Status H5Writer::SetStringAttribute(const std::string& path, const std::st
 }
 
 absl::Status H5Writer::WriteDataset(const std::string& path, const Tensor& value) {
-  absl::StatusOr<hid_t> type = FileTypeOf(value.dtype());
-  if (!type.ok())
-    return absl::Status(type.status().code(), absl::StrCat(path, ": ", type.status().message()));
+  absl::StatusOr<hid_t> file_type = FileTypeOf(value.dtype());
+  if (!file_type.ok()) {
+    return absl::Status(file_type.status().code(),
+                        absl::StrCat(path, ": ", file_type.status().message()));
+  }
+  H5Handle type(*file_type, H5Tclose);
   std::vector<hsize_t> dims(value.shape().dims().begin(), value.shape().dims().end());
   H5Handle space(dims.empty()
                      ? H5Screate(H5S_SCALAR)
@@ -97,15 +108,15 @@ absl::Status H5Writer::WriteDataset(const std::string& path, const Tensor& value
     return absl::InternalError(absl::StrCat("model.weights.h5: cannot make the dataspace of '",
                                             path, "' (shape ", value.shape().ToString(), ")"));
   }
-  H5Handle dataset(
-      H5Dcreate2(file_, path.c_str(), *type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-      H5Dclose);
-  // The file types are little-endian, as is every host Fornax runs on, so the
-  // memory type is the file type.
+  H5Handle dataset(type.ok() ? H5Dcreate2(file_, path.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                          H5P_DEFAULT, H5P_DEFAULT)
+                             : -1,
+                   H5Dclose);
   if (!dataset.ok() ||
-      H5Dwrite(dataset.get(), *type, H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()) < 0) {
+      H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.raw_data()) < 0) {
     return absl::InternalError(absl::StrCat("model.weights.h5: cannot write dataset '", path, "'"));
   }
+  if (value.dtype() == DType::kBFloat16) return SetStringAttribute(path, "dtype", "bfloat16");
   return absl::OkStatus();
 }
 

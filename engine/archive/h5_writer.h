@@ -25,10 +25,11 @@ class H5Writer {
 
   // Creates group `path` ("layers/dense/vars") and any missing parents.
   absl::Status CreateGroup(const std::string& path);
-  // Sets the string attribute `key` on the existing group `path`.
+  // Sets the string attribute `key` on the existing group or dataset `path`.
   absl::Status SetStringAttribute(const std::string& path, const std::string& key,
                                   const std::string& value);
-  // Writes `value` as dataset `path` (its group must exist). Float32, int32,
+  // Writes `value` as dataset `path` (its group must exist). Float32,
+  // float16, bfloat16 (as Keras: opaque, attribute dtype="bfloat16"), int32,
   // int64 and uint8 tensors; others are Unimplemented.
   absl::Status WriteDataset(const std::string& path, const Tensor& value);
   // Flushes and returns the bytes of the whole file.

@@ -323,5 +323,43 @@ TEST(KerasArchiveReaderTest, CompileConfigIsTheDefaultUnderTheJobsKeys) {
   std::filesystem::remove(path);
 }
 
+TEST(KerasArchiveTest, Float16AndBFloat16VariablesKeepTheirDtypes) {
+  // Layers with a float16 / bfloat16 dtype hold 16-bit variables; they are
+  // saved as Keras saves them and come back bit-identical.
+  for (const DType dtype : {DType::kFloat16, DType::kBFloat16}) {
+    const std::string name(DTypeName(dtype));
+    const json config = {
+        {"class_name", "Sequential"},
+        {"config",
+         {{"name", "half"},
+          {"layers",
+           {{{"class_name", "InputLayer"},
+             {"config", {{"batch_shape", {nullptr, 3}}, {"dtype", name}, {"name", "x"}}}},
+            {{"class_name", "Dense"},
+             {"config", {{"name", "dense"}, {"units", 2}, {"dtype", name}}}}}}}}};
+    absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJson(config, name);
+    ASSERT_TRUE(model.ok()) << model.status();
+    CompileConfig compile;
+    compile.optimizer = "sgd";
+    compile.loss = "mse";
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+        Trainer::Create(*std::move(model), compile, 3);
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    const std::string path = TempPath("fornax_half.keras");
+    ASSERT_TRUE(SaveKerasArchive(path, **trainer).ok()) << name;
+    absl::StatusOr<std::unique_ptr<Trainer>> loaded = LoadKerasArchive(path, 9);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    for (const std::string variable : {"dense/kernel", "dense/bias"}) {
+      std::optional<int64_t> i = (*trainer)->variables().Find(variable);
+      std::optional<int64_t> j = (*loaded)->variables().Find(variable);
+      ASSERT_TRUE(i.has_value() && j.has_value()) << variable;
+      const Tensor& saved = (*trainer)->variables().value(*i);
+      EXPECT_EQ(saved.dtype(), dtype) << variable;
+      EXPECT_TRUE(saved.BitwiseEquals((*loaded)->variables().value(*j))) << name << variable;
+    }
+    std::filesystem::remove(path);
+  }
+}
+
 }  // namespace
 }  // namespace fornax
