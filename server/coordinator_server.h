@@ -36,6 +36,7 @@ class CoordinatorServer {
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& metrics_address() const { return metrics_address_; }
   Coordinator& coordinator() { return *coordinator_; }
+  Metrics& metrics() { return *metrics_; }
 
   // Ends streams, lets unary calls finish (up to 2 s), then stops.
   void Shutdown();
