@@ -12,9 +12,10 @@
 // Jobs are tiny (256 Fashion-MNIST samples, 2 epochs of batch 32). Without
 // --worker-bin none runs: the coordinator only stores and queues them, and
 // the watchers see their QUEUED events. With a worker (started here, with its
-// own dir), the first jobs run and stream step/epoch/log events; the
-// watchers are spread over the first --watched-jobs jobs so every event fans
-// out to watchers/watched-jobs streams.
+// own dir), jobs run one after the other and stream state/step/epoch/log/
+// checkpoint events; the watchers cover a window of --watched-jobs
+// consecutive jobs and move on when their job ends, so every event fans out
+// to watchers/watched-jobs streams.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -164,29 +165,35 @@ int Run(const Options& o) {
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(o.seconds);
 
-  // Watchers: watcher i follows job i % watched_jobs once it exists.
+  // Watchers: watcher i follows job i % watched_jobs until it ends, then job
+  // i % watched_jobs + watched_jobs, and so on: the streams move along the
+  // queue as the worker works through it, each job watched by
+  // watchers / watched_jobs streams.
   std::vector<std::thread> threads;
   for (int i = 0; i < o.watchers; ++i) {
     threads.emplace_back([&, i] {
       ServiceClient c(address);
-      std::string id;
-      while (id.empty() && !stop) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (static_cast<int>(ids.size()) > i % o.watched_jobs) id = ids[i % o.watched_jobs];
+      for (size_t k = i % o.watched_jobs; !stop; k += o.watched_jobs) {
+        std::string id;
+        while (id.empty() && !stop) {
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            if (ids.size() > k) id = ids[k];
+          }
+          if (id.empty()) absl::SleepFor(absl::Milliseconds(5));
         }
-        if (id.empty()) absl::SleepFor(absl::Milliseconds(5));
+        if (id.empty()) break;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(end));
+        v1::WatchJobRequest request;
+        request.set_job_id(id);
+        auto reader = c.jobs().WatchJob(&ctx, request);
+        v1::JobEvent event;
+        while (reader->Read(&event)) ++events;
+        grpc::Status status = reader->Finish();
+        if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) break;
+        if (!status.ok()) ++errors;
       }
-      grpc::ClientContext ctx;
-      ctx.set_deadline(absl::ToChronoTime(end + absl::Seconds(2)));
-      v1::WatchJobRequest request;
-      request.set_job_id(id);
-      request.set_follow(true);
-      auto reader = c.jobs().WatchJob(&ctx, request);
-      v1::JobEvent event;
-      while (reader->Read(&event)) ++events;
-      grpc::Status status = reader->Finish();
-      if (!status.ok() && status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) ++errors;
     });
   }
   // GetJob caller: one request at a time, a random known job.
@@ -240,7 +247,7 @@ int Run(const Options& o) {
     if (job.ok() && job->state() == v1::JOB_STATE_SUCCEEDED) ++finished;
   }
   std::printf(
-      "service_bench: %s, %d watchers over the first %d jobs, %d jobs/s for %d s\n"
+      "service_bench: %s, %d watchers over a window of %d jobs, %d jobs/s for %d s\n"
       "  submitted %lld jobs (%.1f/s), SubmitJob p50 %.2f ms p99 %.2f ms; %lld succeeded\n"
       "  GetJob: %zu calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n"
       "  events delivered to watchers: %lld (%.0f events/s); errors: %lld\n",
