@@ -3,10 +3,13 @@
 // running job continues on its worker (same attempt: re-attached, not
 // requeued), and watchers that reconnect with the last sequence they saw
 // receive every event of every job exactly once.
+#include <algorithm>
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "tests/service/service_test_base.h"
 
@@ -87,6 +90,10 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
   }
   std::vector<std::unique_ptr<Watcher>> watchers;
   for (const std::string& id : ids) watchers.push_back(std::make_unique<Watcher>(address, id));
+  // And the CLI's own watcher, which must reconnect by itself.
+  std::future<CliResult> logs = std::async(std::launch::async, [this, &address, &ids] {
+    return RunCli(address, {"logs", "-f", ids[0]});
+  });
 
   absl::StatusOr<v1::Job> running = WaitForJob(
       client, ids[0], [](const v1::Job& j) { return j.epoch() >= 1 || Ended(j); },
@@ -138,6 +145,19 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
     EXPECT_EQ(epochs, expected) << ids[i];
   }
   EXPECT_GE(watchers[0]->reconnects(), 1) << "the watcher never saw the coordinator go";
+
+  // `fornax logs -f` across the restart: every epoch once, in order.
+  CliResult r = logs.get();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
+  size_t last = 0;
+  for (int epoch = 1; epoch <= kLongEpochs; ++epoch) {
+    const std::string header = absl::StrCat("Epoch ", epoch, "/", kLongEpochs);
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), header), 1) << header << " in:\n" << r.out;
+    const size_t at = std::find(lines.begin(), lines.end(), header) - lines.begin();
+    EXPECT_GE(at, last) << header << " out of order";
+    last = at;
+  }
 }
 
 }  // namespace
