@@ -104,6 +104,40 @@ class PathRewriter {
   std::map<std::string, size_t> by_local_path_;
 };
 
+// Emits `node` as yaml-cpp's Emitter would, except that quoted scalars stay
+// quoted: the engine reads a quoted "5" as a string and a plain 5 as a
+// number, and the rewritten job must mean what the user wrote.
+void EmitKeepingQuotes(YAML::Emitter& out, const YAML::Node& node) {
+  const bool flow = node.Style() == YAML::EmitterStyle::Flow;
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      if (flow) out << YAML::Flow;
+      out << YAML::BeginMap;
+      for (const auto& kv : node) {
+        out << YAML::Key;
+        EmitKeepingQuotes(out, kv.first);
+        out << YAML::Value;
+        EmitKeepingQuotes(out, kv.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      if (flow) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& item : node) EmitKeepingQuotes(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      if (node.Tag() == "!") out << YAML::DoubleQuoted;
+      out << node.Scalar();
+      break;
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out << YAML::Null;
+      break;
+  }
+}
+
 absl::StatusOr<JobBundle> Bundle(const std::string& job_path) {
   // Validate first: every later step may assume a well-formed job.
   FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(job_path));
@@ -124,7 +158,7 @@ absl::StatusOr<JobBundle> Bundle(const std::string& job_path) {
     root["model"] = kModelJsonName;
   }
   YAML::Emitter out;
-  out << root;
+  EmitKeepingQuotes(out, root);
   bundle.spec.set_job_yaml(out.c_str());
   // The rewritten job must still be one the engine accepts.
   absl::Status reparsed = ParseJobYaml(bundle.spec.job_yaml(), "job.yaml", ".").status();

@@ -124,6 +124,24 @@ data:
   EXPECT_EQ(parsed->fit.epochs, 2);
 }
 
+TEST_F(JobBundleTest, QuotedScalarsStayQuotedAndPlainOnesPlain) {
+  const std::string job = dir_.File("job.yaml");
+  WriteAll(job, R"(model: model.json
+compile: {optimizer: {class_name: Adam, config: {learning_rate: 0.001}}, loss: mse,
+          metrics: ["accuracy"]}
+fit: {epochs: 3, shuffle: true}
+)");
+  absl::StatusOr<JobBundle> bundle = BundleJob(job);
+  ASSERT_TRUE(bundle.ok()) << bundle.status();
+  YAML::Node root = YAML::Load(bundle->spec.job_yaml());
+  EXPECT_EQ(root["compile"]["metrics"][0].Tag(), "!") << bundle->spec.job_yaml();
+  EXPECT_EQ(root["compile"]["metrics"][0].Scalar(), "accuracy");
+  EXPECT_EQ(root["compile"]["optimizer"]["config"]["learning_rate"].Tag(), "?");
+  EXPECT_EQ(root["compile"]["optimizer"]["config"]["learning_rate"].Scalar(), "0.001");
+  EXPECT_EQ(root["fit"]["shuffle"].Tag(), "?");
+  EXPECT_EQ(root["model"].Tag(), "?");
+}
+
 TEST_F(JobBundleTest, AKerasModelIsAnInputNotInlined) {
   WriteAll(dir_.File("start.keras"), "not really a zip");
   const std::string job = WriteJob("model: start.keras", "");
