@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/archive/h5_handle.h"
+#include "engine/archive/h5_heap_check.h"
 #include "engine/base/status_macros.h"
 
 namespace fornax {
@@ -31,6 +32,7 @@ absl::StatusOr<std::unique_ptr<H5Reader>> H5Reader::Open(std::string image, std:
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not an HDF5 file (no HDF5 signature at offset 0)"));
   }
+  FORNAX_RETURN_IF_ERROR(CheckGlobalHeaps(image, source));
   H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0) < 0 ||
       H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0) {
