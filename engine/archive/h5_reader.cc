@@ -186,12 +186,16 @@ absl::StatusOr<std::vector<std::string>> H5Reader::ReadStringsAttribute(
     H5Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
     std::vector<char*> strings(n, nullptr);
     if (!memory.ok() || H5Tset_size(memory.get(), H5T_VARIABLE) < 0 ||
-        H5Tset_cset(memory.get(), H5Tget_cset(type.get())) < 0 ||
-        H5Aread(attribute.get(), memory.get(), strings.data()) < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its strings"));
+        H5Tset_cset(memory.get(), H5Tget_cset(type.get())) < 0) {
+      return absl::InternalError(absl::StrCat(where, ": cannot make a string type"));
     }
-    for (char* s : strings) out.emplace_back(s != nullptr ? s : "");
+    const bool read = H5Aread(attribute.get(), memory.get(), strings.data()) >= 0;
+    if (read) {
+      for (char* s : strings) out.emplace_back(s != nullptr ? s : "");
+    }
+    // A read that fails part way has allocated some strings too.
     H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, strings.data());
+    if (!read) return absl::InvalidArgumentError(absl::StrCat(where, ": cannot read its strings"));
     return out;
   }
   const size_t size = H5Tget_size(type.get());
