@@ -4,7 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "client/service_cli.h"
 #include "engine/base/status_macros.h"
 
 namespace fornax {
@@ -14,17 +14,6 @@ namespace {
 constexpr size_t kChunkBytes = 1 << 20;
 
 }  // namespace
-
-std::string HumanBytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  return unit == 0 ? absl::StrCat(bytes, " B") : absl::StrFormat("%.1f %s", value, units[unit]);
-}
 
 absl::StatusOr<v1::Dataset> UploadFile(ServiceClient& client, const std::string& local_path,
                                        const std::string& name, const FileDigest& digest) {
@@ -52,7 +41,7 @@ absl::StatusOr<v1::Dataset> UploadFile(ServiceClient& client, const std::string&
   }
   if (open && hash.HexDigest() != digest.sha256) {
     context.TryCancel();
-    writer->Finish().ok();  // the status is CANCELLED; the cause is ours
+    writer->Finish();  // CANCELLED, by us; the cause is below
     return absl::DataLossError(absl::StrCat(local_path, ": changed while uploading"));
   }
   writer->WritesDone();

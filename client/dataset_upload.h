@@ -27,9 +27,6 @@ absl::StatusOr<v1::Dataset> UploadFile(ServiceClient& client, const std::string&
 absl::Status UploadMissing(ServiceClient& client, const std::vector<BundledFile>& files,
                            std::ostream& log);
 
-// "1.2 MiB", "512 B": sizes for people.
-std::string HumanBytes(int64_t bytes);
-
 }  // namespace fornax
 
 #endif  // FORNAX_CLIENT_DATASET_UPLOAD_H_

@@ -4,7 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "client/dataset_upload.h"
+#include "client/service_cli.h"
 #include "yaml-cpp/yaml.h"
 
 namespace fornax {

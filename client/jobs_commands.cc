@@ -8,7 +8,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/commands.h"
-#include "client/dataset_upload.h"
 #include "client/event_renderer.h"
 #include "client/service_cli.h"
 #include "client/service_client.h"
@@ -118,8 +117,11 @@ void PrintJob(const v1::Job& job) {
                                 spec.max_restarts(), ")"));
   field("worker", job.worker_id().empty() ? "-" : job.worker_id());
   field("owner", spec.owner().empty() ? "-" : spec.owner());
-  field("needs", absl::StrCat(spec.resources().cpus(), " cpus, ", spec.resources().gpus(),
-                              " gpus, ", HumanBytes(spec.resources().memory_bytes())));
+  const v1::Resources& needs = spec.resources();
+  field("needs", needs.cpus() == 0 && needs.gpus() == 0 && needs.memory_bytes() == 0
+                     ? std::string("any worker")
+                     : absl::StrCat(needs.cpus(), " cpus, ", needs.gpus(), " gpus, ",
+                                    HumanBytes(needs.memory_bytes())));
   field("submitted", FormatTime(job.submit_time()));
   field("started", FormatTime(job.start_time()));
   field("ended", FormatTime(job.end_time()));

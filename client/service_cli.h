@@ -63,6 +63,8 @@ absl::StatusOr<int64_t> IntFlag(const ServiceArgs& args, const std::string& name
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 
+// "1.2 MiB", "512 B": sizes for people.
+std::string HumanBytes(int64_t bytes);
 // "2026-11-22 06:50:01 UTC"; "-" when unset.
 std::string FormatTime(const google::protobuf::Timestamp& time);
 // "accuracy=0.8512 loss=0.4101" (names sorted, val_ ones last).
