@@ -10,7 +10,7 @@
 
 namespace {
 
-constexpr char kUsage[] = R"(usage: fornax [--coordinator ADDR] COMMAND [ARGS]
+constexpr char kUsage[] = R"(usage: fornax COMMAND [ARGS]
 
 Fornax trains Keras 3 models (the JSON model.to_json() writes) on a compiled,
 deterministic CPU engine.
@@ -26,8 +26,8 @@ commands:
   version                                     print the version
   help [COMMAND]                              this text, or a command's help
 
-service commands (fornax-coordinator at --coordinator ADDR, else
-$FORNAX_COORDINATOR, else 127.0.0.1:7070):
+service commands: fornax [--coordinator ADDR] COMMAND [ARGS] talks to the
+fornax-coordinator at ADDR, else $FORNAX_COORDINATOR, else 127.0.0.1:7070:
   submit JOB.yaml [--priority P] [--follow]   upload a job's data and queue it
   jobs [--state S] [--all]                    list jobs
   get JOB                                     one job, with a failure's cause
