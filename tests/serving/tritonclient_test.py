@@ -241,6 +241,27 @@ def test_raw_protocol(url):
     channel.close()
 
 
+def test_predict_command(fornax, url, rng):
+    """`fornax predict --server ADDR --model NAME` calls ModelInfer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        x = rng.normal(size=(4, 6))  # float64: cast to the model's FP32 by the client
+        np.save(os.path.join(tmp, "x.npy"), x)
+        run = subprocess.run([fornax, "predict", "--server", url, "--model", "mlp", "--input",
+                              os.path.join(tmp, "x.npy"), "--output", os.path.join(tmp, "y.npy")],
+                             capture_output=True, text=True)
+        ok = run.returncode == 0
+        if ok:
+            y = np.load(os.path.join(tmp, "y.npy"))
+            ok = np.abs(y - keras_predict("mlp_sgd.keras", x.astype(np.float32))[0]).max() <= 1e-5
+        check(ok, f"fornax predict --server: equals Keras ({run.returncode} {run.stderr.strip()!r})")
+        run = subprocess.run([fornax, "predict", "--server", url, "--model", "ghost", "--input",
+                              os.path.join(tmp, "x.npy"), "--output", os.path.join(tmp, "y.npy")],
+                             capture_output=True, text=True)
+        check(run.returncode == 2 and "fornax: error: predict: ModelMetadata on" in run.stderr
+              and "unknown model 'ghost'" in run.stderr,
+              f"fornax predict --server, unknown model: exit {run.returncode} {run.stderr.strip()!r}")
+
+
 def _raw_input(name, shape, datatype, array):
     """An InferInput whose raw bytes need not match its declared shape."""
     tensor = grpcclient.InferInput(name, shape, datatype)
@@ -341,6 +362,7 @@ def main():
             test_stream(url, rng)
             test_bad_inputs(client)
             test_raw_protocol(url)
+            test_predict_command(fornax, url, rng)
             test_repository(client, metrics_url)
             test_hot_reload(url, repo, rng)
         finally:
