@@ -36,7 +36,8 @@ absl::StatusOr<nlohmann::json> JsonAttribute(const H5Reader& h5, const std::stri
 // classes: put in what Keras 3 writes for its own classes, so a model read
 // from a legacy file saves as a .keras that Keras loads.
 void AddKerasEnvelopes(nlohmann::json& model) {
-  const bool functional = model.value("class_name", "") != "Sequential";
+  const nlohmann::json& class_name = model["class_name"];
+  const bool functional = !(class_name.is_string() && class_name == "Sequential");
   if (!model.contains("module")) {
     model["module"] = functional ? "keras.src.models.functional" : "keras";
     model["registered_name"] = functional ? nlohmann::json("Functional") : nlohmann::json();
