@@ -154,7 +154,8 @@ absl::Status ListWorkers(ServiceClient& client) {
   const int64_t now_ms = absl::ToUnixMillis(absl::Now());
   std::vector<std::vector<std::string>> rows;
   auto resources = [](const v1::Resources& r) {
-    return absl::StrCat(r.cpus(), " cpu, ", r.gpus(), " gpu, ", HumanBytes(r.memory_bytes()));
+    return absl::StrCat(r.slots(), " slot", r.slots() == 1 ? "" : "s", ", ", r.cpus(), " cpu, ",
+                        r.gpus(), " gpu, ", HumanBytes(r.memory_bytes()));
   };
   for (const v1::WorkerInfo& w : response.workers()) {
     std::vector<std::string> running;
