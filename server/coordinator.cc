@@ -57,7 +57,7 @@ absl::Status Coordinator::Recover() {
   for (StoredJob& job : jobs) {
     const std::string id = job.job.job_id();
     next_order_ = std::max(next_order_, job.order + 1);
-    events_.Published(id, job.job.last_sequence(), IsTerminal(job.job.state()));
+    events_.Published(id, {}, job.job.last_sequence(), IsTerminal(job.job.state()));
     if (job.job.state() == v1::JOB_STATE_RUNNING) {
       // Its worker gets a full lease timeout, from now, to come back.
       WorkerState& w = workers_[job.job.worker_id()];
@@ -125,7 +125,7 @@ absl::StatusOr<std::vector<v1::JobEvent>> Coordinator::CommitLocked(
   StoredJob& slot = jobs_[job.order];
   const bool state_changed = slot.job.state() != job.job.state();
   slot = std::move(job);
-  events_.Published(id, last, terminal);
+  events_.Published(id, stored, last, terminal);
   if (metrics_ != nullptr) metrics_->CountEvents(static_cast<int64_t>(stored.size()));
   if (state_changed) RefreshGaugesLocked();
   return stored;

@@ -59,7 +59,11 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context, const v1::Watch
   absl::Status status = coordinator_->events().Watch(
       request->job_id(), request->after_sequence(), request->follow(),
       [context] { return context->IsCancelled(); },
-      [writer](const v1::JobEvent& event) { return writer->Write(event); });
+      [writer](const v1::JobEvent& event, bool more) {
+        // Coalesce a batch into fewer writes; the last one flushes.
+        return writer->Write(event,
+                             more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
+      });
   return ToGrpc(status);
 }
 
