@@ -1,5 +1,6 @@
 // The service commands against an in-process fake coordinator on loopback:
 // what submit uploads and sends, what pull writes, and the exit codes.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -66,8 +67,26 @@ class FakeJobs final : public v1::Jobs::Service {
     job->set_job_id("job-7");
     return grpc::Status::OK;
   }
-  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* request, v1::Job*) override {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND, "job '" + request->job_id() + "' not found");
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+                      v1::Job* job) override {
+    if (request->job_id() != "job-7") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "job '" + request->job_id() + "' not found");
+    }
+    job->set_job_id("job-7");
+    job->mutable_spec()->set_job_yaml("model: model.json\nfit: {epochs: 2}\n");
+    job->set_last_sequence(static_cast<int64_t>(events.size()));
+    return grpc::Status::OK;
+  }
+  // Streams `events` after after_sequence; the first stream breaks after
+  // two events.
+  grpc::Status WatchJob(grpc::ServerContext*, const v1::WatchJobRequest* request,
+                        grpc::ServerWriter<v1::JobEvent>* writer) override {
+    const bool first = watches++ == 0;
+    for (int64_t s = request->after_sequence(); s < static_cast<int64_t>(events.size()); ++s) {
+      if (first && s == 2) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "went away");
+      writer->Write(events[static_cast<size_t>(s)]);
+    }
+    return grpc::Status::OK;
   }
   grpc::Status DownloadCheckpoint(
       grpc::ServerContext*, const v1::DownloadCheckpointRequest*,
@@ -87,6 +106,8 @@ class FakeJobs final : public v1::Jobs::Service {
   }
 
   v1::JobSpec submitted;
+  std::vector<v1::JobEvent> events;
+  std::atomic<int> watches{0};
   std::string checkpoint = "PK fake keras archive bytes";
   bool corrupt = false;
 };
@@ -164,6 +185,44 @@ TEST_F(ServiceCommandsTest, PullOfACorruptDownloadLeavesNoFile) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir_.File("")),
                           std::filesystem::directory_iterator()),
             0);  // no .part file either
+}
+
+TEST_F(ServiceCommandsTest, LogsFollowRendersTheWholeLogAcrossADropAndExitsOneForAFailedJob) {
+  auto add = [&]() -> v1::JobEvent& {
+    v1::JobEvent& e = jobs_.events.emplace_back();
+    e.set_job_id("job-7");
+    e.set_sequence(static_cast<int64_t>(jobs_.events.size()));
+    return e;
+  };
+  v1::StateChange* running = add().mutable_state();
+  running->set_state(v1::JOB_STATE_RUNNING);
+  running->set_worker_id("w-1");
+  for (int64_t step = 1; step <= 2; ++step) {
+    v1::StepMetrics* s = add().mutable_step();
+    s->set_step(step);
+    s->set_steps_per_epoch(2);
+    s->set_step_seconds(0.5);
+    (*s->mutable_metrics()->mutable_values())["loss"] = 1.0 / static_cast<double>(step);
+  }
+  (*add().mutable_epoch()->mutable_metrics()->mutable_values())["loss"] = 0.5;
+  v1::StateChange* failed = add().mutable_state();
+  failed->set_state(v1::JOB_STATE_FAILED);
+  failed->set_reason("failed: killed by signal 9");
+
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int code = RunLogs(address_, {"-f", "job-7"});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, kExitInternal);
+  EXPECT_EQ(out,
+            "[running] on w-1 (attempt 0)\n"
+            "Epoch 1/2\n"
+            "2/2 - 1s - 500ms/step - loss: 0.5000\n"
+            "[failed] killed by signal 9\n");
+  EXPECT_EQ(jobs_.watches, 2);
+  EXPECT_THAT(err, HasSubstr("resuming after event 2"));
+  EXPECT_THAT(err, HasSubstr("fornax: error: job job-7 failed: killed by signal 9\n"));
 }
 
 TEST_F(ServiceCommandsTest, ServerRefusalsExitTwoAndAnUnreachableCoordinatorOne) {
