@@ -93,7 +93,7 @@ stop_daemons() {
   exit "$status"
 }
 trap stop_daemons EXIT
-trap 'exit 130' INT TERM
+trap 'echo >&2; exit 130' INT TERM  # the newline ends a half-drawn progress bar
 
 # wait_listening NAME PID FILE: waits for the daemon's "listening ..." line
 # and prints it; fails with the daemon's log when it exits first.
