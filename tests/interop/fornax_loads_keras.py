@@ -6,7 +6,8 @@ Builds, compiles (Adam) and trains for a few steps in Keras a Sequential MLP
 with Dropout, a Functional CNN with BatchNormalization, a two-input,
 two-output Functional model and an Embedding model (int32 input), plus an
 MLP compiled but never trained (its archive holds only the optimizer's
-iteration and learning rate); saves each with model.save(".keras") and checks
+iteration and learning rate), and a model of Keras operations on a bool mask
+input (where, sum, maximum, sqrt, concatenate, logical_and, ...); saves each with model.save(".keras") and checks
 that `fornax predict` on the archive equals Keras's predict within 1e-5 (npz
 keyed by input and output names for the multi-IO model).
 Exits non-zero with a message on the first failure.
@@ -58,6 +59,53 @@ def embedding():
     x = keras.layers.Flatten(name="flatten")(x)
     return keras.Model(tokens, keras.layers.Dense(3, activation="softmax", name="probs")(x),
                        name="embedding")
+
+
+def masked_ops():
+    """What users write on a padding mask: masked mean, centering, a count."""
+    ops = keras.ops
+    values = keras.Input((6,), name="values")
+    mask = keras.Input((6,), dtype="bool", name="mask")
+    weight = ops.cast(mask, "float32")
+    kept = ops.where(mask, values, 0.0)
+    count = ops.sum(weight, axis=-1, keepdims=True)
+    mean = ops.sum(kept, axis=-1, keepdims=True) / ops.maximum(count, 1.0)
+    centered = (kept - mean) * weight
+    spread = ops.sqrt(ops.mean(ops.square(centered), axis=-1, keepdims=True) + 1e-6)
+    features = ops.concatenate([centered, mean, spread, ops.expand_dims(
+        ops.max(ops.abs(kept), axis=-1), -1), count / 6.0], axis=-1)
+    hidden = keras.layers.Dense(8, activation="tanh", name="hidden")(features)
+    any_large = ops.cast(ops.logical_and(mask, ops.greater(values, 0.5)), "float32")
+    return keras.Model({"values": values, "mask": mask},
+                       {"score": keras.layers.Dense(1, name="score")(hidden),
+                        "large": ops.sum(any_large, axis=-1, keepdims=True)},
+                       name="masked_ops")
+
+
+def check_masked_ops(fornax, workdir):
+    """Keras ops on a bool mask input, trained in Keras, run in fornax predict."""
+    rng = np.random.default_rng(3)
+    model = masked_ops()
+    model.compile(optimizer="adam", loss={"score": "mse", "large": "mse"})
+    x = {"values": rng.standard_normal((32, 6)).astype(np.float32),
+         "mask": rng.random((32, 6)) < 0.7}
+    model.fit(x, {"score": rng.standard_normal((32, 1)).astype(np.float32),
+                  "large": np.zeros((32, 1), np.float32)},
+              batch_size=8, epochs=1, verbose=0, shuffle=False)
+    archive = os.path.join(workdir, "masked_ops.keras")
+    model.save(archive)
+    test = {"values": rng.standard_normal((20, 6)).astype(np.float32),
+            "mask": rng.random((20, 6)) < 0.5}
+    keras_y = model.predict(test, verbose=0)
+    x_path, y_path = os.path.join(workdir, "ops_x.npz"), os.path.join(workdir, "ops_y.npz")
+    np.savez(x_path, **test)
+    run([fornax, "predict", "--model", archive, "--input", x_path, "--output", y_path])
+    with np.load(y_path) as fornax_y:
+        diff = max(float(np.abs(fornax_y[k] - np.asarray(keras_y[k])).max())
+                   for k in ("score", "large"))
+    print(f"masked_ops: max |keras - fornax| = {diff:.3g}")
+    if not diff <= TOLERANCE:
+        sys.exit(f"FAIL: masked_ops: Keras and Fornax predictions differ by {diff} > {TOLERANCE}")
 
 
 def run(cmd):
@@ -117,6 +165,7 @@ def main():
         check("embedding", fornax, workdir, embedding(),
               [rng.integers(0, 20, (32, 6)).astype(np.int32)], [labels],
               "sparse_categorical_crossentropy")
+        check_masked_ops(fornax, workdir)
     print("OK")
 
 

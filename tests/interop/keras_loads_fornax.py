@@ -214,6 +214,8 @@ backend: cpu
     archive = os.path.join(workdir, "embedding.keras")
     run([fornax, "train", job, "--output", archive, "--quiet"])
     model = load_quietly(archive)
+    if model.inputs[0].dtype != "int32":
+        sys.exit(f"FAIL: embedding: Keras loaded the tokens input as {model.inputs[0].dtype}")
     x = rng.integers(0, 20, (40, 6)).astype(np.int32)
     x_path, y_path = os.path.join(workdir, "tokens_x.npy"), os.path.join(workdir, "tokens_y.npy")
     np.save(x_path, x)
