@@ -9,6 +9,8 @@ with model.save("x.h5") (the legacy Keras 2 format). Then:
 - `fornax train` on a job whose model is the .h5 and that has no compile
   section trains with the file's training_config (loss, Adam) and continues
   its optimizer state (the saved .keras has iterations = saved + new steps);
+  a second job on that .keras giving only compile.metrics keeps its loss,
+  optimizer and optimizer state;
 - broken copies (no model_config, weight_names naming a missing dataset,
   weights of a layer the config lacks, a file that is no HDF5 past its
   signature) exit 2 with one "fornax: error:" line naming what is wrong.
@@ -97,6 +99,25 @@ def main():
         if int(continued.optimizer.iterations) != 4:  # 2 steps in Keras + 2 in Fornax
             sys.exit(f"FAIL: iterations {int(continued.optimizer.iterations)}, expected 4")
         print("job without compile: trained with the .h5's training_config, iterations 2 -> 4")
+
+        # A .keras model with a compile section giving only metrics: the
+        # loss and the optimizer (and its state) stay the archive's.
+        with open(job, "w") as f:
+            f.write("model: continued.keras\ncompile: {metrics: [accuracy]}\n"
+                    "fit: {epochs: 1, batch_size: 8, shuffle: false}\n"
+                    "data:\n  train: {x: x.npy, y: cnn_bn_y.npy}\n")
+        overridden = os.path.join(work, "overridden.keras")
+        run([fornax, "train", job, "--quiet", "--output", overridden], 0)
+        with zipfile.ZipFile(overridden) as z:
+            compile_config = json.loads(z.read("config.json"))["compile_config"]
+        if compile_config["loss"] != "sparse_categorical_crossentropy" or \
+                compile_config["optimizer"]["class_name"] != "Adam" or \
+                compile_config["metrics"] != ["accuracy"]:
+            sys.exit(f"FAIL: compile {{metrics: [accuracy]}} over the .keras: {compile_config}")
+        if int(keras.models.load_model(overridden).optimizer.iterations) != 6:
+            sys.exit("FAIL: the .keras's optimizer state did not carry over")
+        print("job with compile {metrics: [accuracy]} over a .keras: the archive's loss and Adam, "
+              "iterations 4 -> 6")
 
         # Hostile copies.
         def broken(name, edit):
