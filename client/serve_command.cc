@@ -36,10 +36,11 @@ SIGINT/SIGTERM stop it after the requests in flight.
 
 namespace {
 
-absl::Status ParsePort(const std::string& flag, const std::string& value, int minimum, int* out) {
-  if (!absl::SimpleAtoi(value, out) || *out < minimum || *out > 65535) {
+absl::Status ParseIntFlag(const std::string& flag, const std::string& value, int minimum,
+                          int maximum, int* out) {
+  if (!absl::SimpleAtoi(value, out) || *out < minimum || *out > maximum) {
     return absl::InvalidArgumentError(absl::StrCat("serve: --", flag, ": expected an integer in ",
-                                                   minimum, "..65535, got '", value, "'"));
+                                                   minimum, "..", maximum, ", got '", value, "'"));
   }
   return absl::OkStatus();
 }
@@ -68,13 +69,16 @@ int RunServe(const std::vector<std::string>& args) {
   struct IntFlag {
     const char* name;
     int minimum;
+    int maximum;
     int* out;
   };
   for (const IntFlag& flag :
-       {IntFlag{"port", 0, &options.port}, IntFlag{"metrics-port", 0, &options.metrics_port},
-        IntFlag{"poll-interval-ms", 1, &options.poll_interval_ms}}) {
+       {IntFlag{"port", 0, 65535, &options.port},
+        IntFlag{"metrics-port", 0, 65535, &options.metrics_port},
+        IntFlag{"poll-interval-ms", 1, 86'400'000, &options.poll_interval_ms}}) {
     if (!parsed->values.count(flag.name)) continue;
-    absl::Status status = ParsePort(flag.name, parsed->values[flag.name], flag.minimum, flag.out);
+    absl::Status status =
+        ParseIntFlag(flag.name, parsed->values[flag.name], flag.minimum, flag.maximum, flag.out);
     if (!status.ok()) return ReportError(status);
   }
   // Block the stop signals before any thread starts, so every thread

@@ -340,8 +340,24 @@ def test_hot_reload(url, repo, rng):
         check(after and all(v == "2" for v in after), "only version 2 after the switch")
 
 
+def test_serve_flags(fornax):
+    cases = [([], "serve: --model-repository is required "
+                  "(usage: fornax serve --model-repository DIR)"),
+             (["--model-repository", "/nonexistent/models"],
+              "serve: --model-repository /nonexistent/models: not a directory"),
+             (["--model-repository", ".", "--port", "http"],
+              "serve: --port: expected an integer in 0..65535, got 'http'"),
+             (["--model-repository", ".", "--poll-interval-ms", "0"],
+              "serve: --poll-interval-ms: expected an integer in 1..86400000, got '0'")]
+    for args, message in cases:
+        run = subprocess.run([fornax, "serve", *args], capture_output=True, text=True, timeout=30)
+        check(run.returncode == 2 and run.stderr.strip() == f"fornax: error: {message}",
+              f"fornax serve {' '.join(args)}: exit {run.returncode} {run.stderr.strip()!r}")
+
+
 def main():
     fornax = sys.argv[1]
+    test_serve_flags(fornax)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as repo:
         place(repo, "mlp", 1, "mlp_sgd.keras")
