@@ -3,6 +3,7 @@
 #include "engine/archive/h5_heap_check.h"
 
 #include <cstdint>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 
@@ -24,12 +25,17 @@ uint64_t Decode(const std::string& image, uint64_t at, uint64_t bytes) {
 
 absl::Status CheckGlobalHeaps(const std::string& image, const std::string& source) {
   if (image.size() < 16) return absl::OkStatus();  // HDF5 refuses it itself
-  // The superblock's "size of lengths" (v0/v1 at byte 14, v2/v3 at byte 10).
-  const uint64_t lengths = static_cast<unsigned char>(image[image[8] <= 1 ? 14 : 10]);
+  // The superblock's "size of offsets" and "size of lengths" (v0/v1 at bytes
+  // 13 and 14, v2/v3 at bytes 9 and 10).
+  const bool v01 = image[8] <= 1;
+  const uint64_t offsets = static_cast<unsigned char>(image[v01 ? 13 : 9]);
+  const uint64_t lengths = static_cast<unsigned char>(image[v01 ? 14 : 10]);
   if (lengths != 2 && lengths != 4 && lengths != 8) return absl::OkStatus();
   const uint64_t header = Align8(4 + 1 + 3 + lengths);         // H5HG_SIZEOF_HDR
   const uint64_t object_header = Align8(2 + 2 + 4 + lengths);  // H5HG_SIZEOF_OBJHDR
   const uint64_t size = image.size();
+  // collection offset -> object index -> object size
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> collections;
   for (size_t at = image.find("GCOL\x01"); at != std::string::npos;
        at = image.find("GCOL\x01", at + 1)) {
     if (at + header > size) break;
@@ -40,6 +46,7 @@ absl::Status CheckGlobalHeaps(const std::string& image, const std::string& sourc
     // signature mostly end up here.
     if (collection > size - at) continue;
     const uint64_t end = at + collection;
+    std::map<uint64_t, uint64_t>& objects = collections[at];
     for (uint64_t p = at + header; p < end && p + object_header <= end;) {
       const uint64_t index = Decode(image, p, 2);
       const uint64_t object = Decode(image, p + 8, lengths);
@@ -49,7 +56,28 @@ absl::Status CheckGlobalHeaps(const std::string& image, const std::string& sourc
             absl::StrCat(source, ": corrupt HDF5 global heap at offset ", at, " (object ", index,
                          " at offset ", p, " has size ", object, "); refusing the file"));
       }
+      if (index > 0) objects[index] = object;
       p += need;
+    }
+  }
+  // A variable-length element on disk is (length: 4 bytes, collection
+  // address, object index: 4 bytes), and HDF5 allocates `length` bytes
+  // before it reads the object: a lying length makes it allocate and fill
+  // up to 4 GiB per string. Such records point at an object that is
+  // shorter than they say.
+  if (offsets != 8) return absl::OkStatus();
+  for (const auto& [at, objects] : collections) {
+    std::string address(8, '\0');
+    for (int i = 0; i < 8; ++i) address[i] = static_cast<char>(at >> (8 * i) & 0xff);
+    for (size_t p = image.find(address, 4); p != std::string::npos && p + 12 <= size;
+         p = image.find(address, p + 1)) {
+      const auto object = objects.find(Decode(image, p + 8, 4));
+      const uint64_t length = Decode(image, p - 4, 4);
+      if (object != objects.end() && length > object->second) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ": corrupt HDF5 variable-length data at offset ", p - 4, " (declares ", length,
+            " bytes, its heap object holds ", object->second, "); refusing the file"));
+      }
     }
   }
   return absl::OkStatus();

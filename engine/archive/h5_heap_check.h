@@ -6,7 +6,9 @@
 // in-memory image as zeros, which look like such an entry. The fuzzer
 // found both (docs/fuzzing.md). The check walks every "GCOL" collection in
 // the image the way HDF5 does and refuses one that would not advance or
-// would step past its own end.
+// would step past its own end. It also refuses variable-length records
+// (length, collection, index) that declare more bytes than their heap
+// object holds, which make HDF5 allocate up to 4 GiB per string.
 #ifndef FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 #define FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 
