@@ -76,7 +76,8 @@ class FakeCoordinator : public v1::Workers::Service {
   int64_t reports = 0;
   std::vector<v1::UploadCheckpointHeader> checkpoints;  // in upload order
   std::map<std::string, std::string> checkpoint_bytes;  // by sha256
-  std::set<std::string> refuse;  // jobs whose reports get FAILED_PRECONDITION
+  std::vector<size_t> checkpoints_at_epoch;  // checkpoints stored when each epoch's end came
+  std::set<std::string> refuse;              // jobs whose reports get FAILED_PRECONDITION
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -127,7 +128,10 @@ class FakeCoordinator : public v1::Workers::Service {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not yours");
     }
     std::map<int64_t, v1::WorkerEvent>& job = events[request->job_id()];
-    for (const v1::WorkerEvent& e : request->events()) job.emplace(e.worker_sequence(), e);
+    for (const v1::WorkerEvent& e : request->events()) {
+      const bool added = job.emplace(e.worker_sequence(), e).second;
+      if (added && e.has_epoch()) checkpoints_at_epoch.push_back(checkpoints.size());
+    }
     int64_t acked = 0;
     while (job.count(acked + 1)) ++acked;
     response->set_acked_sequence(acked);

@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fornax::worker {
@@ -69,7 +71,8 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
 }
 
 void Worker::Log(const std::string& message) {
-  std::cerr << "fornax-worker " << config_.name << ": " << message << std::endl;
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(), absl::UTCTimeZone())
+            << "fornax-worker " << config_.name << ": " << message << std::endl;
 }
 
 void Worker::Run() {
@@ -118,7 +121,11 @@ void Worker::ConnectionLoop() {
     for (const v1::RunningJob& job : Running()) *request.add_running() = job;
     request.set_version("0.1.0");
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    // Waits for the channel to connect (it retries at most every second)
+    // rather than failing fast on a channel still backing off: a restarted
+    // coordinator is found as soon as it listens.
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(config_.max_backoff_ms));
     v1::RegisterResponse response;
     absl::Status status = ToAbsl(link_.stub().Register(&ctx, request, &response));
     if (status.ok()) {
@@ -132,7 +139,9 @@ void Worker::ConnectionLoop() {
         backoff_ms = 100;
         continue;
       }
-    } else if (!IsTransient(status)) {
+    } else if (status.code() == absl::StatusCode::kDeadlineExceeded) {
+      continue;  // waited max_backoff_ms for the coordinator already
+    } else {
       Log(absl::StrCat("register: ", status.ToString()));
     }
     std::unique_lock<std::mutex> lock(mu_);

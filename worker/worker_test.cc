@@ -148,6 +148,8 @@ TEST_F(WorkerTest, RunsAJobReportsItInOrderAndUploadsCheckpointsBeforeTheResult)
   EXPECT_EQ(steps, 16);
   EXPECT_EQ(logs, 2);  // "training epochs 1..2, ...", "traces: 1"
   ASSERT_EQ(checkpoints_at_result, 3u) << "the result came before the final model";
+  EXPECT_THAT(coordinator_.checkpoints_at_epoch, ::testing::ElementsAre(1, 2))
+      << "an epoch's end came before its checkpoint";
   EXPECT_EQ(coordinator_.checkpoints[1].epoch(), 2);
   EXPECT_EQ(coordinator_.checkpoints[1].global_step(), 16);
   EXPECT_TRUE(coordinator_.checkpoints[2].final());

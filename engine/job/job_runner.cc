@@ -102,15 +102,13 @@ absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoc
 
 // Checkpoints at every epoch end, and every `every_steps` optimizer steps
 // within an epoch (steps_per_execution may step over a multiple, so it
-// checks whether one was crossed).
+// checks whether one was crossed). It runs before the observer's epoch hook,
+// so a service stores checkpoint N before it hears that epoch N ended (and
+// the log reads as Keras's: ModelCheckpoint's line before the epoch's bar).
 class CheckpointCallback : public Callback {
  public:
-  CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer,
-                     const Logs* last_logs)
-      : dir_(std::move(dir)),
-        every_steps_(every_steps),
-        observer_(observer),
-        last_logs_(last_logs) {}
+  CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer)
+      : dir_(std::move(dir)), every_steps_(every_steps), observer_(observer) {}
 
   absl::Status OnTrainBegin(TrainingControl& control) override {
     last_saved_step_ = control.trainer->iterations();
@@ -126,7 +124,8 @@ class CheckpointCallback : public Callback {
     if (step / every_steps_ == last_saved_step_ / every_steps_) return absl::OkStatus();
     return Save(control, epoch_);
   }
-  absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs&) override {
+  absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override {
+    epoch_logs_ = logs;
     return Save(control, epoch + 1);
   }
 
@@ -135,15 +134,15 @@ class CheckpointCallback : public Callback {
     last_saved_step_ = control.trainer->iterations();
     const std::string path =
         absl::StrCat(dir_, "/ckpt-e", epochs_done, "-s", last_saved_step_, ".keras");
-    return WriteCheckpoint(*control.trainer, path, epochs_done, *last_logs_, false, observer_);
+    return WriteCheckpoint(*control.trainer, path, epochs_done, epoch_logs_, false, observer_);
   }
 
   std::string dir_;
   int64_t every_steps_;
   JobObserver* observer_;
-  const Logs* last_logs_;
   int epoch_ = 0;
   int64_t last_saved_step_ = 0;
+  Logs epoch_logs_;  // the last finished epoch's
 };
 
 }  // namespace
@@ -201,13 +200,12 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
 
 absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobObserver* observer) {
   ObserverCallback observe(observer, job_.fit.batch_size, &epochs_done_, &last_epoch_logs_);
-  CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer,
-                                &last_epoch_logs_);
+  CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer);
   std::vector<Callback*> callbacks;
   for (const auto& cb : job_callbacks_) callbacks.push_back(cb.get());
+  if (!options_.checkpoint_dir.empty()) callbacks.push_back(&checkpoint);
   callbacks.insert(callbacks.end(), extra.begin(), extra.end());
   callbacks.push_back(&observe);
-  if (!options_.checkpoint_dir.empty()) callbacks.push_back(&checkpoint);
   const Dataset* validation = data_.validation ? &*data_.validation : nullptr;
   return trainer_->Fit(data_.train, validation, job_.fit, callbacks);
 }

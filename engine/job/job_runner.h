@@ -84,8 +84,9 @@ class JobRunner {
   static absl::StatusOr<std::unique_ptr<JobRunner>> Create(JobSpec job, JobRunOptions options);
   ~JobRunner();
 
-  // model.fit with the job's callbacks, then `extra` (e.g. a progress bar),
-  // then the observer's hooks and the checkpoints. `observer` may be null.
+  // model.fit with the job's callbacks, then the checkpoints, `extra` (e.g.
+  // a progress bar) and the observer's hooks, in that order: checkpoint N is
+  // reported before epoch N's end. `observer` may be null.
   absl::StatusOr<History> Fit(const std::vector<Callback*>& extra, JobObserver* observer);
   // model.evaluate on the job's test data; nullopt when it has none.
   absl::StatusOr<std::optional<Logs>> Evaluate();

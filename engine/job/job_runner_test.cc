@@ -50,11 +50,15 @@ JobSpec Job(const std::string& yaml) {
 class Recorder : public JobObserver {
  public:
   void OnStep(const StepEvent& e) override { steps.push_back(e); }
-  void OnEpoch(const EpochEvent& e) override { epochs.push_back(e); }
+  void OnEpoch(const EpochEvent& e) override {
+    epochs.push_back(e);
+    checkpoints_at_epoch_end.push_back(checkpoints.size());
+  }
   absl::Status OnCheckpoint(const CheckpointEvent& e) override {
     checkpoints.push_back(e);
     return absl::OkStatus();
   }
+  std::vector<size_t> checkpoints_at_epoch_end;
   std::vector<StepEvent> steps;
   std::vector<EpochEvent> epochs;
   std::vector<CheckpointEvent> checkpoints;
@@ -95,6 +99,9 @@ TEST(JobRunnerTest, ReportsStepsEpochsAndCheckpoints) {
   EXPECT_EQ(rec.checkpoints[3].epoch, 1);  // mid-epoch 1: one epoch done
   EXPECT_EQ(rec.checkpoints[6].epoch, 2);
   EXPECT_THAT(rec.checkpoints[6].path, HasSubstr("ckpt-e2-s16.keras"));
+  EXPECT_TRUE(rec.checkpoints[6].logs.count("accuracy"));  // epoch 2's
+  // Each epoch's checkpoint is reported before the epoch's end.
+  EXPECT_THAT(rec.checkpoints_at_epoch_end, ElementsAre(3, 7));
 
   ASSERT_TRUE((*runner)->SaveModel(dir.File("final.keras"), &rec).ok());
   EXPECT_TRUE(rec.checkpoints.back().final);
