@@ -163,10 +163,14 @@ absl::StatusOr<Tensor> H5Reader::ReadVariable(const std::string& path,
 absl::StatusOr<std::vector<std::string>> H5Reader::ReadStringsAttribute(
     const std::string& path, const std::string& key) const {
   const std::string where = absl::StrCat(source_, ": attribute '", key, "' of '", path, "'");
-  if ((path != "/" && !Exists(path)) ||
-      H5Aexists_by_name(file_, path.c_str(), key.c_str(), H5P_DEFAULT) <= 0) {
-    return absl::NotFoundError(absl::StrCat(where, " is missing"));
+  const htri_t exists = path != "/" && !Exists(path)
+                            ? 0
+                            : H5Aexists_by_name(file_, path.c_str(), key.c_str(), H5P_DEFAULT);
+  if (exists < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, " is unreadable (corrupt object header)"));
   }
+  if (exists == 0) return absl::NotFoundError(absl::StrCat(where, " is missing"));
   H5Handle attribute(H5Aopen_by_name(file_, path.c_str(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT),
                      H5Aclose);
   H5Handle space(attribute.ok() ? H5Aget_space(attribute.get()) : -1, H5Sclose);
