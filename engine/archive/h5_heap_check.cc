@@ -1,9 +1,12 @@
-// CheckGlobalHeaps: the object walk of HDF5 1.10's
-// H5HG__cache_heap_deserialize, with the progress checks it lacks.
+// GlobalHeaps: the object walk of HDF5 1.10's H5HG__cache_heap_deserialize
+// with the progress checks it lacks, and a reader of version 1 object
+// headers' attribute messages (HDF5 file format spec, IV.A.1.a and IV.A.2.m).
 #include "engine/archive/h5_heap_check.h"
 
 #include <cstdint>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -23,19 +26,18 @@ uint64_t Decode(const std::string& image, uint64_t at, uint64_t bytes) {
 
 }  // namespace
 
-absl::Status CheckGlobalHeaps(const std::string& image, const std::string& source) {
-  if (image.size() < 16) return absl::OkStatus();  // HDF5 refuses it itself
+absl::StatusOr<GlobalHeaps> GlobalHeaps::Scan(const std::string& image, const std::string& source) {
+  GlobalHeaps heaps;
+  if (image.size() < 16) return heaps;  // HDF5 refuses it itself
   // The superblock's "size of offsets" and "size of lengths" (v0/v1 at bytes
   // 13 and 14, v2/v3 at bytes 9 and 10).
   const bool v01 = image[8] <= 1;
-  const uint64_t offsets = static_cast<unsigned char>(image[v01 ? 13 : 9]);
   const uint64_t lengths = static_cast<unsigned char>(image[v01 ? 14 : 10]);
-  if (lengths != 2 && lengths != 4 && lengths != 8) return absl::OkStatus();
+  heaps.offsets8_ = static_cast<unsigned char>(image[v01 ? 13 : 9]) == 8 && lengths == 8;
+  if (lengths != 2 && lengths != 4 && lengths != 8) return heaps;
   const uint64_t header = Align8(4 + 1 + 3 + lengths);         // H5HG_SIZEOF_HDR
   const uint64_t object_header = Align8(2 + 2 + 4 + lengths);  // H5HG_SIZEOF_OBJHDR
   const uint64_t size = image.size();
-  // collection offset -> object index -> object size
-  std::map<uint64_t, std::map<uint64_t, uint64_t>> collections;
   for (size_t at = image.find("GCOL\x01"); at != std::string::npos;
        at = image.find("GCOL\x01", at + 1)) {
     if (at + header > size) break;
@@ -46,7 +48,7 @@ absl::Status CheckGlobalHeaps(const std::string& image, const std::string& sourc
     // signature mostly end up here.
     if (collection > size - at) continue;
     const uint64_t end = at + collection;
-    std::map<uint64_t, uint64_t>& objects = collections[at];
+    std::map<uint64_t, uint64_t>& objects = heaps.collections_[at];
     for (uint64_t p = at + header; p < end && p + object_header <= end;) {
       const uint64_t index = Decode(image, p, 2);
       const uint64_t object = Decode(image, p + 8, lengths);
@@ -60,24 +62,57 @@ absl::Status CheckGlobalHeaps(const std::string& image, const std::string& sourc
       p += need;
     }
   }
-  // A variable-length element on disk is (length: 4 bytes, collection
-  // address, object index: 4 bytes), and HDF5 allocates `length` bytes
-  // before it reads the object: a lying length makes it allocate and fill
-  // up to 4 GiB per string. Such records point at an object that is
-  // shorter than they say.
-  if (offsets != 8) return absl::OkStatus();
-  for (const auto& [at, objects] : collections) {
-    std::string address(8, '\0');
-    for (int i = 0; i < 8; ++i) address[i] = static_cast<char>(at >> (8 * i) & 0xff);
-    for (size_t p = image.find(address, 4); p != std::string::npos && p + 12 <= size;
-         p = image.find(address, p + 1)) {
-      const auto object = objects.find(Decode(image, p + 8, 4));
-      const uint64_t length = Decode(image, p - 4, 4);
-      if (object != objects.end() && length > object->second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ": corrupt HDF5 variable-length data at offset ", p - 4, " (declares ", length,
-            " bytes, its heap object holds ", object->second, "); refusing the file"));
+  return heaps;
+}
+
+absl::Status GlobalHeaps::CheckAttribute(const std::string& image, uint64_t header,
+                                         const std::string& name, uint64_t count,
+                                         const std::string& where) const {
+  const uint64_t size = image.size();
+  if (!offsets8_ || header > size || size - header < 16 || image[header] != 1) {
+    return absl::OkStatus();
+  }
+  // Chunks of messages: the header's own, then continuation blocks.
+  std::vector<std::pair<uint64_t, uint64_t>> chunks = {{header + 16, Decode(image, header + 8, 4)}};
+  for (size_t c = 0; c < chunks.size() && c < 64; ++c) {
+    const auto [start, length] = chunks[c];
+    if (start > size || length > size - start) continue;
+    const uint64_t end = start + length;
+    for (uint64_t p = start; p + 8 <= end;) {
+      const uint64_t type = Decode(image, p, 2);
+      const uint64_t data = p + 8;
+      const uint64_t message = Decode(image, p + 2, 2);
+      if (message > end - data) break;
+      p = data + message;
+      if (type == 0x10 && message >= 16) {  // continuation: address, length
+        chunks.emplace_back(Decode(image, data, 8), Decode(image, data + 8, 8));
+        continue;
       }
+      if (type != 0x0C || message < 8 || image[data] != 1) continue;  // attribute, version 1
+      const uint64_t name_size = Decode(image, data + 2, 2);
+      if (name_size != name.size() + 1 || 8 + name_size > message ||
+          image.compare(data + 8, name.size(), name) != 0) {
+        continue;
+      }
+      const uint64_t records = data + 8 + Align8(name_size) + Align8(Decode(image, data + 4, 2)) +
+                               Align8(Decode(image, data + 6, 2));
+      if (records > p || count > (p - records) / 16) return absl::OkStatus();  // HDF5 refuses it
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t record = records + 16 * i;
+        const uint64_t declared = Decode(image, record, 4);
+        const auto collection = collections_.find(Decode(image, record + 4, 8));
+        const uint64_t index = Decode(image, record + 12, 4);
+        uint64_t holds = 0;
+        if (collection != collections_.end() && collection->second.count(index)) {
+          holds = collection->second.at(index);
+        }
+        if (declared > holds) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              where, ": string ", i, " declares ", declared, " bytes but its heap object holds ",
+              holds, " (corrupt variable-length data); refusing the file"));
+        }
+      }
+      return absl::OkStatus();
     }
   }
   return absl::OkStatus();

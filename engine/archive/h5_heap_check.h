@@ -6,20 +6,43 @@
 // in-memory image as zeros, which look like such an entry. The fuzzer
 // found both (docs/fuzzing.md). The check walks every "GCOL" collection in
 // the image the way HDF5 does and refuses one that would not advance or
-// would step past its own end. It also refuses variable-length records
-// (length, collection, index) that declare more bytes than their heap
-// object holds, which make HDF5 allocate up to 4 GiB per string.
+// would step past its own end. Before an attribute's strings are read it
+// also checks their variable-length records (length, collection, index):
+// HDF5 allocates and fills the declared length, up to 4 GiB per string,
+// before it reads the heap object, so a record must point at an object
+// holding at least that much.
 #ifndef FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 #define FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace fornax {
 
-// InvalidArgument naming `source` and the collection's offset, else OK.
-absl::Status CheckGlobalHeaps(const std::string& image, const std::string& source);
+class GlobalHeaps {
+ public:
+  // Walks every collection of `image`; InvalidArgument naming `source` and
+  // the collection's offset when one would hang HDF5.
+  static absl::StatusOr<GlobalHeaps> Scan(const std::string& image, const std::string& source);
+
+  // Checks the `count` variable-length records of attribute `name` in the
+  // (version 1) object header at image offset `header` before HDF5 reads
+  // them: each must point at a heap object holding at least its declared
+  // length. `where` names the attribute in the message. Headers and
+  // attribute messages of other versions are not checked (h5py, and so
+  // Keras, write version 1).
+  absl::Status CheckAttribute(const std::string& image, uint64_t header, const std::string& name,
+                              uint64_t count, const std::string& where) const;
+
+ private:
+  // collection offset -> object index -> object size
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> collections_;
+  bool offsets8_ = false;  // addresses are 8 bytes (the records can be checked)
+};
 
 }  // namespace fornax
 

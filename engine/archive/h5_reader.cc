@@ -11,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/archive/h5_handle.h"
-#include "engine/archive/h5_heap_check.h"
 #include "engine/base/status_macros.h"
 
 namespace fornax {
@@ -32,7 +31,7 @@ absl::StatusOr<std::unique_ptr<H5Reader>> H5Reader::Open(std::string image, std:
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not an HDF5 file (no HDF5 signature at offset 0)"));
   }
-  FORNAX_RETURN_IF_ERROR(CheckGlobalHeaps(image, source));
+  FORNAX_ASSIGN_OR_RETURN(GlobalHeaps heaps, GlobalHeaps::Scan(image, source));
   H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, /*backing_store=*/0) < 0 ||
       H5Pset_file_image(fapl.get(), image.data(), image.size()) < 0) {
@@ -45,7 +44,8 @@ absl::StatusOr<std::unique_ptr<H5Reader>> H5Reader::Open(std::string image, std:
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": not a readable HDF5 file (truncated or corrupt)"));
   }
-  return std::unique_ptr<H5Reader>(new H5Reader(file, std::move(image), std::move(source)));
+  return std::unique_ptr<H5Reader>(
+      new H5Reader(file, std::move(image), std::move(source), std::move(heaps)));
 }
 
 H5Reader::~H5Reader() { H5Fclose(file_); }
@@ -187,6 +187,11 @@ absl::StatusOr<std::vector<std::string>> H5Reader::ReadStringsAttribute(
   }
   const size_t n = static_cast<size_t>(count);
   if (H5Tis_variable_str(type.get()) > 0) {
+    H5O_info_t object;
+    if (H5Oget_info_by_name2(file_, path.c_str(), &object, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": its object is unreadable"));
+    }
+    FORNAX_RETURN_IF_ERROR(heaps_.CheckAttribute(image_, object.addr, key, n, where));
     H5Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
     std::vector<char*> strings(n, nullptr);
     if (!memory.ok() || H5Tset_size(memory.get(), H5T_VARIABLE) < 0 ||

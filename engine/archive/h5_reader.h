@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/archive/h5_heap_check.h"
 #include "engine/tensor/tensor.h"
 
 namespace fornax {
@@ -44,11 +45,15 @@ class H5Reader {
 
  private:
   bool IsBFloat16(const std::string& dataset) const;  // attribute dtype="bfloat16"
-  H5Reader(int64_t file, std::string image, std::string source)
-      : file_(file), image_(std::move(image)), source_(std::move(source)) {}
+  H5Reader(int64_t file, std::string image, std::string source, GlobalHeaps heaps)
+      : file_(file),
+        image_(std::move(image)),
+        source_(std::move(source)),
+        heaps_(std::move(heaps)) {}
   int64_t file_;       // hid_t
   std::string image_;  // HDF5 reads from this buffer for the file's lifetime
   std::string source_;
+  GlobalHeaps heaps_;  // checked before HDF5 reads variable-length strings
 };
 
 }  // namespace fornax
