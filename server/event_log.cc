@@ -67,7 +67,7 @@ void EventLog::Shutdown() {
 
 absl::Status EventLog::Watch(const std::string& job_id, int64_t after_sequence, bool follow,
                              const std::function<bool()>& cancelled,
-                             const std::function<bool(const v1::JobEvent&, bool more)>& send) {
+                             const std::function<bool(const v1::JobEvent&)>& send) {
   std::shared_ptr<Channel> channel;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -89,12 +89,9 @@ absl::Status EventLog::Watch(const std::string& job_id, int64_t after_sequence, 
     }
     if (!cached) events = store_->ReadEvents(job_id, sent, kReplayBatch);
     if (!events.ok()) return events.status();
-    for (size_t i = 0; i < events->size(); ++i) {
-      const v1::JobEvent& event = (*events)[i];
+    for (const v1::JobEvent& event : *events) {
       const bool ends = !follow && IsTerminalEvent(event);
-      if (!send(event, i + 1 < events->size() && !ends)) {
-        return absl::CancelledError("watcher went away");
-      }
+      if (!send(event)) return absl::CancelledError("watcher went away");
       sent = event.sequence();
       if (ends) return absl::OkStatus();
     }

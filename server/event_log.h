@@ -38,13 +38,12 @@ class EventLog {
   void Published(const std::string& job_id, const std::vector<v1::JobEvent>& events,
                  int64_t last_sequence, bool terminal);
 
-  // Streams events to `send` (false: the watcher is gone; `more` says
-  // another event follows at once, so the sender may buffer) until the job ends
+  // Streams events to `send` (false: the watcher is gone) until the job ends
   // (unless follow), `cancelled()` turns true, or Shutdown(). NotFound for a
   // job never published. `cancelled` is polled at least every 200 ms.
   absl::Status Watch(const std::string& job_id, int64_t after_sequence, bool follow,
                      const std::function<bool()>& cancelled,
-                     const std::function<bool(const v1::JobEvent&, bool more)>& send);
+                     const std::function<bool(const v1::JobEvent&)>& send);
 
   // Ends every watch (with Unavailable) and refuses new ones.
   void Shutdown();

@@ -36,7 +36,7 @@ TEST(EventLog, ResumesFromAnySequenceWithoutGapsOrDuplicates) {
     std::vector<int64_t> seen;
     absl::Status status = log.Watch(
         "job-1", after, false, [] { return false; },
-        [&](const v1::JobEvent& e, bool) {
+        [&](const v1::JobEvent& e) {
           seen.push_back(e.sequence());
           return true;
         });
@@ -44,11 +44,11 @@ TEST(EventLog, ResumesFromAnySequenceWithoutGapsOrDuplicates) {
     ASSERT_EQ(seen.size(), static_cast<size_t>(601 - after)) << "after " << after;
     for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], after + 1 + int64_t(i));
   }
-  EXPECT_EQ(log.Watch(
-                   "job-9", 0, false, [] { return false; },
-                   [](const v1::JobEvent&, bool) { return true; })
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      log.Watch(
+             "job-9", 0, false, [] { return false; }, [](const v1::JobEvent&) { return true; })
+          .code(),
+      absl::StatusCode::kNotFound);
 }
 
 }  // namespace

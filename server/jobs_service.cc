@@ -59,11 +59,9 @@ grpc::Status JobsService::WatchJob(grpc::ServerContext* context, const v1::Watch
   absl::Status status = coordinator_->events().Watch(
       request->job_id(), request->after_sequence(), request->follow(),
       [context] { return context->IsCancelled(); },
-      [writer](const v1::JobEvent& event, bool more) {
-        // Coalesce a batch into fewer writes; the last one flushes.
-        return writer->Write(event,
-                             more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
-      });
+      // A plain Write: with buffer hints the sync API's Write waits for a
+      // flush that only the next Write would start (a stuck watch).
+      [writer](const v1::JobEvent& event) { return writer->Write(event); });
   return ToGrpc(status);
 }
 
