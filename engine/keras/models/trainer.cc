@@ -302,16 +302,22 @@ absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& 
         absl::StrCat("predict: batch_size must be >= 1, received: ", batch_size));
   }
   FORNAX_ASSIGN_OR_RETURN(PreparedData prepared, Prepare(*model_, x, nullptr, {}, "predict"));
-  BatchGatherer gatherer(prepared, batch_size);
+  // Batches are contiguous row views of the inputs (no gather buffers: a
+  // serving call is often one small batch, where allocating and zeroing
+  // batch_size rows per call cost more than the MLP's forward pass).
   std::vector<Tensor> results;
   std::vector<Tensor> outputs;
+  std::vector<Tensor> batch;
   for (int64_t begin = 0; begin < prepared.num_samples; begin += batch_size) {
     const int64_t end = std::min(prepared.num_samples, begin + batch_size);
-    const std::vector<Tensor>& batch = gatherer.Gather(nullptr, begin, end);
+    batch.clear();
+    for (const Tensor& t : prepared.tensors) batch.push_back(t.SliceRows(begin, end));
     FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kPredict,
                                                        batch, batch_size, &retrace_count_));
     RunOptions options{state_->seed, iterations()};
     FORNAX_RETURN_IF_ERROR(plan->Run(batch, variables_.values(), options, &outputs));
+    // One batch covers every sample: the plan's outputs are the result.
+    if (begin == 0 && end == prepared.num_samples) return outputs;
     if (results.empty()) {
       for (const Tensor& out : outputs) {
         std::vector<int64_t> dims = out.shape().dims();
