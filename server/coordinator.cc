@@ -124,6 +124,15 @@ absl::StatusOr<std::vector<v1::JobEvent>> Coordinator::CommitLocked(
   job_orders_[id] = job.order;
   StoredJob& slot = jobs_[job.order];
   const bool state_changed = slot.job.state() != job.job.state();
+  if (job.job.state() != v1::JOB_STATE_RUNNING) {
+    // No attempt of it runs now: forget the acked sequences (the store
+    // still has them for the rare late report).
+    const std::string prefix = id + "#";
+    for (auto it = acked_.lower_bound(prefix);
+         it != acked_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      it = acked_.erase(it);
+    }
+  }
   slot = std::move(job);
   events_.Published(id, stored, last, terminal);
   if (metrics_ != nullptr) metrics_->CountEvents(static_cast<int64_t>(stored.size()));

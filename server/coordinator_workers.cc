@@ -275,7 +275,7 @@ absl::StatusOr<v1::ReportEventsResponse> Coordinator::ReportEvents(
   const bool state_changed = job.job.state() != state_before;
   if (!events.empty())
     FORNAX_RETURN_IF_ERROR(CommitLocked(std::move(job), std::move(events)).status());
-  acked_[key] = acked;
+  if (FindLocked(request.job_id())->job.state() == v1::JOB_STATE_RUNNING) acked_[key] = acked;
   if (epoch_metrics && metrics_ != nullptr)
     metrics_->SetJobMetrics(request.job_id(), *epoch_metrics);
   if (state_changed) ScheduleLocked();
