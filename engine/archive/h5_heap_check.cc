@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 
 namespace fornax {
 namespace {
@@ -24,6 +26,37 @@ uint64_t Decode(const std::string& image, uint64_t at, uint64_t bytes) {
   return value;
 }
 
+// Local heaps ("HEAP", version 0: data size, free list head, data address)
+// hold group member names. HDF5 1.10 follows a local heap's free list
+// (each block: next offset, size; 1 ends it) without noticing a cycle, and
+// allocates a node per step until memory runs out (H5HL__fl_deserialize).
+absl::Status CheckLocalHeaps(const std::string& image, uint64_t offsets, uint64_t lengths,
+                             const std::string& source) {
+  const uint64_t size = image.size();
+  for (size_t at = image.find(std::string("HEAP\0", 5)); at != std::string::npos;
+       at = image.find(std::string("HEAP\0", 5), at + 1)) {
+    if (at + 8 + 2 * lengths + offsets > size) break;
+    const uint64_t data_size = Decode(image, at + 8, lengths);
+    uint64_t free_block = Decode(image, at + 8 + lengths, lengths);
+    const uint64_t data = Decode(image, at + 8 + 2 * lengths, offsets);
+    if (data > size || data_size > size - data) continue;  // past the file: HDF5 fails on it
+    std::set<uint64_t> visited;
+    while (free_block != 1 && free_block < data_size &&
+           2 * lengths <= data_size - free_block) {  // else HDF5 stops with an error
+      if (!visited.insert(free_block).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": corrupt HDF5 local heap at offset ", at,
+                         " (its free list loops at block ", free_block, "); refusing the file"));
+      }
+      const uint64_t next = Decode(image, data + free_block, lengths);
+      const uint64_t block = Decode(image, data + free_block + lengths, lengths);
+      if (next == 0 || block > data_size - free_block) break;  // HDF5 stops with an error
+      free_block = next;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<GlobalHeaps> GlobalHeaps::Scan(const std::string& image, const std::string& source) {
@@ -35,6 +68,10 @@ absl::StatusOr<GlobalHeaps> GlobalHeaps::Scan(const std::string& image, const st
   const uint64_t lengths = static_cast<unsigned char>(image[v01 ? 14 : 10]);
   heaps.offsets8_ = static_cast<unsigned char>(image[v01 ? 13 : 9]) == 8 && lengths == 8;
   if (lengths != 2 && lengths != 4 && lengths != 8) return heaps;
+  const uint64_t offsets = static_cast<unsigned char>(image[v01 ? 13 : 9]);
+  if (offsets == 2 || offsets == 4 || offsets == 8) {
+    FORNAX_RETURN_IF_ERROR(CheckLocalHeaps(image, offsets, lengths, source));
+  }
   const uint64_t header = Align8(4 + 1 + 3 + lengths);         // H5HG_SIZEOF_HDR
   const uint64_t object_header = Align8(2 + 2 + 4 + lengths);  // H5HG_SIZEOF_OBJHDR
   const uint64_t size = image.size();

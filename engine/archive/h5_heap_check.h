@@ -10,7 +10,9 @@
 // also checks their variable-length records (length, collection, index):
 // HDF5 allocates and fills the declared length, up to 4 GiB per string,
 // before it reads the heap object, so a record must point at an object
-// holding at least that much.
+// holding at least that much. Local heaps (group member names) whose free
+// list loops, which make HDF5 allocate until memory runs out, are refused
+// too.
 #ifndef FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 #define FORNAX_ENGINE_ARCHIVE_H5_HEAP_CHECK_H_
 
