@@ -4,9 +4,7 @@
 // requeued), and watchers that reconnect with the last sequence they saw
 // receive every event of every job exactly once.
 #include <algorithm>
-#include <atomic>
 #include <future>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,57 +15,6 @@ namespace fornax::service_testing {
 namespace {
 
 constexpr int kLongEpochs = 50;
-
-// Follows one job across coordinator restarts: WatchJob from the last
-// sequence seen until the job's final state event.
-class Watcher {
- public:
-  Watcher(std::string address, std::string job_id)
-      : client_(address), job_id_(std::move(job_id)), thread_([this] { Run(); }) {}
-  ~Watcher() {
-    stop_ = true;
-    thread_.join();
-  }
-  // Waits for the stream to end; the events, in arrival order.
-  const std::vector<v1::JobEvent>& Finish(absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!done_ && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
-    stop_ = true;
-    thread_.join();
-    thread_ = std::thread([] {});
-    return events_;
-  }
-  int reconnects() const { return reconnects_; }
-
- private:
-  void Run() {
-    while (!stop_) {
-      const int64_t after = events_.empty() ? 0 : events_.back().sequence();
-      const size_t before = events_.size();
-      absl::Status status = client_.Watch(job_id_, after, false, &events_, absl::Seconds(5));
-      for (size_t i = before; i < events_.size(); ++i) {
-        const v1::JobEvent& e = events_[i];
-        if (e.has_state() && (e.state().state() == v1::JOB_STATE_SUCCEEDED ||
-                              e.state().state() == v1::JOB_STATE_FAILED ||
-                              e.state().state() == v1::JOB_STATE_CANCELLED)) {
-          done_ = true;
-          return;
-        }
-      }
-      // The coordinator is gone, or the 5 s window passed: reconnect.
-      if (!status.ok() && status.code() != absl::StatusCode::kDeadlineExceeded) ++reconnects_;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-  }
-
-  ServiceClient client_;
-  std::string job_id_;
-  std::vector<v1::JobEvent> events_;
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
-  std::atomic<int> reconnects_{0};
-  std::thread thread_;
-};
 
 TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
   const int port = FreePort();
@@ -88,8 +35,9 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
     ASSERT_TRUE(job.ok()) << job.status();
     ids.push_back(job->job_id());
   }
-  std::vector<std::unique_ptr<Watcher>> watchers;
-  for (const std::string& id : ids) watchers.push_back(std::make_unique<Watcher>(address, id));
+  std::vector<std::unique_ptr<JobWatcher>> watchers;
+  for (const std::string& id : ids)
+    watchers.push_back(std::make_unique<JobWatcher>(address, id, absl::Seconds(20)));
   // And the CLI's own watcher, which must reconnect by itself.
   std::future<CliResult> logs = std::async(std::launch::async, [this, &address, &ids] {
     return RunCli(address, {"logs", "-f", ids[0]});
@@ -134,6 +82,9 @@ TEST_F(ServiceTest, CoordinatorKill9AndRestartLosesNothing) {
 
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::vector<v1::JobEvent>& events = watchers[i]->Finish(absl::Seconds(30));
+    EXPECT_TRUE(watchers[i]->done()) << ids[i] << ": the watch never saw the final state";
+    EXPECT_EQ(watchers[i]->stuck_windows(), 0)
+        << ids[i] << ": a WatchJob stream stayed open after the job ended";
     EXPECT_EQ(SequenceProblems(events), "") << ids[i];
     EXPECT_EQ(static_cast<int64_t>(events.size()), jobs[i].last_sequence()) << ids[i];
     std::vector<int> epochs;

@@ -68,6 +68,11 @@ TEST_F(ServiceTest, EightJobsTwoWorkersPriorityOrderAndFullLogs) {
       return RunCli(coordinator->grpc_address(), {"logs", "-f", id});
     }));
   }
+  // And a gRPC watcher per job: one live stream each, from before the start.
+  std::vector<std::unique_ptr<JobWatcher>> watchers;
+  for (const std::string& id : ids) {
+    watchers.push_back(std::make_unique<JobWatcher>(coordinator->grpc_address(), id));
+  }
   std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
   std::unique_ptr<Daemon> w2 = StartWorker("w2", *coordinator);
   ASSERT_NE(w1, nullptr);
@@ -103,10 +108,16 @@ TEST_F(ServiceTest, EightJobsTwoWorkersPriorityOrderAndFullLogs) {
 
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string& id = ids[i];
-    // The event log: sequences 1..N, every epoch once, steps in order.
+    // The event log: sequences 1..N, every epoch once, steps in order; the
+    // live stream saw the same events as a replay, and ended with the job.
     std::vector<v1::JobEvent> events;
     ASSERT_TRUE(client.Watch(id, 0, false, &events).ok()) << id;
     EXPECT_EQ(SequenceProblems(events), "") << id;
+    const std::vector<v1::JobEvent>& live = watchers[i]->Finish(absl::Seconds(30));
+    EXPECT_TRUE(watchers[i]->done()) << id << ": the live stream never delivered the end";
+    EXPECT_EQ(watchers[i]->stuck_windows(), 0) << id << ": the live stream outlived the job";
+    EXPECT_EQ(live.size(), events.size()) << id;
+    EXPECT_EQ(SequenceProblems(live), "") << id;
     absl::StatusOr<v1::Job> job = client.Get(id);
     ASSERT_TRUE(job.ok());
     EXPECT_EQ(static_cast<int64_t>(events.size()), job->last_sequence()) << id;

@@ -1,6 +1,7 @@
 #include "tests/service/service_test_base.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -39,6 +40,46 @@ bool Ended(const v1::Job& job) {
          job.state() == v1::JOB_STATE_CANCELLED;
 }
 
+JobWatcher::JobWatcher(const std::string& address, std::string job_id, absl::Duration window)
+    : client_(address), job_id_(std::move(job_id)), window_(window), thread_([this] { Run(); }) {}
+
+JobWatcher::~JobWatcher() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+const std::vector<v1::JobEvent>& JobWatcher::Finish(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done_ && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  stop_ = true;
+  thread_.join();
+  return events_;
+}
+
+void JobWatcher::Run() {
+  while (!stop_) {
+    const int64_t after = events_.empty() ? 0 : events_.back().sequence();
+    const size_t before = events_.size();
+    absl::Status status = client_.Watch(job_id_, after, false, &events_, window_);
+    for (size_t i = before; i < events_.size(); ++i) {
+      const v1::JobEvent& e = events_[i];
+      if (e.has_state() && (e.state().state() == v1::JOB_STATE_SUCCEEDED ||
+                            e.state().state() == v1::JOB_STATE_FAILED ||
+                            e.state().state() == v1::JOB_STATE_CANCELLED)) {
+        done_ = true;
+        return;
+      }
+    }
+    if (status.code() == absl::StatusCode::kDeadlineExceeded) {
+      absl::StatusOr<v1::Job> job = client_.Get(job_id_);
+      if (job.ok() && Ended(*job)) ++stuck_windows_;
+    } else if (!status.ok()) {
+      ++reconnects_;  // the coordinator went away
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
 std::vector<pid_t> JobProcesses(const Daemon& worker) {
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   while (absl::Now() < deadline) {
@@ -64,8 +105,9 @@ std::string SequenceProblems(const std::vector<v1::JobEvent>& events) {
 
 void ServiceTest::SetUp() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  // The pid keeps concurrent runs of the suite (several build dirs) apart.
   dir_ = absl::StrCat(::testing::TempDir(), "fornax_service_", info->test_suite_name(), "_",
-                      info->name());
+                      info->name(), ".", getpid());
   std::filesystem::remove_all(dir_);
   std::filesystem::create_directories(dir_);
 }
@@ -84,12 +126,14 @@ void ServiceTest::TearDown() {
 std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeout_ms) {
   const std::string log = Path(absl::StrCat("coordinator.", logs_.size(), ".log"));
   logs_.push_back(log);
-  absl::StatusOr<std::unique_ptr<Daemon>> d =
-      Daemon::Start(FORNAX_COORDINATOR_BIN,
-                    {"--listen", absl::StrCat("127.0.0.1:", port), "--data-dir",
-                     Path("coordinator"), "--metrics-listen", "127.0.0.1:0", "--lease-timeout-ms",
-                     absl::StrCat(lease_timeout_ms), "--heartbeat-interval-ms", "500"},
-                    log);
+  std::vector<std::string> args = {"--listen",         absl::StrCat("127.0.0.1:", port),
+                                   "--data-dir",       Path("coordinator"),
+                                   "--metrics-listen", "127.0.0.1:0"};
+  if (lease_timeout_ms > 0) {
+    args.insert(args.end(), {"--lease-timeout-ms", absl::StrCat(lease_timeout_ms),
+                             "--heartbeat-interval-ms", "500"});
+  }
+  absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(FORNAX_COORDINATOR_BIN, args, log);
   EXPECT_TRUE(d.ok()) << d.status();
   return d.ok() ? std::move(*d) : nullptr;
 }

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -57,7 +58,9 @@ class ServiceTest : public ::testing::Test {
   void TearDown() override;
 
   // A coordinator on 127.0.0.1:`port` (0: any) with data dir dir/coordinator;
-  // starting another one with the same port is a restart.
+  // starting another one with the same port is a restart. lease_timeout_ms 0:
+  // the coordinator's default. lease_timeout_ms 0:
+  // the coordinator's default.
   std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000);
   std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator);
 
@@ -93,6 +96,37 @@ class ServiceTest : public ::testing::Test {
 };
 
 bool Ended(const v1::Job& job);
+
+// Follows one job on its own thread: one WatchJob stream from the start until
+// the job's final state event, reconnecting with the last sequence seen only
+// when the stream breaks (a coordinator restart). A stream that stays open
+// past `window` although the job ended is counted in stuck_windows() and
+// watched again.
+class JobWatcher {
+ public:
+  JobWatcher(const std::string& address, std::string job_id,
+             absl::Duration window = absl::Seconds(60));
+  ~JobWatcher();
+  // Waits up to `timeout` for the final state event; the events in arrival
+  // order.
+  const std::vector<v1::JobEvent>& Finish(absl::Duration timeout);
+  bool done() const { return done_; }
+  int reconnects() const { return reconnects_; }
+  int stuck_windows() const { return stuck_windows_; }
+
+ private:
+  void Run();
+
+  ServiceClient client_;
+  std::string job_id_;
+  absl::Duration window_;
+  std::vector<v1::JobEvent> events_;  // written by the thread until it ends
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> done_{false};
+  std::atomic<int> reconnects_{0};
+  std::atomic<int> stuck_windows_{0};
+  std::thread thread_;
+};
 
 // The worker's live child processes (its jobs), waiting up to 20 s for one.
 std::vector<pid_t> JobProcesses(const Daemon& worker);

@@ -131,5 +131,36 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   }
 }
 
+// The default lease (10 s): a worker killed mid-job is noticed, and its job
+// requeued, within 15 s, not sooner than the lease allows; `fornax workers`
+// shows it down.
+TEST_F(ServiceTest, DefaultLeaseNoticesALostWorkerWithin15Seconds) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/0);
+  ASSERT_NE(coordinator, nullptr);
+  ServiceClient client(coordinator->grpc_address());
+  std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
+  ASSERT_NE(worker, nullptr);
+  JobOptions options = JobOptions::Long(500);
+  absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_TRUE(WaitForJob(
+                  client, job->job_id(),
+                  [](const v1::Job& j) { return j.epoch() >= 1 || Ended(j); }, absl::Seconds(60))
+                  .ok());
+  worker->Kill();
+  const absl::Time killed = absl::Now();
+  absl::StatusOr<v1::Job> requeued = WaitForJob(
+      client, job->job_id(), [](const v1::Job& j) { return j.state() != v1::JOB_STATE_RUNNING; },
+      absl::Seconds(15));
+  ASSERT_TRUE(requeued.ok()) << "not requeued within 15 s: " << requeued.status();
+  const absl::Duration detect = absl::Now() - killed;
+  EXPECT_EQ(requeued->state(), v1::JOB_STATE_QUEUED) << requeued->ShortDebugString();
+  EXPECT_GE(detect, absl::Seconds(8)) << "lost before the 10 s default lease ran out";
+  std::cerr << "default lease: requeued " << absl::FormatDuration(detect) << " after kill -9\n";
+  CliResult workers = RunCli(coordinator->grpc_address(), {"workers"});
+  EXPECT_EQ(workers.exit_code, 0) << workers.err;
+  EXPECT_THAT(workers.out, ::testing::HasSubstr("down")) << workers.out;
+}
+
 }  // namespace
 }  // namespace fornax::service_testing
