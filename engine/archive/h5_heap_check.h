@@ -27,8 +27,9 @@ namespace fornax {
 
 class GlobalHeaps {
  public:
-  // Walks every collection of `image`; InvalidArgument naming `source` and
-  // the collection's offset when one would hang HDF5.
+  // Walks every global heap collection and every local heap free list of
+  // `image`; InvalidArgument naming `source` and the heap's offset when one
+  // would make HDF5 loop.
   static absl::StatusOr<GlobalHeaps> Scan(const std::string& image, const std::string& source);
 
   // Checks the `count` variable-length records of attribute `name` in the
