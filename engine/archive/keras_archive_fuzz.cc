@@ -6,14 +6,29 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include "engine/archive/keras_archive.h"
 
+namespace {
+
+const std::string& InputPath() {
+  static const std::string* path = [] {
+    auto* p = new std::string("/tmp/fornax_fuzz_" + std::to_string(getpid()) + ".keras");
+    std::atexit([] { std::remove(InputPath().c_str()); });
+    return p;
+  }();
+  return *path;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/fornax_fuzz_" + std::to_string(getpid()) + ".keras";
+  const std::string& path = InputPath();
   {
     std::ofstream file(path, std::ios::binary | std::ios::trunc);
     file.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
