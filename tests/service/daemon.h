@@ -45,7 +45,6 @@ class Daemon {
   pid_t pid() const { return pid_; }
   const std::string& grpc_address() const { return grpc_address_; }
   const std::string& metrics_address() const { return metrics_address_; }
-  const std::string& log_path() const { return log_path_; }
 
   // kill(pid, sig) without waiting.
   void Signal(int sig) const;

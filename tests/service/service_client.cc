@@ -48,7 +48,6 @@ ServiceClient::ServiceClient(const std::string& address) {
   channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   jobs_ = v1::Jobs::NewStub(channel_);
   datasets_ = v1::Datasets::NewStub(channel_);
-  workers_ = v1::Workers::NewStub(channel_);
 }
 
 absl::StatusOr<v1::InputFile> ServiceClient::Upload(const std::string& local_path) {
@@ -105,15 +104,6 @@ absl::StatusOr<v1::Job> ServiceClient::Get(const std::string& job_id, absl::Dura
   absl::Status status = ToAbsl(jobs_->GetJob(&ctx, request, &job));
   if (!status.ok()) return status;
   return job;
-}
-
-absl::StatusOr<std::vector<v1::WorkerInfo>> ServiceClient::Workers() {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(Deadline(absl::Seconds(5)));
-  v1::ListWorkersResponse response;
-  absl::Status status = ToAbsl(workers_->ListWorkers(&ctx, v1::ListWorkersRequest(), &response));
-  if (!status.ok()) return status;
-  return std::vector<v1::WorkerInfo>(response.workers().begin(), response.workers().end());
 }
 
 absl::Status ServiceClient::Watch(const std::string& job_id, int64_t after_sequence, bool follow,

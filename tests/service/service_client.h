@@ -1,4 +1,4 @@
-// ServiceClient: the Jobs, Datasets and Workers stubs of one coordinator plus
+// ServiceClient: the Jobs and Datasets stubs of one coordinator plus
 // the few calls the service tests and the benchmark make through them
 // (upload a data file, submit, get, watch a job's events). Errors come back
 // as absl::Status with the gRPC code and message.
@@ -17,7 +17,6 @@
 #include "absl/time/time.h"
 #include "proto/fornax/v1/datasets.grpc.pb.h"
 #include "proto/fornax/v1/jobs.grpc.pb.h"
-#include "proto/fornax/v1/workers.grpc.pb.h"
 
 namespace fornax::service_testing {
 
@@ -31,15 +30,12 @@ class ServiceClient {
   explicit ServiceClient(const std::string& address);
 
   v1::Jobs::Stub& jobs() { return *jobs_; }
-  v1::Datasets::Stub& datasets() { return *datasets_; }
-  v1::Workers::Stub& workers() { return *workers_; }
 
   // Uploads the file at `local_path` and returns the InputFile a JobSpec
   // names it by: path "inputs/<sha256>/<basename>", as the CLI writes it.
   absl::StatusOr<v1::InputFile> Upload(const std::string& local_path);
   absl::StatusOr<v1::Job> Submit(const v1::JobSpec& spec);
   absl::StatusOr<v1::Job> Get(const std::string& job_id, absl::Duration timeout = absl::Seconds(5));
-  absl::StatusOr<std::vector<v1::WorkerInfo>> Workers();
 
   // WatchJob(job_id, after_sequence) until the stream ends or `timeout`;
   // every event is appended to `events`. The stream's final status.
@@ -56,7 +52,6 @@ class ServiceClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Jobs::Stub> jobs_;
   std::unique_ptr<v1::Datasets::Stub> datasets_;
-  std::unique_ptr<v1::Workers::Stub> workers_;
 };
 
 // One HTTP/1.0 GET to host:port (Prometheus, /metrics); the body when the
