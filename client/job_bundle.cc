@@ -148,7 +148,7 @@ absl::StatusOr<JobBundle> Bundle(const std::string& job_path) {
   FORNAX_RETURN_IF_ERROR(rewriter.RewriteData(root["data"]));
 
   JobBundle bundle;
-  if (absl::EndsWith(job.model_path, ".keras")) {
+  if (IsModelArchive(job.model_path)) {  // .keras or legacy .h5: uploaded as a file
     FORNAX_ASSIGN_OR_RETURN(std::string model_input, rewriter.AddFile(job.model_path, "model"));
     root["model"] = model_input;
   } else {
