@@ -17,6 +17,23 @@
 namespace fornax {
 namespace {
 
+// A list attribute as Keras's load_attributes_from_hdf5_group reads it:
+// `key`, or when that is missing the chunks `key0`, `key1`, ... that Keras
+// writes for lists over HDF5's 64 KB object header limit.
+absl::StatusOr<std::vector<std::string>> ReadKerasList(const H5Reader& h5, const std::string& path,
+                                                       const std::string& key) {
+  absl::StatusOr<std::vector<std::string>> whole = h5.ReadStringsAttribute(path, key);
+  if (!absl::IsNotFound(whole.status())) return whole;
+  std::vector<std::string> out;
+  for (int chunk = 0;; ++chunk) {
+    absl::StatusOr<std::vector<std::string>> part =
+        h5.ReadStringsAttribute(path, absl::StrCat(key, chunk));
+    if (absl::IsNotFound(part.status())) return chunk == 0 ? whole : out;
+    FORNAX_RETURN_IF_ERROR(part.status());
+    out.insert(out.end(), part->begin(), part->end());
+  }
+}
+
 // The JSON object in string attribute `key` of the file's root.
 absl::StatusOr<nlohmann::json> JsonAttribute(const H5Reader& h5, const std::string& path,
                                              const std::string& key) {
@@ -77,7 +94,7 @@ absl::StatusOr<std::vector<Tensor>> ReadOptimizerState(const H5Reader& h5,
                                                        const VariableStore& store,
                                                        const std::vector<int64_t>& variables) {
   FORNAX_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                          h5.ReadStringsAttribute("optimizer_weights", "weight_names"));
+                          ReadKerasList(h5, "optimizer_weights", "weight_names"));
   if (names.size() != variables.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "it lists ", names.size(), " variables, the optimizer has ", variables.size()));
@@ -132,7 +149,7 @@ absl::Status LoadLegacyWeights(const KerasArchive& archive, const std::string& p
   FORNAX_ASSIGN_OR_RETURN(std::vector<LayerVariables> layers,
                           KerasLayerGroups(trainer.model(), store));
   FORNAX_ASSIGN_OR_RETURN(std::vector<std::string> saved_layers,
-                          h5.ReadStringsAttribute("model_weights", "layer_names"));
+                          ReadKerasList(h5, "model_weights", "layer_names"));
   const std::set<std::string> saved(saved_layers.begin(), saved_layers.end());
   std::set<std::string> model_layers;
   for (const LayerVariables& layer : layers) {
@@ -147,7 +164,7 @@ absl::Status LoadLegacyWeights(const KerasArchive& archive, const std::string& p
           "' (expected ", expected.size(), " variables [", absl::StrJoin(expected, ", "), "])"));
     }
     FORNAX_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                            h5.ReadStringsAttribute(group, "weight_names"));
+                            ReadKerasList(h5, group, "weight_names"));
     if (names.size() != layer.indices.size()) {
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": ", group, ": layer '", layer.layer_name, "' expected ", expected.size(),
@@ -165,7 +182,7 @@ absl::Status LoadLegacyWeights(const KerasArchive& archive, const std::string& p
     if (model_layers.count(name)) continue;
     const std::string group = absl::StrCat("model_weights/", name);
     FORNAX_ASSIGN_OR_RETURN(std::vector<std::string> names,
-                            h5.ReadStringsAttribute(group, "weight_names"));
+                            ReadKerasList(h5, group, "weight_names"));
     if (!names.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": ", group, ": weights [", absl::StrJoin(names, ", "), "] of layer '",

@@ -68,6 +68,15 @@ TEST(LegacyH5Test, TfKeras2NamesLoadWeightsAndStartTheOptimizerFresh) {
   EXPECT_EQ((*trainer)->iterations(), 0);  // Adam/iter + m's + v's: not Keras 3's layout
 }
 
+TEST(LegacyH5Test, ListsSplitIntoChunksLoad) {
+  // Keras splits lists over 64 KB into layer_names0, layer_names1, ...
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      LoadKerasArchive(Archives() + "legacy_mlp_chunked.h5", 0);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  EXPECT_LE(MaxPredictDiff(**trainer, "legacy_mlp"), 1e-5);
+  EXPECT_EQ((*trainer)->iterations(), 3);
+}
+
 TEST(LegacyH5Test, JobCompileKeysOverrideTrainingConfig) {
   CompileConfig compile;
   compile.optimizer = "sgd";

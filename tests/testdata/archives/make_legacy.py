@@ -17,6 +17,9 @@ weight_names attribute, optimizer_weights likewise. Files (legacy_NAME):
   tf.keras 2.x optimizer layout (Adam/iter:0, all m's, then all v's; no
   learning_rate): the weights load, the optimizer state does not match and
   starts fresh.
+- legacy_mlp_chunked.h5: legacy_mlp.h5 with layer_names and dense's
+  weight_names split into name0, name1 attributes, as Keras writes lists
+  over HDF5's 64 KB object header limit.
 - legacy_hostile_*.h5: broken copies of legacy_mlp.h5 that must be refused
   with a message (no_model_config, model_config_not_json, bad_weight_names,
   weight_count, missing_layer, shape_mismatch, weights_not_numeric).
@@ -122,6 +125,17 @@ def rewrite_k2(src, dst):
     opt.attrs["weight_names"] = names(opt_names)
 
 
+def chunked(src, dst):
+  shutil.copyfile(src, dst)
+  with h5py.File(dst, "r+") as f:
+    for group, key, split in (("model_weights", "layer_names", 2),
+                              ("model_weights/dense", "weight_names", 1)):
+      values = list(f[group].attrs[key])
+      del f[group].attrs[key]
+      f[group].attrs[f"{key}0"] = np.array(values[:split], dtype=object)
+      f[group].attrs[f"{key}1"] = np.array(values[split:], dtype=object)
+
+
 def hostile(src):
   def copy(case):
     dst = os.path.join(OUT, f"legacy_hostile_{case}.h5")
@@ -152,6 +166,7 @@ if __name__ == "__main__":
   mlp_path = make("mlp", mlp)
   make("cnn_bn", cnn_bn)
   rewrite_k2(mlp_path, os.path.join(OUT, "legacy_mlp_k2names.h5"))
+  chunked(mlp_path, os.path.join(OUT, "legacy_mlp_chunked.h5"))
   hostile(mlp_path)
   # Sanity: the config parses and the tf.keras-2-named copy predicts the same.
   with h5py.File(mlp_path, "r") as f:
