@@ -6,7 +6,6 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <regex>
@@ -68,8 +67,10 @@ TEST_F(ServiceTest, PrometheusScrapesTheJobsLossSeries) {
          "    honor_labels: true\n"
          "    static_configs: [{targets: ['"
       << worker->metrics_address() << "']}]\n";
+  ASSERT_STRNE(FORNAX_PROMETHEUS_BIN, "")
+      << "no prometheus binary (Debian package prometheus; scripts/install-deps.sh installs it)";
   absl::StatusOr<std::unique_ptr<Daemon>> prometheus = Daemon::Spawn(
-      "/usr/bin/prometheus",
+      FORNAX_PROMETHEUS_BIN,
       {"--config.file=" + Path("prometheus.yml"), "--storage.tsdb.path=" + Path("tsdb"),
        "--web.listen-address=" + prometheus_address, "--log.level=warn"},
       Path("prometheus.log"));
@@ -125,8 +126,7 @@ TEST_F(ServiceTest, PrometheusScrapesTheJobsLossSeries) {
 }
 
 TEST_F(ServiceTest, DashboardQueriesOnlyExportedMetrics) {
-  std::ifstream in(std::string(std::getenv("FORNAX_SOURCE_DIR")) +
-                   "/deploy/grafana/fornax-dashboard.json");
+  std::ifstream in(SourceDir() + "/deploy/grafana/fornax-dashboard.json");
   ASSERT_TRUE(in.good());
   const nlohmann::json dashboard = nlohmann::json::parse(in);  // throws (fails) when malformed
   std::set<std::string> queried;

@@ -24,16 +24,16 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string SourceDir() {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
-}
-
 std::string Tail(const std::string& text, size_t bytes) {
   return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
 }
 
 }  // namespace
+
+std::string SourceDir() {
+  const char* root = std::getenv("FORNAX_SOURCE_DIR");
+  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
+}
 
 bool Ended(const v1::Job& job) {
   return job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||

@@ -95,6 +95,9 @@ class ServiceTest : public ::testing::Test {
   std::atomic<int> cli_runs_{0};  // RunCli may run on several threads
 };
 
+// The source tree: $FORNAX_SOURCE_DIR, else the one this was built from.
+std::string SourceDir();
+
 bool Ended(const v1::Job& job);
 
 // Follows one job on its own thread: one WatchJob stream from the start until
