@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
 #include "worker/sha256.h"
@@ -33,8 +34,8 @@ class FakeCoordinator : public v1::Workers::Service {
   // Port 0 picks one; later Starts reuse it.
   void Start() {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port_),
-                             grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort(absl::StrCat("127.0.0.1:", port_), grpc::InsecureServerCredentials(),
+                             &port_);
     builder.RegisterService(this);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -52,7 +53,7 @@ class FakeCoordinator : public v1::Workers::Service {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     server_.reset();
   }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
 
   void AddDataset(const std::string& sha, std::string bytes) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -83,7 +84,7 @@ class FakeCoordinator : public v1::Workers::Service {
                         v1::RegisterResponse* response) override {
     std::lock_guard<std::mutex> lock(mu_);
     registrations.push_back(*request);
-    response->set_session_id("s" + std::to_string(registrations.size()));
+    response->set_session_id(absl::StrCat("s", registrations.size()));
     response->set_heartbeat_interval_ms(100);
     response->set_lease_timeout_ms(2000);
     cv_.notify_all();

@@ -1,0 +1,96 @@
+// The fornax-worker binary: its "listening" line, and SIGTERM stopping it
+// gracefully (exit 0, its job process gone with it).
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "worker/fake_coordinator_test_util.h"
+#include "worker/test_jobs.h"
+
+namespace fornax::worker {
+namespace {
+
+using testing::FakeCoordinator;
+using testing::TempDir;
+
+TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
+  TempDir dir;
+  FakeCoordinator coordinator;
+  coordinator.Start();
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  const std::string address = coordinator.address();
+  const std::string work = dir.File("work");
+  const char* argv[] = {
+      FORNAX_WORKER_BIN, "--coordinator", address.c_str(),    "--name",      "w1",
+      "--work-dir",      work.c_str(),    "--metrics-listen", "127.0.0.1:0", nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(
+      posix_spawn(&pid, FORNAX_WORKER_BIN, &actions, nullptr, const_cast<char**>(argv), environ),
+      0);
+  posix_spawn_file_actions_destroy(&actions);
+  // A failed assertion must not leave the worker running.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
+  close(out[1]);
+  FILE* stdout_of_worker = fdopen(out[0], "r");
+  char line[256] = {};
+  ASSERT_NE(fgets(line, sizeof(line), stdout_of_worker), nullptr);
+  EXPECT_THAT(line, ::testing::MatchesRegex("listening grpc=- metrics=127\\.0\\.0\\.1:[0-9]+\n"));
+
+  v1::LeaseResponse assign;
+  assign.mutable_assign()->set_job_id("j1");
+  assign.mutable_assign()->mutable_spec()->set_job_yaml(
+      testing::JobYaml(1000, "/usr/share/datasets/fashion-mnist/"));
+  assign.mutable_assign()->mutable_spec()->set_model_json(testing::ModelJson());
+  coordinator.Send(assign);
+  ASSERT_TRUE(coordinator.WaitFor([&] {
+    for (const auto& [seq, e] : coordinator.events["j1"])
+      if (e.has_epoch()) return true;
+    return false;
+  }));
+  // The job process: the worker's only child (forked by one of its threads).
+  std::string children;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"))) {
+    children += testing::ReadFile(task.path().string() + "/children");
+  }
+  ASSERT_FALSE(children.empty());
+  const pid_t job = static_cast<pid_t>(std::stol(children));
+
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  reaper.pid = 0;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_LT(seconds, 8.0);
+  EXPECT_NE(kill(job, 0), 0) << "the job process outlived its worker";
+  fclose(stdout_of_worker);
+  // Interrupted, not failed: no result (the worker has exited, so it sent
+  // all it will), and the coordinator requeues the job when the lease ends.
+  EXPECT_FALSE(coordinator.events["j1"].rbegin()->second.has_result());
+}
+
+}  // namespace
+}  // namespace fornax::worker
