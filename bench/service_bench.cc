@@ -246,16 +246,19 @@ int Run(const Options& o) {
     absl::StatusOr<v1::Job> job = client.Get(id);
     if (job.ok() && job->state() == v1::JOB_STATE_SUCCEEDED) ++finished;
   }
+  const std::string setup = worker ? "one worker running the jobs"
+                            : coordinator != nullptr
+                                ? "no worker (jobs stay queued)"
+                                : "coordinator " + address + " and its workers";
   std::printf(
       "service_bench: %s, %d watchers over a window of %d jobs, %d jobs/s for %d s\n"
       "  submitted %lld jobs (%.1f/s), SubmitJob p50 %.2f ms p99 %.2f ms; %lld succeeded\n"
       "  GetJob: %zu calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n"
       "  events delivered to watchers: %lld (%.0f events/s); errors: %lld\n",
-      worker ? "one worker running the jobs" : "no worker (jobs stay queued)", o.watchers,
-      o.watched_jobs, o.rate, o.seconds, static_cast<long long>(submitted),
-      static_cast<double>(submitted) / elapsed, Percentile(submit_ms, 0.5),
-      Percentile(submit_ms, 0.99), static_cast<long long>(finished), get_ms.size(),
-      Percentile(get_ms, 0.5), Percentile(get_ms, 0.99), Percentile(get_ms, 1.0),
+      setup.c_str(), o.watchers, o.watched_jobs, o.rate, o.seconds,
+      static_cast<long long>(submitted), static_cast<double>(submitted) / elapsed,
+      Percentile(submit_ms, 0.5), Percentile(submit_ms, 0.99), static_cast<long long>(finished),
+      get_ms.size(), Percentile(get_ms, 0.5), Percentile(get_ms, 0.99), Percentile(get_ms, 1.0),
       static_cast<long long>(events.load()), static_cast<double>(events.load()) / elapsed,
       static_cast<long long>(errors.load()));
   worker.reset();
