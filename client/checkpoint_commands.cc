@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/service_cli.h"
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 #include "engine/base/status_macros.h"
 
 namespace fornax {

@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "client/job_bundle.h"
 #include "client/service_client.h"
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 #include "proto/fornax/v1/datasets.pb.h"
 
 namespace fornax {

@@ -8,7 +8,7 @@
 #include "client/commands.h"
 #include "client/dataset_upload.h"
 #include "client/service_cli.h"
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 #include "engine/base/status_macros.h"
 
 namespace fornax {

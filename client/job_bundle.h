@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 #include "proto/fornax/v1/common.pb.h"
 
 namespace fornax {

@@ -7,7 +7,7 @@
 
 #include "client/cli_util.h"
 #include "client/commands.h"
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 #include "engine/data/test_files.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
-#include "worker/sha256.h"
+#include "engine/data/sha256.h"
 
 namespace fornax::worker::testing {
 

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/data/sha256.h"
 #include "worker/job_dir.h"
-#include "worker/sha256.h"
 
 namespace fornax::worker {
 namespace {
@@ -98,7 +98,7 @@ void JobAttempt::OnChildEvent(const ChildMessage& m) {
     Emit(std::move(event));
   } else if (m.checkpoint) {
     env_->metrics->OnCheckpoint(job, m.checkpoint->record.size_bytes(), m.checkpoint->seconds);
-    absl::StatusOr<std::string> sha = Sha256File(m.checkpoint->path);
+    absl::StatusOr<FileDigest> sha = Sha256File(m.checkpoint->path);
     if (!sha.ok()) {
       OnLog(absl::StrCat("checkpoint not uploaded: ", sha.status().message()), "worker");
       return;
@@ -108,7 +108,7 @@ void JobAttempt::OnChildEvent(const ChildMessage& m) {
     fornax::v1::UploadCheckpointHeader& h = upload.header;
     h.set_epoch(m.checkpoint->record.epoch());
     h.set_global_step(m.checkpoint->record.global_step());
-    h.set_sha256(*sha);
+    h.set_sha256(sha->sha256);
     h.set_size_bytes(m.checkpoint->record.size_bytes());
     *h.mutable_metrics() = m.checkpoint->record.metrics();
     h.set_final(m.checkpoint->record.final());

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "worker/sha256.h"
+#include "engine/data/sha256.h"
 
 namespace fornax::worker {
 namespace fs = std::filesystem;
@@ -54,14 +54,13 @@ absl::Status FetchVerified(const std::string& sha256, int64_t size_bytes, const 
   absl::Status status = fetch(sha256, tmp);
   std::error_code ec;
   if (status.ok()) {
-    absl::StatusOr<std::string> got = Sha256File(tmp);
-    const int64_t size = static_cast<int64_t>(fs::file_size(tmp, ec));
+    absl::StatusOr<FileDigest> got = Sha256File(tmp);
     if (!got.ok()) {
       status = got.status();
-    } else if (*got != sha256 || (size_bytes > 0 && size != size_bytes)) {
-      status =
-          absl::DataLossError(absl::StrCat("download of ", sha256, " has sha256 ", *got, " and ",
-                                           size, " bytes (expected ", size_bytes, ")"));
+    } else if (got->sha256 != sha256 || (size_bytes > 0 && got->size_bytes != size_bytes)) {
+      status = absl::DataLossError(absl::StrCat("download of ", sha256, " has sha256 ", got->sha256,
+                                                " and ", got->size_bytes, " bytes (expected ",
+                                                size_bytes, ")"));
     } else {
       fs::rename(tmp, dest, ec);
       if (ec) status = absl::InternalError(absl::StrCat("rename to ", dest, ": ", ec.message()));

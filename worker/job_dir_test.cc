@@ -4,7 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "worker/sha256.h"
+#include "engine/data/sha256.h"
 #include "worker/test_jobs.h"
 
 namespace fornax::worker {

@@ -1,10 +1,10 @@
 // SHA-256 digests (lowercase hex) for the content-addressed dataset and
-// checkpoint stores: the client hashes what it uploads and verifies what it
+// checkpoint stores: the client and the worker hash what they upload and verify what they
 // downloads. OpenSSL does the hashing.
 // Thread-safety: a Sha256 instance is used by one thread; the free function
 // is safe to call concurrently.
-#ifndef FORNAX_CLIENT_SHA256_H_
-#define FORNAX_CLIENT_SHA256_H_
+#ifndef FORNAX_ENGINE_DATA_SHA256_H_
+#define FORNAX_ENGINE_DATA_SHA256_H_
 
 #include <cstdint>
 #include <memory>
@@ -41,4 +41,4 @@ absl::StatusOr<FileDigest> Sha256File(const std::string& path);
 
 }  // namespace fornax
 
-#endif  // FORNAX_CLIENT_SHA256_H_
+#endif  // FORNAX_ENGINE_DATA_SHA256_H_

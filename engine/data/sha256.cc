@@ -1,4 +1,4 @@
-#include "client/sha256.h"
+#include "engine/data/sha256.h"
 
 #include <openssl/evp.h>
 
