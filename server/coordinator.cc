@@ -46,6 +46,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Open(const Coordinator
 absl::Status Coordinator::Recover() {
   FORNAX_ASSIGN_OR_RETURN(std::vector<StoredJob> jobs, store_->LoadJobs());
   FORNAX_ASSIGN_OR_RETURN(std::vector<v1::WorkerInfo> workers, store_->LoadWorkers());
+  FORNAX_ASSIGN_OR_RETURN(std::vector<v1::Deployment> deployments, store_->LoadDeployments());
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = NowMs();
   for (v1::WorkerInfo& info : workers) {
@@ -71,7 +72,17 @@ absl::Status Coordinator::Recover() {
     job_orders_[id] = job.order;
     jobs_[job.order] = std::move(job);
   }
+  for (v1::Deployment& d : deployments) {
+    if (!d.worker_id().empty()) {  // the same lease timeout to come back as for jobs
+      WorkerState& w = workers_[d.worker_id()];
+      w.info.set_worker_id(d.worker_id());
+      w.last_heartbeat_ms = now;
+    }
+    const std::string name = d.name();
+    deployments_[name] = std::move(d);
+  }
   RefreshGaugesLocked();
+  RefreshDeploymentGaugeLocked();
   return absl::OkStatus();
 }
 

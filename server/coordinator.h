@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "proto/fornax/v1/deployments.pb.h"
 #include "proto/fornax/v1/jobs.pb.h"
 #include "proto/fornax/v1/workers.pb.h"
 #include "server/artifact_store.h"
@@ -121,12 +122,20 @@ class Coordinator {
   absl::StatusOr<v1::CheckpointRecord> RecordCheckpoint(const v1::UploadCheckpointHeader& header);
   v1::ListWorkersResponse ListWorkers();
 
+  // Deployments (fornax.v1.Deployments): a job's checkpoint served by a
+  // worker; rules in docs/coordinator.md ("Deployments").
+  absl::StatusOr<v1::Deployment> Deploy(const v1::DeployRequest& request);
+  absl::StatusOr<v1::Deployment> GetDeployment(const std::string& name);
+  v1::ListDeploymentsResponse ListDeployments();
+  absl::StatusOr<v1::Deployment> Undeploy(const std::string& name);
+
  private:
   struct WorkerState {
     v1::WorkerInfo info;
     std::shared_ptr<LeaseSession> session;  // null until it registers
     int64_t last_heartbeat_ms = 0;
     bool up = false;
+    std::string inference_address;  // empty: it hosts no models
   };
 
   Coordinator(CoordinatorOptions options, Metrics* metrics, std::unique_ptr<Store> store,
@@ -151,6 +160,25 @@ class Coordinator {
   absl::StatusOr<std::string> WorkerOfSessionLocked(const std::string& session_id);
   absl::Status ApplyResultLocked(StoredJob* job, const v1::AttemptResult& result, NewEvent* event);
 
+  // Deployments (coordinator_deployments.cc). REQUIRES: mu_ held.
+  // Commits `deployment` (update_time set here), then keeps it in memory.
+  absl::Status PutDeploymentLocked(v1::Deployment deployment);
+  // `preferred` when that worker is up and hosts models, else the up
+  // hosting worker with the fewest deployments but `name`; "" when none.
+  std::string PickHostLocked(const std::string& preferred, const std::string& name);
+  // Places `deployment` on PickHostLocked's choice (PENDING when none),
+  // commits it and sends HostModel to its worker.
+  absl::Status PlaceLocked(v1::Deployment deployment, const std::string& preferred = "");
+  void PlacePendingLocked();
+  // Applies a worker's reports of the models it hosts.
+  void ApplyHostedLocked(const std::string& worker_id,
+                         const google::protobuf::RepeatedPtrField<v1::HostedModel>& hosted);
+  // At Register: unhosts what is not placed there, hosts again what it lost.
+  void ReconcileHostedLocked(const v1::RegisterRequest& request);
+  // Moves the deployments of `workers` back to PENDING and places them again.
+  void ReplaceDeploymentsLocked(const std::set<std::string>& workers, const std::string& why);
+  void RefreshDeploymentGaugeLocked();
+
   const CoordinatorOptions options_;
   Metrics* const metrics_;
   std::unique_ptr<Store> store_;
@@ -167,9 +195,10 @@ class Coordinator {
   // job_id -> why it was last requeued, shown with its waiting reason until
   // it runs again; guarded by mu_
   std::map<std::string, std::string> requeue_notes_;
-  int64_t next_order_ = 1;    // guarded by mu_
-  int64_t next_session_ = 1;  // guarded by mu_
-  bool shutdown_ = false;     // guarded by mu_
+  std::map<std::string, v1::Deployment> deployments_;  // by name; guarded by mu_
+  int64_t next_order_ = 1;                             // guarded by mu_
+  int64_t next_session_ = 1;                           // guarded by mu_
+  bool shutdown_ = false;                              // guarded by mu_
   std::condition_variable reaper_wake_;
   std::thread reaper_;
 };

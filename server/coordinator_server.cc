@@ -45,6 +45,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->jobs_ = std::make_unique<JobsService>(c, options.max_watch_streams);
   server->datasets_ = std::make_unique<DatasetsService>(c);
   server->workers_ = std::make_unique<WorkersService>(c);
+  server->deployments_ = std::make_unique<DeploymentsService>(c);
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -60,6 +61,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   builder.RegisterService(server->jobs_.get());
   builder.RegisterService(server->datasets_.get());
   builder.RegisterService(server->workers_.get());
+  builder.RegisterService(server->deployments_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("--listen ", options.listen, ": cannot listen"));

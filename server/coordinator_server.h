@@ -1,4 +1,4 @@
-// A running fornax-coordinator: the Coordinator, its three gRPC services on
+// A running fornax-coordinator: the Coordinator, its four gRPC services on
 // one listening port and, optionally, the Prometheus exposer. main() and the
 // in-process tests both start it through here.
 // Thread-safety: Shutdown() may be called from any thread, once.
@@ -13,6 +13,7 @@
 #include "prometheus/exposer.h"
 #include "server/coordinator.h"
 #include "server/datasets_service.h"
+#include "server/deployments_service.h"
 #include "server/jobs_service.h"
 #include "server/metrics.h"
 #include "server/workers_service.h"
@@ -50,6 +51,7 @@ class CoordinatorServer {
   std::unique_ptr<JobsService> jobs_;
   std::unique_ptr<DatasetsService> datasets_;
   std::unique_ptr<WorkersService> workers_;
+  std::unique_ptr<DeploymentsService> deployments_;
   std::unique_ptr<grpc::Server> server_;
   std::string grpc_address_;
   std::string metrics_address_;

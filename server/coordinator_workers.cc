@@ -116,6 +116,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
         &job, absl::StrCat("worker ", worker_id, " re-registered without it"), false, &event));
     FORNAX_RETURN_IF_ERROR(CommitLocked(std::move(job), {std::move(event)}).status());
   }
+  ReconcileHostedLocked(request);
   RefreshGaugesLocked();
   ScheduleLocked();
   return response;
@@ -146,6 +147,7 @@ absl::Status Coordinator::Heartbeat(const LeaseSession& session, const v1::Lease
   }
   w.last_heartbeat_ms = NowMs();
   *w.info.mutable_free() = request.free();
+  ApplyHostedLocked(session.worker_id(), request.hosted());
   return absl::OkStatus();
 }
 
@@ -315,6 +317,8 @@ void Coordinator::ExpireLeasesLocked(int64_t now_ms) {
     RefreshGaugesLocked();
   }
   if (expired.empty()) return;
+  ReplaceDeploymentsLocked(
+      expired, absl::StrCat("lost (no heartbeat for over ", options_.lease_timeout_ms, " ms)"));
   std::vector<std::string> lost;
   for (const auto& [order, job] : jobs_) {
     if (job.job.state() == v1::JOB_STATE_RUNNING && expired.count(job.job.worker_id())) {

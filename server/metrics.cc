@@ -6,12 +6,12 @@
 namespace fornax::server {
 namespace {
 
-std::string StateLabel(int state) {
-  std::string name = v1::JobState_Name(static_cast<v1::JobState>(state));
-  name = name.substr(std::string("JOB_STATE_").size());
+// "JOB_STATE_QUEUED" -> "queued".
+std::string StateLabel(std::string name, const std::string& prefix) {
+  name = name.substr(prefix.size());
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;  // "queued", "running", ...
+  return name;
 }
 
 }  // namespace
@@ -54,14 +54,22 @@ Metrics::Metrics()
       job_metric_(prometheus::BuildGauge()
                       .Name("fornax_job_metric")
                       .Help("A job's metrics at the end of its last finished epoch")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      deployments_(prometheus::BuildGauge()
+                       .Name("fornax_deployments")
+                       .Help("Deployments by state")
+                       .Register(*registry_)) {
   SetJobCounts({});
   SetWorkersUp(0);
+  SetDeploymentCounts({});
 }
 
 void Metrics::SetJobCounts(const std::array<int64_t, 6>& counts) {
   for (int state = v1::JOB_STATE_QUEUED; state <= v1::JOB_STATE_CANCELLED; ++state) {
-    jobs_.Add({{"state", StateLabel(state)}}).Set(static_cast<double>(counts[state]));
+    jobs_
+        .Add({{"state",
+               StateLabel(v1::JobState_Name(static_cast<v1::JobState>(state)), "JOB_STATE_")}})
+        .Set(static_cast<double>(counts[state]));
   }
   queue_depth_.Set(static_cast<double>(counts[v1::JOB_STATE_QUEUED]));
 }
@@ -73,6 +81,14 @@ void Metrics::CountRestart(const std::string& job_id) {
 void Metrics::SetJobMetrics(const std::string& job_id, const v1::Metrics& metrics) {
   for (const auto& [name, value] : metrics.values()) {
     job_metric_.Add({{"job", job_id}, {"metric", name}}).Set(value);
+  }
+}
+
+void Metrics::SetDeploymentCounts(const std::array<int64_t, 5>& counts) {
+  for (int state = v1::DEPLOYMENT_STATE_PENDING; state <= v1::DEPLOYMENT_STATE_FAILED; ++state) {
+    const std::string label = StateLabel(
+        v1::DeploymentState_Name(static_cast<v1::DeploymentState>(state)), "DEPLOYMENT_STATE_");
+    deployments_.Add({{"state", label}}).Set(static_cast<double>(counts[state]));
   }
 }
 

@@ -8,6 +8,7 @@
 //   fornax_job_events_total                counter: events stored
 //   fornax_checkpoint_bytes_total          counter: checkpoint bytes stored
 //   fornax_job_metric{job,metric}          gauge: last finished epoch's metrics
+//   fornax_deployments{state}              gauge: deployments per state
 // Thread-safety: safe to call from any thread (prometheus-cpp is).
 #ifndef FORNAX_SERVER_METRICS_H_
 #define FORNAX_SERVER_METRICS_H_
@@ -23,6 +24,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "proto/fornax/v1/common.pb.h"
+#include "proto/fornax/v1/deployments.pb.h"
 
 namespace fornax::server {
 
@@ -42,6 +44,8 @@ class Metrics {
   void CountEvents(int64_t n) { events_.Increment(static_cast<double>(n)); }
   void CountCheckpointBytes(int64_t n) { checkpoint_bytes_.Increment(static_cast<double>(n)); }
   void SetJobMetrics(const std::string& job_id, const v1::Metrics& metrics);
+  // counts[state] for every DeploymentState.
+  void SetDeploymentCounts(const std::array<int64_t, 5>& counts);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -53,6 +57,7 @@ class Metrics {
   prometheus::Counter& events_;
   prometheus::Counter& checkpoint_bytes_;
   prometheus::Family<prometheus::Gauge>& job_metric_;
+  prometheus::Family<prometheus::Gauge>& deployments_;
 };
 
 }  // namespace fornax::server

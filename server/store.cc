@@ -47,6 +47,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS checkpoints_by_job ON checkpoints(job_id, n);
 CREATE TABLE IF NOT EXISTS workers(
   worker_id TEXT PRIMARY KEY,
   info BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS deployments(
+  name TEXT PRIMARY KEY,
+  deployment BLOB NOT NULL);
 )sql";
 
 absl::Status SqlError(sqlite3* db, const std::string& what) {
@@ -414,6 +417,34 @@ absl::StatusOr<std::vector<v1::WorkerInfo>> Store::LoadWorkers() {
     workers.push_back(std::move(info));
   }
   return workers;
+}
+
+absl::Status Store::PutDeployment(const v1::Deployment& deployment) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Statement upsert(write_db_, "INSERT OR REPLACE INTO deployments(name, deployment) VALUES(?, ?)");
+  upsert.Bind(1, deployment.name()).BindBlob(2, deployment.SerializeAsString());
+  return upsert.Run();
+}
+
+absl::Status Store::DeleteDeployment(const std::string& name) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  Statement remove(write_db_, "DELETE FROM deployments WHERE name = ?");
+  remove.Bind(1, name);
+  return remove.Run();
+}
+
+absl::StatusOr<std::vector<v1::Deployment>> Store::LoadDeployments() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement select(read_db_, "SELECT deployment FROM deployments ORDER BY name");
+  std::vector<v1::Deployment> deployments;
+  while (true) {
+    FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    FORNAX_ASSIGN_OR_RETURN(v1::Deployment deployment,
+                            ParseBlob<v1::Deployment>(select.Text(0), "deployment"));
+    deployments.push_back(std::move(deployment));
+  }
+  return deployments;
 }
 
 }  // namespace fornax::server

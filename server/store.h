@@ -9,6 +9,7 @@
 //   datasets(sha256, name, size_bytes, create_ms)
 //   checkpoints(checkpoint_id, job_id, attempt, record)
 //   workers(worker_id, info)
+//   deployments(name, deployment)
 //
 // Thread-safety: all methods may be called concurrently. Writes serialize on
 // one connection; reads use a second connection and see committed data only.
@@ -24,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/fornax/v1/datasets.pb.h"
+#include "proto/fornax/v1/deployments.pb.h"
 #include "proto/fornax/v1/jobs.pb.h"
 #include "proto/fornax/v1/workers.pb.h"
 
@@ -93,6 +95,11 @@ class Store {
 
   absl::Status PutWorker(const v1::WorkerInfo& worker);
   absl::StatusOr<std::vector<v1::WorkerInfo>> LoadWorkers();
+
+  // Deployments by name: a put replaces the row of the same name.
+  absl::Status PutDeployment(const v1::Deployment& deployment);
+  absl::Status DeleteDeployment(const std::string& name);
+  absl::StatusOr<std::vector<v1::Deployment>> LoadDeployments();
 
  private:
   Store(sqlite3* write_db, sqlite3* read_db) : write_db_(write_db), read_db_(read_db) {}

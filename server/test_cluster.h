@@ -1,5 +1,5 @@
 // Test helpers: a coordinator served in-process on a loopback port, clients
-// for its three services, and a hand-driven fake worker.
+// for its four services, and a hand-driven fake worker.
 #ifndef FORNAX_SERVER_TEST_CLUSTER_H_
 #define FORNAX_SERVER_TEST_CLUSTER_H_
 
@@ -17,6 +17,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/fornax/v1/datasets.grpc.pb.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "proto/fornax/v1/jobs.grpc.pb.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
 #include "server/coordinator_server.h"
@@ -60,6 +61,7 @@ class TestCluster {
   v1::Jobs::Stub& jobs() { return *jobs_; }
   v1::Datasets::Stub& datasets() { return *datasets_; }
   v1::Workers::Stub& workers() { return *workers_; }
+  v1::Deployments::Stub& deployments() { return *deployments_; }
 
   // Uploads `bytes` as a dataset named `name`; returns its sha256.
   std::string Upload(const std::string& name, const std::string& bytes) {
@@ -125,6 +127,7 @@ class TestCluster {
     jobs_ = v1::Jobs::NewStub(channel);
     datasets_ = v1::Datasets::NewStub(channel);
     workers_ = v1::Workers::NewStub(channel);
+    deployments_ = v1::Deployments::NewStub(channel);
   }
 
   TestDir dir_;
@@ -133,6 +136,7 @@ class TestCluster {
   std::unique_ptr<v1::Jobs::Stub> jobs_;
   std::unique_ptr<v1::Datasets::Stub> datasets_;
   std::unique_ptr<v1::Workers::Stub> workers_;
+  std::unique_ptr<v1::Deployments::Stub> deployments_;
   std::string data_sha_;
 };
 
@@ -144,7 +148,11 @@ class FakeWorker {
       : stub_(stub), name_(std::move(name)), slots_(slots) {}
   ~FakeWorker() { CloseLease(); }
 
-  v1::RegisterResponse Register(const std::vector<v1::RunningJob>& running = {}) {
+  // A worker that hosts models registers with where it serves them.
+  void set_inference_address(std::string address) { inference_address_ = std::move(address); }
+
+  v1::RegisterResponse Register(const std::vector<v1::RunningJob>& running = {},
+                                const std::vector<v1::HostedModel>& hosted = {}) {
     grpc::ClientContext context;
     v1::RegisterRequest request;
     request.set_worker_id(name_);
@@ -152,6 +160,8 @@ class FakeWorker {
     request.mutable_capacity()->set_cpus(2);
     request.mutable_capacity()->set_slots(slots_);
     for (const auto& r : running) *request.add_running() = r;
+    request.set_inference_address(inference_address_);
+    for (const auto& h : hosted) *request.add_hosted() = h;
     v1::RegisterResponse response;
     grpc::Status status = stub_->Register(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -164,9 +174,10 @@ class FakeWorker {
     lease_ = stub_->Lease(lease_context_.get());
     Heartbeat();
   }
-  void Heartbeat() {
+  void Heartbeat(const std::vector<v1::HostedModel>& hosted = {}) {
     v1::LeaseRequest request;
     request.set_session_id(session_);
+    for (const auto& h : hosted) *request.add_hosted() = h;
     ASSERT_TRUE(lease_->Write(request));
   }
   // The next message that is not a heartbeat ack; an empty one when the
@@ -205,6 +216,7 @@ class FakeWorker {
   v1::Workers::Stub* stub_;
   std::string name_;
   int slots_;
+  std::string inference_address_;
   std::string session_;
   std::unique_ptr<grpc::ClientContext> lease_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::LeaseRequest, v1::LeaseResponse>> lease_;

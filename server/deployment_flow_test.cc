@@ -1,0 +1,421 @@
+// Deployments through their life over real gRPC on loopback: placement,
+// redeploy versions, the worker's reports, lost workers, reconciliation at
+// Register, undeploy, a coordinator restart and bad requests.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
+#include "server/test_cluster.h"
+
+namespace fornax::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+bool WaitFor(const std::function<bool()>& done, int timeout_ms = 5000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// Heartbeats the workers every 50 ms on a thread of its own, for tests with
+// short leases.
+class Heartbeats {
+ public:
+  explicit Heartbeats(std::vector<FakeWorker*> workers)
+      : workers_(std::move(workers)), thread_([this] {
+          while (!stop_.load()) {
+            for (FakeWorker* w : workers_) w->Heartbeat();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~Heartbeats() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::vector<FakeWorker*> workers_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Uploads `bytes` as a checkpoint of the job `worker` holds (attempt 0).
+v1::CheckpointRecord UploadCheckpoint(TestCluster& cluster, const FakeWorker& worker,
+                                      const std::string& job_id, const std::string& bytes,
+                                      bool final) {
+  grpc::ClientContext context;
+  v1::CheckpointRecord record;
+  auto writer = cluster.workers().UploadCheckpoint(&context, &record);
+  v1::UploadCheckpointRequest header;
+  v1::UploadCheckpointHeader* h = header.mutable_header();
+  h->set_session_id(worker.session());
+  h->set_job_id(job_id);
+  h->set_epoch(1);
+  h->set_sha256(Sha256Hex(bytes));
+  h->set_size_bytes(static_cast<int64_t>(bytes.size()));
+  h->set_final(final);
+  writer->Write(header);
+  v1::UploadCheckpointRequest data;
+  data.set_data(bytes);
+  writer->Write(data);
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return record;
+}
+
+// A job trained by `trainer` (registered, lease open) that SUCCEEDED with a
+// final checkpoint of `bytes`.
+std::string TrainedJob(TestCluster& cluster, FakeWorker& trainer, const std::string& bytes) {
+  v1::Job job;
+  EXPECT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  EXPECT_TRUE(trainer.Next().has_assign());
+  UploadCheckpoint(cluster, trainer, job.job_id(), bytes, /*final=*/true);
+  EXPECT_TRUE(trainer.Report(job.job_id(), 0, {ResultEvent(1, true)}).ok());
+  EXPECT_EQ(cluster.Get(job.job_id()).state(), v1::JOB_STATE_SUCCEEDED);
+  return job.job_id();
+}
+
+grpc::Status Deploy(TestCluster& cluster, const std::string& job_id, const std::string& name,
+                    v1::Deployment* out, const std::string& checkpoint_id = "") {
+  grpc::ClientContext context;
+  v1::DeployRequest request;
+  request.set_job_id(job_id);
+  request.set_name(name);
+  request.set_checkpoint_id(checkpoint_id);
+  return cluster.deployments().Deploy(&context, request, out);
+}
+
+grpc::Status GetDeployment(TestCluster& cluster, const std::string& name, v1::Deployment* out) {
+  grpc::ClientContext context;
+  v1::GetDeploymentRequest request;
+  request.set_name(name);
+  return cluster.deployments().GetDeployment(&context, request, out);
+}
+
+v1::Deployment Get(TestCluster& cluster, const std::string& name) {
+  v1::Deployment d;
+  grpc::Status status = GetDeployment(cluster, name, &d);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return d;
+}
+
+v1::HostedModel Hosted(const std::string& name, int64_t version, v1::HostedModel::State state,
+                       const std::string& reason = "") {
+  v1::HostedModel h;
+  h.set_name(name);
+  h.set_version(version);
+  h.set_state(state);
+  h.set_reason(reason);
+  return h;
+}
+
+// A coordinator with a trainer (no inference address) that trained one job.
+struct Fixture {
+  explicit Fixture(int64_t lease_timeout_ms = 10000) : cluster(Options(lease_timeout_ms)) {
+    trainer.Register();
+    trainer.OpenLease();
+    job_id = TrainedJob(cluster, trainer, "model v1 bytes");
+  }
+  static ServerOptions Options(int64_t lease_timeout_ms) {
+    ServerOptions options;
+    options.coordinator.lease_timeout_ms = lease_timeout_ms;
+    return options;
+  }
+  // A worker that hosts models at `address`, registered with its lease open.
+  std::unique_ptr<FakeWorker> Host(const std::string& name, const std::string& address) {
+    auto w = std::make_unique<FakeWorker>(&cluster.workers(), name);
+    w->set_inference_address(address);
+    w->Register();
+    w->OpenLease();
+    return w;
+  }
+
+  TestCluster cluster;
+  FakeWorker trainer{&cluster.workers(), "trainer"};
+  std::string job_id;
+};
+
+TEST(DeploymentFlow, PlacedOnAHostingWorkerAndReadyWhenItSaysSo) {
+  Fixture f;
+  auto host = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(d.version(), 1);
+  EXPECT_EQ(d.worker_id(), "w-1");  // never the trainer, which hosts nothing
+  EXPECT_EQ(d.endpoint(), "127.0.0.1:9001");
+  EXPECT_EQ(d.job_id(), f.job_id);
+  EXPECT_EQ(d.checkpoint_id(), f.job_id + "-c1");
+  v1::LeaseResponse next = host->Next();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().name(), "mlp");
+  EXPECT_EQ(next.host().version(), 1);
+  EXPECT_EQ(next.host().checkpoint_id(), f.job_id + "-c1");
+  EXPECT_EQ(next.host().sha256(), Sha256Hex("model v1 bytes"));
+  EXPECT_EQ(next.host().size_bytes(), 14);
+
+  host->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_LOADING)});
+  host->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  EXPECT_EQ(Get(f.cluster, "mlp").reason(), "");
+  const std::string metrics =
+      prometheus::TextSerializer().Serialize(f.cluster.server().metrics().registry()->Collect());
+  EXPECT_THAT(metrics, HasSubstr("fornax_deployments{state=\"ready\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("fornax_deployments{state=\"loading\"} 0"));
+
+  host->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_FAILED, "corrupt archive")});
+  ASSERT_TRUE(
+      WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_FAILED; }));
+  EXPECT_EQ(Get(f.cluster, "mlp").reason(), "corrupt archive");
+}
+
+TEST(DeploymentFlow, FewestDeploymentsFirstAndRedeploysStayOnTheirWorker) {
+  Fixture f;
+  const std::string job2 = TrainedJob(f.cluster, f.trainer, "model v2 bytes");
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  v1::Deployment a, b, c;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "a", &a).ok());
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "b", &b).ok());
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "c", &c).ok());
+  EXPECT_EQ(a.worker_id(), "w-1");
+  EXPECT_EQ(b.worker_id(), "w-2");
+  EXPECT_EQ(c.worker_id(), "w-1");  // a tie: by worker id
+  EXPECT_EQ(w1->Next().host().name(), "a");
+  EXPECT_EQ(w2->Next().host().name(), "b");
+  EXPECT_EQ(w1->Next().host().name(), "c");
+  w1->Heartbeat({Hosted("c", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "c").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  // w-1 holds two and w-2 one, yet c's next version goes where c is.
+  v1::Deployment c2;
+  ASSERT_TRUE(Deploy(f.cluster, job2, "c", &c2).ok());
+  EXPECT_EQ(c2.version(), 2);
+  EXPECT_EQ(c2.worker_id(), "w-1");
+  EXPECT_EQ(c2.job_id(), job2);
+  EXPECT_EQ(c2.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(c2.create_time().seconds(), c.create_time().seconds());
+  v1::LeaseResponse next = w1->Next();
+  EXPECT_EQ(next.host().name(), "c");
+  EXPECT_EQ(next.host().version(), 2);
+  EXPECT_EQ(next.host().sha256(), Sha256Hex("model v2 bytes"));
+  // Version 1 still serving says nothing about version 2.
+  w1->Heartbeat({Hosted("c", 1, v1::HostedModel::STATE_READY),
+                 Hosted("c", 2, v1::HostedModel::STATE_LOADING)});
+  w1->Heartbeat({Hosted("c", 1, v1::HostedModel::STATE_READY)});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Get(f.cluster, "c").state(), v1::DEPLOYMENT_STATE_LOADING);
+  w1->Heartbeat({Hosted("c", 2, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "c").state() == v1::DEPLOYMENT_STATE_READY; }));
+  EXPECT_EQ(Get(f.cluster, "c").version(), 2);
+
+  grpc::ClientContext context;
+  v1::ListDeploymentsResponse list;
+  ASSERT_TRUE(
+      f.cluster.deployments().ListDeployments(&context, v1::ListDeploymentsRequest(), &list).ok());
+  ASSERT_EQ(list.deployments_size(), 3);
+  EXPECT_EQ(list.deployments(0).name(), "a");
+  EXPECT_EQ(list.deployments(2).name(), "c");
+}
+
+TEST(DeploymentFlow, PendingUntilAHostingWorkerRegisters) {
+  Fixture f;
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_PENDING);
+  EXPECT_EQ(d.worker_id(), "");
+  EXPECT_THAT(d.reason(), HasSubstr("waiting for a worker that hosts models"));
+  auto host = f.Host("w-1", "127.0.0.1:9001");
+  v1::LeaseResponse next = host->Next();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().name(), "mlp");
+  EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-1");
+}
+
+TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
+  Fixture f(/*lease_timeout_ms=*/400);
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_EQ(d.worker_id(), "w-1");
+  ASSERT_TRUE(w1->Next().has_host());
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  Heartbeats beats({w2.get(), &f.trainer});
+  const auto lost_at = std::chrono::steady_clock::now();
+  w1->CloseLease();  // and never heartbeats again
+  v1::LeaseResponse next = w2->Next();
+  const auto moved_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - lost_at)
+                            .count();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().name(), "mlp");
+  EXPECT_EQ(next.host().version(), 1);
+  EXPECT_LT(moved_ms, 2000);
+  d = Get(f.cluster, "mlp");
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(d.worker_id(), "w-2");
+  EXPECT_EQ(d.endpoint(), "127.0.0.1:9002");
+  w2->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  // w-1 comes back still serving it: it is told to stop.
+  w1->Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  w1->OpenLease();
+  next = w1->Next();
+  ASSERT_TRUE(next.has_unhost());
+  EXPECT_EQ(next.unhost().name(), "mlp");
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-2");
+  EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_READY);
+}
+
+TEST(DeploymentFlow, LostWorkerWithNoOtherHostLeavesItPendingWithTheReason) {
+  Fixture f(/*lease_timeout_ms=*/300);
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  w1->CloseLease();
+  ASSERT_TRUE(
+      WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_PENDING; }));
+  d = Get(f.cluster, "mlp");
+  EXPECT_THAT(d.reason(), HasSubstr("worker w-1 lost"));
+  EXPECT_EQ(d.worker_id(), "");
+  EXPECT_EQ(d.endpoint(), "");
+}
+
+TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
+  Fixture f;
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_TRUE(w1->Next().has_host());
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  // It restarts on a new port with an empty repository but an old model.
+  w1->CloseLease();
+  w1->set_inference_address("127.0.0.1:9011");
+  w1->Register({}, {Hosted("ghost", 3, v1::HostedModel::STATE_READY)});
+  w1->OpenLease();
+  v1::LeaseResponse first = w1->Next();
+  v1::LeaseResponse second = w1->Next();
+  ASSERT_TRUE(first.has_unhost());
+  EXPECT_EQ(first.unhost().name(), "ghost");
+  ASSERT_TRUE(second.has_host());
+  EXPECT_EQ(second.host().name(), "mlp");
+  EXPECT_EQ(second.host().version(), 1);
+  d = Get(f.cluster, "mlp");
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(d.endpoint(), "127.0.0.1:9011");
+}
+
+TEST(DeploymentFlow, UndeployUnhostsAndForgets) {
+  Fixture f;
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_TRUE(w1->Next().has_host());
+  grpc::ClientContext context;
+  v1::UndeployRequest request;
+  request.set_name("mlp");
+  v1::Deployment removed;
+  ASSERT_TRUE(f.cluster.deployments().Undeploy(&context, request, &removed).ok());
+  EXPECT_EQ(removed.name(), "mlp");
+  v1::LeaseResponse next = w1->Next();
+  ASSERT_TRUE(next.has_unhost());
+  EXPECT_EQ(next.unhost().name(), "mlp");
+  EXPECT_EQ(GetDeployment(f.cluster, "mlp", &d).error_code(), grpc::StatusCode::NOT_FOUND);
+  // Late reports of it change nothing; a new deploy starts at version 1.
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  EXPECT_EQ(d.version(), 1);
+}
+
+TEST(DeploymentFlow, SurvivesACoordinatorRestart) {
+  Fixture f;
+  v1::Deployment d;
+  {
+    auto w1 = f.Host("w-1", "127.0.0.1:9001");
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+    ASSERT_TRUE(w1->Next().has_host());
+    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(
+        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    w1->CloseLease();
+    f.trainer.CloseLease();
+  }
+  f.cluster.Restart();
+  d = Get(f.cluster, "mlp");
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_READY);
+  EXPECT_EQ(d.version(), 1);
+  EXPECT_EQ(d.worker_id(), "w-1");
+  // The worker comes back serving it: nothing to send, still READY; a
+  // redeploy makes version 2 on it.
+  FakeWorker w1(&f.cluster.workers(), "w-1");
+  w1.set_inference_address("127.0.0.1:9001");
+  w1.Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  w1.OpenLease();
+  EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_READY);
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  EXPECT_EQ(d.version(), 2);
+  v1::LeaseResponse next = w1.Next();
+  ASSERT_TRUE(next.has_host());  // the first message: nothing came before
+  EXPECT_EQ(next.host().version(), 2);
+}
+
+TEST(DeploymentFlow, BadRequestsGetPreciseErrors) {
+  Fixture f;
+  v1::Deployment d;
+  grpc::Status status = Deploy(f.cluster, "job-999", "mlp", &d);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("job-999"));
+  status = Deploy(f.cluster, f.job_id, "mlp", &d, "job-1-c9");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("checkpoint 'job-1-c9'"));
+  status = Deploy(f.cluster, "", "mlp", &d);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("job_id"));
+  for (const std::string& name :
+       std::vector<std::string>{"", "-mlp", "a/b", "has space", std::string(65, 'a')}) {
+    status = Deploy(f.cluster, f.job_id, name, &d);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_THAT(status.error_message(), HasSubstr("name")) << name;
+  }
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, std::string(64, 'a'), &d).ok());
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "Fmnist_v1.2-b", &d).ok());
+
+  // A job still running has no final checkpoint, unless one is named.
+  v1::Job running;
+  ASSERT_TRUE(f.cluster.Submit(f.cluster.ValidSpec(), &running).ok());
+  ASSERT_TRUE(f.trainer.Next().has_assign());
+  status = Deploy(f.cluster, running.job_id(), "mlp", &d);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("JOB_STATE_RUNNING"));
+  v1::CheckpointRecord record =
+      UploadCheckpoint(f.cluster, f.trainer, running.job_id(), "epoch 1", /*final=*/false);
+  ASSERT_TRUE(Deploy(f.cluster, running.job_id(), "mlp", &d, record.checkpoint_id()).ok());
+  EXPECT_EQ(d.checkpoint_id(), record.checkpoint_id());
+
+  EXPECT_EQ(GetDeployment(f.cluster, "nope", &d).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext context;
+  v1::UndeployRequest request;
+  request.set_name("nope");
+  status = f.cluster.deployments().Undeploy(&context, request, &d);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("deployment 'nope' not found"));
+}
+
+}  // namespace
+}  // namespace fornax::server
