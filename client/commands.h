@@ -6,14 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace fornax {
 
 // fornax train JOB.yaml [--history FILE] [--quiet]
 int RunTrain(const std::vector<std::string>& args);
 // fornax inspect MODEL.json [--batch-size N] [--loss LOSS] [--optimizer OPT] [--job JOB.yaml]
 int RunInspect(const std::vector<std::string>& args);
-// fornax predict --model FILE.keras --input X.npy|X.npz --output Y.npy|Y.npz [--batch-size N]
-int RunPredict(const std::vector<std::string>& args);
+// fornax predict --model FILE.keras --input X.npy|X.npz --output Y.npy|Y.npz [--batch-size N];
+// a --model that names no file is a deployment on `coordinator` (below).
+int RunPredict(const std::string& coordinator, const std::vector<std::string>& args);
 
 extern const char kTrainHelp[];
 extern const char kPredictHelp[];
@@ -44,6 +47,16 @@ int RunPull(const std::string& coordinator, const std::vector<std::string>& args
 int RunDatasets(const std::string& coordinator, const std::vector<std::string>& args);
 // fornax workers
 int RunWorkers(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax deploy JOB --name NAME [--checkpoint ID] [--no-wait] [--timeout SECONDS]
+int RunDeploy(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax deployments
+int RunDeployments(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax undeploy NAME
+int RunUndeploy(const std::string& coordinator, const std::vector<std::string>& args);
+// The Open Inference Protocol endpoint serving deployment `name`;
+// FailedPrecondition (why) unless it is READY, NotFound when there is none.
+absl::StatusOr<std::string> ServingEndpoint(const std::string& coordinator,
+                                            const std::string& name);
 
 extern const char kSubmitHelp[];
 extern const char kJobsHelp[];
@@ -54,6 +67,9 @@ extern const char kCheckpointsHelp[];
 extern const char kPullHelp[];
 extern const char kDatasetsHelp[];
 extern const char kWorkersHelp[];
+extern const char kDeployHelp[];
+extern const char kDeploymentsHelp[];
+extern const char kUndeployHelp[];
 
 }  // namespace fornax
 

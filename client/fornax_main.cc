@@ -37,6 +37,10 @@ fornax-coordinator at ADDR, else $FORNAX_COORDINATOR, else 127.0.0.1:7070:
   pull JOB [-o FILE.keras] [--checkpoint ID]  download its model
   datasets upload FILE | ls | rm SHA256       the coordinator's dataset store
   workers                                     the coordinator's workers
+  deploy JOB --name NAME                      serve a job's model on a worker
+  deployments                                 list the served models
+  undeploy NAME                               stop serving a model
+  predict --model NAME --input X --output Y   ask a deployment (NAME is no file)
 
 Exit codes: 0 success, 2 bad input (one "fornax: error:" line on stderr),
 1 internal error. Job file reference: docs/job-file.md.
@@ -59,6 +63,9 @@ constexpr ServiceCommandEntry kServiceCommands[] = {
     {"pull", fornax::RunPull, fornax::kPullHelp},
     {"datasets", fornax::RunDatasets, fornax::kDatasetsHelp},
     {"workers", fornax::RunWorkers, fornax::kWorkersHelp},
+    {"deploy", fornax::RunDeploy, fornax::kDeployHelp},
+    {"deployments", fornax::RunDeployments, fornax::kDeploymentsHelp},
+    {"undeploy", fornax::RunUndeploy, fornax::kUndeployHelp},
 };
 
 int Dispatch(std::vector<std::string> argv) {
@@ -84,7 +91,7 @@ int Dispatch(std::vector<std::string> argv) {
   const std::vector<std::string> rest(argv.begin() + 1, argv.end());
   if (command == "train") return fornax::RunTrain(rest);
   if (command == "inspect") return fornax::RunInspect(rest);
-  if (command == "predict") return fornax::RunPredict(rest);
+  if (command == "predict") return fornax::RunPredict(coordinator, rest);
   if (command == "serve") return fornax::RunServe(rest);
   for (const ServiceCommandEntry& entry : kServiceCommands) {
     if (command == entry.name) return entry.run(coordinator, rest);
@@ -111,9 +118,10 @@ int Dispatch(std::vector<std::string> argv) {
     }
     return fornax::kExitOk;
   }
-  std::cerr << "fornax: error: unknown command '" << command
-            << "'; expected train, predict, inspect, serve, submit, jobs, get, logs, cancel, "
-               "checkpoints, pull, datasets, workers, version or help\n";
+  std::cerr
+      << "fornax: error: unknown command '" << command
+      << "'; expected train, predict, inspect, serve, submit, jobs, get, logs, cancel, "
+         "checkpoints, pull, datasets, workers, deploy, deployments, undeploy, version or help\n";
   return fornax::kExitBadInput;
 }
 

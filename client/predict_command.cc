@@ -1,7 +1,9 @@
 // `fornax predict`: runs a .keras archive's model on arrays from .npy/.npz
 // and writes its outputs to .npy/.npz; with --server, asks a `fornax serve`
-// (or any Open Inference Protocol server) to run a served model instead.
+// (or any Open Inference Protocol server) to run a served model instead, and
+// a --model that names no file is a deployment the coordinator knows.
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
+#include "client/service_client.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/base/status_macros.h"
 #include "engine/data/npy.h"
@@ -23,13 +26,18 @@ namespace fornax {
 const char kPredictHelp[] = R"(usage: fornax predict --model FILE.keras --input X.npy|X.npz
                       --output Y.npy|Y.npz [--batch-size N]
        fornax predict --server HOST:PORT --model NAME --input X --output Y
+       fornax [--coordinator ADDR] predict --model NAME --input X --output Y
 
 Loads a Keras 3 .keras archive (written by Keras or by `fornax train
 --output`) and runs model.predict on the input arrays. With --server, sends
 the arrays in one ModelInfer call to a `fornax serve` (or Triton) instead;
-arrays are cast to the served model's input datatypes.
+arrays are cast to the served model's input datatypes. When --model is no
+file (and does not end in .keras), it names a deployment (`fornax deploy`):
+the coordinator says where it is served, and the call goes there as with
+--server; the deployment must be READY.
 
-  --model FILE     the .keras archive (with --server: the served model's name)
+  --model FILE     the .keras archive (with --server: the served model's name;
+                   else a deployment's name when no such file exists)
   --server ADDR    an Open Inference Protocol gRPC server, e.g. 127.0.0.1:8001
   --input FILE     .npy for a single-input model; .npz with one array per
                    model input, keyed by input name
@@ -152,7 +160,7 @@ absl::Status PredictRemote(const PredictOptions& options) {
 
 }  // namespace
 
-int RunPredict(const std::vector<std::string>& args) {
+int RunPredict(const std::string& coordinator, const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed =
       ParseArgs("predict", args, {"model", "input", "output", "batch-size", "server"}, {"help"});
   if (!parsed.ok()) return ReportError(parsed.status());
@@ -182,6 +190,12 @@ int RunPredict(const std::vector<std::string>& args) {
       return ReportError(absl::InvalidArgumentError(
           absl::StrCat("predict: --batch-size: expected a positive integer, got '", value, "'")));
     }
+  }
+  if (options.server.empty() && !absl::EndsWith(options.model_path, ".keras") &&
+      !std::filesystem::exists(options.model_path)) {
+    absl::StatusOr<std::string> endpoint = ServingEndpoint(coordinator, options.model_path);
+    if (!endpoint.ok()) return ReportServiceError(endpoint.status());
+    options.server = *endpoint;
   }
   absl::Status status = options.server.empty() ? Predict(options) : PredictRemote(options);
   return status.ok() ? kExitOk : ReportError(status);

@@ -57,6 +57,7 @@ ServiceClient::ServiceClient(const std::string& address) : address_(address) {
   jobs_ = v1::Jobs::NewStub(channel_);
   datasets_ = v1::Datasets::NewStub(channel_);
   workers_ = v1::Workers::NewStub(channel_);
+  deployments_ = v1::Deployments::NewStub(channel_);
 }
 
 absl::StatusOr<v1::Job> ServiceClient::GetJob(const std::string& job_id) {
@@ -68,6 +69,17 @@ absl::StatusOr<v1::Job> ServiceClient::GetJob(const std::string& job_id) {
   absl::Status status = Check(jobs_->GetJob(&context, request, &job));
   if (!status.ok()) return status;
   return job;
+}
+
+absl::StatusOr<v1::Deployment> ServiceClient::GetDeployment(const std::string& name) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::GetDeploymentRequest request;
+  request.set_name(name);
+  v1::Deployment deployment;
+  absl::Status status = Check(deployments_->GetDeployment(&context, request, &deployment));
+  if (!status.ok()) return status;
+  return deployment;
 }
 
 void ServiceClient::SetDeadline(grpc::ClientContext* context, std::chrono::seconds timeout) {

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/fornax/v1/datasets.grpc.pb.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "proto/fornax/v1/jobs.grpc.pb.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
 
@@ -43,9 +44,12 @@ class ServiceClient {
   v1::Jobs::Stub& jobs() { return *jobs_; }
   v1::Datasets::Stub& datasets() { return *datasets_; }
   v1::Workers::Stub& workers() { return *workers_; }
+  v1::Deployments::Stub& deployments() { return *deployments_; }
 
   // Jobs.GetJob, checked.
   absl::StatusOr<v1::Job> GetJob(const std::string& job_id);
+  // Deployments.GetDeployment, checked.
+  absl::StatusOr<v1::Deployment> GetDeployment(const std::string& name);
 
   // Prepares a context for a unary call: a deadline, so a hung coordinator
   // cannot hang the CLI.
@@ -63,6 +67,7 @@ class ServiceClient {
   std::unique_ptr<v1::Jobs::Stub> jobs_;
   std::unique_ptr<v1::Datasets::Stub> datasets_;
   std::unique_ptr<v1::Workers::Stub> workers_;
+  std::unique_ptr<v1::Deployments::Stub> deployments_;
 };
 
 }  // namespace fornax
