@@ -1,6 +1,6 @@
 // FakeCoordinator (tests only): the Workers service on a real loopback gRPC
 // server, recording what a worker registers, reports and uploads, and
-// handing it assignments and cancels down the lease stream. Its state
+// handing it assignments, cancels and model hosting down the lease stream. Its state
 // outlives Stop()/Start() on the same port, which is how the tests take the
 // coordinator away and bring it back.
 #ifndef FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/sha256.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
-#include "engine/data/sha256.h"
 
 namespace fornax::worker::testing {
 
@@ -59,6 +59,11 @@ class FakeCoordinator : public v1::Workers::Service {
     std::lock_guard<std::mutex> lock(mu_);
     files_[sha] = std::move(bytes);
   }
+  // Served by DownloadCheckpoint under `id`.
+  void AddCheckpoint(const std::string& id, std::string bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    checkpoint_bytes[id] = std::move(bytes);
+  }
   void Send(v1::LeaseResponse message) {
     std::lock_guard<std::mutex> lock(mu_);
     outgoing_.push_back(std::move(message));
@@ -79,6 +84,10 @@ class FakeCoordinator : public v1::Workers::Service {
   std::map<std::string, std::string> checkpoint_bytes;  // by sha256
   std::vector<size_t> checkpoints_at_epoch;  // checkpoints stored when each epoch's end came
   std::set<std::string> refuse;              // jobs whose reports get FAILED_PRECONDITION
+  // The hosted models of the last lease request, by name, and each new
+  // (name, version, state) the lease requests reported, in order.
+  std::map<std::string, v1::HostedModel> hosted;
+  std::vector<v1::HostedModel> hosted_changes;
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -98,6 +107,18 @@ class FakeCoordinator : public v1::Workers::Service {
     std::thread reader([&] {
       v1::LeaseRequest request;
       while (stream->Read(&request)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        std::map<std::string, v1::HostedModel> now;
+        for (const v1::HostedModel& model : request.hosted()) {
+          auto it = hosted.find(model.name());
+          if (it == hosted.end() || it->second.version() != model.version() ||
+              it->second.state() != model.state()) {
+            hosted_changes.push_back(model);
+          }
+          now[model.name()] = model;
+        }
+        hosted.swap(now);
+        cv_.notify_all();
       }
       std::lock_guard<std::mutex> lock(mu_);
       reading = false;

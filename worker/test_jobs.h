@@ -1,7 +1,12 @@
-// Test helpers: a temporary directory and small real jobs (512 Fashion-MNIST
+// Test helpers: a temporary directory, a Prometheus scrape, and small real jobs (512 Fashion-MNIST
 // samples, the example MLP, batch 64: 8 steps per epoch).
 #ifndef FORNAX_WORKER_TEST_JOBS_H_
 #define FORNAX_WORKER_TEST_JOBS_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +41,30 @@ inline std::string SourceDir() {
 inline std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// GET http://ADDRESS/metrics: the raw HTTP response, "" when it cannot connect.
+inline std::string Scrape(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
+  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
 }
 
 inline void WriteFile(const std::string& path, const std::string& text) {

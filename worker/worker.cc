@@ -19,6 +19,7 @@ using std::chrono::milliseconds;
 
 constexpr size_t kMaxEventsPerReport = 256;
 constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
+constexpr char kVersion[] = "0.1.0";
 
 std::string Key(const std::string& job_id, int attempt) {
   return absl::StrCat(job_id, "/", attempt);
@@ -48,7 +49,8 @@ Worker::Worker(WorkerConfig config) : config_(std::move(config)), link_(config_.
   env_.on_process = [this](int delta) { metrics_->SetJobsRunning(processes_ += delta); };
 }
 
-Worker::~Worker() = default;
+// The host first: its thread calls back into the worker.
+Worker::~Worker() { host_.reset(); }
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
   if (config.name.empty()) config.name = HostName();
@@ -67,7 +69,47 @@ absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--work-dir ", worker->config_.work_dir, ": cannot create: ", ec.message()));
   }
+  absl::Status hosting = worker->StartModelHost();
+  if (!hosting.ok()) return hosting;
   return worker;
+}
+
+absl::Status Worker::StartModelHost() {
+  if (config_.inference_listen == "none") return absl::OkStatus();
+  ModelHostOptions options;
+  options.models_dir = config_.work_dir + "/models";
+  options.listen = config_.inference_listen;
+  options.metrics_registry = metrics_->registry();
+  options.server_version = kVersion;
+  options.fetch = [this](const std::string& checkpoint_id, const std::string& dest) {
+    return FetchCheckpoint(checkpoint_id, dest);
+  };
+  options.on_change = [this] { BeatNow(); };
+  options.log = [this](const std::string& message) { Log(message); };
+  absl::StatusOr<std::unique_ptr<ModelHost>> host = ModelHost::Start(std::move(options));
+  if (!host.ok()) return host.status();
+  host_ = *std::move(host);
+  return absl::OkStatus();
+}
+
+void Worker::BeatNow() {
+  {
+    std::lock_guard<std::mutex> lock(beat_mu_);
+    beat_now_ = true;
+  }
+  beat_cv_.notify_all();
+}
+
+absl::Status Worker::FetchCheckpoint(const std::string& checkpoint_id, const std::string& dest) {
+  absl::Status status;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::optional<std::string> session = link_.WaitSession(std::chrono::seconds(10));
+    if (!session) return absl::UnavailableError("no coordinator session to download from");
+    status = link_.DownloadCheckpoint(*session, checkpoint_id, dest);
+    if (status.ok() || !IsTransient(status)) return status;
+    std::this_thread::sleep_for(milliseconds(500));
+  }
+  return status;
 }
 
 void Worker::Log(const std::string& message) {
@@ -119,7 +161,11 @@ void Worker::ConnectionLoop() {
     request.add_devices("cpu");
     for (int i = 0; i < config_.capacity.gpus(); ++i) request.add_devices(absl::StrCat("cuda:", i));
     for (const v1::RunningJob& job : Running()) *request.add_running() = job;
-    request.set_version("0.1.0");
+    request.set_version(kVersion);
+    if (host_) {
+      request.set_inference_address(host_->address());
+      for (const v1::HostedModel& model : host_->Hosted()) *request.add_hosted() = model;
+    }
     grpc::ClientContext ctx;
     // Waits for the channel to connect (it retries at most every second)
     // rather than failing fast on a channel still backing off: a restarted
@@ -175,21 +221,23 @@ void Worker::HoldLease(const v1::RegisterResponse& registration) {
   const int64_t timeout_ms =
       registration.lease_timeout_ms() > 0 ? registration.lease_timeout_ms() : 10000;
   std::atomic<int64_t> last_ack_ms{0};
-  std::mutex beat_mu;
-  std::condition_variable beat_cv;
-  bool done = false;
+  bool done = false;  // guarded by beat_mu_
   std::thread heartbeat([&] {
-    std::unique_lock<std::mutex> lock(beat_mu);
+    std::unique_lock<std::mutex> lock(beat_mu_);
     while (!done) {
+      beat_now_ = false;
       v1::LeaseRequest beat;
       beat.set_session_id(session);
       *beat.mutable_free() = Free();
       for (const v1::RunningJob& job : Running()) *beat.add_running() = job;
+      if (host_) {
+        for (const v1::HostedModel& model : host_->Hosted()) *beat.add_hosted() = model;
+      }
       lock.unlock();
       const bool written = stream->Write(beat);
       lock.lock();
       if (!written) break;
-      beat_cv.wait_for(lock, milliseconds(interval_ms), [&] { return done; });
+      beat_cv_.wait_for(lock, milliseconds(interval_ms), [&] { return done || beat_now_; });
       // A coordinator that acks but has gone silent (a partition rather than
       // a closed connection): give up on this lease and re-register.
       const int64_t last = last_ack_ms.load();
@@ -205,12 +253,13 @@ void Worker::HoldLease(const v1::RegisterResponse& registration) {
     if (response.has_assign()) OnAssignment(response.assign());
     if (response.has_cancel()) OnCancel(response.cancel());
     if (response.has_heartbeat_ack()) last_ack_ms = NowMs();
+    if (response.has_host() || response.has_unhost()) OnModel(response);
   }
   {
-    std::lock_guard<std::mutex> lock(beat_mu);
+    std::lock_guard<std::mutex> lock(beat_mu_);
     done = true;
   }
-  beat_cv.notify_all();
+  beat_cv_.notify_all();
   heartbeat.join();
   absl::Status status = ToAbsl(stream->Finish());
   link_.DropSession(session);
@@ -230,6 +279,16 @@ void Worker::OnAssignment(const v1::Assignment& assignment) {
   Entry& entry = attempts_[key];
   entry.attempt = std::make_shared<JobAttempt>(assignment, &env_);
   entry.thread = std::thread([attempt = entry.attempt] { attempt->Run(); });
+}
+
+void Worker::OnModel(const v1::LeaseResponse& message) {
+  if (!host_) {
+    Log("asked to host or unhost a model, but hosting is off (--inference-listen none)");
+  } else if (message.has_host()) {
+    host_->Host(message.host());
+  } else {
+    host_->Unhost(message.unhost().name());
+  }
 }
 
 void Worker::OnCancel(const v1::CancelJob& cancel) {

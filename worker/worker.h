@@ -12,6 +12,9 @@
 // row: the first refusal makes it register again) is stopped and forgotten.
 // Shutdown() (SIGTERM) stops the job processes, flushes what they reported
 // (up to 3 s) and ends the lease; the coordinator requeues their jobs.
+// Unless --inference-listen is "none" it also hosts models (model_host.h):
+// HostModel/UnhostModel come down the lease, and every heartbeat (plus one
+// at once on each state change) reports the hosted models.
 // Thread-safety: Run() on one thread, Shutdown() from another.
 #ifndef FORNAX_WORKER_WORKER_H_
 #define FORNAX_WORKER_WORKER_H_
@@ -31,6 +34,7 @@
 #include "proto/fornax/v1/workers.grpc.pb.h"
 #include "worker/coordinator_link.h"
 #include "worker/job_attempt.h"
+#include "worker/model_host.h"
 #include "worker/worker_metrics.h"
 
 namespace fornax::worker {
@@ -40,8 +44,9 @@ struct WorkerConfig {
   std::string name;  // worker_id; default: the host name
   std::string work_dir;
   std::string metrics_listen = "127.0.0.1:9465";
-  fornax::v1::Resources capacity;  // slots: jobs at once
-  std::string binary;              // this executable, for `run-job`
+  std::string inference_listen = "127.0.0.1:0";  // "none": hosts no models
+  fornax::v1::Resources capacity;                // slots: jobs at once
+  std::string binary;                            // this executable, for `run-job`
   int step_interval_ms = 100;
   int max_backoff_ms = 2000;
 };
@@ -53,6 +58,8 @@ class Worker {
   ~Worker();
 
   std::string metrics_address() const { return metrics_->address(); }
+  // Where hosted models are served; "" when hosting is off.
+  std::string inference_address() const { return host_ ? host_->address() : ""; }
   void Run();
   void Shutdown();
 
@@ -67,6 +74,14 @@ class Worker {
   bool SendNext(const std::string& session, const std::shared_ptr<JobAttempt>& attempt);
   void OnAssignment(const fornax::v1::Assignment& assignment);
   void OnCancel(const fornax::v1::CancelJob& cancel);
+  void OnModel(const fornax::v1::LeaseResponse& message);  // host or unhost
+  // Starts the model host (WORK_DIR/models) unless hosting is off.
+  absl::Status StartModelHost();
+  // Wakes the heartbeat thread to report hosted models now.
+  void BeatNow();
+  // Workers.DownloadCheckpoint on the current session, retried across
+  // reconnects.
+  absl::Status FetchCheckpoint(const std::string& checkpoint_id, const std::string& dest);
   void Remove(const std::string& key);
   std::vector<fornax::v1::RunningJob> Running();
   fornax::v1::Resources Free();
@@ -75,6 +90,7 @@ class Worker {
   const WorkerConfig config_;
   CoordinatorLink link_;
   std::unique_ptr<WorkerMetrics> metrics_;
+  std::unique_ptr<ModelHost> host_;  // null when hosting is off
   AttemptEnv env_;
   std::atomic<int> processes_{0};
 
@@ -92,6 +108,11 @@ class Worker {
   // Attempts a report was refused for (FAILED_PRECONDITION / NOT_FOUND), by
   // key: the session that refused it.
   std::map<std::string, std::string> refused_;
+  // The heartbeat thread waits on beat_cv_ between beats; beat_now_ asks for
+  // one at once.
+  std::mutex beat_mu_;
+  std::condition_variable beat_cv_;
+  bool beat_now_ = false;
   std::thread sender_;
 };
 

@@ -2,10 +2,11 @@
 // process it starts for each assignment (run_job.h).
 //   fornax-worker --coordinator 127.0.0.1:7070 --name NAME --work-dir DIR
 //       --metrics-listen 127.0.0.1:9465 --cpus N --memory-bytes N --gpus N
-//       --slots 1 [--step-interval-ms 100]
+//       --slots 1 [--step-interval-ms 100] [--inference-listen 127.0.0.1:0]
 // Once its metrics endpoint listens it prints one line to stdout:
-//   listening grpc=- metrics=127.0.0.1:PORT
-// (it serves no gRPC). Logs go to stderr; SIGTERM/SIGINT stop it gracefully.
+//   listening grpc=- metrics=127.0.0.1:PORT inference=127.0.0.1:PORT
+// (it serves no gRPC of its own; inference=- when hosting is off). Logs go to stderr;
+// SIGTERM/SIGINT stop it gracefully.
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
@@ -26,7 +27,7 @@ namespace {
 const char kUsage[] =
     "usage: fornax-worker --coordinator HOST:PORT --name NAME --work-dir DIR\n"
     "           [--metrics-listen HOST:PORT] [--cpus N] [--memory-bytes N] [--gpus N]\n"
-    "           [--slots N] [--step-interval-ms MS]\n"
+    "           [--slots N] [--step-interval-ms MS] [--inference-listen HOST:PORT|none]\n"
     "       fornax-worker run-job --dir JOBDIR [--resume FILE.keras --initial-epoch N]\n";
 
 std::string SelfPath(const char* argv0) {
@@ -40,7 +41,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<Flags> flags =
       Flags::Parse("fornax-worker", args,
                    {"coordinator", "name", "work-dir", "metrics-listen", "cpus", "memory-bytes",
-                    "gpus", "slots", "step-interval-ms"});
+                    "gpus", "slots", "step-interval-ms", "inference-listen"});
   if (!flags.ok()) return flags.status();
   WorkerConfig config;
   config.coordinator = flags->Get("coordinator", config.coordinator);
@@ -50,6 +51,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError("fornax-worker: --work-dir is required");
   }
   config.metrics_listen = flags->Get("metrics-listen", config.metrics_listen);
+  config.inference_listen = flags->Get("inference-listen", config.inference_listen);
   const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
   const int64_t memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
   absl::StatusOr<int64_t> cpus = flags->GetInt("cpus", cores, 1, 4096);
@@ -96,7 +98,9 @@ int RunDaemon(const std::vector<std::string>& args, const char* argv0) {
     std::cerr << "fornax-worker: error: " << worker.status().message() << "\n";
     return 1;
   }
-  std::cout << "listening grpc=- metrics=" << (*worker)->metrics_address() << std::endl;
+  const std::string inference = (*worker)->inference_address();
+  std::cout << "listening grpc=- metrics=" << (*worker)->metrics_address()
+            << " inference=" << (inference.empty() ? "-" : inference) << std::endl;
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);

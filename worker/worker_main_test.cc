@@ -54,7 +54,10 @@ TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
   FILE* stdout_of_worker = fdopen(out[0], "r");
   char line[256] = {};
   ASSERT_NE(fgets(line, sizeof(line), stdout_of_worker), nullptr);
-  EXPECT_THAT(line, ::testing::MatchesRegex("listening grpc=- metrics=127\\.0\\.0\\.1:[0-9]+\n"));
+  EXPECT_THAT(
+      line,
+      ::testing::MatchesRegex(
+          "listening grpc=- metrics=127\\.0\\.0\\.1:[0-9]+ inference=127\\.0\\.0\\.1:[0-9]+\n"));
 
   v1::LeaseResponse assign;
   assign.mutable_assign()->set_job_id("j1");

@@ -8,6 +8,7 @@
 //   fornax_job_retraces{job}                   traces of the job's trainer
 //   fornax_checkpoint_bytes{job}               last checkpoint's size
 //   fornax_checkpoint_duration_seconds         time to write one (histogram)
+//   nv_inference_*{model,version}              hosted models (model_host.h)
 // Per-job series of the 32 most recent jobs are kept; older ones are removed
 // so a long-lived worker's scrape stays small.
 // Thread-safety: all methods are safe to call concurrently.
@@ -40,6 +41,9 @@ class WorkerMetrics {
   ~WorkerMetrics();
 
   std::string address() const { return address_; }  // HOST:PORT bound
+  // Others register their series here to appear on the same endpoint
+  // (the model host's nv_inference_*).
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
   void SetJobsRunning(int n);
   void OnStep(const std::string& job, const fornax::v1::StepMetrics& step);

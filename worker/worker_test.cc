@@ -4,11 +4,6 @@
 // cancel within 2 s, a bad job's failure, and the Prometheus endpoint.
 #include "worker/worker.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <thread>
 
@@ -22,30 +17,10 @@ namespace {
 
 using testing::FakeCoordinator;
 using ::testing::HasSubstr;
+using testing::Scrape;
 using testing::TempDir;
 
 const std::string kData = "/usr/share/datasets/fashion-mnist/";
-
-// GET http://ADDRESS/metrics.
-std::string Scrape(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  if (write(fd, request.data(), request.size()) < 0) return "";
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
-  close(fd);
-  return response;
-}
 
 class WorkerTest : public ::testing::Test {
  protected:

@@ -11,7 +11,7 @@
 namespace fornax::serving {
 
 struct InferenceServer::Impl {
-  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<InferenceMetrics> metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<ModelRepository> repository;
@@ -27,7 +27,11 @@ InferenceServer::~InferenceServer() { Shutdown(); }
 
 int InferenceServer::grpc_port() const { return impl_->grpc_port; }
 
-int InferenceServer::metrics_port() const { return impl_->exposer->GetListeningPorts().at(0); }
+int InferenceServer::metrics_port() const {
+  return impl_->exposer ? impl_->exposer->GetListeningPorts().at(0) : 0;
+}
+
+ModelRepository& InferenceServer::repository() { return *impl_->repository; }
 
 absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
     const InferenceServerOptions& options) {
@@ -41,15 +45,19 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
         absl::StrCat("serve: --poll-interval-ms must be >= 1, got ", options.poll_interval_ms));
   }
   auto impl = std::make_unique<Impl>();
-  impl->metrics = std::make_unique<InferenceMetrics>(*impl->registry);
-  const std::string metrics_address = absl::StrCat(options.host, ":", options.metrics_port);
-  try {  // prometheus-cpp's civetweb reports a busy port by throwing
-    impl->exposer = std::make_unique<prometheus::Exposer>(metrics_address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("serve: cannot listen for metrics on ", metrics_address, ": ", e.what()));
+  impl->registry = options.metrics_registry;
+  if (impl->registry == nullptr) {
+    impl->registry = std::make_shared<prometheus::Registry>();
+    const std::string metrics_address = absl::StrCat(options.host, ":", options.metrics_port);
+    try {  // prometheus-cpp's civetweb reports a busy port by throwing
+      impl->exposer = std::make_unique<prometheus::Exposer>(metrics_address);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(
+          absl::StrCat("serve: cannot listen for metrics on ", metrics_address, ": ", e.what()));
+    }
+    impl->exposer->RegisterCollectable(impl->registry);
   }
-  impl->exposer->RegisterCollectable(impl->registry);
+  impl->metrics = std::make_unique<InferenceMetrics>(*impl->registry);
   InferenceMetrics* metrics = impl->metrics.get();
   impl->repository = std::make_unique<ModelRepository>(
       options.model_repository,

@@ -1,6 +1,8 @@
 // InferenceServer: `fornax serve` without the command line: the model
 // repository (scanned once before Start returns, then polled), the gRPC
-// InferenceService and the Prometheus exposer.
+// InferenceService and the Prometheus exposer. A host that already exposes
+// Prometheus metrics (fornax-worker) passes its registry instead, so the
+// nv_inference_* series appear on its endpoint and no second port opens.
 // Thread-safety: Shutdown may be called from any thread, once.
 #ifndef FORNAX_SERVER_INFERENCE_INFERENCE_SERVER_H_
 #define FORNAX_SERVER_INFERENCE_INFERENCE_SERVER_H_
@@ -9,6 +11,8 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "prometheus/registry.h"
+#include "server/inference/model_repository.h"
 
 namespace fornax::serving {
 
@@ -16,7 +20,9 @@ struct InferenceServerOptions {
   std::string model_repository;
   std::string host = "127.0.0.1";
   int port = 8001;          // 0: any free port
-  int metrics_port = 8002;  // 0: any free port
+  int metrics_port = 8002;  // 0: any free port; unused with metrics_registry
+  // When set, metrics are registered here and no exposer is started.
+  std::shared_ptr<prometheus::Registry> metrics_registry;
   int poll_interval_ms = 1000;
   std::string server_version;
   // gRPC message limits: large tensors must fit (gRPC's default is 4 MiB).
@@ -30,7 +36,10 @@ class InferenceServer {
   ~InferenceServer();
 
   int grpc_port() const;
-  int metrics_port() const;
+  int metrics_port() const;  // 0 with InferenceServerOptions::metrics_registry
+  // For explicit Load/Unload by the host (fornax-worker), as the repository
+  // RPCs do.
+  ModelRepository& repository();
   // Stops accepting calls, finishes those in flight, stops polling.
   void Shutdown();
 

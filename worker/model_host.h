@@ -1,0 +1,105 @@
+// ModelHost: the models a worker serves for the coordinator's deployments.
+// It owns an InferenceServer (what `fornax serve` runs) over the repository
+// WORK_DIR/models, laid out as <name>/<version>/model.keras with the
+// checkpoint id beside it (<name>/<version>/checkpoint_id), and registers
+// its nv_inference_* metrics in the worker's Prometheus registry.
+//
+// Host(HostModel) and Unhost(name) return at once; one thread carries them
+// out in order, so a slow download never holds up the lease. A host
+// downloads the checkpoint into <name>/.<version>.tmp/, checks its sha256
+// and size, renames the directory to <name>/<version>/ (the repository never
+// sees a partial file), loads it at once and, once it is READY, deletes the
+// older versions. Until then the previous version keeps serving, and it
+// still does when the new one FAILS (its directory is deleted). Each state
+// change (LOADING, READY, FAILED) calls `on_change` so the worker reports it
+// right away. On start, what the repository loads from models/ is READY;
+// half-written and unloadable leftovers are deleted.
+// Thread-safety: all methods are safe to call concurrently.
+#ifndef FORNAX_WORKER_MODEL_HOST_H_
+#define FORNAX_WORKER_MODEL_HOST_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "prometheus/registry.h"
+#include "proto/fornax/v1/workers.pb.h"
+#include "server/inference/inference_server.h"
+
+namespace fornax::worker {
+
+struct ModelHostOptions {
+  std::string models_dir;
+  std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free one
+  std::shared_ptr<prometheus::Registry> metrics_registry;
+  std::string server_version;  // ServerMetadata.version
+  // Writes checkpoint `checkpoint_id` to `dest` (Workers.DownloadCheckpoint).
+  std::function<absl::Status(const std::string& checkpoint_id, const std::string& dest)> fetch;
+  std::function<void()> on_change;  // a hosted model's state changed
+  std::function<void(const std::string&)> log;
+};
+
+class ModelHost {
+ public:
+  // InvalidArgument for a malformed listen address; Unavailable when it
+  // cannot listen.
+  static absl::StatusOr<std::unique_ptr<ModelHost>> Start(ModelHostOptions options);
+  ~ModelHost();  // finishes the operation under way, drops the rest, stops serving
+
+  // HOST:PORT where the models are served; a wildcard host (0.0.0.0, [::])
+  // is replaced by this machine's host name.
+  const std::string& address() const { return address_; }
+
+  // A version already LOADING or READY is a no-op (the coordinator re-sends).
+  void Host(const fornax::v1::HostModel& model);
+  void Unhost(const std::string& name);
+  // One entry per hosted name: the last version asked for, with its state.
+  std::vector<fornax::v1::HostedModel> Hosted() const;
+
+ private:
+  struct Op {
+    fornax::v1::HostModel model;  // only the name for an unhost
+    bool unhost = false;
+    uint64_t seq = 0;  // Host() calls numbered: the latest for a name wins
+  };
+  struct Entry {
+    fornax::v1::HostedModel report;
+    uint64_t seq = 0;  // the Op that set it
+  };
+  explicit ModelHost(ModelHostOptions options);
+  void Recover();  // READY for what the repository loaded at start
+  void Loop();
+  void DoHost(const Op& op);
+  // Download, check, place and load; the older versions go once it serves.
+  absl::Status Install(const fornax::v1::HostModel& model);
+  void DoUnhost(const std::string& name);
+  // Whether `op` is still the latest Host() of its name.
+  bool Wanted(const Op& op) const;
+  // Records the state unless `op` was superseded.
+  void SetState(const Op& op, fornax::v1::HostedModel::State state, const std::string& reason);
+
+  const ModelHostOptions options_;
+  std::unique_ptr<serving::InferenceServer> server_;
+  std::string address_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Entry> hosted_;  // by name
+  std::deque<Op> ops_;
+  uint64_t seq_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fornax::worker
+
+#endif  // FORNAX_WORKER_MODEL_HOST_H_

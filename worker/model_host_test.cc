@@ -1,0 +1,329 @@
+// Hosting models on the worker, end to end but for the coordinator: a fake
+// coordinator sends HostModel/UnhostModel down a real lease and serves real
+// Keras checkpoints; the test calls the worker's Open Inference Protocol
+// endpoint over real gRPC and scrapes its Prometheus endpoint.
+#include "worker/model_host.h"
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/inference/grpc_service.grpc.pb.h"
+#include "worker/fake_coordinator_test_util.h"
+#include "worker/test_jobs.h"
+#include "worker/worker.h"
+
+namespace fornax::worker {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FakeCoordinator;
+using ::testing::HasSubstr;
+using testing::TempDir;
+
+std::string Archive(const std::string& name) {
+  return testing::ReadFile(testing::SourceDir() + "/tests/testdata/archives/" + name);
+}
+
+std::string Digest(const std::string& bytes) {
+  Sha256 hash;
+  hash.Update(bytes);
+  return hash.HexDigest();
+}
+
+class ModelHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    coordinator_.Start();
+    StartWorker();
+  }
+  void TearDown() override {
+    StopWorker();
+    coordinator_.Stop();
+  }
+
+  void StartWorker() {
+    WorkerConfig config;
+    config.coordinator = coordinator_.address();
+    config.name = "w1";
+    config.work_dir = dir_.File("work");
+    config.metrics_listen = "127.0.0.1:0";
+    config.capacity.set_slots(1);
+    config.binary = FORNAX_WORKER_BIN;
+    absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(config);
+    ASSERT_TRUE(worker.ok()) << worker.status();
+    worker_ = *std::move(worker);
+    const size_t registered = Registrations();
+    thread_ = std::thread([this] { worker_->Run(); });
+    ASSERT_TRUE(
+        coordinator_.WaitFor([&] { return coordinator_.registrations.size() > registered; }));
+    const std::string address = coordinator_.registrations.back().inference_address();
+    ASSERT_EQ(address, worker_->inference_address());
+    stub_ = inference::GRPCInferenceService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  void StopWorker() {
+    if (worker_) worker_->Shutdown();
+    if (thread_.joinable()) thread_.join();
+    worker_.reset();
+  }
+  size_t Registrations() {
+    size_t n = 0;
+    coordinator_.WaitFor([&] {
+      n = coordinator_.registrations.size();
+      return true;
+    });
+    return n;
+  }
+
+  // Stores `bytes` as checkpoint `id` and asks the worker to host it.
+  void Host(const std::string& name, int64_t version, const std::string& id,
+            const std::string& bytes, const std::string& sha256 = "") {
+    coordinator_.AddCheckpoint(id, bytes);
+    v1::LeaseResponse message;
+    v1::HostModel* host = message.mutable_host();
+    host->set_name(name);
+    host->set_version(version);
+    host->set_checkpoint_id(id);
+    host->set_sha256(sha256.empty() ? Digest(bytes) : sha256);
+    host->set_size_bytes(static_cast<int64_t>(bytes.size()));
+    coordinator_.Send(message);
+  }
+  void Unhost(const std::string& name) {
+    v1::LeaseResponse message;
+    message.mutable_unhost()->set_name(name);
+    coordinator_.Send(message);
+  }
+  // Waits for the worker to report `name` at `version` in `state`; the report.
+  v1::HostedModel WaitState(const std::string& name, int64_t version,
+                            v1::HostedModel::State state) {
+    v1::HostedModel found;
+    const bool reached = coordinator_.WaitFor([&] {
+      auto it = coordinator_.hosted.find(name);
+      if (it == coordinator_.hosted.end() || it->second.version() != version ||
+          it->second.state() != state) {
+        return false;
+      }
+      found = it->second;
+      return true;
+    });
+    EXPECT_TRUE(reached) << name << " v" << version << " never reached "
+                         << v1::HostedModel::State_Name(state);
+    return found;
+  }
+  // The states reported for `name`, in order, as "v1:LOADING v1:READY".
+  std::string Changes(const std::string& name) {
+    std::string out;
+    coordinator_.WaitFor([&] {
+      for (const v1::HostedModel& m : coordinator_.hosted_changes) {
+        if (m.name() != name) continue;
+        absl::StrAppend(&out, out.empty() ? "" : " ", "v", m.version(), ":",
+                        v1::HostedModel::State_Name(m.state()).substr(6));
+      }
+      return true;
+    });
+    return out;
+  }
+  bool WaitChanges(const std::string& name, const std::string& expected) {
+    for (int i = 0; i < 300; ++i) {
+      if (Changes(name) == expected) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  bool Ready(const std::string& name, const std::string& version = "") {
+    grpc::ClientContext ctx;
+    inference::ModelReadyRequest request;
+    request.set_name(name);
+    request.set_version(version);
+    inference::ModelReadyResponse response;
+    const grpc::Status status = stub_->ModelReady(&ctx, request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.ready();
+  }
+  // One all-zeros row through `name`: the output's shape, or the error.
+  std::string Infer(const std::string& name) {
+    inference::ModelMetadataResponse metadata;
+    {
+      grpc::ClientContext ctx;
+      inference::ModelMetadataRequest request;
+      request.set_name(name);
+      grpc::Status status = stub_->ModelMetadata(&ctx, request, &metadata);
+      if (!status.ok()) return status.error_message();
+    }
+    grpc::ClientContext ctx;
+    inference::ModelInferRequest request;
+    request.set_model_name(name);
+    int64_t elements = 1;
+    for (const auto& tensor : metadata.inputs()) {
+      auto* input = request.add_inputs();
+      input->set_name(tensor.name());
+      input->set_datatype(tensor.datatype());
+      elements = 1;
+      for (int64_t dim : tensor.shape()) {
+        input->add_shape(dim < 0 ? 1 : dim);
+        elements *= dim < 0 ? 1 : dim;
+      }
+      request.add_raw_input_contents(std::string(static_cast<size_t>(elements) * 4, '\0'));
+    }
+    inference::ModelInferResponse response;
+    grpc::Status status = stub_->ModelInfer(&ctx, request, &response);
+    if (!status.ok()) return status.error_message();
+    std::string shape;
+    for (int64_t dim : response.outputs(0).shape()) absl::StrAppend(&shape, "[", dim, "]");
+    return shape;
+  }
+  std::string Models() const { return dir_.File("work/models"); }
+
+  TempDir dir_;
+  FakeCoordinator coordinator_;
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+  std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+};
+
+TEST_F(ModelHostTest, HostsACheckpointServesItAndReportsReady) {
+  EXPECT_FALSE(Ready("mlp"));
+  const std::string bytes = Archive("mlp_adam.keras");
+  Host("mlp", 1, "ckpt-1", bytes);
+  const v1::HostedModel ready = WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  EXPECT_EQ(ready.checkpoint_id(), "ckpt-1");
+  EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY");
+  EXPECT_EQ(testing::ReadFile(Models() + "/mlp/1/model.keras"), bytes);
+  EXPECT_EQ(testing::ReadFile(Models() + "/mlp/1/checkpoint_id"), "ckpt-1\n");
+  EXPECT_FALSE(fs::exists(Models() + "/mlp/.1.tmp"));
+
+  EXPECT_TRUE(Ready("mlp"));
+  EXPECT_TRUE(Ready("mlp", "1"));
+  EXPECT_EQ(Infer("mlp"), "[1][3]");
+  // The inference metrics are on the worker's own endpoint.
+  EXPECT_THAT(testing::Scrape(worker_->metrics_address()),
+              HasSubstr("nv_inference_request_success{model=\"mlp\",version=\"1\"} 1"));
+  EXPECT_THAT(testing::Scrape(worker_->metrics_address()), HasSubstr("fornax_worker_jobs_running"));
+
+  // A re-sent HostModel for the version it serves changes nothing.
+  Host("mlp", 1, "ckpt-1", bytes);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY");
+}
+
+TEST_F(ModelHostTest, CorruptCheckpointFailsWithItsReasonAndOthersKeepServing) {
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  Host("broken", 1, "ckpt-2", "this is not a zip archive");
+  const v1::HostedModel failed = WaitState("broken", 1, v1::HostedModel::STATE_FAILED);
+  EXPECT_THAT(failed.reason(), HasSubstr("version 1"));
+  EXPECT_THAT(failed.reason(),
+              HasSubstr("broken/1/model.keras: not a readable .keras (zip) archive"));
+  EXPECT_FALSE(fs::exists(Models() + "/broken"));
+  EXPECT_FALSE(Ready("broken"));
+  EXPECT_TRUE(Ready("mlp"));
+  EXPECT_EQ(Infer("mlp"), "[1][3]");
+  // Asked again (the coordinator retries), it tries again and fails again.
+  Host("broken", 1, "ckpt-2", "this is not a zip archive");
+  EXPECT_TRUE(WaitChanges("broken", "v1:LOADING v1:FAILED v1:LOADING v1:FAILED"))
+      << Changes("broken");
+}
+
+TEST_F(ModelHostTest, ChecksumMismatchAndBadRequestsFail) {
+  const std::string bytes = Archive("mlp_adam.keras");
+  Host("mlp", 1, "ckpt-1", bytes, Digest("other bytes"));
+  const v1::HostedModel failed = WaitState("mlp", 1, v1::HostedModel::STATE_FAILED);
+  EXPECT_THAT(failed.reason(), HasSubstr("checkpoint ckpt-1: download of " + Digest("other bytes") +
+                                         " has sha256 " + Digest(bytes)));
+  EXPECT_FALSE(fs::exists(Models() + "/mlp"));
+  EXPECT_FALSE(Ready("mlp"));
+
+  Host("../escape", 1, "ckpt-1", bytes);
+  EXPECT_THAT(WaitState("../escape", 1, v1::HostedModel::STATE_FAILED).reason(),
+              HasSubstr("model name '../escape' must match"));
+  v1::LeaseResponse message;  // a checkpoint the coordinator does not have
+  message.mutable_host()->set_name("ghost");
+  message.mutable_host()->set_version(1);
+  message.mutable_host()->set_checkpoint_id("no-such-checkpoint");
+  message.mutable_host()->set_sha256(Digest(bytes));
+  coordinator_.Send(message);
+  EXPECT_THAT(WaitState("ghost", 1, v1::HostedModel::STATE_FAILED).reason(),
+              HasSubstr("checkpoint no-such-checkpoint: no-such-checkpoint"));
+  EXPECT_FALSE(fs::exists(Models() + "/ghost"));
+}
+
+TEST_F(ModelHostTest, NewerVersionSwapsInAndTheOlderIsDeleted) {
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  Host("mlp", 2, "ckpt-2", Archive("mlp_sgd.keras"));
+  EXPECT_EQ(WaitState("mlp", 2, v1::HostedModel::STATE_READY).checkpoint_id(), "ckpt-2");
+  EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY v2:LOADING v2:READY");
+  EXPECT_TRUE(Ready("mlp", "2"));
+  EXPECT_FALSE(Ready("mlp", "1"));
+  EXPECT_EQ(Infer("mlp"), "[1][3]");
+  EXPECT_TRUE(fs::exists(Models() + "/mlp/2/model.keras"));
+  EXPECT_FALSE(fs::exists(Models() + "/mlp/1"));
+
+  // A broken version 3 fails; version 2 keeps serving.
+  Host("mlp", 3, "ckpt-3", "garbage");
+  WaitState("mlp", 3, v1::HostedModel::STATE_FAILED);
+  EXPECT_TRUE(Ready("mlp", "2"));
+  EXPECT_FALSE(fs::exists(Models() + "/mlp/3"));
+}
+
+TEST_F(ModelHostTest, UnhostStopsServingAndDeletesTheFiles) {
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  Host("cnn", 1, "ckpt-2", Archive("cnn_bn.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  WaitState("cnn", 1, v1::HostedModel::STATE_READY);
+  Unhost("mlp");
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return coordinator_.hosted.count("mlp") == 0; }));
+  EXPECT_EQ(coordinator_.hosted.count("cnn"), 1u);
+  // The unhost runs off the lease thread: wait for the files to go.
+  for (int i = 0; i < 100 && fs::exists(Models() + "/mlp"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(fs::exists(Models() + "/mlp"));
+  EXPECT_FALSE(Ready("mlp"));
+  EXPECT_THAT(Infer("mlp"), HasSubstr("model 'mlp'"));
+  EXPECT_TRUE(Ready("cnn"));
+
+  // Hosted again under the same name, it serves again.
+  Host("mlp", 2, "ckpt-3", Archive("mlp_sgd.keras"));
+  WaitState("mlp", 2, v1::HostedModel::STATE_READY);
+  EXPECT_TRUE(Ready("mlp", "2"));
+}
+
+TEST_F(ModelHostTest, RestartListsTheReadyModelsAtRegister) {
+  Host("mlp", 2, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 2, v1::HostedModel::STATE_READY);
+  StopWorker();
+  // Leftovers a crash could leave: a half download and an unloadable model.
+  testing::WriteFile(Models() + "/mlp/.3.tmp/model.keras", "partial");
+  testing::WriteFile(Models() + "/junk/1/model.keras", "not a model");
+
+  StartWorker();
+  const v1::RegisterRequest& registration = coordinator_.registrations.back();
+  ASSERT_EQ(registration.hosted_size(), 1);
+  EXPECT_EQ(registration.hosted(0).name(), "mlp");
+  EXPECT_EQ(registration.hosted(0).version(), 2);
+  EXPECT_EQ(registration.hosted(0).checkpoint_id(), "ckpt-1");
+  EXPECT_EQ(registration.hosted(0).state(), v1::HostedModel::STATE_READY);
+  EXPECT_TRUE(Ready("mlp", "2"));
+  EXPECT_FALSE(fs::exists(Models() + "/mlp/.3.tmp"));
+  EXPECT_FALSE(fs::exists(Models() + "/junk"));
+}
+
+TEST(ModelHostStartTest, RejectsAMalformedListenAddress) {
+  TempDir dir;
+  ModelHostOptions options;
+  options.models_dir = dir.File("models");
+  options.listen = "localhost";
+  absl::StatusOr<std::unique_ptr<ModelHost>> host = ModelHost::Start(options);
+  ASSERT_FALSE(host.ok());
+  EXPECT_EQ(host.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(host.status().message(), HasSubstr("--inference-listen: expected HOST:PORT"));
+}
+
+}  // namespace
+}  // namespace fornax::worker
