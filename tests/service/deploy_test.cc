@@ -1,0 +1,200 @@
+// `fornax deploy` end to end with real processes: a job trained by a real
+// fornax-worker is deployed through the CLI, served by a worker over the Open
+// Inference Protocol and asked through `fornax predict --model NAME`; its
+// answers equal the local engine's on the pulled .keras. A redeploy serves
+// version 2, a worker killed with -9 hands the deployment to another one, and
+// after undeploy predict says clearly that there is none.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "engine/data/npy.h"
+#include "gmock/gmock.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
+#include "tests/service/service_test_base.h"
+
+namespace fornax::service_testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+// Largest |a - b| over two float32 arrays of the same shape; +inf when the
+// shapes differ or a file cannot be read.
+double MaxAbsDiff(const std::string& a_path, const std::string& b_path) {
+  absl::StatusOr<Tensor> a = ReadNpy(a_path);
+  absl::StatusOr<Tensor> b = ReadNpy(b_path);
+  EXPECT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!a.ok() || !b.ok() || a->shape().dims() != b->shape().dims() ||
+      a->dtype() != DType::kFloat32 || b->dtype() != DType::kFloat32) {
+    return INFINITY;
+  }
+  const float* x = static_cast<const float*>(a->raw_data());
+  const float* y = static_cast<const float*>(b->raw_data());
+  double worst = 0;
+  for (size_t i = 0; i < a->byte_size() / sizeof(float); ++i) {
+    worst = std::max(worst, static_cast<double>(std::fabs(x[i] - y[i])));
+  }
+  return worst;
+}
+
+class DeployTest : public ServiceTest {
+ protected:
+  // Trains a small job on the cluster and returns its id once it succeeded.
+  std::string TrainJob(const std::string& address, int seed) {
+    ServiceClient client(address);
+    JobOptions options;
+    options.name = absl::StrCat("fmnist-seed", seed);
+    options.epochs = 2;
+    options.seed = seed;
+    absl::StatusOr<v1::Job> job = client.Submit(Spec(options, address));
+    EXPECT_TRUE(job.ok()) << job.status();
+    if (!job.ok()) return "";
+    absl::StatusOr<v1::Job> done = WaitForJob(client, job->job_id(), Ended, absl::Seconds(120));
+    EXPECT_TRUE(done.ok()) << done.status();
+    EXPECT_EQ(done.ok() ? done->state() : v1::JOB_STATE_UNSPECIFIED, v1::JOB_STATE_SUCCEEDED);
+    return job->job_id();
+  }
+
+  // 64 Fashion-MNIST-like rows of 784 floats in [0, 1), as x.npy.
+  std::string WriteInput() {
+    Tensor x(DType::kFloat32, Shape({64, 784}));
+    float* p = static_cast<float*>(x.raw_data());
+    for (int64_t i = 0; i < 64 * 784; ++i) p[i] = static_cast<float>((i * 7919) % 256) / 256.0f;
+    const std::string path = Path("x.npy");
+    EXPECT_TRUE(WriteNpy(path, x).ok());
+    return path;
+  }
+
+  // `fornax pull JOB` then local `fornax predict` on it: the expected answer.
+  std::string LocalPredict(const std::string& address, const std::string& job_id,
+                           const std::string& x) {
+    const std::string model = Path(job_id + ".keras");
+    CliResult pull = RunCli(address, {"pull", job_id, "-o", model});
+    EXPECT_EQ(pull.exit_code, 0) << pull.out << pull.err;
+    const std::string y = Path(job_id + "-local.npy");
+    CliResult predict = RunCli(address, {"predict", "--model", model, "--input", x, "--output", y});
+    EXPECT_EQ(predict.exit_code, 0) << predict.out << predict.err;
+    return y;
+  }
+
+  v1::Deployment GetDeployment(const std::string& address, const std::string& name) {
+    auto stub =
+        v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::GetDeploymentRequest request;
+    request.set_name(name);
+    v1::Deployment d;
+    grpc::Status status = stub->GetDeployment(&context, request, &d);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return d;
+  }
+};
+
+TEST_F(DeployTest, DeployPredictRedeployFailOverUndeploy) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/3000);
+  ASSERT_NE(coordinator, nullptr);
+  const std::string address = coordinator->grpc_address();
+  std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
+  ASSERT_NE(w1, nullptr);
+  const std::string job1 = TrainJob(address, 1);
+  const std::string job2 = TrainJob(address, 2);
+  ASSERT_FALSE(job1.empty() || job2.empty());
+  const std::string x = WriteInput();
+
+  // Deploy: the CLI waits until READY and says where.
+  auto started = std::chrono::steady_clock::now();
+  CliResult deploy = RunCli(address, {"deploy", job1, "--name", "fmnist"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  std::cout << "deploy to READY: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - started)
+                   .count()
+            << " ms (CLI, incl. process start)\n";
+  EXPECT_THAT(deploy.out, MatchesRegex("deployment fmnist version 1 READY on worker w1 at "
+                                       "127\\.0\\.0\\.1:[0-9]+\n"));
+
+  const std::string y1 = Path("y1.npy");
+  CliResult predict =
+      RunCli(address, {"predict", "--model", "fmnist", "--input", x, "--output", y1});
+  ASSERT_EQ(predict.exit_code, 0) << predict.out << predict.err;
+  const std::string local1 = LocalPredict(address, job1, x);
+  EXPECT_LE(MaxAbsDiff(y1, local1), 1e-6);
+
+  // Redeploy another job under the same name: version 2, its answers.
+  deploy = RunCli(address, {"deploy", job2, "--name", "fmnist"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  EXPECT_THAT(deploy.out, HasSubstr("deployment fmnist version 2 READY on worker w1"));
+  const std::string y2 = Path("y2.npy");
+  predict = RunCli(address, {"predict", "--model", "fmnist", "--input", x, "--output", y2});
+  ASSERT_EQ(predict.exit_code, 0) << predict.out << predict.err;
+  const std::string local2 = LocalPredict(address, job2, x);
+  EXPECT_LE(MaxAbsDiff(y2, local2), 1e-6);
+  EXPECT_GT(MaxAbsDiff(y2, local1), 1e-4);  // the new model answers, not the old one
+
+  CliResult list = RunCli(address, {"deployments"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +JOB +AGE +REASON\n"
+                                     "fmnist +2 +READY +w1 +127\\.0\\.0\\.1:[0-9]+ +" +
+                                     job2 + " +[0-9]+s +-\n"));
+
+  // kill -9 the worker serving it, with a second one up: READY there again.
+  std::unique_ptr<Daemon> w2 = StartWorker("w2", *coordinator);
+  ASSERT_NE(w2, nullptr);
+  const v1::Deployment before = GetDeployment(address, "fmnist");
+  ASSERT_EQ(before.worker_id(), "w1");
+  started = std::chrono::steady_clock::now();
+  w1->Kill();
+  v1::Deployment after;
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+    after = GetDeployment(address, "fmnist");
+    if (after.state() == v1::DEPLOYMENT_STATE_READY && after.worker_id() == "w2") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto failover_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count();
+  std::cout << "kill -9 of the serving worker to READY on the other: " << failover_ms
+            << " ms (lease timeout 3000 ms)\n";
+  ASSERT_EQ(after.state(), v1::DEPLOYMENT_STATE_READY) << after.ShortDebugString();
+  EXPECT_EQ(after.worker_id(), "w2");
+  EXPECT_EQ(after.version(), 2);
+  EXPECT_NE(after.endpoint(), before.endpoint());
+  const std::string y3 = Path("y3.npy");
+  predict = RunCli(address, {"predict", "--model", "fmnist", "--input", x, "--output", y3});
+  ASSERT_EQ(predict.exit_code, 0) << predict.out << predict.err;
+  EXPECT_LE(MaxAbsDiff(y3, local2), 1e-6);
+
+  // Undeploy: predict then says there is no such deployment.
+  CliResult undeploy = RunCli(address, {"undeploy", "fmnist"});
+  ASSERT_EQ(undeploy.exit_code, 0) << undeploy.out << undeploy.err;
+  EXPECT_THAT(undeploy.out, HasSubstr("deployment fmnist undeployed (was version 2 on worker w2)"));
+  predict = RunCli(address, {"predict", "--model", "fmnist", "--input", x, "--output", y3});
+  EXPECT_EQ(predict.exit_code, 2) << predict.out << predict.err;
+  EXPECT_EQ(predict.err, absl::StrCat("fornax: error: predict: --model fmnist: no such file, and "
+                                      "coordinator ",
+                                      address,
+                                      " has no deployment 'fmnist' (fornax deployments lists "
+                                      "them)\n"));
+}
+
+TEST_F(DeployTest, DeployRefusesAJobWithoutAFinalModel) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator();
+  ASSERT_NE(coordinator, nullptr);
+  CliResult r = RunCli(coordinator->grpc_address(), {"deploy", "job-404", "--name", "m"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(r.err, "fornax: error: job 'job-404' not found\n");
+  r = RunCli(coordinator->grpc_address(), {"deploy", "job-404", "--name", "bad/name"});
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("name: 'bad/name' must start with a letter or digit"));
+}
+
+}  // namespace
+}  // namespace fornax::service_testing
