@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libdnnl-dev libhdf5-dev libzip-dev zipcmp zipmerge ziptool
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
   libgloo-dev dataset-fashion-mnist prometheus
+  libb64-0d  # perf_analyzer (below) links it
   python3 python3-venv python3-pip python3-torch python3-numpy
   # Debian's torch calls whatever libblas.so.3 is; without OpenBLAS that is
   # the reference BLAS (30x slower matmuls), and the benchmark's PyTorch peer
@@ -50,6 +51,17 @@ if [ "${FORNAX_SKIP_PY:-0}" != 1 ]; then
   if ! cmp -s scripts/requirements-test.txt "$stamp" 2>/dev/null; then
     .venv/bin/pip install -q --no-input --disable-pip-version-check -r scripts/requirements-test.txt
     cp scripts/requirements-test.txt "$stamp"
+  fi
+  # Triton's perf_analyzer, the load generator people point at a Triton
+  # server (tests/serving/perf_analyzer_test.py). The one shipped in
+  # tritonclient 2.51.0 is the newest that runs on Debian 12: the later
+  # builds (tritonclient >= 2.52, the perf-analyzer wheels) need glibc 2.38.
+  # It links libcudart.so.12 (loaded, unused without --shared-memory=cuda).
+  # A separate --target keeps the venv's own newer tritonclient.
+  pa=.venv/perf_analyzer
+  if [ ! -x "$pa/bin/perf_analyzer" ]; then
+    .venv/bin/pip install -q --no-input --disable-pip-version-check --no-deps --target "$pa" \
+      tritonclient==2.51.0 nvidia-cuda-runtime-cu12==12.9.79
   fi
 fi
 echo "install-deps: ok"

@@ -1,0 +1,163 @@
+"""`fornax serve` as a Triton target for NVIDIA's perf_analyzer (the real binary).
+
+perf_analyzer reads the model's ModelMetadata and ModelConfig: with
+max_batch_size > 0 it takes the first dimension as the batch, which -b sets
+(with 0 it refuses -b > 1); it sends ModelInfer (ModelStreamInfer with
+--streaming) over gRPC and reads ModelStatistics around each measurement
+window, insisting that compute_input/infer/output counts agree. Checks:
+  - mlp (max_batch_size 8, dynamic batching on): -b 4 at concurrency 1 and 4
+    exits 0 with a non-zero throughput at both levels, and the server-side
+    counts it reports are 4 inferences per request;
+  - perf_analyzer printed the ModelConfig it read (max_batch_size 8), and
+    relays the server's refusal of -b 9;
+  - --streaming works the same;
+  - mlp_nobatch (dynamic batching off): every request is its own engine
+    call (execution count == request count).
+Server-side counts are snapshots taken while requests are in flight, so they
+may be off by up to the concurrency.
+Usage: perf_analyzer_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR; the
+perf_analyzer binary is $FORNAX_PERF_ANALYZER, else the source tree's
+.venv/perf_analyzer/bin/perf_analyzer that scripts/install-deps.sh installs).
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SOURCE = os.environ["FORNAX_SOURCE_DIR"]
+ARCHIVES = os.path.join(SOURCE, "tests/testdata/archives")
+PERF_ANALYZER = os.environ.get(
+    "FORNAX_PERF_ANALYZER", os.path.join(SOURCE, ".venv/perf_analyzer/bin/perf_analyzer"))
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def place(repo, model, archive, config):
+    os.makedirs(os.path.join(repo, model, "1"))
+    shutil.copy(os.path.join(ARCHIVES, archive), os.path.join(repo, model, "1", "model.keras"))
+    with open(os.path.join(repo, model, "config.json"), "w") as f:
+        f.write(config)
+
+
+def start_server(fornax, repo):
+    proc = subprocess.Popen(
+        [fornax, "serve", "--model-repository", repo, "--port", "0", "--metrics-port", "0"],
+        stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+    line = proc.stdout.readline()
+    match = re.match(r"listening grpc=(\S+) metrics=\S+", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"fornax serve printed {line!r}")
+    return proc, match.group(1)
+
+
+def perf_analyzer(url, model, *args):
+    """Runs perf_analyzer; returns (exit code, stdout + stderr)."""
+    # The binary links libcudart.so.12 from the PyPI package installed beside it.
+    lib = os.path.join(os.path.dirname(os.path.dirname(PERF_ANALYZER)), "nvidia/cuda_runtime/lib")
+    env = dict(os.environ, LD_LIBRARY_PATH=lib)
+    # Short windows, and -s 1000: 3 windows within 11x of each other count as
+    # stable (the machine is shared; performance is measured in bench/).
+    cmd = [PERF_ANALYZER, "-i", "grpc", "-u", url, "-m", model, "-p", "300", "-s", "1000",
+           *args]
+    done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
+    print(f"$ {' '.join(cmd[1:])}\n{done.stdout}", flush=True)
+    return done.returncode, done.stdout
+
+
+def levels(output):
+    """{concurrency: {field: number}} from perf_analyzer's per-level report."""
+    result = {}
+    for block in re.split(r"^Request concurrency: ", output, flags=re.M)[1:]:
+        concurrency = int(block.split("\n", 1)[0])
+        fields = {}
+        for name, pattern in [("throughput", r"Throughput: ([\d.]+) infer/sec"),
+                              ("inferences", r"Inference count: (\d+)"),
+                              ("executions", r"Execution count: (\d+)"),
+                              ("requests", r"Successful request count: (\d+)")]:
+            match = re.search(pattern, block)
+            if match:
+                fields[name] = float(match.group(1))
+        result[concurrency] = fields
+    return result
+
+
+def check_counts(fields, concurrency, batch, batching, what):
+    """Server-side counts: `batch` rows per request; with batching off, one
+    engine call per request; with it on, at most that."""
+    requests = fields.get("requests", 0)
+    executions = fields.get("executions", 0)
+    ok = (fields.get("throughput", 0) > 0 and requests > 0
+          and abs(fields.get("inferences", 0) - batch * requests) <= batch * concurrency
+          and 0 < executions <= requests + concurrency
+          and (batching or executions >= requests - concurrency))
+    check(ok, f"{what}: {fields}")
+
+
+def test_batching_model(url):
+    code, output = perf_analyzer(url, "mlp", "-b", "4", "--concurrency-range", "1:4:3")
+    check(code == 0, f"mlp -b 4, concurrency 1 and 4: exit code {code}")
+    report = levels(output)
+    check(sorted(report) == [1, 4], f"a report per concurrency level: {sorted(report)}")
+    for concurrency, fields in sorted(report.items()):
+        check_counts(fields, concurrency, 4, True, f"mlp concurrency {concurrency}")
+
+
+def test_config_read(url):
+    # -v -v prints the ModelMetadata and ModelConfig responses perf_analyzer parsed.
+    code, output = perf_analyzer(url, "mlp", "-b", "9", "-v", "-v")
+    check(re.search(r"^config \{.*^\s*max_batch_size: 8$", output, flags=re.M | re.S) is not None,
+          "perf_analyzer read ModelConfig: max_batch_size 8")
+    check(code != 0 and "input 'x': batch size (shape[0]) must be in 1..8 (the model's "
+          "max_batch_size), got 9" in output, f"-b 9: refused, exit code {code}")
+
+
+def test_streaming(url):
+    code, output = perf_analyzer(url, "mlp", "-b", "2", "--streaming", "--concurrency-range", "2")
+    check(code == 0, f"mlp --streaming -b 2, concurrency 2: exit code {code}")
+    check_counts(levels(output).get(2, {}), 2, 2, True, "mlp streaming")
+
+
+def test_no_batching_model(url):
+    code, output = perf_analyzer(url, "mlp_nobatch", "-b", "4", "--concurrency-range", "2")
+    check(code == 0, f"mlp_nobatch -b 4, concurrency 2: exit code {code}")
+    check_counts(levels(output).get(2, {}), 2, 4, False,
+                 "dynamic batching off: one engine call per request")
+
+
+def main():
+    fornax = sys.argv[1]
+    if not os.access(PERF_ANALYZER, os.X_OK):
+        raise SystemExit(f"no perf_analyzer at {PERF_ANALYZER} "
+                         "(scripts/install-deps.sh installs it)")
+    with tempfile.TemporaryDirectory() as repo:
+        place(repo, "mlp", "mlp_sgd.keras",
+              '{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200}}')
+        place(repo, "mlp_nobatch", "mlp_sgd.keras",
+              '{"max_batch_size": 8, "dynamic_batching": false}')
+        proc, url = start_server(fornax, repo)
+        try:
+            test_batching_model(url)
+            test_config_read(url)
+            test_streaming(url)
+            test_no_batching_model(url)
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=30)
+        check(code == 0, f"SIGTERM: fornax serve exits 0 (got {code})")
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print("all perf_analyzer checks passed")
+
+
+if __name__ == "__main__":
+    main()
