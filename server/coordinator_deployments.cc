@@ -149,7 +149,7 @@ void Coordinator::ApplyHostedLocked(
     // Older versions (served until the new one is ready) and models no
     // longer placed here say nothing about the deployment.
     if (it == deployments_.end() || it->second.worker_id() != worker_id ||
-        it->second.version() != h.version() || it->second.state() == v1::DEPLOYMENT_STATE_PENDING) {
+        it->second.version() != h.version()) {
       continue;
     }
     v1::Deployment d = it->second;
@@ -183,7 +183,10 @@ void Coordinator::ReconcileHostedLocked(const v1::RegisterRequest& request) {
   std::set<std::pair<std::string, int64_t>> listed;
   for (const v1::HostedModel& h : request.hosted()) {
     auto it = deployments_.find(h.name());
-    if (it == deployments_.end() || it->second.worker_id() != worker_id) {
+    // A version newer than the placed one is left from a name undeployed
+    // and deployed again; the worker would ignore an older HostModel.
+    if (it == deployments_.end() || it->second.worker_id() != worker_id ||
+        h.version() > it->second.version()) {
       w.session->Push(UnhostMessage(h.name()));
     } else {
       listed.insert({h.name(), h.version()});

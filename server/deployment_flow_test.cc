@@ -321,6 +321,26 @@ TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9011");
 }
 
+TEST(DeploymentFlow, RegisterWithANewerVersionThanPlacedUnhostsItFirst) {
+  // Undeployed and deployed again while the worker was away: it still has
+  // version 3 of the name, the coordinator places version 1 there.
+  Fixture f;
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_TRUE(w1->Next().has_host());
+  w1->CloseLease();
+  w1->Register({}, {Hosted("mlp", 3, v1::HostedModel::STATE_READY)});
+  w1->OpenLease();
+  v1::LeaseResponse first = w1->Next();
+  v1::LeaseResponse second = w1->Next();
+  ASSERT_TRUE(first.has_unhost());
+  EXPECT_EQ(first.unhost().name(), "mlp");
+  ASSERT_TRUE(second.has_host());
+  EXPECT_EQ(second.host().version(), 1);
+  EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_LOADING);
+}
+
 TEST(DeploymentFlow, UndeployUnhostsAndForgets) {
   Fixture f;
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
