@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -18,6 +19,8 @@ namespace fs = std::filesystem;
 namespace v1 = fornax::v1;
 
 constexpr char kCheckpointFile[] = "checkpoint_id";
+// How long a download waits for its LOADING state to be reported.
+constexpr auto kLoadingReported = std::chrono::seconds(1);
 
 // The deployment names the coordinator accepts; they become directory names.
 bool ValidName(const std::string& name) {
@@ -114,8 +117,9 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
   }
   // Downloads a previous run left half-done (<name>/.<version>.tmp).
   for (const fs::directory_entry& model : fs::directory_iterator(root, ec)) {
-    for (const fs::directory_entry& child : fs::directory_iterator(model.path(), ec)) {
-      if (absl::StartsWith(child.path().filename().string(), ".")) fs::remove_all(child, ec);
+    std::error_code model_ec;
+    for (const fs::directory_entry& child : fs::directory_iterator(model.path(), model_ec)) {
+      if (absl::StartsWith(child.path().filename().string(), ".")) fs::remove_all(child, model_ec);
     }
   }
   serving::InferenceServerOptions server;
@@ -127,8 +131,8 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
   absl::StatusOr<std::unique_ptr<serving::InferenceServer>> started =
       serving::InferenceServer::Start(server);
   if (!started.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("--inference-listen ", listen, ": ", started.status().message()));
+    return absl::Status(started.status().code(), absl::StrCat("--inference-listen ", listen, ": ",
+                                                              started.status().message()));
   }
   host->server_ = *std::move(started);
   const bool wildcard = server.host == "0.0.0.0" || server.host == "[::]";
@@ -175,7 +179,7 @@ void ModelHost::Host(const v1::HostModel& model) {
     hosted.report.set_state(v1::HostedModel::STATE_LOADING);
     hosted.report.clear_reason();
     hosted.seq = ++seq_;
-    ops_.push_back(Op{model, false, hosted.seq});
+    ops_.push_back(Op{model, false, hosted.seq, reads_});
   }
   cv_.notify_all();
   options_.on_change();
@@ -187,16 +191,20 @@ void ModelHost::Unhost(const std::string& name) {
     hosted_.erase(name);
     v1::HostModel model;
     model.set_name(name);
-    ops_.push_back(Op{model, true, ++seq_});
+    ops_.push_back(Op{model, true, ++seq_, reads_});
   }
   cv_.notify_all();
   options_.on_change();
 }
 
 std::vector<v1::HostedModel> ModelHost::Hosted() const {
-  std::lock_guard<std::mutex> lock(mu_);
   std::vector<v1::HostedModel> hosted;
-  for (const auto& [name, entry] : hosted_) hosted.push_back(entry.report);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reads_;
+    for (const auto& [name, entry] : hosted_) hosted.push_back(entry.report);
+  }
+  cv_.notify_all();
   return hosted;
 }
 
@@ -235,6 +243,10 @@ void ModelHost::SetState(const Op& op, v1::HostedModel::State state, const std::
 }
 
 void ModelHost::DoHost(const Op& op) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, kLoadingReported, [&] { return stopping_ || reads_ > op.reads; });
+  }
   if (!Wanted(op)) return;  // a later host or unhost of the name replaced it
   const v1::HostModel& model = op.model;
   options_.log(absl::StrCat("hosting model ", model.name(), " version ", model.version(),

@@ -12,9 +12,10 @@
 // older versions. Until then the previous version keeps serving, and it
 // still does when the new one FAILS (its directory is deleted). Each state
 // change (LOADING, READY, FAILED) calls `on_change` so the worker reports it
-// right away. On start, what the repository loads from models/ is READY;
-// half-written and unloadable leftovers are deleted.
-// Thread-safety: all methods are safe to call concurrently.
+// right away; the download waits (at most 1 s) until LOADING has been read
+// for a report, so the coordinator sees LOADING before the outcome. On start, what the repository
+// loads from models/ is READY; half-written and unloadable leftovers are deleted. Thread-safety:
+// all methods are safe to call concurrently.
 #ifndef FORNAX_WORKER_MODEL_HOST_H_
 #define FORNAX_WORKER_MODEL_HOST_H_
 
@@ -69,7 +70,8 @@ class ModelHost {
   struct Op {
     fornax::v1::HostModel model;  // only the name for an unhost
     bool unhost = false;
-    uint64_t seq = 0;  // Host() calls numbered: the latest for a name wins
+    uint64_t seq = 0;    // Host() calls numbered: the latest for a name wins
+    uint64_t reads = 0;  // reads_ when it was asked for
   };
   struct Entry {
     fornax::v1::HostedModel report;
@@ -92,10 +94,12 @@ class ModelHost {
   std::string address_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::condition_variable cv_;
   std::map<std::string, Entry> hosted_;  // by name
   std::deque<Op> ops_;
   uint64_t seq_ = 0;
+  // Calls of Hosted() (each one a report to the coordinator) so far.
+  mutable uint64_t reads_ = 0;
   bool stopping_ = false;
   std::thread thread_;
 };
