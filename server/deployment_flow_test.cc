@@ -243,7 +243,7 @@ TEST(DeploymentFlow, PendingUntilAHostingWorkerRegisters) {
 }
 
 TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
-  Fixture f(/*lease_timeout_ms=*/400);
+  Fixture f(/*lease_timeout_ms=*/1000);
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
   v1::Deployment d;
   ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
@@ -253,7 +253,7 @@ TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
   ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
 
   auto w2 = f.Host("w-2", "127.0.0.1:9002");
-  Heartbeats beats({w2.get(), &f.trainer});
+  Heartbeats beats({w2.get()});
   const auto lost_at = std::chrono::steady_clock::now();
   w1->CloseLease();  // and never heartbeats again
   v1::LeaseResponse next = w2->Next();
@@ -263,7 +263,7 @@ TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
   ASSERT_TRUE(next.has_host());
   EXPECT_EQ(next.host().name(), "mlp");
   EXPECT_EQ(next.host().version(), 1);
-  EXPECT_LT(moved_ms, 2000);
+  EXPECT_LT(moved_ms, 4000);  // at the lease timeout, not at some later pass
   d = Get(f.cluster, "mlp");
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
   EXPECT_EQ(d.worker_id(), "w-2");
