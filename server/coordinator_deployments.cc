@@ -183,10 +183,7 @@ void Coordinator::ReconcileHostedLocked(const v1::RegisterRequest& request) {
   std::set<std::pair<std::string, int64_t>> listed;
   for (const v1::HostedModel& h : request.hosted()) {
     auto it = deployments_.find(h.name());
-    // A version newer than the placed one is left from a name undeployed
-    // and deployed again; the worker would ignore an older HostModel.
-    if (it == deployments_.end() || it->second.worker_id() != worker_id ||
-        h.version() > it->second.version()) {
+    if (it == deployments_.end() || it->second.worker_id() != worker_id) {
       w.session->Push(UnhostMessage(h.name()));
     } else {
       listed.insert({h.name(), h.version()});

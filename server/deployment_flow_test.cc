@@ -321,9 +321,10 @@ TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9011");
 }
 
-TEST(DeploymentFlow, RegisterWithANewerVersionThanPlacedUnhostsItFirst) {
+TEST(DeploymentFlow, RegisterWithAnotherVersionThanPlacedHostsThePlacedOne) {
   // Undeployed and deployed again while the worker was away: it still has
-  // version 3 of the name, the coordinator places version 1 there.
+  // version 3 of the name, the coordinator places version 1 there (the
+  // worker replaces whatever version it has with the one it is told).
   Fixture f;
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
   v1::Deployment d;
@@ -332,13 +333,12 @@ TEST(DeploymentFlow, RegisterWithANewerVersionThanPlacedUnhostsItFirst) {
   w1->CloseLease();
   w1->Register({}, {Hosted("mlp", 3, v1::HostedModel::STATE_READY)});
   w1->OpenLease();
-  v1::LeaseResponse first = w1->Next();
-  v1::LeaseResponse second = w1->Next();
-  ASSERT_TRUE(first.has_unhost());
-  EXPECT_EQ(first.unhost().name(), "mlp");
-  ASSERT_TRUE(second.has_host());
-  EXPECT_EQ(second.host().version(), 1);
+  v1::LeaseResponse next = w1->Next();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().version(), 1);
   EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_LOADING);
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
 }
 
 TEST(DeploymentFlow, UndeployUnhostsAndForgets) {
