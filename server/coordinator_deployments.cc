@@ -109,7 +109,7 @@ absl::Status Coordinator::PlaceLocked(v1::Deployment deployment, const std::stri
   }
   const WorkerState& w = workers_[chosen];
   deployment.set_state(v1::DEPLOYMENT_STATE_LOADING);
-  deployment.set_reason(absl::StrCat("loading version ", deployment.version(), " on ", chosen));
+  deployment.clear_reason();
   deployment.set_worker_id(chosen);
   deployment.set_endpoint(w.inference_address);
   v1::LeaseResponse message;
@@ -154,11 +154,9 @@ void Coordinator::ApplyHostedLocked(
     }
     v1::Deployment d = it->second;
     const v1::DeploymentState state = FromHosted(h.state());
-    std::string reason;
+    std::string reason;  // only PENDING and FAILED have one
     if (state == v1::DEPLOYMENT_STATE_FAILED) {
       reason = h.reason().empty() ? "the worker could not load it" : h.reason();
-    } else if (state == v1::DEPLOYMENT_STATE_LOADING) {
-      reason = absl::StrCat("loading version ", d.version(), " on ", worker_id);
     }
     // A worker that came back may serve at a new address.
     const std::string& endpoint = workers_[worker_id].inference_address;
