@@ -1,5 +1,6 @@
-// The fornax-worker binary: its "listening" line, and SIGTERM stopping it
-// gracefully (exit 0, its job process gone with it).
+// The fornax-worker binary: its "listening" line, SIGTERM stopping it
+// gracefully (exit 0, its job process gone with it), and a bad
+// --inference-listen refused at start.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -93,6 +94,36 @@ TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
   // Interrupted, not failed: no result (the worker has exited, so it sent
   // all it will), and the coordinator requeues the job when the lease ends.
   EXPECT_FALSE(coordinator.events["j1"].rbegin()->second.has_result());
+}
+
+TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {
+  TempDir dir;
+  int err[2];
+  ASSERT_EQ(pipe(err), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  posix_spawn_file_actions_addclose(&actions, err[0]);
+  const std::string work = dir.File("work");
+  const char* argv[] = {
+      FORNAX_WORKER_BIN,    "--work-dir", work.c_str(),    "--metrics-listen", "127.0.0.1:0",
+      "--inference-listen", "localhost",  "--coordinator", "127.0.0.1:1",      nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(
+      posix_spawn(&pid, FORNAX_WORKER_BIN, &actions, nullptr, const_cast<char**>(argv), environ),
+      0);
+  posix_spawn_file_actions_destroy(&actions);
+  close(err[1]);
+  std::string stderr_text;
+  char buffer[1024];
+  for (ssize_t n; (n = read(err[0], buffer, sizeof(buffer))) > 0;) stderr_text.append(buffer, n);
+  close(err[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_THAT(stderr_text,
+              ::testing::HasSubstr("--inference-listen: expected HOST:PORT (port 0: any free "
+                                   "one) or none, got 'localhost'"));
 }
 
 }  // namespace
