@@ -4,9 +4,11 @@
 // endpoint over real gRPC and scrapes its Prometheus endpoint.
 #include "worker/model_host.h"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -255,8 +257,24 @@ TEST_F(ModelHostTest, ChecksumMismatchAndBadRequestsFail) {
 TEST_F(ModelHostTest, NewerVersionSwapsInAndTheOlderIsDeleted) {
   Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
   WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  // Requests keep coming during the swap; none fails.
+  std::atomic<bool> stop{false};
+  int calls = 0;
+  std::vector<std::string> failures;
+  std::thread client([&] {
+    while (!stop) {
+      const std::string result = Infer("mlp");
+      ++calls;
+      if (result != "[1][3]") failures.push_back(result);
+    }
+  });
   Host("mlp", 2, "ckpt-2", Archive("mlp_sgd.keras"));
   EXPECT_EQ(WaitState("mlp", 2, v1::HostedModel::STATE_READY).checkpoint_id(), "ckpt-2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  client.join();
+  EXPECT_GT(calls, 0);
+  EXPECT_THAT(failures, ::testing::IsEmpty());
   EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY v2:LOADING v2:READY");
   EXPECT_TRUE(Ready("mlp", "2"));
   EXPECT_FALSE(Ready("mlp", "1"));
