@@ -88,6 +88,8 @@ class FakeCoordinator : public v1::Workers::Service {
   // (name, version, state) the lease requests reported, in order.
   std::map<std::string, v1::HostedModel> hosted;
   std::vector<v1::HostedModel> hosted_changes;
+  int unavailable_downloads = 0;  // the next N DownloadCheckpoint calls fail UNAVAILABLE
+  int downloads = 0;              // DownloadCheckpoint calls
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -192,6 +194,14 @@ class FakeCoordinator : public v1::Workers::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext*,
                                   const v1::WorkerDownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++downloads;
+      if (unavailable_downloads > 0) {
+        --unavailable_downloads;
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "try again");
+      }
+    }
     return Serve(checkpoint_bytes, request->checkpoint_id(), writer);
   }
 

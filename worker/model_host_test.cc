@@ -254,6 +254,21 @@ TEST_F(ModelHostTest, ChecksumMismatchAndBadRequestsFail) {
   EXPECT_FALSE(fs::exists(Models() + "/ghost"));
 }
 
+TEST_F(ModelHostTest, DownloadIsRetriedWhileTheCoordinatorIsUnavailable) {
+  coordinator_.WaitFor([&] {
+    coordinator_.unavailable_downloads = 3;
+    return true;
+  });
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY");
+  coordinator_.WaitFor([&] {
+    EXPECT_EQ(coordinator_.downloads, 4);
+    return true;
+  });
+  EXPECT_TRUE(Ready("mlp", "1"));
+}
+
 TEST_F(ModelHostTest, NewerVersionSwapsInAndTheOlderIsDeleted) {
   Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
   WaitState("mlp", 1, v1::HostedModel::STATE_READY);

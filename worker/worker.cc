@@ -49,8 +49,16 @@ Worker::Worker(WorkerConfig config) : config_(std::move(config)), link_(config_.
   env_.on_process = [this](int delta) { metrics_->SetJobsRunning(processes_ += delta); };
 }
 
-// The host first: its thread calls back into the worker.
-Worker::~Worker() { host_.reset(); }
+// The host first: its thread calls back into the worker, and a download
+// it waits on gives up once the worker is closed.
+Worker::~Worker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+  host_.reset();
+}
 
 absl::StatusOr<std::unique_ptr<Worker>> Worker::Create(WorkerConfig config) {
   if (config.name.empty()) config.name = HostName();
@@ -101,15 +109,19 @@ void Worker::BeatNow() {
 }
 
 absl::Status Worker::FetchCheckpoint(const std::string& checkpoint_id, const std::string& dest) {
-  absl::Status status;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    std::optional<std::string> session = link_.WaitSession(std::chrono::seconds(10));
-    if (!session) return absl::UnavailableError("no coordinator session to download from");
-    status = link_.DownloadCheckpoint(*session, checkpoint_id, dest);
-    if (status.ok() || !IsTransient(status)) return status;
-    std::this_thread::sleep_for(milliseconds(500));
+  // Retried across reconnects for as long as the worker runs: a coordinator
+  // away for a while must not turn a deployment into FAILED.
+  for (;;) {
+    std::optional<std::string> session = link_.WaitSession(std::chrono::seconds(1));
+    if (session) {
+      absl::Status status = link_.DownloadCheckpoint(*session, checkpoint_id, dest);
+      if (status.ok() || !IsTransient(status)) return status;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, milliseconds(200), [&] { return closed_; })) {
+      return absl::UnavailableError("the worker is stopping");
+    }
   }
-  return status;
 }
 
 void Worker::Log(const std::string& message) {

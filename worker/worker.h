@@ -80,7 +80,7 @@ class Worker {
   // Wakes the heartbeat thread to report hosted models now.
   void BeatNow();
   // Workers.DownloadCheckpoint on the current session, retried across
-  // reconnects.
+  // reconnects until it succeeds, fails for good or the worker closes.
   absl::Status FetchCheckpoint(const std::string& checkpoint_id, const std::string& dest);
   void Remove(const std::string& key);
   std::vector<fornax::v1::RunningJob> Running();
