@@ -103,7 +103,10 @@ absl::Status WaitUntilReady(ServiceClient& client, v1::Deployment d, int64_t tim
     }
     if (Describe(d) != last) {
       last = Describe(d);
-      if (d.state() != v1::DEPLOYMENT_STATE_READY) std::cerr << last << std::endl;
+      // Progress only: the final state is the result (stdout) or the error.
+      if (d.state() == v1::DEPLOYMENT_STATE_PENDING || d.state() == v1::DEPLOYMENT_STATE_LOADING) {
+        std::cerr << last << std::endl;
+      }
     }
   }
   std::cout << last << std::endl;

@@ -1,0 +1,173 @@
+// `fornax deploy`, `fornax deployments`, `fornax undeploy` and `fornax
+// predict --model NAME` against an in-process fake Deployments service on
+// loopback: waiting for READY, FAILED and timeouts, the table, and predict
+// refusing a deployment that is not READY.
+#include <deque>
+#include <mutex>
+
+#include "client/cli_util.h"
+#include "client/commands.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
+
+namespace fornax {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Deployment InState(v1::DeploymentState state, const std::string& reason = "") {
+  v1::Deployment d;
+  d.set_name("mlp");
+  d.set_version(1);
+  d.set_job_id("job-7");
+  d.set_checkpoint_id("job-7-c2");
+  d.set_state(state);
+  d.set_reason(reason);
+  if (state != v1::DEPLOYMENT_STATE_PENDING) {
+    d.set_worker_id("w1");
+    d.set_endpoint("127.0.0.1:41234");
+  }
+  return d;
+}
+
+// Deploy answers LOADING; GetDeployment answers the scripted states in turn,
+// the last one for good.
+class FakeDeployments final : public v1::Deployments::Service {
+ public:
+  grpc::Status Deploy(grpc::ServerContext*, const v1::DeployRequest* request,
+                      v1::Deployment* response) override {
+    std::lock_guard<std::mutex> lock(mu);
+    deployed = *request;
+    *response = InState(v1::DEPLOYMENT_STATE_LOADING);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetDeployment(grpc::ServerContext*, const v1::GetDeploymentRequest* request,
+                             v1::Deployment* response) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (request->name() != "mlp" || script.empty()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "deployment '" + request->name() + "' not found");
+    }
+    *response = script.front();
+    if (script.size() > 1) script.pop_front();
+    return grpc::Status::OK;
+  }
+  grpc::Status ListDeployments(grpc::ServerContext*, const v1::ListDeploymentsRequest*,
+                               v1::ListDeploymentsResponse* response) override {
+    *response->add_deployments() = InState(v1::DEPLOYMENT_STATE_READY);
+    *response->add_deployments() = InState(v1::DEPLOYMENT_STATE_PENDING, "worker w2 lost");
+    response->mutable_deployments(1)->set_name("cnn");
+    return grpc::Status::OK;
+  }
+
+  std::mutex mu;
+  v1::DeployRequest deployed;
+  std::deque<v1::Deployment> script;
+};
+
+class DeployCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&deployments_);
+    server_ = builder.BuildAndStart();
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+  void TearDown() override { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  struct Result {
+    int code;
+    std::string out;
+    std::string err;
+  };
+  template <typename Run>
+  Result Capture(Run run) {
+    ::testing::internal::CaptureStdout();
+    ::testing::internal::CaptureStderr();
+    const int code = run();
+    std::string out = ::testing::internal::GetCapturedStdout();
+    return {code, out, ::testing::internal::GetCapturedStderr()};
+  }
+
+  FakeDeployments deployments_;
+  std::string address_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(DeployCommandsTest, DeployWaitsUntilReadyAndSaysWhere) {
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_LOADING),
+                         InState(v1::DEPLOYMENT_STATE_READY)};
+  Result r = Capture([&] {
+    return RunDeploy(address_, {"job-7", "--name", "mlp", "--checkpoint", "job-7-c2"});
+  });
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "deployment mlp version 1 READY on worker w1 at 127.0.0.1:41234\n");
+  EXPECT_EQ(r.err, "deployment mlp version 1 LOADING on worker w1\n");
+  EXPECT_EQ(deployments_.deployed.job_id(), "job-7");
+  EXPECT_EQ(deployments_.deployed.name(), "mlp");
+  EXPECT_EQ(deployments_.deployed.checkpoint_id(), "job-7-c2");
+}
+
+TEST_F(DeployCommandsTest, DeployFailsWithTheWorkersReasonOrAfterTheTimeout) {
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_FAILED, "not a readable .keras")};
+  Result r = Capture([&] { return RunDeploy(address_, {"job-7", "--name", "mlp"}); });
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_THAT(r.err, HasSubstr("fornax: error: deployment mlp version 1 FAILED on worker w1: "
+                               "not a readable .keras\n"));
+
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_LOADING)};
+  r = Capture([&] { return RunDeploy(address_, {"job-7", "--name", "mlp", "--timeout", "1"}); });
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_THAT(r.err, HasSubstr("fornax: error: not READY after 1 s (--timeout): deployment mlp "
+                               "version 1 LOADING on worker w1\n"));
+
+  r = Capture([&] { return RunDeploy(address_, {"job-7", "--name", "mlp", "--no-wait"}); });
+  EXPECT_EQ(r.code, kExitOk);
+  EXPECT_EQ(r.out, "deployment mlp version 1 LOADING on worker w1\n");
+
+  r = Capture([&] { return RunDeploy(address_, {"job-7"}); });
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_THAT(r.err, HasSubstr("deploy: --name is required"));
+  r = Capture([&] { return RunDeploy(address_, {"job-7", "--name", "m", "--timeout", "0"}); });
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_THAT(r.err, HasSubstr("deploy: --timeout: expected an integer in [1, 86400], got '0'"));
+}
+
+TEST_F(DeployCommandsTest, DeploymentsListsThemInATable) {
+  Result r = Capture([&] { return RunDeployments(address_, {}); });
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +JOB +AGE +REASON *\n"
+                                      "mlp +1 +READY +w1 +127.0.0.1:41234 +job-7 +- +- *\n"
+                                      "cnn +1 +PENDING +- +- +job-7 +- +worker w2 lost *\n"));
+}
+
+TEST_F(DeployCommandsTest, PredictRefusesADeploymentThatIsNotReady) {
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_LOADING)};
+  Result r = Capture([&] {
+    return RunPredict(address_, {"--model", "mlp", "--input", "x.npy", "--output", "y.npy"});
+  });
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err, "fornax: error: deployment 'mlp' is LOADING on worker w1; try again\n");
+
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_PENDING, "worker w1 lost")};
+  r = Capture([&] {
+    return RunPredict(address_, {"--model", "mlp", "--input", "x.npy", "--output", "y.npy"});
+  });
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err, "fornax: error: deployment 'mlp' is PENDING: worker w1 lost\n");
+
+  r = Capture([&] {
+    return RunPredict(address_, {"--model", "gone", "--input", "x.npy", "--output", "y.npy"});
+  });
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err, "fornax: error: predict: --model gone: no such file, and coordinator " +
+                       address_ + " has no deployment 'gone' (fornax deployments lists them)\n");
+}
+
+}  // namespace
+}  // namespace fornax
