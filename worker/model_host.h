@@ -43,6 +43,7 @@ struct ModelHostOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT; port 0 picks a free one
   std::shared_ptr<prometheus::Registry> metrics_registry;
   std::string server_version;  // ServerMetadata.version
+  // All three are required.
   // Writes checkpoint `checkpoint_id` to `dest` (Workers.DownloadCheckpoint).
   std::function<absl::Status(const std::string& checkpoint_id, const std::string& dest)> fetch;
   std::function<void()> on_change;  // a hosted model's state changed
