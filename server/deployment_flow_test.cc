@@ -395,6 +395,39 @@ TEST(DeploymentFlow, SurvivesACoordinatorRestart) {
   EXPECT_EQ(next.host().version(), 2);
 }
 
+TEST(DeploymentFlow, AfterARestartItsWorkerGetsALeaseTimeoutToComeBack) {
+  Fixture f(/*lease_timeout_ms=*/1000);
+  {
+    auto w1 = f.Host("w-1", "127.0.0.1:9001");
+    v1::Deployment d;
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+    ASSERT_TRUE(w1->Next().has_host());
+    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(
+        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    w1->CloseLease();
+    f.trainer.CloseLease();
+  }
+  f.cluster.Restart();
+  const auto restarted = std::chrono::steady_clock::now();
+  FakeWorker w2(&f.cluster.workers(), "w-2");
+  w2.set_inference_address("127.0.0.1:9002");
+  w2.Register();
+  w2.OpenLease();
+  Heartbeats beats({&w2});
+  // w-1 never comes back: the deployment stays until its lease ran out.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-1");
+  v1::LeaseResponse next = w2.Next();
+  const auto moved_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - restarted)
+                            .count();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().name(), "mlp");
+  EXPECT_GE(moved_ms, 1000);
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-2");
+}
+
 TEST(DeploymentFlow, BadRequestsGetPreciseErrors) {
   Fixture f;
   v1::Deployment d;
