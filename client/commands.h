@@ -53,10 +53,18 @@ int RunDeploy(const std::string& coordinator, const std::vector<std::string>& ar
 int RunDeployments(const std::string& coordinator, const std::vector<std::string>& args);
 // fornax undeploy NAME
 int RunUndeploy(const std::string& coordinator, const std::vector<std::string>& args);
-// The Open Inference Protocol endpoint serving deployment `name`;
-// FailedPrecondition (why) unless it is READY, NotFound when there is none.
-absl::StatusOr<std::string> ServingEndpoint(const std::string& coordinator,
-                                            const std::string& name);
+// Where deployment `name` is served. A redeploy that is still LOADING (or
+// FAILED) has an endpoint too, where the worker keeps serving the previous
+// version: `not_ready` then says why the deployment is not READY, for when
+// that endpoint cannot answer either.
+struct ServingTarget {
+  std::string endpoint;
+  absl::Status not_ready;
+};
+// NotFound when there is no such deployment; FailedPrecondition (why) when
+// it is placed nowhere (PENDING).
+absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
+                                                const std::string& name);
 
 extern const char kSubmitHelp[];
 extern const char kJobsHelp[];

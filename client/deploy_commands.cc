@@ -168,8 +168,8 @@ absl::Status ListDeployments(ServiceClient& client) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ServingEndpoint(const std::string& coordinator,
-                                            const std::string& name) {
+absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
+                                                const std::string& name) {
   ServiceClient client(CoordinatorAddress(coordinator));
   absl::StatusOr<v1::Deployment> d = client.GetDeployment(name);
   if (absl::IsNotFound(d.status())) {
@@ -182,8 +182,9 @@ absl::StatusOr<std::string> ServingEndpoint(const std::string& coordinator,
                                                         ": no such file; asking for deployment '",
                                                         name, "': ", d.status().message()));
   }
-  FORNAX_RETURN_IF_ERROR(CheckServing(*d));
-  return d->endpoint();
+  absl::Status not_ready = CheckServing(*d);
+  if (d->endpoint().empty()) return not_ready.ok() ? absl::InternalError("no endpoint") : not_ready;
+  return ServingTarget{d->endpoint(), not_ready};
 }
 
 int RunDeploy(const std::string& coordinator, const std::vector<std::string>& args) {

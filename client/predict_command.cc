@@ -34,7 +34,7 @@ the arrays in one ModelInfer call to a `fornax serve` (or Triton) instead;
 arrays are cast to the served model's input datatypes. When --model is no
 file (and does not end in .keras), it names a deployment (`fornax deploy`):
 the coordinator says where it is served, and the call goes there as with
---server; the deployment must be READY.
+--server. While a redeploy loads, the previous version answers.
 
   --model FILE     the .keras archive (with --server: the served model's name;
                    else a deployment's name when no such file exists)
@@ -193,9 +193,14 @@ int RunPredict(const std::string& coordinator, const std::vector<std::string>& a
   }
   if (options.server.empty() && !absl::EndsWith(options.model_path, ".keras") &&
       !std::filesystem::exists(options.model_path)) {
-    absl::StatusOr<std::string> endpoint = ServingEndpoint(coordinator, options.model_path);
-    if (!endpoint.ok()) return ReportServiceError(endpoint.status());
-    options.server = *endpoint;
+    absl::StatusOr<ServingTarget> target = FindServingTarget(coordinator, options.model_path);
+    if (!target.ok()) return ReportServiceError(target.status());
+    options.server = target->endpoint;
+    absl::Status status = PredictRemote(options);
+    // The deployment's own state explains a failure better than the
+    // worker's "unknown model" while it loads there.
+    if (!status.ok() && !target->not_ready.ok()) return ReportServiceError(target->not_ready);
+    return status.ok() ? kExitOk : ReportError(status);
   }
   absl::Status status = options.server.empty() ? Predict(options) : PredictRemote(options);
   return status.ok() ? kExitOk : ReportError(status);
