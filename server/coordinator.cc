@@ -10,7 +10,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/clock.h"
 #include "server/job_validation.h"
 
@@ -164,7 +163,7 @@ void Coordinator::RefreshGaugesLocked() {
 NewEvent StateEvent(const v1::Job& job, const std::string& reason) {
   NewEvent e;
   e.attempt = job.attempt();
-  *e.event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *e.event.mutable_time() = NowTimestamp();
   v1::StateChange* state = e.event.mutable_state();
   state->set_state(job.state());
   state->set_reason(reason);
@@ -193,7 +192,7 @@ absl::StatusOr<v1::Job> Coordinator::SubmitJob(const v1::JobSpec& spec) {
   *job.job.mutable_spec() = spec;
   job.job.set_state(v1::JOB_STATE_QUEUED);
   job.job.set_reason("waiting: not scheduled yet");
-  *job.job.mutable_submit_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *job.job.mutable_submit_time() = NowTimestamp();
   std::vector<NewEvent> events = {StateEvent(job.job, "submitted")};
   FORNAX_RETURN_IF_ERROR(CommitLocked(std::move(job), std::move(events)).status());
   const int64_t order = next_order_++;
@@ -251,7 +250,7 @@ absl::StatusOr<v1::Job> Coordinator::CancelJob(const std::string& job_id,
       reason.empty() ? "cancelled by user" : absl::StrCat("cancelled: ", reason);
   job.job.set_state(v1::JOB_STATE_CANCELLED);
   job.job.set_reason(why);
-  *job.job.mutable_end_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *job.job.mutable_end_time() = NowTimestamp();
   std::vector<NewEvent> events = {StateEvent(job.job, why)};
   const std::string worker = job.job.worker_id();
   const int32_t attempt = job.job.attempt();
@@ -359,7 +358,7 @@ void Coordinator::ScheduleLocked() {
     job.job.set_worker_id(placement.worker_id);
     job.job.set_reason(absl::StrCat("running on ", placement.worker_id));
     if (!job.job.has_start_time()) {
-      *job.job.mutable_start_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      *job.job.mutable_start_time() = NowTimestamp();
     }
     std::vector<NewEvent> events = {
         StateEvent(job.job, absl::StrCat("assigned to worker ", placement.worker_id))};
@@ -387,7 +386,7 @@ absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reaso
       j.set_state(v1::JOB_STATE_FAILED);
       j.set_reason(absl::StrCat("failed: ", reason, " (", job->failures - 1, " of ",
                                 j.spec().max_restarts(), " restarts used)"));
-      *j.mutable_end_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+      *j.mutable_end_time() = NowTimestamp();
       *event = StateEvent(j, j.reason());
       return absl::OkStatus();
     }

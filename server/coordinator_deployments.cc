@@ -10,7 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/clock.h"
 #include "server/coordinator.h"
 
 namespace fornax::server {
@@ -58,7 +58,7 @@ v1::LeaseResponse UnhostMessage(const std::string& name) {
 }  // namespace
 
 absl::Status Coordinator::PutDeploymentLocked(v1::Deployment deployment) {
-  *deployment.mutable_update_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *deployment.mutable_update_time() = NowTimestamp();
   FORNAX_RETURN_IF_ERROR(store_->PutDeployment(deployment));
   const std::string name = deployment.name();
   deployments_[name] = std::move(deployment);
@@ -257,7 +257,7 @@ absl::StatusOr<v1::Deployment> Coordinator::Deploy(const v1::DeployRequest& requ
     preferred = d.worker_id();
   } else {
     d.set_name(request.name());
-    *d.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *d.mutable_create_time() = NowTimestamp();
   }
   d.set_version(d.version() + 1);
   d.set_job_id(job.job_id());

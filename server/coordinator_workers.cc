@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "google/protobuf/util/time_util.h"
 #include "server/clock.h"
 #include "server/coordinator.h"
 
@@ -196,7 +195,7 @@ absl::Status Coordinator::ApplyResultLocked(StoredJob* job, const v1::AttemptRes
   if (result.succeeded()) {
     j.set_state(v1::JOB_STATE_SUCCEEDED);
     j.set_reason("succeeded");
-    *j.mutable_end_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *j.mutable_end_time() = NowTimestamp();
     *event = StateEvent(j, "succeeded");
     return absl::OkStatus();
   }
@@ -236,7 +235,7 @@ absl::StatusOr<v1::ReportEventsResponse> Coordinator::ReportEvents(
     acked = in.worker_sequence();
     NewEvent e;
     e.event.set_job_id(request.job_id());
-    *e.event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *e.event.mutable_time() = NowTimestamp();
     switch (in.kind_case()) {
       case v1::WorkerEvent::kStep:
         job.job.set_global_step(in.step().global_step());

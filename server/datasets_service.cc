@@ -1,7 +1,7 @@
 #include "server/datasets_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/clock.h"
 #include "server/grpc_status.h"
 
 namespace fornax::server {
@@ -49,7 +49,7 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext*,
   dataset.set_sha256(header.sha256());
   dataset.set_name(header.name());
   dataset.set_size_bytes(header.size_bytes());
-  *dataset.mutable_create_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *dataset.mutable_create_time() = NowTimestamp();
   absl::Status put = store.PutDataset(dataset);
   if (!put.ok()) return ToGrpc(put);
   *response = dataset;

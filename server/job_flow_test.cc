@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "server/test_cluster.h"
 
@@ -293,6 +294,28 @@ TEST(JobFlow, RunningJobsOfAWorkerThatNeverReturnsAreRequeuedAfterRestart) {
   cluster.Restart();
   ASSERT_TRUE(WaitFor([&] { return cluster.Get(job.job_id()).state() == v1::JOB_STATE_QUEUED; }));
   EXPECT_EQ(cluster.Get(job.job_id()).attempt(), 1);
+}
+
+TEST(JobFlow, TimesHaveSubsecondPrecision) {
+  // Three submits take milliseconds: with whole-second times at least two
+  // would share a submit time and a "submitted" event time.
+  TestCluster cluster;
+  std::vector<v1::Job> jobs(3);
+  for (v1::Job& job : jobs) ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  for (const v1::Job& job : jobs) {  // so that watching them ends
+    grpc::ClientContext context;
+    v1::CancelJobRequest request;
+    request.set_job_id(job.job_id());
+    v1::Job cancelled;
+    ASSERT_TRUE(cluster.jobs().CancelJob(&context, request, &cancelled).ok());
+  }
+  for (size_t i = 1; i < jobs.size(); ++i) {
+    EXPECT_LT(jobs[i - 1].submit_time(), jobs[i].submit_time())
+        << jobs[i - 1].submit_time().DebugString() << " vs " << jobs[i].submit_time().DebugString();
+    const v1::JobEvent before = Watch(cluster, jobs[i - 1].job_id(), 0).at(0);
+    const v1::JobEvent after = Watch(cluster, jobs[i].job_id(), 0).at(0);
+    EXPECT_LT(before.time(), after.time());
+  }
 }
 
 TEST(JobFlow, ListJobsFiltersAndPages) {

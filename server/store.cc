@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
-#include "google/protobuf/util/time_util.h"
+#include "server/clock.h"
 
 namespace fornax::server {
 namespace {
@@ -235,7 +235,7 @@ absl::StatusOr<std::vector<v1::JobEvent>> Store::WriteLocked(const JobWrite& wri
     job.latest_checkpoint = record;
     if (record.final()) job.job.set_final_checkpoint_id(record.checkpoint_id());
     v1::JobEvent event;
-    *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    *event.mutable_time() = NowTimestamp();
     *event.mutable_checkpoint() = record;
     FORNAX_RETURN_IF_ERROR(append(std::move(event), write.checkpoint_attempt, 0));
   }
