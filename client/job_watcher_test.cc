@@ -1,9 +1,11 @@
-// WatchJobEvents against a real gRPC server on loopback that implements only
-// Jobs.WatchJob and drops its streams on purpose.
+// WatchJobEvents and GetJobWaiting against a real gRPC server on loopback
+// that implements only Jobs.GetJob and Jobs.WatchJob, drops its streams on
+// purpose, and starts late or goes away.
 #include "client/job_watcher.h"
 
 #include <atomic>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -40,6 +42,14 @@ class FakeJobs final : public v1::Jobs::Service {
   grpc::StatusCode drop_code = grpc::StatusCode::UNAVAILABLE;
   bool hang = false;
   bool drop_after_end = false;  // break the stream even after the final state
+
+  grpc::Status GetJob(grpc::ServerContext*, const v1::GetJobRequest* request,
+                      v1::Job* job) override {
+    if (request->job_id() != "j-1") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job");
+    job->set_job_id("j-1");
+    job->set_last_sequence(total_);
+    return grpc::Status::OK;
+  }
 
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override {
@@ -210,6 +220,110 @@ TEST(JobWatcherTest, SurvivesTheServerRestartingOnTheSamePort) {
   EXPECT_THAT(seen, ElementsAreArray(Range(1, 8)));
   ASSERT_FALSE(second.after().empty());
   EXPECT_EQ(second.after().back(), 3);
+}
+
+// A port nobody listens on: one a server had a moment ago.
+int FreedPort() {
+  FakeJobs unused(1, {});
+  return Server(&unused).port;
+}
+
+int CountOf(const std::string& text, const std::string& part) {
+  int n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+// `fornax logs -f` started while the coordinator restarts: its GetJob and
+// then its watch get through once the server listens, 1 s later, with the
+// production backoff.
+TEST(JobWatcherTest, FollowingWaitsForACoordinatorThatStartsLate) {
+  const int port = FreedPort();
+  ServiceClient client("127.0.0.1:" + std::to_string(port));
+  FakeJobs jobs(5, {});
+  std::unique_ptr<Server> server;
+  std::thread starter([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    server = std::make_unique<Server>(&jobs, port);
+  });
+  std::ostringstream notices;
+  WatchOptions options;
+  options.notices = &notices;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::Job> job = GetJobWaiting(client, "j-1", options);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  starter.join();
+  ASSERT_EQ(server->port, port);
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->last_sequence(), 5);
+  EXPECT_GE(waited, std::chrono::seconds(1));
+  EXPECT_EQ(CountOf(notices.str(), "fornax: coordinator 127.0.0.1:" + std::to_string(port) +
+                                       " unavailable; retrying\n"),
+            1)
+      << notices.str();
+
+  std::vector<int64_t> seen;
+  ASSERT_TRUE(WatchJobEvents(client.jobs(), "j-1", options, [&](const v1::JobEvent& e) {
+                seen.push_back(e.sequence());
+              }).ok());
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4, 5));
+}
+
+// The coordinator going away between GetJob and the first WatchJob: the
+// watch waits for it too.
+TEST(JobWatcherTest, AFirstWatchWhileTheCoordinatorIsDownWaitsForIt) {
+  FakeJobs jobs(3, {});
+  auto server = std::make_unique<Server>(&jobs);
+  const int port = server->port;
+  ServiceClient client("127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(client.GetJob("j-1").ok());
+  server.reset();
+  std::thread starter([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    server = std::make_unique<Server>(&jobs, port);
+  });
+  std::ostringstream notices;
+  WatchOptions options;
+  options.notices = &notices;
+  std::vector<int64_t> seen;
+  absl::Status status = WatchJobEvents(
+      client.jobs(), "j-1", options, [&](const v1::JobEvent& e) { seen.push_back(e.sequence()); });
+  starter.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3));
+  EXPECT_THAT(jobs.after(), ::testing::Contains(0));
+  EXPECT_EQ(CountOf(notices.str(), "resuming after event 0 when the coordinator is back"), 1)
+      << notices.str();
+}
+
+TEST(JobWatcherTest, GetJobWaitingGivesUpAfterTheBoundNamingTheCoordinator) {
+  const int port = FreedPort();
+  ServiceClient client("127.0.0.1:" + std::to_string(port));
+  std::ostringstream notices;
+  WatchOptions options;
+  options.notices = &notices;
+  options.give_up_after = std::chrono::milliseconds(1500);
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<v1::Job> job = GetJobWaiting(client, "j-1", options);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, options.give_up_after);
+  ASSERT_EQ(job.status().code(), absl::StatusCode::kUnavailable);
+  const std::string message(job.status().message());
+  EXPECT_THAT(message, ::testing::StartsWith("coordinator 127.0.0.1:" + std::to_string(port) +
+                                             " unavailable: "));
+  EXPECT_THAT(message, ::testing::EndsWith(" s of retrying)"));
+  EXPECT_EQ(CountOf(notices.str(), "unavailable; retrying"), 1) << notices.str();
+}
+
+TEST(JobWatcherTest, GetJobWaitingDoesNotRetryARefusal) {
+  FakeJobs jobs(3, {});
+  Server server(&jobs);
+  ServiceClient client("127.0.0.1:" + std::to_string(server.port));
+  std::ostringstream notices;
+  WatchOptions options;
+  options.notices = &notices;
+  absl::StatusOr<v1::Job> job = GetJobWaiting(client, "j-404", options);
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(notices.str(), "");
 }
 
 }  // namespace

@@ -18,17 +18,21 @@ Prints a job's event log: state changes with their reasons, Keras-style
 progress bars and per-epoch metric lines (as `fornax train` prints them),
 log lines and checkpoints. Without -f it prints what happened so far; with
 -f it keeps following until the job ends, reconnecting with backoff when the
-stream drops (resuming after the last event seen: no gaps, no duplicates).
+stream drops (resuming after the last event seen: no gaps, no duplicates);
+it also waits for a coordinator that is not up yet or restarting, giving up
+after 30 s without an answer.
 
 With -f the exit code tells the outcome: 0 succeeded, 1 failed or cancelled.
 )";
 
 int ShowJobLogs(ServiceClient& client, const std::string& job_id, bool follow) {
-  absl::StatusOr<v1::Job> job = client.GetJob(job_id);
-  if (!job.ok()) return ReportServiceError(job.status());
-
   WatchOptions options;
   options.notices = &std::cerr;
+  // Following waits for a coordinator that is (re)starting; a one-off look
+  // fails fast.
+  absl::StatusOr<v1::Job> job =
+      follow ? GetJobWaiting(client, job_id, options) : client.GetJob(job_id);
+  if (!job.ok()) return ReportServiceError(job.status());
   if (!follow) {
     if (job->last_sequence() == 0) return kExitOk;  // nothing happened yet
     options.until_sequence = job->last_sequence();

@@ -7,6 +7,9 @@
 // request (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ALREADY_EXISTS,
 // OUT_OF_RANGE, RESOURCE_EXHAUSTED, ...), 1 when the service failed
 // (UNAVAILABLE, INTERNAL, ...); either way one "fornax: error:" line.
+// Calls fail fast while the coordinator is unreachable (no wait_for_ready,
+// gRPC's default), so a one-shot command says so at once, naming the
+// address; the commands that follow a job retry instead (job_watcher.h).
 // Thread-safety: a ServiceClient's stubs are thread-safe (gRPC's).
 #ifndef FORNAX_CLIENT_SERVICE_CLIENT_H_
 #define FORNAX_CLIENT_SERVICE_CLIENT_H_

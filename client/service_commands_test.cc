@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "client/cli_util.h"
 #include "client/commands.h"
@@ -114,9 +115,12 @@ class FakeJobs final : public v1::Jobs::Service {
 
 class ServiceCommandsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartServer(0); }
+  // On `port` (0: any free one).
+  void StartServer(int port) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
+                             &port_);
     builder.RegisterService(&datasets_);
     builder.RegisterService(&jobs_);
     server_ = builder.BuildAndStart();
@@ -235,6 +239,37 @@ TEST_F(ServiceCommandsTest, ServerRefusalsExitTwoAndAnUnreachableCoordinatorOne)
   EXPECT_EQ(RunGet(address_, {"job-1"}), kExitInternal);
   EXPECT_THAT(::testing::internal::GetCapturedStderr(),
               ::testing::StartsWith("fornax: error: coordinator " + address_ + " unavailable"));
+}
+
+// A coordinator that is restarting: `logs -f` waits for it, `logs` does not.
+TEST_F(ServiceCommandsTest, LogsFollowWaitsForARestartingCoordinatorAndPlainLogsFailsFast) {
+  v1::JobEvent& done = jobs_.events.emplace_back();
+  done.set_job_id("job-7");
+  done.set_sequence(1);
+  done.mutable_state()->set_state(v1::JOB_STATE_SUCCEEDED);
+  const int port = port_;
+  TearDown();
+  server_ = nullptr;
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(RunLogs(address_, {"job-7"}), kExitInternal);
+  EXPECT_THAT(::testing::internal::GetCapturedStderr(),
+              ::testing::StartsWith("fornax: error: coordinator " + address_ + " unavailable: "));
+
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    StartServer(port);
+  });
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  const int code = RunLogs(address_, {"-f", "job-7"});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  restart.join();
+  ASSERT_EQ(port_, port);
+  EXPECT_EQ(code, kExitOk) << err;
+  EXPECT_EQ(out, "[succeeded]\n");
+  EXPECT_EQ(err, "fornax: coordinator " + address_ + " unavailable; retrying\n");
 }
 
 }  // namespace

@@ -100,6 +100,8 @@ int RunSubmit(const std::string& coordinator, const std::vector<std::string>& ar
   if (!job_id.ok()) return ReportServiceError(job_id.status());
   std::cout << *job_id << std::endl;
   if (!parsed->parsed.switches.count("follow")) return kExitOk;
+  // The submit itself failed fast (retrying it could submit twice); following
+  // waits out a coordinator restart.
   ServiceClient client(parsed->coordinator);
   return ShowJobLogs(client, *job_id, /*follow=*/true);
 }
