@@ -1,21 +1,33 @@
-// service_bench: load on a fornax-coordinator (M1-3 acceptance 6). Opens N
-// concurrent WatchJob streams, submits jobs at a fixed rate for a fixed time,
-// and meanwhile calls GetJob in a loop from one more client; prints GetJob
-// latency p50/p99/max, SubmitJob latency and the events/s the watchers
-// received.
+// service_bench: load on a fornax-coordinator process (M1-3 acceptance 6; a
+// benchmark, not a test). Opens N concurrent WatchJob streams, submits jobs
+// at a fixed rate for a fixed time and meanwhile probes GetJob at a fixed
+// rate from one more client; prints GetJob and SubmitJob latency, the events
+// the coordinator stored and those the watchers received per second, and the
+// load average before and after.
 //
-//   service_bench --coordinator-bin build/server/fornax-coordinator
-//       [--worker-bin build/worker/fornax-worker] [--watchers 200]
-//       [--rate 50] [--seconds 30] [--watched-jobs 20]
-//   service_bench --coordinator 127.0.0.1:7070 ...   (an already running one)
+//   service_bench (--coordinator-bin build/server/fornax-coordinator |
+//                  --coordinator 127.0.0.1:7070)
+//       [--worker-bin build/worker/fornax-worker | --fake-workers 4]
+//       [--events-per-job 20] [--watchers 200] [--rate 50] [--seconds 30]
+//       [--watched-jobs 20] [--get-rate 200]
 //
-// Jobs are tiny (256 Fashion-MNIST samples, 2 epochs of batch 32). Without
-// --worker-bin none runs: the coordinator only stores and queues them, and
-// the watchers see their QUEUED events. With a worker (started here, with its
-// own dir), jobs run one after the other and stream state/step/epoch/log/
-// checkpoint events; the watchers cover a window of --watched-jobs
-// consecutive jobs and move on when their job ends, so every event fans out
-// to watchers/watched-jobs streams.
+// Who runs the jobs (tiny ones: 256 Fashion-MNIST samples, 2 epochs of batch
+// 32, the data uploaded once):
+//   - nobody (the default with --coordinator-bin): the coordinator only
+//     stores and queues them, and the watchers hold idle streams;
+//   - --worker-bin: one real fornax-worker (started here, with its own dir)
+//     trains them one after the other, streaming state/step/epoch/log/
+//     checkpoint events;
+//   - --fake-workers N: N workers in this process, each with 64 slots, that
+//     answer every assignment with --events-per-job step events and a success
+//     result in one ReportEvents: the coordinator's event path at a rate real
+//     training on this machine cannot reach.
+// Watcher i follows job i % watched-jobs to its end, then the job
+// watched-jobs later, and so on, so every event fans out to
+// watchers / watched-jobs streams. Client and server share the machine, so
+// the figures include the clients' CPU.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -32,6 +44,7 @@
 #include "engine/data/idx.h"
 #include "engine/data/npy.h"
 #include "nlohmann/json.hpp"
+#include "proto/fornax/v1/workers.grpc.pb.h"
 #include "tests/service/daemon.h"
 #include "tests/service/service_client.h"
 
@@ -45,33 +58,40 @@ struct Options {
   std::string coordinator;
   std::string coordinator_bin;
   std::string worker_bin;
+  int fake_workers = 0;
+  int events_per_job = 20;
   int watchers = 200;
   int rate = 50;
   int seconds = 30;
   int watched_jobs = 20;
+  int get_rate = 200;
 };
 
 bool ParseOptions(int argc, char** argv, Options* o) {
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i + 1 < argc; i += 2) flags[argv[i]] = argv[i + 1];
   if (argc % 2 == 0) return false;
-  for (const auto& [name, value] : flags) {
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string name = argv[i], value = argv[i + 1];
     if (name == "--coordinator") {
       o->coordinator = value;
     } else if (name == "--coordinator-bin") {
       o->coordinator_bin = value;
     } else if (name == "--worker-bin") {
       o->worker_bin = value;
-    } else if (int* n = name == "--watchers"       ? &o->watchers
-                        : name == "--rate"         ? &o->rate
-                        : name == "--seconds"      ? &o->seconds
-                        : name == "--watched-jobs" ? &o->watched_jobs
-                                                   : nullptr;
-               n == nullptr || !absl::SimpleAtoi(value, n) || *n <= 0) {
+    } else if (int* n = name == "--fake-workers"     ? &o->fake_workers
+                        : name == "--events-per-job" ? &o->events_per_job
+                        : name == "--watchers"       ? &o->watchers
+                        : name == "--rate"           ? &o->rate
+                        : name == "--seconds"        ? &o->seconds
+                        : name == "--watched-jobs"   ? &o->watched_jobs
+                        : name == "--get-rate"       ? &o->get_rate
+                                                     : nullptr;
+               n == nullptr || !absl::SimpleAtoi(value, n) || *n < 0) {
       return false;
     }
   }
-  return o->coordinator.empty() != o->coordinator_bin.empty();
+  return o->coordinator.empty() != o->coordinator_bin.empty() &&
+         (o->worker_bin.empty() || o->fake_workers == 0) && o->rate > 0 && o->seconds > 0 &&
+         o->watched_jobs > 0 && o->get_rate > 0;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -85,6 +105,14 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// "1.23 0.98 0.77": /proc/loadavg's 1, 5 and 15 minute averages.
+std::string LoadAverage() {
+  std::istringstream in(ReadFile("/proc/loadavg"));
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return absl::StrCat(one, " ", five, " ", fifteen);
 }
 
 // The tiny job every submit sends, its data uploaded once.
@@ -119,22 +147,86 @@ absl::StatusOr<v1::JobSpec> TinyJob(ServiceClient& client, const std::string& di
   return spec;
 }
 
+// A fake worker until `stop`: registers with 64 slots, heartbeats on its
+// Lease stream as the coordinator asks, and answers each assignment with
+// `events` step events and a success result in one ReportEvents.
+void RunFakeWorker(const std::string& address, const std::string& id, int events,
+                   const std::atomic<bool>& stop, std::atomic<int64_t>& errors) {
+  std::unique_ptr<v1::Workers::Stub> stub =
+      v1::Workers::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext register_context;
+  v1::RegisterRequest request;
+  request.set_worker_id(id);
+  request.set_hostname("localhost");
+  request.mutable_capacity()->set_cpus(2);
+  request.mutable_capacity()->set_slots(64);
+  v1::RegisterResponse registered;
+  if (!stub->Register(&register_context, request, &registered).ok()) {
+    ++errors;
+    return;
+  }
+  grpc::ClientContext lease_context;
+  auto lease = stub->Lease(&lease_context);
+  v1::LeaseRequest heartbeat;
+  heartbeat.set_session_id(registered.session_id());
+  lease->Write(heartbeat);
+  // Heartbeats from a thread of their own: the reader below may wait long
+  // for an assignment. Ends the stream once told to stop.
+  std::thread heart([&] {
+    const auto interval = std::chrono::milliseconds(registered.heartbeat_interval_ms());
+    auto next = std::chrono::steady_clock::now() + interval;
+    while (!stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (std::chrono::steady_clock::now() < next) continue;
+      lease->Write(heartbeat);
+      next += interval;
+    }
+    lease_context.TryCancel();
+  });
+  v1::LeaseResponse response;
+  while (lease->Read(&response)) {
+    if (!response.has_assign()) continue;
+    grpc::ClientContext context;
+    v1::ReportEventsRequest report;
+    report.set_session_id(registered.session_id());
+    report.set_job_id(response.assign().job_id());
+    report.set_attempt(response.assign().attempt());
+    for (int i = 1; i <= events; ++i) {
+      v1::WorkerEvent* e = report.add_events();
+      e->set_worker_sequence(i);
+      e->mutable_step()->set_step(i);
+      e->mutable_step()->set_global_step(i);
+      (*e->mutable_step()->mutable_metrics()->mutable_values())["loss"] = 1.0 / i;
+    }
+    v1::WorkerEvent* result = report.add_events();
+    result->set_worker_sequence(events + 1);
+    result->mutable_result()->set_succeeded(true);
+    v1::ReportEventsResponse acked;
+    if (!stub->ReportEvents(&context, report, &acked).ok()) ++errors;
+  }
+  heart.join();
+  lease->Finish().IgnoreError();
+}
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "service_bench: %s\n", status.ToString().c_str());
+  return 1;
+}
+
 int Run(const Options& o) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / absl::StrCat("service_bench.", getpid())).string();
   std::filesystem::create_directories(dir);
+  const std::string load_before = LoadAverage();
   std::unique_ptr<Daemon> coordinator, worker;
   std::string address = o.coordinator;
   if (!o.coordinator_bin.empty()) {
-    absl::StatusOr<std::unique_ptr<Daemon>> d =
-        Daemon::Start(o.coordinator_bin,
-                      {"--listen", "127.0.0.1:0", "--data-dir", dir + "/coordinator",
-                       "--metrics-listen", "127.0.0.1:0"},
-                      dir + "/coordinator.log");
-    if (!d.ok()) {
-      std::fprintf(stderr, "service_bench: %s\n", d.status().ToString().c_str());
-      return 1;
-    }
+    absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(
+        o.coordinator_bin,
+        {"--listen", "127.0.0.1:0", "--data-dir", dir + "/coordinator", "--metrics-listen",
+         "127.0.0.1:0", "--max-watch-streams", std::to_string(o.watchers + 50)},
+        dir + "/coordinator.log");
+    if (!d.ok()) return Fail(d.status());
     coordinator = std::move(*d);
     address = coordinator->grpc_address();
   }
@@ -144,32 +236,27 @@ int Run(const Options& o) {
                       {"--coordinator", address, "--name", "bench-worker", "--work-dir",
                        dir + "/worker", "--metrics-listen", "127.0.0.1:0"},
                       dir + "/worker.log");
-    if (!d.ok()) {
-      std::fprintf(stderr, "service_bench: %s\n", d.status().ToString().c_str());
-      return 1;
-    }
+    if (!d.ok()) return Fail(d.status());
     worker = std::move(*d);
   }
   ServiceClient client(address);
   absl::StatusOr<v1::JobSpec> spec = TinyJob(client, dir);
-  if (!spec.ok()) {
-    std::fprintf(stderr, "service_bench: %s\n", spec.status().ToString().c_str());
-    return 1;
-  }
+  if (!spec.ok()) return Fail(spec.status());
 
   std::mutex mu;
   std::vector<std::string> ids;  // guarded by mu
   std::vector<double> submit_ms, get_ms;
-  std::atomic<int64_t> events{0}, errors{0};
+  std::atomic<int64_t> delivered{0}, errors{0};
   std::atomic<bool> stop{false};
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Seconds(o.seconds);
 
-  // Watchers: watcher i follows job i % watched_jobs until it ends, then job
-  // i % watched_jobs + watched_jobs, and so on: the streams move along the
-  // queue as the worker works through it, each job watched by
-  // watchers / watched_jobs streams.
   std::vector<std::thread> threads;
+  for (int i = 0; i < o.fake_workers; ++i) {
+    threads.emplace_back(RunFakeWorker, address, absl::StrCat("fake-", i), o.events_per_job,
+                         std::cref(stop), std::ref(errors));
+  }
+  // Watchers: the streams move along the queue as the jobs end.
   for (int i = 0; i < o.watchers; ++i) {
     threads.emplace_back([&, i] {
       ServiceClient c(address);
@@ -189,27 +276,26 @@ int Run(const Options& o) {
         request.set_job_id(id);
         auto reader = c.jobs().WatchJob(&ctx, request);
         v1::JobEvent event;
-        while (reader->Read(&event)) ++events;
+        while (reader->Read(&event)) ++delivered;
         grpc::Status status = reader->Finish();
         if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) break;
         if (!status.ok()) ++errors;
       }
     });
   }
-  // GetJob caller: one request at a time, a random known job.
+  // GetJob probe: get_rate calls a second on a fixed schedule, a different
+  // known job each time.
   threads.emplace_back([&] {
     ServiceClient c(address);
     uint64_t n = 0;
-    while (!stop) {
+    for (absl::Time next = absl::Now(); !stop; next += absl::Seconds(1) / o.get_rate) {
+      absl::SleepFor(next - absl::Now());
       std::string id;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (!ids.empty()) id = ids[(n++ * 2654435761u) % ids.size()];
       }
-      if (id.empty()) {
-        absl::SleepFor(absl::Milliseconds(5));
-        continue;
-      }
+      if (id.empty()) continue;
       const absl::Time t0 = absl::Now();
       absl::StatusOr<v1::Job> job = c.Get(id);
       const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
@@ -221,8 +307,7 @@ int Run(const Options& o) {
       }
     }
   });
-  // Submitter (this thread): `rate` jobs per second, on a fixed schedule.
-  int64_t submitted = 0;
+  // Submitter (this thread): `rate` jobs a second, on a fixed schedule.
   for (absl::Time next = start; next < end; next += absl::Seconds(1) / o.rate) {
     absl::SleepFor(next - absl::Now());
     const absl::Time t0 = absl::Now();
@@ -233,7 +318,6 @@ int Run(const Options& o) {
       ++errors;
       continue;
     }
-    ++submitted;
     submit_ms.push_back(ms);
     ids.push_back(job->job_id());
   }
@@ -241,25 +325,30 @@ int Run(const Options& o) {
   stop = true;
   for (std::thread& t : threads) t.join();
 
-  int64_t finished = 0;
+  int64_t succeeded = 0, stored = 0;
   for (const std::string& id : ids) {
     absl::StatusOr<v1::Job> job = client.Get(id);
-    if (job.ok() && job->state() == v1::JOB_STATE_SUCCEEDED) ++finished;
+    if (!job.ok()) continue;
+    stored += job->last_sequence();
+    if (job->state() == v1::JOB_STATE_SUCCEEDED) ++succeeded;
   }
-  const std::string setup = worker ? "one worker running the jobs"
-                            : coordinator != nullptr
-                                ? "no worker (jobs stay queued)"
-                                : "coordinator " + address + " and its workers";
+  const std::string runner =
+      worker ? std::string("one fornax-worker")
+      : o.fake_workers > 0
+          ? absl::StrCat(o.fake_workers, " fake workers x ", o.events_per_job + 1, " events/job")
+      : coordinator != nullptr ? std::string("no worker (jobs stay queued)")
+                               : "the workers of coordinator " + address;
   std::printf(
-      "service_bench: %s, %d watchers over a window of %d jobs, %d jobs/s for %d s\n"
-      "  submitted %lld jobs (%.1f/s), SubmitJob p50 %.2f ms p99 %.2f ms; %lld succeeded\n"
+      "service_bench: %s; %d watchers over a window of %d jobs; %d jobs/s for %d s\n"
+      "  load average before %s, after %s\n"
+      "  SubmitJob: %zu jobs (%.1f/s), p50 %.2f ms, p99 %.2f ms; %lld succeeded\n"
       "  GetJob: %zu calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n"
-      "  events delivered to watchers: %lld (%.0f events/s); errors: %lld\n",
-      setup.c_str(), o.watchers, o.watched_jobs, o.rate, o.seconds,
-      static_cast<long long>(submitted), static_cast<double>(submitted) / elapsed,
-      Percentile(submit_ms, 0.5), Percentile(submit_ms, 0.99), static_cast<long long>(finished),
+      "  events stored %.0f/s, delivered to watchers %.0f/s; errors: %lld\n",
+      runner.c_str(), o.watchers, o.watched_jobs, o.rate, o.seconds, load_before.c_str(),
+      LoadAverage().c_str(), submit_ms.size(), static_cast<double>(submit_ms.size()) / elapsed,
+      Percentile(submit_ms, 0.5), Percentile(submit_ms, 0.99), static_cast<long long>(succeeded),
       get_ms.size(), Percentile(get_ms, 0.5), Percentile(get_ms, 0.99), Percentile(get_ms, 1.0),
-      static_cast<long long>(events.load()), static_cast<double>(events.load()) / elapsed,
+      static_cast<double>(stored) / elapsed, static_cast<double>(delivered.load()) / elapsed,
       static_cast<long long>(errors.load()));
   worker.reset();
   coordinator.reset();
@@ -274,9 +363,11 @@ int main(int argc, char** argv) {
   fornax::Options options;
   if (!fornax::ParseOptions(argc, argv, &options)) {
     std::fprintf(stderr,
-                 "usage: service_bench (--coordinator ADDR | --coordinator-bin PATH) "
-                 "[--worker-bin PATH] [--watchers 200] [--rate 50] [--seconds 30] "
-                 "[--watched-jobs 20]\n");
+                 "usage: service_bench (--coordinator ADDR | --coordinator-bin PATH)\n"
+                 "         [--worker-bin PATH | --fake-workers N] [--events-per-job 20]\n"
+                 "         [--watchers 200] [--rate 50] [--seconds 30] [--watched-jobs 20]\n"
+                 "         [--get-rate 200]\n"
+                 "(integers >= 0; --rate, --seconds, --watched-jobs, --get-rate >= 1)\n");
     return 2;
   }
   return fornax::Run(options);
