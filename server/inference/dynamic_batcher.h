@@ -11,9 +11,16 @@
 // requests complete in queue order. With dynamic batching off each request
 // is one engine call.
 //
-// Thread-safety: Submit may be called from any thread. `run` and the done
-// callbacks run on the batcher's thread. The destructor stops taking new
-// work, runs everything still queued, then joins.
+// The done callbacks of a batch of several requests run on a second, reply
+// thread, so the batch thread goes on to the next batch while the replies
+// are encoded and written (gRPC's Finish writes to the socket inline); a
+// lone request with no replies pending is answered on the batch thread
+// (no extra thread hop at low load).
+//
+// Thread-safety: Submit may be called from any thread. `run` runs on the
+// batch thread; done callbacks run one at a time, in queue order, on the
+// batch or the reply thread. The destructor stops taking new work, runs
+// everything still queued, delivers every reply, then joins.
 #ifndef FORNAX_SERVER_INFERENCE_DYNAMIC_BATCHER_H_
 #define FORNAX_SERVER_INFERENCE_DYNAMIC_BATCHER_H_
 
@@ -73,7 +80,18 @@ class DynamicBatcher {
     std::chrono::steady_clock::time_point enqueued;
   };
 
+  // One request's result, ready to hand to its done callback.
+  struct Reply {
+    DoneFn done;
+    absl::StatusOr<std::vector<Tensor>> outputs;
+    RequestTiming timing;
+  };
+
   void Loop();
+  void ReplyLoop();
+  // Hands a batch's replies to their done callbacks: here for a lone
+  // request when no reply is pending, else through the reply thread.
+  void Deliver(std::vector<Reply> replies);
   // How many queued requests (from the front) form the next batch; 0 while
   // it should keep waiting. REQUIRES: mu_ held, queue_ not empty.
   size_t BatchLength(bool deadline_passed) const;
@@ -86,6 +104,12 @@ class DynamicBatcher {
   std::condition_variable wake_;
   std::deque<Request> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
+  std::mutex reply_mu_;
+  std::condition_variable reply_wake_;
+  std::deque<Reply> replies_;  // guarded by reply_mu_
+  bool replying_ = false;      // guarded by reply_mu_; the reply thread holds taken replies
+  bool batches_done_ = false;  // guarded by reply_mu_; no more replies will come
+  std::thread reply_thread_;
   std::thread thread_;
 };
 

@@ -1,7 +1,7 @@
 // InferenceService: the Open Inference Protocol gRPC service
 // (inference.GRPCInferenceService) over a ModelRepository, on gRPC's
 // callback API: handlers never block; ModelInfer hands the request to the
-// model's DynamicBatcher and finishes from its thread.
+// model's DynamicBatcher and finishes from the batcher's threads.
 //
 // Status codes: unknown or unready model -> NOT_FOUND (ModelReady answers OK
 // with ready=false instead); a malformed request -> INVALID_ARGUMENT naming

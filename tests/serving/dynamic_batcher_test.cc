@@ -1,7 +1,9 @@
 // DynamicBatcher: requests merged into one engine call and split back by
-// rows, in order; max_batch_size, preferred sizes, queue delay, batching off.
+// rows, in order (replies of merged batches on the reply thread included);
+// max_batch_size, preferred sizes, queue delay, batching off.
 #include "server/inference/dynamic_batcher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -112,6 +114,47 @@ TEST(DynamicBatcher, MergesQueuedRequestsIntoOneCallAndSplitsRowsBackInOrder) {
   ASSERT_EQ(executions.size(), 2u);
   EXPECT_EQ(executions[1].requests, 3);
   EXPECT_EQ(executions[1].rows, 6);
+}
+
+// A batch of several requests is answered on the reply thread; a lone
+// request run while those replies are still going out must wait its turn.
+TEST(DynamicBatcher, ALoneRequestIsAnsweredAfterTheRepliesOfEarlierBatches) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(5);
+  std::mutex mu;
+  int running = 0;  // done callbacks running at once
+  int most_running = 0;
+  auto tracked = [&](Result* result, bool hold) -> DynamicBatcher::DoneFn {
+    DynamicBatcher::DoneFn inner = collector.Callback(result);
+    return [&, inner, hold](absl::StatusOr<std::vector<Tensor>> out, const RequestTiming& t) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        most_running = std::max(most_running, ++running);
+      }
+      // Hold the first reply of the merged batch until the lone request
+      // behind it has run on the engine.
+      while (hold && model.batch_rows().size() < 3) std::this_thread::sleep_for(1ms);
+      inner(std::move(out), t);
+      std::lock_guard<std::mutex> lock(mu);
+      --running;
+    };
+  };
+  {
+    DynamicBatcher batcher(Config(16), [&](const std::vector<Tensor>& x) { return model.Run(x); });
+    batcher.Submit(Rows(1, 0), tracked(&results[0], false));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(1, 100), tracked(&results[1], true));
+    batcher.Submit(Rows(1, 200), tracked(&results[2], false));
+    batcher.Submit(Rows(1, 300), tracked(&results[3], false));
+    model.Release();
+    while (model.batch_rows().size() < 2) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(1, 400), tracked(&results[4], false));
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 3, 1}));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(results[static_cast<size_t>(i)].order, i + 1);
+  EXPECT_EQ(results[4].values, (std::vector<float>{4000}));
+  EXPECT_EQ(most_running, 1);
 }
 
 TEST(DynamicBatcher, NeverExceedsMaxBatchSize) {
