@@ -30,8 +30,9 @@ const char kPredictHelp[] = R"(usage: fornax predict --model FILE.keras --input 
 
 Loads a Keras 3 .keras archive (written by Keras or by `fornax train
 --output`) and runs model.predict on the input arrays. With --server, sends
-the arrays in one ModelInfer call to a `fornax serve` (or Triton) instead;
-arrays are cast to the served model's input datatypes. When --model is no
+the arrays to a `fornax serve` (or Triton) instead, in ModelInfer calls of
+the served model's max_batch_size rows, cast to its input datatypes, and
+joins the answers. When --model is no
 file (and does not end in .keras), it names a deployment (`fornax deploy`):
 the coordinator says where it is served, and the call goes there as with
 --server. While a redeploy loads, the previous version answers.
@@ -43,7 +44,8 @@ the coordinator says where it is served, and the call goes there as with
                    model input, keyed by input name
   --output FILE    .npy for a single-output model's predictions; .npz keyed
                    by output name (any number of outputs)
-  --batch-size N   samples per step (default 32)
+  --batch-size N   samples per step (default 32); with a server, rows per
+                   ModelInfer call (default: the model's max_batch_size)
 )";
 
 namespace {
@@ -54,6 +56,7 @@ struct PredictOptions {
   std::string input_path;
   std::string output_path;
   int64_t batch_size = 32;
+  bool batch_size_given = false;
 };
 
 // One array per input name, in `names` order.
@@ -104,6 +107,70 @@ absl::Status RpcError(const grpc::Status& status, const std::string& server, con
                       absl::StrCat("predict: ", rpc, " on ", server, ": ", status.error_message()));
 }
 
+// Joins blocks of rows (same dtype and trailing dims) along the batch axis.
+absl::StatusOr<Tensor> ConcatRows(const std::vector<Tensor>& blocks) {
+  if (blocks.size() == 1) return blocks[0];
+  std::vector<int64_t> dims = blocks[0].shape().dims();
+  int64_t rows = 0;
+  for (const Tensor& block : blocks) {
+    std::vector<int64_t> block_dims = block.shape().dims();
+    rows += block_dims[0];
+    block_dims[0] = dims[0];
+    if (block.dtype() != blocks[0].dtype() || block_dims != dims) {
+      return absl::DataLossError("predict: the server's answers differ in datatype or shape");
+    }
+  }
+  dims[0] = rows;
+  Tensor joined(blocks[0].dtype(), Shape(dims));
+  char* out = static_cast<char*>(joined.raw_data());
+  for (const Tensor& block : blocks) {
+    std::memcpy(out, block.raw_data(), block.byte_size());
+    out += block.byte_size();
+  }
+  return joined;
+}
+
+// Rows per ModelInfer call: the served model's max_batch_size (0 when it
+// does not batch: everything in one call), capped by --batch-size if given.
+absl::StatusOr<int64_t> RowsPerCall(inference::GRPCInferenceService::Stub& stub,
+                                    const PredictOptions& options, int64_t rows) {
+  inference::ModelConfigRequest request;
+  request.set_name(options.model_path);
+  inference::ModelConfigResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status status = stub.ModelConfig(&context, request, &response);
+  if (!status.ok()) return RpcError(status, options.server, "ModelConfig");
+  int64_t per_call = response.config().max_batch_size() > 0 ? response.config().max_batch_size()
+                                                            : std::max<int64_t>(rows, 1);
+  if (options.batch_size_given) per_call = std::min(per_call, options.batch_size);
+  return per_call;
+}
+
+// One ModelInfer call on rows [begin, end) of every input.
+absl::StatusOr<inference::ModelInferResponse> InferRows(
+    inference::GRPCInferenceService::Stub& stub, const PredictOptions& options,
+    const inference::ModelMetadataResponse& metadata, const std::vector<Tensor>& x, int64_t begin,
+    int64_t end) {
+  inference::ModelInferRequest request;
+  request.set_model_name(options.model_path);
+  for (int i = 0; i < metadata.inputs_size(); ++i) {
+    const Tensor value = x[static_cast<size_t>(i)].SliceRows(begin, end);
+    auto* input = request.add_inputs();
+    input->set_name(metadata.inputs(i).name());
+    input->set_datatype(metadata.inputs(i).datatype());
+    for (int64_t d : value.shape().dims()) input->add_shape(d);
+    request.add_raw_input_contents()->assign(static_cast<const char*>(value.raw_data()),
+                                             value.byte_size());
+  }
+  inference::ModelInferResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+  grpc::Status status = stub.ModelInfer(&context, request, &response);
+  if (!status.ok()) return RpcError(status, options.server, "ModelInfer");
+  return response;
+}
+
 absl::Status PredictRemote(const PredictOptions& options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(256 << 20);
@@ -123,37 +190,49 @@ absl::Status PredictRemote(const PredictOptions& options) {
   std::vector<std::string> names;
   for (const auto& input : metadata.inputs()) names.push_back(input.name());
   FORNAX_ASSIGN_OR_RETURN(std::vector<Tensor> x, ReadInputs(options.input_path, names));
-  inference::ModelInferRequest request;
-  request.set_model_name(options.model_path);
-  for (int i = 0; i < metadata.inputs_size(); ++i) {
+  int64_t rows = -1;
+  for (size_t i = 0; i < x.size(); ++i) {
     FORNAX_ASSIGN_OR_RETURN(DType dtype, serving::DTypeFromWire(metadata.inputs(i).datatype()));
-    const Tensor value = x[static_cast<size_t>(i)].dtype() == dtype
-                             ? x[static_cast<size_t>(i)]
-                             : x[static_cast<size_t>(i)].CastTo(dtype);
-    auto* input = request.add_inputs();
-    input->set_name(names[static_cast<size_t>(i)]);
-    input->set_datatype(metadata.inputs(i).datatype());
-    for (int64_t d : value.shape().dims()) input->add_shape(d);
-    request.add_raw_input_contents()->assign(static_cast<const char*>(value.raw_data()),
-                                             value.byte_size());
-  }
-  inference::ModelInferResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = stub->ModelInfer(&context, request, &response);
-  if (!status.ok()) return RpcError(status, options.server, "ModelInfer");
-  NamedTensors y;
-  for (int i = 0; i < response.outputs_size(); ++i) {
-    const auto& output = response.outputs(i);
-    FORNAX_ASSIGN_OR_RETURN(DType dtype, serving::DTypeFromWire(output.datatype()));
-    Tensor value(dtype, Shape(std::vector<int64_t>(output.shape().begin(), output.shape().end())));
-    if (i >= response.raw_output_contents_size() ||
-        response.raw_output_contents(i).size() != value.byte_size()) {
-      return absl::DataLossError(absl::StrCat("predict: output '", output.name(), "' from ",
-                                              options.server,
-                                              " has no raw contents of the size its shape says"));
+    if (x[i].dtype() != dtype) x[i] = x[i].CastTo(dtype);
+    const int64_t n = x[i].shape().rank() > 0 ? x[i].shape().dims()[0] : 0;
+    if (n < 1 || (rows >= 0 && n != rows)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("predict: --input ", options.input_path, ": input '", names[i],
+                       "' must have the same positive number of rows as the others; got shape ",
+                       x[i].shape().ToString()));
     }
-    std::memcpy(value.raw_data(), response.raw_output_contents(i).data(), value.byte_size());
-    y.emplace_back(output.name(), std::move(value));
+    rows = n;
+  }
+  FORNAX_ASSIGN_OR_RETURN(const int64_t per_call, RowsPerCall(*stub, options, rows));
+  // Each output's rows as they come back, then joined along the batch axis.
+  std::vector<std::string> output_names;
+  std::vector<std::vector<Tensor>> parts;
+  for (int64_t begin = 0; begin < rows; begin += per_call) {
+    const int64_t end = std::min(rows, begin + per_call);
+    FORNAX_ASSIGN_OR_RETURN(inference::ModelInferResponse response,
+                            InferRows(*stub, options, metadata, x, begin, end));
+    parts.resize(static_cast<size_t>(response.outputs_size()));
+    for (int i = 0; i < response.outputs_size(); ++i) {
+      const auto& output = response.outputs(i);
+      if (begin == 0) output_names.push_back(output.name());
+      FORNAX_ASSIGN_OR_RETURN(DType dtype, serving::DTypeFromWire(output.datatype()));
+      Tensor value(dtype,
+                   Shape(std::vector<int64_t>(output.shape().begin(), output.shape().end())));
+      if (i >= response.raw_output_contents_size() ||
+          response.raw_output_contents(i).size() != value.byte_size() ||
+          value.shape().rank() == 0 || value.shape().dims()[0] != end - begin) {
+        return absl::DataLossError(absl::StrCat(
+            "predict: output '", output.name(), "' from ", options.server,
+            " has no raw contents of the size its shape says, or not ", end - begin, " rows"));
+      }
+      std::memcpy(value.raw_data(), response.raw_output_contents(i).data(), value.byte_size());
+      parts[static_cast<size_t>(i)].push_back(std::move(value));
+    }
+  }
+  NamedTensors y;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    FORNAX_ASSIGN_OR_RETURN(Tensor joined, ConcatRows(parts[i]));
+    y.emplace_back(output_names[i], std::move(joined));
   }
   return WriteOutputs(options.output_path, y);
 }
@@ -186,6 +265,7 @@ int RunPredict(const std::string& coordinator, const std::vector<std::string>& a
   options.output_path = parsed->values["output"];
   if (parsed->values.count("batch-size")) {
     const std::string& value = parsed->values["batch-size"];
+    options.batch_size_given = true;
     if (!absl::SimpleAtoi(value, &options.batch_size) || options.batch_size < 1) {
       return ReportError(absl::InvalidArgumentError(
           absl::StrCat("predict: --batch-size: expected a positive integer, got '", value, "'")));

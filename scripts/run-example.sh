@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's "run it" command: installs dependencies, builds Fornax, starts
 # a coordinator and one worker on this machine, submits an example job,
-# follows it live (Keras-style progress rebuilt from the event stream) and
-# pulls the trained model as a .keras file.
+# follows it live (Keras-style progress rebuilt from the event stream),
+# pulls the trained model as a .keras file, deploys it to the worker and
+# asks it for predictions over the Open Inference Protocol.
 #
 #   scripts/run-example.sh                     # examples/fashion_mlp on the service
 #   scripts/run-example.sh fashion_cnn         # another folder under examples/
@@ -140,3 +141,27 @@ echo "run-example.sh: job $job_id; fornax logs -f $job_id"
 "$fornax" pull "$job_id" -o "$out_dir/model.keras"
 echo "run-example.sh: the trained model is $out_dir/model.keras" \
   "(keras.models.load_model opens it; so does fornax predict)"
+
+# Serve it: the worker hosts the final model over the Open Inference
+# Protocol, and the first 1,000 test images go through it.
+"$fornax" deploy "$job_id" --name "$example"
+/usr/bin/python3 - "$job" "$out_dir" <<'PY'
+import gzip, re, sys
+import numpy as np
+job, out = sys.argv[1], sys.argv[2]
+reshape = [int(d) for d in re.findall(r"reshape: \[([0-9, ]+)\]", open(job).read())[-1].split(",")]
+root = "/usr/share/datasets/fashion-mnist/"
+with gzip.open(root + "t10k-images-idx3-ubyte.gz") as f:
+    x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)[:1000]
+with gzip.open(root + "t10k-labels-idx1-ubyte.gz") as f:
+    y = np.frombuffer(f.read(), np.uint8, offset=8)[:1000]
+np.save(out + "/test_x.npy", (x.astype(np.float32) / 255).reshape([-1] + reshape))
+np.save(out + "/test_y.npy", y)
+PY
+"$fornax" predict --model "$example" --input "$out_dir/test_x.npy" \
+  --output "$out_dir/test_predictions.npy"
+/usr/bin/python3 -c "
+import numpy as np
+p = np.load('$out_dir/test_predictions.npy'); y = np.load('$out_dir/test_y.npy')
+print('run-example.sh: served by the worker: accuracy %.4f on the first %d test images'
+      ' (%s)' % ((p.argmax(1) == y).mean(), len(y), '$out_dir/test_predictions.npy'))"

@@ -62,11 +62,12 @@ class DeployTest : public ServiceTest {
     return job->job_id();
   }
 
-  // 64 Fashion-MNIST-like rows of 784 floats in [0, 1), as x.npy.
+  // 150 Fashion-MNIST-like rows of 784 floats in [0, 1), as x.npy: more
+  // than the served max_batch_size (64), so predict sends 3 calls.
   std::string WriteInput() {
-    Tensor x(DType::kFloat32, Shape({64, 784}));
+    Tensor x(DType::kFloat32, Shape({150, 784}));
     float* p = static_cast<float*>(x.raw_data());
-    for (int64_t i = 0; i < 64 * 784; ++i) p[i] = static_cast<float>((i * 7919) % 256) / 256.0f;
+    for (int64_t i = 0; i < 150 * 784; ++i) p[i] = static_cast<float>((i * 7919) % 256) / 256.0f;
     const std::string path = Path("x.npy");
     EXPECT_TRUE(WriteNpy(path, x).ok());
     return path;
