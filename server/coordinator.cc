@@ -325,7 +325,7 @@ void Coordinator::ScheduleLocked() {
   if (pending.empty()) return;
   std::map<std::string, WorkerSlots> slots;
   for (const auto& [id, w] : workers_) {
-    if (!w.up || !w.session) continue;
+    if (!w.up || !w.session || w.draining) continue;
     const v1::Resources& c = w.info.capacity();
     ResourceNeeds capacity{c.gpus(), c.memory_bytes(), c.cpus()};
     slots[id] = {id, capacity, capacity, std::max(c.slots(), 1)};
@@ -377,9 +377,10 @@ void Coordinator::ScheduleLocked() {
   }
 }
 
-absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reason, bool failure,
+absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reason, Requeue why,
                                         NewEvent* event) {
   v1::Job& j = job->job;
+  const bool failure = why == Requeue::kFailure;
   if (failure) {
     job->failures += 1;
     if (job->failures > j.spec().max_restarts()) {
@@ -395,7 +396,7 @@ absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reaso
   const int32_t old_attempt = j.attempt();
   j.set_state(v1::JOB_STATE_QUEUED);
   j.set_attempt(j.attempt() + 1);
-  j.set_restarts(j.restarts() + 1);
+  if (why != Requeue::kPreempted) j.set_restarts(j.restarts() + 1);
   j.clear_worker_id();
   j.set_epoch(job->latest_checkpoint.epoch());
   j.set_global_step(job->latest_checkpoint.global_step());
@@ -415,7 +416,7 @@ absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reaso
   // The event belongs to the attempt that ended.
   event->attempt = old_attempt;
   event->event.mutable_state()->set_worker_id(old_worker);
-  if (metrics_ != nullptr) metrics_->CountRestart(j.job_id());
+  if (metrics_ != nullptr && why != Requeue::kPreempted) metrics_->CountRestart(j.job_id());
   return absl::OkStatus();
 }
 

@@ -136,6 +136,16 @@ class Coordinator {
     int64_t last_heartbeat_ms = 0;
     bool up = false;
     std::string inference_address;  // empty: it hosts no models
+    // It reported a preempted attempt (it is shutting down): no new jobs
+    // until it registers again.
+    bool draining = false;
+  };
+
+  // Why a running job goes back to the queue.
+  enum class Requeue {
+    kFailure,    // it failed: counts against max_restarts, retried after the backoff
+    kLost,       // its worker lost it: a restart, but not the job's fault
+    kPreempted,  // its worker stopped it to shut down: neither a restart nor a failure
   };
 
   Coordinator(CoordinatorOptions options, Metrics* metrics, std::unique_ptr<Store> store,
@@ -150,9 +160,9 @@ class Coordinator {
       std::optional<v1::CheckpointRecord> checkpoint = std::nullopt);
   StoredJob* FindLocked(const std::string& job_id);
   // Moves a running job back to the queue with attempt + 1 (from its latest
-  // checkpoint). `failure` counts against max_restarts and delays the retry;
-  // when none are left the job fails instead.
-  absl::Status RequeueLocked(StoredJob* job, const std::string& reason, bool failure,
+  // checkpoint), as `why` says; a failure with no restarts left fails it
+  // instead.
+  absl::Status RequeueLocked(StoredJob* job, const std::string& reason, Requeue why,
                              NewEvent* event);
   void ScheduleLocked();
   void ExpireLeasesLocked(int64_t now_ms);

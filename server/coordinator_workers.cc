@@ -79,6 +79,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   w.session = std::make_shared<LeaseSession>(session_id, worker_id);
   session_worker_[session_id] = worker_id;
   w.up = true;
+  w.draining = false;
   w.last_heartbeat_ms = now;
   w.info.set_worker_id(worker_id);
   w.info.set_hostname(request.hostname());
@@ -111,8 +112,9 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   for (const std::string& job_id : lost) {
     StoredJob job = *FindLocked(job_id);
     NewEvent event;
-    FORNAX_RETURN_IF_ERROR(RequeueLocked(
-        &job, absl::StrCat("worker ", worker_id, " re-registered without it"), false, &event));
+    FORNAX_RETURN_IF_ERROR(
+        RequeueLocked(&job, absl::StrCat("worker ", worker_id, " re-registered without it"),
+                      Requeue::kLost, &event));
     FORNAX_RETURN_IF_ERROR(CommitLocked(std::move(job), {std::move(event)}).status());
   }
   ReconcileHostedLocked(request);
@@ -199,12 +201,17 @@ absl::Status Coordinator::ApplyResultLocked(StoredJob* job, const v1::AttemptRes
     *event = StateEvent(j, "succeeded");
     return absl::OkStatus();
   }
+  if (result.preempted()) {
+    workers_[j.worker_id()].draining = true;
+    return RequeueLocked(job, absl::StrCat("worker ", j.worker_id(), " shut down (preempted)"),
+                         Requeue::kPreempted, event);
+  }
   if (result.cancelled()) {
-    return RequeueLocked(job, absl::StrCat("worker ", j.worker_id(), " stopped the job"), false,
-                         event);
+    return RequeueLocked(job, absl::StrCat("worker ", j.worker_id(), " stopped the job"),
+                         Requeue::kLost, event);
   }
   *j.mutable_failure() = result.failure();
-  return RequeueLocked(job, DescribeFailure(result.failure()), true, event);
+  return RequeueLocked(job, DescribeFailure(result.failure()), Requeue::kFailure, event);
 }
 
 absl::StatusOr<v1::ReportEventsResponse> Coordinator::ReportEvents(
@@ -331,7 +338,7 @@ void Coordinator::ExpireLeasesLocked(int64_t now_ms) {
     absl::Status status = RequeueLocked(
         &job,
         absl::StrCat("worker ", job.job.worker_id(), " lost (no heartbeat for ", silent, " ms)"),
-        false, &event);
+        Requeue::kLost, &event);
     if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
     if (!status.ok()) {  // it stays running; the next pass retries
       std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";

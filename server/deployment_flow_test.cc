@@ -16,15 +16,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-bool WaitFor(const std::function<bool()>& done, int timeout_ms = 5000) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 // Heartbeats the workers every 50 ms on a thread of its own, for tests with
 // short leases.
 class Heartbeats {

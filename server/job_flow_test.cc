@@ -15,15 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-bool WaitFor(const std::function<bool()>& done, int timeout_ms = 5000) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 std::vector<v1::JobEvent> Watch(TestCluster& cluster, const std::string& job_id, int64_t after) {
   grpc::ClientContext context;
   v1::WatchJobRequest request;

@@ -5,11 +5,14 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "grpcpp/client_context.h"
@@ -38,6 +41,16 @@ inline std::string ReadSourceFile(const std::string& relative) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Polls `done` every 10 ms for up to `timeout_ms`; its last answer.
+inline bool WaitFor(const std::function<bool()>& done, int timeout_ms = 5000) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
 }
 
 class TestCluster {
@@ -238,6 +251,14 @@ inline v1::WorkerEvent ResultEvent(int64_t worker_sequence, bool succeeded) {
     e.mutable_result()->mutable_failure()->set_exit_code(-1);
     e.mutable_result()->mutable_failure()->set_signal(9);
   }
+  return e;
+}
+
+// The result a worker sends for an attempt it stopped to shut down.
+inline v1::WorkerEvent PreemptedEvent(int64_t worker_sequence) {
+  v1::WorkerEvent e;
+  e.set_worker_sequence(worker_sequence);
+  e.mutable_result()->set_preempted(true);
   return e;
 }
 

@@ -169,7 +169,7 @@ void JobAttempt::Run() {
 }
 
 void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
-  if (abandoned_ || interrupted_) {
+  if (abandoned_) {
     outbox_.Close();
     finished_ = true;
     env_->on_event();
@@ -180,6 +180,8 @@ void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
   std::unique_lock<std::mutex> lock(mu_);
   if (cancelled_) {
     result->set_cancelled(true);
+  } else if (interrupted_) {
+    result->set_preempted(true);
   } else if (exit != nullptr && exit->exit_code == 0 && saw_final_) {
     result->set_succeeded(true);
   } else {

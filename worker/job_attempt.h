@@ -4,8 +4,9 @@
 // the job process (job_process.h) and turns what it reports into the
 // attempt's outbox (event_outbox.h): RUNNING, step and epoch metrics, log
 // lines, checkpoints (hashed, for upload) and finally the result: success,
-// cancelled, or a failure with the exit code or signal, the engine's error,
-// the last log lines, and the epoch and step it reached.
+// cancelled, preempted (the worker shuts down), or a failure with the exit
+// code or signal, the engine's error, the last log lines, and the epoch and
+// step it reached.
 // Thread-safety: Cancel/Interrupt/Abandon from any thread while Run runs.
 #ifndef FORNAX_WORKER_JOB_ATTEMPT_H_
 #define FORNAX_WORKER_JOB_ATTEMPT_H_
@@ -45,8 +46,8 @@ class JobAttempt {
   void Run();
   // Stops the job; its result says cancelled.
   void Cancel();
-  // Stops the job without a result (the worker shuts down): the coordinator
-  // requeues it when the lease ends.
+  // Stops the job because the worker shuts down; its result says preempted,
+  // so the coordinator requeues it at once.
   void Interrupt();
   // Stops the job and drops what it has not reported: it is no longer ours.
   void Abandon();

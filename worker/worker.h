@@ -11,7 +11,8 @@
 // report refused with FAILED_PRECONDITION / NOT_FOUND on two sessions in a
 // row: the first refusal makes it register again) is stopped and forgotten.
 // Shutdown() (SIGTERM) stops the job processes, flushes what they reported
-// (up to 3 s) and ends the lease; the coordinator requeues their jobs.
+// and a preempted result per attempt (up to 3 s), and ends the lease; the
+// coordinator requeues their jobs at once.
 // Unless --inference-listen is "none" it also hosts models (model_host.h):
 // HostModel/UnhostModel come down the lease, and every heartbeat (plus one
 // at once on each state change) reports the hosted models.

@@ -1,6 +1,6 @@
 // The fornax-worker binary: its "listening" line, SIGTERM stopping it
-// gracefully (exit 0, its job process gone with it), and a bad
-// --inference-listen refused at start.
+// gracefully (exit 0, its job process gone with it, a preempted result sent
+// for its job), and a bad --inference-listen refused at start.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -91,9 +91,12 @@ TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
   EXPECT_LT(seconds, 8.0);
   EXPECT_NE(kill(job, 0), 0) << "the job process outlived its worker";
   fclose(stdout_of_worker);
-  // Interrupted, not failed: no result (the worker has exited, so it sent
-  // all it will), and the coordinator requeues the job when the lease ends.
-  EXPECT_FALSE(coordinator.events["j1"].rbegin()->second.has_result());
+  // Preempted, not failed: the last thing it sent before exiting is a
+  // preempted result, so the coordinator requeues the job at once.
+  const v1::WorkerEvent& last = coordinator.events["j1"].rbegin()->second;
+  ASSERT_TRUE(last.has_result()) << last.ShortDebugString();
+  EXPECT_TRUE(last.result().preempted()) << last.ShortDebugString();
+  EXPECT_FALSE(last.result().has_failure());
 }
 
 TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {
