@@ -139,6 +139,13 @@ class Coordinator {
     // It reported a preempted attempt (it is shutting down): no new jobs
     // until it registers again.
     bool draining = false;
+    // Its running jobs (by "job_id#attempt") that its latest heartbeats did
+    // not list: since when, and in how many heartbeats in a row.
+    struct Missing {
+      int64_t since_ms = 0;
+      int heartbeats = 0;
+    };
+    std::map<std::string, Missing> missing;
   };
 
   // Why a running job goes back to the queue.
@@ -168,6 +175,11 @@ class Coordinator {
   void ExpireLeasesLocked(int64_t now_ms);
   void RefreshGaugesLocked();
   absl::StatusOr<std::string> WorkerOfSessionLocked(const std::string& session_id);
+  // Compares a heartbeat's running list with the jobs assigned to the
+  // worker: cancels what it runs that is not its, requeues what it lost.
+  void ReconcileRunningLocked(const std::string& worker_id,
+                              const google::protobuf::RepeatedPtrField<v1::RunningJob>& running,
+                              int64_t now_ms);
   absl::Status ApplyResultLocked(StoredJob* job, const v1::AttemptResult& result, NewEvent* event);
 
   // Deployments (coordinator_deployments.cc). REQUIRES: mu_ held.

@@ -80,6 +80,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   session_worker_[session_id] = worker_id;
   w.up = true;
   w.draining = false;
+  w.missing.clear();
   w.last_heartbeat_ms = now;
   w.info.set_worker_id(worker_id);
   w.info.set_hostname(request.hostname());
@@ -146,9 +147,11 @@ absl::Status Coordinator::Heartbeat(const LeaseSession& session, const v1::Lease
     return absl::FailedPreconditionError(
         absl::StrCat("session '", session.id(), "' is not current; register again"));
   }
-  w.last_heartbeat_ms = NowMs();
+  const int64_t now = NowMs();
+  w.last_heartbeat_ms = now;
   *w.info.mutable_free() = request.free();
   ApplyHostedLocked(session.worker_id(), request.hosted());
+  ReconcileRunningLocked(session.worker_id(), request.running(), now);
   return absl::OkStatus();
 }
 
@@ -189,6 +192,60 @@ absl::Status Coordinator::CheckHolds(const std::string& session_id, const std::s
   std::lock_guard<std::mutex> lock(mu_);
   FORNAX_ASSIGN_OR_RETURN(std::string worker, WorkerOfSessionLocked(session_id));
   return Holds(FindLocked(job_id), job_id, worker, attempt);
+}
+
+void Coordinator::ReconcileRunningLocked(
+    const std::string& worker_id, const google::protobuf::RepeatedPtrField<v1::RunningJob>& running,
+    int64_t now_ms) {
+  WorkerState& w = workers_[worker_id];
+  std::set<std::string> listed;
+  for (const v1::RunningJob& r : running) {
+    listed.insert(AckKey(r.job_id(), r.attempt()));
+    // Not its (requeued, cancelled or never assigned here): stop it. A job
+    // that ended here is still listed until its last events are stored.
+    absl::Status holds = Holds(FindLocked(r.job_id()), r.job_id(), worker_id, r.attempt());
+    if (holds.ok() || !w.session) continue;
+    v1::LeaseResponse message;
+    message.mutable_cancel()->set_job_id(r.job_id());
+    message.mutable_cancel()->set_attempt(r.attempt());
+    message.mutable_cancel()->set_reason(std::string(holds.message()));
+    w.session->Push(std::move(message));
+  }
+  // Its but not listed: lost once two heartbeats in a row, at least half a
+  // heartbeat interval apart, lacked it. One missing heartbeat alone may
+  // have been written before the assignment reached the worker, and the
+  // worker sends some heartbeats in quick succession (hosted model changes).
+  std::map<std::string, WorkerState::Missing> missing;
+  std::vector<std::pair<std::string, WorkerState::Missing>> lost;
+  for (const auto& [order, job] : jobs_) {
+    const v1::Job& j = job.job;
+    if (j.state() != v1::JOB_STATE_RUNNING || j.worker_id() != worker_id) continue;
+    const std::string key = AckKey(j.job_id(), j.attempt());
+    if (listed.count(key) > 0) continue;
+    auto it = w.missing.find(key);
+    WorkerState::Missing m = it == w.missing.end() ? WorkerState::Missing{now_ms, 0} : it->second;
+    m.heartbeats += 1;
+    if (m.heartbeats >= 2 && now_ms - m.since_ms >= options_.heartbeat_interval_ms / 2) {
+      lost.emplace_back(j.job_id(), m);
+    } else {
+      missing[key] = m;
+    }
+  }
+  w.missing.swap(missing);
+  for (const auto& [job_id, m] : lost) {
+    StoredJob job = *FindLocked(job_id);
+    NewEvent event;
+    absl::Status status =
+        RequeueLocked(&job,
+                      absl::StrCat("worker ", worker_id, " no longer runs it (missing from ",
+                                   m.heartbeats, " heartbeats over ", now_ms - m.since_ms, " ms)"),
+                      Requeue::kLost, &event);
+    if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
+    if (!status.ok()) {  // it stays running; the next heartbeat retries
+      std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";
+    }
+  }
+  if (!lost.empty()) ScheduleLocked();
 }
 
 absl::Status Coordinator::ApplyResultLocked(StoredJob* job, const v1::AttemptResult& result,

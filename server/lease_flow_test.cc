@@ -1,7 +1,9 @@
 // Leases beyond a job's normal run, over real gRPC on loopback: a worker
 // that shuts down hands its jobs back at once (preempted), and heartbeats
 // reconcile what a worker runs with what the coordinator believes.
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -77,6 +79,92 @@ TEST(LeaseFlow, PreemptedJobMovesAtOnceWithoutCountingAndTheWorkerGetsNoNewJobs)
   }
   EXPECT_TRUE(saw_requeue);
   EXPECT_EQ(cluster.Get(job.job_id()).state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(LeaseFlow, AJobMissingFromTwoHeartbeatsIsRequeuedAsLostNotFailed) {
+  ServerOptions options;
+  // Lost once missing from two heartbeats at least 1.5 s apart.
+  options.coordinator.heartbeat_interval_ms = 3000;
+  options.coordinator.retry_backoff_ms = 60000;  // a counted retry would wait a minute
+  TestCluster cluster(options);
+  v1::JobSpec spec = cluster.ValidSpec();
+  spec.set_max_restarts(0);  // a counted failure would fail the job
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(spec, &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  worker.Register();  // assigned now; in flight until Next() reads it
+  worker.OpenLease();
+  // Two heartbeats without it, but in quick succession: the assignment may
+  // still be on its way, so the job stays.
+  worker.HeartbeatAndWait();
+  EXPECT_EQ(cluster.Get(job.job_id()).state(), v1::JOB_STATE_RUNNING);
+  ASSERT_TRUE(worker.Next().has_assign());
+  worker.HeartbeatAndWait();  // lists it
+
+  worker.set_running({});  // the worker lost it
+  const auto first_miss = std::chrono::steady_clock::now();
+  worker.HeartbeatAndWait();
+  EXPECT_EQ(cluster.Get(job.job_id()).attempt(), 0);
+  std::this_thread::sleep_until(first_miss + std::chrono::milliseconds(1600));
+  worker.HeartbeatAndWait();
+  v1::Job requeued = cluster.Get(job.job_id());
+  // Requeued and placed again at once (the worker's slot is free), counted
+  // as a restart but not as a failure.
+  EXPECT_EQ(requeued.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(requeued.attempt(), 1);
+  EXPECT_EQ(requeued.restarts(), 1);
+  EXPECT_FALSE(requeued.has_failure());
+  v1::LeaseResponse next = worker.Next();
+  ASSERT_TRUE(next.has_assign());
+  EXPECT_EQ(next.assign().attempt(), 1);
+
+  ASSERT_TRUE(worker.Report(job.job_id(), 1, {ResultEvent(1, true)}).ok());
+  std::string reason;
+  for (const v1::JobEvent& e : EventsOf(cluster, job.job_id())) {
+    if (e.has_state() && e.state().state() == v1::JOB_STATE_QUEUED) reason = e.state().reason();
+  }
+  EXPECT_THAT(reason, HasSubstr("requeued: worker w-1 no longer runs it (missing from 2 "
+                                "heartbeats over "));
+}
+
+TEST(LeaseFlow, AJobTheWorkerListsButDoesNotHoldIsCancelledDownItsLease) {
+  TestCluster cluster;
+  v1::Job mine, theirs;
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &mine).ok());
+  FakeWorker w1(&cluster.workers(), "w-1");
+  w1.Register();
+  w1.OpenLease();
+  ASSERT_EQ(w1.Next().assign().job_id(), mine.job_id());
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &theirs).ok());
+  FakeWorker w2(&cluster.workers(), "w-2");
+  w2.Register();
+  w2.OpenLease();
+  ASSERT_EQ(w2.Next().assign().job_id(), theirs.job_id());
+
+  auto running = [](const std::string& job_id, int32_t attempt) {
+    v1::RunningJob r;
+    r.set_job_id(job_id);
+    r.set_attempt(attempt);
+    return r;
+  };
+  w1.set_running({running(mine.job_id(), 0), running(theirs.job_id(), 0), running("job-99", 0)});
+  w1.HeartbeatAndWait();
+  ASSERT_EQ(w1.pending(), 2u);  // nothing for its own job
+  v1::LeaseResponse cancel = w1.Next();
+  ASSERT_TRUE(cancel.has_cancel()) << cancel.ShortDebugString();
+  EXPECT_EQ(cancel.cancel().job_id(), theirs.job_id());
+  EXPECT_EQ(cancel.cancel().attempt(), 0);
+  EXPECT_THAT(cancel.cancel().reason(),
+              HasSubstr("worker w-1 does not hold " + theirs.job_id() + " attempt 0"));
+  EXPECT_THAT(cancel.cancel().reason(), HasSubstr("on worker w-2"));
+  cancel = w1.Next();
+  ASSERT_TRUE(cancel.has_cancel()) << cancel.ShortDebugString();
+  EXPECT_EQ(cancel.cancel().job_id(), "job-99");
+  EXPECT_THAT(cancel.cancel().reason(), HasSubstr("not found"));
+  // Nothing changed for the coordinator.
+  EXPECT_EQ(cluster.Get(mine.job_id()).worker_id(), "w-1");
+  EXPECT_EQ(cluster.Get(theirs.job_id()).worker_id(), "w-2");
+  EXPECT_EQ(cluster.Get(theirs.job_id()).state(), v1::JOB_STATE_RUNNING);
 }
 
 }  // namespace

@@ -5,14 +5,20 @@
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "grpcpp/client_context.h"
@@ -154,7 +160,11 @@ class TestCluster {
 };
 
 // A worker driven by the test: registers, holds a Lease stream, reads what
-// comes down it, and reports events.
+// comes down it, and reports events. Like a real worker, its heartbeats list
+// the jobs it runs: those it registered with and was not told to abandon,
+// plus each assignment Next() returned, less each attempt it reported a
+// result for; set_running() overrides that. Heartbeat() may run on a thread
+// of its own while another one reads (Next, HeartbeatAndWait).
 class FakeWorker {
  public:
   FakeWorker(v1::Workers::Stub* stub, std::string name, int slots = 1)
@@ -179,26 +189,67 @@ class FakeWorker {
     grpc::Status status = stub_->Register(&context, request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     session_ = response.session_id();
+    set_running(running);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : response.abandon()) running_.erase({r.job_id(), r.attempt()});
     return response;
+  }
+
+  // What its heartbeats list from now on.
+  void set_running(const std::vector<v1::RunningJob>& running) {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.clear();
+    for (const auto& r : running) running_.insert({r.job_id(), r.attempt()});
   }
 
   void OpenLease() {
     lease_context_ = std::make_unique<grpc::ClientContext>();
     lease_ = stub_->Lease(lease_context_.get());
+    beats_ = 0;
+    acks_ = 0;
+    pending_.clear();
     Heartbeat();
   }
   void Heartbeat(const std::vector<v1::HostedModel>& hosted = {}) {
     v1::LeaseRequest request;
     request.set_session_id(session_);
     for (const auto& h : hosted) *request.add_hosted() = h;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [job_id, attempt] : running_) {
+        v1::RunningJob* r = request.add_running();
+        r->set_job_id(job_id);
+        r->set_attempt(attempt);
+      }
+    }
+    ++beats_;
     ASSERT_TRUE(lease_->Write(request));
+  }
+  // A heartbeat, then reads until the coordinator acknowledged it (it has
+  // been applied); other messages that came meanwhile wait for Next().
+  void HeartbeatAndWait(const std::vector<v1::HostedModel>& hosted = {}) {
+    Heartbeat(hosted);
+    v1::LeaseResponse response;
+    while (acks_ < beats_ && lease_->Read(&response)) {
+      if (response.kind_case() == v1::LeaseResponse::kHeartbeatAck) {
+        ++acks_;
+      } else {
+        pending_.push_back(response);
+      }
+    }
   }
   // The next message that is not a heartbeat ack; an empty one when the
   // stream ended.
   v1::LeaseResponse Next() {
     v1::LeaseResponse response;
+    if (!pending_.empty()) {
+      response = pending_.front();
+      pending_.pop_front();
+      return Track(response);
+    }
     while (lease_->Read(&response)) {
-      if (response.kind_case() != v1::LeaseResponse::kHeartbeatAck) return response;
+      if (response.kind_case() != v1::LeaseResponse::kHeartbeatAck) return Track(response);
+      ++acks_;
     }
     return v1::LeaseResponse();
   }
@@ -218,14 +269,33 @@ class FakeWorker {
     request.set_session_id(session_);
     request.set_job_id(job_id);
     request.set_attempt(attempt);
-    for (const auto& e : events) *request.add_events() = e;
+    bool result = false;
+    for (const auto& e : events) {
+      *request.add_events() = e;
+      result = result || e.has_result();
+    }
     v1::ReportEventsResponse ignored;
-    return stub_->ReportEvents(&context, request, response ? response : &ignored);
+    grpc::Status status = stub_->ReportEvents(&context, request, response ? response : &ignored);
+    if (status.ok() && result) {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.erase({job_id, attempt});
+    }
+    return status;
   }
 
   const std::string& session() const { return session_; }
+  // Messages HeartbeatAndWait read that Next() has not returned yet.
+  size_t pending() const { return pending_.size(); }
 
  private:
+  const v1::LeaseResponse& Track(const v1::LeaseResponse& response) {
+    if (response.has_assign()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.insert({response.assign().job_id(), response.assign().attempt()});
+    }
+    return response;
+  }
+
   v1::Workers::Stub* stub_;
   std::string name_;
   int slots_;
@@ -233,6 +303,11 @@ class FakeWorker {
   std::string session_;
   std::unique_ptr<grpc::ClientContext> lease_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::LeaseRequest, v1::LeaseResponse>> lease_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, int32_t>> running_;  // guarded by mu_
+  std::atomic<int64_t> beats_{0};                      // heartbeats written on this lease
+  int64_t acks_ = 0;                                   // their acks read
+  std::deque<v1::LeaseResponse> pending_;              // read by HeartbeatAndWait, not Next
 };
 
 inline v1::WorkerEvent LogEvent(int64_t worker_sequence, const std::string& text) {
