@@ -102,8 +102,8 @@ TEST(LeaseFlow, AJobMissingFromTwoHeartbeatsIsRequeuedAsLostNotFailed) {
   worker.HeartbeatAndWait();  // lists it
 
   worker.set_running({});  // the worker lost it
-  const auto first_miss = std::chrono::steady_clock::now();
   worker.HeartbeatAndWait();
+  const auto first_miss = std::chrono::steady_clock::now();  // applied before this
   EXPECT_EQ(cluster.Get(job.job_id()).attempt(), 0);
   std::this_thread::sleep_until(first_miss + std::chrono::milliseconds(1600));
   worker.HeartbeatAndWait();
