@@ -21,41 +21,15 @@ perf_analyzer binary is $FORNAX_PERF_ANALYZER, else the source tree's
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
+from serving_harness import check, finish, place, serving
+
 SOURCE = os.environ["FORNAX_SOURCE_DIR"]
-ARCHIVES = os.path.join(SOURCE, "tests/testdata/archives")
 PERF_ANALYZER = os.environ.get(
     "FORNAX_PERF_ANALYZER", os.path.join(SOURCE, ".venv/perf_analyzer/bin/perf_analyzer"))
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
-
-
-def place(repo, model, archive, config):
-    os.makedirs(os.path.join(repo, model, "1"))
-    shutil.copy(os.path.join(ARCHIVES, archive), os.path.join(repo, model, "1", "model.keras"))
-    with open(os.path.join(repo, model, "config.json"), "w") as f:
-        f.write(config)
-
-
-def start_server(fornax, repo):
-    proc = subprocess.Popen(
-        [fornax, "serve", "--model-repository", repo, "--port", "0", "--metrics-port", "0"],
-        stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
-    line = proc.stdout.readline()
-    match = re.match(r"listening grpc=(\S+) metrics=\S+", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"fornax serve printed {line!r}")
-    return proc, match.group(1)
 
 
 def perf_analyzer(url, model, *args):
@@ -139,24 +113,16 @@ def main():
         raise SystemExit(f"no perf_analyzer at {PERF_ANALYZER} "
                          "(scripts/install-deps.sh installs it)")
     with tempfile.TemporaryDirectory() as repo:
-        place(repo, "mlp", "mlp_sgd.keras",
+        place(repo, "mlp", 1, "mlp_sgd.keras",
               '{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200}}')
-        place(repo, "mlp_nobatch", "mlp_sgd.keras",
+        place(repo, "mlp_nobatch", 1, "mlp_sgd.keras",
               '{"max_batch_size": 8, "dynamic_batching": false}')
-        proc, url = start_server(fornax, repo)
-        try:
+        with serving(fornax, repo) as (url, _):
             test_batching_model(url)
             test_config_read(url)
             test_streaming(url)
             test_no_batching_model(url)
-        finally:
-            proc.terminate()
-            code = proc.wait(timeout=30)
-        check(code == 0, f"SIGTERM: fornax serve exits 0 (got {code})")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all perf_analyzer checks passed")
+    finish("perf_analyzer")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Usage: tritonclient_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 import os
 import queue
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,15 +29,9 @@ import numpy as np  # noqa: E402
 import tritonclient.grpc as grpcclient  # noqa: E402
 from tritonclient.utils import InferenceServerException  # noqa: E402
 
-ARCHIVES = os.path.join(os.environ["FORNAX_SOURCE_DIR"], "tests/testdata/archives")
+from serving_harness import ARCHIVES, check, finish, place, serving  # noqa: E402
+
 POLL_MS = 200
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
 
 
 def expect_error(call, code, pattern, what):
@@ -49,14 +42,6 @@ def expect_error(call, code, pattern, what):
         check(ok, f"{what}: {e.status()} {e.message()!r}")
         return
     check(False, f"{what}: no error")
-
-
-def place(repo, model, version, archive):
-    """Makes repo/model/version/model.keras appear atomically (rename)."""
-    tmp = os.path.join(repo, model, f".{version}.tmp")
-    os.makedirs(tmp)
-    shutil.copy(os.path.join(ARCHIVES, archive), os.path.join(tmp, "model.keras"))
-    os.rename(tmp, os.path.join(repo, model, str(version)))
 
 
 def keras_predict(archive, *xs, names=None):
@@ -78,19 +63,6 @@ def infer(client, model, arrays, outputs=None):
         inputs.append(tensor)
     requested = [grpcclient.InferRequestedOutput(n) for n in outputs] if outputs else None
     return client.infer(model, inputs, outputs=requested)
-
-
-def start_server(fornax, repo):
-    proc = subprocess.Popen(
-        [fornax, "serve", "--model-repository", repo, "--port", "0", "--metrics-port", "0",
-         "--poll-interval-ms", str(POLL_MS)],
-        stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
-    line = proc.stdout.readline()
-    match = re.match(r"listening grpc=(\S+) metrics=(\S+)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"fornax serve printed {line!r}")
-    return proc, match.group(1), match.group(2)
 
 
 def test_basics(client, rng):
@@ -370,8 +342,7 @@ def main():
         os.makedirs(os.path.join(repo, "broken", "1"))
         with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
             f.write(b"PK\x03\x04 this is not a keras archive")
-        proc, url, metrics_url = start_server(fornax, repo)
-        try:
+        with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, metrics_url):
             client = grpcclient.InferenceServerClient(url)
             test_basics(client, rng)
             test_outputs(client, rng)
@@ -381,14 +352,7 @@ def main():
             test_predict_command(fornax, url, rng)
             test_repository(client, metrics_url)
             test_hot_reload(url, repo, rng)
-        finally:
-            proc.terminate()
-            code = proc.wait(timeout=30)
-        check(code == 0, f"SIGTERM: fornax serve exits 0 (got {code})")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all serving checks passed")
+    finish("serving")
 
 
 if __name__ == "__main__":

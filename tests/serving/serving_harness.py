@@ -1,0 +1,61 @@
+"""What the Python serving tests share: numbered checks, a model repository
+filled from the test archives, and a `fornax serve` process on free ports.
+
+A test records each check with check(); finish() prints the summary and
+exits non-zero when any failed, so every check runs even after a failure.
+"""
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ARCHIVES = os.path.join(os.environ["FORNAX_SOURCE_DIR"], "tests/testdata/archives")
+failures = []
+
+
+def check(condition, what):
+    print(("ok   " if condition else "FAIL ") + what, flush=True)
+    if not condition:
+        failures.append(what)
+
+
+def finish(what):
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        sys.exit(1)
+    print(f"all {what} checks passed")
+
+
+def place(repo, model, version, archive, config=None):
+    """Makes repo/model/version/model.keras appear atomically (rename), with
+    repo/model/config.json when `config` (JSON text) is given."""
+    tmp = os.path.join(repo, model, f".{version}.tmp")
+    os.makedirs(tmp)
+    shutil.copy(os.path.join(ARCHIVES, archive), os.path.join(tmp, "model.keras"))
+    os.rename(tmp, os.path.join(repo, model, str(version)))
+    if config is not None:
+        with open(os.path.join(repo, model, "config.json"), "w") as f:
+            f.write(config)
+
+
+@contextlib.contextmanager
+def serving(fornax, repo, *flags):
+    """Runs `fornax serve` on `repo`; yields (grpc address, metrics address)
+    and checks that SIGTERM stops it with exit code 0."""
+    proc = subprocess.Popen(
+        [fornax, "serve", "--model-repository", repo, "--port", "0", "--metrics-port", "0",
+         *flags],
+        stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
+    line = proc.stdout.readline()
+    match = re.match(r"listening grpc=(\S+) metrics=(\S+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"fornax serve printed {line!r}")
+    try:
+        yield match.group(1), match.group(2)
+    finally:
+        proc.terminate()
+        code = proc.wait(timeout=30)
+    check(code == 0, f"SIGTERM: fornax serve exits 0 (got {code})")
