@@ -113,6 +113,11 @@ class Coordinator {
   // One heartbeat on a lease stream.
   absl::Status Heartbeat(const LeaseSession& session, const v1::LeaseRequest& request);
   absl::StatusOr<v1::ReportEventsResponse> ReportEvents(const v1::ReportEventsRequest& request);
+  // The worker of `session_id` is stopping: marks it down and ends its
+  // lease, requeues its jobs as preempted and places its deployments on
+  // other workers, all at once. FailedPrecondition when the session is not
+  // its worker's current one.
+  absl::Status Leave(const std::string& session_id);
   // FailedPrecondition unless the session's worker holds the job's attempt.
   absl::Status CheckHolds(const std::string& session_id, const std::string& job_id,
                           int32_t attempt);

@@ -155,6 +155,45 @@ absl::Status Coordinator::Heartbeat(const LeaseSession& session, const v1::Lease
   return absl::OkStatus();
 }
 
+absl::Status Coordinator::Leave(const std::string& session_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_) return absl::UnavailableError("coordinator shutting down");
+  FORNAX_ASSIGN_OR_RETURN(std::string worker_id, WorkerOfSessionLocked(session_id));
+  WorkerState& w = workers_[worker_id];
+  if (!w.session || w.session->id() != session_id) {
+    return absl::FailedPreconditionError(absl::StrCat("session '", session_id, "' of worker ",
+                                                      worker_id,
+                                                      " is not current (expired or replaced)"));
+  }
+  w.up = false;
+  w.info.set_up(false);
+  w.session->Close();
+  w.session.reset();
+  w.missing.clear();
+  ReplaceDeploymentsLocked({worker_id}, "left");
+  // Jobs it reported a result for are requeued already; what is left was
+  // assigned while it stopped, or its last report did not get through.
+  std::vector<std::string> assigned;
+  for (const auto& [order, job] : jobs_) {
+    if (job.job.state() == v1::JOB_STATE_RUNNING && job.job.worker_id() == worker_id) {
+      assigned.push_back(job.job.job_id());
+    }
+  }
+  for (const std::string& job_id : assigned) {
+    StoredJob job = *FindLocked(job_id);
+    NewEvent event;
+    absl::Status status = RequeueLocked(
+        &job, absl::StrCat("worker ", worker_id, " left (preempted)"), Requeue::kPreempted, &event);
+    if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
+    if (!status.ok()) {  // it stays running; the lease timeout requeues it
+      std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";
+    }
+  }
+  RefreshGaugesLocked();
+  ScheduleLocked();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> Coordinator::WorkerOfSessionLocked(const std::string& session_id) {
   auto it = session_worker_.find(session_id);
   if (it == session_worker_.end()) {

@@ -286,6 +286,38 @@ TEST(DeploymentFlow, LostWorkerWithNoOtherHostLeavesItPendingWithTheReason) {
   EXPECT_EQ(d.endpoint(), "");
 }
 
+TEST(DeploymentFlow, ALeavingWorkersDeploymentsMoveAtOnceOrWaitWithTheReason) {
+  Fixture f;  // lease timeout 10 s: only Leave can move it in time
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_TRUE(w1->Next().has_host());
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  ASSERT_TRUE(w1->Leave().ok());
+  d = Get(f.cluster, "mlp");  // moved within the Leave call
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(d.worker_id(), "w-2");
+  EXPECT_EQ(d.endpoint(), "127.0.0.1:9002");
+  EXPECT_EQ(d.version(), 1);
+  v1::LeaseResponse next = w2->Next();
+  ASSERT_TRUE(next.has_host());
+  EXPECT_EQ(next.host().name(), "mlp");
+  EXPECT_EQ(next.host().version(), 1);
+  w2->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+
+  // The last hosting worker leaves: PENDING, saying why.
+  ASSERT_TRUE(w2->Leave().ok());
+  d = Get(f.cluster, "mlp");
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_PENDING);
+  EXPECT_THAT(d.reason(), HasSubstr("worker w-2 left; waiting for a worker that hosts models"));
+  EXPECT_EQ(d.worker_id(), "");
+  EXPECT_EQ(d.endpoint(), "");
+}
+
 TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   Fixture f;
   auto w1 = f.Host("w-1", "127.0.0.1:9001");

@@ -1,5 +1,5 @@
 // Leases beyond a job's normal run, over real gRPC on loopback: a worker
-// that shuts down hands its jobs back at once (preempted), and heartbeats
+// that shuts down hands its jobs back at once (preempted) and leaves, and heartbeats
 // reconcile what a worker runs with what the coordinator believes.
 #include <chrono>
 #include <string>
@@ -79,6 +79,60 @@ TEST(LeaseFlow, PreemptedJobMovesAtOnceWithoutCountingAndTheWorkerGetsNoNewJobs)
   }
   EXPECT_TRUE(saw_requeue);
   EXPECT_EQ(cluster.Get(job.job_id()).state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(LeaseFlow, ALeavingWorkerIsDownAtOnceAndItsJobsMoveAsPreempted) {
+  ServerOptions options;
+  options.coordinator.retry_backoff_ms = 60000;  // a counted retry would wait a minute
+  TestCluster cluster(options);                  // lease timeout 10 s
+  v1::JobSpec spec = cluster.ValidSpec();
+  spec.set_max_restarts(0);  // a counted failure would fail the job
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(spec, &job).ok());
+  FakeWorker leaving(&cluster.workers(), "w-1");
+  leaving.Register();
+  leaving.OpenLease();
+  // Assigned to it, with no result reported (assigned while it stopped).
+  ASSERT_TRUE(leaving.Next().has_assign());
+  FakeWorker other(&cluster.workers(), "w-2");
+  other.Register();
+  other.OpenLease();
+
+  ASSERT_TRUE(leaving.Leave().ok());
+  // In the same call: requeued as a preemption and placed on the other one.
+  v1::Job moved = cluster.Get(job.job_id());
+  EXPECT_EQ(moved.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(moved.worker_id(), "w-2");
+  EXPECT_EQ(moved.attempt(), 1);
+  EXPECT_EQ(moved.restarts(), 0);
+  EXPECT_FALSE(moved.has_failure());
+  v1::LeaseResponse next = other.Next();
+  ASSERT_TRUE(next.has_assign());
+  EXPECT_EQ(next.assign().attempt(), 1);
+  // Down, and its lease stream ended by the coordinator.
+  grpc::ClientContext context;
+  v1::ListWorkersResponse workers;
+  ASSERT_TRUE(cluster.workers().ListWorkers(&context, v1::ListWorkersRequest(), &workers).ok());
+  ASSERT_EQ(workers.workers_size(), 2);
+  EXPECT_EQ(workers.workers(0).worker_id(), "w-1");
+  EXPECT_FALSE(workers.workers(0).up());
+  EXPECT_TRUE(workers.workers(1).up());
+  EXPECT_EQ(leaving.Next().kind_case(), v1::LeaseResponse::KIND_NOT_SET);
+  // Its session is over: leaving again, or reporting, is refused.
+  grpc::Status again = leaving.Leave();
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(again.error_message(), HasSubstr("of worker w-1 is not current"));
+  EXPECT_EQ(leaving.Report(job.job_id(), 0, {LogEvent(1, "late")}).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  FakeWorker stranger(&cluster.workers(), "w-3");
+  EXPECT_EQ(stranger.Leave().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  ASSERT_TRUE(other.Report(job.job_id(), 1, {ResultEvent(1, true)}).ok());
+  std::string reason;
+  for (const v1::JobEvent& e : EventsOf(cluster, job.job_id())) {
+    if (e.has_state() && e.state().state() == v1::JOB_STATE_QUEUED) reason = e.state().reason();
+  }
+  EXPECT_THAT(reason, HasSubstr("requeued: worker w-1 left (preempted); attempt 1 resumes"));
 }
 
 TEST(LeaseFlow, AJobMissingFromTwoHeartbeatsIsRequeuedAsLostNotFailed) {

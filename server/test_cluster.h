@@ -261,6 +261,16 @@ class FakeWorker {
     lease_.reset();
   }
 
+  // Workers.Leave on its current session, as a worker stopping on purpose
+  // does after its last reports.
+  grpc::Status Leave() {
+    grpc::ClientContext context;
+    v1::LeaveRequest request;
+    request.set_session_id(session_);
+    v1::LeaveResponse response;
+    return stub_->Leave(&context, request, &response);
+  }
+
   grpc::Status Report(const std::string& job_id, int32_t attempt,
                       const std::vector<v1::WorkerEvent>& events,
                       v1::ReportEventsResponse* response = nullptr) {

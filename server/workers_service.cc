@@ -130,6 +130,11 @@ grpc::Status WorkersService::DownloadCheckpoint(
                     v1::DownloadDatasetChunk(), writer);
 }
 
+grpc::Status WorkersService::Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
+                                   v1::LeaveResponse*) {
+  return ToGrpc(coordinator_->Leave(request->session_id()));
+}
+
 grpc::Status WorkersService::ListWorkers(grpc::ServerContext*, const v1::ListWorkersRequest*,
                                          v1::ListWorkersResponse* response) {
   *response = coordinator_->ListWorkers();

@@ -31,6 +31,8 @@ class WorkersService final : public v1::Workers::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
                                   const v1::WorkerDownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override;
+  grpc::Status Leave(grpc::ServerContext* context, const v1::LeaveRequest* request,
+                     v1::LeaveResponse* response) override;
   grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
 

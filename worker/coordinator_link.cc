@@ -155,4 +155,13 @@ absl::StatusOr<int64_t> CoordinatorLink::ReportEvents(
   return response.acked_sequence();
 }
 
+absl::Status CoordinatorLink::Leave(const std::string& session, std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  fornax::v1::LeaveRequest request;
+  request.set_session_id(session);
+  fornax::v1::LeaveResponse response;
+  return ToAbsl(stub_->Leave(&ctx, request, &response));
+}
+
 }  // namespace fornax::worker

@@ -51,6 +51,8 @@ class CoordinatorLink {
                                                                 const std::string& job_id,
                                                                 int attempt,
                                                                 const CheckpointUpload& upload);
+  // Workers.Leave: this worker is stopping. Waits at most `timeout`.
+  absl::Status Leave(const std::string& session, std::chrono::milliseconds timeout);
   // Returns the acked sequence.
   absl::StatusOr<int64_t> ReportEvents(const std::string& session, const std::string& job_id,
                                        int attempt,

@@ -1,6 +1,7 @@
 // FakeCoordinator (tests only): the Workers service on a real loopback gRPC
 // server, recording what a worker registers, reports and uploads, and
-// handing it assignments, cancels and model hosting down the lease stream. Its state
+// handing it assignments, cancels and model hosting down the lease stream
+// (and noting its Leave). Its state
 // outlives Stop()/Start() on the same port, which is how the tests take the
 // coordinator away and bring it back.
 #ifndef FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
@@ -64,6 +65,11 @@ class FakeCoordinator : public v1::Workers::Service {
     std::lock_guard<std::mutex> lock(mu_);
     checkpoint_bytes[id] = std::move(bytes);
   }
+  // Runs `hook` in each Leave call, before it is recorded.
+  void OnLeave(std::function<void()> hook) {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_leave_ = std::move(hook);
+  }
   void Send(v1::LeaseResponse message) {
     std::lock_guard<std::mutex> lock(mu_);
     outgoing_.push_back(std::move(message));
@@ -90,6 +96,10 @@ class FakeCoordinator : public v1::Workers::Service {
   std::vector<v1::HostedModel> hosted_changes;
   int unavailable_downloads = 0;  // the next N DownloadCheckpoint calls fail UNAVAILABLE
   int downloads = 0;              // DownloadCheckpoint calls
+  // Sessions the worker left with (Workers.Leave), and `reports` when the
+  // first Leave came.
+  std::vector<std::string> leaves;
+  int64_t reports_at_leave = -1;
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -187,6 +197,21 @@ class FakeCoordinator : public v1::Workers::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status Leave(grpc::ServerContext*, const v1::LeaveRequest* request,
+                     v1::LeaveResponse*) override {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hook = on_leave_;
+    }
+    if (hook) hook();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (leaves.empty()) reports_at_leave = reports;
+    leaves.push_back(request->session_id());
+    cv_.notify_all();
+    return grpc::Status::OK;
+  }
+
   grpc::Status DownloadDataset(grpc::ServerContext*, const v1::DownloadDatasetRequest* request,
                                grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override {
     return Serve(files_, request->sha256(), writer);
@@ -229,6 +254,7 @@ class FakeCoordinator : public v1::Workers::Service {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::deque<v1::LeaseResponse> outgoing_;
+  std::function<void()> on_leave_;
   std::map<std::string, std::string> files_;
 };
 

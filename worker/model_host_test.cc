@@ -1,7 +1,8 @@
 // Hosting models on the worker, end to end but for the coordinator: a fake
 // coordinator sends HostModel/UnhostModel down a real lease and serves real
 // Keras checkpoints; the test calls the worker's Open Inference Protocol
-// endpoint over real gRPC and scrapes its Prometheus endpoint.
+// endpoint over real gRPC and scrapes its Prometheus endpoint. A stopping
+// worker serves its models until it has left the coordinator.
 #include "worker/model_host.h"
 
 #include <atomic>
@@ -345,6 +346,23 @@ TEST_F(ModelHostTest, RestartListsTheReadyModelsAtRegister) {
   EXPECT_TRUE(Ready("mlp", "2"));
   EXPECT_FALSE(fs::exists(Models() + "/mlp/.3.tmp"));
   EXPECT_FALSE(fs::exists(Models() + "/junk"));
+}
+
+TEST_F(ModelHostTest, ShutdownLeavesWhileItsModelsAreStillServed) {
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  std::atomic<bool> served_at_leave{false};
+  coordinator_.OnLeave([&] { served_at_leave = Infer("mlp") == "[1][3]"; });
+  const std::string session = absl::StrCat("s", Registrations());
+  StopWorker();
+  EXPECT_TRUE(served_at_leave);
+  ASSERT_EQ(coordinator_.leaves.size(), 1u);
+  EXPECT_EQ(coordinator_.leaves[0], session);
+  // Once it stopped, nothing answers there.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  inference::ServerLiveResponse live;
+  EXPECT_FALSE(stub_->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
 }
 
 TEST(ModelHostStartTest, RejectsAMalformedListenAddress) {

@@ -19,6 +19,7 @@ using std::chrono::milliseconds;
 
 constexpr size_t kMaxEventsPerReport = 256;
 constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
+constexpr auto kLeaveTimeout = std::chrono::seconds(1);
 constexpr char kVersion[] = "0.1.0";
 
 std::string Key(const std::string& job_id, int attempt) {
@@ -145,6 +146,7 @@ void Worker::Run() {
 }
 
 void Worker::Shutdown() {
+  std::string session;  // of the lease held now; empty when the coordinator is away
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) return;
@@ -152,11 +154,26 @@ void Worker::Shutdown() {
     Log("stopping: interrupting jobs and flushing their events");
     for (auto& [key, entry] : attempts_) entry.attempt->Interrupt();
     cv_.wait_for(lock, kFlushOnShutdown, [&] { return attempts_.empty(); });
+    // The loops end, and the lease the coordinator ends at Leave is not
+    // registered again.
     closed_ = true;
+    if (lease_ctx_ != nullptr) session = lease_session_;
+  }
+  cv_.notify_all();
+  // Leave marks this worker down at once (rather than after the lease
+  // timeout), so its deployments move now. Its models are served until the
+  // Worker is destroyed, after this.
+  if (!session.empty()) {
+    absl::Status left = link_.Leave(session, kLeaveTimeout);
+    Log(left.ok() ? "left the coordinator: its deployments move to other workers"
+                  : absl::StrCat("leave: ", left.ToString(),
+                                 "; the coordinator notices at the lease timeout"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     if (lease_ctx_ != nullptr) lease_ctx_->TryCancel();
   }
   link_.Shutdown();
-  cv_.notify_all();
 }
 
 void Worker::ConnectionLoop() {

@@ -11,8 +11,10 @@
 // report refused with FAILED_PRECONDITION / NOT_FOUND on two sessions in a
 // row: the first refusal makes it register again) is stopped and forgotten.
 // Shutdown() (SIGTERM) stops the job processes, flushes what they reported
-// and a preempted result per attempt (up to 3 s), and ends the lease; the
-// coordinator requeues their jobs at once.
+// and a preempted result per attempt (up to 3 s), then calls Workers.Leave
+// and ends the lease: the coordinator requeues their jobs and moves the
+// hosted models' deployments at once. The models are served until the Worker
+// is destroyed, after Leave.
 // Unless --inference-listen is "none" it also hosts models (model_host.h):
 // HostModel/UnhostModel come down the lease, and every heartbeat (plus one
 // at once on each state change) reports the hosted models.

@@ -1,6 +1,6 @@
 // The fornax-worker binary: its "listening" line, SIGTERM stopping it
 // gracefully (exit 0, its job process gone with it, a preempted result sent
-// for its job), and a bad --inference-listen refused at start.
+// for its job, then Leave), and a bad --inference-listen refused at start.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -97,6 +97,10 @@ TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
   ASSERT_TRUE(last.has_result()) << last.ShortDebugString();
   EXPECT_TRUE(last.result().preempted()) << last.ShortDebugString();
   EXPECT_FALSE(last.result().has_failure());
+  // Then it left, on its session, with nothing reported after that.
+  ASSERT_EQ(coordinator.leaves.size(), 1u);
+  EXPECT_EQ(coordinator.leaves[0], "s1");
+  EXPECT_EQ(coordinator.reports_at_leave, coordinator.reports);
 }
 
 TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {

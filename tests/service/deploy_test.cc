@@ -3,8 +3,11 @@
 // Inference Protocol and asked through `fornax predict --model NAME`; its
 // answers equal the local engine's on the pulled .keras. A redeploy serves
 // version 2, a worker killed with -9 hands the deployment to another one, and
-// after undeploy predict says clearly that there is none.
+// after undeploy predict says clearly that there is none. A worker stopped
+// with SIGTERM hands it over at once.
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <chrono>
@@ -189,6 +192,58 @@ TEST_F(DeployTest, DeployPredictRedeployFailOverUndeploy) {
                                       address,
                                       " has no deployment 'fmnist' (fornax deployments lists "
                                       "them)\n"));
+}
+
+// A worker stopped with SIGTERM leaves the coordinator, which moves its
+// deployment at once: READY on the other worker well before the 10 s lease
+// timeout, and predict answers from there.
+TEST_F(DeployTest, SigtermedWorkersDeploymentIsReadyOnTheOtherWithinSeconds) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/0);  // 10 s
+  ASSERT_NE(coordinator, nullptr);
+  const std::string address = coordinator->grpc_address();
+  std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
+  ASSERT_NE(w1, nullptr);
+  const std::string job = TrainJob(address, 1);
+  ASSERT_FALSE(job.empty());
+  CliResult deploy = RunCli(address, {"deploy", job, "--name", "fmnist"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  ASSERT_THAT(deploy.out, HasSubstr("READY on worker w1"));
+  std::unique_ptr<Daemon> w2 = StartWorker("w2", *coordinator);
+  ASSERT_NE(w2, nullptr);
+
+  const auto started = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 started)
+        .count();
+  };
+  w1->Signal(SIGTERM);
+  v1::Deployment after;
+  int64_t moved_ms = -1;
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(9)) {
+    after = GetDeployment(address, "fmnist");
+    if (moved_ms < 0 && after.worker_id() == "w2") moved_ms = elapsed_ms();
+    if (after.state() == v1::DEPLOYMENT_STATE_READY && after.worker_id() == "w2") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const int64_t ready_ms = elapsed_ms();
+  absl::StatusOr<int> exit = w1->Wait(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  const int64_t exited_ms = elapsed_ms();
+  std::cout << "SIGTERM of the serving worker: placed on the other after " << moved_ms
+            << " ms, READY there after " << ready_ms << " ms (lease timeout 10000 ms); w1 exited "
+            << "after " << exited_ms << " ms\n";
+  ASSERT_EQ(after.state(), v1::DEPLOYMENT_STATE_READY) << after.ShortDebugString();
+  EXPECT_EQ(after.worker_id(), "w2");
+  EXPECT_LT(ready_ms, 5000);  // half the lease timeout: the lease did not do it
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+
+  const std::string x = WriteInput();
+  const std::string y = Path("y.npy");
+  CliResult predict =
+      RunCli(address, {"predict", "--model", "fmnist", "--input", x, "--output", y});
+  ASSERT_EQ(predict.exit_code, 0) << predict.out << predict.err;
+  EXPECT_LE(MaxAbsDiff(y, LocalPredict(address, job, x)), 1e-6);
 }
 
 TEST_F(DeployTest, DeployRefusesAJobWithoutAFinalModel) {
