@@ -30,11 +30,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -149,7 +152,10 @@ absl::StatusOr<v1::JobSpec> TinyJob(ServiceClient& client, const std::string& di
 
 // A fake worker until `stop`: registers with 64 slots, heartbeats on its
 // Lease stream as the coordinator asks, and answers each assignment with
-// `events` step events and a success result in one ReportEvents.
+// `events` step events and a success result in one ReportEvents. Like a real
+// worker its heartbeats list the attempts it holds, from the assignment read
+// until the result is stored: the coordinator requeues a job of the worker
+// that two heartbeats in a row do not list.
 void RunFakeWorker(const std::string& address, const std::string& id, int events,
                    const std::atomic<bool>& stop, std::atomic<int64_t>& errors) {
   std::unique_ptr<v1::Workers::Stub> stub =
@@ -165,32 +171,66 @@ void RunFakeWorker(const std::string& address, const std::string& id, int events
     ++errors;
     return;
   }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::pair<std::string, int32_t>> running;  // guarded by mu
+  std::deque<v1::Assignment> todo;                    // guarded by mu
+  bool ended = false;                                 // the lease stream; guarded by mu
+  auto heartbeat = [&] {
+    v1::LeaseRequest beat;
+    beat.set_session_id(registered.session_id());
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [job_id, attempt] : running) {
+      v1::RunningJob* r = beat.add_running();
+      r->set_job_id(job_id);
+      r->set_attempt(attempt);
+    }
+    return beat;
+  };
   grpc::ClientContext lease_context;
   auto lease = stub->Lease(&lease_context);
-  v1::LeaseRequest heartbeat;
-  heartbeat.set_session_id(registered.session_id());
-  lease->Write(heartbeat);
-  // Heartbeats from a thread of their own: the reader below may wait long
-  // for an assignment. Ends the stream once told to stop.
+  lease->Write(heartbeat());
+  // Heartbeats from a thread of their own. Ends the stream once told to stop.
   std::thread heart([&] {
     const auto interval = std::chrono::milliseconds(registered.heartbeat_interval_ms());
     auto next = std::chrono::steady_clock::now() + interval;
     while (!stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       if (std::chrono::steady_clock::now() < next) continue;
-      lease->Write(heartbeat);
+      lease->Write(heartbeat());
       next += interval;
     }
     lease_context.TryCancel();
   });
-  v1::LeaseResponse response;
-  while (lease->Read(&response)) {
-    if (!response.has_assign()) continue;
+  // Assignments are read as they come (a real worker's lease thread does
+  // too), so the heartbeats list them however far the reports lag behind.
+  std::thread reader([&] {
+    v1::LeaseResponse response;
+    while (lease->Read(&response)) {
+      if (!response.has_assign()) continue;
+      std::lock_guard<std::mutex> lock(mu);
+      running.insert({response.assign().job_id(), response.assign().attempt()});
+      todo.push_back(response.assign());
+      cv.notify_one();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    ended = true;
+    cv.notify_one();
+  });
+  for (;;) {
+    v1::Assignment assignment;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return ended || !todo.empty(); });
+      if (todo.empty()) break;
+      assignment = std::move(todo.front());
+      todo.pop_front();
+    }
     grpc::ClientContext context;
     v1::ReportEventsRequest report;
     report.set_session_id(registered.session_id());
-    report.set_job_id(response.assign().job_id());
-    report.set_attempt(response.assign().attempt());
+    report.set_job_id(assignment.job_id());
+    report.set_attempt(assignment.attempt());
     for (int i = 1; i <= events; ++i) {
       v1::WorkerEvent* e = report.add_events();
       e->set_worker_sequence(i);
@@ -203,7 +243,10 @@ void RunFakeWorker(const std::string& address, const std::string& id, int events
     result->mutable_result()->set_succeeded(true);
     v1::ReportEventsResponse acked;
     if (!stub->ReportEvents(&context, report, &acked).ok()) ++errors;
+    std::lock_guard<std::mutex> lock(mu);
+    running.erase({assignment.job_id(), assignment.attempt()});
   }
+  reader.join();
   heart.join();
   lease->Finish().IgnoreError();
 }
@@ -325,11 +368,12 @@ int Run(const Options& o) {
   stop = true;
   for (std::thread& t : threads) t.join();
 
-  int64_t succeeded = 0, stored = 0;
+  int64_t succeeded = 0, stored = 0, requeues = 0;
   for (const std::string& id : ids) {
     absl::StatusOr<v1::Job> job = client.Get(id);
     if (!job.ok()) continue;
     stored += job->last_sequence();
+    requeues += job->attempt();  // one per requeue, whatever the cause
     if (job->state() == v1::JOB_STATE_SUCCEEDED) ++succeeded;
   }
   const std::string runner =
@@ -343,13 +387,13 @@ int Run(const Options& o) {
       "  load average before %s, after %s\n"
       "  SubmitJob: %zu jobs (%.1f/s), p50 %.2f ms, p99 %.2f ms; %lld succeeded\n"
       "  GetJob: %zu calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n"
-      "  events stored %.0f/s, delivered to watchers %.0f/s; errors: %lld\n",
+      "  events stored %.0f/s, delivered to watchers %.0f/s; errors: %lld; requeues: %lld\n",
       runner.c_str(), o.watchers, o.watched_jobs, o.rate, o.seconds, load_before.c_str(),
       LoadAverage().c_str(), submit_ms.size(), static_cast<double>(submit_ms.size()) / elapsed,
       Percentile(submit_ms, 0.5), Percentile(submit_ms, 0.99), static_cast<long long>(succeeded),
       get_ms.size(), Percentile(get_ms, 0.5), Percentile(get_ms, 0.99), Percentile(get_ms, 1.0),
       static_cast<double>(stored) / elapsed, static_cast<double>(delivered.load()) / elapsed,
-      static_cast<long long>(errors.load()));
+      static_cast<long long>(errors.load()), static_cast<long long>(requeues));
   worker.reset();
   coordinator.reset();
   std::filesystem::remove_all(dir);
