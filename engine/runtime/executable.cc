@@ -214,7 +214,11 @@ absl::Status Executable::Run(std::span<const Tensor> inputs, std::span<Tensor> v
         node,
         std::span<const Tensor>(state.args.data() + arg_begin_[static_cast<size_t>(v)],
                                 node.inputs.size()),
-        out, options.seed, options.step};
+        out,
+        options.seed,
+        options.step,
+        /*num_threads=*/1,
+        options.inference};
     kernel(ctx);
     if (node.op == Op::kAssign) {
       Tensor& variable = variables[static_cast<size_t>(node.attrs.index)];

@@ -28,6 +28,9 @@ namespace fornax {
 struct RunOptions {
   uint64_t seed = 0;  // keys RandomUniform together with step and stream id
   int64_t step = 0;
+  // The run only predicts (no gradients read its values): kernels may use
+  // faster algorithms whose results differ from training's in the last bits.
+  bool inference = false;
 };
 
 // Where each value lives during a run.

@@ -25,6 +25,7 @@ struct KernelContext {
   // Threads the kernel may use. The executor leaves it at 1: a backend's
   // thread count is its own setting (Backend::set_num_threads).
   int num_threads = 1;
+  bool inference = false;  // RunOptions::inference
 };
 
 using KernelFn = void (*)(const KernelContext& ctx);

@@ -180,6 +180,34 @@ TEST(CpuKernelsTest, FusedConv2DBiasEpilogueAndShortBatch) {
   }
 }
 
+// Inference runs take Winograd where oneDNN has it (3x3, stride 1, channels
+// a multiple of 16), with an epilogue oneDNN fuses and one it does not; the
+// transformed filter is reused only while the filter is unchanged.
+TEST(CpuKernelsTest, InferenceConv2DWinograd) {
+  for (int64_t batch : {1, 8}) {
+    ConvCase t{batch, 13, 13, 32, 3, 3, 64, {1, 1}, {1, 1}, Padding::kValid};
+    const Shape xs{t.batch, t.h, t.w, t.c}, ws{t.kh, t.kw, t.c, t.o}, ys = ConvOut(t);
+    Tensor x = Random(xs, 30), bias = Random(Shape{t.o}, 32);
+    for (std::vector<Op> epilogue : {std::vector<Op>{Op::kRelu}, std::vector<Op>{Op::kErf}}) {
+      Attrs attrs = ConvAttrs(t);
+      attrs.has_bias = true;
+      attrs.epilogue = epilogue;
+      const Node node = MakeNode(Op::kFusedConv2D, ys, attrs);
+      for (uint32_t seed : {31u, 33u}) {  // the second call's filter differs
+        Tensor w = Random(ws, seed);
+        Tensor got(DType::kFloat32, ys);
+        const std::vector<Tensor> inputs = {x, w, bias};
+        CpuBackend()->FindKernel(node)(
+            KernelContext{node, inputs, got, 0, 0, 1, /*inference=*/true});
+        Tensor want = RunRef(MakeNode(Op::kConv2D, ys, ConvAttrs(t)), {x, w});
+        want = RunRef(MakeNode(Op::kAdd, ys), {want, bias});
+        for (Op op : epilogue) want = RunRef(MakeNode(op, ys), {want});
+        ExpectNear(got, want, 1e-4f);
+      }
+    }
+  }
+}
+
 TEST(CpuKernelsTest, PoolingForwardAndGradWithTies) {
   struct PoolCase {
     Shape x, y;

@@ -314,7 +314,7 @@ absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& 
     for (const Tensor& t : prepared.tensors) batch.push_back(t.SliceRows(begin, end));
     FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kPredict,
                                                        batch, batch_size, &retrace_count_));
-    RunOptions options{state_->seed, iterations()};
+    RunOptions options{state_->seed, iterations(), /*inference=*/true};
     FORNAX_RETURN_IF_ERROR(plan->Run(batch, variables_.values(), options, &outputs));
     // One batch covers every sample: the plan's outputs are the result.
     if (begin == 0 && end == prepared.num_samples) return outputs;
