@@ -15,20 +15,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for model in mlp cnn; do
-  sed -e "s|^model: model.json|model: $src/examples/fashion_$model/model.json|" \
-      -e "s|epochs: [0-9]*|epochs: 1|" \
-      -e "s|path: \(/usr/share/datasets/fashion-mnist/[a-z0-9-]*\.gz\),|path: \1, limit: 512,|" \
-      -e "s|y: \(/usr/share/datasets/fashion-mnist/[a-z0-9-]*\.gz\)|y: {path: \1, limit: 512}|" \
-      "$src/examples/fashion_$model/job.yaml" > "$work/$model.yaml"
-  "$build/client/fornax" train "$work/$model.yaml" --quiet --output "$work/$model.keras" >/dev/null
-  for variant in "$model" "${model}_nobatch"; do
-    mkdir -p "$work/repo/$variant/1"
-    cp "$work/$model.keras" "$work/repo/$variant/1/model.keras"
-  done
-  echo '{"max_batch_size": 64}' > "$work/repo/$model/config.json"
-  echo '{"max_batch_size": 64, "dynamic_batching": false}' > "$work/repo/${model}_nobatch/config.json"
-done
+. "$src/bench/serving_models.sh"
+make_serving_repo "$build" "$src" "$work"
 
 echo "machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg) (shared machine)"
 "$build/bench/serving_bench" --fornax "$build/client/fornax" --repo "$work/repo" \
