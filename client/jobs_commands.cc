@@ -41,7 +41,8 @@ worker (within 2 s). Prints the job's state afterwards.
 const char kWorkersHelp[] = R"(usage: fornax [--coordinator ADDR] workers
 
 Lists the workers the coordinator knows: whether each is up, its capacity
-and what is free, the jobs it runs, and its last heartbeat.
+and what is free, the jobs it runs, the deployments it serves (`fornax
+deploy`) and where, and its last heartbeat.
 )";
 
 namespace {
@@ -163,12 +164,15 @@ absl::Status ListWorkers(ServiceClient& client) {
     rows.push_back({w.worker_id(), w.hostname(), w.up() ? "up" : "down",
                     absl::StrJoin(w.devices(), ","), resources(w.capacity()), resources(w.free()),
                     running.empty() ? "-" : absl::StrJoin(running, ","),
+                    w.deployments().empty() ? "-" : absl::StrJoin(w.deployments(), ","),
+                    w.inference_address().empty() ? "-" : w.inference_address(),
                     w.last_heartbeat_unix_ms() > 0
                         ? absl::StrCat((now_ms - w.last_heartbeat_unix_ms()) / 1000, "s ago")
                         : "-"});
   }
   PrintTable(std::cout,
-             {"WORKER", "HOST", "STATUS", "DEVICES", "CAPACITY", "FREE", "JOBS", "HEARTBEAT"},
+             {"WORKER", "HOST", "STATUS", "DEVICES", "CAPACITY", "FREE", "JOBS", "MODELS",
+              "INFERENCE", "HEARTBEAT"},
              rows);
   return absl::OkStatus();
 }

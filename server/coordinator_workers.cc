@@ -450,6 +450,10 @@ v1::ListWorkersResponse Coordinator::ListWorkers() {
     *info = w.info;
     info->set_up(w.up);
     info->set_last_heartbeat_unix_ms(w.last_heartbeat_ms);
+    info->set_inference_address(w.inference_address);
+    for (const auto& [name, deployment] : deployments_) {
+      if (deployment.worker_id() == id) info->add_deployments(name);
+    }
     for (const auto& [order, job] : jobs_) {
       if (job.job.state() == v1::JOB_STATE_RUNNING && job.job.worker_id() == id) {
         v1::RunningJob* running = info->add_running();

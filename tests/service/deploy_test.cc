@@ -24,6 +24,7 @@
 namespace fornax::service_testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
@@ -148,6 +149,11 @@ TEST_F(DeployTest, DeployPredictRedeployFailOverUndeploy) {
   EXPECT_THAT(list.out, MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +JOB +AGE +REASON\n"
                                      "fmnist +2 +READY +w1 +127\\.0\\.0\\.1:[0-9]+ +" +
                                      job2 + " +[0-9]+s +-\n"));
+
+  CliResult workers = RunCli(address, {"workers"});
+  ASSERT_EQ(workers.exit_code, 0) << workers.err;
+  EXPECT_THAT(workers.out, ContainsRegex("\nw1 [^\n]* up [^\n]* fmnist +127\\.0\\.0\\.1:[0-9]+ "))
+      << workers.out;
 
   // kill -9 the worker serving it, with a second one up: READY there again.
   std::unique_ptr<Daemon> w2 = StartWorker("w2", *coordinator);
