@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
 #include "client/service_client.h"
@@ -24,9 +25,9 @@
 namespace fornax {
 
 const char kPredictHelp[] = R"(usage: fornax predict --model FILE.keras --input X.npy|X.npz
-                      --output Y.npy|Y.npz [--batch-size N]
-       fornax predict --server HOST:PORT --model NAME --input X --output Y
-       fornax [--coordinator ADDR] predict --model NAME --input X --output Y
+                      [--output Y.npy|Y.npz] [--batch-size N]
+       fornax predict --server HOST:PORT --model NAME --input X [--output Y]
+       fornax [--coordinator ADDR] predict --model NAME --input X [--output Y]
 
 Loads a Keras 3 .keras archive (written by Keras or by `fornax train
 --output`) and runs model.predict on the input arrays. With --server, sends
@@ -43,7 +44,9 @@ the coordinator says where it is served, and the call goes there as with
   --input FILE     .npy for a single-input model; .npz with one array per
                    model input, keyed by input name
   --output FILE    .npy for a single-output model's predictions; .npz keyed
-                   by output name (any number of outputs)
+                   by output name (any number of outputs); without it the
+                   predictions are printed: a "# NAME (SHAPE) DTYPE" line per
+                   output, then one line of values per sample
   --batch-size N   samples per step (default 32); with a server, rows per
                    ModelInfer call (default: the model's max_batch_size)
 )";
@@ -79,7 +82,28 @@ absl::StatusOr<std::vector<Tensor>> ReadInputs(const std::string& path,
   return std::vector<Tensor>{std::move(value)};
 }
 
+// Without --output: every output as text on stdout, a header line then one
+// line per row (its values flattened, as numpy.savetxt writes a 2-D array).
+void PrintOutputs(const NamedTensors& y) {
+  for (const auto& [name, value] : y) {
+    std::cout << "# " << name << " " << value.shape().ToString() << " " << DTypeName(value.dtype())
+              << "\n";
+    const int64_t rows = value.shape().rank() > 0 ? value.shape().dim(0) : 1;
+    const int64_t per_row = rows > 0 ? value.num_elements() / rows : 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t i = 0; i < per_row; ++i) {
+        std::cout << (i ? " " : "") << absl::StrFormat("%.7g", value.GetAsDouble(r * per_row + i));
+      }
+      std::cout << "\n";
+    }
+  }
+}
+
 absl::Status WriteOutputs(const std::string& path, const NamedTensors& y) {
+  if (path.empty()) {
+    PrintOutputs(y);
+    return absl::OkStatus();
+  }
   if (absl::EndsWith(path, ".npz")) return WriteNpz(path, y);
   if (y.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("predict: --output ", path, ": the model has ",
@@ -248,11 +272,11 @@ int RunPredict(const std::string& coordinator, const std::vector<std::string>& a
     return kExitOk;
   }
   PredictOptions options;
-  for (const char* flag : {"model", "input", "output"}) {
+  for (const char* flag : {"model", "input"}) {
     if (!parsed->values.count(flag)) {
       return ReportError(absl::InvalidArgumentError(absl::StrCat(
           "predict: --", flag,
-          " is required (usage: fornax predict --model FILE.keras --input X --output Y)")));
+          " is required (usage: fornax predict --model FILE.keras --input X [--output Y])")));
     }
   }
   if (!parsed->positional.empty()) {

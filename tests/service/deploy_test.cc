@@ -132,6 +132,11 @@ TEST_F(DeployTest, DeployPredictRedeployFailOverUndeploy) {
   ASSERT_EQ(predict.exit_code, 0) << predict.out << predict.err;
   const std::string local1 = LocalPredict(address, job1, x);
   EXPECT_LE(MaxAbsDiff(y1, local1), 1e-6);
+  // Without --output the predictions are printed: a header, a line per row.
+  CliResult printed = RunCli(address, {"predict", "--model", "fmnist", "--input", x});
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_THAT(printed.out, MatchesRegex("# [a-z_0-9]+ \\(150, 10\\) float32\n"
+                                        "([-0-9.e]+( [-0-9.e]+){9}\n){150}"));
 
   // Redeploy another job under the same name: version 2, its answers.
   deploy = RunCli(address, {"deploy", job2, "--name", "fmnist"});
