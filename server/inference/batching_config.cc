@@ -2,17 +2,25 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 
 namespace fornax::serving {
 namespace {
 
+// What came, for an error message: a scalar as written, a list or an object
+// by its type only (dumping one would recurse as deep as it nests, and a
+// deeply nested one overflowed the stack).
+std::string Shown(const nlohmann::json& value) {
+  return value.is_structured() ? std::string(value.type_name()) : value.dump();
+}
+
 absl::StatusOr<int64_t> PositiveInt(const nlohmann::json& value, const std::string& where,
                                     int64_t minimum) {
   if (!value.is_number_integer() || value.get<int64_t>() < minimum) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": expected an integer >= ", minimum, ", got ", value.dump()));
+        absl::StrCat(where, ": expected an integer >= ", minimum, ", got ", Shown(value)));
   }
   return value.get<int64_t>();
 }
@@ -38,7 +46,7 @@ absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
       }
       if (!value.is_object()) {
         return absl::InvalidArgumentError(
-            absl::StrCat(where, ": expected an object or false, got ", value.dump()));
+            absl::StrCat(where, ": expected an object or false, got ", Shown(value)));
       }
       for (const auto& [field, setting] : value.items()) {
         const std::string at = absl::StrCat(where, ".", field);
@@ -49,7 +57,7 @@ absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
         } else if (field == "preferred_batch_size") {
           if (!setting.is_array()) {
             return absl::InvalidArgumentError(
-                absl::StrCat(at, ": expected a list of integers, got ", setting.dump()));
+                absl::StrCat(at, ": expected a list of integers, got ", Shown(setting)));
           }
           for (const nlohmann::json& size : setting) {
             absl::StatusOr<int64_t> n = PositiveInt(size, at, 1);
@@ -78,15 +86,21 @@ absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
   return config;
 }
 
+absl::StatusOr<BatchingConfig> ParseBatchingConfigText(std::string_view text,
+                                                       const std::string& source) {
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
+  }
+  return ParseBatchingConfig(json, source);
+}
+
 absl::StatusOr<BatchingConfig> ReadBatchingConfig(const std::string& model_dir) {
   const std::string path = (std::filesystem::path(model_dir) / "config.json").string();
   std::ifstream in(path);
   if (!in) return BatchingConfig{};
-  nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON"));
-  }
-  return ParseBatchingConfig(json, path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseBatchingConfigText(text, path);
 }
 
 }  // namespace fornax::serving

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +35,9 @@ struct BatchingConfig {
 // `source` names the file in error messages.
 absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
                                                    const std::string& source);
+// `text` is the file's contents: InvalidArgument when it is not JSON.
+absl::StatusOr<BatchingConfig> ParseBatchingConfigText(std::string_view text,
+                                                       const std::string& source);
 // Reads `model_dir`/config.json; the defaults when there is none.
 absl::StatusOr<BatchingConfig> ReadBatchingConfig(const std::string& model_dir);
 

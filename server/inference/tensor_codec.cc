@@ -21,45 +21,65 @@ std::string Names(const std::vector<TensorSpec>& specs) {
   return absl::StrJoin(names, ", ");
 }
 
-// Copies typed contents into `out` when the field for `dtype` holds
-// `count` values; else InvalidArgument naming the field.
-template <typename Field, typename T>
-absl::Status CopyValues(const Field& values, int64_t count, const std::string& name,
-                        const char* field, T* out) {
+// A tensor of `shape` holding the typed contents field for its dtype, when
+// that field holds `count` values; else InvalidArgument naming the field.
+// The count is checked before allocating, so a declared shape never
+// allocates more than the request brings.
+template <typename T, typename Field>
+absl::StatusOr<Tensor> FromValues(const Field& values, DType dtype, Shape shape, int64_t count,
+                                  const std::string& name, const char* field) {
   if (static_cast<int64_t>(values.size()) != count) {
     return absl::InvalidArgumentError(absl::StrCat("input '", name, "': expected ", count,
                                                    " values in contents.", field, ", got ",
                                                    values.size()));
   }
+  Tensor tensor(dtype, std::move(shape));
+  T* out = tensor.data<T>();
   for (int64_t i = 0; i < count; ++i) out[i] = static_cast<T>(values[static_cast<int>(i)]);
-  return absl::OkStatus();
+  return tensor;
 }
 
-absl::Status CopyTypedContents(const InferTensorContents& contents, const std::string& name,
-                               Tensor* tensor) {
-  const int64_t n = tensor->num_elements();
-  switch (tensor->dtype()) {
+absl::StatusOr<Tensor> FromTypedContents(const InferTensorContents& contents, DType dtype,
+                                         Shape shape, int64_t count, const std::string& name) {
+  switch (dtype) {
     case DType::kFloat32:
-      return CopyValues(contents.fp32_contents(), n, name, "fp32_contents", tensor->data<float>());
+      return FromValues<float>(contents.fp32_contents(), dtype, std::move(shape), count, name,
+                               "fp32_contents");
     case DType::kInt32:
-      return CopyValues(contents.int_contents(), n, name, "int_contents", tensor->data<int32_t>());
+      return FromValues<int32_t>(contents.int_contents(), dtype, std::move(shape), count, name,
+                                 "int_contents");
     case DType::kInt64:
-      return CopyValues(contents.int64_contents(), n, name, "int64_contents",
-                        tensor->data<int64_t>());
+      return FromValues<int64_t>(contents.int64_contents(), dtype, std::move(shape), count, name,
+                                 "int64_contents");
     case DType::kUInt8:
-      return CopyValues(contents.uint_contents(), n, name, "uint_contents",
-                        tensor->data<uint8_t>());
+      return FromValues<uint8_t>(contents.uint_contents(), dtype, std::move(shape), count, name,
+                                 "uint_contents");
     case DType::kBool:
-      return CopyValues(contents.bool_contents(), n, name, "bool_contents",
-                        tensor->data<uint8_t>());
+      return FromValues<uint8_t>(contents.bool_contents(), dtype, std::move(shape), count, name,
+                                 "bool_contents");
     case DType::kFloat16:
     case DType::kBFloat16:
       break;
   }
-  return absl::InvalidArgumentError(absl::StrCat("input '", name,
-                                                 "': ", WireDatatype(tensor->dtype()),
-                                                 " has no typed contents field; send it in "
-                                                 "raw_input_contents"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("input '", name, "': ", WireDatatype(dtype),
+                   " has no typed contents field; send it in raw_input_contents"));
+}
+
+// The number of elements of a checked request shape (every dim >= 0); an
+// InvalidArgument when its byte size would not fit in 63 bits, where
+// Shape::NumElements would overflow.
+absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& dims, const TensorSpec& spec) {
+  int64_t count = 1;
+  int64_t bytes = static_cast<int64_t>(DTypeSize(spec.dtype));
+  for (int64_t d : dims) {
+    if (__builtin_mul_overflow(count, d, &count) || __builtin_mul_overflow(bytes, d, &bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", spec.name, "': shape ",
+                                                     ShapeText(dims), " ", WireDatatype(spec.dtype),
+                                                     " is too large (over 2^63 bytes)"));
+    }
+  }
+  return count;
 }
 
 // The request's shape checked against the model input; returns the batch.
@@ -179,29 +199,35 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
                                                      decoded.batch));
     }
     decoded.batch = *batch;
-    Tensor tensor(spec.dtype,
-                  Shape(std::vector<int64_t>(input.shape().begin(), input.shape().end())));
+    std::vector<int64_t> dims(input.shape().begin(), input.shape().end());
+    absl::StatusOr<int64_t> count = ElementCount(dims, spec);
+    if (!count.ok()) return count.status();
+    absl::StatusOr<Tensor> tensor;
     if (raw) {
       if (input.has_contents()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "input '", spec.name, "': contents must not be given when using raw_input_contents"));
       }
+      // Checked before allocating: the declared shape may be far larger
+      // than what came.
       const std::string& bytes = request.raw_input_contents(k);
-      if (bytes.size() != tensor.byte_size()) {
+      const size_t expected = static_cast<size_t>(*count) * DTypeSize(spec.dtype);
+      if (bytes.size() != expected) {
         return absl::InvalidArgumentError(
-            absl::StrCat("input '", spec.name, "': expected ", tensor.byte_size(),
-                         " bytes for shape ", ShapeText(tensor.shape().dims()), " ",
-                         WireDatatype(spec.dtype), ", got ", bytes.size()));
+            absl::StrCat("input '", spec.name, "': expected ", expected, " bytes for shape ",
+                         ShapeText(dims), " ", WireDatatype(spec.dtype), ", got ", bytes.size()));
       }
-      std::memcpy(tensor.raw_data(), bytes.data(), bytes.size());
+      tensor = Tensor(spec.dtype, Shape(std::move(dims)));
+      std::memcpy(tensor->raw_data(), bytes.data(), bytes.size());
     } else if (input.has_contents()) {
-      absl::Status status = CopyTypedContents(input.contents(), spec.name, &tensor);
-      if (!status.ok()) return status;
+      tensor = FromTypedContents(input.contents(), spec.dtype, Shape(std::move(dims)), *count,
+                                 spec.name);
+      if (!tensor.ok()) return tensor.status();
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "input '", spec.name, "': no data (neither raw_input_contents nor contents)"));
     }
-    decoded.inputs[index] = std::move(tensor);
+    decoded.inputs[index] = *std::move(tensor);
   }
   for (size_t i = 0; i < specs.size(); ++i) {
     if (!decoded.inputs[i].defined()) {

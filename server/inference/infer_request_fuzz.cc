@@ -1,0 +1,42 @@
+// libFuzzer target for the inference request path (docs/fuzzing.md). Any
+// status is fine; a crash, a sanitizer report, a leak, a hang or a huge
+// allocation is a bug.
+#include "server/inference/infer_request_fuzz.h"
+
+#include <string_view>
+
+#include "server/inference/batching_config.h"
+
+namespace fornax::serving {
+
+const ModelSignature& FuzzSignature() {
+  static const ModelSignature* signature = new ModelSignature{
+      "fuzz",
+      {{"x", DType::kFloat32, Shape{kBatch, 6}},
+       {"ids", DType::kInt32, Shape{kBatch, 3}},
+       {"mask", DType::kBool, Shape{kBatch, kBatch}}},
+      {{"y", DType::kFloat32, Shape{kBatch, 2}}, {"z", DType::kInt32, Shape{kBatch, 1}}},
+      8};
+  return *signature;
+}
+
+absl::Status RunUntrustedInput(const uint8_t* data, size_t size) {
+  if (size == 0) return absl::OkStatus();
+  const bool config = (data[0] & 1) != 0;
+  ++data;
+  --size;
+  if (config) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    return ParseBatchingConfigText(text, "config.json").status();
+  }
+  inference::ModelInferRequest request;
+  if (!request.ParseFromArray(data, static_cast<int>(size))) return absl::OkStatus();
+  return DecodeInferRequest(request, FuzzSignature()).status();
+}
+
+}  // namespace fornax::serving
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fornax::serving::RunUntrustedInput(data, size).IgnoreError();
+  return 0;
+}

@@ -1,0 +1,106 @@
+// Replays the inference fuzz target's inputs (tests/testdata/fuzz_inference:
+// its seeds, a few corpus inputs and every finding) through the same
+// function the fuzzer calls, and checks the findings' exact errors.
+#include "server/inference/infer_request_fuzz.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "server/inference/batching_config.h"
+
+namespace fornax::serving {
+namespace {
+
+TEST(InferRequestFuzzTest, EveryInputIsDecodedOrACleanError) {
+  const char* source = std::getenv("FORNAX_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "FORNAX_SOURCE_DIR is not set";
+  const std::filesystem::path dir = std::filesystem::path(source) / "tests/testdata/fuzz_inference";
+  int inputs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+    ++inputs;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const absl::Status status =
+        RunUntrustedInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    const std::string name = entry.path().filename().string();
+    std::cout << name << ": " << status << "\n";
+    if (name.starts_with("seed_")) {
+      EXPECT_TRUE(status.ok()) << name << ": " << status;
+    } else if (name.starts_with("finding_")) {
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << name << ": " << status;
+    } else {
+      EXPECT_TRUE(status.ok() || status.code() == absl::StatusCode::kInvalidArgument)
+          << name << ": " << status;
+    }
+  }
+  EXPECT_GT(inputs, 0) << "no inputs in " << dir;
+}
+
+// A request for `mask` (BOOL [-1,-1]) of `shape` with `bytes` raw bytes,
+// beside valid x and ids of batch `shape[0]`.
+inference::ModelInferRequest MaskRequest(std::vector<int64_t> shape, const std::string& bytes) {
+  inference::ModelInferRequest request;
+  const int64_t batch = shape[0];
+  auto add = [&](const char* name, const char* datatype, std::vector<int64_t> dims,
+                 std::string raw) {
+    auto* input = request.add_inputs();
+    input->set_name(name);
+    input->set_datatype(datatype);
+    for (int64_t d : dims) input->add_shape(d);
+    request.add_raw_input_contents(std::move(raw));
+  };
+  add("x", "FP32", {batch, 6}, std::string(static_cast<size_t>(batch) * 24, '\0'));
+  add("ids", "INT32", {batch, 3}, std::string(static_cast<size_t>(batch) * 12, '\0'));
+  add("mask", "BOOL", std::move(shape), bytes);
+  return request;
+}
+
+TEST(InferRequestFuzzTest, DeclaredShapeIsCheckedBeforeAllocating) {
+  absl::StatusOr<DecodedRequest> decoded =
+      DecodeInferRequest(MaskRequest({1, int64_t{1} << 40}, "ab"), FuzzSignature());
+  ASSERT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << decoded.status();
+  EXPECT_EQ(decoded.status().message(),
+            "input 'mask': expected 1099511627776 bytes for shape [1,1099511627776] BOOL, got 2");
+}
+
+TEST(InferRequestFuzzTest, ShapeWhoseSizeOverflowsIsRefused) {
+  // 8 * 2^61 elements wrap to 0 in 64 bits: 0 bytes must not pass.
+  absl::StatusOr<DecodedRequest> decoded =
+      DecodeInferRequest(MaskRequest({8, int64_t{1} << 61}, ""), FuzzSignature());
+  ASSERT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << decoded.status();
+  EXPECT_EQ(decoded.status().message(),
+            "input 'mask': shape [8,2305843009213693952] BOOL is too large (over 2^63 bytes)");
+}
+
+TEST(InferRequestFuzzTest, TypedContentsAreCountedBeforeAllocating) {
+  inference::ModelInferRequest request = MaskRequest({1, int64_t{1} << 40}, "");
+  request.clear_raw_input_contents();
+  for (int i = 0; i < request.inputs_size(); ++i) request.mutable_inputs(i)->mutable_contents();
+  request.mutable_inputs(0)->mutable_contents()->mutable_fp32_contents()->Resize(6, 0.0f);
+  request.mutable_inputs(1)->mutable_contents()->mutable_int_contents()->Resize(3, 0);
+  absl::StatusOr<DecodedRequest> decoded = DecodeInferRequest(request, FuzzSignature());
+  ASSERT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << decoded.status();
+  EXPECT_EQ(decoded.status().message(),
+            "input 'mask': expected 1099511627776 values in contents.bool_contents, got 0");
+}
+
+TEST(InferRequestFuzzTest, DeeplyNestedConfigValueIsAnErrorNotAStackOverflow) {
+  // Quoting the value in the error message used to recurse once per level.
+  const int depth = 1000000;
+  const std::string text =
+      absl::StrCat("{\"max_batch_size\": ", std::string(depth, '['), std::string(depth, ']'), "}");
+  absl::StatusOr<BatchingConfig> config = ParseBatchingConfigText(text, "config.json");
+  ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
+  EXPECT_EQ(config.status().message(),
+            "config.json: max_batch_size: expected an integer >= 1, got array");
+}
+
+}  // namespace
+}  // namespace fornax::serving
