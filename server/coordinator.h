@@ -176,6 +176,14 @@ class Coordinator {
   // instead.
   absl::Status RequeueLocked(StoredJob* job, const std::string& reason, Requeue why,
                              NewEvent* event);
+  // Requeues each (job id, reason) as `why`, committing each on its own; a
+  // job whose requeue fails is logged and stays running for a later pass
+  // (lease expiry, the next heartbeat) to retry.
+  void RequeueEachLocked(const std::vector<std::pair<std::string, std::string>>& jobs, Requeue why);
+  // The ids of the running jobs assigned to one of `workers`.
+  std::vector<std::string> RunningOnLocked(const std::set<std::string>& workers);
+  // Marks a worker down and ends its lease stream.
+  void MarkDownLocked(WorkerState& w);
   void ScheduleLocked();
   void ExpireLeasesLocked(int64_t now_ms);
   void RefreshGaugesLocked();

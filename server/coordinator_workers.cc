@@ -165,31 +165,16 @@ absl::Status Coordinator::Leave(const std::string& session_id) {
                                                       worker_id,
                                                       " is not current (expired or replaced)"));
   }
-  w.up = false;
-  w.info.set_up(false);
-  w.session->Close();
-  w.session.reset();
+  MarkDownLocked(w);
   w.missing.clear();
   ReplaceDeploymentsLocked({worker_id}, "left");
   // Jobs it reported a result for are requeued already; what is left was
   // assigned while it stopped, or its last report did not get through.
-  std::vector<std::string> assigned;
-  for (const auto& [order, job] : jobs_) {
-    if (job.job.state() == v1::JOB_STATE_RUNNING && job.job.worker_id() == worker_id) {
-      assigned.push_back(job.job.job_id());
-    }
+  std::vector<std::pair<std::string, std::string>> assigned;
+  for (const std::string& job_id : RunningOnLocked({worker_id})) {
+    assigned.emplace_back(job_id, absl::StrCat("worker ", worker_id, " left (preempted)"));
   }
-  for (const std::string& job_id : assigned) {
-    StoredJob job = *FindLocked(job_id);
-    NewEvent event;
-    absl::Status status = RequeueLocked(
-        &job, absl::StrCat("worker ", worker_id, " left (preempted)"), Requeue::kPreempted, &event);
-    if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
-    if (!status.ok()) {  // it stays running; the lease timeout requeues it
-      std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";
-    }
-  }
-  RefreshGaugesLocked();
+  RequeueEachLocked(assigned, Requeue::kPreempted);
   ScheduleLocked();
   return absl::OkStatus();
 }
@@ -255,7 +240,7 @@ void Coordinator::ReconcileRunningLocked(
   // have been written before the assignment reached the worker, and the
   // worker sends some heartbeats in quick succession (hosted model changes).
   std::map<std::string, WorkerState::Missing> missing;
-  std::vector<std::pair<std::string, WorkerState::Missing>> lost;
+  std::vector<std::pair<std::string, std::string>> lost;  // job id, reason
   for (const auto& [order, job] : jobs_) {
     const v1::Job& j = job.job;
     if (j.state() != v1::JOB_STATE_RUNNING || j.worker_id() != worker_id) continue;
@@ -265,25 +250,15 @@ void Coordinator::ReconcileRunningLocked(
     WorkerState::Missing m = it == w.missing.end() ? WorkerState::Missing{now_ms, 0} : it->second;
     m.heartbeats += 1;
     if (m.heartbeats >= 2 && now_ms - m.since_ms >= options_.heartbeat_interval_ms / 2) {
-      lost.emplace_back(j.job_id(), m);
+      lost.emplace_back(
+          j.job_id(), absl::StrCat("worker ", worker_id, " no longer runs it (missing from ",
+                                   m.heartbeats, " heartbeats over ", now_ms - m.since_ms, " ms)"));
     } else {
       missing[key] = m;
     }
   }
   w.missing.swap(missing);
-  for (const auto& [job_id, m] : lost) {
-    StoredJob job = *FindLocked(job_id);
-    NewEvent event;
-    absl::Status status =
-        RequeueLocked(&job,
-                      absl::StrCat("worker ", worker_id, " no longer runs it (missing from ",
-                                   m.heartbeats, " heartbeats over ", now_ms - m.since_ms, " ms)"),
-                      Requeue::kLost, &event);
-    if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
-    if (!status.ok()) {  // it stays running; the next heartbeat retries
-      std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";
-    }
-  }
+  RequeueEachLocked(lost, Requeue::kLost);
   if (!lost.empty()) ScheduleLocked();
 }
 
@@ -411,32 +386,46 @@ void Coordinator::ExpireLeasesLocked(int64_t now_ms) {
   for (auto& [id, w] : workers_) {
     if (now_ms - w.last_heartbeat_ms <= options_.lease_timeout_ms) continue;
     expired.insert(id);
-    if (!w.up) continue;
-    w.up = false;
-    w.info.set_up(false);
-    if (w.session) w.session->Close();
-    w.session.reset();
-    RefreshGaugesLocked();
+    if (w.up) MarkDownLocked(w);
   }
   if (expired.empty()) return;
   ReplaceDeploymentsLocked(
       expired, absl::StrCat("lost (no heartbeat for over ", options_.lease_timeout_ms, " ms)"));
-  std::vector<std::string> lost;
+  std::vector<std::pair<std::string, std::string>> lost;
+  for (const std::string& job_id : RunningOnLocked(expired)) {
+    const std::string& worker_id = FindLocked(job_id)->job.worker_id();
+    lost.emplace_back(job_id, absl::StrCat("worker ", worker_id, " lost (no heartbeat for ",
+                                           now_ms - workers_[worker_id].last_heartbeat_ms, " ms)"));
+  }
+  RequeueEachLocked(lost, Requeue::kLost);
+}
+
+void Coordinator::MarkDownLocked(WorkerState& w) {
+  w.up = false;
+  w.info.set_up(false);
+  if (w.session) w.session->Close();
+  w.session.reset();
+  RefreshGaugesLocked();
+}
+
+std::vector<std::string> Coordinator::RunningOnLocked(const std::set<std::string>& workers) {
+  std::vector<std::string> running;
   for (const auto& [order, job] : jobs_) {
-    if (job.job.state() == v1::JOB_STATE_RUNNING && expired.count(job.job.worker_id())) {
-      lost.push_back(job.job.job_id());
+    if (job.job.state() == v1::JOB_STATE_RUNNING && workers.count(job.job.worker_id()) > 0) {
+      running.push_back(job.job.job_id());
     }
   }
-  for (const std::string& job_id : lost) {
+  return running;
+}
+
+void Coordinator::RequeueEachLocked(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                    Requeue why) {
+  for (const auto& [job_id, reason] : jobs) {
     StoredJob job = *FindLocked(job_id);
-    const int64_t silent = now_ms - workers_[job.job.worker_id()].last_heartbeat_ms;
     NewEvent event;
-    absl::Status status = RequeueLocked(
-        &job,
-        absl::StrCat("worker ", job.job.worker_id(), " lost (no heartbeat for ", silent, " ms)"),
-        Requeue::kLost, &event);
+    absl::Status status = RequeueLocked(&job, reason, why, &event);
     if (status.ok()) status = CommitLocked(std::move(job), {std::move(event)}).status();
-    if (!status.ok()) {  // it stays running; the next pass retries
+    if (!status.ok()) {
       std::cerr << "fornax-coordinator: requeue of " << job_id << " failed: " << status << "\n";
     }
   }
