@@ -15,6 +15,20 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The job runs its second attempt on `other` (assigned down its lease),
+// with no restart and no failure counted: a preemption.
+void ExpectMovedAsPreempted(TestCluster& cluster, const std::string& job_id, FakeWorker* other) {
+  v1::Job moved = cluster.Get(job_id);
+  EXPECT_EQ(moved.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(moved.worker_id(), other->name());
+  EXPECT_EQ(moved.attempt(), 1);
+  EXPECT_EQ(moved.restarts(), 0);
+  EXPECT_FALSE(moved.has_failure());
+  v1::LeaseResponse next = other->Next();
+  ASSERT_TRUE(next.has_assign());
+  EXPECT_EQ(next.assign().attempt(), 1);
+}
+
 // The job's events; it must have ended (or the watch would follow it).
 std::vector<v1::JobEvent> EventsOf(TestCluster& cluster, const std::string& job_id) {
   grpc::ClientContext context;
@@ -46,15 +60,7 @@ TEST(LeaseFlow, PreemptedJobMovesAtOnceWithoutCountingAndTheWorkerGetsNoNewJobs)
 
   ASSERT_TRUE(stopping.Report(job.job_id(), 0, {LogEvent(1, "bye"), PreemptedEvent(2)}).ok());
   // Requeued and placed on the other worker in the same call: no backoff.
-  v1::Job moved = cluster.Get(job.job_id());
-  EXPECT_EQ(moved.state(), v1::JOB_STATE_RUNNING);
-  EXPECT_EQ(moved.worker_id(), "w-2");
-  EXPECT_EQ(moved.attempt(), 1);
-  EXPECT_EQ(moved.restarts(), 0);
-  EXPECT_FALSE(moved.has_failure());
-  v1::LeaseResponse next = other.Next();
-  ASSERT_TRUE(next.has_assign());
-  EXPECT_EQ(next.assign().attempt(), 1);
+  ExpectMovedAsPreempted(cluster, job.job_id(), &other);
 
   // The stopping worker gets no new job, although it has a free slot...
   v1::Job second;
@@ -64,7 +70,7 @@ TEST(LeaseFlow, PreemptedJobMovesAtOnceWithoutCountingAndTheWorkerGetsNoNewJobs)
   // ...until it registers again.
   stopping.Register();
   stopping.OpenLease();
-  next = stopping.Next();
+  v1::LeaseResponse next = stopping.Next();
   ASSERT_TRUE(next.has_assign());
   EXPECT_EQ(next.assign().job_id(), second.job_id());
 
@@ -100,15 +106,7 @@ TEST(LeaseFlow, ALeavingWorkerIsDownAtOnceAndItsJobsMoveAsPreempted) {
 
   ASSERT_TRUE(leaving.Leave().ok());
   // In the same call: requeued as a preemption and placed on the other one.
-  v1::Job moved = cluster.Get(job.job_id());
-  EXPECT_EQ(moved.state(), v1::JOB_STATE_RUNNING);
-  EXPECT_EQ(moved.worker_id(), "w-2");
-  EXPECT_EQ(moved.attempt(), 1);
-  EXPECT_EQ(moved.restarts(), 0);
-  EXPECT_FALSE(moved.has_failure());
-  v1::LeaseResponse next = other.Next();
-  ASSERT_TRUE(next.has_assign());
-  EXPECT_EQ(next.assign().attempt(), 1);
+  ExpectMovedAsPreempted(cluster, job.job_id(), &other);
   // Down, and its lease stream ended by the coordinator.
   grpc::ClientContext context;
   v1::ListWorkersResponse workers;

@@ -170,6 +170,7 @@ class FakeWorker {
   FakeWorker(v1::Workers::Stub* stub, std::string name, int slots = 1)
       : stub_(stub), name_(std::move(name)), slots_(slots) {}
   ~FakeWorker() { CloseLease(); }
+  const std::string& name() const { return name_; }
 
   // A worker that hosts models registers with where it serves them.
   void set_inference_address(std::string address) { inference_address_ = std::move(address); }
