@@ -2,6 +2,7 @@
 // and writes its outputs to .npy/.npz; with --server, asks a `fornax serve`
 // (or any Open Inference Protocol server) to run a served model instead, and
 // a --model that names no file is a deployment the coordinator knows.
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -131,29 +132,6 @@ absl::Status RpcError(const grpc::Status& status, const std::string& server, con
                       absl::StrCat("predict: ", rpc, " on ", server, ": ", status.error_message()));
 }
 
-// Joins blocks of rows (same dtype and trailing dims) along the batch axis.
-absl::StatusOr<Tensor> ConcatRows(const std::vector<Tensor>& blocks) {
-  if (blocks.size() == 1) return blocks[0];
-  std::vector<int64_t> dims = blocks[0].shape().dims();
-  int64_t rows = 0;
-  for (const Tensor& block : blocks) {
-    std::vector<int64_t> block_dims = block.shape().dims();
-    rows += block_dims[0];
-    block_dims[0] = dims[0];
-    if (block.dtype() != blocks[0].dtype() || block_dims != dims) {
-      return absl::DataLossError("predict: the server's answers differ in datatype or shape");
-    }
-  }
-  dims[0] = rows;
-  Tensor joined(blocks[0].dtype(), Shape(dims));
-  char* out = static_cast<char*>(joined.raw_data());
-  for (const Tensor& block : blocks) {
-    std::memcpy(out, block.raw_data(), block.byte_size());
-    out += block.byte_size();
-  }
-  return joined;
-}
-
 // Rows per ModelInfer call: the served model's max_batch_size (0 when it
 // does not batch: everything in one call), capped by --batch-size if given.
 absl::StatusOr<int64_t> RowsPerCall(inference::GRPCInferenceService::Stub& stub,
@@ -242,12 +220,20 @@ absl::Status PredictRemote(const PredictOptions& options) {
       FORNAX_ASSIGN_OR_RETURN(DType dtype, serving::DTypeFromWire(output.datatype()));
       Tensor value(dtype,
                    Shape(std::vector<int64_t>(output.shape().begin(), output.shape().end())));
+      // Every call's answer must stack on the first one's.
+      const std::vector<Tensor>& earlier = parts[static_cast<size_t>(i)];
+      const bool stacks = earlier.empty() ||
+                          (value.dtype() == earlier[0].dtype() &&
+                           value.shape().rank() == earlier[0].shape().rank() &&
+                           std::equal(value.shape().dims().begin() + 1, value.shape().dims().end(),
+                                      earlier[0].shape().dims().begin() + 1));
       if (i >= response.raw_output_contents_size() ||
           response.raw_output_contents(i).size() != value.byte_size() ||
-          value.shape().rank() == 0 || value.shape().dims()[0] != end - begin) {
-        return absl::DataLossError(absl::StrCat(
-            "predict: output '", output.name(), "' from ", options.server,
-            " has no raw contents of the size its shape says, or not ", end - begin, " rows"));
+          value.shape().rank() == 0 || value.shape().dims()[0] != end - begin || !stacks) {
+        return absl::DataLossError(
+            absl::StrCat("predict: output '", output.name(), "' from ", options.server,
+                         " has no raw contents of the size its shape says, not ", end - begin,
+                         " rows, or another datatype or shape than its first answer"));
       }
       std::memcpy(value.raw_data(), response.raw_output_contents(i).data(), value.byte_size());
       parts[static_cast<size_t>(i)].push_back(std::move(value));
@@ -255,8 +241,7 @@ absl::Status PredictRemote(const PredictOptions& options) {
   }
   NamedTensors y;
   for (size_t i = 0; i < parts.size(); ++i) {
-    FORNAX_ASSIGN_OR_RETURN(Tensor joined, ConcatRows(parts[i]));
-    y.emplace_back(output_names[i], std::move(joined));
+    y.emplace_back(output_names[i], Tensor::ConcatRows(parts[i]));
   }
   return WriteOutputs(options.output_path, y);
 }

@@ -63,6 +63,25 @@ Tensor Tensor::SliceRows(int64_t begin, int64_t end) const {
   return t;
 }
 
+Tensor Tensor::ConcatRows(const std::vector<Tensor>& parts) {
+  FORNAX_CHECK(!parts.empty() && parts[0].shape_.rank() >= 1);
+  std::vector<int64_t> dims = parts[0].shape_.dims();
+  int64_t rows = 0;
+  for (const Tensor& part : parts) {
+    FORNAX_CHECK(part.dtype_ == parts[0].dtype_ && part.shape_.rank() == parts[0].shape_.rank());
+    for (int d = 1; d < part.shape_.rank(); ++d) FORNAX_CHECK(part.shape_.dim(d) == dims[d]);
+    rows += part.shape_.dim(0);
+  }
+  dims[0] = rows;
+  Tensor joined(parts[0].dtype_, Shape(std::move(dims)));
+  char* out = static_cast<char*>(joined.raw_data());
+  for (const Tensor& part : parts) {
+    std::memcpy(out, part.raw_data(), part.byte_size());
+    out += part.byte_size();
+  }
+  return joined;
+}
+
 double Tensor::GetAsDouble(int64_t i) const {
   switch (dtype_) {
     case DType::kFloat32:

@@ -54,6 +54,9 @@ class Tensor {
   Tensor Reshaped(Shape shape) const;
   // Rows [begin, end) along axis 0, as a view (no copy).
   Tensor SliceRows(int64_t begin, int64_t end) const;
+  // `parts` stacked along axis 0, copied into a new tensor. REQUIRES: at
+  // least one part; all of one dtype and the same dims after the first.
+  static Tensor ConcatRows(const std::vector<Tensor>& parts);
   // Element i converted to double / written from double, for any dtype.
   double GetAsDouble(int64_t i) const;
   void SetFromDouble(int64_t i, double v);

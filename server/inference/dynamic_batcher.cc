@@ -1,7 +1,6 @@
 #include "server/inference/dynamic_batcher.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 
@@ -22,19 +21,6 @@ std::string Signature(const std::vector<Tensor>& inputs) {
     key += ";";
   }
   return key;
-}
-
-// Rows of every request's k-th input stacked along axis 0.
-Tensor Concat(const std::vector<const Tensor*>& parts, int64_t rows) {
-  std::vector<int64_t> dims = parts[0]->shape().dims();
-  dims[0] = rows;
-  Tensor merged(parts[0]->dtype(), Shape(std::move(dims)));
-  char* dst = static_cast<char*>(merged.raw_data());
-  for (const Tensor* part : parts) {
-    std::memcpy(dst, part->raw_data(), part->byte_size());
-    dst += part->byte_size();
-  }
-  return merged;
 }
 
 }  // namespace
@@ -181,9 +167,9 @@ void DynamicBatcher::RunBatch(std::vector<Request> batch) {
     inputs = batch[0].inputs;
   } else {
     for (size_t k = 0; k < batch[0].inputs.size(); ++k) {
-      std::vector<const Tensor*> parts;
-      for (const Request& request : batch) parts.push_back(&request.inputs[k]);
-      inputs.push_back(Concat(parts, rows));
+      std::vector<Tensor> parts;  // views: only the merged batch is a copy
+      for (const Request& request : batch) parts.push_back(request.inputs[k]);
+      inputs.push_back(Tensor::ConcatRows(parts));
     }
   }
   absl::StatusOr<std::vector<Tensor>> outputs = run_(inputs);
