@@ -88,13 +88,15 @@ nlohmann::json BuildConfig(const Model& model) {
   return {{"input_shape", shape}};
 }
 
-std::string MetadataJson() {
+std::string MetadataJson(const nlohmann::json& fornax_state) {
   const std::time_t now = std::time(nullptr);
   std::tm local{};
   localtime_r(&now, &local);
   char date[32];
   std::strftime(date, sizeof(date), "%Y-%m-%d@%H:%M:%S", &local);
-  return nlohmann::json{{"keras_version", kKerasVersion}, {"date_saved", date}}.dump();
+  nlohmann::json metadata = {{"keras_version", kKerasVersion}, {"date_saved", date}};
+  if (!fornax_state.is_null()) metadata["fornax"] = fornax_state;
+  return metadata.dump();
 }
 
 // Writes "<group>/vars" with attribute name=`name` and datasets "0".."n-1".
@@ -193,10 +195,11 @@ absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer) {
   return config;
 }
 
-absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer) {
+absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer,
+                              const nlohmann::json& fornax_state) {
   FORNAX_ASSIGN_OR_RETURN(nlohmann::json config, KerasArchiveConfig(trainer));
   FORNAX_ASSIGN_OR_RETURN(std::string weights, WeightsH5(trainer));
-  return WriteZip(path, {{"metadata.json", MetadataJson()},
+  return WriteZip(path, {{"metadata.json", MetadataJson(fornax_state)},
                          {"config.json", config.dump()},
                          {"model.weights.h5", std::move(weights)}});
 }

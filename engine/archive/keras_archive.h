@@ -29,8 +29,12 @@ namespace fornax {
 
 // Writes `trainer`'s model, compile config, weights and optimizer state to
 // `path` (replaced if it exists; libzip writes a temporary file and renames
-// it, so a failed save leaves no half-written archive).
-absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer);
+// it, so a failed save leaves no half-written archive). A non-null
+// `fornax_state` (Fornax's own training state, e.g. where in an epoch a
+// checkpoint was taken) goes into metadata.json under "fornax": Keras never
+// reads metadata.json, so the archive stays an ordinary Keras 3 archive.
+absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer,
+                              const nlohmann::json& fornax_state = nullptr);
 
 // The config.json object SaveKerasArchive writes (exposed for tests).
 absl::StatusOr<nlohmann::json> KerasArchiveConfig(const Trainer& trainer);
@@ -46,6 +50,9 @@ struct KerasArchive {
   nlohmann::json config;
   std::unique_ptr<H5Reader> weights;
   bool legacy_h5 = false;  // weights in the legacy layout (model_weights/...)
+  // metadata.json's "fornax" entry (SaveKerasArchive); null when absent, or
+  // when metadata.json is missing or malformed (Keras ignores it too).
+  nlohmann::json fornax_state;
 };
 absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path);
 
@@ -62,10 +69,11 @@ CompileConfig CompileConfigFromKeras(const nlohmann::json& compile_config);
 // archive's compile_config; the backend always comes from `compile`.
 // Errors name the h5 group, layer and variable (count, shape or dtype
 // mismatch; in a .keras, an optimizer whose variables differ from the saved
-// ones is an error, not Keras's skipped-state warning).
+// ones is an error, not Keras's skipped-state warning). `fornax_state`, when
+// given, receives KerasArchive::fornax_state.
 absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
     const std::string& path, uint64_t seed, const CompileConfig* compile = nullptr,
-    const std::vector<std::string>* compile_keys = nullptr);
+    const std::vector<std::string>* compile_keys = nullptr, nlohmann::json* fornax_state = nullptr);
 
 }  // namespace fornax
 

@@ -142,6 +142,12 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
     if (archive.config.is_discarded() || !archive.config.is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": config.json is not a JSON object"));
     }
+    absl::StatusOr<std::string> metadata = ReadMember(zip, path, "metadata.json");
+    if (metadata.ok()) {
+      const nlohmann::json parsed =
+          nlohmann::json::parse(*metadata, nullptr, /*allow_exceptions=*/false);
+      if (parsed.is_object()) archive.fornax_state = parsed.value("fornax", nlohmann::json());
+    }
     FORNAX_ASSIGN_OR_RETURN(std::string weights, ReadMember(zip, path, "model.weights.h5"));
     FORNAX_ASSIGN_OR_RETURN(archive.weights,
                             H5Reader::Open(std::move(weights), path + ": model.weights.h5"));
@@ -153,8 +159,9 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Trainer>> LoadKerasArchive(
     const std::string& path, uint64_t seed, const CompileConfig* override_compile,
-    const std::vector<std::string>* compile_keys) {
+    const std::vector<std::string>* compile_keys, nlohmann::json* fornax_state) {
   FORNAX_ASSIGN_OR_RETURN(KerasArchive archive, ReadKerasArchive(path));
+  if (fornax_state != nullptr) *fornax_state = archive.fornax_state;
   const std::string config_name = archive.legacy_h5 ? "model_config" : "config.json";
   FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<Model> model,
                           Model::FromJson(archive.config, absl::StrCat(path, ": ", config_name)));
