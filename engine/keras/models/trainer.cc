@@ -251,6 +251,27 @@ void ResetMetrics(const Trainer::State& state, VariableStore* store) {
   }
 }
 
+// Sets the metric variables a mid-epoch checkpoint saved; each must be a
+// metric variable of this trainer with the same dtype and shape.
+absl::Status RestoreMetrics(const std::map<std::string, Tensor>& metrics, VariableStore* store) {
+  for (const auto& [path, value] : metrics) {
+    const std::optional<int64_t> index = store->Find(path);
+    if (!index || store->info(*index).kind != VariableKind::kMetric) {
+      return absl::InvalidArgumentError(absl::StrCat("fit: initial_progress.metrics: '", path,
+                                                     "' is not a metric variable of this model"));
+    }
+    Tensor& variable = store->value(*index);
+    if (value.dtype() != variable.dtype() || value.shape() != variable.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fit: initial_progress.metrics: '", path, "' is ", std::string(DTypeName(value.dtype())),
+          value.shape().ToString(), ", the variable is ", std::string(DTypeName(variable.dtype())),
+          variable.shape().ToString()));
+    }
+    std::memcpy(variable.raw_data(), value.raw_data(), value.byte_size());
+  }
+  return absl::OkStatus();
+}
+
 std::vector<DType> LabelDTypes(const Trainer::State& state) {
   std::vector<DType> dtypes;
   for (const OutputHead& head : state.heads) dtypes.push_back(head.label_dtype);
@@ -381,6 +402,14 @@ absl::StatusOr<History> Trainer::Fit(const Dataset& train, const Dataset* valida
   const int64_t batch_size = config.batch_size;
   const int64_t steps_per_epoch = (train_data.num_samples + batch_size - 1) / batch_size;
   const int64_t steps_per_execution = state_->config.steps_per_execution;
+  const EpochProgress& progress = config.initial_progress;
+  if (progress.step != 0 && (progress.steps_per_epoch != steps_per_epoch || progress.step < 0 ||
+                             progress.step >= steps_per_epoch)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fit: initial_progress is step ", progress.step, " of ", progress.steps_per_epoch,
+        " steps per epoch, but this fit has ", steps_per_epoch,
+        " steps per epoch (batch_size or the training data changed)"));
+  }
   HistoryCallback history;
   std::vector<Callback*> all_callbacks(callbacks.begin(), callbacks.end());
   all_callbacks.push_back(&history);
@@ -395,10 +424,15 @@ absl::StatusOr<History> Trainer::Fit(const Dataset& train, const Dataset* valida
   for (Callback* cb : all_callbacks) FORNAX_RETURN_IF_ERROR(cb->OnTrainBegin(control));
   for (int epoch = config.initial_epoch; epoch < config.epochs; ++epoch) {
     ResetMetrics(*state_, &variables_);
+    // A mid-epoch resume skips the batches already trained (the permutation
+    // depends only on (seed, epoch), so it is that epoch's order) and
+    // continues the epoch's metrics where they were.
+    const bool resumed = epoch == config.initial_epoch && progress.step > 0;
+    if (resumed) FORNAX_RETURN_IF_ERROR(RestoreMetrics(progress.metrics, &variables_));
     for (Callback* cb : all_callbacks) FORNAX_RETURN_IF_ERROR(cb->OnEpochBegin(control, epoch));
     std::vector<int64_t> order;
     if (config.shuffle) order = EpochPermutation(state_->seed, epoch, train_data.num_samples);
-    for (int64_t step = 0; step < steps_per_epoch;) {
+    for (int64_t step = resumed ? progress.step : 0; step < steps_per_epoch;) {
       const int64_t last = std::min(steps_per_epoch, step + steps_per_execution);
       for (; step < last; ++step) {
         const int64_t begin = step * batch_size;

@@ -23,6 +23,9 @@
 // once per execution, with the last step's index) for any N >= 1; the result
 // is bit-identical for every N because randomness is keyed by (seed, optimizer
 // iteration, op) and a learning-rate schedule is evaluated per step.
+// For the same reasons a fit resumed from a checkpoint's weights and
+// optimizer state at initial_epoch (and initial_progress, for a checkpoint
+// taken mid-epoch) continues exactly as if it had never stopped.
 // Thread-safety: none.
 #ifndef FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
 #define FORNAX_ENGINE_KERAS_MODELS_TRAINER_H_
@@ -57,6 +60,18 @@ struct CompileConfig {
   std::string backend = "cpu";
 };
 
+// Where fit resumes inside its initial_epoch (a checkpoint taken mid-epoch):
+// the first `step` batches of that epoch's sample order were trained already
+// and are skipped, and `metrics` holds the epoch's running metric variables
+// then (store path -> value, e.g. "metrics/loss/total"), so the epoch's logs
+// cover all of its steps. Metric variables not in `metrics` start from zero
+// (with `metrics` empty the epoch's logs cover only the resumed steps).
+struct EpochProgress {
+  int64_t step = 0;             // 0: the epoch's start
+  int64_t steps_per_epoch = 0;  // what `step` counts in; must be this fit's
+  std::map<std::string, Tensor> metrics;
+};
+
 // model.fit(...) arguments.
 struct FitConfig {
   int epochs = 1;
@@ -64,6 +79,7 @@ struct FitConfig {
   bool shuffle = true;
   double validation_split = 0.0;  // the last fraction of the training data, as Keras
   int initial_epoch = 0;
+  EpochProgress initial_progress;  // within initial_epoch
 };
 
 // One tensor per model input / output, in the model's order; dim 0 is samples.
