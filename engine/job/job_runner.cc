@@ -9,6 +9,7 @@
 #include "engine/archive/keras_archive.h"
 #include "engine/archive/model_checkpoint.h"
 #include "engine/base/status_macros.h"
+#include "engine/job/epoch_position.h"
 #include "engine/keras/callbacks/callback_from_config.h"
 #include "engine/keras/models/model.h"
 #include "engine/runtime/backend.h"
@@ -23,15 +24,18 @@ double Now() {
 // Turns the trainer's callbacks into the observer's step and epoch events.
 class ObserverCallback : public Callback {
  public:
-  ObserverCallback(JobObserver* observer, int64_t batch_size, int* epochs_done, Logs* last_logs)
+  // `fit`: where training starts (a resumed epoch's first step is not 0).
+  ObserverCallback(JobObserver* observer, const FitConfig& fit, int* epochs_done, Logs* last_logs)
       : observer_(observer),
-        batch_size_(batch_size),
+        batch_size_(fit.batch_size),
+        initial_epoch_(fit.initial_epoch),
+        initial_step_(fit.initial_progress.step),
         epochs_done_(epochs_done),
         last_logs_(last_logs) {}
 
   absl::Status OnEpochBegin(TrainingControl&, int epoch) override {
     epoch_ = epoch;
-    prev_batch_ = -1;
+    prev_batch_ = (epoch == initial_epoch_ ? initial_step_ : 0) - 1;
     epoch_start_ = last_ = Now();
     return absl::OkStatus();
   }
@@ -74,6 +78,8 @@ class ObserverCallback : public Callback {
  private:
   JobObserver* observer_;
   int64_t batch_size_;
+  int initial_epoch_;
+  int64_t initial_step_;
   int* epochs_done_;
   Logs* last_logs_;
   int epoch_ = 0;
@@ -82,11 +88,13 @@ class ObserverCallback : public Callback {
   double last_ = 0;
 };
 
-// Saves `trainer` to `path` and reports it.
+// Saves `trainer` to `path` (with `position` in its metadata when taken
+// mid-epoch) and reports it.
 absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoch, const Logs& logs,
-                             bool final, JobObserver* observer) {
+                             bool final, JobObserver* observer,
+                             const nlohmann::json& position = nullptr) {
   const double start = Now();
-  FORNAX_RETURN_IF_ERROR(SaveKerasArchive(path, trainer));
+  FORNAX_RETURN_IF_ERROR(SaveKerasArchive(path, trainer, position));
   if (observer == nullptr) return absl::OkStatus();
   CheckpointEvent e;
   e.path = path;
@@ -105,6 +113,8 @@ absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoc
 // checks whether one was crossed). It runs before the observer's epoch hook,
 // so a service stores checkpoint N before it hears that epoch N ended (and
 // the log reads as Keras's: ModelCheckpoint's line before the epoch's bar).
+// A mid-epoch checkpoint records its position in the epoch and the epoch's
+// running metrics (epoch_position.h), so a resume from it is exact.
 class CheckpointCallback : public Callback {
  public:
   CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer)
@@ -122,19 +132,22 @@ class CheckpointCallback : public Callback {
     if (every_steps_ <= 0 || batch + 1 >= control.steps_per_epoch) return absl::OkStatus();
     const int64_t step = control.trainer->iterations();
     if (step / every_steps_ == last_saved_step_ / every_steps_) return absl::OkStatus();
-    return Save(control, epoch_);
+    return Save(control, epoch_,
+                EpochPositionJson(epoch_, batch + 1, control.steps_per_epoch,
+                                  control.trainer->variables()));
   }
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override {
     epoch_logs_ = logs;
-    return Save(control, epoch + 1);
+    return Save(control, epoch + 1, nullptr);
   }
 
  private:
-  absl::Status Save(TrainingControl& control, int epochs_done) {
+  absl::Status Save(TrainingControl& control, int epochs_done, const nlohmann::json& position) {
     last_saved_step_ = control.trainer->iterations();
     const std::string path =
         absl::StrCat(dir_, "/ckpt-e", epochs_done, "-s", last_saved_step_, ".keras");
-    return WriteCheckpoint(*control.trainer, path, epochs_done, epoch_logs_, false, observer_);
+    return WriteCheckpoint(*control.trainer, path, epochs_done, epoch_logs_, false, observer_,
+                           position);
   }
 
   std::string dir_;
@@ -159,9 +172,18 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
   std::unique_ptr<Model> model;
   std::unique_ptr<Trainer>& trainer = runner->trainer_;
   if (from_archive) {
-    FORNAX_ASSIGN_OR_RETURN(trainer,
-                            LoadKerasArchive(archive, job.seed, &job.compile, &job.compile_keys));
+    nlohmann::json fornax_state;
+    FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(archive, job.seed, &job.compile,
+                                                      &job.compile_keys, &fornax_state));
     job.compile = trainer->compile_config();  // the archive's, under the job's compile keys
+    // A checkpoint taken mid-epoch continues that epoch where it stopped when
+    // the run starts at that epoch (as a resume does); another initial epoch
+    // starts at the epoch's beginning.
+    FORNAX_ASSIGN_OR_RETURN(std::optional<EpochPosition> position,
+                            ParseEpochPosition(fornax_state, archive));
+    if (position && position->epoch == job.fit.initial_epoch) {
+      job.fit.initial_progress = std::move(position->progress);
+    }
   } else {
     FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
   }
@@ -199,7 +221,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
 }
 
 absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobObserver* observer) {
-  ObserverCallback observe(observer, job_.fit.batch_size, &epochs_done_, &last_epoch_logs_);
+  ObserverCallback observe(observer, job_.fit, &epochs_done_, &last_epoch_logs_);
   CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer);
   std::vector<Callback*> callbacks;
   for (const auto& cb : job_callbacks_) callbacks.push_back(cb.get());

@@ -10,8 +10,10 @@
 // fit.initial_epoch set to its epoch count: on the CPU backend, 2 epochs +
 // checkpoint + resume for 1 more ends bit-identical to 3 epochs straight
 // (shuffles are keyed by (seed, epoch), randomness by optimizer iteration).
-// A checkpoint written mid-epoch resumes at that epoch's start, so only
-// epoch-boundary checkpoints resume exactly.
+// A checkpoint written mid-epoch also records its step within the epoch and
+// the epoch's running metrics (epoch_position.h); resumed at that epoch, the
+// run skips the batches already trained and ends bit-identical too, with the
+// same epoch logs.
 // Thread-safety: none; one runner per training run.
 #ifndef FORNAX_ENGINE_JOB_JOB_RUNNER_H_
 #define FORNAX_ENGINE_JOB_JOB_RUNNER_H_

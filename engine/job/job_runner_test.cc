@@ -21,13 +21,17 @@ std::string SourceDir() {
 }
 
 // 512 Fashion-MNIST samples, batch 64 (8 steps per epoch), the example MLP.
-std::string JobYaml(int epochs, const std::string& extra_fit = "") {
+std::string JobYaml(int epochs, const std::string& extra_fit = "",
+                    int64_t steps_per_execution = 1) {
   const std::string data = "/usr/share/datasets/fashion-mnist/";
   return "model: " + SourceDir() + "/examples/fashion_mlp/model.json\n" +
          "compile:\n"
          "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
          "  loss: sparse_categorical_crossentropy\n"
          "  metrics: [accuracy]\n"
+         "  steps_per_execution: " +
+         std::to_string(steps_per_execution) +
+         "\n"
          "fit: {epochs: " +
          std::to_string(epochs) + ", batch_size: 64, seed: 5" + extra_fit +
          "}\n"
@@ -141,6 +145,97 @@ TEST(JobRunnerTest, ResumeFromEpochCheckpointIsBitIdentical) {
     EXPECT_TRUE(a.value(i).BitwiseEquals(b.value(i))) << a.info(i).path;
   }
   EXPECT_EQ((*straight)->trainer().iterations(), (*resumed)->trainer().iterations());
+}
+
+// Stops training (as a lost machine would) once the checkpoint at
+// `global_step` has been written.
+class StopAfterCheckpoint : public JobObserver {
+ public:
+  explicit StopAfterCheckpoint(int64_t global_step) : global_step_(global_step) {}
+  absl::Status OnCheckpoint(const CheckpointEvent& e) override {
+    if (e.global_step < global_step_) return absl::OkStatus();
+    return absl::AbortedError("interrupted");
+  }
+
+ private:
+  int64_t global_step_;
+};
+
+// A run interrupted after the checkpoint at step 4 of epoch 2 (global step
+// 12) and resumed from it skips that epoch's first 4 batches, continues its
+// metrics, and ends bit-identical to 3 epochs straight, for any
+// steps_per_execution (its executions end on the checkpoint's step).
+TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
+  for (int64_t spe : {1, 2}) {
+    SCOPED_TRACE(::testing::Message() << "steps_per_execution " << spe);
+    testing::TempDir dir;
+    absl::StatusOr<std::unique_ptr<JobRunner>> straight =
+        JobRunner::Create(Job(JobYaml(3, "", spe)), {});
+    ASSERT_TRUE(straight.ok()) << straight.status();
+    Recorder straight_rec;
+    ASSERT_TRUE((*straight)->Fit({}, &straight_rec).ok());
+
+    JobRunOptions first_options;
+    first_options.checkpoint_dir = dir.File("ckpt");
+    first_options.checkpoint_every_steps = 3;
+    absl::StatusOr<std::unique_ptr<JobRunner>> first =
+        JobRunner::Create(Job(JobYaml(3, "", spe)), first_options);
+    ASSERT_TRUE(first.ok()) << first.status();
+    StopAfterCheckpoint stop(12);
+    ASSERT_EQ((*first)->Fit({}, &stop).status().code(), absl::StatusCode::kAborted);
+    EXPECT_EQ((*first)->trainer().iterations(), 12);
+
+    JobRunOptions resume_options;
+    resume_options.resume_path = dir.File("ckpt/ckpt-e1-s12.keras");
+    resume_options.initial_epoch = 1;
+    absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+        JobRunner::Create(Job(JobYaml(3, "", spe)), resume_options);
+    ASSERT_TRUE(resumed.ok()) << resumed.status();
+    Recorder rec;
+    ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
+    ASSERT_FALSE(rec.steps.empty());
+    EXPECT_EQ(rec.steps.front().epoch, 1);
+    EXPECT_EQ(rec.steps.front().step, 4 + spe);
+    EXPECT_EQ(rec.steps.front().global_step, 12 + spe);
+    // The resumed epoch's logs cover all 8 of its steps, as straight.
+    ASSERT_EQ(rec.epochs.size(), 2u);
+    ASSERT_EQ(straight_rec.epochs.size(), 3u);
+    EXPECT_EQ(rec.epochs[0].epoch, 1);
+    EXPECT_EQ(rec.epochs[0].logs, straight_rec.epochs[1].logs);
+    EXPECT_EQ(rec.epochs[1].logs, straight_rec.epochs[2].logs);
+
+    // Weights, optimizer state and metric variables.
+    VariableStore& a = (*straight)->trainer().variables();
+    VariableStore& b = (*resumed)->trainer().variables();
+    ASSERT_EQ(a.size(), b.size());
+    for (int64_t i = 0; i < a.size(); ++i) {
+      EXPECT_TRUE(a.value(i).BitwiseEquals(b.value(i))) << a.info(i).path;
+    }
+    EXPECT_EQ((*resumed)->trainer().iterations(), 24);
+  }
+}
+
+TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {
+  testing::TempDir dir;
+  JobRunOptions first_options;
+  first_options.checkpoint_dir = dir.File("ckpt");
+  first_options.checkpoint_every_steps = 3;
+  absl::StatusOr<std::unique_ptr<JobRunner>> first =
+      JobRunner::Create(Job(JobYaml(1)), first_options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
+
+  JobRunOptions resume_options;
+  resume_options.resume_path = dir.File("ckpt/ckpt-e0-s3.keras");
+  resume_options.initial_epoch = 0;
+  std::string yaml = JobYaml(1);
+  yaml.replace(yaml.find("batch_size: 64"), 14, "batch_size: 128");
+  absl::StatusOr<std::unique_ptr<JobRunner>> resumed = JobRunner::Create(Job(yaml), resume_options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  absl::StatusOr<History> history = (*resumed)->Fit({}, nullptr);
+  EXPECT_EQ(history.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(history.status().message(),
+              HasSubstr("initial_progress is step 3 of 8 steps per epoch, but this fit has 4"));
 }
 
 TEST(JobRunnerTest, BadResumeArchiveIsAnError) {
