@@ -122,6 +122,84 @@ TEST(JobProcessTest, ResumeFromCheckpointIsBitIdenticalToAnUninterruptedRun) {
   }
 }
 
+// The same through the job process with a mid-epoch checkpoint: a job that
+// checkpoints every 3 steps is killed (SIGKILL, a lost machine) once it
+// reported the checkpoint at step 4 of epoch 2 (global step 12); resumed
+// from it, it trains that epoch's last 4 steps and the third epoch, and ends
+// bit-identical to 3 epochs straight with the same epoch metrics.
+TEST(JobProcessTest, ResumeFromMidEpochCheckpointIsBitIdenticalToAnUninterruptedRun) {
+  TempDir dir;
+  WriteJobDir(dir.File("straight"), 3);
+  // Long enough that the kill always comes before its end; the epoch count
+  // changes no epoch's batches.
+  WriteJobDir(dir.File("first"), 1000);
+  WriteJobDir(dir.File("resumed"), 3);
+  ChildRun straight = RunToEnd(Options(dir.File("straight")));
+  ASSERT_EQ(straight.exit.exit_code, 0) << ::testing::PrintToString(Lines(straight));
+
+  ChildRun first;
+  std::mutex mu;
+  JobProcessOptions first_options = Options(dir.File("first"));
+  first_options.checkpoint_every_steps = 3;
+  JobProcessHandlers handlers = Record(&first, &mu);
+  JobProcess* process = nullptr;
+  handlers.on_event = [&](const ChildMessage& m) {
+    std::lock_guard<std::mutex> lock(mu);
+    first.events.push_back(m);
+    if (m.checkpoint && m.checkpoint->record.global_step() == 12) process->Kill();
+  };
+  absl::StatusOr<std::unique_ptr<JobProcess>> p = JobProcess::Start(first_options, handlers);
+  ASSERT_TRUE(p.ok()) << p.status();
+  process = p->get();
+  first.exit = process->Wait();
+  ASSERT_EQ(first.exit.signal, SIGKILL) << ::testing::PrintToString(Lines(first));
+
+  JobProcessOptions resume = Options(dir.File("resumed"));
+  resume.resume_path = dir.File("first/checkpoints/ckpt-e1-s12.keras");
+  resume.initial_epoch = 1;
+  resume.checkpoint_every_steps = 3;
+  ChildRun resumed = RunToEnd(resume);
+  ASSERT_EQ(resumed.exit.exit_code, 0) << ::testing::PrintToString(Lines(resumed));
+  std::vector<fornax::v1::StepMetrics> steps;
+  std::vector<fornax::v1::EpochMetrics> epochs, straight_epochs;
+  for (const ChildMessage& m : resumed.events) {
+    if (m.step) steps.push_back(*m.step);
+    if (m.epoch) epochs.push_back(*m.epoch);
+  }
+  for (const ChildMessage& m : straight.events) {
+    if (m.epoch) straight_epochs.push_back(*m.epoch);
+  }
+  ASSERT_EQ(steps.size(), 12u);  // epoch 2's steps 5-8, epoch 3's 1-8
+  EXPECT_EQ(steps[0].epoch(), 1);
+  EXPECT_EQ(steps[0].step(), 5);
+  EXPECT_EQ(steps[0].global_step(), 13);
+  ASSERT_EQ(epochs.size(), 2u);
+  ASSERT_EQ(straight_epochs.size(), 3u);
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    EXPECT_EQ(epochs[i].epoch(), straight_epochs[i + 1].epoch());
+    const auto& want = straight_epochs[i + 1].metrics().values();
+    const auto& got = epochs[i].metrics().values();
+    ASSERT_EQ(got.size(), want.size());
+    for (const auto& [name, value] : want) {
+      ASSERT_TRUE(got.count(name)) << name;
+      EXPECT_EQ(got.at(name), value) << "epoch " << epochs[i].epoch() << " " << name;
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<Trainer>> a =
+      LoadKerasArchive(dir.File("straight/output/model.keras"), 0);
+  absl::StatusOr<std::unique_ptr<Trainer>> b =
+      LoadKerasArchive(dir.File("resumed/output/model.keras"), 0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*b)->iterations(), 24);
+  ASSERT_EQ((*a)->variables().size(), (*b)->variables().size());
+  for (int64_t i = 0; i < (*a)->variables().size(); ++i) {
+    EXPECT_TRUE((*a)->variables().value(i).BitwiseEquals((*b)->variables().value(i)))
+        << (*a)->variables().info(i).path;
+  }
+}
+
 TEST(JobProcessTest, BadJobExitsWithTheEnginesError) {
   TempDir dir;
   WriteJobDir(dir.File("job"), 1);
