@@ -17,7 +17,7 @@
 // worker that resumes, to `fornax pull`, to `run-job --resume` by hand); the
 // metric sums are engine state the coordinator has no use for; and Keras
 // never reads metadata.json, so the archive still loads in Keras 3
-// (tests/interop/keras_mid_epoch_checkpoint_test.py).
+// (tests/interop/keras_loads_mid_epoch_checkpoint.py).
 #ifndef FORNAX_ENGINE_JOB_EPOCH_POSITION_H_
 #define FORNAX_ENGINE_JOB_EPOCH_POSITION_H_
 

@@ -1,0 +1,136 @@
+"""A Fornax mid-epoch checkpoint (with its position in metadata.json) opens in real Keras 3.
+
+Usage: keras_loads_mid_epoch_checkpoint.py FORNAX_WORKER_BIN
+
+Runs `fornax-worker run-job --checkpoint-every-steps 3` on 512 Fashion-MNIST
+samples (batch 64: 8 steps per epoch) for 2 epochs and checks that:
+  - the checkpoint at step 4 of epoch 2 (ckpt-e1-s12.keras) is still the
+    three members Keras writes, with metadata.json's "fornax" entry saying
+    epoch 1, step 4 of 8, and the epoch's metric variables;
+  - the epoch checkpoint (ckpt-e1-s8.keras) has no "fornax" entry;
+  - keras.models.load_model opens the mid-epoch one with no warning,
+    optimizer.iterations is 12, its weights are the archive's, and
+    model.fit trains on from it.
+Exits non-zero with a message on the first failure.
+"""
+import contextlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+import h5py  # noqa: E402
+import keras  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(self.format(record))
+
+
+def load_quietly(path):
+    """load_model with every kind of warning turned into a failure."""
+    collector = _Collect()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            warnings.simplefilter("error")
+            model = keras.models.load_model(path)
+    finally:
+        root.removeHandler(collector)
+    noise = collector.records + [s for s in (out.getvalue(), err.getvalue()) if s.strip()]
+    if noise:
+        sys.exit(f"FAIL: loading {path} was not silent: {noise}")
+    return model
+
+
+def fail(message):
+    sys.exit(f"FAIL: {message}")
+
+
+def metadata(path):
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        if names != ["metadata.json", "config.json", "model.weights.h5"]:
+            fail(f"{path}: members {names}")
+        return json.loads(z.read("metadata.json"))
+
+
+def main():
+    worker = sys.argv[1]
+    source = os.environ.get("FORNAX_SOURCE_DIR", ".")
+    if not os.path.exists(os.path.join(FASHION, "train-images-idx3-ubyte.gz")):
+        print("SKIP: Fashion-MNIST is not installed")
+        return
+    with tempfile.TemporaryDirectory() as job:
+        with open(os.path.join(source, "examples/fashion_mlp/model.json")) as f:
+            model_json = f.read()
+        with open(os.path.join(job, "model.json"), "w") as f:
+            f.write(model_json)
+        with open(os.path.join(job, "job.yaml"), "w") as f:
+            f.write(
+                "model: model.json\n"
+                "compile:\n"
+                "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
+                "  loss: sparse_categorical_crossentropy\n"
+                "  metrics: [accuracy]\n"
+                "fit: {epochs: 2, batch_size: 64, seed: 5}\n"
+                "data:\n"
+                "  train:\n"
+                "    limit: 512\n"
+                f"    x: {{path: {FASHION}/train-images-idx3-ubyte.gz, dtype: float32, "
+                "scale: 0.00392156862745098, reshape: [784]}\n"
+                f"    y: {FASHION}/train-labels-idx1-ubyte.gz\n")
+        run = subprocess.run([worker, "run-job", "--dir", job, "--checkpoint-every-steps", "3"],
+                             capture_output=True, text=True, timeout=240)
+        if run.returncode != 0:
+            fail(f"run-job exited {run.returncode}: {run.stderr[-2000:]}")
+
+        mid = os.path.join(job, "checkpoints/ckpt-e1-s12.keras")
+        state = metadata(mid).get("fornax")
+        if state is None or (state["epoch"], state["step"], state["steps_per_epoch"]) != (1, 4, 8):
+            fail(f"{mid}: metadata.json fornax entry {state}")
+        wanted = {"metrics/loss/total", "metrics/loss/count", "metrics/accuracy/total",
+                  "metrics/accuracy/count"}
+        if set(state["metrics"]) != wanted:
+            fail(f"{mid}: metric variables {sorted(state['metrics'])}, expected {sorted(wanted)}")
+        end = os.path.join(job, "checkpoints/ckpt-e1-s8.keras")
+        if "fornax" in metadata(end):
+            fail(f"{end}: an epoch checkpoint has a fornax entry")
+
+        model = load_quietly(mid)
+        if int(model.optimizer.iterations.numpy()) != 12:
+            fail(f"iterations {int(model.optimizer.iterations.numpy())}, expected 12")
+        with zipfile.ZipFile(mid) as z, tempfile.TemporaryDirectory() as tmp:
+            z.extract("model.weights.h5", tmp)
+            with h5py.File(os.path.join(tmp, "model.weights.h5")) as h5:
+                kernel = h5["layers/dense/vars/0"][()]
+        if not np.array_equal(np.asarray(model.get_layer("dense_1").kernel), kernel):
+            fail("the loaded dense kernel differs from the archive's")
+        x = np.random.default_rng(0).random((64, 784), dtype=np.float32)
+        y = np.zeros((64,), dtype=np.int32)
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+        if int(model.optimizer.iterations.numpy()) != 13:
+            fail("model.fit did not train on from the checkpoint")
+    print("OK: a mid-epoch checkpoint loads and trains on in Keras", keras.__version__)
+
+
+if __name__ == "__main__":
+    main()
