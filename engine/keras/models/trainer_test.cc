@@ -263,6 +263,43 @@ TEST(TrainerTest, BatchHooksOncePerExecution) {
   EXPECT_EQ(recorder.batches, (std::vector<int64_t>{3, 7, 9}));
 }
 
+// A mid-epoch resume: the first 6 of 10 steps are skipped, the epoch's
+// metrics start from the given sums (a huge loss total shows in the log),
+// and a metric that is not the model's or has another shape is an error.
+TEST(TrainerTest, InitialProgressSkipsStepsAndContinuesMetrics) {
+  auto trainer = Trainer::Create(Parse(kSmallModel), SmallCompile(), 1);
+  ASSERT_TRUE(trainer.ok());
+  FitConfig fit;
+  fit.batch_size = 10;
+  fit.epochs = 2;
+  fit.initial_epoch = 1;
+  fit.initial_progress.step = 6;
+  fit.initial_progress.steps_per_epoch = 10;
+  fit.initial_progress.metrics = {{"metrics/loss/total", Tensor::Scalar(1e6f)},
+                                  {"metrics/loss/count", Tensor::Scalar(1)}};
+  BatchRecorder recorder;
+  absl::StatusOr<History> history =
+      (*trainer)->Fit(Synthetic(95), nullptr, fit, {&recorder});  // 10 steps
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_EQ(recorder.batches, (std::vector<int64_t>{6, 7, 8, 9}));
+  EXPECT_EQ((*trainer)->iterations(), 4);
+  EXPECT_GT(history->at("loss")[0], 1e3);
+
+  fit.initial_progress.metrics = {{"metrics/nope/total", Tensor::Scalar(1)}};
+  history = (*trainer)->Fit(Synthetic(95), nullptr, fit, {});
+  EXPECT_EQ(history.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(history.status().message().find("'metrics/nope/total' is not a metric variable"),
+            std::string::npos)
+      << history.status();
+  fit.initial_progress.metrics = {
+      {"metrics/loss/total", Tensor::FromFloats(Shape{2}, std::vector<float>{1, 2})}};
+  history = (*trainer)->Fit(Synthetic(95), nullptr, fit, {});
+  EXPECT_EQ(history.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(history.status().message().find("'metrics/loss/total' is float32(2,)"),
+            std::string::npos)
+      << history.status();
+}
+
 TEST(TrainerTest, TerminateOnNaNStopsImmediately) {
   CompileConfig config = SmallCompile();
   config.optimizer = json{{"class_name", "SGD"}, {"config", {{"learning_rate", 1e30}}}};
