@@ -96,7 +96,8 @@ std::string StartFornaxServe(const std::string& fornax, const std::string& repo,
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   std::vector<std::string> args = {fornax,   "serve", "--model-repository", repo,
-                                   "--port", "0",     "--metrics-port",     "0"};
+                                   "--port", "0",     "--metrics-port",     "0",
+                                   "--http-port", "-1"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -1,6 +1,6 @@
 // `fornax serve`: serves a repository of .keras models over the Open
-// Inference Protocol (gRPC; tritonclient and perf_analyzer work) with
-// Prometheus metrics, until SIGINT/SIGTERM.
+// Inference Protocol (gRPC and HTTP/REST; tritonclient and perf_analyzer
+// work) with Prometheus metrics, until SIGINT/SIGTERM.
 #include <signal.h>
 
 #include <iostream>
@@ -15,11 +15,12 @@
 namespace fornax {
 
 const char kServeHelp[] =
-    R"(usage: fornax serve --model-repository DIR [--port 8001] [--metrics-port 8002]
-                    [--poll-interval-ms 1000]
+    R"(usage: fornax serve --model-repository DIR [--port 8001] [--http-port 8000]
+                    [--metrics-port 8002] [--poll-interval-ms 1000]
 
-Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC,
-as Triton: tritonclient works) on 127.0.0.1, with dynamic batching. Layout:
+Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC
+and HTTP/REST, as Triton: tritonclient works) on 127.0.0.1, with dynamic
+batching. Layout:
 DIR/<model>/<version>/model.keras (latest version served), optional
 DIR/<model>/config.json ({"max_batch_size": 64, "dynamic_batching":
 {"preferred_batch_size": [...], "max_queue_delay_microseconds": N}}).
@@ -27,10 +28,13 @@ New models and versions are picked up while serving (docs/serving.md).
 
   --model-repository DIR   the model repository
   --port N                 gRPC port (default 8001; 0: any free port)
+  --http-port N            HTTP/REST port (default 8000; 0: any; -1: none)
   --metrics-port N         Prometheus /metrics port (default 8002; 0: any)
   --poll-interval-ms N     how often DIR is rescanned (default 1000)
 
-Prints "listening grpc=127.0.0.1:PORT metrics=127.0.0.1:PORT" once serving.
+Prints "listening grpc=127.0.0.1:PORT metrics=127.0.0.1:PORT
+http=127.0.0.1:PORT" (on one line; no http= with --http-port -1) once
+serving.
 SIGINT/SIGTERM stop it after the requests in flight.
 )";
 
@@ -49,7 +53,8 @@ absl::Status ParseIntFlag(const std::string& flag, const std::string& value, int
 
 int RunServe(const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(
-      "serve", args, {"model-repository", "port", "metrics-port", "poll-interval-ms"}, {"help"});
+      "serve", args, {"model-repository", "port", "http-port", "metrics-port", "poll-interval-ms"},
+      {"help"});
   if (!parsed.ok()) return ReportError(parsed.status());
   if (parsed->switches.count("help")) {
     std::cout << kServeHelp;
@@ -74,6 +79,7 @@ int RunServe(const std::vector<std::string>& args) {
   };
   for (const IntFlag& flag :
        {IntFlag{"port", 0, 65535, &options.port},
+        IntFlag{"http-port", -1, 65535, &options.http_port},
         IntFlag{"metrics-port", 0, 65535, &options.metrics_port},
         IntFlag{"poll-interval-ms", 1, 86'400'000, &options.poll_interval_ms}}) {
     if (!parsed->values.count(flag.name)) continue;
@@ -92,7 +98,9 @@ int RunServe(const std::vector<std::string>& args) {
       serving::InferenceServer::Start(options);
   if (!server.ok()) return ReportError(server.status());
   std::cout << "listening grpc=127.0.0.1:" << (*server)->grpc_port()
-            << " metrics=127.0.0.1:" << (*server)->metrics_port() << std::endl;
+            << " metrics=127.0.0.1:" << (*server)->metrics_port();
+  if (options.http_port >= 0) std::cout << " http=127.0.0.1:" << (*server)->http_port();
+  std::cout << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);
   std::cerr << "fornax serve: signal " << signal << ", shutting down\n";

@@ -126,6 +126,7 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
   server.model_repository = root.string();
   server.host = host->options_.listen.substr(0, colon);
   server.port = port;
+  server.http_port = -1;  // deployments are reached over gRPC
   server.metrics_registry = host->options_.metrics_registry;
   server.server_version = host->options_.server_version;
   absl::StatusOr<std::unique_ptr<serving::InferenceServer>> started =

@@ -6,6 +6,7 @@
 #include "grpcpp/grpcpp.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "server/inference/http_server.h"
 #include "server/inference/inference_service.h"
 
 namespace fornax::serving {
@@ -17,6 +18,7 @@ struct InferenceServer::Impl {
   std::unique_ptr<ModelRepository> repository;
   std::unique_ptr<InferenceService> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HttpServer> http;  // after `server`: it calls the service through it
   int grpc_port = 0;
   bool shut_down = false;
 };
@@ -30,6 +32,8 @@ int InferenceServer::grpc_port() const { return impl_->grpc_port; }
 int InferenceServer::metrics_port() const {
   return impl_->exposer ? impl_->exposer->GetListeningPorts().at(0) : 0;
 }
+
+int InferenceServer::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 ModelRepository& InferenceServer::repository() { return *impl_->repository; }
 
@@ -78,6 +82,16 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
   if (impl->server == nullptr || impl->grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("serve: cannot listen on ", address));
   }
+  if (options.http_port >= 0) {
+    HttpServerOptions http;
+    http.host = options.host;
+    http.port = options.http_port;
+    http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
+    absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
+        http, impl->service.get(), impl->server->InProcessChannel(grpc::ChannelArguments()));
+    if (!started.ok()) return started.status();
+    impl->http = *std::move(started);
+  }
   impl->repository->StartPolling(std::chrono::milliseconds(options.poll_interval_ms));
   return std::unique_ptr<InferenceServer>(new InferenceServer(std::move(impl)));
 }
@@ -85,6 +99,7 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
 void InferenceServer::Shutdown() {
   if (impl_->shut_down) return;
   impl_->shut_down = true;
+  if (impl_->http) impl_->http->Stop();  // its requests in flight finish first
   // Calls still open after the deadline (an idle stream) are cancelled.
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   impl_->repository.reset();  // stops polling, drains every model's queue

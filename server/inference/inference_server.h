@@ -1,6 +1,6 @@
 // InferenceServer: `fornax serve` without the command line: the model
 // repository (scanned once before Start returns, then polled), the gRPC
-// InferenceService and the Prometheus exposer. A host that already exposes
+// InferenceService, its HTTP/REST twin and the Prometheus exposer. A host that already exposes
 // Prometheus metrics (fornax-worker) passes its registry instead, so the
 // nv_inference_* series appear on its endpoint and no second port opens.
 // Thread-safety: Shutdown may be called from any thread, once.
@@ -21,6 +21,8 @@ struct InferenceServerOptions {
   std::string host = "127.0.0.1";
   int port = 8001;          // 0: any free port
   int metrics_port = 8002;  // 0: any free port; unused with metrics_registry
+  // The HTTP/REST endpoint (http_server.h): 0: any free port, -1: none.
+  int http_port = 8000;
   // When set, metrics are registered here and no exposer is started.
   std::shared_ptr<prometheus::Registry> metrics_registry;
   int poll_interval_ms = 1000;
@@ -37,6 +39,7 @@ class InferenceServer {
 
   int grpc_port() const;
   int metrics_port() const;  // 0 with InferenceServerOptions::metrics_registry
+  int http_port() const;     // 0 with InferenceServerOptions::http_port -1
   // For explicit Load/Unload by the host (fornax-worker), as the repository
   // RPCs do.
   ModelRepository& repository();

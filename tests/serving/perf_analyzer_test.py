@@ -117,7 +117,7 @@ def main():
               '{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200}}')
         place(repo, "mlp_nobatch", 1, "mlp_sgd.keras",
               '{"max_batch_size": 8, "dynamic_batching": false}')
-        with serving(fornax, repo) as (url, _):
+        with serving(fornax, repo) as (url, _, _):
             test_batching_model(url)
             test_config_read(url)
             test_streaming(url)

@@ -42,19 +42,19 @@ def place(repo, model, version, archive, config=None):
 
 @contextlib.contextmanager
 def serving(fornax, repo, *flags):
-    """Runs `fornax serve` on `repo`; yields (grpc address, metrics address)
-    and checks that SIGTERM stops it with exit code 0."""
+    """Runs `fornax serve` on `repo`; yields (grpc address, metrics address,
+    http address) and checks that SIGTERM stops it with exit code 0."""
     proc = subprocess.Popen(
         [fornax, "serve", "--model-repository", repo, "--port", "0", "--metrics-port", "0",
-         *flags],
+         "--http-port", "0", *flags],
         stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
     line = proc.stdout.readline()
-    match = re.match(r"listening grpc=(\S+) metrics=(\S+)", line)
+    match = re.match(r"listening grpc=(\S+) metrics=(\S+) http=(\S+)\n", line)
     if not match:
         proc.kill()
         raise SystemExit(f"fornax serve printed {line!r}")
     try:
-        yield match.group(1), match.group(2)
+        yield match.group(1), match.group(2), match.group(3)
     finally:
         proc.terminate()
         code = proc.wait(timeout=30)

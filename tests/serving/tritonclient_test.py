@@ -342,7 +342,7 @@ def main():
         os.makedirs(os.path.join(repo, "broken", "1"))
         with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
             f.write(b"PK\x03\x04 this is not a keras archive")
-        with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, metrics_url):
+        with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, metrics_url, _):
             client = grpcclient.InferenceServerClient(url)
             test_basics(client, rng)
             test_outputs(client, rng)

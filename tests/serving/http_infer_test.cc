@@ -1,0 +1,235 @@
+// The HTTP/REST inference body codec (server/inference/http_infer.h) and
+// the protocol-message JSON (http_json.h): what tritonclient.http sends and
+// reads, and every malformed body refused with a precise error.
+#include "server/inference/http_infer.h"
+
+#include <cstring>
+#include <random>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/inference/http_json.h"
+
+namespace fornax::serving {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Floats(std::initializer_list<float> values) {
+  std::string out;
+  for (float v : values) out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  return out;
+}
+
+TEST(HttpInferTest, BinaryInputsFollowTheJsonInOrder) {
+  const std::string json =
+      R"({"id":"r1","inputs":[)"
+      R"({"name":"a","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},)"
+      R"({"name":"b","datatype":"FP32","shape":[1,1],"parameters":{"binary_data_size":4}}],)"
+      R"("parameters":{"binary_data_output":true,"priority":3}})";
+  const std::string body = json + Floats({1, 2}) + Floats({3});
+  absl::StatusOr<HttpInferRequest> decoded =
+      DecodeHttpInferRequest(body, std::to_string(json.size()), "mlp", "2");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const inference::ModelInferRequest& request = decoded->request;
+  EXPECT_EQ(request.model_name(), "mlp");
+  EXPECT_EQ(request.model_version(), "2");
+  EXPECT_EQ(request.id(), "r1");
+  ASSERT_EQ(request.inputs_size(), 2);
+  EXPECT_EQ(request.inputs(1).name(), "b");
+  EXPECT_THAT(request.inputs(0).shape(), ::testing::ElementsAre(1, 2));
+  EXPECT_EQ(request.raw_input_contents(0), Floats({1, 2}));
+  EXPECT_EQ(request.raw_input_contents(1), Floats({3}));
+  EXPECT_TRUE(decoded->binary_default);
+  EXPECT_EQ(request.parameters().at("priority").int64_param(), 3);
+  EXPECT_FALSE(request.parameters().contains("binary_data_output"));
+}
+
+TEST(HttpInferTest, JsonDataOfEveryDatatypeBecomesRawBytes) {
+  const std::string body = R"({"inputs":[
+      {"name":"f","datatype":"FP32","shape":[2,2],"data":[[1.5,-2],[0,3]]},
+      {"name":"i","datatype":"INT32","shape":[2],"data":[-7,2147483647]},
+      {"name":"l","datatype":"INT64","shape":[1],"data":[-9000000000]},
+      {"name":"u","datatype":"UINT8","shape":[2],"data":[0,255]},
+      {"name":"b","datatype":"BOOL","shape":[3],"data":[true,false,true]},
+      {"name":"h","datatype":"FP16","shape":[1],"data":[1.0]},
+      {"name":"bf","datatype":"BF16","shape":[1],"data":[-2.0]}]})";
+  absl::StatusOr<HttpInferRequest> decoded = DecodeHttpInferRequest(body, std::nullopt, "m", "");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const auto& raw = decoded->request.raw_input_contents();
+  EXPECT_EQ(raw[0], Floats({1.5, -2, 0, 3}));
+  int32_t ints[2];
+  std::memcpy(ints, raw[1].data(), sizeof(ints));
+  EXPECT_EQ(ints[0], -7);
+  EXPECT_EQ(ints[1], 2147483647);
+  int64_t big;
+  std::memcpy(&big, raw[2].data(), sizeof(big));
+  EXPECT_EQ(big, -9000000000);
+  EXPECT_EQ(raw[3], std::string("\x00\xff", 2));
+  EXPECT_EQ(raw[4], std::string("\x01\x00\x01", 3));
+  EXPECT_EQ(raw[5], std::string("\x00\x3c", 2));  // 1.0 in IEEE half
+  EXPECT_EQ(raw[6], std::string("\x00\xc0", 2));  // -2.0 in bfloat16
+  EXPECT_FALSE(decoded->binary_default);
+}
+
+TEST(HttpInferTest, MalformedBodiesNameTheFieldAndWhatWasExpected) {
+  const std::string bin = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],)"
+                          R"("parameters":{"binary_data_size":8}}]})";
+  struct Case {
+    std::string body;
+    std::optional<std::string> header;
+    std::string error;
+  } cases[] = {
+      {"{", std::nullopt, "the inference request is not valid JSON"},
+      {"[1]", std::nullopt, "the inference request must be a JSON object, got array"},
+      {"{}", std::nullopt, "'inputs' must be an array, got nothing"},
+      {R"({"inputs":[3]})", std::nullopt, "inputs[0]: expected an object with a string 'name'"},
+      {R"({"inputs":[{"name":"x","shape":[1]}]})", std::nullopt,
+       "input 'x': expected a string 'datatype'"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,-2],"data":[1]}]})", std::nullopt,
+       "input 'x': 'shape' must be an array of non-negative integers, got array"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1]}]})", std::nullopt,
+       "input 'x': no 'data' and no 'binary_data_size' parameter"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2]}]})", std::nullopt,
+       "input 'x': shape [1,3] needs 3 elements, 'data' has 2"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[4294967296,4294967296],"data":[1]}]})",
+       std::nullopt,
+       "input 'x': shape [4294967296,4294967296] needs over 2^63 elements, 'data' has 1"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,"a"]}]})", std::nullopt,
+       "input 'x': 'data' FP32 element 1: expected a number, got \"a\""},
+      {R"({"inputs":[{"name":"x","datatype":"UINT8","shape":[1],"data":[256]}]})", std::nullopt,
+       "input 'x': 'data' UINT8 element 0: expected an integer in 0..255, got 256"},
+      {R"({"inputs":[{"name":"x","datatype":"INT32","shape":[1],"data":[1.5]}]})", std::nullopt,
+       "input 'x': 'data' INT32 element 0: expected an integer in -2147483648..2147483647, got "
+       "1.5"},
+      {R"({"inputs":[{"name":"x","datatype":"BOOL","shape":[1],"data":[1]}]})", std::nullopt,
+       "input 'x': 'data' BOOL element 0: expected true or false, got 1"},
+      {R"({"inputs":[{"name":"x","datatype":"FP64","shape":[1],"data":[1]}]})", std::nullopt,
+       "input 'x': datatype 'FP64' is not supported"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":)" + std::string(40, '[') +
+           "1" + std::string(40, ']') + "}]}",
+       std::nullopt, "input 'x': 'data' FP32 arrays nested deeper than 32 levels"},
+      {bin, std::nullopt, "input 'x': binary_data_size is 8 but only 0 bytes"},
+      {bin + Floats({1}), std::to_string(bin.size()),
+       "input 'x': binary_data_size is 8 but only 4 bytes of binary data are left"},
+      {bin + Floats({1, 2, 3}), std::to_string(bin.size()),
+       "4 bytes of binary data follow the inputs' binary_data_size total of 8"},
+      {bin, "x12", "Inference-Header-Content-Length must be an integer in 0.."},
+      {bin, "100000", "Inference-Header-Content-Length must be an integer in 0.."},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1],)"
+       R"("parameters":{"binary_data_size":4}}]})",
+       std::nullopt, "input 'x': has both 'data' and the 'binary_data_size' parameter"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],)"
+       R"("parameters":{"binary_data_size":-4}}]})",
+       std::nullopt, "input 'x': 'binary_data_size' must be a non-negative integer, got -4"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],)"
+       R"("parameters":{"shared_memory_region":"r"}}]})",
+       std::nullopt, "input 'x': shared memory is not supported"},
+      {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"classification":3}}]})", std::nullopt,
+       "output 'y': classification outputs are not supported"},
+      {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"binary_data":1}}]})", std::nullopt,
+       "output 'y': 'binary_data' must be true or false, got 1"},
+      {R"({"inputs":[],"outputs":{}})", std::nullopt, "'outputs' must be an array, got object"},
+      {R"({"inputs":[],"parameters":{"binary_data_output":"yes"}})", std::nullopt,
+       "parameter 'binary_data_output': expected true or false, got \"yes\""},
+      {R"({"inputs":[],"parameters":{"p":[1]}})", std::nullopt,
+       "parameter 'p': expected a string, number or boolean, got array"},
+      {R"({"id":7,"inputs":[]})", std::nullopt, "'id' must be a string, got 7"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<HttpInferRequest> decoded = DecodeHttpInferRequest(c.body, c.header, "m", "");
+    ASSERT_FALSE(decoded.ok()) << c.body;
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << c.body;
+    EXPECT_THAT(std::string(decoded.status().message()), HasSubstr(c.error)) << c.body;
+  }
+}
+
+// Random bytes and random cuts of a valid body: every one is answered with
+// OK or InvalidArgument, never a crash (run under ASan in the fuzz build).
+TEST(HttpInferTest, GarbledBodiesAreRefusedNotCrashedOn) {
+  const std::string valid = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],)"
+                            R"("parameters":{"binary_data_size":8}}],)"
+                            R"("outputs":[{"name":"y","parameters":{"binary_data":true}}]})";
+  const std::string body = valid + Floats({1, 2});
+  std::mt19937 random(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string garbled = body;
+    const int flips = 1 + static_cast<int>(random() % 4);
+    for (int f = 0; f < flips; ++f) {
+      garbled[random() % garbled.size()] = static_cast<char>(random() % 256);
+    }
+    garbled.resize(random() % (garbled.size() + 1));
+    const std::string header = std::to_string(random() % (valid.size() + 12));
+    absl::StatusOr<HttpInferRequest> decoded = DecodeHttpInferRequest(garbled, header, "m", "");
+    if (!decoded.ok()) {
+      EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_FALSE(DumpJson({{"error", std::string(decoded.status().message())}}).empty());
+    }
+  }
+}
+
+TEST(HttpInferTest, ResponseOutputsAreJsonOrBinaryAsAsked) {
+  inference::ModelInferResponse response;
+  response.set_model_name("mlp");
+  response.set_model_version("1");
+  for (const char* name : {"p", "q"}) {
+    auto* output = response.add_outputs();
+    output->set_name(name);
+    output->set_datatype("FP32");
+    output->add_shape(1);
+    output->add_shape(2);
+    response.add_raw_output_contents(Floats({0.5, -1}));
+  }
+  HttpInferRequest request;
+  request.binary_outputs["q"] = true;
+  HttpInferResponse encoded = EncodeHttpInferResponse(response, request);
+  ASSERT_TRUE(encoded.json_length.has_value());
+  const nlohmann::json json = nlohmann::json::parse(encoded.body.substr(0, *encoded.json_length));
+  EXPECT_EQ(json["model_name"], "mlp");
+  EXPECT_EQ(json["model_version"], "1");
+  EXPECT_FALSE(json.contains("id"));
+  EXPECT_EQ(json["outputs"][0]["data"], nlohmann::json({0.5, -1.0}));
+  EXPECT_EQ(json["outputs"][0]["shape"], nlohmann::json({1, 2}));
+  EXPECT_EQ(json["outputs"][1]["parameters"]["binary_data_size"], 8);
+  EXPECT_FALSE(json["outputs"][1].contains("data"));
+  EXPECT_EQ(encoded.body.substr(*encoded.json_length), Floats({0.5, -1}));
+
+  request.binary_outputs.clear();
+  encoded = EncodeHttpInferResponse(response, request);
+  EXPECT_FALSE(encoded.json_length.has_value());  // all JSON: no binary part
+}
+
+TEST(HttpJsonTest, ProtoToJsonWritesNumbersEnumsAndOnlySetMessages) {
+  inference::ModelConfig config;
+  config.set_name("mlp");
+  config.set_max_batch_size(64);
+  auto* input = config.add_input();
+  input->set_name("x");
+  input->set_data_type(inference::TYPE_FP32);
+  input->add_dims(784);
+  config.mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  const nlohmann::json json = ProtoToJson(config);
+  EXPECT_EQ(json["max_batch_size"], 64);
+  EXPECT_EQ(json["input"][0]["data_type"], "TYPE_FP32");
+  EXPECT_EQ(json["input"][0]["dims"], nlohmann::json({784}));  // int64: a number
+  EXPECT_EQ(json["version_policy"], nlohmann::json({{"latest", {{"num_versions", 1}}}}));
+  EXPECT_FALSE(json.contains("sequence_batching"));  // perf_analyzer reads its presence
+  EXPECT_FALSE(json.contains("dynamic_batching"));
+  EXPECT_EQ(json["platform"], "");  // primitives always present, as Triton's
+
+  inference::ModelStatistics stats;
+  stats.set_inference_count(uint64_t{1} << 40);
+  stats.mutable_inference_stats()->mutable_queue()->set_ns(5);
+  const nlohmann::json s = ProtoToJson(stats);
+  EXPECT_TRUE(s["inference_count"].is_number_unsigned());
+  EXPECT_EQ(s["inference_count"], uint64_t{1} << 40);
+  EXPECT_EQ(s["inference_stats"]["queue"], nlohmann::json({{"count", 0}, {"ns", 5}}));
+}
+
+TEST(HttpJsonTest, DumpJsonReplacesBytesThatAreNotUtf8) {
+  EXPECT_EQ(DumpJson({{"error", std::string("model '\xff'")}}),
+            "{\"error\":\"model '\xef\xbf\xbd'\"}");
+}
+
+}  // namespace
+}  // namespace fornax::serving
