@@ -2,7 +2,6 @@
 // chosen outside the loop; broadcasting goes through BroadcastPlan so bias
 // rows and scalars run as unit-stride or scalar operands.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -10,6 +9,7 @@
 
 #include "engine/backends/cpu/kernels/broadcast.h"
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/cpu/kernels/threads.h"
 #include "engine/backends/reference/reference_backend.h"
 #include "engine/ir/fused_program.h"
 #include "engine/ir/op_classes.h"
@@ -91,11 +91,12 @@ void UnaryKernel(const KernelContext& ctx) {
   const Op op = ctx.node.op;
   const int64_t chunk = 4096;
   const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (n >= kParallelElements)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t begin = c * chunk;
-    UnaryLoop(op, x + begin, y + begin, std::min(chunk, n - begin));
-  }
+  ParallelFor(chunks, n >= kParallelElements, [&](int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t begin = c * chunk;
+      UnaryLoop(op, x + begin, y + begin, std::min(chunk, n - begin));
+    }
+  });
 }
 
 template <bool kCompare>
@@ -116,23 +117,23 @@ void BinaryKernel(const KernelContext& ctx) {
   const int64_t chunk = inner > 4096 ? 4096 : inner;
   const int64_t per_row = (inner + chunk - 1) / chunk;
   const int64_t items = rows * per_row;
-#pragma omp parallel for num_threads(NumThreads()) \
-    schedule(static) if (rows * inner >= kParallelElements)
-  for (int64_t item = 0; item < items; ++item) {
-    const int64_t row = item / per_row;
-    const int64_t begin = (item % per_row) * chunk;
-    int64_t offsets[2];
-    plan.RowOffsets(row, offsets);
-    const float* ra = pa + offsets[0] + begin * sa;
-    const float* rb = pb + offsets[1] + begin * sb;
-    const int64_t out = row * inner + begin;
-    const int64_t n = std::min(chunk, inner - begin);
-    if constexpr (kCompare) {
-      CompareRow(op, ra, sa, rb, sb, ctx.output.data<uint8_t>() + out, n);
-    } else {
-      BinaryLoop(op, ra, sa, rb, sb, ctx.output.data<float>() + out, n);
+  ParallelFor(items, rows * inner >= kParallelElements, [&](int64_t first, int64_t last) {
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t row = item / per_row;
+      const int64_t begin = (item % per_row) * chunk;
+      int64_t offsets[2];
+      plan.RowOffsets(row, offsets);
+      const float* ra = pa + offsets[0] + begin * sa;
+      const float* rb = pb + offsets[1] + begin * sb;
+      const int64_t out = row * inner + begin;
+      const int64_t n = std::min(chunk, inner - begin);
+      if constexpr (kCompare) {
+        CompareRow(op, ra, sa, rb, sb, ctx.output.data<uint8_t>() + out, n);
+      } else {
+        BinaryLoop(op, ra, sa, rb, sb, ctx.output.data<float>() + out, n);
+      }
     }
-  }
+  });
 }
 
 // std::sqrt sets errno on negative input, so GCC will not vectorize it;

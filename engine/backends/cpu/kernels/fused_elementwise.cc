@@ -4,14 +4,13 @@
 // reads its inputs once instead of N times. Registers that are uniform over
 // a block (constants, zero-stride inputs) stay scalars and are never
 // expanded, so bias rows and scalar hyperparameters cost nothing extra.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "engine/backends/cpu/kernels/broadcast.h"
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/cpu/kernels/threads.h"
 #include "engine/base/check.h"
 #include "engine/ir/fused_program.h"
 
@@ -149,8 +148,7 @@ void FusedElementwiseKernel(const KernelContext& ctx) {
   float* out_f = bool_out ? nullptr : ctx.output.data<float>();
   uint8_t* out_b = bool_out ? ctx.output.data<uint8_t>() : nullptr;
 
-#pragma omp parallel num_threads(NumThreads()) if (rows * inner >= kParallelElements)
-  {
+  ParallelFor(items, rows * inner >= kParallelElements, [&](int64_t first, int64_t last) {
     // Kept per thread across calls: a training step runs dozens of these.
     thread_local Scratch scratch;
     const size_t need = static_cast<size_t>(prog.num_inputs + num_instrs + 1) * kBlock;
@@ -160,8 +158,7 @@ void FusedElementwiseKernel(const KernelContext& ctx) {
       regs[static_cast<size_t>(prog.first_constant()) + k].scalar = prog.constants[k];
     }
     std::vector<int64_t> offsets(static_cast<size_t>(prog.num_inputs));
-#pragma omp for schedule(static)
-    for (int64_t item = 0; item < items; ++item) {
+    for (int64_t item = first; item < last; ++item) {
       const int64_t row = item / per_row;
       const int64_t begin = (item % per_row) * kBlock;
       const int64_t n = std::min(kBlock, inner - begin);
@@ -216,7 +213,7 @@ void FusedElementwiseKernel(const KernelContext& ctx) {
         for (int64_t e = 0; e < n; ++e) y[e] = At(result, e) != 0.0f ? 1 : 0;
       }
     }
-  }
+  });
 }
 
 }  // namespace fornax::cpu

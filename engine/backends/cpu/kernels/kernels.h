@@ -12,15 +12,11 @@
 
 #include <cstdint>
 
+#include "engine/backends/cpu/kernels/threads.h"
 #include "engine/ir/graph.h"
 #include "engine/runtime/kernel.h"
 
 namespace fornax::cpu {
-
-// Threads the CPU kernels use; n <= 0 restores the default (1, or the
-// FORNAX_NUM_THREADS environment variable).
-void SetNumThreads(int n);
-int NumThreads();
 
 // MatMul and FusedMatMul (bias + unary epilogue), float32.
 void MatMulKernel(const KernelContext& ctx);

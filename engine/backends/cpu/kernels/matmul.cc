@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/cpu/kernels/threads.h"
 #include "engine/base/check.h"
 
 namespace fornax::cpu {
@@ -26,6 +27,8 @@ constexpr int64_t kParallelMacs = int64_t{1} << 21;
 // K dominates (the first Dense layer, K = 784): each thread then reads only
 // its half of the weights, the half the optimizer update left in its cache.
 // The summation order is fixed by the thread count, so runs are reproducible.
+// Its own OpenMP region, not ParallelFor: the two phases need a barrier
+// between them; callers enter it only with threads > 1.
 void SplitK(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const Tensor& a, const Tensor& b,
             float* c, int threads) {
   const int64_t lda = a.shape().dim(1);
@@ -87,14 +90,15 @@ void MatMulKernel(const KernelContext& ctx) {
   const float* bias = has_bias ? ctx.inputs[2].data<float>() : nullptr;
   const auto& epilogue = node.attrs.epilogue;
   if (!has_bias && epilogue.empty()) return;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (m * n >= (1 << 16))
-  for (int64_t i = 0; i < m; ++i) {
-    float* row = c + i * n;
-    if (bias) {
-      for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
+  ParallelFor(m, m * n >= (1 << 16), [&](int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) {
+      float* row = c + i * n;
+      if (bias) {
+        for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
+      }
+      for (Op op : epilogue) UnaryLoop(op, row, row, n);
     }
-    for (Op op : epilogue) UnaryLoop(op, row, row, n);
-  }
+  });
 }
 
 }  // namespace fornax::cpu

@@ -5,7 +5,6 @@
 // independent, so threads split the batch and results do not depend on the
 // thread count.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/cpu/kernels/threads.h"
 
 namespace fornax::cpu {
 namespace {
@@ -83,26 +83,27 @@ inline Span WindowSpan(const PoolGeometry& g, int64_t oy, int64_t ox) {
 bool ChannelsVectorize(const PoolGeometry& g) { return g.c % 8 == 0; }
 
 void MaxPoolForwardAvx(const PoolGeometry& g, const float* x, float* y) {
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
-  for (int64_t b = 0; b < g.n; ++b) {
-    const float* xb = x + b * g.h * g.w * g.c;
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        const Span s = WindowSpan(g, oy, ox);
-        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-        for (int64_t c = 0; c < g.c; c += 8) {
-          __m256 acc = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
-            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
-              // max_ps(a, b) is a > b ? a : b, the scalar loop's rule.
-              acc = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), acc);
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const Span s = WindowSpan(g, oy, ox);
+          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t c = 0; c < g.c; c += 8) {
+            __m256 acc = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+            for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+              for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+                // max_ps(a, b) is a > b ? a : b, the scalar loop's rule.
+                acc = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), acc);
+              }
             }
+            _mm256_storeu_ps(out + c, acc);
           }
-          _mm256_storeu_ps(out + c, acc);
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -115,20 +116,21 @@ void MaxPool2DKernel(const KernelContext& ctx) {
     MaxPoolForwardAvx(g, x, y);
     return;
   }
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
-  for (int64_t b = 0; b < g.n; ++b) {
-    const float* xb = x + b * g.h * g.w * g.c;
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-        std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
-        ForWindow(g, oy, ox, [&](int64_t cell) {
-          const float* in = xb + cell * g.c;
-          for (int64_t c = 0; c < g.c; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
-        });
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            const float* in = xb + cell * g.c;
+            for (int64_t c = 0; c < g.c; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+          });
+        }
       }
     }
-  }
+  });
 }
 
 namespace {
@@ -147,45 +149,44 @@ void ZeroUncovered(const PoolGeometry& g, float* dxb) {
 }
 
 void MaxPoolGradTiledAvx(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
-  for (int64_t b = 0; b < g.n; ++b) {
-    const float* xb = x + b * g.h * g.w * g.c;
-    float* dxb = dx + b * g.h * g.w * g.c;
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        const Span s = WindowSpan(g, oy, ox);
-        const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
-        for (int64_t c = 0; c < g.c; c += 8) {
-          __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
-            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
-              best = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), best);
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      float* dxb = dx + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const Span s = WindowSpan(g, oy, ox);
+          const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          for (int64_t c = 0; c < g.c; c += 8) {
+            __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+            for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+              for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+                best = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), best);
+              }
             }
-          }
-          const __m256 grad = _mm256_loadu_ps(g_out + c);
-          __m256 taken = _mm256_setzero_ps();
-          for (int64_t iy = s.y0; iy < s.y1; ++iy) {
-            for (int64_t ix = s.x0; ix < s.x1; ++ix) {
-              const int64_t at = (iy * g.w + ix) * g.c + c;
-              const __m256 eq = _mm256_cmp_ps(_mm256_loadu_ps(xb + at), best, _CMP_EQ_OQ);
-              const __m256 hit = _mm256_andnot_ps(taken, eq);  // first max only
-              _mm256_storeu_ps(dxb + at, _mm256_and_ps(hit, grad));
-              taken = _mm256_or_ps(taken, hit);
+            const __m256 grad = _mm256_loadu_ps(g_out + c);
+            __m256 taken = _mm256_setzero_ps();
+            for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+              for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+                const int64_t at = (iy * g.w + ix) * g.c + c;
+                const __m256 eq = _mm256_cmp_ps(_mm256_loadu_ps(xb + at), best, _CMP_EQ_OQ);
+                const __m256 hit = _mm256_andnot_ps(taken, eq);  // first max only
+                _mm256_storeu_ps(dxb + at, _mm256_and_ps(hit, grad));
+                taken = _mm256_or_ps(taken, hit);
+              }
             }
           }
         }
       }
+      ZeroUncovered(g, dxb);
     }
-    ZeroUncovered(g, dxb);
-  }
+  });
 }
 
 void MaxPoolGradTiled(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
-#pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
-  {
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
     std::vector<float> best(static_cast<size_t>(g.c)), taken(static_cast<size_t>(g.c));
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < g.n; ++b) {
+    for (int64_t b = first; b < last; ++b) {
       const float* xb = x + b * g.h * g.w * g.c;
       float* dxb = dx + b * g.h * g.w * g.c;
       float* pbest = best.data();
@@ -212,7 +213,7 @@ void MaxPoolGradTiled(const PoolGeometry& g, const float* x, const float* dy, fl
       }
       ZeroUncovered(g, dxb);
     }
-  }
+  });
 }
 
 }  // namespace
@@ -231,12 +232,10 @@ void MaxPool2DGradKernel(const KernelContext& ctx) {
     return;
   }
   std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
-#pragma omp parallel num_threads(NumThreads()) if (Parallel(g))
-  {
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
     std::vector<float> best(static_cast<size_t>(g.c));
     std::vector<int32_t> where(static_cast<size_t>(g.c));
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < g.n; ++b) {
+    for (int64_t b = first; b < last; ++b) {
       const float* xb = x + b * g.h * g.w * g.c;
       float* dxb = dx + b * g.h * g.w * g.c;
       for (int64_t oy = 0; oy < g.oh; ++oy) {
@@ -261,29 +260,30 @@ void MaxPool2DGradKernel(const KernelContext& ctx) {
         }
       }
     }
-  }
+  });
 }
 
 void AvgPool2DKernel(const KernelContext& ctx) {
   const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.output.shape());
   const float* x = ctx.inputs[0].data<float>();
   float* y = ctx.output.data<float>();
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
-  for (int64_t b = 0; b < g.n; ++b) {
-    const float* xb = x + b * g.h * g.w * g.c;
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-        std::fill(out, out + g.c, 0.0f);
-        ForWindow(g, oy, ox, [&](int64_t cell) {
-          const float* in = xb + cell * g.c;
-          for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
-        });
-        const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
-        for (int64_t c = 0; c < g.c; ++c) out[c] *= inv;
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          std::fill(out, out + g.c, 0.0f);
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            const float* in = xb + cell * g.c;
+            for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
+          });
+          const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
+          for (int64_t c = 0; c < g.c; ++c) out[c] *= inv;
+        }
       }
     }
-  }
+  });
 }
 
 void AvgPool2DGradKernel(const KernelContext& ctx) {
@@ -291,20 +291,21 @@ void AvgPool2DGradKernel(const KernelContext& ctx) {
   const float* dy = ctx.inputs[0].data<float>();
   float* dx = ctx.output.data<float>();
   std::fill(dx, dx + ctx.output.num_elements(), 0.0f);
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (Parallel(g))
-  for (int64_t b = 0; b < g.n; ++b) {
-    float* dxb = dx + b * g.h * g.w * g.c;
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
-        const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
-        ForWindow(g, oy, ox, [&](int64_t cell) {
-          float* out = dxb + cell * g.c;
-          for (int64_t c = 0; c < g.c; ++c) out[c] += g_out[c] * inv;
-        });
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      float* dxb = dx + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const float* g_out = dy + ((b * g.oh + oy) * g.ow + ox) * g.c;
+          const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
+          ForWindow(g, oy, ox, [&](int64_t cell) {
+            float* out = dxb + cell * g.c;
+            for (int64_t c = 0; c < g.c; ++c) out[c] += g_out[c] * inv;
+          });
+        }
       }
     }
-  }
+  });
 }
 
 }  // namespace fornax::cpu

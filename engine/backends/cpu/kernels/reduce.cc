@@ -3,14 +3,13 @@
 // per-sample losses), otherwise rows of `inner` are accumulated in order
 // (bias gradients: sum over the batch). Summation order depends only on the
 // shape, never on the thread count, so results are reproducible.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "engine/backends/cpu/kernels/kernels.h"
+#include "engine/backends/cpu/kernels/threads.h"
 
 namespace fornax::cpu {
 namespace {
@@ -85,14 +84,15 @@ template <bool kMax>
 void TallColumns(const float* src, const Geometry& g, bool mean, float* dst) {
   std::vector<float> partial(static_cast<size_t>(kParts * g.inner));
   const int64_t per = (g.reduced + kParts - 1) / kParts;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static)
-  for (int p = 0; p < kParts; ++p) {
-    const int64_t r0 = p * per;
-    const int64_t r1 = std::min(g.reduced, r0 + per);
-    float* acc = partial.data() + p * g.inner;
-    std::copy(src + r0 * g.inner, src + (r0 + 1) * g.inner, acc);
-    for (int64_t r = r0 + 1; r < r1; ++r) Combine<kMax>(acc, src + r * g.inner, g.inner);
-  }
+  ParallelFor(kParts, true, [&](int64_t first, int64_t last) {
+    for (int64_t p = first; p < last; ++p) {
+      const int64_t r0 = p * per;
+      const int64_t r1 = std::min(g.reduced, r0 + per);
+      float* acc = partial.data() + p * g.inner;
+      std::copy(src + r0 * g.inner, src + (r0 + 1) * g.inner, acc);
+      for (int64_t r = r0 + 1; r < r1; ++r) Combine<kMax>(acc, src + r * g.inner, g.inner);
+    }
+  });
   std::copy(partial.begin(), partial.begin() + g.inner, dst);
   for (int p = 1; p < kParts; ++p) Combine<kMax>(dst, partial.data() + p * g.inner, g.inner);
   if (mean) {
@@ -113,16 +113,17 @@ void Reduce(const KernelContext& ctx) {
     return;
   }
   if (g.inner == 1) {
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (work >= (1 << 16))
-    for (int64_t o = 0; o < g.outer; ++o) {
-      const float* row = src + o * g.reduced;
-      if constexpr (kMax) {
-        dst[o] = RowMax(row, g.reduced);
-      } else {
-        const float s = RowSum(row, g.reduced);
-        dst[o] = mean ? s / static_cast<float>(g.reduced) : s;
+    ParallelFor(g.outer, work >= (1 << 16), [&](int64_t first, int64_t last) {
+      for (int64_t o = first; o < last; ++o) {
+        const float* row = src + o * g.reduced;
+        if constexpr (kMax) {
+          dst[o] = RowMax(row, g.reduced);
+        } else {
+          const float s = RowSum(row, g.reduced);
+          dst[o] = mean ? s / static_cast<float>(g.reduced) : s;
+        }
       }
-    }
+    });
     return;
   }
   if (g.outer == 1 && g.inner <= 1024 && g.reduced >= kParts * 512) {
@@ -133,26 +134,27 @@ void Reduce(const KernelContext& ctx) {
   const int64_t chunk = 256;
   const int64_t chunks = (g.inner + chunk - 1) / chunk;
   const int64_t items = g.outer * chunks;
-#pragma omp parallel for num_threads(NumThreads()) schedule(static) if (work >= (1 << 16))
-  for (int64_t item = 0; item < items; ++item) {
-    const int64_t o = item / chunks;
-    const int64_t begin = (item % chunks) * chunk;
-    const int64_t n = std::min(chunk, g.inner - begin);
-    float* out = dst + o * g.inner + begin;
-    const float* base = src + o * g.reduced * g.inner + begin;
-    std::copy(base, base + n, out);
-    for (int64_t r = 1; r < g.reduced; ++r) {
-      const float* row = base + r * g.inner;
-      if constexpr (kMax) {
-        for (int64_t i = 0; i < n; ++i) out[i] = out[i] < row[i] ? row[i] : out[i];
-      } else {
-        for (int64_t i = 0; i < n; ++i) out[i] += row[i];
+  ParallelFor(items, work >= (1 << 16), [&](int64_t first, int64_t last) {
+    for (int64_t item = first; item < last; ++item) {
+      const int64_t o = item / chunks;
+      const int64_t begin = (item % chunks) * chunk;
+      const int64_t n = std::min(chunk, g.inner - begin);
+      float* out = dst + o * g.inner + begin;
+      const float* base = src + o * g.reduced * g.inner + begin;
+      std::copy(base, base + n, out);
+      for (int64_t r = 1; r < g.reduced; ++r) {
+        const float* row = base + r * g.inner;
+        if constexpr (kMax) {
+          for (int64_t i = 0; i < n; ++i) out[i] = out[i] < row[i] ? row[i] : out[i];
+        } else {
+          for (int64_t i = 0; i < n; ++i) out[i] += row[i];
+        }
+      }
+      if (mean) {
+        for (int64_t i = 0; i < n; ++i) out[i] /= static_cast<float>(g.reduced);
       }
     }
-    if (mean) {
-      for (int64_t i = 0; i < n; ++i) out[i] /= static_cast<float>(g.reduced);
-    }
-  }
+  });
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 // otherwise keeps swapping the caller and the worker between the cores, and
 // every kernel that follows a parallel one starts with cold caches (MLP step
 // 1.41 ms unpinned, 1.08-1.24 ms pinned).
+#include "engine/backends/cpu/kernels/threads.h"
+
 #include <omp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -20,8 +22,6 @@
 #include <cstdlib>
 #include <mutex>
 #include <vector>
-
-#include "engine/backends/cpu/kernels/kernels.h"
 
 namespace fornax::cpu {
 namespace {
