@@ -1,12 +1,14 @@
 // M1-3 acceptance 2: kill -9 of a worker mid-job. The coordinator notices
 // within the lease timeout, requeues the job, the other worker resumes it from
-// its last checkpoint, and it ends with exactly the weights (and optimizer
-// state) of the same job run without interruption.
+// its last checkpoint (taken mid-epoch when the kill came in time), at the
+// step after it, and it ends with exactly the weights (and optimizer state)
+// of the same job run without interruption.
 #include <signal.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,8 @@ namespace fornax::service_testing {
 namespace {
 
 constexpr int kLeaseTimeoutMs = 3000;
+constexpr int64_t kStepsPerEpoch = 128;  // JobOptions::Long
+constexpr int64_t kCheckpointEverySteps = 100;
 
 // Every variable of the archive (layers' and optimizer's), by h5 path.
 std::map<std::string, std::string> Variables(const std::string& path) {
@@ -55,16 +59,24 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   JobOptions options = JobOptions::Long(30);
   options.seed = 3;
   options.name = "interrupted";
-  absl::StatusOr<v1::Job> interrupted = client.Submit(Spec(options, coordinator->grpc_address()));
+  // Checkpoints every 100 steps too, so most of them are taken mid-epoch.
+  v1::JobSpec interrupted_spec = Spec(options, coordinator->grpc_address());
+  interrupted_spec.set_checkpoint_every_steps(kCheckpointEverySteps);
+  absl::StatusOr<v1::Job> interrupted = client.Submit(interrupted_spec);
   ASSERT_TRUE(interrupted.ok()) << interrupted.status();
   options.name = "straight";
   absl::StatusOr<v1::Job> straight = client.Submit(Spec(options, coordinator->grpc_address()));
   ASSERT_TRUE(straight.ok()) << straight.status();
   const std::string id = interrupted->job_id();
 
-  // Mid-job: three epochs done (so three checkpoints), more to go.
+  // Mid-job: three epochs done, more to go, and the last checkpoint taken
+  // mid-epoch (a later one may still come before the kill).
   absl::StatusOr<v1::Job> running = WaitForJob(
-      client, id, [](const v1::Job& j) { return j.epoch() >= 3 || Ended(j); }, absl::Seconds(90));
+      client, id,
+      [](const v1::Job& j) {
+        return (j.epoch() >= 3 && j.global_step() % kStepsPerEpoch != 0) || Ended(j);
+      },
+      absl::Seconds(90));
   ASSERT_TRUE(running.ok()) << running.status();
   ASSERT_EQ(running->state(), v1::JOB_STATE_RUNNING) << running->ShortDebugString();
   const std::string victim = running->worker_id();
@@ -91,15 +103,23 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   EXPECT_EQ(ended[0].epoch(), options.epochs);
 
   // The second attempt started where the last checkpoint left off: its
-  // first epoch event is for the epoch after it, and no epoch is missing.
+  // first step is the one after the checkpoint's (within its epoch too), its
+  // first epoch event is for the epoch the checkpoint was in, and no epoch is
+  // missing.
   std::vector<v1::JobEvent> events;
   ASSERT_TRUE(client.Watch(id, 0, false, &events).ok());
   EXPECT_EQ(SequenceProblems(events), "");
   int attempt = 0, checkpointed = 0, resumed_at = -1;
+  int64_t checkpoint_step = 0;
+  std::optional<v1::StepMetrics> first_step;
   std::set<int> epochs;
   for (const v1::JobEvent& e : events) {
     if (e.has_state()) attempt = e.state().attempt();
-    if (e.has_checkpoint() && attempt == 0) checkpointed = e.checkpoint().epoch();
+    if (e.has_checkpoint() && attempt == 0) {
+      checkpointed = e.checkpoint().epoch();
+      checkpoint_step = e.checkpoint().global_step();
+    }
+    if (e.has_step() && attempt == 1 && !first_step) first_step = e.step();
     if (e.has_epoch()) {
       epochs.insert(e.epoch().epoch());
       if (attempt == 1 && resumed_at < 0) resumed_at = e.epoch().epoch();
@@ -108,6 +128,13 @@ TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
   EXPECT_GE(checkpointed, 3);
   EXPECT_EQ(resumed_at, checkpointed) << "attempt 1 did not resume from epoch " << checkpointed;
   EXPECT_EQ(epochs.size(), static_cast<size_t>(options.epochs));
+  ASSERT_TRUE(first_step.has_value());
+  EXPECT_EQ(first_step->global_step(), checkpoint_step + 1);
+  EXPECT_EQ(first_step->epoch(), checkpoint_step / kStepsPerEpoch);
+  EXPECT_EQ(first_step->step(), checkpoint_step % kStepsPerEpoch + 1);
+  std::cerr << "resumed from the checkpoint at global step " << checkpoint_step << " (step "
+            << checkpoint_step % kStepsPerEpoch << " of epoch " << checkpoint_step / kStepsPerEpoch
+            << ")\n";
 
   // Final weights and optimizer state: bit-identical to the straight run.
   for (const auto& [job_id, file] : {std::pair{id, Path("interrupted.keras")},
