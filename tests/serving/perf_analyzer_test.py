@@ -12,7 +12,9 @@ window, insisting that compute_input/infer/output counts agree. Checks:
     relays the server's refusal of -b 9;
   - --streaming works the same;
   - mlp_nobatch (dynamic batching off): every request is its own engine
-    call (execution count == request count).
+    call (execution count == request count);
+  - -i http (the HTTP/REST endpoint, JSON metadata and binary tensor data):
+    the mlp run as above, and the refusal of -b 9.
 Server-side counts are snapshots taken while requests are in flight, so they
 may be off by up to the concurrency.
 Usage: perf_analyzer_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR; the
@@ -32,14 +34,14 @@ PERF_ANALYZER = os.environ.get(
     "FORNAX_PERF_ANALYZER", os.path.join(SOURCE, ".venv/perf_analyzer/bin/perf_analyzer"))
 
 
-def perf_analyzer(url, model, *args):
+def perf_analyzer(url, model, *args, protocol="grpc"):
     """Runs perf_analyzer; returns (exit code, stdout + stderr)."""
     # The binary links libcudart.so.12 from the PyPI package installed beside it.
     lib = os.path.join(os.path.dirname(os.path.dirname(PERF_ANALYZER)), "nvidia/cuda_runtime/lib")
     env = dict(os.environ, LD_LIBRARY_PATH=lib)
     # Short windows, and -s 1000: 3 windows within 11x of each other count as
     # stable (the machine is shared; performance is measured in bench/).
-    cmd = [PERF_ANALYZER, "-i", "grpc", "-u", url, "-m", model, "-p", "300", "-s", "1000",
+    cmd = [PERF_ANALYZER, "-i", protocol, "-u", url, "-m", model, "-p", "300", "-s", "1000",
            *args]
     done = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=120)
@@ -107,6 +109,21 @@ def test_no_batching_model(url):
                  "dynamic batching off: one engine call per request")
 
 
+def test_http(http_url):
+    # -i http: the same ModelMetadata/ModelConfig/ModelStatistics as JSON
+    # from the HTTP endpoint, inference with binary tensor data.
+    code, output = perf_analyzer(http_url, "mlp", "-b", "4", "--concurrency-range", "1:4:3",
+                                 protocol="http")
+    check(code == 0, f"-i http: mlp -b 4, concurrency 1 and 4: exit code {code}")
+    report = levels(output)
+    check(sorted(report) == [1, 4], f"-i http: a report per concurrency level: {sorted(report)}")
+    for concurrency, fields in sorted(report.items()):
+        check_counts(fields, concurrency, 4, True, f"-i http: mlp concurrency {concurrency}")
+    code, output = perf_analyzer(http_url, "mlp", "-b", "9", protocol="http")
+    check(code != 0 and "input 'x': batch size (shape[0]) must be in 1..8" in output,
+          f"-i http: -b 9 refused with the server's message, exit code {code}")
+
+
 def main():
     fornax = sys.argv[1]
     if not os.access(PERF_ANALYZER, os.X_OK):
@@ -117,11 +134,12 @@ def main():
               '{"max_batch_size": 8, "dynamic_batching": {"max_queue_delay_microseconds": 200}}')
         place(repo, "mlp_nobatch", 1, "mlp_sgd.keras",
               '{"max_batch_size": 8, "dynamic_batching": false}')
-        with serving(fornax, repo) as (url, _, _):
+        with serving(fornax, repo) as (url, _, http_url):
             test_batching_model(url)
             test_config_read(url)
             test_streaming(url)
             test_no_batching_model(url)
+            test_http(http_url)
     finish("perf_analyzer")
 
 
