@@ -10,13 +10,16 @@ Embedding model) and checks, over HTTP on loopback:
     concurrent async requests;
   - bad inputs -> 400 naming the tensor and what was expected; unknown model
     -> 404; malformed bodies (JSON, binary sizes, header) -> 400, never a crash;
-  - statistics, repository index, unload/load; wrong method 405, unknown path 404.
+  - statistics, repository index, unload/load; wrong method 405, unknown path 404;
+  - --http-port -1 (off), out of range, busy.
 Usage: tritonclient_http_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
 import http.client
 import json
 import os
 import re
+import socket
+import subprocess
 import sys
 import tempfile
 
@@ -271,6 +274,33 @@ def test_repository(client):
     expect_error(lambda: client.load_model("ghost"), "404", r"ghost", "load of an unknown model")
 
 
+def test_serve_flags(fornax, repo):
+    """--http-port: -1 turns HTTP off (no http= on the listening line), an
+    out-of-range value and a busy port are refused."""
+    proc = subprocess.Popen([fornax, "serve", "--model-repository", repo, "--port", "0",
+                             "--metrics-port", "0", "--http-port", "-1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    proc.terminate()
+    proc.wait(timeout=30)
+    check(re.fullmatch(r"listening grpc=\S+ metrics=\S+\n", line) is not None,
+          f"--http-port -1: no HTTP endpoint: {line!r}")
+    run = subprocess.run([fornax, "serve", "--model-repository", repo, "--http-port", "-2"],
+                         capture_output=True, text=True, timeout=30)
+    check(run.returncode != 0 and "serve: --http-port: expected an integer in -1..65535, "
+          "got '-2'" in run.stderr, f"--http-port -2: {run.returncode} {run.stderr.strip()!r}")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = subprocess.run([fornax, "serve", "--model-repository", repo, "--port", "0",
+                              "--metrics-port", "0", "--http-port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    check(run.returncode != 0
+          and f"serve: cannot listen for HTTP on 127.0.0.1:{port}" in run.stderr,
+          f"busy HTTP port: {run.returncode} {run.stderr.strip()[-120:]!r}")
+
+
 def main():
     fornax = sys.argv[1]
     rng = np.random.default_rng(0)
@@ -284,6 +314,7 @@ def main():
         os.makedirs(os.path.join(repo, "broken", "1"))
         with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
             f.write(b"PK\x03\x04 this is not a keras archive")
+        test_serve_flags(fornax, repo)
         with serving(fornax, repo) as (_, _, url):
             client = httpclient.InferenceServerClient(url)
             test_metadata(client)
