@@ -63,26 +63,40 @@ void ModelRepository::StartPolling(std::chrono::milliseconds interval) {
   });
 }
 
+std::mutex& ModelRepository::LoadMutex(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<std::mutex>& load_mu = load_mu_[name];
+  if (load_mu == nullptr) load_mu = std::make_unique<std::mutex>();
+  return *load_mu;
+}
+
 void ModelRepository::Poll() {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
   std::set<std::string> names;
   std::error_code error;
   for (const fs::directory_entry& child : fs::directory_iterator(root_, error)) {
     if (child.is_directory(error)) names.insert(child.path().filename().string());
   }
-  for (const std::string& name : names) Refresh(name).IgnoreError();  // recorded in entries_
-  std::vector<std::shared_ptr<ServedModel>> removed;                  // destroyed outside mu_
+  for (const std::string& name : names) {
+    std::lock_guard<std::mutex> load_lock(LoadMutex(name));
+    Refresh(name).IgnoreError();  // recorded in entries_
+  }
+  std::vector<std::string> gone;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (names.count(it->first)) {
-        ++it;
-        continue;
-      }
-      std::cerr << "fornax serve: model '" << it->first << "' removed from the repository\n";
-      removed.push_back(std::move(it->second.serving));
-      it = entries_.erase(it);
+    for (const auto& [name, entry] : entries_) {
+      if (names.count(name) == 0) gone.push_back(name);
     }
+  }
+  for (const std::string& name : gone) {
+    std::lock_guard<std::mutex> load_lock(LoadMutex(name));
+    std::shared_ptr<ServedModel> removed;  // destroyed outside mu_
+    std::lock_guard<std::mutex> lock(mu_);
+    // A Load() since the scan may have found it (its directory just placed).
+    auto it = entries_.find(name);
+    if (it == entries_.end() || fs::is_directory(fs::path(root_) / name, error)) continue;
+    std::cerr << "fornax serve: model '" << name << "' removed from the repository\n";
+    removed = std::move(it->second.serving);
+    entries_.erase(it);
   }
 }
 
@@ -129,12 +143,12 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
 }
 
 absl::Status ModelRepository::Load(const std::string& name) {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
   std::error_code error;
   if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
       !fs::is_directory(fs::path(root_) / name, error)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository ", root_));
   }
+  std::lock_guard<std::mutex> load_lock(LoadMutex(name));
   {
     std::lock_guard<std::mutex> lock(mu_);
     Entry& entry = entries_[name];
@@ -145,7 +159,7 @@ absl::Status ModelRepository::Load(const std::string& name) {
 }
 
 absl::Status ModelRepository::Unload(const std::string& name) {
-  std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::lock_guard<std::mutex> load_lock(LoadMutex(name));
   std::shared_ptr<ServedModel> retired;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);

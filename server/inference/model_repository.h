@@ -10,8 +10,9 @@
 // and logged; the model keeps serving its previous version if it has one,
 // and the others are unaffected. A failed file is retried once its mtime or
 // size changes. Unload() takes a model out until Load() asks for it again.
-// Thread-safety: all methods may be called concurrently; loads are
-// serialized.
+// Thread-safety: all methods may be called concurrently; the scans, loads
+// and unloads of one model are serialized, those of different models are
+// not (a slow load never holds up another model).
 #ifndef FORNAX_SERVER_INFERENCE_MODEL_REPOSITORY_H_
 #define FORNAX_SERVER_INFERENCE_MODEL_REPOSITORY_H_
 
@@ -80,15 +81,21 @@ class ModelRepository {
     bool unloaded = false;
   };
 
-  // Scans one model directory and loads what changed. REQUIRES: load_mu_ held.
+  // Scans one model directory and loads what changed. REQUIRES: the
+  // model's LoadMutex held.
   absl::Status Refresh(const std::string& name);
+  // The mutex that serializes `name`'s scans, loads and unloads; taken
+  // before mu_.
+  std::mutex& LoadMutex(const std::string& name);
 
   const std::string root_;
   const Loader loader_;
-  std::mutex load_mu_;  // serializes scans and loads
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
+  // One per model name ever seen, never erased (LoadMutex hands out
+  // references); guarded by mu_.
+  std::map<std::string, std::unique_ptr<std::mutex>> load_mu_;
+  bool stopping_ = false;  // guarded by mu_
   std::condition_variable stop_;
   std::thread poller_;
 };

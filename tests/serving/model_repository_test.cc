@@ -1,12 +1,13 @@
 // ModelRepository: latest version served, new versions and models picked up
 // by polling, corrupt versions reported without stopping others, removal,
-// explicit unload/load. A fake loader stands in for .keras loading: a
+// explicit unload/load, models loading independently. A fake loader stands in for .keras loading: a
 // model.keras whose text is "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -152,6 +153,46 @@ TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
   absl::Status bad = repository.Load("bad");
   EXPECT_EQ(bad.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(bad.message(), "model 'bad' version 1: not a zip archive");
+}
+
+// One model's slow load (the loader blocks until released) holds up no
+// other model's unload or load.
+TEST_F(ModelRepositoryTest, ASlowLoadHoldsUpNoOtherModel) {
+  Write("a", 1, "ok");
+  Write("b", 1, "ok");
+  Write("c", 1, "ok");
+  std::promise<void> b_loading;
+  std::promise<void> release_b;
+  std::shared_future<void> released = release_b.get_future().share();
+  ModelRepository::Loader fake = FakeLoader();
+  ModelRepository repository(root_.string(),
+                             [&](const std::string& name, int64_t version, const std::string& dir) {
+                               if (name == "b") {
+                                 b_loading.set_value();
+                                 released.wait();
+                               }
+                               return fake(name, version, dir);
+                             });
+  ASSERT_TRUE(repository.Load("a").ok());
+  std::future<absl::Status> b =
+      std::async(std::launch::async, [&] { return repository.Load("b"); });
+  b_loading.get_future().wait();
+  std::future<absl::Status> others = std::async(std::launch::async, [&] {
+    absl::Status status = repository.Unload("a");
+    return status.ok() ? repository.Load("c") : status;
+  });
+  const bool others_done = others.wait_for(10s) == std::future_status::ready;
+  const bool b_held = b.wait_for(0s) == std::future_status::timeout;
+  const bool a_gone = repository.Find("a", "") == nullptr;
+  const bool c_served = repository.Find("c", "") != nullptr;
+  release_b.set_value();  // before any check can end the test with b held
+  EXPECT_TRUE(others_done) << "a's unload or c's load waited for b's load";
+  EXPECT_TRUE(b_held);
+  EXPECT_TRUE(a_gone);
+  EXPECT_TRUE(c_served);
+  EXPECT_TRUE(others.get().ok());
+  EXPECT_TRUE(b.get().ok());
+  EXPECT_NE(repository.Find("b", ""), nullptr);
 }
 
 TEST_F(ModelRepositoryTest, ThePollerPicksUpANewVersionWithinTheInterval) {
