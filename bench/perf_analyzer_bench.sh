@@ -27,6 +27,7 @@ trap '[ -z "$server" ] || kill "$server"; rm -rf "$work"' EXIT
 make_serving_repo "$build" "$src" "$work"
 
 "$build/client/fornax" serve --model-repository "$work/repo" --port 0 --metrics-port 0 \
+  --http-port -1 \
   > "$work/serve.out" 2> "$work/serve.err" &
 server=$!
 for _ in $(seq 100); do
