@@ -88,12 +88,16 @@ absl::Status CheckRequest(const v1::HostModel& model) {
 ModelHost::ModelHost(ModelHostOptions options) : options_(std::move(options)) {}
 
 ModelHost::~ModelHost() {
+  std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    for (auto& [name, lane] : lanes_) {
+      if (lane.thread.joinable()) threads.push_back(std::move(lane.thread));
+    }
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  for (std::thread& thread : threads) thread.join();
   server_.reset();
 }
 
@@ -140,7 +144,6 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
   host->address_ =
       absl::StrCat(wildcard ? HostName() : server.host, ":", host->server_->grpc_port());
   host->Recover();
-  host->thread_ = std::thread([h = host.get()] { h->Loop(); });
   return host;
 }
 
@@ -180,7 +183,7 @@ void ModelHost::Host(const v1::HostModel& model) {
     hosted.report.set_state(v1::HostedModel::STATE_LOADING);
     hosted.report.clear_reason();
     hosted.seq = ++seq_;
-    ops_.push_back(Op{model, false, hosted.seq, reads_});
+    EnqueueLocked(Op{model, false, hosted.seq, reads_});
   }
   cv_.notify_all();
   options_.on_change();
@@ -192,7 +195,7 @@ void ModelHost::Unhost(const std::string& name) {
     hosted_.erase(name);
     v1::HostModel model;
     model.set_name(name);
-    ops_.push_back(Op{model, true, ++seq_, reads_});
+    EnqueueLocked(Op{model, true, ++seq_, reads_});
   }
   cv_.notify_all();
   options_.on_change();
@@ -209,13 +212,29 @@ std::vector<v1::HostedModel> ModelHost::Hosted() const {
   return hosted;
 }
 
-void ModelHost::Loop() {
+void ModelHost::EnqueueLocked(Op op) {
+  if (stopping_) return;
+  // Lanes whose thread returned: it holds no lock any more, the join is short.
+  for (auto it = lanes_.begin(); it != lanes_.end();) {
+    if (it->second.done) {
+      it->second.thread.join();
+      it = lanes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  const std::string name = op.model.name();
+  Lane& lane = lanes_[name];
+  lane.ops.push_back(std::move(op));
+  if (!lane.thread.joinable()) lane.thread = std::thread([this, name] { RunLane(name); });
+}
+
+void ModelHost::RunLane(const std::string& name) {
   std::unique_lock<std::mutex> lock(mu_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !ops_.empty(); });
-    if (stopping_) return;
-    const Op op = std::move(ops_.front());
-    ops_.pop_front();
+  Lane& lane = lanes_[name];  // erased only once `done`
+  while (!stopping_ && !lane.ops.empty()) {
+    const Op op = std::move(lane.ops.front());
+    lane.ops.pop_front();
     lock.unlock();
     if (op.unhost) {
       DoUnhost(op.model.name());
@@ -224,6 +243,7 @@ void ModelHost::Loop() {
     }
     lock.lock();
   }
+  lane.done = true;
 }
 
 bool ModelHost::Wanted(const Op& op) const {

@@ -4,8 +4,11 @@
 // checkpoint id beside it (<name>/<version>/checkpoint_id), and registers
 // its nv_inference_* metrics in the worker's Prometheus registry.
 //
-// Host(HostModel) and Unhost(name) return at once; one thread carries them
-// out in order, so a slow download never holds up the lease. A host
+// Host(HostModel) and Unhost(name) return at once and run off the caller's
+// thread, so a slow download never holds up the lease. Each model has its
+// own thread while it has operations: those of one name run in the order
+// they came (the latest Host or Unhost of a name wins), those of different
+// names at once, so an unhost never waits for another model's load. A host
 // downloads the checkpoint into <name>/.<version>.tmp/, checks its sha256
 // and size, renames the directory to <name>/<version>/ (the repository never
 // sees a partial file), loads it at once and, once it is READY, deletes the
@@ -55,7 +58,7 @@ class ModelHost {
   // InvalidArgument for a malformed listen address; Unavailable when it
   // cannot listen.
   static absl::StatusOr<std::unique_ptr<ModelHost>> Start(ModelHostOptions options);
-  ~ModelHost();  // finishes the operation under way, drops the rest, stops serving
+  ~ModelHost();  // finishes the operations under way, drops the rest, stops serving
 
   // HOST:PORT where the models are served; a wildcard host (0.0.0.0, [::])
   // is replaced by this machine's host name.
@@ -78,9 +81,18 @@ class ModelHost {
     fornax::v1::HostedModel report;
     uint64_t seq = 0;  // the Op that set it
   };
+  // One model's operations and the thread that runs them in order.
+  struct Lane {
+    std::deque<Op> ops;
+    std::thread thread;  // joinable until reaped
+    bool done = false;   // its thread ran out of operations and returns
+  };
   explicit ModelHost(ModelHostOptions options);
   void Recover();  // READY for what the repository loaded at start
-  void Loop();
+  // Queues `op` on its model's lane, starting the lane's thread if it has
+  // none. REQUIRES: mu_ held.
+  void EnqueueLocked(Op op);
+  void RunLane(const std::string& name);
   void DoHost(const Op& op);
   // Download, check, place and load; the older versions go once it serves.
   absl::Status Install(const fornax::v1::HostModel& model);
@@ -97,12 +109,11 @@ class ModelHost {
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   std::map<std::string, Entry> hosted_;  // by name
-  std::deque<Op> ops_;
+  std::map<std::string, Lane> lanes_;    // by name
   uint64_t seq_ = 0;
   // Calls of Hosted() (each one a report to the coordinator) so far.
   mutable uint64_t reads_ = 0;
   bool stopping_ = false;
-  std::thread thread_;
 };
 
 }  // namespace fornax::worker

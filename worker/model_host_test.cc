@@ -6,8 +6,12 @@
 #include "worker/model_host.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <iostream>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -363,6 +367,93 @@ TEST_F(ModelHostTest, ShutdownLeavesWhileItsModelsAreStillServed) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   inference::ServerLiveResponse live;
   EXPECT_FALSE(stub_->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
+}
+
+// Operations on different models never wait for each other, those on one
+// model keep their order. Model b's download is held (the fetch hook blocks
+// until released) while a is unhosted and c hosted; b's version 2, asked for
+// meanwhile, runs after version 1 and wins.
+TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
+  TempDir dir;
+  std::mutex mu;
+  std::condition_variable changed;
+  bool b_fetching = false;  // guarded by mu
+  bool release_b = false;   // guarded by mu
+  ModelHostOptions options;
+  options.models_dir = dir.File("models");
+  options.metrics_registry = std::make_shared<prometheus::Registry>();
+  options.fetch = [&](const std::string& id, const std::string& dest) {
+    if (id == "ckpt-b1") {
+      std::unique_lock<std::mutex> lock(mu);
+      b_fetching = true;
+      changed.notify_all();
+      changed.wait(lock, [&] { return release_b; });
+    }
+    testing::WriteFile(dest, Archive(id == "ckpt-b2" ? "mlp_sgd.keras" : "mlp_adam.keras"));
+    return absl::OkStatus();
+  };
+  options.on_change = [] {};
+  options.log = [](const std::string&) {};
+  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ModelHost& host = **started;
+  auto request = [](const std::string& name, int64_t version, const std::string& id,
+                    const std::string& archive) {
+    v1::HostModel model;
+    model.set_name(name);
+    model.set_version(version);
+    model.set_checkpoint_id(id);
+    model.set_sha256(Digest(Archive(archive)));
+    model.set_size_bytes(static_cast<int64_t>(Archive(archive).size()));
+    return model;
+  };
+  // "name:version:STATE ..." as reported; each call is a report, which lets
+  // a download start (it waits until its LOADING was reported).
+  auto report = [&] {
+    std::string out;
+    for (const v1::HostedModel& m : host.Hosted()) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", m.name(), ":", m.version(), ":",
+                      v1::HostedModel::State_Name(m.state()).substr(6));
+    }
+    return out;
+  };
+  auto wait_until = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 1000 && !done(); ++i) {
+      report();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  const std::string a = dir.File("models/a");
+
+  host.Host(request("a", 1, "ckpt-a1", "mlp_adam.keras"));
+  ASSERT_TRUE(wait_until([&] { return report() == "a:1:READY"; })) << report();
+  host.Host(request("b", 1, "ckpt-b1", "mlp_adam.keras"));
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return b_fetching;
+  }));
+  host.Host(request("b", 2, "ckpt-b2", "mlp_sgd.keras"));  // queued behind b's version 1
+
+  const auto unhosted = std::chrono::steady_clock::now();
+  host.Unhost("a");
+  host.Host(request("c", 1, "ckpt-c1", "mlp_adam.keras"));
+  EXPECT_TRUE(wait_until([&] { return !fs::exists(a) && report() == "b:2:LOADING c:1:READY"; }))
+      << report();
+  std::cout << "unhost of a and load of c while b's load is held: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - unhosted)
+                   .count()
+            << " ms\n";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_FALSE(release_b);  // b never moved meanwhile
+    release_b = true;
+  }
+  changed.notify_all();
+  EXPECT_TRUE(wait_until([&] { return report() == "b:2:READY c:1:READY"; })) << report();
+  EXPECT_TRUE(fs::exists(dir.File("models/b/2/model.keras")));
+  EXPECT_FALSE(fs::exists(dir.File("models/b/1")));
 }
 
 TEST(ModelHostStartTest, RejectsAMalformedListenAddress) {
