@@ -211,7 +211,11 @@ class Coordinator {
   // At Register: unhosts what is not placed there, hosts again what it lost.
   void ReconcileHostedLocked(const v1::RegisterRequest& request);
   // Moves the deployments of `workers` back to PENDING and places them again.
-  void ReplaceDeploymentsLocked(const std::set<std::string>& workers, const std::string& why);
+  // The replicas they serve keep answering (Deployment.serving) when
+  // `still_serving` (a worker that left serves until it exits); otherwise
+  // they are forgotten, and clients wait for the new placement.
+  void ReplaceDeploymentsLocked(const std::set<std::string>& workers, const std::string& why,
+                                bool still_serving);
   void RefreshDeploymentGaugeLocked();
 
   const CoordinatorOptions options_;

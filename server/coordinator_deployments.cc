@@ -49,6 +49,20 @@ v1::DeploymentState FromHosted(v1::HostedModel::State state) {
   }
 }
 
+void SetServing(v1::Deployment* d, const std::string& worker_id, const std::string& endpoint,
+                int64_t version) {
+  v1::ServingReplica* serving = d->mutable_serving();
+  serving->set_worker_id(worker_id);
+  serving->set_endpoint(endpoint);
+  serving->set_version(version);
+}
+
+bool SameServing(const v1::Deployment& a, const v1::Deployment& b) {
+  return a.has_serving() == b.has_serving() && a.serving().worker_id() == b.serving().worker_id() &&
+         a.serving().endpoint() == b.serving().endpoint() &&
+         a.serving().version() == b.serving().version();
+}
+
 v1::LeaseResponse UnhostMessage(const std::string& name) {
   v1::LeaseResponse message;
   message.mutable_unhost()->set_name(name);
@@ -160,10 +174,20 @@ void Coordinator::ApplyHostedLocked(
     }
     // A worker that came back may serve at a new address.
     const std::string& endpoint = workers_[worker_id].inference_address;
-    if (d.state() == state && d.reason() == reason && d.endpoint() == endpoint) continue;
     d.set_state(state);
     d.set_reason(reason);
     d.set_endpoint(endpoint);
+    if (state == v1::DEPLOYMENT_STATE_READY) {
+      SetServing(&d, worker_id, endpoint, h.version());  // clients switch over now
+    } else if (d.serving().worker_id() == worker_id && d.serving().version() == h.version()) {
+      d.clear_serving();  // that replica no longer answers
+    }
+    // (A FAILED redeploy leaves the previous version serving on the worker.)
+    const v1::Deployment& was = it->second;
+    if (d.state() == was.state() && d.reason() == was.reason() && d.endpoint() == was.endpoint() &&
+        SameServing(d, was)) {
+      continue;
+    }
     absl::Status status = PutDeploymentLocked(std::move(d));
     if (!status.ok()) {  // the next report retries
       std::cerr << "fornax-coordinator: deployment " << h.name() << ": " << status << "\n";
@@ -176,7 +200,32 @@ void Coordinator::ReconcileHostedLocked(const v1::RegisterRequest& request) {
   WorkerState& w = workers_[worker_id];
   w.inference_address = request.inference_address();
   if (w.inference_address.empty()) {
-    ReplaceDeploymentsLocked({worker_id}, "re-registered without an inference address");
+    ReplaceDeploymentsLocked({worker_id}, "re-registered without an inference address",
+                             /*still_serving=*/false);
+  }
+  // What its previous session served answers now only if it lists it READY
+  // and keeps it (it is still placed here); at its new address.
+  std::vector<v1::Deployment> served;
+  for (const auto& [name, d] : deployments_) {
+    if (d.serving().worker_id() == worker_id) served.push_back(d);
+  }
+  for (v1::Deployment& d : served) {
+    bool ready = false;
+    for (const v1::HostedModel& h : request.hosted()) {
+      ready = ready || (h.name() == d.name() && h.version() == d.serving().version() &&
+                        h.state() == v1::HostedModel::STATE_READY);
+    }
+    if (ready && d.worker_id() == worker_id) {
+      if (d.serving().endpoint() == w.inference_address) continue;
+      d.mutable_serving()->set_endpoint(w.inference_address);
+    } else {
+      d.clear_serving();
+    }
+    const std::string name = d.name();
+    absl::Status status = PutDeploymentLocked(std::move(d));
+    if (!status.ok()) {
+      std::cerr << "fornax-coordinator: deployment " << name << ": " << status << "\n";
+    }
   }
   std::set<std::pair<std::string, int64_t>> listed;
   for (const v1::HostedModel& h : request.hosted()) {
@@ -205,11 +254,22 @@ void Coordinator::ReconcileHostedLocked(const v1::RegisterRequest& request) {
 }
 
 void Coordinator::ReplaceDeploymentsLocked(const std::set<std::string>& workers,
-                                           const std::string& why) {
-  std::vector<v1::Deployment> lost;
+                                           const std::string& why, bool still_serving) {
+  std::vector<v1::Deployment> lost;      // placed on one of them: placed again
+  std::vector<v1::Deployment> unserved;  // only served by one of them
   for (const auto& [name, d] : deployments_) {
-    if (d.state() != v1::DEPLOYMENT_STATE_PENDING && workers.count(d.worker_id())) {
-      lost.push_back(d);
+    const bool placed = d.state() != v1::DEPLOYMENT_STATE_PENDING && workers.count(d.worker_id());
+    const bool served = !still_serving && d.has_serving() && workers.count(d.serving().worker_id());
+    if (!placed && !served) continue;
+    v1::Deployment copy = d;
+    if (served) copy.clear_serving();
+    (placed ? lost : unserved).push_back(std::move(copy));
+  }
+  for (v1::Deployment& d : unserved) {
+    const std::string name = d.name();
+    absl::Status status = PutDeploymentLocked(std::move(d));
+    if (!status.ok()) {  // the next pass retries
+      std::cerr << "fornax-coordinator: deployment " << name << ": " << status << "\n";
     }
   }
   for (v1::Deployment& d : lost) {

@@ -167,7 +167,7 @@ absl::Status Coordinator::Leave(const std::string& session_id) {
   }
   MarkDownLocked(w);
   w.missing.clear();
-  ReplaceDeploymentsLocked({worker_id}, "left");
+  ReplaceDeploymentsLocked({worker_id}, "left", /*still_serving=*/true);
   // Jobs it reported a result for are requeued already; what is left was
   // assigned while it stopped, or its last report did not get through.
   std::vector<std::pair<std::string, std::string>> assigned;
@@ -390,7 +390,8 @@ void Coordinator::ExpireLeasesLocked(int64_t now_ms) {
   }
   if (expired.empty()) return;
   ReplaceDeploymentsLocked(
-      expired, absl::StrCat("lost (no heartbeat for over ", options_.lease_timeout_ms, " ms)"));
+      expired, absl::StrCat("lost (no heartbeat for over ", options_.lease_timeout_ms, " ms)"),
+      /*still_serving=*/false);
   std::vector<std::pair<std::string, std::string>> lost;
   for (const std::string& job_id : RunningOnLocked(expired)) {
     const std::string& worker_id = FindLocked(job_id)->job.worker_id();

@@ -1,11 +1,13 @@
 // Deployments through their life over real gRPC on loopback: placement,
 // redeploy versions, the worker's reports, lost workers, reconciliation at
-// Register, undeploy, a coordinator restart and bad requests.
+// Register, undeploy, a coordinator restart and bad requests; which replica
+// answers (Deployment.serving) through redeploys and moves.
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
@@ -109,6 +111,13 @@ v1::HostedModel Hosted(const std::string& name, int64_t version, v1::HostedModel
   return h;
 }
 
+// Deployment.serving as "worker endpoint vVERSION", "" when unset.
+std::string Serving(const v1::Deployment& d) {
+  if (!d.has_serving()) return "";
+  return absl::StrCat(d.serving().worker_id(), " ", d.serving().endpoint(), " v",
+                      d.serving().version());
+}
+
 // A coordinator with a trainer (no inference address) that trained one job.
 struct Fixture {
   explicit Fixture(int64_t lease_timeout_ms = 10000) : cluster(Options(lease_timeout_ms)) {
@@ -146,6 +155,7 @@ TEST(DeploymentFlow, PlacedOnAHostingWorkerAndReadyWhenItSaysSo) {
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9001");
   EXPECT_EQ(d.job_id(), f.job_id);
   EXPECT_EQ(d.checkpoint_id(), f.job_id + "-c1");
+  EXPECT_EQ(Serving(d), "");  // nothing answers until it is READY
   v1::LeaseResponse next = host->Next();
   ASSERT_TRUE(next.has_host());
   EXPECT_EQ(next.host().name(), "mlp");
@@ -158,6 +168,7 @@ TEST(DeploymentFlow, PlacedOnAHostingWorkerAndReadyWhenItSaysSo) {
   host->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
   ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
   EXPECT_EQ(Get(f.cluster, "mlp").reason(), "");
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-1 127.0.0.1:9001 v1");
   const std::string metrics =
       prometheus::TextSerializer().Serialize(f.cluster.server().metrics().registry()->Collect());
   EXPECT_THAT(metrics, HasSubstr("fornax_deployments{state=\"ready\"} 1"));
@@ -167,6 +178,7 @@ TEST(DeploymentFlow, PlacedOnAHostingWorkerAndReadyWhenItSaysSo) {
   ASSERT_TRUE(
       WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_FAILED; }));
   EXPECT_EQ(Get(f.cluster, "mlp").reason(), "corrupt archive");
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "");  // that replica no longer answers
 }
 
 TEST(DeploymentFlow, FewestDeploymentsFirstAndRedeploysStayOnTheirWorker) {
@@ -205,9 +217,14 @@ TEST(DeploymentFlow, FewestDeploymentsFirstAndRedeploysStayOnTheirWorker) {
   w1->Heartbeat({Hosted("c", 1, v1::HostedModel::STATE_READY)});
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(Get(f.cluster, "c").state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(Serving(Get(f.cluster, "c")), "w-1 127.0.0.1:9001 v1");  // until version 2 is READY
+  w1->Heartbeat({Hosted("c", 2, v1::HostedModel::STATE_FAILED, "corrupt archive")});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "c").state() == v1::DEPLOYMENT_STATE_FAILED; }));
+  EXPECT_EQ(Serving(Get(f.cluster, "c")), "w-1 127.0.0.1:9001 v1");  // the worker keeps it
   w1->Heartbeat({Hosted("c", 2, v1::HostedModel::STATE_READY)});
   ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "c").state() == v1::DEPLOYMENT_STATE_READY; }));
   EXPECT_EQ(Get(f.cluster, "c").version(), 2);
+  EXPECT_EQ(Serving(Get(f.cluster, "c")), "w-1 127.0.0.1:9001 v2");
 
   grpc::ClientContext context;
   v1::ListDeploymentsResponse list;
@@ -259,8 +276,10 @@ TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
   EXPECT_EQ(d.worker_id(), "w-2");
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9002");
+  EXPECT_EQ(Serving(d), "");  // a lost worker answers nothing
   w2->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
   ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-2 127.0.0.1:9002 v1");
 
   // w-1 comes back still serving it: it is told to stop.
   w1->Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
@@ -302,12 +321,14 @@ TEST(DeploymentFlow, ALeavingWorkersDeploymentsMoveAtOnceOrWaitWithTheReason) {
   EXPECT_EQ(d.worker_id(), "w-2");
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9002");
   EXPECT_EQ(d.version(), 1);
+  EXPECT_EQ(Serving(d), "w-1 127.0.0.1:9001 v1");  // it answers until it exits
   v1::LeaseResponse next = w2->Next();
   ASSERT_TRUE(next.has_host());
   EXPECT_EQ(next.host().name(), "mlp");
   EXPECT_EQ(next.host().version(), 1);
   w2->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
   ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-2 127.0.0.1:9002 v1");
 
   // The last hosting worker leaves: PENDING, saying why.
   ASSERT_TRUE(w2->Leave().ok());
@@ -316,6 +337,44 @@ TEST(DeploymentFlow, ALeavingWorkersDeploymentsMoveAtOnceOrWaitWithTheReason) {
   EXPECT_THAT(d.reason(), HasSubstr("worker w-2 left; waiting for a worker that hosts models"));
   EXPECT_EQ(d.worker_id(), "");
   EXPECT_EQ(d.endpoint(), "");
+  EXPECT_EQ(Serving(d), "w-2 127.0.0.1:9002 v1");
+}
+
+// A worker that left answers until it exits, for at most its lease timeout.
+TEST(DeploymentFlow, ALeftWorkersReplicaIsForgottenAtItsLeaseTimeout) {
+  Fixture f(/*lease_timeout_ms=*/1000);
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").has_serving(); }));
+  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  Heartbeats beats({w2.get()});
+  ASSERT_TRUE(w1->Leave().ok());
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-1 127.0.0.1:9001 v1");
+  // w-2 never loads it: past w-1's lease timeout nothing answers.
+  ASSERT_TRUE(WaitFor([&] { return !Get(f.cluster, "mlp").has_serving(); }));
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-2");
+  EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_LOADING);
+}
+
+// Registering again, a worker that left no longer answers for what moved.
+TEST(DeploymentFlow, ALeftWorkerThatRegistersAgainNoLongerAnswers) {
+  Fixture f;
+  auto w1 = f.Host("w-1", "127.0.0.1:9001");
+  v1::Deployment d;
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  ASSERT_TRUE(w1->Next().has_host());
+  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").has_serving(); }));
+  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  ASSERT_TRUE(w1->Leave().ok());
+  w1->CloseLease();
+  w1->Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+  w1->OpenLease();
+  ASSERT_TRUE(w1->Next().has_unhost());
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "");
+  EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-2");
 }
 
 TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
@@ -342,6 +401,7 @@ TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   d = Get(f.cluster, "mlp");
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9011");
+  EXPECT_EQ(Serving(d), "");  // it no longer has it
 }
 
 TEST(DeploymentFlow, RegisterWithAnotherVersionThanPlacedHostsThePlacedOne) {
@@ -408,9 +468,12 @@ TEST(DeploymentFlow, SurvivesACoordinatorRestart) {
   // redeploy makes version 2 on it.
   FakeWorker w1(&f.cluster.workers(), "w-1");
   w1.set_inference_address("127.0.0.1:9001");
+  EXPECT_EQ(Serving(d), "w-1 127.0.0.1:9001 v1");
+  w1.set_inference_address("127.0.0.1:9011");
   w1.Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
   w1.OpenLease();
   EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_READY);
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-1 127.0.0.1:9011 v1");  // at its new address
   ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
   EXPECT_EQ(d.version(), 2);
   v1::LeaseResponse next = w1.Next();
