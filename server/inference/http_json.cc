@@ -1,6 +1,5 @@
 #include "server/inference/http_json.h"
 
-#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
