@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace fornax {
 
@@ -53,18 +54,19 @@ int RunDeploy(const std::string& coordinator, const std::vector<std::string>& ar
 int RunDeployments(const std::string& coordinator, const std::vector<std::string>& args);
 // fornax undeploy NAME
 int RunUndeploy(const std::string& coordinator, const std::vector<std::string>& args);
-// Where deployment `name` is served. A redeploy that is still LOADING (or
-// FAILED) has an endpoint too, where the worker keeps serving the previous
-// version: `not_ready` then says why the deployment is not READY, for when
-// that endpoint cannot answer either.
+// Where deployment `name` answers now (Deployment.serving): the endpoint
+// and version of a READY replica. While none is READY (a first load, a move
+// after its worker was lost) it asks again every 100 ms until `deadline`.
+// NotFound: no such deployment; FailedPrecondition: it FAILED and no earlier
+// version answers; DeadlineExceeded: none was READY by then (why, and
+// `last_failure`, the caller's last failed try, if any).
 struct ServingTarget {
   std::string endpoint;
-  absl::Status not_ready;
+  int64_t version = 0;
 };
-// NotFound when there is no such deployment; FailedPrecondition (why) when
-// it is placed nowhere (PENDING).
 absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
-                                                const std::string& name);
+                                                const std::string& name, absl::Time deadline,
+                                                const std::string& last_failure);
 
 extern const char kSubmitHelp[];
 extern const char kJobsHelp[];

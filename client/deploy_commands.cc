@@ -54,21 +54,15 @@ std::string DeploymentStateName(v1::DeploymentState state) {
   return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
 }
 
-// OK when `d` is served; FailedPrecondition saying why not.
-absl::Status CheckServing(const v1::Deployment& d) {
-  const std::string state = DeploymentStateName(d.state());
+// Why `d` has no READY replica: "is LOADING on worker w2", ...
+std::string WhyNotServing(const v1::Deployment& d) {
   switch (d.state()) {
-    case v1::DEPLOYMENT_STATE_READY:
-      return absl::OkStatus();
     case v1::DEPLOYMENT_STATE_LOADING:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "deployment '", d.name(), "' is LOADING on worker ", d.worker_id(), "; try again"));
+      return absl::StrCat("is LOADING on worker ", d.worker_id());
     case v1::DEPLOYMENT_STATE_FAILED:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "deployment '", d.name(), "' FAILED on worker ", d.worker_id(), ": ", d.reason()));
+      return absl::StrCat("FAILED on worker ", d.worker_id(), ": ", d.reason());
     default:
-      return absl::FailedPreconditionError(
-          absl::StrCat("deployment '", d.name(), "' is ", state, ": ", d.reason()));
+      return absl::StrCat("is ", DeploymentStateName(d.state()), ": ", d.reason());
   }
 }
 
@@ -169,22 +163,35 @@ absl::Status ListDeployments(ServiceClient& client) {
 }  // namespace
 
 absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
-                                                const std::string& name) {
+                                                const std::string& name, absl::Time deadline,
+                                                const std::string& last_failure) {
   ServiceClient client(CoordinatorAddress(coordinator));
-  absl::StatusOr<v1::Deployment> d = client.GetDeployment(name);
-  if (absl::IsNotFound(d.status())) {
-    return absl::NotFoundError(absl::StrCat(
-        "predict: --model ", name, ": no such file, and coordinator ", client.address(),
-        " has no deployment '", name, "' (fornax deployments lists them)"));
+  for (;;) {
+    absl::StatusOr<v1::Deployment> d = client.GetDeployment(name);
+    if (absl::IsNotFound(d.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "predict: --model ", name, ": no such file, and coordinator ", client.address(),
+          " has no deployment '", name, "' (fornax deployments lists them)"));
+    }
+    if (!d.ok()) {
+      return absl::Status(d.status().code(), absl::StrCat("predict: --model ", name,
+                                                          ": no such file; asking for deployment '",
+                                                          name, "': ", d.status().message()));
+    }
+    if (d->has_serving()) return ServingTarget{d->serving().endpoint(), d->serving().version()};
+    // A FAILED load stays so until the next deploy: nothing to wait for.
+    if (d->state() == v1::DEPLOYMENT_STATE_FAILED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("deployment '", name, "' ", WhyNotServing(*d)));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("deployment '", name, "' has no READY replica after --wait-timeout: it ",
+                       WhyNotServing(*d),
+                       last_failure.empty() ? "" : absl::StrCat("; last try: ", last_failure)));
+    }
+    absl::SleepFor(absl::Milliseconds(100));
   }
-  if (!d.ok()) {
-    return absl::Status(d.status().code(), absl::StrCat("predict: --model ", name,
-                                                        ": no such file; asking for deployment '",
-                                                        name, "': ", d.status().message()));
-  }
-  absl::Status not_ready = CheckServing(*d);
-  if (d->endpoint().empty()) return not_ready.ok() ? absl::InternalError("no endpoint") : not_ready;
-  return ServingTarget{d->endpoint(), not_ready};
 }
 
 int RunDeploy(const std::string& coordinator, const std::vector<std::string>& args) {

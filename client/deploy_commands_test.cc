@@ -1,7 +1,7 @@
 // `fornax deploy`, `fornax deployments`, `fornax undeploy` and `fornax
 // predict --model NAME` against an in-process fake Deployments service on
 // loopback: waiting for READY, FAILED and timeouts, the table, and predict
-// refusing a deployment that is not READY.
+// waiting for a READY replica until --wait-timeout.
 #include <deque>
 #include <mutex>
 
@@ -29,6 +29,11 @@ v1::Deployment InState(v1::DeploymentState state, const std::string& reason = ""
     d.set_worker_id("w1");
     d.set_endpoint("127.0.0.1:41234");
   }
+  if (state == v1::DEPLOYMENT_STATE_READY) {
+    d.mutable_serving()->set_worker_id("w1");
+    d.mutable_serving()->set_endpoint("127.0.0.1:41234");
+    d.mutable_serving()->set_version(1);
+  }
   return d;
 }
 
@@ -46,6 +51,7 @@ class FakeDeployments final : public v1::Deployments::Service {
   grpc::Status GetDeployment(grpc::ServerContext*, const v1::GetDeploymentRequest* request,
                              v1::Deployment* response) override {
     std::lock_guard<std::mutex> lock(mu);
+    ++gets;
     if (request->name() != "mlp" || script.empty()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "deployment '" + request->name() + "' not found");
@@ -65,6 +71,7 @@ class FakeDeployments final : public v1::Deployments::Service {
   std::mutex mu;
   v1::DeployRequest deployed;
   std::deque<v1::Deployment> script;
+  int gets = 0;
 };
 
 class DeployCommandsTest : public ::testing::Test {
@@ -146,24 +153,57 @@ TEST_F(DeployCommandsTest, DeploymentsListsThemInATable) {
                                       "cnn +1 +PENDING +- +- +job-7 +- +worker w2 lost *\n"));
 }
 
-TEST_F(DeployCommandsTest, PredictRefusesADeploymentThatIsNotReady) {
+TEST_F(DeployCommandsTest, PredictWaitsForAReadyReplicaUntilTheWaitTimeout) {
+  auto predict = [&](const std::string& model, const std::string& wait) {
+    deployments_.gets = 0;
+    return Capture([&] {
+      return RunPredict(address_, {"--model", model, "--input", "x.npy", "--wait-timeout", wait});
+    });
+  };
+  // LOADING for good: asked every 100 ms until the timeout, then why.
   deployments_.script = {InState(v1::DEPLOYMENT_STATE_LOADING)};
-  Result r = Capture([&] {
-    return RunPredict(address_, {"--model", "mlp", "--input", "x.npy", "--output", "y.npy"});
-  });
-  EXPECT_EQ(r.code, kExitBadInput);
-  EXPECT_EQ(r.err, "fornax: error: deployment 'mlp' is LOADING on worker w1; try again\n");
+  Result r = predict("mlp", "1");
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_EQ(r.err,
+            "fornax: error: deployment 'mlp' has no READY replica after --wait-timeout: it is "
+            "LOADING on worker w1\n");
+  EXPECT_GE(deployments_.gets, 5);
+  r = predict("mlp", "0");  // 0: asked once
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_EQ(deployments_.gets, 1);
 
   deployments_.script = {InState(v1::DEPLOYMENT_STATE_PENDING, "worker w1 lost")};
-  r = Capture([&] {
-    return RunPredict(address_, {"--model", "mlp", "--input", "x.npy", "--output", "y.npy"});
-  });
-  EXPECT_EQ(r.code, kExitBadInput);
-  EXPECT_EQ(r.err, "fornax: error: deployment 'mlp' is PENDING: worker w1 lost\n");
+  r = predict("mlp", "0");
+  EXPECT_EQ(r.err,
+            "fornax: error: deployment 'mlp' has no READY replica after --wait-timeout: it is "
+            "PENDING: worker w1 lost\n");
 
-  r = Capture([&] {
-    return RunPredict(address_, {"--model", "gone", "--input", "x.npy", "--output", "y.npy"});
-  });
+  // FAILED ends the wait at once, with the worker's reason.
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_LOADING),
+                         InState(v1::DEPLOYMENT_STATE_FAILED, "corrupt archive")};
+  r = predict("mlp", "30");
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err, "fornax: error: deployment 'mlp' FAILED on worker w1: corrupt archive\n");
+  EXPECT_EQ(deployments_.gets, 2);
+
+  // A READY replica that does not answer (nothing listens there) is asked
+  // again until the timeout; the error names the last try.
+  v1::Deployment gone = InState(v1::DEPLOYMENT_STATE_READY);
+  gone.mutable_serving()->set_endpoint("127.0.0.1:1");
+  deployments_.script = {gone};
+  r = predict("mlp", "1");
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_THAT(r.err, ::testing::StartsWith(
+                         "fornax: error: deployment 'mlp': no replica answered within "
+                         "--wait-timeout; last try: predict: ModelMetadata on 127.0.0.1:1: "));
+  EXPECT_GE(deployments_.gets, 5);
+
+  r = predict("mlp", "soon");
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err,
+            "fornax: error: predict: --wait-timeout: expected seconds in [0, 86400], got "
+            "'soon'\n");
+  r = predict("gone", "30");
   EXPECT_EQ(r.code, kExitBadInput);
   EXPECT_EQ(r.err, "fornax: error: predict: --model gone: no such file, and coordinator " +
                        address_ + " has no deployment 'gone' (fornax deployments lists them)\n");

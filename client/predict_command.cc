@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
 #include "client/service_client.h"
@@ -36,8 +37,11 @@ the arrays to a `fornax serve` (or Triton) instead, in ModelInfer calls of
 the served model's max_batch_size rows, cast to its input datatypes, and
 joins the answers. When --model is no
 file (and does not end in .keras), it names a deployment (`fornax deploy`):
-the coordinator says where it is served, and the call goes there as with
---server. While a redeploy loads, the previous version answers.
+the coordinator says which replica is READY, and the calls go there as with
+--server (all to that version). During a redeploy or a move to another
+worker the previous replica answers until the new one is READY. When no
+replica is READY (a first load, a worker that was lost) or the one named
+stops answering, predict asks again until --wait-timeout.
 
   --model FILE     the .keras archive (with --server: the served model's name;
                    else a deployment's name when no such file exists)
@@ -50,6 +54,9 @@ the coordinator says where it is served, and the call goes there as with
                    output, then one line of values per sample
   --batch-size N   samples per step (default 32); with a server, rows per
                    ModelInfer call (default: the model's max_batch_size)
+  --wait-timeout SECONDS
+                   with a deployment: how long to wait for a READY replica
+                   (default 30; 0: fail at once)
 )";
 
 namespace {
@@ -59,6 +66,7 @@ struct PredictOptions {
   std::string model_path;
   std::string input_path;
   std::string output_path;
+  std::string model_version;  // "": the server's serving version
   int64_t batch_size = 32;
   bool batch_size_given = false;
 };
@@ -126,10 +134,24 @@ absl::Status Predict(const PredictOptions& options) {
   return WriteOutputs(options.output_path, named);
 }
 
+// Marks a status as the server's answer, not a local error (a file).
+constexpr char kFromServer[] = "type.fornax/predict.from_server";
+
 // A failed RPC as a Status that names the server (gRPC and absl codes agree).
 absl::Status RpcError(const grpc::Status& status, const std::string& server, const char* rpc) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat("predict: ", rpc, " on ", server, ": ", status.error_message()));
+  absl::Status error(static_cast<absl::StatusCode>(status.error_code()),
+                     absl::StrCat("predict: ", rpc, " on ", server, ": ", status.error_message()));
+  error.SetPayload(kFromServer, absl::Cord());
+  return error;
+}
+
+// A deployment's replica that went away (UNAVAILABLE: it is gone or
+// shutting down; CANCELLED: it shut down with the call in flight) or no
+// longer serves that model or version (NOT_FOUND: it moved, or a newer
+// version replaced it): another replica may answer.
+bool ReplicaGone(const absl::Status& status) {
+  return status.GetPayload(kFromServer).has_value() &&
+         (absl::IsUnavailable(status) || absl::IsCancelled(status) || absl::IsNotFound(status));
 }
 
 // Rows per ModelInfer call: the served model's max_batch_size (0 when it
@@ -138,6 +160,7 @@ absl::StatusOr<int64_t> RowsPerCall(inference::GRPCInferenceService::Stub& stub,
                                     const PredictOptions& options, int64_t rows) {
   inference::ModelConfigRequest request;
   request.set_name(options.model_path);
+  request.set_version(options.model_version);
   inference::ModelConfigResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -156,6 +179,7 @@ absl::StatusOr<inference::ModelInferResponse> InferRows(
     int64_t end) {
   inference::ModelInferRequest request;
   request.set_model_name(options.model_path);
+  request.set_model_version(options.model_version);
   for (int i = 0; i < metadata.inputs_size(); ++i) {
     const Tensor value = x[static_cast<size_t>(i)].SliceRows(begin, end);
     auto* input = request.add_inputs();
@@ -182,6 +206,7 @@ absl::Status PredictRemote(const PredictOptions& options) {
           grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), arguments));
   inference::ModelMetadataRequest metadata_request;
   metadata_request.set_name(options.model_path);
+  metadata_request.set_version(options.model_version);
   inference::ModelMetadataResponse metadata;
   {
     grpc::ClientContext context;
@@ -246,11 +271,37 @@ absl::Status PredictRemote(const PredictOptions& options) {
   return WriteOutputs(options.output_path, y);
 }
 
+// --model NAME, a deployment: predicts on the replica the coordinator says
+// is READY, pinned to its version; when none is, or the one named went away
+// meanwhile, asks again until `wait` has passed.
+absl::Status PredictDeployment(const std::string& coordinator, PredictOptions options,
+                               absl::Duration wait) {
+  const absl::Time deadline = absl::Now() + wait;
+  std::string last_failure;
+  for (;;) {
+    FORNAX_ASSIGN_OR_RETURN(ServingTarget target, FindServingTarget(coordinator, options.model_path,
+                                                                    deadline, last_failure));
+    options.server = target.endpoint;
+    options.model_version = absl::StrCat(target.version);
+    absl::Status status = PredictRemote(options);
+    if (status.ok() || !ReplicaGone(status)) return status;
+    if (absl::Now() >= deadline) {
+      return absl::Status(status.code(), absl::StrCat("deployment '", options.model_path,
+                                                      "': no replica answered within "
+                                                      "--wait-timeout; last try: ",
+                                                      status.message()));
+    }
+    last_failure = std::string(status.message());
+    absl::SleepFor(absl::Milliseconds(50));  // the coordinator hears of the change meanwhile
+  }
+}
+
 }  // namespace
 
 int RunPredict(const std::string& coordinator, const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs("predict", args, {"model", "input", "output", "batch-size", "server"}, {"help"});
+      ParseArgs("predict", args,
+                {"model", "input", "output", "batch-size", "server", "wait-timeout"}, {"help"});
   if (!parsed.ok()) return ReportError(parsed.status());
   if (parsed->switches.count("help")) {
     std::cout << kPredictHelp;
@@ -280,16 +331,18 @@ int RunPredict(const std::string& coordinator, const std::vector<std::string>& a
           absl::StrCat("predict: --batch-size: expected a positive integer, got '", value, "'")));
     }
   }
+  int64_t wait_s = 30;
+  if (parsed->values.count("wait-timeout")) {
+    const std::string& value = parsed->values["wait-timeout"];
+    if (!absl::SimpleAtoi(value, &wait_s) || wait_s < 0 || wait_s > 86400) {
+      return ReportError(absl::InvalidArgumentError(absl::StrCat(
+          "predict: --wait-timeout: expected seconds in [0, 86400], got '", value, "'")));
+    }
+  }
   if (options.server.empty() && !absl::EndsWith(options.model_path, ".keras") &&
       !std::filesystem::exists(options.model_path)) {
-    absl::StatusOr<ServingTarget> target = FindServingTarget(coordinator, options.model_path);
-    if (!target.ok()) return ReportServiceError(target.status());
-    options.server = target->endpoint;
-    absl::Status status = PredictRemote(options);
-    // The deployment's own state explains a failure better than the
-    // worker's "unknown model" while it loads there.
-    if (!status.ok() && !target->not_ready.ok()) return ReportServiceError(target->not_ready);
-    return status.ok() ? kExitOk : ReportError(status);
+    absl::Status status = PredictDeployment(coordinator, options, absl::Seconds(wait_s));
+    return status.ok() ? kExitOk : ReportServiceError(status);
   }
   absl::Status status = options.server.empty() ? Predict(options) : PredictRemote(options);
   return status.ok() ? kExitOk : ReportError(status);
