@@ -36,9 +36,13 @@ Then: fornax predict --model NAME --input X.npy --output Y.npy
 
 const char kDeploymentsHelp[] = R"(usage: fornax [--coordinator ADDR] deployments
 
-Lists the deployments: name, version, state, the worker serving it and its
-Open Inference Protocol endpoint, the job it came from, its age and why it
-is PENDING or FAILED.
+Lists the deployments: name, version, state, the worker it is placed on and
+its Open Inference Protocol endpoint, the replica that answers now, the job
+it came from, its age and why it is PENDING or FAILED.
+
+SERVING is WORKER/vVERSION@ENDPOINT: while a redeploy or a move loads, the
+previous replica keeps answering there (call that endpoint with that
+model_version, e.g. from tritonclient); "-" while no replica is READY.
 )";
 
 const char kUndeployHelp[] = R"(usage: fornax [--coordinator ADDR] undeploy NAME
@@ -64,6 +68,13 @@ std::string WhyNotServing(const v1::Deployment& d) {
     default:
       return absl::StrCat("is ", DeploymentStateName(d.state()), ": ", d.reason());
   }
+}
+
+// SERVING column: "w1/v2@127.0.0.1:8001", "-" when no replica is READY.
+std::string ServingCell(const v1::Deployment& d) {
+  if (!d.has_serving()) return "-";
+  return absl::StrCat(d.serving().worker_id(), "/v", d.serving().version(), "@",
+                      d.serving().endpoint());
 }
 
 std::string Describe(const v1::Deployment& d) {
@@ -152,10 +163,11 @@ absl::Status ListDeployments(ServiceClient& client) {
   for (const v1::Deployment& d : response.deployments()) {
     rows.push_back({d.name(), absl::StrCat(d.version()), DeploymentStateName(d.state()),
                     d.worker_id().empty() ? "-" : d.worker_id(),
-                    d.endpoint().empty() ? "-" : d.endpoint(), d.job_id(), Age(d.create_time()),
-                    d.reason().empty() ? "-" : Abbreviate(d.reason(), 60)});
+                    d.endpoint().empty() ? "-" : d.endpoint(), ServingCell(d), d.job_id(),
+                    Age(d.create_time()), d.reason().empty() ? "-" : Abbreviate(d.reason(), 60)});
   }
-  PrintTable(std::cout, {"NAME", "VERSION", "STATE", "WORKER", "ENDPOINT", "JOB", "AGE", "REASON"},
+  PrintTable(std::cout,
+             {"NAME", "VERSION", "STATE", "WORKER", "ENDPOINT", "SERVING", "JOB", "AGE", "REASON"},
              rows);
   return absl::OkStatus();
 }

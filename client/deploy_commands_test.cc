@@ -65,6 +65,16 @@ class FakeDeployments final : public v1::Deployments::Service {
     *response->add_deployments() = InState(v1::DEPLOYMENT_STATE_READY);
     *response->add_deployments() = InState(v1::DEPLOYMENT_STATE_PENDING, "worker w2 lost");
     response->mutable_deployments(1)->set_name("cnn");
+    // A move under way: placed on w2, still answered by w1 until w2 is READY.
+    v1::Deployment* moving = response->add_deployments();
+    *moving = InState(v1::DEPLOYMENT_STATE_LOADING);
+    moving->set_name("rnn");
+    moving->set_version(3);
+    moving->set_worker_id("w2");
+    moving->set_endpoint("127.0.0.1:41235");
+    moving->mutable_serving()->set_worker_id("w1");
+    moving->mutable_serving()->set_endpoint("127.0.0.1:41234");
+    moving->mutable_serving()->set_version(3);
     return grpc::Status::OK;
   }
 
@@ -148,9 +158,11 @@ TEST_F(DeployCommandsTest, DeploymentsListsThemInATable) {
   Result r = Capture([&] { return RunDeployments(address_, {}); });
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_THAT(r.out,
-              ::testing::MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +JOB +AGE +REASON *\n"
-                                      "mlp +1 +READY +w1 +127.0.0.1:41234 +job-7 +- +- *\n"
-                                      "cnn +1 +PENDING +- +- +job-7 +- +worker w2 lost *\n"));
+              ::testing::MatchesRegex(
+                  "NAME +VERSION +STATE +WORKER +ENDPOINT +SERVING +JOB +AGE +REASON *\n"
+                  "mlp +1 +READY +w1 +127.0.0.1:41234 +w1/v1@127.0.0.1:41234 +job-7 +- +- *\n"
+                  "cnn +1 +PENDING +- +- +- +job-7 +- +worker w2 lost *\n"
+                  "rnn +3 +LOADING +w2 +127.0.0.1:41235 +w1/v3@127.0.0.1:41234 +job-7 +- +- *\n"));
 }
 
 TEST_F(DeployCommandsTest, PredictWaitsForAReadyReplicaUntilTheWaitTimeout) {
