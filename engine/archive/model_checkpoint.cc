@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/base/status_macros.h"
+#include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/losses/config_reader.h"
 
 namespace fornax {
@@ -126,6 +127,14 @@ absl::Status ModelCheckpoint::OnEpochEnd(TrainingControl& control, int epoch, co
   }
   FORNAX_ASSIGN_OR_RETURN(std::string path, FormatPath(filepath_, epoch + 1, logs));
   return SaveKerasArchive(path, *control.trainer);
+}
+
+nlohmann::json ModelCheckpoint::State() const { return {{"best", DoubleStateJson(best_)}}; }
+
+absl::Status ModelCheckpoint::ResumeFrom(const nlohmann::json& state) {
+  if (!state.is_object()) return absl::InvalidArgumentError("expected an object");
+  FORNAX_ASSIGN_OR_RETURN(best_, ParseDoubleState(state.value("best", nlohmann::json()), "best"));
+  return absl::OkStatus();
 }
 
 }  // namespace fornax

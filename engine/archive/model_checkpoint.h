@@ -6,6 +6,8 @@
 // "{epoch}" / "{epoch:02d}" (1-based, as Keras) and "{<log name>}" /
 // "{<log name>:.4f}" (e.g. "ckpt-{epoch:02d}-{val_loss:.2f}.keras").
 // save_weights_only and save_freq other than "epoch" are refused.
+// State(): the best value so far, so a resumed save_best_only run does not
+// save an epoch worse than one saved before it stopped.
 // Thread-safety: none.
 #ifndef FORNAX_ENGINE_ARCHIVE_MODEL_CHECKPOINT_H_
 #define FORNAX_ENGINE_ARCHIVE_MODEL_CHECKPOINT_H_
@@ -28,6 +30,8 @@ class ModelCheckpoint : public MonitorCallback {
   static absl::StatusOr<std::unique_ptr<ModelCheckpoint>> FromJobEntry(const nlohmann::json& entry);
 
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
+  nlohmann::json State() const override;
+  absl::Status ResumeFrom(const nlohmann::json& state) override;
 
   // filepath with the format fields filled in (exposed for tests).
   static absl::StatusOr<std::string> FormatPath(const std::string& pattern, int epoch,

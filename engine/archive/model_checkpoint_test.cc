@@ -46,5 +46,28 @@ TEST(ModelCheckpointTest, RefusesWhatItCannotWrite) {
   EXPECT_THAT(error({{"filepath", "m.keras"}, {"period", 2}}), testing::HasSubstr("period"));
 }
 
+// Resumed with the best value it had seen (0.5), a save_best_only
+// ModelCheckpoint does not save a worse epoch (0.6), as a fresh one would.
+TEST(ModelCheckpointTest, ResumedStateKeepsTheBestValue) {
+  const std::string path = ::testing::TempDir() + "/model_checkpoint_best.keras";
+  std::filesystem::remove(path);
+  const json entry = {
+      {"class_name", "ModelCheckpoint"},
+      {"config", {{"filepath", path}, {"monitor", "loss"}, {"save_best_only", true}}}};
+  absl::StatusOr<std::unique_ptr<ModelCheckpoint>> first = ModelCheckpoint::FromJobEntry(entry);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ((*first)->State(), json({{"best", nullptr}}));
+  ASSERT_TRUE((*first)->ResumeFrom({{"best", "3fe0000000000000"}}).ok());  // 0.5's bits
+  EXPECT_EQ((*first)->State(), json({{"best", "3fe0000000000000"}}));
+
+  absl::StatusOr<std::unique_ptr<ModelCheckpoint>> resumed = ModelCheckpoint::FromJobEntry(entry);
+  ASSERT_TRUE((*resumed)->ResumeFrom((*first)->State()).ok());
+  TrainingControl control;  // no trainer: saving would fail
+  EXPECT_TRUE((*resumed)->OnEpochEnd(control, 3, {{"loss", 0.6}}).ok());
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_THAT(std::string((*resumed)->ResumeFrom({{"best", 1}}).message()),
+              testing::HasSubstr("best: expected null or 16 hex digits"));
+}
+
 }  // namespace
 }  // namespace fornax

@@ -1,13 +1,10 @@
 #include "engine/job/epoch_position.h"
 
-#include <cstring>
 #include <utility>
-#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/keras/callbacks/callback_state.h"
 
 namespace fornax {
 namespace {
@@ -16,6 +13,10 @@ absl::Status Invalid(const std::string& archive, const std::string& field,
                      const std::string& expected) {
   return absl::InvalidArgumentError(
       absl::StrCat(archive, ": metadata.json: fornax.", field, ": expected ", expected));
+}
+
+absl::Status InArchive(const std::string& archive, const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat(archive, ": metadata.json: ", status.message()));
 }
 
 absl::StatusOr<int64_t> NonNegative(const nlohmann::json& state, const std::string& archive,
@@ -27,52 +28,22 @@ absl::StatusOr<int64_t> NonNegative(const nlohmann::json& state, const std::stri
   return state[field].get<int64_t>();
 }
 
-absl::StatusOr<Tensor> ParseMetric(const nlohmann::json& entry, const std::string& archive,
-                                   const std::string& field) {
-  if (!entry.is_object() || !entry.contains("dtype") || !entry["dtype"].is_string() ||
-      !entry.contains("shape") || !entry["shape"].is_array() || !entry.contains("hex") ||
-      !entry["hex"].is_string()) {
-    return Invalid(archive, field, R"({"dtype": string, "shape": [int...], "hex": string})");
-  }
-  absl::StatusOr<DType> dtype = ParseDType(entry["dtype"].get<std::string>());
-  if (!dtype.ok()) return Invalid(archive, field + ".dtype", "a dtype name");
-  std::vector<int64_t> dims;
-  for (const nlohmann::json& dim : entry["shape"]) {
-    if (!dim.is_number_integer() || dim.get<int64_t>() < 0 || dim.get<int64_t>() > (1 << 20)) {
-      return Invalid(archive, field + ".shape", "dims in [0, 2^20]");
-    }
-    dims.push_back(dim.get<int64_t>());
-  }
-  Tensor value(*dtype, Shape(std::move(dims)));
-  const std::string hex = entry["hex"].get<std::string>();
-  bool is_hex = hex.size() == 2 * value.byte_size();
-  for (char c : hex) is_hex = is_hex && absl::ascii_isxdigit(static_cast<unsigned char>(c));
-  if (!is_hex) {
-    return Invalid(archive, field + ".hex", absl::StrCat(2 * value.byte_size(), " hex digits"));
-  }
-  const std::string bytes = absl::HexStringToBytes(hex);
-  std::memcpy(value.raw_data(), bytes.data(), bytes.size());
-  return value;
-}
-
 }  // namespace
 
 nlohmann::json EpochPositionJson(int epoch, int64_t step, int64_t steps_per_epoch,
-                                 const VariableStore& store) {
+                                 const VariableStore& store, nlohmann::json callbacks,
+                                 bool stop_training) {
   nlohmann::json metrics = nlohmann::json::object();
-  for (int64_t i = 0; i < store.size(); ++i) {
+  for (int64_t i = 0; step > 0 && i < store.size(); ++i) {
     if (store.info(i).kind != VariableKind::kMetric) continue;
-    const Tensor& value = store.value(i);
-    metrics[store.info(i).path] = {
-        {"dtype", std::string(DTypeName(value.dtype()))},
-        {"shape", value.shape().dims()},
-        {"hex", absl::BytesToHexString(absl::string_view(static_cast<const char*>(value.raw_data()),
-                                                         value.byte_size()))}};
+    metrics[store.info(i).path] = TensorStateJson(store.value(i));
   }
   return {{"epoch", epoch},
           {"step", step},
           {"steps_per_epoch", steps_per_epoch},
-          {"metrics", std::move(metrics)}};
+          {"metrics", std::move(metrics)},
+          {"callbacks", std::move(callbacks)},
+          {"stop_training", stop_training}};
 }
 
 absl::StatusOr<std::optional<EpochPosition>> ParseEpochPosition(const nlohmann::json& state,
@@ -92,10 +63,25 @@ absl::StatusOr<std::optional<EpochPosition>> ParseEpochPosition(const nlohmann::
   const nlohmann::json metrics = state.value("metrics", nlohmann::json::object());
   if (!metrics.is_object()) return Invalid(archive, "metrics", "an object");
   for (const auto& [path, entry] : metrics.items()) {
-    FORNAX_ASSIGN_OR_RETURN(Tensor value,
-                            ParseMetric(entry, archive, absl::StrCat("metrics[\"", path, "\"]")));
-    position.progress.metrics.emplace(path, std::move(value));
+    absl::StatusOr<Tensor> value =
+        ParseTensorState(entry, absl::StrCat("fornax.metrics[\"", path, "\"]"));
+    if (!value.ok()) return InArchive(archive, value.status());
+    position.progress.metrics.emplace(path, *std::move(value));
   }
+  const nlohmann::json callbacks = state.value("callbacks", nlohmann::json::array());
+  if (!callbacks.is_array()) return Invalid(archive, "callbacks", "an array");
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    const nlohmann::json& entry = callbacks[i];
+    if (!entry.is_object() || !entry.contains("class_name") || !entry["class_name"].is_string() ||
+        !entry.contains("state")) {
+      return Invalid(archive, absl::StrCat("callbacks[", i, "]"),
+                     R"({"class_name": string, "state": ...})");
+    }
+  }
+  position.callbacks = callbacks;
+  const nlohmann::json stop = state.value("stop_training", nlohmann::json(false));
+  if (!stop.is_boolean()) return Invalid(archive, "stop_training", "true or false");
+  position.stop_training = stop.get<bool>();
   return position;
 }
 

@@ -19,7 +19,9 @@ TEST(EpochPositionTest, RoundTripsStepAndMetricBitsNaNIncluded) {
   store.Add({"metrics/loss/total", VariableKind::kMetric, false}, Tensor::Scalar(0.1f));
   store.Add({"metrics/loss/count", VariableKind::kMetric, false},
             Tensor::Scalar(std::numeric_limits<float>::quiet_NaN()));
-  const nlohmann::json json = EpochPositionJson(3, 5, 8, store);
+  const nlohmann::json callbacks = {{{"class_name", "EarlyStopping"}, {"state", {{"wait", 2}}}},
+                                    {{"class_name", "TerminateOnNaN"}, {"state", nullptr}}};
+  const nlohmann::json json = EpochPositionJson(3, 5, 8, store, callbacks, true);
   EXPECT_FALSE(json["metrics"].contains("dense/kernel"));
 
   // Through text, as metadata.json holds it.
@@ -35,6 +37,25 @@ TEST(EpochPositionTest, RoundTripsStepAndMetricBitsNaNIncluded) {
   EXPECT_TRUE(metrics.at("metrics/loss/total").BitwiseEquals(store.value(1)));
   EXPECT_TRUE(metrics.at("metrics/loss/count").BitwiseEquals(store.value(2)));
   EXPECT_TRUE(std::isnan(metrics.at("metrics/loss/count").data<float>()[0]));
+  EXPECT_EQ((*position)->callbacks, callbacks);
+  EXPECT_TRUE((*position)->stop_training);
+}
+
+TEST(EpochPositionTest, EpochEndHasNoMetricsAndOlderStateReadsAsNoCallbacks) {
+  VariableStore store;
+  store.Add({"metrics/loss/total", VariableKind::kMetric, false}, Tensor::Scalar(0.1f));
+  const nlohmann::json json = EpochPositionJson(2, 0, 8, store, nlohmann::json::array(), false);
+  EXPECT_TRUE(json["metrics"].empty());
+  EXPECT_EQ(json["callbacks"], nlohmann::json::array());
+  EXPECT_EQ(json["stop_training"], false);
+
+  // A mid-epoch checkpoint written before callbacks were kept.
+  absl::StatusOr<std::optional<EpochPosition>> position =
+      ParseEpochPosition({{"epoch", 1}, {"step", 2}, {"steps_per_epoch", 8}}, "a.keras");
+  ASSERT_TRUE(position.ok()) << position.status();
+  ASSERT_TRUE(position->has_value());
+  EXPECT_TRUE((*position)->callbacks.empty());
+  EXPECT_FALSE((*position)->stop_training);
 }
 
 TEST(EpochPositionTest, NullIsNoPosition) {
@@ -76,6 +97,15 @@ TEST(EpochPositionTest, BadFieldsNameTheArchiveAndField) {
         {"metrics",
          {{"m/total", {{"dtype", "float99"}, {"shape", nlohmann::json::array()}, {"hex", ""}}}}}},
        "fornax.metrics[\"m/total\"].dtype: expected a dtype name"},
+      {{{"epoch", 1}, {"step", 2}, {"steps_per_epoch", 8}, {"callbacks", {{"a", 1}}}},
+       "fornax.callbacks: expected an array"},
+      {{{"epoch", 1},
+        {"step", 2},
+        {"steps_per_epoch", 8},
+        {"callbacks", nlohmann::json::array({{{"class_name", "EarlyStopping"}}})}},
+       R"(fornax.callbacks[0]: expected {"class_name": string, "state": ...})"},
+      {{{"epoch", 1}, {"step", 2}, {"steps_per_epoch", 8}, {"stop_training", 1}},
+       "fornax.stop_training: expected true or false"},
   };
   ASSERT_TRUE(ParseEpochPosition(good, "a.keras").ok());
   for (const Case& c : cases) {

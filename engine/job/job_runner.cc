@@ -1,6 +1,7 @@
 #include "engine/job/job_runner.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
 
@@ -88,8 +89,24 @@ class ObserverCallback : public Callback {
   double last_ = 0;
 };
 
-// Saves `trainer` to `path` (with `position` in its metadata when taken
-// mid-epoch) and reports it.
+// The job callback's class: {"class_name": "X", ...} or the short form {"X": {...}}.
+std::string CallbackClassName(const nlohmann::json& entry) {
+  if (entry.contains("class_name")) return entry["class_name"].get<std::string>();
+  return entry.begin().key();
+}
+
+// EpochPosition's "callbacks": each job callback's class and State().
+nlohmann::json CallbackStates(const std::vector<nlohmann::json>& entries,
+                              const std::vector<std::unique_ptr<Callback>>& callbacks) {
+  nlohmann::json states = nlohmann::json::array();
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    states.push_back(
+        {{"class_name", CallbackClassName(entries[i])}, {"state", callbacks[i]->State()}});
+  }
+  return states;
+}
+
+// Saves `trainer` to `path` (with `position` in its metadata) and reports it.
 absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoch, const Logs& logs,
                              bool final, JobObserver* observer,
                              const nlohmann::json& position = nullptr) {
@@ -113,12 +130,22 @@ absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoc
 // checks whether one was crossed). It runs before the observer's epoch hook,
 // so a service stores checkpoint N before it hears that epoch N ended (and
 // the log reads as Keras's: ModelCheckpoint's line before the epoch's bar).
-// A mid-epoch checkpoint records its position in the epoch and the epoch's
-// running metrics (epoch_position.h), so a resume from it is exact.
+// Every checkpoint records its position, a mid-epoch one the epoch's
+// running metrics too, and the job callbacks' states (epoch_position.h), so
+// a resume from it is exact; it runs after the job's callbacks, so an epoch's
+// checkpoint holds their state after that epoch. Once a callback stopped
+// training there is no mid-epoch checkpoint: the epoch ends after that batch
+// and its checkpoint records the stop.
 class CheckpointCallback : public Callback {
  public:
-  CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer)
-      : dir_(std::move(dir)), every_steps_(every_steps), observer_(observer) {}
+  CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer,
+                     const std::vector<nlohmann::json>& entries,
+                     const std::vector<std::unique_ptr<Callback>>& job_callbacks)
+      : dir_(std::move(dir)),
+        every_steps_(every_steps),
+        observer_(observer),
+        entries_(entries),
+        job_callbacks_(job_callbacks) {}
 
   absl::Status OnTrainBegin(TrainingControl& control) override {
     last_saved_step_ = control.trainer->iterations();
@@ -129,30 +156,34 @@ class CheckpointCallback : public Callback {
     return absl::OkStatus();
   }
   absl::Status OnTrainBatchEnd(TrainingControl& control, int64_t batch, const Logs&) override {
-    if (every_steps_ <= 0 || batch + 1 >= control.steps_per_epoch) return absl::OkStatus();
+    if (every_steps_ <= 0 || batch + 1 >= control.steps_per_epoch || control.stop_training) {
+      return absl::OkStatus();
+    }
     const int64_t step = control.trainer->iterations();
     if (step / every_steps_ == last_saved_step_ / every_steps_) return absl::OkStatus();
-    return Save(control, epoch_,
-                EpochPositionJson(epoch_, batch + 1, control.steps_per_epoch,
-                                  control.trainer->variables()));
+    return Save(control, epoch_, batch + 1);
   }
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override {
     epoch_logs_ = logs;
-    return Save(control, epoch + 1, nullptr);
+    return Save(control, epoch + 1, 0);
   }
 
  private:
-  absl::Status Save(TrainingControl& control, int epochs_done, const nlohmann::json& position) {
+  // Saves after `step` steps of epoch `epoch` (0-based; an epoch's end is step 0 of the next).
+  absl::Status Save(TrainingControl& control, int epoch, int64_t step) {
     last_saved_step_ = control.trainer->iterations();
-    const std::string path =
-        absl::StrCat(dir_, "/ckpt-e", epochs_done, "-s", last_saved_step_, ".keras");
-    return WriteCheckpoint(*control.trainer, path, epochs_done, epoch_logs_, false, observer_,
-                           position);
+    const std::string path = absl::StrCat(dir_, "/ckpt-e", epoch, "-s", last_saved_step_, ".keras");
+    return WriteCheckpoint(
+        *control.trainer, path, epoch, epoch_logs_, false, observer_,
+        EpochPositionJson(epoch, step, control.steps_per_epoch, control.trainer->variables(),
+                          CallbackStates(entries_, job_callbacks_), control.stop_training));
   }
 
   std::string dir_;
   int64_t every_steps_;
   JobObserver* observer_;
+  const std::vector<nlohmann::json>& entries_;
+  const std::vector<std::unique_ptr<Callback>>& job_callbacks_;
   int epoch_ = 0;
   int64_t last_saved_step_ = 0;
   Logs epoch_logs_;  // the last finished epoch's
@@ -171,18 +202,20 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
   const bool from_archive = IsModelArchive(archive);
   std::unique_ptr<Model> model;
   std::unique_ptr<Trainer>& trainer = runner->trainer_;
+  std::optional<EpochPosition> resume;  // the archive's, when the run continues it
   if (from_archive) {
     nlohmann::json fornax_state;
     FORNAX_ASSIGN_OR_RETURN(trainer, LoadKerasArchive(archive, job.seed, &job.compile,
                                                       &job.compile_keys, &fornax_state));
     job.compile = trainer->compile_config();  // the archive's, under the job's compile keys
-    // A checkpoint taken mid-epoch continues that epoch where it stopped when
-    // the run starts at that epoch (as a resume does); another initial epoch
-    // starts at the epoch's beginning.
+    // A checkpoint's run continues where it stopped (mid-epoch too, and with
+    // its callbacks' state) when the run starts at its epoch, as a resume
+    // does; another initial epoch starts afresh at that epoch's beginning.
     FORNAX_ASSIGN_OR_RETURN(std::optional<EpochPosition> position,
                             ParseEpochPosition(fornax_state, archive));
     if (position && position->epoch == job.fit.initial_epoch) {
       job.fit.initial_progress = std::move(position->progress);
+      resume = std::move(position);
     }
   } else {
     FORNAX_ASSIGN_OR_RETURN(model, Model::FromJsonFile(job.model_path));
@@ -199,6 +232,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
     }
     runner->job_callbacks_.push_back(*std::move(cb));
   }
+  if (resume) FORNAX_RETURN_IF_ERROR(runner->ResumeCallbacks(*resume, job, archive));
   if (options.threads > 0) {
     FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
     backend->set_num_threads(options.threads);
@@ -222,14 +256,42 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
 
 absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobObserver* observer) {
   ObserverCallback observe(observer, job_.fit, &epochs_done_, &last_epoch_logs_);
-  CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer);
+  CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer,
+                                job_.callbacks, job_callbacks_);
   std::vector<Callback*> callbacks;
   for (const auto& cb : job_callbacks_) callbacks.push_back(cb.get());
   if (!options_.checkpoint_dir.empty()) callbacks.push_back(&checkpoint);
   callbacks.insert(callbacks.end(), extra.begin(), extra.end());
   callbacks.push_back(&observe);
   const Dataset* validation = data_.validation ? &*data_.validation : nullptr;
-  return trainer_->Fit(data_.train, validation, job_.fit, callbacks);
+  FitConfig fit = job_.fit;
+  // Resumed after a callback stopped training: no epoch runs, but the
+  // callbacks' train begin and end do (EarlyStopping restores its best weights).
+  if (stopped_) fit.epochs = fit.initial_epoch;
+  return trainer_->Fit(data_.train, validation, fit, callbacks);
+}
+
+absl::Status JobRunner::ResumeCallbacks(const EpochPosition& position, const JobSpec& job,
+                                        const std::string& archive) {
+  stopped_ = position.stop_training;
+  for (size_t i = 0; i < job_callbacks_.size(); ++i) {
+    const std::string class_name = CallbackClassName(job.callbacks[i]);
+    if (i >= position.callbacks.size() || position.callbacks[i]["class_name"] != class_name) {
+      // The job's callbacks changed since the checkpoint (a resume by hand).
+      std::fprintf(stderr,
+                   "%s: fit.callbacks[%zu] (%s) is not in the checkpoint's callbacks; it starts "
+                   "afresh\n",
+                   archive.c_str(), i, class_name.c_str());
+      continue;
+    }
+    const absl::Status status = job_callbacks_[i]->ResumeFrom(position.callbacks[i]["state"]);
+    if (!status.ok()) {
+      return absl::Status(
+          status.code(), absl::StrCat(archive, ": metadata.json: fornax.callbacks[", i, "].state (",
+                                      class_name, "): ", status.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Logs>> JobRunner::Evaluate() {

@@ -13,7 +13,10 @@
 // A checkpoint written mid-epoch also records its step within the epoch and
 // the epoch's running metrics (epoch_position.h); resumed at that epoch, the
 // run skips the batches already trained and ends bit-identical too, with the
-// same epoch logs.
+// same epoch logs. Every checkpoint records the job callbacks' state too
+// (EarlyStopping's patience and best weights, ReduceLROnPlateau's, a
+// save_best_only ModelCheckpoint's best) and whether one had stopped
+// training: a resumed run stops and reduces the rate at the same epochs.
 // Thread-safety: none; one runner per training run.
 #ifndef FORNAX_ENGINE_JOB_JOB_RUNNER_H_
 #define FORNAX_ENGINE_JOB_JOB_RUNNER_H_
@@ -26,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/job/epoch_position.h"
 #include "engine/job/job_data.h"
 #include "engine/job/job_file.h"
 #include "engine/keras/callbacks/callback.h"
@@ -103,6 +107,10 @@ class JobRunner {
 
  private:
   JobRunner() = default;
+  // Hands the checkpoint's callback states to the job's callbacks (a callback
+  // not in them, or of another class, starts afresh with a note on stderr).
+  absl::Status ResumeCallbacks(const EpochPosition& position, const JobSpec& job,
+                               const std::string& archive);
   JobSpec job_;
   JobRunOptions options_;
   JobData data_;
@@ -110,6 +118,7 @@ class JobRunner {
   std::unique_ptr<Trainer> trainer_;
   int epochs_done_ = 0;
   Logs last_epoch_logs_;
+  bool stopped_ = false;  // resumed from a checkpoint taken after a callback stopped training
 };
 
 }  // namespace fornax

@@ -215,6 +215,83 @@ TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
   }
 }
 
+// EarlyStopping (min_delta 0.05, patience 2, restore_best_weights) and
+// ReduceLROnPlateau (min_delta 0.03, patience 1, factor 0.5) on the loss:
+// straight, the rate halves after epochs 7, 10 and 12, and training stops
+// after epoch 12 (waited since epoch 10, the best, whose weights it restores).
+const char kPlateauCallbacks[] =
+    ", callbacks: ["
+    "{class_name: EarlyStopping, config: {monitor: loss, min_delta: 0.05, patience: 2, "
+    "restore_best_weights: true}}, "
+    "{class_name: ReduceLROnPlateau, config: {monitor: loss, factor: 0.5, patience: 1, "
+    "min_delta: 0.03}}]";
+
+// Weights, optimizer state and, with `metrics`, the metric variables.
+void ExpectSameVariables(JobRunner& a, JobRunner& b, bool metrics = true) {
+  VariableStore& x = a.trainer().variables();
+  VariableStore& y = b.trainer().variables();
+  ASSERT_EQ(x.size(), y.size());
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (!metrics && x.info(i).kind == VariableKind::kMetric) continue;
+    EXPECT_TRUE(x.value(i).BitwiseEquals(y.value(i))) << x.info(i).path;
+  }
+}
+
+// Interrupted after the checkpoint at step 3 of epoch 12 (EarlyStopping has
+// waited 1 epoch of 2, the rate was reduced twice) or after epoch 12's own
+// (training had stopped), the resumed run has the same epoch logs (the
+// rate's schedule), stops after the same epoch and ends bit-identical: best
+// weights restored, optimizer state, rate. Without the callbacks' state it
+// would not stop (its patience and best value start afresh) or would train
+// on past the stop.
+TEST(JobRunnerTest, ResumedCallbacksStopAndReduceTheRateAtTheSameEpochs) {
+  const JobSpec job = Job(JobYaml(20, kPlateauCallbacks));
+  absl::StatusOr<std::unique_ptr<JobRunner>> straight = JobRunner::Create(job, {});
+  ASSERT_TRUE(straight.ok()) << straight.status();
+  Recorder straight_rec;
+  ASSERT_TRUE((*straight)->Fit({}, &straight_rec).ok());
+  ASSERT_EQ(straight_rec.epochs.size(), 13u);
+  std::vector<float> rates;  // the optimizer's float32 variable
+  for (const EpochEvent& e : straight_rec.epochs) {
+    rates.push_back(static_cast<float>(e.logs.at("learning_rate")));
+  }
+  EXPECT_THAT(rates, ElementsAre(1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 1e-3f, 5e-4f,
+                                 5e-4f, 5e-4f, 2.5e-4f, 2.5e-4f));
+  EXPECT_FLOAT_EQ((*straight)->trainer().learning_rate(), 1.25e-4f);
+
+  testing::TempDir dir;
+  JobRunOptions first_options;
+  first_options.checkpoint_dir = dir.File("ckpt");
+  first_options.checkpoint_every_steps = 3;
+  absl::StatusOr<std::unique_ptr<JobRunner>> first = JobRunner::Create(job, first_options);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
+  ExpectSameVariables(**straight, **first);  // checkpoints change nothing
+
+  struct Resume {
+    const char* checkpoint;
+    int initial_epoch;
+    size_t epochs_run;
+  } resumes[] = {{"ckpt-e12-s99.keras", 12, 1}, {"ckpt-e13-s104.keras", 13, 0}};
+  for (const Resume& r : resumes) {
+    SCOPED_TRACE(r.checkpoint);
+    JobRunOptions options;
+    options.resume_path = dir.File(std::string("ckpt/") + r.checkpoint);
+    options.initial_epoch = r.initial_epoch;
+    absl::StatusOr<std::unique_ptr<JobRunner>> resumed = JobRunner::Create(job, options);
+    ASSERT_TRUE(resumed.ok()) << resumed.status();
+    Recorder rec;
+    ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
+    ASSERT_EQ(rec.epochs.size(), r.epochs_run);
+    if (r.epochs_run == 1) {
+      EXPECT_EQ(rec.epochs[0].logs, straight_rec.epochs[12].logs);
+    }
+    EXPECT_EQ((*resumed)->trainer().iterations(), 104);
+    // With no epoch run, the metric variables hold no epoch's sums.
+    ExpectSameVariables(**straight, **resumed, /*metrics=*/r.epochs_run > 0);
+  }
+}
+
 TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {
   testing::TempDir dir;
   JobRunOptions first_options;

@@ -8,6 +8,10 @@
 // AugmentEpochLogs, which the trainer calls right before that callback's
 // OnEpochEnd, so later callbacks (History, CSVLogger) see the entry as in
 // Keras.
+// A checkpoint keeps each callback's State() (what it has learned: a best
+// value, a patience counter), and a run resumed from it hands that to
+// ResumeFrom before fit, so it goes on as if it had never stopped
+// (engine/job/epoch_position.h).
 // Serialized form for job files (CallbackFromConfig, callback_from_config.h):
 // {"class_name": "EarlyStopping", "config": {...}}, as keras.saving writes.
 #ifndef FORNAX_ENGINE_KERAS_CALLBACKS_CALLBACK_H_
@@ -18,6 +22,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "nlohmann/json.hpp"
 
 namespace fornax {
 
@@ -49,6 +54,14 @@ class Callback {
   }
   virtual absl::Status OnTestBegin(TrainingControl&) { return absl::OkStatus(); }
   virtual absl::Status OnTestEnd(TrainingControl&, const Logs&) { return absl::OkStatus(); }
+
+  // This callback's state between hooks, in callback_state.h's exact forms;
+  // null when it keeps none.
+  virtual nlohmann::json State() const { return nullptr; }
+  // The next OnTrainBegin continues from `state` (State()'s form, from a
+  // checkpoint) instead of starting afresh. InvalidArgument naming the field
+  // of a malformed one.
+  virtual absl::Status ResumeFrom(const nlohmann::json& /*state*/) { return absl::OkStatus(); }
 };
 
 }  // namespace fornax

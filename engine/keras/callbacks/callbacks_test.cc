@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/keras/callbacks/callback_from_config.h"
+#include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/callbacks/csv_logger.h"
 #include "engine/keras/callbacks/early_stopping.h"
 #include "engine/keras/callbacks/reduce_lr_on_plateau.h"
@@ -268,6 +269,113 @@ TEST(ReduceLROnPlateauTest, CooldownAndMinLrMatchKeras) {
     EXPECT_EQ(logs.at("learning_rate"), keras[e].first) << "epoch " << e;
     EXPECT_EQ(trainer->learning_rate(), keras[e].second) << "epoch " << e;
   }
+}
+
+// Handed the state after epoch 3 (in cooldown after a reduction), a new
+// reducer gives the rates Keras gave with one reducer throughout; a fresh one
+// would count epoch 4 as an improvement and not reduce.
+TEST(ReduceLROnPlateauTest, ResumedStateContinuesCooldownAndWait) {
+  auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
+  ReduceLROnPlateauOptions options;
+  options.monitor = "loss";
+  options.factor = 0.5;
+  options.patience = 1;
+  options.cooldown = 1;
+  options.min_lr = 0.002;
+  auto reducer = ReduceLROnPlateau::Create(options);
+  ASSERT_TRUE(reducer.ok());
+  TrainingControl control;
+  control.trainer = trainer.get();
+  ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
+  const std::vector<double> losses = {1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5};
+  // CooldownAndMinLrMatchKeras's optimizer.learning_rate after each epoch.
+  const std::vector<double> keras = {
+      0.009999999776482582,  0.004999999888241291,  0.0024999999441206455, 0.0024999999441206455,
+      0.0020000000949949026, 0.0020000000949949026, 0.0020000000949949026, 0.0020000000949949026};
+  for (size_t e = 0; e < losses.size(); ++e) {
+    if (e == 4) {
+      const json state = json::parse((*reducer)->State().dump());  // as a checkpoint holds it
+      reducer = ReduceLROnPlateau::Create(options);
+      ASSERT_TRUE((*reducer)->ResumeFrom(state).ok());
+      ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
+    }
+    Logs logs = {{"loss", losses[e]}};
+    ASSERT_TRUE((*reducer)->OnEpochEnd(control, static_cast<int>(e), logs).ok());
+    EXPECT_EQ(trainer->learning_rate(), keras[e]) << "epoch " << e;
+  }
+}
+
+// Handed the state after epoch 2 (waited 1 of 2 since the best, epoch 1,
+// whose weights it holds), a new EarlyStopping stops after epoch 3 and puts
+// those weights back, as one that ran throughout.
+TEST(EarlyStoppingTest, ResumedStateKeepsPatienceBestAndWeights) {
+  auto trainer = LinTrainer("sgd");
+  EarlyStoppingOptions options;
+  options.monitor = "loss";
+  options.patience = 2;
+  options.restore_best_weights = true;
+  auto stopper = EarlyStopping::Create(options);
+  TrainingControl control;
+  control.trainer = trainer.get();
+  ASSERT_TRUE((*stopper)->OnTrainBegin(control).ok());
+  Tensor& bias = trainer->variables().value(*trainer->variables().Find("lin/bias"));
+  const std::vector<double> losses = {0.9, 0.8, 0.85, 0.86};
+  for (int e = 0; e < 3; ++e) {
+    bias.data<float>()[0] = static_cast<float>(e);  // marks the epoch's weights
+    ASSERT_TRUE((*stopper)->OnEpochEnd(control, e, {{"loss", losses[e]}}).ok());
+  }
+  const json state = json::parse((*stopper)->State().dump());
+  EXPECT_EQ(state["wait"], 1);
+  EXPECT_EQ(state["best_epoch"], 1);
+
+  stopper = EarlyStopping::Create(options);
+  ASSERT_TRUE((*stopper)->ResumeFrom(state).ok());
+  ASSERT_TRUE((*stopper)->OnTrainBegin(control).ok());
+  bias.data<float>()[0] = 3;
+  ASSERT_TRUE((*stopper)->OnEpochEnd(control, 3, {{"loss", losses[3]}}).ok());
+  EXPECT_TRUE(control.stop_training);
+  EXPECT_EQ((*stopper)->stopped_epoch(), 3);
+  EXPECT_EQ((*stopper)->best_epoch(), 1);
+  ASSERT_TRUE((*stopper)->OnTrainEnd(control, {}).ok());
+  EXPECT_EQ(bias.data<float>()[0], 1.0f);
+}
+
+TEST(EarlyStoppingTest, BadResumedStateNamesTheField) {
+  auto stopper = EarlyStopping::Create({});
+  const json good = {{"wait", 1},
+                     {"stopped_epoch", 0},
+                     {"best_epoch", 0},
+                     {"best", nullptr},
+                     {"best_weights", json::array()}};
+  EXPECT_TRUE((*stopper)->ResumeFrom(good).ok());
+  struct Case {
+    const char* field;
+    json value;
+    const char* message;
+  } cases[] = {
+      {"wait", -1, "wait: expected an integer in [0, 2^30]"},
+      {"best", 0.5, "best: expected null or 16 hex digits (a double's bits)"},
+      {"best", "3fe00000", "best: expected 16 hex digits"},
+      {"best_weights", json::array({{{"dtype", "float32"}}}), "best_weights[0]: expected {"},
+  };
+  for (const Case& c : cases) {
+    json state = good;
+    state[c.field] = c.value;
+    const absl::Status status = (*stopper)->ResumeFrom(state);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << state.dump();
+    EXPECT_NE(status.message().find(c.message), std::string::npos) << status.message();
+  }
+  // Best weights that are not the model's are refused before training.
+  auto trainer = LinTrainer("sgd");
+  TrainingControl control;
+  control.trainer = trainer.get();
+  json state = good;
+  state["best_weights"] = json::array({TensorStateJson(Tensor::Scalar(1.0f))});
+  ASSERT_TRUE((*stopper)->ResumeFrom(state).ok());
+  const absl::Status status = (*stopper)->OnTrainBegin(control);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("do not fit the model's weight lin/kernel"), std::string::npos)
+      << status.message();
 }
 
 TEST(CsvLoggerTest, WritesKerasFormat) {

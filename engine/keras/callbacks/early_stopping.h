@@ -3,6 +3,9 @@
 // start_from_epoch); with restore_best_weights, puts back the model weights
 // of the best epoch when training ends. A baseline must be beaten for the
 // patience counter to reset.
+// State(): wait, best value and epoch, the stopped epoch and (with
+// restore_best_weights) the best weights, so a resumed run stops at the same
+// epoch and restores the same weights.
 #ifndef FORNAX_ENGINE_KERAS_CALLBACKS_EARLY_STOPPING_H_
 #define FORNAX_ENGINE_KERAS_CALLBACKS_EARLY_STOPPING_H_
 
@@ -32,6 +35,8 @@ class EarlyStopping : public MonitorCallback {
   absl::Status OnTrainBegin(TrainingControl& control) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
   absl::Status OnTrainEnd(TrainingControl& control, const Logs& logs) override;
+  nlohmann::json State() const override;
+  absl::Status ResumeFrom(const nlohmann::json& state) override;
 
   int stopped_epoch() const { return stopped_epoch_; }
   int best_epoch() const { return best_epoch_; }
@@ -41,6 +46,8 @@ class EarlyStopping : public MonitorCallback {
       : MonitorCallback(options.monitor, options.mode, options.min_delta),
         options_(std::move(options)) {}
   void SnapshotWeights(TrainingControl& control);
+  // InvalidArgument unless best_weights_ fit the model's weights.
+  absl::Status CheckResumedWeights(TrainingControl& control) const;
 
   EarlyStoppingOptions options_;
   int wait_ = 0;
@@ -48,6 +55,7 @@ class EarlyStopping : public MonitorCallback {
   int best_epoch_ = 0;
   std::optional<double> best_;
   std::vector<Tensor> best_weights_;  // empty: none taken
+  bool resumed_ = false;              // ResumeFrom set the state for OnTrainBegin
 };
 
 }  // namespace fornax

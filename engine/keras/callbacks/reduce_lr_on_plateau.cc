@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/models/trainer.h"
 
 namespace fornax {
@@ -19,6 +20,10 @@ absl::StatusOr<std::unique_ptr<ReduceLROnPlateau>> ReduceLROnPlateau::Create(
 }
 
 absl::Status ReduceLROnPlateau::OnTrainBegin(TrainingControl&) {
+  if (resumed_) {
+    resumed_ = false;
+    return absl::OkStatus();
+  }
   best_.reset();
   cooldown_counter_ = 0;
   wait_ = 0;
@@ -54,6 +59,24 @@ absl::Status ReduceLROnPlateau::OnEpochEnd(TrainingControl& control, int /*epoch
       }
     }
   }
+  return absl::OkStatus();
+}
+
+nlohmann::json ReduceLROnPlateau::State() const {
+  return {
+      {"best", DoubleStateJson(best_)}, {"wait", wait_}, {"cooldown_counter", cooldown_counter_}};
+}
+
+absl::Status ReduceLROnPlateau::ResumeFrom(const nlohmann::json& state) {
+  if (!state.is_object()) return absl::InvalidArgumentError("expected an object");
+  FORNAX_ASSIGN_OR_RETURN(const std::optional<double> best,
+                          ParseDoubleState(state.value("best", nlohmann::json()), "best"));
+  FORNAX_ASSIGN_OR_RETURN(const int wait, ParseCountState(state, "wait"));
+  FORNAX_ASSIGN_OR_RETURN(const int cooldown_counter, ParseCountState(state, "cooldown_counter"));
+  best_ = best;
+  wait_ = wait;
+  cooldown_counter_ = cooldown_counter;
+  resumed_ = true;
   return absl::OkStatus();
 }
 

@@ -2,7 +2,8 @@
 // metric has not improved (by min_delta) for `patience` epochs, multiplies
 // the optimizer's learning rate by `factor` (not below min_lr), then waits
 // `cooldown` epochs. Adds "learning_rate" (before any reduction) to the epoch
-// logs, as Keras does.
+// logs, as Keras does. State(): best, wait and cooldown counter; the rate
+// it set is the optimizer's learning_rate variable, which archives keep.
 #ifndef FORNAX_ENGINE_KERAS_CALLBACKS_REDUCE_LR_ON_PLATEAU_H_
 #define FORNAX_ENGINE_KERAS_CALLBACKS_REDUCE_LR_ON_PLATEAU_H_
 
@@ -32,6 +33,8 @@ class ReduceLROnPlateau : public MonitorCallback {
   absl::Status OnTrainBegin(TrainingControl& control) override;
   void AugmentEpochLogs(TrainingControl& control, Logs* logs) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
+  nlohmann::json State() const override;
+  absl::Status ResumeFrom(const nlohmann::json& state) override;
 
  private:
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options)
@@ -42,6 +45,7 @@ class ReduceLROnPlateau : public MonitorCallback {
   std::optional<double> best_;
   int cooldown_counter_ = 0;
   int wait_ = 0;
+  bool resumed_ = false;  // ResumeFrom set the state for OnTrainBegin
 };
 
 }  // namespace fornax
