@@ -11,16 +11,24 @@
 // requests complete in queue order. With dynamic batching off each request
 // is one engine call.
 //
+// A request that finds nothing else of its model unanswered (queued,
+// running, or with its reply still going out), arrives at least 100 us
+// after the previous one, and would run at once on its own (no queue delay
+// to wait out) runs on the submitting thread: at low load that saves a hop
+// to the batch thread and back, and waking an idle thread costs more than
+// the MLP's engine call. Under load requests queue for the batch thread
+// and merge.
+//
 // The done callbacks of a batch of several requests run on a second, reply
 // thread, so the batch thread goes on to the next batch while the replies
 // are encoded and written (gRPC's Finish writes to the socket inline); a
-// lone request with no replies pending is answered on the batch thread
-// (no extra thread hop at low load).
+// lone request with no replies pending is answered on the thread that ran
+// it.
 //
-// Thread-safety: Submit may be called from any thread. `run` runs on the
-// batch thread; done callbacks run one at a time, in queue order, on the
-// batch or the reply thread. The destructor stops taking new work, runs
-// everything still queued, delivers every reply, then joins.
+// Thread-safety: Submit may be called from any thread, and may run `run`
+// and the done callback before it returns. One batch runs at a time; done
+// callbacks run one at a time, in queue order. The destructor stops taking
+// new work, runs everything still queued, delivers every reply, then joins.
 #ifndef FORNAX_SERVER_INFERENCE_DYNAMIC_BATCHER_H_
 #define FORNAX_SERVER_INFERENCE_DYNAMIC_BATCHER_H_
 
@@ -88,10 +96,15 @@ class DynamicBatcher {
   };
 
   void Loop();
+  // Whether `request` can run now on the submitting thread (see above).
+  // REQUIRES: mu_ held.
+  bool RunsInline(const Request& request) const;
   void ReplyLoop();
   // Hands a batch's replies to their done callbacks: here for a lone
   // request when no reply is pending, else through the reply thread.
   void Deliver(std::vector<Reply> replies);
+  // Counts `requests` whose done callbacks have returned.
+  void Answered(size_t requests);
   // How many queued requests (from the front) form the next batch; 0 while
   // it should keep waiting. REQUIRES: mu_ held, queue_ not empty.
   size_t BatchLength(bool deadline_passed) const;
@@ -104,6 +117,9 @@ class DynamicBatcher {
   std::condition_variable wake_;
   std::deque<Request> queue_;  // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
+  bool running_ = false;       // guarded by mu_; a batch is running (on any thread)
+  int64_t unanswered_ = 0;     // guarded by mu_; submitted, done not yet returned
+  std::chrono::steady_clock::time_point last_arrival_;  // guarded by mu_
   std::mutex reply_mu_;
   std::condition_variable reply_wake_;
   std::deque<Reply> replies_;  // guarded by reply_mu_

@@ -1,6 +1,7 @@
 // DynamicBatcher: requests merged into one engine call and split back by
 // rows, in order (replies of merged batches on the reply thread included);
-// max_batch_size, preferred sizes, queue delay, batching off.
+// max_batch_size, preferred sizes, queue delay, batching off; a lone
+// request on an idle model runs on the submitting thread.
 #include "server/inference/dynamic_batcher.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -55,6 +57,16 @@ class GatedModel {
   std::vector<int64_t> batch_rows_;
 };
 
+// Submits on a thread of its own: an idle batcher runs a lone request on
+// the submitting thread, and a GatedModel's first call blocks until the
+// test releases it. Join the thread after Release().
+std::thread SubmitAside(DynamicBatcher& batcher, std::vector<Tensor> inputs,
+                        DynamicBatcher::DoneFn done) {
+  return std::thread([&batcher, inputs = std::move(inputs), done = std::move(done)]() mutable {
+    batcher.Submit(std::move(inputs), std::move(done));
+  });
+}
+
 struct Result {
   std::vector<float> values;
   RequestTiming timing;
@@ -97,12 +109,13 @@ TEST(DynamicBatcher, MergesQueuedRequestsIntoOneCallAndSplitsRowsBackInOrder) {
     DynamicBatcher batcher(
         Config(16), [&](const std::vector<Tensor>& x) { return model.Run(x); },
         [&](const ExecutionInfo& info) { executions.push_back(info); });
-    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(2, 100), collector.Callback(&results[1]));
     batcher.Submit(Rows(1, 200), collector.Callback(&results[2]));
     batcher.Submit(Rows(3, 300), collector.Callback(&results[3]));
     model.Release();
+    first.join();
   }  // the destructor runs what is queued
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 6}));
   EXPECT_EQ(results[0].values, (std::vector<float>{0}));
@@ -142,12 +155,13 @@ TEST(DynamicBatcher, ALoneRequestIsAnsweredAfterTheRepliesOfEarlierBatches) {
   };
   {
     DynamicBatcher batcher(Config(16), [&](const std::vector<Tensor>& x) { return model.Run(x); });
-    batcher.Submit(Rows(1, 0), tracked(&results[0], false));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), tracked(&results[0], false));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(1, 100), tracked(&results[1], true));
     batcher.Submit(Rows(1, 200), tracked(&results[2], false));
     batcher.Submit(Rows(1, 300), tracked(&results[3], false));
     model.Release();
+    first.join();
     while (model.batch_rows().size() < 2) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(1, 400), tracked(&results[4], false));
   }
@@ -163,12 +177,13 @@ TEST(DynamicBatcher, NeverExceedsMaxBatchSize) {
   std::vector<Result> results(4);
   {
     DynamicBatcher batcher(Config(4), [&](const std::vector<Tensor>& x) { return model.Run(x); });
-    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     for (int i = 1; i < 4; ++i) {
       batcher.Submit(Rows(2, 10.0f * i), collector.Callback(&results[static_cast<size_t>(i)]));
     }
     model.Release();
+    first.join();
   }
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 4, 2}));
   EXPECT_EQ(results[3].values, (std::vector<float>{300, 310}));
@@ -181,13 +196,14 @@ TEST(DynamicBatcher, StopsAtTheLargestPreferredBatchSize) {
   {
     DynamicBatcher batcher(Config(8, {2, 3}),
                            [&](const std::vector<Tensor>& x) { return model.Run(x); });
-    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     for (int i = 1; i < 6; ++i) {
       batcher.Submit(Rows(1, static_cast<float>(i)),
                      collector.Callback(&results[static_cast<size_t>(i)]));
     }
     model.Release();
+    first.join();
   }
   // 5 queued rows: a batch of 3 (largest preferred), then the 2 left.
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 3, 2}));
@@ -242,11 +258,12 @@ TEST(DynamicBatcher, WithBatchingOffEachRequestIsOneCall) {
   config.dynamic_batching = false;
   {
     DynamicBatcher batcher(config, [&](const std::vector<Tensor>& x) { return model.Run(x); });
-    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(2, 1), collector.Callback(&results[1]));
     batcher.Submit(Rows(1, 2), collector.Callback(&results[2]));
     model.Release();
+    first.join();
   }
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2, 1}));
   EXPECT_EQ(results[2].order, 3);
@@ -258,11 +275,12 @@ TEST(DynamicBatcher, DoesNotMergeRequestsOfDifferentShapes) {
   std::vector<Result> results(3);
   {
     DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) { return model.Run(x); });
-    batcher.Submit(Rows(1, 0), collector.Callback(&results[0]));
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(1, 1, /*width=*/2), collector.Callback(&results[1]));
     batcher.Submit(Rows(1, 5, /*width=*/1), collector.Callback(&results[2]));
     model.Release();
+    first.join();
   }
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 1, 1}));
   EXPECT_EQ(results[1].values, (std::vector<float>{10, 20}));
@@ -284,7 +302,8 @@ TEST(DynamicBatcher, AnEngineErrorReachesEveryRequestOfTheBatch) {
       }
       return absl::StatusOr<std::vector<Tensor>>(absl::InternalError("kernel failed"));
     });
-    batcher.Submit(Rows(1, 0), [](absl::StatusOr<std::vector<Tensor>>, const RequestTiming&) {});
+    std::thread first = SubmitAside(
+        batcher, Rows(1, 0), [](absl::StatusOr<std::vector<Tensor>>, const RequestTiming&) {});
     first_running.get_future().wait();
     for (size_t i = 0; i < 2; ++i) {
       batcher.Submit(Rows(1, 0),
@@ -293,12 +312,61 @@ TEST(DynamicBatcher, AnEngineErrorReachesEveryRequestOfTheBatch) {
                      });
     }
     go.set_value();
+    first.join();
   }
   EXPECT_EQ(calls, 2);
   for (const absl::Status& status : statuses) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
     EXPECT_EQ(status.message(), "kernel failed");
   }
+}
+
+// Run on the submitting thread: no hop to the batch thread and back.
+TEST(DynamicBatcher, AnIdleModelRunsALoneRequestOnTheSubmittingThread) {
+  std::thread::id ran_on;
+  std::vector<float> values;
+  DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) {
+    ran_on = std::this_thread::get_id();
+    return absl::StatusOr<std::vector<Tensor>>(x);
+  });
+  batcher.Submit(Rows(1, 7), [&](absl::StatusOr<std::vector<Tensor>> out, const RequestTiming&) {
+    values.assign((*out)[0].data<float>(), (*out)[0].data<float>() + 1);
+  });
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_EQ(values, (std::vector<float>{7}));  // answered before Submit returned
+}
+
+// Under load (another request unanswered) requests queue for the batch
+// thread, so that those arriving together merge into one engine call.
+TEST(DynamicBatcher, RequestsBehindAnUnansweredOneAreQueuedForTheBatchThread) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(3);
+  std::mutex mu;
+  std::vector<std::thread::id> ran_on;
+  std::thread::id aside;
+  {
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ran_on.push_back(std::this_thread::get_id());
+      }
+      return model.Run(x);
+    });
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
+    aside = first.get_id();
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(1, 1), collector.Callback(&results[1]));
+    batcher.Submit(Rows(1, 2), collector.Callback(&results[2]));
+    model.Release();
+    first.join();
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2}));
+  ASSERT_EQ(ran_on.size(), 2u);
+  EXPECT_EQ(ran_on[0], aside);
+  EXPECT_NE(ran_on[1], aside);
+  EXPECT_NE(ran_on[1], std::this_thread::get_id());
+  EXPECT_EQ(results[2].values, (std::vector<float>{20}));
 }
 
 TEST(DynamicBatcher, RefusesARequestLargerThanMaxBatchSize) {
