@@ -89,8 +89,10 @@ class ObserverCallback : public Callback {
   double last_ = 0;
 };
 
-// The job callback's class: {"class_name": "X", ...} or the short form {"X": {...}}.
+// The class of a job callback entry CallbackFromConfig accepted: "X",
+// {"class_name": "X", ...} or the short form {"X": {...}}.
 std::string CallbackClassName(const nlohmann::json& entry) {
+  if (entry.is_string()) return entry.get<std::string>();
   if (entry.contains("class_name")) return entry["class_name"].get<std::string>();
   return entry.begin().key();
 }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/archive/keras_archive.h"
 #include "engine/data/test_files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -290,6 +291,40 @@ TEST(JobRunnerTest, ResumedCallbacksStopAndReduceTheRateAtTheSameEpochs) {
     // With no epoch run, the metric variables hold no epoch's sums.
     ExpectSameVariables(**straight, **resumed, /*metrics=*/r.epochs_run > 0);
   }
+}
+
+// A malformed callback state in the archive is an error naming the field; a
+// job callback of another class than the checkpoint's starts afresh.
+TEST(JobRunnerTest, ResumedCallbackStateIsCheckedAndMatchedByClass) {
+  testing::TempDir dir;
+  absl::StatusOr<std::unique_ptr<JobRunner>> first =
+      JobRunner::Create(Job(JobYaml(1, kPlateauCallbacks)), {});
+  ASSERT_TRUE(first.ok()) << first.status();
+  const nlohmann::json position = {{"epoch", 1},
+                                   {"step", 0},
+                                   {"steps_per_epoch", 8},
+                                   {"callbacks",
+                                    {{{"class_name", "EarlyStopping"}, {"state", {{"wait", "2"}}}},
+                                     {{"class_name", "TerminateOnNaN"}, {"state", nullptr}}}}};
+  const std::string archive = dir.File("bad.keras");
+  ASSERT_TRUE(SaveKerasArchive(archive, (*first)->trainer(), position).ok());
+
+  JobRunOptions options;
+  options.resume_path = archive;
+  options.initial_epoch = 1;
+  absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+      JobRunner::Create(Job(JobYaml(3, kPlateauCallbacks)), options);
+  EXPECT_EQ(resumed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(resumed.status().message(),
+              HasSubstr("bad.keras: metadata.json: fornax.callbacks[0].state (EarlyStopping): "
+                        "wait: expected an integer in [0, 2^30]"));
+  // Another class at index 0 (and none at 1): both start afresh.
+  resumed = JobRunner::Create(
+      Job(JobYaml(3,
+                  ", callbacks: [{class_name: ReduceLROnPlateau, config: {monitor: loss}}, "
+                  "{class_name: EarlyStopping, config: {monitor: loss}}]")),
+      options);
+  EXPECT_TRUE(resumed.ok()) << resumed.status();
 }
 
 TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {
