@@ -1,16 +1,19 @@
-"""A Fornax mid-epoch checkpoint (with its position in metadata.json) opens in real Keras 3.
+"""Fornax checkpoints (with their training state in metadata.json) open in real Keras 3.
 
 Usage: keras_loads_mid_epoch_checkpoint.py FORNAX_WORKER_BIN
 
 Runs `fornax-worker run-job --checkpoint-every-steps 3` on 512 Fashion-MNIST
-samples (batch 64: 8 steps per epoch) for 2 epochs and checks that:
+samples (batch 64: 8 steps per epoch) for 2 epochs, with EarlyStopping
+(restore_best_weights) and ReduceLROnPlateau, and checks that:
   - the checkpoint at step 4 of epoch 2 (ckpt-e1-s12.keras) is still the
     three members Keras writes, with metadata.json's "fornax" entry saying
-    epoch 1, step 4 of 8, and the epoch's metric variables;
-  - the epoch checkpoint (ckpt-e1-s8.keras) has no "fornax" entry;
-  - keras.models.load_model opens the mid-epoch one with no warning,
-    optimizer.iterations is 12, its weights are the archive's, and
-    model.fit trains on from it.
+    epoch 1, step 4 of 8, the epoch's metric variables, and both callbacks'
+    state: EarlyStopping's best weights are those of epoch 1's end, bit for
+    bit (the weights of the epoch checkpoint ckpt-e1-s8.keras);
+  - the epoch checkpoint has a "fornax" entry at step 0 with no metrics;
+  - keras.models.load_model opens both with no warning; the mid-epoch one
+    has optimizer.iterations 12 and the archive's weights, and model.fit
+    trains on from it.
 Exits non-zero with a message on the first failure.
 """
 import contextlib
@@ -91,7 +94,14 @@ def main():
                 "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
                 "  loss: sparse_categorical_crossentropy\n"
                 "  metrics: [accuracy]\n"
-                "fit: {epochs: 2, batch_size: 64, seed: 5}\n"
+                "fit:\n"
+                "  epochs: 2\n"
+                "  batch_size: 64\n"
+                "  seed: 5\n"
+                "  callbacks:\n"
+                "    - {class_name: EarlyStopping, config: {monitor: loss, patience: 5,\n"
+                "                                           restore_best_weights: true}}\n"
+                "    - {class_name: ReduceLROnPlateau, config: {monitor: loss, patience: 5}}\n"
                 "data:\n"
                 "  train:\n"
                 "    limit: 512\n"
@@ -111,9 +121,25 @@ def main():
                   "metrics/accuracy/count"}
         if set(state["metrics"]) != wanted:
             fail(f"{mid}: metric variables {sorted(state['metrics'])}, expected {sorted(wanted)}")
+        classes = [c["class_name"] for c in state["callbacks"]]
+        if classes != ["EarlyStopping", "ReduceLROnPlateau"]:
+            fail(f"{mid}: callbacks {classes}")
+        best_weights = state["callbacks"][0]["state"]["best_weights"]
         end = os.path.join(job, "checkpoints/ckpt-e1-s8.keras")
-        if "fornax" in metadata(end):
-            fail(f"{end}: an epoch checkpoint has a fornax entry")
+        end_state = metadata(end).get("fornax")
+        if end_state is None or (end_state["epoch"], end_state["step"], end_state["metrics"]) != \
+                (1, 0, {}):
+            fail(f"{end}: epoch checkpoint's fornax entry {end_state}")
+        with zipfile.ZipFile(end) as z, tempfile.TemporaryDirectory() as tmp:
+            z.extract("model.weights.h5", tmp)
+            with h5py.File(os.path.join(tmp, "model.weights.h5")) as h5:
+                epoch_kernel = h5["layers/dense/vars/0"][()]
+        best = best_weights[0]
+        best_kernel = np.frombuffer(bytes.fromhex(best["hex"]), dtype=best["dtype"])
+        if best["shape"] != list(epoch_kernel.shape) or \
+                best_kernel.tobytes() != epoch_kernel.tobytes():
+            fail(f"{mid}: EarlyStopping's best kernel is not epoch 1's")
+        load_quietly(end)
 
         model = load_quietly(mid)
         if int(model.optimizer.iterations.numpy()) != 12:
@@ -129,7 +155,7 @@ def main():
         model.fit(x, y, epochs=1, batch_size=64, verbose=0)
         if int(model.optimizer.iterations.numpy()) != 13:
             fail("model.fit did not train on from the checkpoint")
-    print("OK: a mid-epoch checkpoint loads and trains on in Keras", keras.__version__)
+    print("OK: epoch and mid-epoch checkpoints load, and train on, in Keras", keras.__version__)
 
 
 if __name__ == "__main__":
