@@ -16,7 +16,8 @@ namespace fornax {
 
 const char kServeHelp[] =
     R"(usage: fornax serve --model-repository DIR [--port 8001] [--http-port 8000]
-                    [--metrics-port 8002] [--poll-interval-ms 1000]
+                    [--http-threads 64] [--metrics-port 8002]
+                    [--poll-interval-ms 1000]
 
 Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC
 and HTTP/REST, as Triton: tritonclient works) on 127.0.0.1, with dynamic
@@ -29,6 +30,8 @@ New models and versions are picked up while serving (docs/serving.md).
   --model-repository DIR   the model repository
   --port N                 gRPC port (default 8001; 0: any free port)
   --http-port N            HTTP/REST port (default 8000; 0: any; -1: none)
+  --http-threads N         HTTP connections served at once (default 64; while
+                           all are taken, each reply closes its connection)
   --metrics-port N         Prometheus /metrics port (default 8002; 0: any)
   --poll-interval-ms N     how often DIR is rescanned (default 1000)
 
@@ -53,7 +56,8 @@ absl::Status ParseIntFlag(const std::string& flag, const std::string& value, int
 
 int RunServe(const std::vector<std::string>& args) {
   absl::StatusOr<ParsedArgs> parsed = ParseArgs(
-      "serve", args, {"model-repository", "port", "http-port", "metrics-port", "poll-interval-ms"},
+      "serve", args,
+      {"model-repository", "port", "http-port", "http-threads", "metrics-port", "poll-interval-ms"},
       {"help"});
   if (!parsed.ok()) return ReportError(parsed.status());
   if (parsed->switches.count("help")) {
@@ -80,6 +84,7 @@ int RunServe(const std::vector<std::string>& args) {
   for (const IntFlag& flag :
        {IntFlag{"port", 0, 65535, &options.port},
         IntFlag{"http-port", -1, 65535, &options.http_port},
+        IntFlag{"http-threads", 1, 4096, &options.http_threads},
         IntFlag{"metrics-port", 0, 65535, &options.metrics_port},
         IntFlag{"poll-interval-ms", 1, 86'400'000, &options.poll_interval_ms}}) {
     if (!parsed->values.count(flag.name)) continue;

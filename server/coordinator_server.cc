@@ -1,7 +1,6 @@
 #include "server/coordinator_server.h"
 
 #include <chrono>
-#include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
@@ -25,19 +24,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
   server->metrics_ = std::make_unique<Metrics>();
   if (!options.metrics_listen.empty()) {
-    try {  // civetweb reports a port in use by throwing
-      server->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_listen);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("--metrics-listen ", options.metrics_listen, ": ", e.what()));
+    absl::StatusOr<std::unique_ptr<serving::MetricsExposer>> exposer =
+        serving::MetricsExposer::Start(options.metrics_listen, server->metrics_->registry());
+    if (!exposer.ok()) {
+      return absl::UnavailableError(absl::StrCat("--metrics-listen ", options.metrics_listen, ": ",
+                                                 exposer.status().message()));
     }
-    server->exposer_->RegisterCollectable(server->metrics_->registry());
-    std::vector<int> ports = server->exposer_->GetListeningPorts();
-    if (ports.empty()) {
-      return absl::UnavailableError(
-          absl::StrCat("--metrics-listen ", options.metrics_listen, ": not listening"));
-    }
-    server->metrics_address_ = absl::StrCat(HostOf(options.metrics_listen), ":", ports[0]);
+    server->exposer_ = *std::move(exposer);
+    server->metrics_address_ =
+        absl::StrCat(HostOf(options.metrics_listen), ":", server->exposer_->port());
   }
   FORNAX_ASSIGN_OR_RETURN(server->coordinator_,
                           Coordinator::Open(options.coordinator, server->metrics_.get()));

@@ -10,10 +10,10 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/server.h"
-#include "prometheus/exposer.h"
 #include "server/coordinator.h"
 #include "server/datasets_service.h"
 #include "server/deployments_service.h"
+#include "server/inference/metrics_exposer.h"
 #include "server/jobs_service.h"
 #include "server/metrics.h"
 #include "server/workers_service.h"
@@ -46,7 +46,7 @@ class CoordinatorServer {
   CoordinatorServer() = default;
 
   std::unique_ptr<Metrics> metrics_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<serving::MetricsExposer> exposer_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<JobsService> jobs_;
   std::unique_ptr<DatasetsService> datasets_;

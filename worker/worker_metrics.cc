@@ -1,7 +1,5 @@
 #include "worker/worker_metrics.h"
 
-#include <exception>
-
 #include "absl/strings/str_cat.h"
 
 namespace fornax::worker {
@@ -38,16 +36,15 @@ WorkerMetrics::~WorkerMetrics() = default;
 
 absl::StatusOr<std::unique_ptr<WorkerMetrics>> WorkerMetrics::Start(const std::string& listen) {
   std::unique_ptr<WorkerMetrics> metrics(new WorkerMetrics());
-  try {
-    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen);
-  } catch (const std::exception& e) {
+  absl::StatusOr<std::unique_ptr<serving::MetricsExposer>> exposer =
+      serving::MetricsExposer::Start(listen, metrics->registry_);
+  if (!exposer.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("--metrics-listen ", listen, ": cannot listen: ", e.what()));
+        absl::StrCat("--metrics-listen ", listen, ": ", exposer.status().message()));
   }
-  metrics->exposer_->RegisterCollectable(metrics->registry_);
-  const std::vector<int> ports = metrics->exposer_->GetListeningPorts();
+  metrics->exposer_ = *std::move(exposer);
   const std::string host = listen.substr(0, listen.rfind(':'));
-  metrics->address_ = absl::StrCat(host, ":", ports.empty() ? 0 : ports[0]);
+  metrics->address_ = absl::StrCat(host, ":", metrics->exposer_->port());
   return metrics;
 }
 

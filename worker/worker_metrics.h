@@ -24,12 +24,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "proto/fornax/v1/common.pb.h"
+#include "server/inference/metrics_exposer.h"
 
 namespace fornax::worker {
 
@@ -58,7 +58,7 @@ class WorkerMetrics {
                    double value, const std::map<std::string, std::string>& extra_labels = {});
 
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<serving::MetricsExposer> exposer_;
   std::string address_;
   prometheus::Gauge* jobs_running_;
   prometheus::Family<prometheus::Gauge>* step_seconds_;

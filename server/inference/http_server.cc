@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "server/inference/civetweb_sockets.h"
 #include "server/inference/http_routes.h"
 
 namespace fornax::serving {
@@ -91,6 +92,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                           // delayed ACK.
                           "tcp_nodelay", "1", nullptr};
   mg_callbacks callbacks{};
+  callbacks.init_connection = &HttpServer::OnConnectionOpen;
+  callbacks.connection_close = &HttpServer::OnConnectionClose;
   mg_init_data init_data{&callbacks, server.get(), config};
   char error_text[256] = "";
   unsigned error_code = 0;
@@ -111,12 +114,30 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 
 void HttpServer::Stop() {
   if (context_ == nullptr) return;
+  // Without these, mg_stop waits for civetweb's 2 s polls to see its flag.
+  ShutdownListeningSocket(port_);
+  {
+    std::lock_guard<std::mutex> lock(closing_mu_);
+    ShutdownAcceptedConnections(port_);
+  }
   mg_stop(context_);  // joins every worker thread, so no request is in flight after
   context_ = nullptr;
 }
 
 int HttpServer::HandleRequest(mg_connection* connection, void* self) {
   return static_cast<HttpServer*>(self)->Handle(connection);
+}
+
+int HttpServer::OnConnectionOpen(const mg_connection* connection, void** /*connection_data*/) {
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(connection)));
+  ++self->connections_;
+  return 0;
+}
+
+void HttpServer::OnConnectionClose(const mg_connection* connection) {
+  auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(connection)));
+  std::lock_guard<std::mutex> lock(self->closing_mu_);  // Stop may be shutting its socket
+  --self->connections_;
 }
 
 int HttpServer::Handle(mg_connection* connection) {
@@ -139,6 +160,9 @@ int HttpServer::Handle(mg_connection* connection) {
       mg_disable_keep_alive(connection);
       return Send(connection, ErrorReply(read));
     }
+    // Every thread holds a connection: let this one go after its reply, so
+    // a connection waiting for a thread gets this one.
+    if (connections_.load() >= options_.threads) mg_disable_keep_alive(connection);
     return Send(connection, routes_->Handle(request));
   } catch (const std::exception& e) {
     std::cerr << "fornax serve: HTTP " << request.method << " " << request.path << ": " << e.what()

@@ -4,14 +4,23 @@
 // answering it through HttpRoutes (an inference blocks its thread until
 // the model's batcher has answered).
 //
+// Connections are kept alive between requests (30 s), each holding its
+// thread meanwhile, so more clients than threads would wait for an idle
+// connection to time out. Instead, while every thread holds a connection,
+// each reply closes its connection: one thread at least keeps turning
+// over, and a connection waiting for a thread gets one after at most one
+// request (docs/serving.md, "Connections").
+//
 // Bodies longer than max_body_bytes are refused with 413 before they are
 // read. Thread-safety: Stop may be called from any thread; the destructor
 // stops.
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_SERVER_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_SERVER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -46,18 +55,27 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
-  // Stops listening and waits for the requests in flight.
+  // Stops listening, closes idle connections and waits for the requests in
+  // flight (a request whose body is still arriving is refused: 400).
+  // Returns within milliseconds when idle (civetweb_sockets.h).
   void Stop();
 
  private:
   HttpServer(const HttpServerOptions& options, std::unique_ptr<HttpRoutes> routes);
   static int HandleRequest(mg_connection* connection, void* self);
+  static int OnConnectionOpen(const mg_connection* connection, void** connection_data);
+  static void OnConnectionClose(const mg_connection* connection);
   int Handle(mg_connection* connection);
 
   const HttpServerOptions options_;
   std::unique_ptr<HttpRoutes> routes_;
   mg_context* context_ = nullptr;
   int port_ = 0;
+  // Connections civetweb's threads hold now.
+  std::atomic<int> connections_{0};
+  // Held while Stop shuts the connections' sockets; civetweb calls
+  // OnConnectionClose, which takes it, before it closes one.
+  std::mutex closing_mu_;
 };
 
 }  // namespace fornax::serving

@@ -4,17 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
-#include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "server/inference/http_server.h"
 #include "server/inference/inference_service.h"
+#include "server/inference/metrics_exposer.h"
 
 namespace fornax::serving {
 
 struct InferenceServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<InferenceMetrics> metrics;
-  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<MetricsExposer> exposer;
   std::unique_ptr<ModelRepository> repository;
   std::unique_ptr<InferenceService> service;
   std::unique_ptr<grpc::Server> server;
@@ -29,9 +29,7 @@ InferenceServer::~InferenceServer() { Shutdown(); }
 
 int InferenceServer::grpc_port() const { return impl_->grpc_port; }
 
-int InferenceServer::metrics_port() const {
-  return impl_->exposer ? impl_->exposer->GetListeningPorts().at(0) : 0;
-}
+int InferenceServer::metrics_port() const { return impl_->exposer ? impl_->exposer->port() : 0; }
 
 int InferenceServer::http_port() const { return impl_->http ? impl_->http->port() : 0; }
 
@@ -53,13 +51,12 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
   if (impl->registry == nullptr) {
     impl->registry = std::make_shared<prometheus::Registry>();
     const std::string metrics_address = absl::StrCat(options.host, ":", options.metrics_port);
-    try {  // prometheus-cpp's civetweb reports a busy port by throwing
-      impl->exposer = std::make_unique<prometheus::Exposer>(metrics_address);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(
-          absl::StrCat("serve: cannot listen for metrics on ", metrics_address, ": ", e.what()));
+    absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
+        MetricsExposer::Start(metrics_address, impl->registry);
+    if (!exposer.ok()) {
+      return absl::UnavailableError(absl::StrCat("serve: metrics: ", exposer.status().message()));
     }
-    impl->exposer->RegisterCollectable(impl->registry);
+    impl->exposer = *std::move(exposer);
   }
   impl->metrics = std::make_unique<InferenceMetrics>(*impl->registry);
   InferenceMetrics* metrics = impl->metrics.get();
@@ -86,6 +83,7 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
     HttpServerOptions http;
     http.host = options.host;
     http.port = options.http_port;
+    http.threads = options.http_threads;
     http.max_body_bytes = static_cast<size_t>(options.max_message_bytes);
     absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
         http, impl->service.get(), impl->server->InProcessChannel(grpc::ChannelArguments()));

@@ -23,6 +23,7 @@ struct InferenceServerOptions {
   int metrics_port = 8002;  // 0: any free port; unused with metrics_registry
   // The HTTP/REST endpoint (http_server.h): 0: any free port, -1: none.
   int http_port = 8000;
+  int http_threads = 64;  // HttpServerOptions::threads
   // When set, metrics are registered here and no exposer is started.
   std::shared_ptr<prometheus::Registry> metrics_registry;
   int poll_interval_ms = 1000;
