@@ -1,6 +1,5 @@
 #include "server/inference/http_json.h"
 
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
@@ -90,6 +89,11 @@ nlohmann::json ProtoToJson(const Message& message) {
 }
 
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view what) {
+  if (text.size() > kMaxJsonBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(std::string(what), " has ", text.size(), " bytes of JSON; at most ",
+                     kMaxJsonBytes, " (64 MiB) are accepted: send large tensors as binary data"));
+  }
   // nlohmann reports where and why only through its exception; it is
   // caught here and never leaves this function.
   try {

@@ -12,6 +12,7 @@
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_JSON_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_JSON_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -23,8 +24,16 @@ namespace fornax::serving {
 
 nlohmann::json ProtoToJson(const google::protobuf::Message& message);
 
+// The most JSON one request may carry (an infer request's JSON part, before
+// its binary data; any other body): 64 MiB, Triton's default
+// --http-max-input-size. Parsed JSON takes up to 9 times its text (measured:
+// 16 MiB of one-digit numbers became 144 MiB), so a body of the whole HTTP
+// limit (256 MiB) would need over 2 GiB; large tensors go as binary data.
+inline constexpr size_t kMaxJsonBytes = 64 << 20;
+
 // `text` parsed as JSON; InvalidArgument naming `what` (e.g. "the request
-// body") and where the syntax broke.
+// body") and where the syntax broke; ResourceExhausted (HTTP 413) naming
+// the limit when it is longer than kMaxJsonBytes.
 absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view what);
 
 // `json` as text; strings that are not UTF-8 (a model name from a URL) get

@@ -6,9 +6,11 @@
 #include <cstring>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/inference/http_json.h"
+#include "server/inference/http_routes.h"
 
 namespace fornax::serving {
 namespace {
@@ -142,6 +144,30 @@ TEST(HttpInferTest, MalformedBodiesNameTheFieldAndWhatWasExpected) {
     EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << c.body;
     EXPECT_THAT(std::string(decoded.status().message()), HasSubstr(c.error)) << c.body;
   }
+}
+
+// The JSON part has its own limit (kMaxJsonBytes, 64 MiB), below the body's:
+// refused with ResourceExhausted (HTTP 413) naming it, before parsing; the
+// binary data after the JSON does not count.
+TEST(HttpInferTest, JsonPartOverItsLimitIsRefusedNamingTheLimit) {
+  // Spaces keep the JSON cheap to parse at the limit.
+  const std::string object = R"({"inputs":[]})";
+  const std::string over = object + std::string(kMaxJsonBytes + 1 - object.size(), ' ');
+  for (const auto& [body, header] :
+       {std::pair<std::string, std::optional<std::string>>{over, std::nullopt},
+        {over + Floats({1}), std::to_string(over.size())}}) {
+    absl::StatusOr<HttpInferRequest> decoded = DecodeHttpInferRequest(body, header, "m", "");
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_EQ(HttpCode(decoded.status()), 413);
+    EXPECT_THAT(std::string(decoded.status().message()),
+                HasSubstr(absl::StrCat("the inference request has ", kMaxJsonBytes + 1,
+                                       " bytes of JSON; at most 67108864 (64 MiB)")));
+  }
+  // At the limit it is decoded.
+  absl::StatusOr<HttpInferRequest> decoded =
+      DecodeHttpInferRequest(over.substr(0, kMaxJsonBytes), std::nullopt, "m", "");
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
 }
 
 // Random bytes and random cuts of a valid body: every one is answered with
