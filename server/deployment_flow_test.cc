@@ -481,6 +481,45 @@ TEST(DeploymentFlow, SurvivesACoordinatorRestart) {
   EXPECT_EQ(next.host().version(), 2);
 }
 
+TEST(DeploymentFlow, ARestartMidRedeployKeepsTheVersionTheWorkerStillServes) {
+  Fixture f;
+  const std::string job2 = TrainedJob(f.cluster, f.trainer, "model v2 bytes");
+  {
+    auto w1 = f.Host("w-1", "127.0.0.1:9001");
+    v1::Deployment d;
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+    ASSERT_TRUE(w1->Next().has_host());
+    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(
+        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    ASSERT_TRUE(Deploy(f.cluster, job2, "mlp", &d).ok());
+    ASSERT_EQ(w1->Next().host().version(), 2);
+    w1->CloseLease();
+    f.trainer.CloseLease();
+  }
+  f.cluster.Restart();
+  // The worker registers again while version 2 loads, listing version 1
+  // (READY, what it serves meanwhile) before it: clients stay on version 1.
+  FakeWorker w1(&f.cluster.workers(), "w-1");
+  w1.set_inference_address("127.0.0.1:9001");
+  w1.Register({}, {Hosted("mlp", 1, v1::HostedModel::STATE_READY),
+                   Hosted("mlp", 2, v1::HostedModel::STATE_LOADING)});
+  w1.OpenLease();
+  v1::Deployment d = Get(f.cluster, "mlp");
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
+  EXPECT_EQ(d.version(), 2);
+  EXPECT_EQ(Serving(d), "w-1 127.0.0.1:9001 v1");
+  w1.Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY),
+                Hosted("mlp", 2, v1::HostedModel::STATE_READY)});
+  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-1 127.0.0.1:9001 v2");
+  // Listed LOADING alone, nothing of it answers.
+  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  w1.CloseLease();
+  w1.Register({}, {Hosted("mlp", 3, v1::HostedModel::STATE_LOADING)});
+  EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "");
+}
+
 TEST(DeploymentFlow, AfterARestartItsWorkerGetsALeaseTimeoutToComeBack) {
   Fixture f(/*lease_timeout_ms=*/1000);
   {

@@ -94,6 +94,9 @@ class FakeCoordinator : public v1::Workers::Service {
   // (name, version, state) the lease requests reported, in order.
   std::map<std::string, v1::HostedModel> hosted;
   std::vector<v1::HostedModel> hosted_changes;
+  // From the last lease request too: the version still served while a newer
+  // one of the name loads (listed before it), by name.
+  std::map<std::string, v1::HostedModel> served_before;
   int unavailable_downloads = 0;  // the next N DownloadCheckpoint calls fail UNAVAILABLE
   int downloads = 0;              // DownloadCheckpoint calls
   // Sessions the worker left with (Workers.Leave), and `reports` when the
@@ -121,13 +124,20 @@ class FakeCoordinator : public v1::Workers::Service {
       while (stream->Read(&request)) {
         std::lock_guard<std::mutex> lock(mu_);
         std::map<std::string, v1::HostedModel> now;
+        served_before.clear();
         for (const v1::HostedModel& model : request.hosted()) {
-          auto it = hosted.find(model.name());
+          auto [it, added] = now.emplace(model.name(), model);
+          if (!added) {  // an earlier entry of the name is the version served meanwhile
+            served_before[model.name()] = it->second;
+            it->second = model;
+          }
+        }
+        for (const auto& [name, model] : now) {
+          auto it = hosted.find(name);
           if (it == hosted.end() || it->second.version() != model.version() ||
               it->second.state() != model.state()) {
             hosted_changes.push_back(model);
           }
-          now[model.name()] = model;
         }
         hosted.swap(now);
         cv_.notify_all();

@@ -177,6 +177,7 @@ void ModelHost::Host(const v1::HostModel& model) {
       return;  // a repeat
     }
     Entry& hosted = hosted_[model.name()];
+    if (hosted.report.state() == v1::HostedModel::STATE_READY) hosted.previous = hosted.report;
     hosted.report.set_name(model.name());
     hosted.report.set_version(model.version());
     hosted.report.set_checkpoint_id(model.checkpoint_id());
@@ -206,7 +207,10 @@ std::vector<v1::HostedModel> ModelHost::Hosted() const {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++reads_;
-    for (const auto& [name, entry] : hosted_) hosted.push_back(entry.report);
+    for (const auto& [name, entry] : hosted_) {
+      if (entry.previous) hosted.push_back(*entry.previous);
+      hosted.push_back(entry.report);  // last: the name's latest version
+    }
   }
   cv_.notify_all();
   return hosted;
@@ -259,6 +263,7 @@ void ModelHost::SetState(const Op& op, v1::HostedModel::State state, const std::
     if (it == hosted_.end() || it->second.seq != op.seq) return;  // superseded
     it->second.report.set_state(state);
     it->second.report.set_reason(reason);
+    if (state == v1::HostedModel::STATE_READY) it->second.previous.reset();  // unloaded now
   }
   options_.on_change();
 }

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,7 +68,9 @@ class ModelHost {
   // A version already LOADING or READY is a no-op (the coordinator re-sends).
   void Host(const fornax::v1::HostModel& model);
   void Unhost(const std::string& name);
-  // One entry per hosted name: the last version asked for, with its state.
+  // One entry per hosted name: the last version asked for, with its state;
+  // and while that one is not READY, the version still served in its place
+  // (READY), so a restarted coordinator keeps sending clients there.
   std::vector<fornax::v1::HostedModel> Hosted() const;
 
  private:
@@ -80,6 +83,9 @@ class ModelHost {
   struct Entry {
     fornax::v1::HostedModel report;
     uint64_t seq = 0;  // the Op that set it
+    // The READY version served until `report`'s is: set while a newer one
+    // loads (and after it FAILED, since the old one keeps serving).
+    std::optional<fornax::v1::HostedModel> previous;
   };
   // One model's operations and the thread that runs them in order.
   struct Lane {

@@ -369,6 +369,34 @@ TEST_F(ModelHostTest, ShutdownLeavesWhileItsModelsAreStillServed) {
   EXPECT_FALSE(stub_->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
 }
 
+// Calls in flight when the worker stops finish with their answer: the
+// model's batcher holds each call 500 ms (max_queue_delay for a batch of
+// 64 that never fills), and the worker stops 200 ms into that.
+TEST_F(ModelHostTest, CallsInFlightWhenItStopsAreAnswered) {
+  StopWorker();
+  testing::WriteFile(Models() + "/slow/1/model.keras", Archive("mlp_adam.keras"));
+  testing::WriteFile(Models() + "/slow/config.json",
+                     R"({"max_batch_size": 64, "dynamic_batching": )"
+                     R"({"preferred_batch_size": [64], "max_queue_delay_microseconds": 500000}})");
+  StartWorker();
+  ASSERT_TRUE(Ready("slow"));
+  std::vector<std::string> results(4);
+  std::vector<std::thread> calls;
+  for (std::string& result : results) {
+    calls.emplace_back([&] { result = Infer("slow"); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto stopping = std::chrono::steady_clock::now();
+  StopWorker();
+  for (std::thread& call : calls) call.join();
+  std::cout << "stopping with 4 calls in flight took "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - stopping)
+                   .count()
+            << " ms\n";
+  EXPECT_THAT(results, ::testing::Each(std::string("[1][3]")));
+}
+
 // Operations on different models never wait for each other, those on one
 // model keep their order. Model b's download is held (the fetch hook blocks
 // until released) while a is unhosted and c hosted; b's version 2, asked for
@@ -454,6 +482,77 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
   EXPECT_TRUE(wait_until([&] { return report() == "b:2:READY c:1:READY"; })) << report();
   EXPECT_TRUE(fs::exists(dir.File("models/b/2/model.keras")));
   EXPECT_FALSE(fs::exists(dir.File("models/b/1")));
+}
+
+// While a new version of a name loads (or after it FAILED), the version
+// still served is listed READY before it: a coordinator that restarts
+// meanwhile learns from the registration that it still answers.
+TEST(ModelHostLanesTest, TheServedVersionIsListedWhileANewOneLoads) {
+  TempDir dir;
+  std::mutex mu;
+  std::condition_variable changed;
+  bool fetching = false;  // guarded by mu
+  bool release = false;   // guarded by mu
+  ModelHostOptions options;
+  options.models_dir = dir.File("models");
+  options.metrics_registry = std::make_shared<prometheus::Registry>();
+  options.fetch = [&](const std::string& id, const std::string& dest) {
+    if (id == "ckpt-2") {
+      std::unique_lock<std::mutex> lock(mu);
+      fetching = true;
+      changed.notify_all();
+      changed.wait(lock, [&] { return release; });
+    }
+    testing::WriteFile(dest, id == "ckpt-3" ? "garbage" : Archive("mlp_adam.keras"));
+    return absl::OkStatus();
+  };
+  options.on_change = [] {};
+  options.log = [](const std::string&) {};
+  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ModelHost& host = **started;
+  auto request = [](int64_t version, const std::string& id, const std::string& bytes) {
+    v1::HostModel model;
+    model.set_name("m");
+    model.set_version(version);
+    model.set_checkpoint_id(id);
+    model.set_sha256(Digest(bytes));
+    model.set_size_bytes(static_cast<int64_t>(bytes.size()));
+    return model;
+  };
+  auto report = [&] {
+    std::string out;
+    for (const v1::HostedModel& m : host.Hosted()) {
+      absl::StrAppend(&out, out.empty() ? "" : " ", m.name(), ":", m.version(), ":",
+                      v1::HostedModel::State_Name(m.state()).substr(6), ":", m.checkpoint_id());
+    }
+    return out;
+  };
+  auto wait_until = [&](const std::string& expected) {
+    for (int i = 0; i < 1000 && report() != expected; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return report();
+  };
+  const std::string adam = Archive("mlp_adam.keras");
+  host.Host(request(1, "ckpt-1", adam));
+  EXPECT_EQ(wait_until("m:1:READY:ckpt-1"), "m:1:READY:ckpt-1");
+  host.Host(request(2, "ckpt-2", adam));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    report();  // lets the download start
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return fetching; }));
+  }
+  EXPECT_EQ(report(), "m:1:READY:ckpt-1 m:2:LOADING:ckpt-2");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  changed.notify_all();
+  EXPECT_EQ(wait_until("m:2:READY:ckpt-2"), "m:2:READY:ckpt-2");
+  // A version that FAILS leaves the one before it serving, and listed.
+  host.Host(request(3, "ckpt-3", "garbage"));
+  EXPECT_EQ(wait_until("m:2:READY:ckpt-2 m:3:FAILED:ckpt-3"), "m:2:READY:ckpt-2 m:3:FAILED:ckpt-3");
 }
 
 TEST(ModelHostStartTest, RejectsAMalformedListenAddress) {
