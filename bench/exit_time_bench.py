@@ -2,14 +2,15 @@
 `fornax serve` (not a test; docs/serving.md, "Stopping").
 
 Each round starts a coordinator, a worker registered with it and a serve of
-an empty model repository, all on free loopback ports, waits a moment so
-they are idle, then sends each SIGTERM and times its exit (worker first,
-then coordinator, then serve). Prints each process's times in ms. The
-machine's load shifts them by some ms; civetweb's stop used to add 0-2 s
-per server, whatever the load.
+an empty model repository, all on free loopback ports, leaves each idle for
+a random 0.5-2.5 s (civetweb's stop used to depend on where its 2 s poll
+stood: 0-2 s per server, whatever the load), then sends it SIGTERM and
+times its exit (worker first, then coordinator, then serve). Prints each
+process's times in ms.
 usage: python3 bench/exit_time_bench.py BUILD_DIR [ROUNDS]
 """
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -25,8 +26,8 @@ def start(argv, log):
     return process, dict(f.split("=", 1) for f in line.split()[1:])
 
 
-def stop_ms(process, idle_s):
-    time.sleep(idle_s)
+def stop_ms(process):
+    time.sleep(random.uniform(0.5, 2.5))
     begin = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait()
@@ -48,12 +49,12 @@ def main():
             worker, _ = start([f"{build}/worker/fornax-worker", "--coordinator", ports["grpc"],
                                "--name", "w", "--work-dir", data + "/w",
                                "--metrics-listen", "127.0.0.1:0"], log)
-            times["worker"].append(stop_ms(worker, 1.0))
-            times["coordinator"].append(stop_ms(coordinator, 0.5))
+            times["worker"].append(stop_ms(worker))
+            times["coordinator"].append(stop_ms(coordinator))
             serve, _ = start([f"{build}/client/fornax", "serve",
                               "--model-repository", work + "/models", "--port", "0",
                               "--metrics-port", "0", "--http-port", "0"], log)
-            times["serve"].append(stop_ms(serve, 0.5))
+            times["serve"].append(stop_ms(serve))
     print(f"load average {os.getloadavg()[0]:.1f}")
     for name, values in times.items():
         print(f"{name:12s}", " ".join(f"{v:.0f}" for v in values), "ms")
