@@ -36,8 +36,15 @@ bool IsListening(int fd) {
   return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening != 0;
 }
 
+bool IsConnected(int fd) {
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+}
+
 // Calls `shut(fd)` for each of this process's TCP sockets on `port` that
-// are listening (`listening`) or accepted connections (!`listening`).
+// are listening (`listening`) or accepted connections (!`listening`; a
+// listening socket already shut down is neither).
 void ForEachSocket(int port, bool listening, const std::function<void(int)>& shut) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) return;  // no /proc: the stop takes civetweb's own time
@@ -47,7 +54,8 @@ void ForEachSocket(int port, bool listening, const std::function<void(int)>& shu
     const long fd = std::strtol(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || fd == own) continue;
     const int descriptor = static_cast<int>(fd);
-    if (LocalTcpPort(descriptor) == port && IsListening(descriptor) == listening) {
+    if (LocalTcpPort(descriptor) == port &&
+        (listening ? IsListening(descriptor) : IsConnected(descriptor))) {
       shut(descriptor);
     }
   }
@@ -60,8 +68,12 @@ void ShutdownListeningSocket(int port) {
   ForEachSocket(port, /*listening=*/true, [](int fd) { shutdown(fd, SHUT_RDWR); });
 }
 
-void ShutdownAcceptedConnections(int port) {
-  ForEachSocket(port, /*listening=*/false, [](int fd) { shutdown(fd, SHUT_RD); });
+int ShutdownAcceptedConnections(int port) {
+  int shut = 0;
+  ForEachSocket(port, /*listening=*/false, [&shut](int fd) {
+    if (shutdown(fd, SHUT_RD) == 0) ++shut;
+  });
+  return shut;
 }
 
 }  // namespace fornax::serving

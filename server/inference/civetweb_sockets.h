@@ -29,13 +29,14 @@ namespace fornax::serving {
 void ShutdownListeningSocket(int port);
 
 // Shuts down the reading side of this process's accepted TCP connections on
-// `port`: a worker waiting for a keep-alive connection's next request reads
-// end-of-stream; a request in flight can still send its reply. The caller
+// `port` and returns how many: a worker waiting for a keep-alive
+// connection's next request reads end-of-stream; a request in flight (or
+// already received) can still send its reply. The caller
 // must keep civetweb from closing those connections meanwhile (HttpServer
 // holds the lock its connection_close callback takes), or a descriptor
 // closed and reused between finding and shutting it could be another
 // socket.
-void ShutdownAcceptedConnections(int port);
+int ShutdownAcceptedConnections(int port);
 
 }  // namespace fornax::serving
 

@@ -3,6 +3,7 @@
 #include <civetweb.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <iostream>
 #include <mutex>
@@ -17,6 +18,9 @@ namespace {
 
 // mg_read takes at most this much per call (it returns an int).
 constexpr size_t kReadChunk = 1 << 20;
+// civetweb's request_timeout_ms (its default): a connection waiting for data
+// or a reply waiting to be sent gives up after it.
+constexpr std::chrono::milliseconds kStopWait{30'000};
 
 // Reads the request body into `body`. ResourceExhausted (413) when it is
 // longer than `limit`, checked before reading when Content-Length says so;
@@ -117,10 +121,15 @@ void HttpServer::Stop() {
   // Without these, mg_stop waits for civetweb's 2 s polls to see its flag.
   ShutdownListeningSocket(port_);
   {
-    std::lock_guard<std::mutex> lock(closing_mu_);
-    ShutdownAcceptedConnections(port_);
+    std::unique_lock<std::mutex> lock(closing_mu_);
+    const int64_t closes_before = closes_;
+    const int shut = ShutdownAcceptedConnections(port_);
+    // civetweb drops whatever is written once mg_stop has set its flag, so
+    // every connection (reading end-of-stream now) first answers the
+    // request it has and closes. Its own request timeout bounds that.
+    closed_.wait_for(lock, kStopWait, [&] { return closes_ - closes_before >= shut; });
   }
-  mg_stop(context_);  // joins every worker thread, so no request is in flight after
+  mg_stop(context_);  // joins every worker thread
   context_ = nullptr;
 }
 
@@ -138,6 +147,8 @@ void HttpServer::OnConnectionClose(const mg_connection* connection) {
   auto* self = static_cast<HttpServer*>(mg_get_user_data(mg_get_context(connection)));
   std::lock_guard<std::mutex> lock(self->closing_mu_);  // Stop may be shutting its socket
   --self->connections_;
+  ++self->closes_;
+  self->closed_.notify_all();
 }
 
 int HttpServer::Handle(mg_connection* connection) {

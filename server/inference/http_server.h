@@ -18,7 +18,9 @@
 #define FORNAX_SERVER_INFERENCE_HTTP_SERVER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,9 +57,10 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const { return port_; }
-  // Stops listening, closes idle connections and waits for the requests in
-  // flight (a request whose body is still arriving is refused: 400).
-  // Returns within milliseconds when idle (civetweb_sockets.h).
+  // Stops listening, closes idle connections and waits until the requests
+  // in flight have sent their replies (a request whose body is still
+  // arriving is refused: 400). Returns within milliseconds when idle
+  // (civetweb_sockets.h).
   void Stop();
 
  private:
@@ -76,6 +79,8 @@ class HttpServer {
   // Held while Stop shuts the connections' sockets; civetweb calls
   // OnConnectionClose, which takes it, before it closes one.
   std::mutex closing_mu_;
+  std::condition_variable closed_;
+  int64_t closes_ = 0;  // connections closed so far, under closing_mu_
 };
 
 }  // namespace fornax::serving

@@ -153,8 +153,8 @@ TEST_F(HttpServerTest, MoreClientsThanThreadsAreServedWhileIdleConnectionsStayOp
   EXPECT_THAT(again, Not(HasSubstr("Connection: close")));
 }
 
-TEST_F(HttpServerTest, StopClosesIdleConnectionsAndRefusesNewOnes) {
-  std::unique_ptr<InferenceServer> server = Start(/*threads=*/4);
+TEST_F(HttpServerTest, StopClosesIdleConnectionsAnswersTheOneInFlightAndRefusesNewOnes) {
+  std::unique_ptr<InferenceServer> server = Start(/*threads=*/5);
   ASSERT_NE(server, nullptr);
   const int port = server->http_port();
   std::vector<Socket> idle;
@@ -163,8 +163,22 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndRefusesNewOnes) {
     SendRequest(idle.back());
     ASSERT_THAT(ReadReply(idle.back()), HasSubstr("200 OK"));
   }
-  server->Shutdown();  // returns with all three still open client-side
+  // A request whose body is still arriving (10 of 100 bytes sent), then one
+  // more connection: its reply shows the first was accepted (in order).
+  Socket partial = Connect(port);
+  const std::string head =
+      "POST /v2/repository/index HTTP/1.1\r\nHost: test\r\nContent-Length: 100\r\n\r\n{}        ";
+  ASSERT_EQ(send(partial.fd(), head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+  Socket probe = Connect(port);
+  SendRequest(probe);
+  ASSERT_THAT(ReadReply(probe), HasSubstr("200 OK"));
+  server->Shutdown();  // returns with all of them still open client-side
   for (const Socket& s : idle) EXPECT_TRUE(ClosedByServer(s));
+  // Its body cut short by the stop: the whole 400 reply still comes.
+  const std::string reply = ReadReply(partial);
+  EXPECT_THAT(reply, HasSubstr("400 Bad Request"));
+  EXPECT_THAT(reply, HasSubstr("Content-Length: "));
   int error = 0;
   EXPECT_LT(Connect(port, &error).fd(), 0);
   EXPECT_EQ(error, ECONNREFUSED);
@@ -196,7 +210,7 @@ Listener Listen() {
 TEST(CivetwebSocketsTest, ShutsTheAcceptedConnectionsReadSideOnThatPortOnly) {
   Listener target = Listen();
   Listener other = Listen();
-  ShutdownAcceptedConnections(target.port);
+  EXPECT_EQ(ShutdownAcceptedConnections(target.port), 1);
   char c;
   // The accepted end reads end-of-stream at once but can still reply.
   ASSERT_TRUE(Readable(target.accepted.fd(), 0));
