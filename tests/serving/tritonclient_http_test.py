@@ -299,6 +299,20 @@ def test_serve_flags(fornax, repo):
     check(run.returncode != 0
           and f"serve: cannot listen for HTTP on 127.0.0.1:{port}" in run.stderr,
           f"busy HTTP port: {run.returncode} {run.stderr.strip()[-120:]!r}")
+    run = subprocess.run([fornax, "serve", "--model-repository", repo, "--http-threads", "0"],
+                         capture_output=True, text=True, timeout=30)
+    check(run.returncode != 0 and "serve: --http-threads: expected an integer in 1..4096, "
+          "got '0'" in run.stderr, f"--http-threads 0: {run.returncode} {run.stderr.strip()!r}")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        run = subprocess.run([fornax, "serve", "--model-repository", repo, "--port", "0",
+                              "--metrics-port", str(port), "--http-port", "-1"],
+                             capture_output=True, text=True, timeout=60)
+    check(run.returncode != 0
+          and f"serve: metrics: cannot listen on 127.0.0.1:{port}" in run.stderr,
+          f"busy metrics port: {run.returncode} {run.stderr.strip()[-120:]!r}")
 
 
 def main():
