@@ -62,6 +62,7 @@ CoordinatorLink::CoordinatorLink(const std::string& address) {
   args.SetMaxReceiveMessageSize(64 << 20);
   channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   stub_ = fornax::v1::Workers::NewStub(channel_);
+  deployments_ = fornax::v1::Deployments::NewStub(channel_);
 }
 
 void CoordinatorLink::SetSession(const std::string& session_id) {
@@ -162,6 +163,17 @@ absl::Status CoordinatorLink::Leave(const std::string& session, std::chrono::mil
   request.set_session_id(session);
   fornax::v1::LeaveResponse response;
   return ToAbsl(stub_->Leave(&ctx, request, &response));
+}
+
+absl::StatusOr<fornax::v1::ListDeploymentsResponse> CoordinatorLink::ListDeployments(
+    std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, timeout);
+  fornax::v1::ListDeploymentsResponse response;
+  absl::Status status =
+      ToAbsl(deployments_->ListDeployments(&ctx, fornax::v1::ListDeploymentsRequest(), &response));
+  if (!status.ok()) return status;
+  return response;
 }
 
 }  // namespace fornax::worker

@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
 #include "worker/event_outbox.h"
 
@@ -53,6 +54,10 @@ class CoordinatorLink {
                                                                 const CheckpointUpload& upload);
   // Workers.Leave: this worker is stopping. Waits at most `timeout`.
   absl::Status Leave(const std::string& session, std::chrono::milliseconds timeout);
+  // Deployments.ListDeployments (the coordinator serves it on the same
+  // address): a leaving worker asks which of its replicas clients still use.
+  absl::StatusOr<fornax::v1::ListDeploymentsResponse> ListDeployments(
+      std::chrono::milliseconds timeout);
   // Returns the acked sequence.
   absl::StatusOr<int64_t> ReportEvents(const std::string& session, const std::string& job_id,
                                        int attempt,
@@ -61,6 +66,7 @@ class CoordinatorLink {
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<fornax::v1::Workers::Stub> stub_;
+  std::unique_ptr<fornax::v1::Deployments::Stub> deployments_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::string session_;

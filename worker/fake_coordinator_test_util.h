@@ -1,7 +1,8 @@
 // FakeCoordinator (tests only): the Workers service on a real loopback gRPC
 // server, recording what a worker registers, reports and uploads, and
 // handing it assignments, cancels and model hosting down the lease stream
-// (and noting its Leave). Its state
+// (and noting its Leave), and Deployments.ListDeployments answering
+// `deployments` (a stopping worker asks it while it drains). Its state
 // outlives Stop()/Start() on the same port, which is how the tests take the
 // coordinator away and bring it back.
 #ifndef FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/data/sha256.h"
 #include "grpcpp/grpcpp.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
 
 namespace fornax::worker::testing {
@@ -38,6 +40,7 @@ class FakeCoordinator : public v1::Workers::Service {
     builder.AddListeningPort(absl::StrCat("127.0.0.1:", port_), grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(this);
+    builder.RegisterService(&deployments_service_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopping_ = false;
@@ -94,6 +97,7 @@ class FakeCoordinator : public v1::Workers::Service {
   // (name, version, state) the lease requests reported, in order.
   std::map<std::string, v1::HostedModel> hosted;
   std::vector<v1::HostedModel> hosted_changes;
+  int64_t lease_requests = 0;  // heartbeats and hosted-model updates, all sessions
   // From the last lease request too: the version still served while a newer
   // one of the name loads (listed before it), by name.
   std::map<std::string, v1::HostedModel> served_before;
@@ -103,6 +107,9 @@ class FakeCoordinator : public v1::Workers::Service {
   // first Leave came.
   std::vector<std::string> leaves;
   int64_t reports_at_leave = -1;
+  // What ListDeployments answers, and how many times it was called.
+  std::vector<v1::Deployment> deployments;
+  int deployment_lists = 0;
 
   grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* request,
                         v1::RegisterResponse* response) override {
@@ -123,6 +130,7 @@ class FakeCoordinator : public v1::Workers::Service {
       v1::LeaseRequest request;
       while (stream->Read(&request)) {
         std::lock_guard<std::mutex> lock(mu_);
+        ++lease_requests;
         std::map<std::string, v1::HostedModel> now;
         served_before.clear();
         for (const v1::HostedModel& model : request.hosted()) {
@@ -241,6 +249,22 @@ class FakeCoordinator : public v1::Workers::Service {
   }
 
  private:
+  class DeploymentsService : public v1::Deployments::Service {
+   public:
+    explicit DeploymentsService(FakeCoordinator* coordinator) : c_(coordinator) {}
+    grpc::Status ListDeployments(grpc::ServerContext*, const v1::ListDeploymentsRequest*,
+                                 v1::ListDeploymentsResponse* response) override {
+      std::lock_guard<std::mutex> lock(c_->mu_);
+      ++c_->deployment_lists;
+      for (const v1::Deployment& d : c_->deployments) *response->add_deployments() = d;
+      c_->cv_.notify_all();
+      return grpc::Status::OK;
+    }
+
+   private:
+    FakeCoordinator* const c_;
+  };
+
   grpc::Status Serve(const std::map<std::string, std::string>& store, const std::string& key,
                      grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) {
     std::string bytes;
@@ -266,6 +290,7 @@ class FakeCoordinator : public v1::Workers::Service {
   std::deque<v1::LeaseResponse> outgoing_;
   std::function<void()> on_leave_;
   std::map<std::string, std::string> files_;
+  DeploymentsService deployments_service_{this};
 };
 
 }  // namespace fornax::worker::testing

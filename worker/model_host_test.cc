@@ -60,6 +60,7 @@ class ModelHostTest : public ::testing::Test {
     config.metrics_listen = "127.0.0.1:0";
     config.capacity.set_slots(1);
     config.binary = FORNAX_WORKER_BIN;
+    config.drain_timeout_ms = drain_timeout_ms_;
     absl::StatusOr<std::unique_ptr<Worker>> worker = Worker::Create(config);
     ASSERT_TRUE(worker.ok()) << worker.status();
     worker_ = *std::move(worker);
@@ -186,6 +187,47 @@ class ModelHostTest : public ::testing::Test {
   }
   std::string Models() const { return dir_.File("work/models"); }
 
+  // What the coordinator says of deployment `name` served here (v1) while
+  // it moves to w2: still LOADING there, or READY.
+  void Moving(const std::string& name, bool ready_there) {
+    v1::Deployment d;
+    d.set_name(name);
+    d.set_version(1);
+    d.set_worker_id("w2");
+    d.set_state(ready_there ? v1::DEPLOYMENT_STATE_READY : v1::DEPLOYMENT_STATE_LOADING);
+    d.mutable_serving()->set_worker_id(ready_there ? "w2" : "w1");
+    d.mutable_serving()->set_version(1);
+    coordinator_.WaitFor([&] {
+      coordinator_.deployments = {d};
+      return true;
+    });
+  }
+  // Waits for the worker's lease: a heartbeat after its registration (a
+  // worker leaves, and so drains, only with a lease).
+  bool LeaseHeld() {
+    int64_t before = 0;
+    coordinator_.WaitFor([&] {
+      before = coordinator_.lease_requests;
+      return true;
+    });
+    return coordinator_.WaitFor([&] { return coordinator_.lease_requests > before; }, 10);
+  }
+  // Waits until the stopping worker asked for the deployments `n` more times.
+  bool AskedAgain(int n) {
+    int asked = 0;
+    coordinator_.WaitFor([&] {
+      asked = coordinator_.deployment_lists;
+      return true;
+    });
+    return coordinator_.WaitFor([&] { return coordinator_.deployment_lists >= asked + n; }, 10);
+  }
+  static int64_t MsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
+  }
+
+  int64_t drain_timeout_ms_ = 30000;
   TempDir dir_;
   FakeCoordinator coordinator_;
   std::unique_ptr<Worker> worker_;
@@ -367,6 +409,58 @@ TEST_F(ModelHostTest, ShutdownLeavesWhileItsModelsAreStillServed) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
   inference::ServerLiveResponse live;
   EXPECT_FALSE(stub_->ServerLive(&ctx, inference::ServerLiveRequest(), &live).ok());
+}
+
+// After Leave a stopping worker keeps serving a deployment the coordinator
+// still sends clients to while it loads on another worker; once it is READY
+// there, it serves 1 s more (clients that asked just before) and stops.
+TEST_F(ModelHostTest, AStoppingWorkerServesUntilItsDeploymentIsReadyElsewhere) {
+  Host("mlp", 1, "ckpt-1", Archive("mlp_adam.keras"));
+  WaitState("mlp", 1, v1::HostedModel::STATE_READY);
+  Moving("mlp", /*ready_there=*/false);
+  std::atomic<bool> stopped{false};
+  std::thread stopping([&] {
+    worker_->Shutdown();
+    stopped = true;
+  });
+  ASSERT_TRUE(AskedAgain(3));
+  EXPECT_FALSE(stopped);
+  EXPECT_TRUE(coordinator_.WaitFor([&] { return coordinator_.leaves.size() == 1; }, 1));
+  EXPECT_EQ(Infer("mlp"), "[1][3]");
+  const auto switched = std::chrono::steady_clock::now();
+  Moving("mlp", /*ready_there=*/true);
+  stopping.join();
+  EXPECT_GE(MsSince(switched), 1000);
+  EXPECT_EQ(Infer("mlp"), "[1][3]");  // until the Worker is destroyed
+}
+
+// The drain ends at --drain-timeout, or at once on StopDraining (a second
+// SIGTERM), however long the other worker takes.
+TEST_F(ModelHostTest, TheDrainEndsAtItsTimeoutOrWhenStopped) {
+  StopWorker();
+  drain_timeout_ms_ = 300;
+  StartWorker();
+  ASSERT_TRUE(LeaseHeld());
+  Moving("mlp", /*ready_there=*/false);
+  auto start = std::chrono::steady_clock::now();
+  worker_->Shutdown();
+  const int64_t timed_out_ms = MsSince(start);
+  EXPECT_GE(timed_out_ms, 300);
+  EXPECT_LT(timed_out_ms, 10000);
+
+  StopWorker();
+  drain_timeout_ms_ = 30000;
+  StartWorker();
+  ASSERT_TRUE(LeaseHeld());
+  std::thread stopping([&] { worker_->Shutdown(); });
+  ASSERT_TRUE(AskedAgain(2));
+  start = std::chrono::steady_clock::now();
+  worker_->StopDraining();
+  stopping.join();
+  const int64_t stopped_ms = MsSince(start);
+  std::cout << "drain: ended by its 300 ms timeout after " << timed_out_ms
+            << " ms; by StopDraining " << stopped_ms << " ms after the call\n";
+  EXPECT_LT(stopped_ms, 10000);
 }
 
 // Calls in flight when the worker stops finish with their answer: the

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -20,6 +21,11 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxEventsPerReport = 256;
 constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
 constexpr auto kLeaveTimeout = std::chrono::seconds(1);
+// While draining: how often the coordinator is asked, and how long the
+// replica keeps serving after the last switch, for clients that asked for
+// it just before (a predict's calls take well under this).
+constexpr auto kDrainPoll = milliseconds(50);
+constexpr auto kSwitchGrace = std::chrono::seconds(1);
 constexpr char kVersion[] = "0.1.0";
 
 std::string Key(const std::string& job_id, int attempt) {
@@ -163,8 +169,9 @@ void Worker::Shutdown() {
   // Leave marks this worker down at once (rather than after the lease
   // timeout), so its deployments move now. Its models are served until the
   // Worker is destroyed, after this.
+  absl::Status left = absl::UnavailableError("no lease held");
   if (!session.empty()) {
-    absl::Status left = link_.Leave(session, kLeaveTimeout);
+    left = link_.Leave(session, kLeaveTimeout);
     Log(left.ok() ? "left the coordinator: its deployments move to other workers"
                   : absl::StrCat("leave: ", left.ToString(),
                                  "; the coordinator notices at the lease timeout"));
@@ -174,6 +181,77 @@ void Worker::Shutdown() {
     if (lease_ctx_ != nullptr) lease_ctx_->TryCancel();
   }
   link_.Shutdown();
+  if (left.ok()) DrainServing();
+}
+
+void Worker::StopDraining() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    drain_stopped_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Worker::DrainServing() {
+  if (!host_ || config_.drain_timeout_ms <= 0) return;
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + milliseconds(config_.drain_timeout_ms);
+  auto elapsed_ms = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  // Clients may be on their way to a model READY here, even when its
+  // deployment switched to another worker before the first ask.
+  bool served = false;
+  for (const v1::HostedModel& model : host_->Hosted()) {
+    served = served || model.state() == v1::HostedModel::STATE_READY;
+  }
+  bool waited = false;  // logged the deployments it waits for
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    lock.unlock();
+    absl::StatusOr<v1::ListDeploymentsResponse> list = link_.ListDeployments(kLeaveTimeout);
+    lock.lock();
+    // A transient error (the coordinator restarting) is asked again.
+    if (!list.ok() && !IsTransient(list.status())) {
+      Log(absl::StrCat("drain: ", list.status().ToString(), "; stopping"));
+      return;
+    }
+    if (list.ok()) {
+      // A PENDING or FAILED one would not answer elsewhere sooner for waiting.
+      std::vector<std::string> moving;
+      for (const v1::Deployment& d : list->deployments()) {
+        if (d.serving().worker_id() == config_.name && d.worker_id() != config_.name &&
+            d.state() == v1::DEPLOYMENT_STATE_LOADING) {
+          moving.push_back(absl::StrCat(d.name(), " (to ", d.worker_id(), ")"));
+        }
+      }
+      if (moving.empty()) {
+        if (!served) return;
+        Log(absl::StrCat("drain: no deployment served here is LOADING elsewhere (after ",
+                         elapsed_ms(), " ms); serving ", kSwitchGrace.count(),
+                         " s more for clients on their way"));
+        cv_.wait_for(lock, kSwitchGrace, [&] { return drain_stopped_; });
+        return;
+      }
+      if (!waited) {
+        Log(absl::StrCat("drain: serving until these are READY elsewhere (at most ",
+                         config_.drain_timeout_ms,
+                         " ms; SIGTERM again to stop now): ", absl::StrJoin(moving, ", ")));
+        waited = true;
+      }
+    }
+    if (cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kDrainPoll),
+                       [&] { return drain_stopped_; })) {
+      Log(absl::StrCat("drain: stopped by a second signal after ", elapsed_ms(), " ms"));
+      return;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      Log(absl::StrCat("drain: --drain-timeout passed after ", elapsed_ms(),
+                       " ms; deployments still moving"));
+      return;
+    }
+  }
 }
 
 void Worker::ConnectionLoop() {

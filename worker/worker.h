@@ -13,8 +13,12 @@
 // Shutdown() (SIGTERM) stops the job processes, flushes what they reported
 // and a preempted result per attempt (up to 3 s), then calls Workers.Leave
 // and ends the lease: the coordinator requeues their jobs and moves the
-// hosted models' deployments at once. The models are served until the Worker
-// is destroyed, after Leave.
+// hosted models' deployments at once. Then it drains: while the coordinator
+// still sends clients here (Deployment.serving) for a deployment LOADING on
+// another worker, it keeps serving, until that one is READY, then 1 s more
+// (when it served a model) for clients that asked just before the switch;
+// at most drain_timeout_ms or until StopDraining() (a second SIGTERM). The models are served until
+// the Worker is destroyed, after Shutdown().
 // Unless --inference-listen is "none" it also hosts models (model_host.h):
 // HostModel/UnhostModel come down the lease, and every heartbeat (plus one
 // at once on each state change) reports the hosted models.
@@ -52,6 +56,8 @@ struct WorkerConfig {
   std::string binary;                            // this executable, for `run-job`
   int step_interval_ms = 100;
   int max_backoff_ms = 2000;
+  // How long Shutdown() keeps serving deployments that move (0: not at all).
+  int64_t drain_timeout_ms = 30000;
 };
 
 class Worker {
@@ -65,6 +71,8 @@ class Worker {
   std::string inference_address() const { return host_ ? host_->address() : ""; }
   void Run();
   void Shutdown();
+  // Ends Shutdown()'s drain now (from another thread).
+  void StopDraining();
 
  private:
   explicit Worker(WorkerConfig config);
@@ -78,6 +86,8 @@ class Worker {
   void OnAssignment(const fornax::v1::Assignment& assignment);
   void OnCancel(const fornax::v1::CancelJob& cancel);
   void OnModel(const fornax::v1::LeaseResponse& message);  // host or unhost
+  // After Leave: serves while clients are still sent here (see above).
+  void DrainServing();
   // Starts the model host (WORK_DIR/models) unless hosting is off.
   absl::Status StartModelHost();
   // Wakes the heartbeat thread to report hosted models now.
@@ -100,6 +110,7 @@ class Worker {
   std::mutex mu_;
   bool stopping_ = false;       // Shutdown began: no new jobs
   bool closed_ = false;         // flushed: the loops end
+  bool drain_stopped_ = false;  // StopDraining() was called
   std::condition_variable cv_;  // outboxes changed, or stopping
   struct Entry {
     std::shared_ptr<JobAttempt> attempt;

@@ -3,14 +3,18 @@
 //   fornax-worker --coordinator 127.0.0.1:7070 --name NAME --work-dir DIR
 //       --metrics-listen 127.0.0.1:9465 --cpus N --memory-bytes N --gpus N
 //       --slots 1 [--step-interval-ms 100] [--inference-listen 127.0.0.1:0]
+//       [--drain-timeout 30]
 // Once its metrics endpoint listens it prints one line to stdout:
 //   listening grpc=- metrics=127.0.0.1:PORT inference=127.0.0.1:PORT
 // (it serves no gRPC of its own; inference=- when hosting is off). Logs go to stderr;
-// SIGTERM/SIGINT stop it gracefully.
+// SIGTERM/SIGINT stop it gracefully: jobs are preempted at once, deployments
+// that move are served here until READY elsewhere (at most --drain-timeout
+// seconds, 0: not at all); a second SIGTERM/SIGINT ends that wait.
 #include <limits.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -28,6 +32,7 @@ const char kUsage[] =
     "usage: fornax-worker --coordinator HOST:PORT --name NAME --work-dir DIR\n"
     "           [--metrics-listen HOST:PORT] [--cpus N] [--memory-bytes N] [--gpus N]\n"
     "           [--slots N] [--step-interval-ms MS] [--inference-listen HOST:PORT|none]\n"
+    "           [--drain-timeout SECONDS]\n"
     "       fornax-worker run-job --dir JOBDIR [--resume FILE.keras --initial-epoch N]\n";
 
 std::string SelfPath(const char* argv0) {
@@ -41,7 +46,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<Flags> flags =
       Flags::Parse("fornax-worker", args,
                    {"coordinator", "name", "work-dir", "metrics-listen", "cpus", "memory-bytes",
-                    "gpus", "slots", "step-interval-ms", "inference-listen"});
+                    "gpus", "slots", "step-interval-ms", "inference-listen", "drain-timeout"});
   if (!flags.ok()) return flags.status();
   WorkerConfig config;
   config.coordinator = flags->Get("coordinator", config.coordinator);
@@ -59,8 +64,9 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<int64_t> gpus = flags->GetInt("gpus", 0, 0, 64);
   absl::StatusOr<int64_t> slots = flags->GetInt("slots", 1, 1, 1024);
   absl::StatusOr<int64_t> interval = flags->GetInt("step-interval-ms", 100, 0, 60000);
-  for (const absl::Status& s :
-       {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(), interval.status()}) {
+  absl::StatusOr<int64_t> drain = flags->GetInt("drain-timeout", 30, 0, 3600);
+  for (const absl::Status& s : {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(),
+                                interval.status(), drain.status()}) {
     if (!s.ok()) return s;
   }
   config.capacity.set_cpus(static_cast<int>(*cpus));
@@ -68,6 +74,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   config.capacity.set_gpus(static_cast<int>(*gpus));
   config.capacity.set_slots(static_cast<int>(*slots));
   config.step_interval_ms = static_cast<int>(*interval);
+  config.drain_timeout_ms = *drain * 1000;
   return config;
 }
 
@@ -104,7 +111,18 @@ int RunDaemon(const std::vector<std::string>& args, const char* argv0) {
   std::thread signals([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
-    (*worker)->Shutdown();
+    std::atomic<bool> done{false};
+    std::thread shutdown([&] {
+      (*worker)->Shutdown();
+      done = true;
+    });
+    // A second signal while it shuts down ends the drain (the wait for
+    // deployments to be READY elsewhere) at once.
+    const timespec poll = {0, 100 * 1000 * 1000};
+    while (!done) {
+      if (sigtimedwait(&stop_signals, nullptr, &poll) > 0) (*worker)->StopDraining();
+    }
+    shutdown.join();
   });
   (*worker)->Run();
   // Run returns only after Shutdown; the signal thread is done or finishing.

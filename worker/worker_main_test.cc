@@ -103,6 +103,51 @@ TEST(WorkerMainTest, PrintsListeningAndStopsGracefullyOnSigterm) {
   EXPECT_EQ(coordinator.reports_at_leave, coordinator.reports);
 }
 
+// SIGTERM while the coordinator still sends clients here for a deployment
+// that loads elsewhere: the worker leaves and keeps serving (draining); a
+// second SIGTERM makes it exit at once.
+TEST(WorkerMainTest, ASecondSigtermEndsTheDrain) {
+  TempDir dir;
+  FakeCoordinator coordinator;
+  coordinator.Start();
+  v1::Deployment moving;
+  moving.set_name("mlp");
+  moving.set_worker_id("w2");
+  moving.set_state(v1::DEPLOYMENT_STATE_LOADING);
+  moving.mutable_serving()->set_worker_id("w1");
+  coordinator.deployments = {moving};
+  const std::string address = coordinator.address();
+  const std::string work = dir.File("work");
+  const char* argv[] = {
+      FORNAX_WORKER_BIN, "--coordinator", address.c_str(),    "--name",      "w1",
+      "--work-dir",      work.c_str(),    "--metrics-listen", "127.0.0.1:0", nullptr};
+  pid_t pid = 0;
+  ASSERT_EQ(
+      posix_spawn(&pid, FORNAX_WORKER_BIN, nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } reaper{pid};
+  // Its lease is held (it leaves, and so drains, only with one).
+  ASSERT_TRUE(coordinator.WaitFor([&] { return coordinator.lease_requests > 0; }));
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_TRUE(coordinator.WaitFor([&] { return coordinator.deployment_lists >= 3; }, 10));
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, WNOHANG), 0) << "it exited while draining";
+  EXPECT_TRUE(coordinator.WaitFor([&] { return coordinator.leaves.size() == 1; }, 1));
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  reaper.pid = 0;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "exited " << seconds << " s after the second SIGTERM\n";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_LT(seconds, 10.0);  // the drain would have held it 30 s
+}
+
 TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {
   TempDir dir;
   int err[2];

@@ -14,6 +14,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <iostream>
@@ -98,6 +100,19 @@ class DeployTest : public ServiceTest {
     return y;
   }
 
+  // What worker `name` logged (every run of it in this test).
+  std::string WorkerLog(const std::string& name) {
+    std::string log;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("worker-" + name + ".", 0) == 0 && file.ends_with(".log")) {
+        std::ifstream in(entry.path());
+        log += std::string(std::istreambuf_iterator<char>(in), {});
+      }
+    }
+    return log;
+  }
+
   v1::Deployment GetDeployment(const std::string& address, const std::string& name) {
     auto stub =
         v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -160,9 +175,11 @@ TEST_F(DeployTest, DeployPredictRedeployFailOverUndeploy) {
 
   CliResult list = RunCli(address, {"deployments"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
-  EXPECT_THAT(list.out, MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +JOB +AGE +REASON\n"
-                                     "fmnist +2 +READY +w1 +127\\.0\\.0\\.1:[0-9]+ +" +
-                                     job2 + " +[0-9]+s +-\n"));
+  EXPECT_THAT(list.out,
+              MatchesRegex("NAME +VERSION +STATE +WORKER +ENDPOINT +SERVING +JOB +AGE +REASON\n"
+                           "fmnist +2 +READY +w1 +127\\.0\\.0\\.1:[0-9]+ +"
+                           "w1/v2@127\\.0\\.0\\.1:[0-9]+ +" +
+                           job2 + " +[0-9]+s +-\n"));
 
   CliResult workers = RunCli(address, {"workers"});
   ASSERT_EQ(workers.exit_code, 0) << workers.err;
@@ -334,9 +351,13 @@ class PredictHammer {
 // A graceful move never fails a prediction: while a redeploy loads version
 // 2, version 1 answers; while a worker stopped with SIGTERM hands its
 // deployment over, it answers until the other worker serves it
-// (Deployment.serving switches then). The models are big enough (20 MB)
-// that each load takes a few hundred ms; before the old replica kept
-// answering, 16-18 of about 110 predictions failed here.
+// (Deployment.serving switches then), and it exits only after that switch,
+// so through the move predict never has to wait for a replica: it runs with
+// --wait-timeout 0 there (a call to a worker that is gone would fail). The
+// models are big enough (20 MB) that each load takes a few hundred ms;
+// before the old replica kept answering, 16-18 of about 110 predictions
+// failed here; before the stopping worker waited for the switch, it exited
+// first and predictions waited up to 461 ms for it.
 TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
   std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/0);  // 10 s
   ASSERT_NE(coordinator, nullptr);
@@ -365,7 +386,12 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
   ASSERT_THAT(deploy.out, HasSubstr("version 2 READY on worker w1"));
   const auto redeploy_ready = PredictHammer::Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  hammer.Stop();
 
+  PredictHammer moving(3, [&] {
+    return RunCli(address, {"predict", "--model", "big", "--input", x, "--wait-timeout", "0"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const auto stopped = PredictHammer::Clock::now();
   w1->Signal(SIGTERM);
   v1::Deployment d;
@@ -379,24 +405,114 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   const auto exited = PredictHammer::Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  hammer.Stop();
-  const std::vector<std::string> failures = hammer.failures();
+  moving.Stop();
   const auto [during_redeploy, longest_in_redeploy] =
       hammer.CallsDuring(redeployed, redeploy_ready);
-  const auto [during_move, longest_in_move] = hammer.CallsDuring(stopped, switched);
-  std::cout << "predict hammer (3 threads): " << hammer.answered() << " answered, "
-            << failures.size() << " failed; redeploy to READY " << ms(redeploy_ready - redeployed)
-            << " ms (" << during_redeploy << " predictions ran meanwhile, the longest "
+  const auto [before_move, longest_before_move] = moving.CallsDuring(
+      stopped - std::chrono::milliseconds(500), stopped - std::chrono::milliseconds(1));
+  const auto [during_move, longest_in_move] = moving.CallsDuring(stopped, exited);
+  std::cout << "predict hammer (3 threads): " << hammer.answered() + moving.answered()
+            << " answered, " << hammer.failures().size() + moving.failures().size()
+            << " failed; redeploy to READY " << ms(redeploy_ready - redeployed) << " ms ("
+            << during_redeploy << " predictions ran meanwhile, the longest "
             << ms(longest_in_redeploy) << " ms); SIGTERM to the switch to w2 "
-            << ms(switched - stopped) << " ms (" << during_move << " ran meanwhile, the longest "
-            << ms(longest_in_move) << " ms), w1 exited after " << ms(exited - stopped) << " ms\n";
+            << ms(switched - stopped) << " ms, w1 exited after " << ms(exited - stopped)
+            << " ms; predictions from SIGTERM to its exit: " << during_move << ", the longest "
+            << ms(longest_in_move) << " ms (the 500 ms before: " << before_move << ", the longest "
+            << ms(longest_before_move) << " ms)\n";
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_READY) << d.ShortDebugString();
   EXPECT_EQ(d.worker_id(), "w2");
   EXPECT_EQ(d.serving().version(), 2);
   EXPECT_EQ(d.serving().endpoint(), d.endpoint());
   EXPECT_GT(during_redeploy, 0);
   EXPECT_GT(during_move, 0);
-  EXPECT_THAT(failures, ::testing::IsEmpty());
+  EXPECT_THAT(hammer.failures(), ::testing::IsEmpty());
+  EXPECT_THAT(moving.failures(), ::testing::IsEmpty());
+  // w1 waited for the switch before it stopped serving.
+  EXPECT_GT(exited, switched);
+  EXPECT_THAT(WorkerLog("w1"), ContainsRegex("drain: serving until these are READY elsewhere[^\n]*"
+                                             "big \\(to w2\\)"));
+  EXPECT_THAT(WorkerLog("w1"), HasSubstr("drain: no deployment served here is LOADING elsewhere"));
+}
+
+// The coordinator restarts while a redeploy loads: the worker, registering
+// again, lists the version it still serves (READY) beside the one loading,
+// so the deployment keeps answering from it until the new one is READY.
+// Version 2 reaches the worker while the coordinator goes away (the worker
+// is stopped meanwhile), so it cannot fetch it before the restart. Before
+// the worker listed it, `serving` was cleared at that registration and
+// predictions waited for version 2.
+TEST_F(DeployTest, ACoordinatorRestartMidRedeployKeepsTheOldVersionAnswering) {
+  const int port = FreePort();
+  std::unique_ptr<Daemon> coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
+  ASSERT_NE(coordinator, nullptr);
+  const std::string address = coordinator->grpc_address();
+  std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
+  ASSERT_NE(w1, nullptr);
+  const std::string job1 = TrainJob(address, 1, /*hidden=*/2048);
+  const std::string job2 = TrainJob(address, 2, /*hidden=*/2048);
+  ASSERT_FALSE(job1.empty() || job2.empty());
+  CliResult deploy = RunCli(address, {"deploy", job1, "--name", "big"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+
+  w1->Signal(SIGSTOP);
+  {
+    auto stub =
+        v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::DeployRequest request;
+    request.set_job_id(job2);
+    request.set_name("big");
+    v1::Deployment d;
+    grpc::Status status = stub->Deploy(&context, request, &d);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(d.version(), 2);
+    ASSERT_EQ(d.serving().version(), 1);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // HostModel written to w1
+  coordinator->Kill();
+  w1->Signal(SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // w1 is fetching version 2
+  coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
+  ASSERT_NE(coordinator, nullptr);
+
+  const std::string x = WriteInput();
+  PredictHammer hammer(2, [&] {
+    return RunCli(address, {"predict", "--model", "big", "--input", x});
+  });
+  int polls = 0, unserved = 0, by_version1 = 0;
+  v1::Deployment d;
+  const auto started = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - started < std::chrono::seconds(60)) {
+    d = GetDeployment(address, "big");
+    ++polls;
+    if (!d.has_serving()) ++unserved;
+    if (d.serving().version() == 1) ++by_version1;
+    if (d.serving().version() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto switched = PredictHammer::Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  hammer.Stop();
+  const auto [calls, longest] = hammer.CallsDuring(started, switched);
+  std::cout << "coordinator restart mid-redeploy: " << polls << " polls until version 2 served, "
+            << by_version1 << " saw version 1 serving, " << unserved
+            << " saw none; predictions: " << hammer.answered() << " answered, "
+            << hammer.failures().size() << " failed, " << calls
+            << " ran before the switch, the longest "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(longest).count() << " ms\n";
+  const std::string log = WorkerLog("w1");
+  // The precondition: version 2 was asked for before w1 registered again.
+  const size_t hosting = log.find("hosting model big version 2");
+  ASSERT_NE(hosting, std::string::npos) << log;
+  EXPECT_NE(log.find("registered with", hosting), std::string::npos) << log;
+  EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_READY) << d.ShortDebugString();
+  EXPECT_EQ(d.serving().version(), 2);
+  EXPECT_GT(by_version1, 0);
+  EXPECT_EQ(unserved, 0);
+  EXPECT_GT(hammer.answered(), 0);
+  EXPECT_THAT(hammer.failures(), ::testing::IsEmpty());
 }
 
 TEST_F(DeployTest, DeployRefusesAJobWithoutAFinalModel) {
