@@ -57,7 +57,9 @@ struct WorkerConfig {
   int step_interval_ms = 100;
   int max_backoff_ms = 2000;
   // How long Shutdown() keeps serving deployments that move (0: not at all).
-  int64_t drain_timeout_ms = 30000;
+  // With the 3 s flush, Leave and the inference server's 2 s stop, the
+  // default fits systemd's TimeoutStopSec=30 (deploy/systemd).
+  int64_t drain_timeout_ms = 20000;
 };
 
 class Worker {

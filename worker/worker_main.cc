@@ -3,7 +3,7 @@
 //   fornax-worker --coordinator 127.0.0.1:7070 --name NAME --work-dir DIR
 //       --metrics-listen 127.0.0.1:9465 --cpus N --memory-bytes N --gpus N
 //       --slots 1 [--step-interval-ms 100] [--inference-listen 127.0.0.1:0]
-//       [--drain-timeout 30]
+//       [--drain-timeout 20]
 // Once its metrics endpoint listens it prints one line to stdout:
 //   listening grpc=- metrics=127.0.0.1:PORT inference=127.0.0.1:PORT
 // (it serves no gRPC of its own; inference=- when hosting is off). Logs go to stderr;
@@ -64,7 +64,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<int64_t> gpus = flags->GetInt("gpus", 0, 0, 64);
   absl::StatusOr<int64_t> slots = flags->GetInt("slots", 1, 1, 1024);
   absl::StatusOr<int64_t> interval = flags->GetInt("step-interval-ms", 100, 0, 60000);
-  absl::StatusOr<int64_t> drain = flags->GetInt("drain-timeout", 30, 0, 3600);
+  absl::StatusOr<int64_t> drain = flags->GetInt("drain-timeout", 20, 0, 3600);
   for (const absl::Status& s : {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(),
                                 interval.status(), drain.status()}) {
     if (!s.ok()) return s;
