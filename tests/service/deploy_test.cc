@@ -4,8 +4,10 @@
 // answers equal the local engine's on the pulled .keras. A redeploy serves
 // version 2, a worker killed with -9 hands the deployment to another one (a
 // predict meanwhile waits for it), and after undeploy predict says clearly
-// that there is none. A worker stopped with SIGTERM hands it over at once,
-// and no prediction fails through a redeploy or that hand-over.
+// that there is none. A worker stopped with SIGTERM hands it over at once
+// and serves until the other worker has it READY, so no prediction fails
+// through a redeploy or that hand-over; a coordinator restarted while a
+// redeploy loads keeps the old version answering.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
