@@ -11,13 +11,13 @@
 // requests complete in queue order. With dynamic batching off each request
 // is one engine call.
 //
-// A request that finds nothing else of its model unanswered (queued,
-// running, or with its reply still going out), arrives at least 100 us
-// after the previous one, and would run at once on its own (no queue delay
-// to wait out) runs on the submitting thread: at low load that saves a hop
-// to the batch thread and back, and waking an idle thread costs more than
-// the MLP's engine call. Under load requests queue for the batch thread
-// and merge.
+// At low load a request skips the batch thread: one that finds nothing
+// else of its model unanswered (queued, running, or with its reply still
+// going out), arrives at least 100 us after the previous one, follows a
+// batch of one request, and would run at once on its own (no queue delay to
+// wait out) runs on the submitting thread. That saves a hop to the batch
+// thread and back, and waking an idle thread costs more than the MLP's
+// engine call. Under load requests queue for the batch thread and merge.
 //
 // The done callbacks of a batch of several requests run on a second, reply
 // thread, so the batch thread goes on to the next batch while the replies
@@ -115,10 +115,11 @@ class DynamicBatcher {
   const ExecutionFn on_execution_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Request> queue_;  // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
-  bool running_ = false;       // guarded by mu_; a batch is running (on any thread)
-  int64_t unanswered_ = 0;     // guarded by mu_; submitted, done not yet returned
+  std::deque<Request> queue_;    // guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
+  bool running_ = false;         // guarded by mu_; a batch is running (on any thread)
+  bool last_batch_lone_ = true;  // guarded by mu_; the last batch held one request
+  int64_t unanswered_ = 0;       // guarded by mu_; submitted, done not yet returned
   std::chrono::steady_clock::time_point last_arrival_;  // guarded by mu_
   std::mutex reply_mu_;
   std::condition_variable reply_wake_;

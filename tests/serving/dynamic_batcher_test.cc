@@ -369,6 +369,40 @@ TEST(DynamicBatcher, RequestsBehindAnUnansweredOneAreQueuedForTheBatchThread) {
   EXPECT_EQ(results[2].values, (std::vector<float>{20}));
 }
 
+// After a merged batch even a lone request on a quiet model goes to the
+// batch thread: the load that merged requests may still be there.
+TEST(DynamicBatcher, AfterAMergedBatchALoneRequestIsQueued) {
+  GatedModel model;
+  Collector collector;
+  std::vector<Result> results(4);
+  std::mutex mu;
+  std::vector<std::thread::id> ran_on;
+  {
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ran_on.push_back(std::this_thread::get_id());
+      }
+      return model.Run(x);
+    });
+    std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
+    while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
+    batcher.Submit(Rows(1, 1), collector.Callback(&results[1]));
+    batcher.Submit(Rows(1, 2), collector.Callback(&results[2]));
+    model.Release();
+    first.join();
+    while (results[2].order == 0) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(20ms);  // answered, and well past the 100 us gap
+    batcher.Submit(Rows(1, 3), collector.Callback(&results[3]));
+  }
+  EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2, 1}));
+  ASSERT_EQ(ran_on.size(), 3u);
+  EXPECT_NE(ran_on[2], std::this_thread::get_id());
+  EXPECT_EQ(ran_on[2], ran_on[1]);  // the batch thread
+  EXPECT_EQ(results[3].values, (std::vector<float>{30}));
+  EXPECT_EQ(results[3].order, 4);
+}
+
 TEST(DynamicBatcher, RefusesARequestLargerThanMaxBatchSize) {
   absl::Status status;
   DynamicBatcher batcher(Config(2), [](const std::vector<Tensor>& x) {
