@@ -65,6 +65,22 @@ int64_t WindowCount(const PoolGeometry& g, int64_t oy, int64_t ox) {
 
 bool Parallel(const PoolGeometry& g) { return g.n > 1 && g.n * g.h * g.w * g.c >= (1 << 15); }
 
+// The forward loop: window(out, xb, oy, ox) fills the g.c channels at `out`
+// of output (oy, ox) from image `xb`, for each image of the batch.
+template <typename F>
+void ForEachOutput(const PoolGeometry& g, const float* x, float* y, F window) {
+  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      const float* xb = x + b * g.h * g.w * g.c;
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          window(y + ((b * g.oh + oy) * g.ow + ox) * g.c, xb, oy, ox);
+        }
+      }
+    }
+  });
+}
+
 // The in-bounds input rows [y0, y1) and columns [x0, x1) of output (oy, ox).
 struct Span {
   int64_t y0, y1, x0, x1;
@@ -83,25 +99,17 @@ inline Span WindowSpan(const PoolGeometry& g, int64_t oy, int64_t ox) {
 bool ChannelsVectorize(const PoolGeometry& g) { return g.c % 8 == 0; }
 
 void MaxPoolForwardAvx(const PoolGeometry& g, const float* x, float* y) {
-  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      const float* xb = x + b * g.h * g.w * g.c;
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const Span s = WindowSpan(g, oy, ox);
-          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-          for (int64_t c = 0; c < g.c; c += 8) {
-            __m256 acc = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-            for (int64_t iy = s.y0; iy < s.y1; ++iy) {
-              for (int64_t ix = s.x0; ix < s.x1; ++ix) {
-                // max_ps(a, b) is a > b ? a : b, the scalar loop's rule.
-                acc = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), acc);
-              }
-            }
-            _mm256_storeu_ps(out + c, acc);
-          }
+  ForEachOutput(g, x, y, [&](float* out, const float* xb, int64_t oy, int64_t ox) {
+    const Span s = WindowSpan(g, oy, ox);
+    for (int64_t c = 0; c < g.c; c += 8) {
+      __m256 acc = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+      for (int64_t iy = s.y0; iy < s.y1; ++iy) {
+        for (int64_t ix = s.x0; ix < s.x1; ++ix) {
+          // max_ps(a, b) is a > b ? a : b, the scalar loop's rule.
+          acc = _mm256_max_ps(_mm256_loadu_ps(xb + (iy * g.w + ix) * g.c + c), acc);
         }
       }
+      _mm256_storeu_ps(out + c, acc);
     }
   });
 }
@@ -116,20 +124,12 @@ void MaxPool2DKernel(const KernelContext& ctx) {
     MaxPoolForwardAvx(g, x, y);
     return;
   }
-  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      const float* xb = x + b * g.h * g.w * g.c;
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-          std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
-          ForWindow(g, oy, ox, [&](int64_t cell) {
-            const float* in = xb + cell * g.c;
-            for (int64_t c = 0; c < g.c; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
-          });
-        }
-      }
-    }
+  ForEachOutput(g, x, y, [&](float* out, const float* xb, int64_t oy, int64_t ox) {
+    std::fill(out, out + g.c, -std::numeric_limits<float>::infinity());
+    ForWindow(g, oy, ox, [&](int64_t cell) {
+      const float* in = xb + cell * g.c;
+      for (int64_t c = 0; c < g.c; ++c) out[c] = in[c] > out[c] ? in[c] : out[c];
+    });
   });
 }
 
@@ -267,22 +267,14 @@ void AvgPool2DKernel(const KernelContext& ctx) {
   const PoolGeometry g = MakeGeometry(ctx.node, ctx.inputs[0].shape(), ctx.output.shape());
   const float* x = ctx.inputs[0].data<float>();
   float* y = ctx.output.data<float>();
-  ParallelFor(g.n, Parallel(g), [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      const float* xb = x + b * g.h * g.w * g.c;
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          float* out = y + ((b * g.oh + oy) * g.ow + ox) * g.c;
-          std::fill(out, out + g.c, 0.0f);
-          ForWindow(g, oy, ox, [&](int64_t cell) {
-            const float* in = xb + cell * g.c;
-            for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
-          });
-          const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
-          for (int64_t c = 0; c < g.c; ++c) out[c] *= inv;
-        }
-      }
-    }
+  ForEachOutput(g, x, y, [&](float* out, const float* xb, int64_t oy, int64_t ox) {
+    std::fill(out, out + g.c, 0.0f);
+    ForWindow(g, oy, ox, [&](int64_t cell) {
+      const float* in = xb + cell * g.c;
+      for (int64_t c = 0; c < g.c; ++c) out[c] += in[c];
+    });
+    const float inv = 1.0f / static_cast<float>(std::max<int64_t>(WindowCount(g, oy, ox), 1));
+    for (int64_t c = 0; c < g.c; ++c) out[c] *= inv;
   });
 }
 
