@@ -491,32 +491,55 @@ TEST_F(ModelHostTest, CallsInFlightWhenItStopsAreAnswered) {
   EXPECT_THAT(results, ::testing::Each(std::string("[1][3]")));
 }
 
+// Holds the download of one checkpoint (HostOnly's fetch) until Release().
+struct HeldFetch {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool fetching = false;  // guarded by mu: the held download has started
+  bool release = false;   // guarded by mu
+
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      release = true;
+    }
+    changed.notify_all();
+  }
+};
+
+// Options for a ModelHost on its own (no worker): checkpoint `id` downloads
+// as bytes(id), and the download of `held_id` waits for held.Release().
+ModelHostOptions HostOnly(const TempDir& dir, HeldFetch& held, const std::string& held_id,
+                          std::function<std::string(const std::string&)> bytes) {
+  ModelHostOptions options;
+  options.models_dir = dir.File("models");
+  options.metrics_registry = std::make_shared<prometheus::Registry>();
+  options.fetch = [&held, held_id, bytes](const std::string& id, const std::string& dest) {
+    if (id == held_id) {
+      std::unique_lock<std::mutex> lock(held.mu);
+      held.fetching = true;
+      held.changed.notify_all();
+      held.changed.wait(lock, [&] { return held.release; });
+    }
+    testing::WriteFile(dest, bytes(id));
+    return absl::OkStatus();
+  };
+  options.on_change = [] {};
+  options.log = [](const std::string&) {};
+  return options;
+}
+
 // Operations on different models never wait for each other, those on one
 // model keep their order. Model b's download is held (the fetch hook blocks
 // until released) while a is unhosted and c hosted; b's version 2, asked for
 // meanwhile, runs after version 1 and wins.
 TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
   TempDir dir;
-  std::mutex mu;
-  std::condition_variable changed;
-  bool b_fetching = false;  // guarded by mu
-  bool release_b = false;   // guarded by mu
-  ModelHostOptions options;
-  options.models_dir = dir.File("models");
-  options.metrics_registry = std::make_shared<prometheus::Registry>();
-  options.fetch = [&](const std::string& id, const std::string& dest) {
-    if (id == "ckpt-b1") {
-      std::unique_lock<std::mutex> lock(mu);
-      b_fetching = true;
-      changed.notify_all();
-      changed.wait(lock, [&] { return release_b; });
-    }
-    testing::WriteFile(dest, Archive(id == "ckpt-b2" ? "mlp_sgd.keras" : "mlp_adam.keras"));
-    return absl::OkStatus();
-  };
-  options.on_change = [] {};
-  options.log = [](const std::string&) {};
-  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  HeldFetch held;
+  absl::StatusOr<std::unique_ptr<ModelHost>> started =
+      ModelHost::Start(HostOnly(dir, held, "ckpt-b1", [](const std::string& id) {
+        return Archive(id == "ckpt-b2" ? "mlp_sgd.keras" : "mlp_adam.keras");
+      }));
   ASSERT_TRUE(started.ok()) << started.status();
   ModelHost& host = **started;
   auto request = [](const std::string& name, int64_t version, const std::string& id,
@@ -552,8 +575,8 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
   ASSERT_TRUE(wait_until([&] { return report() == "a:1:READY"; })) << report();
   host.Host(request("b", 1, "ckpt-b1", "mlp_adam.keras"));
   ASSERT_TRUE(wait_until([&] {
-    std::lock_guard<std::mutex> lock(mu);
-    return b_fetching;
+    std::lock_guard<std::mutex> lock(held.mu);
+    return held.fetching;
   }));
   host.Host(request("b", 2, "ckpt-b2", "mlp_sgd.keras"));  // queued behind b's version 1
 
@@ -568,11 +591,10 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
                    .count()
             << " ms\n";
   {
-    std::lock_guard<std::mutex> lock(mu);
-    EXPECT_FALSE(release_b);  // b never moved meanwhile
-    release_b = true;
+    std::lock_guard<std::mutex> lock(held.mu);
+    EXPECT_FALSE(held.release);  // b never moved meanwhile
   }
-  changed.notify_all();
+  held.Release();
   EXPECT_TRUE(wait_until([&] { return report() == "b:2:READY c:1:READY"; })) << report();
   EXPECT_TRUE(fs::exists(dir.File("models/b/2/model.keras")));
   EXPECT_FALSE(fs::exists(dir.File("models/b/1")));
@@ -583,26 +605,11 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
 // meanwhile learns from the registration that it still answers.
 TEST(ModelHostLanesTest, TheServedVersionIsListedWhileANewOneLoads) {
   TempDir dir;
-  std::mutex mu;
-  std::condition_variable changed;
-  bool fetching = false;  // guarded by mu
-  bool release = false;   // guarded by mu
-  ModelHostOptions options;
-  options.models_dir = dir.File("models");
-  options.metrics_registry = std::make_shared<prometheus::Registry>();
-  options.fetch = [&](const std::string& id, const std::string& dest) {
-    if (id == "ckpt-2") {
-      std::unique_lock<std::mutex> lock(mu);
-      fetching = true;
-      changed.notify_all();
-      changed.wait(lock, [&] { return release; });
-    }
-    testing::WriteFile(dest, id == "ckpt-3" ? "garbage" : Archive("mlp_adam.keras"));
-    return absl::OkStatus();
-  };
-  options.on_change = [] {};
-  options.log = [](const std::string&) {};
-  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  HeldFetch held;
+  absl::StatusOr<std::unique_ptr<ModelHost>> started =
+      ModelHost::Start(HostOnly(dir, held, "ckpt-2", [](const std::string& id) {
+        return id == "ckpt-3" ? std::string("garbage") : Archive("mlp_adam.keras");
+      }));
   ASSERT_TRUE(started.ok()) << started.status();
   ModelHost& host = **started;
   auto request = [](int64_t version, const std::string& id, const std::string& bytes) {
@@ -633,16 +640,13 @@ TEST(ModelHostLanesTest, TheServedVersionIsListedWhileANewOneLoads) {
   EXPECT_EQ(wait_until("m:1:READY:ckpt-1"), "m:1:READY:ckpt-1");
   host.Host(request(2, "ckpt-2", adam));
   {
-    std::unique_lock<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(held.mu);
     report();  // lets the download start
-    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return fetching; }));
+    ASSERT_TRUE(
+        held.changed.wait_for(lock, std::chrono::seconds(10), [&] { return held.fetching; }));
   }
   EXPECT_EQ(report(), "m:1:READY:ckpt-1 m:2:LOADING:ckpt-2");
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  changed.notify_all();
+  held.Release();
   EXPECT_EQ(wait_until("m:2:READY:ckpt-2"), "m:2:READY:ckpt-2");
   // A version that FAILS leaves the one before it serving, and listed.
   host.Host(request(3, "ckpt-3", "garbage"));
