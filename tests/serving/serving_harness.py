@@ -1,5 +1,6 @@
 """What the Python serving tests share: numbered checks, a model repository
-filled from the test archives, and a `fornax serve` process on free ports.
+filled from the test archives, a `fornax serve` process on free ports, and
+for the tritonclient tests Keras's predictions and expected client errors.
 
 A test records each check with check(); finish() prints the summary and
 exits non-zero when any failed, so every check runs even after a failure.
@@ -10,6 +11,8 @@ import re
 import shutil
 import subprocess
 import sys
+
+from tritonclient.utils import InferenceServerException
 
 ARCHIVES = os.path.join(os.environ["FORNAX_SOURCE_DIR"], "tests/testdata/archives")
 failures = []
@@ -26,6 +29,32 @@ def finish(what):
         print(f"{len(failures)} check(s) failed")
         sys.exit(1)
     print(f"all {what} checks passed")
+
+
+def expect_error(call, status, pattern, what):
+    """Checks that call() raises the server error `status` (HTTP status or
+    gRPC code name) with a message matching `pattern`."""
+    try:
+        call()
+    except InferenceServerException as e:
+        ok = e.status() == status and re.search(pattern, e.message() or "") is not None
+        check(ok, f"{what}: {e.status()} {e.message()!r}")
+        return
+    check(False, f"{what}: no error")
+
+
+def keras_predict(archive, *xs, names=None):
+    """Keras's predictions, one array per output (`names`: (inputs, outputs))."""
+    # Imported here, after choosing the backend: perf_analyzer_test needs no Keras.
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    import keras
+
+    model = keras.models.load_model(os.path.join(ARCHIVES, archive))
+    if names is None:
+        return [model.predict(xs[0], verbose=0)]
+    inputs, outputs = names
+    out = model.predict(dict(zip(inputs, xs)), verbose=0)
+    return [out[name] for name in outputs]
 
 
 def place(repo, model, version, archive, config=None):

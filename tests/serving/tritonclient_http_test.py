@@ -23,25 +23,12 @@ import subprocess
 import sys
 import tempfile
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tritonclient.http as httpclient  # noqa: E402
-from tritonclient.utils import InferenceServerException  # noqa: E402
+import numpy as np
+import tritonclient.http as httpclient
 
-from serving_harness import ARCHIVES, check, finish, place, serving  # noqa: E402
+from serving_harness import check, expect_error, finish, keras_predict, place, serving
 
 DTYPES = {"float32": "FP32", "int32": "INT32", "bool": "BOOL"}
-
-
-def keras_predict(archive, *xs, names=None):
-    """Keras's predictions, one array per output (`names`: (inputs, outputs))."""
-    model = keras.models.load_model(os.path.join(ARCHIVES, archive))
-    if names is None:
-        return [model.predict(xs[0], verbose=0)]
-    inputs, outputs = names
-    out = model.predict(dict(zip(inputs, xs)), verbose=0)
-    return [out[name] for name in outputs]
 
 
 def infer(client, model, arrays, binary=True, outputs=None, binary_outputs=True, **kwargs):
@@ -58,16 +45,6 @@ def infer(client, model, arrays, binary=True, outputs=None, binary_outputs=True,
         requested = [httpclient.InferRequestedOutput(n, binary_data=binary_outputs)
                      for n in outputs]
     return client.infer(model, inputs, outputs=requested, **kwargs)
-
-
-def expect_error(call, status, pattern, what):
-    try:
-        call()
-    except InferenceServerException as e:
-        ok = e.status() == status and re.search(pattern, e.message() or "") is not None
-        check(ok, f"{what}: {e.status()} {e.message()!r}")
-        return
-    check(False, f"{what}: no error")
 
 
 def raw(url, method, path, body=b"", headers=None):

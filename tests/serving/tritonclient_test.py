@@ -23,35 +23,12 @@ import threading
 import time
 import urllib.request
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tritonclient.grpc as grpcclient  # noqa: E402
-from tritonclient.utils import InferenceServerException  # noqa: E402
+import numpy as np
+import tritonclient.grpc as grpcclient
 
-from serving_harness import ARCHIVES, check, finish, place, serving  # noqa: E402
+from serving_harness import check, expect_error, finish, keras_predict, place, serving
 
 POLL_MS = 200
-
-
-def expect_error(call, code, pattern, what):
-    try:
-        call()
-    except InferenceServerException as e:
-        ok = e.status() == code and re.search(pattern, e.message() or "") is not None
-        check(ok, f"{what}: {e.status()} {e.message()!r}")
-        return
-    check(False, f"{what}: no error")
-
-
-def keras_predict(archive, *xs, names=None):
-    """Keras's predictions, one array per output (`names`: dict inputs/outputs)."""
-    model = keras.models.load_model(os.path.join(ARCHIVES, archive))
-    if names is None:
-        return [model.predict(xs[0], verbose=0)]
-    inputs, outputs = names
-    out = model.predict(dict(zip(inputs, xs)), verbose=0)
-    return [out[name] for name in outputs]
 
 
 def infer(client, model, arrays, outputs=None):
