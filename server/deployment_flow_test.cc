@@ -138,6 +138,14 @@ struct Fixture {
     w->OpenLease();
     return w;
   }
+  // Deploys job_id as "mlp" on `w`, which hosts it and reports it READY.
+  void DeployReadyOn(FakeWorker& w) {
+    v1::Deployment d;
+    ASSERT_TRUE(Deploy(cluster, job_id, "mlp", &d).ok());
+    ASSERT_TRUE(w.Next().has_host());
+    w.Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(WaitFor([&] { return Get(cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  }
 
   TestCluster cluster;
   FakeWorker trainer{&cluster.workers(), "trainer"};
@@ -308,15 +316,11 @@ TEST(DeploymentFlow, LostWorkerWithNoOtherHostLeavesItPendingWithTheReason) {
 TEST(DeploymentFlow, ALeavingWorkersDeploymentsMoveAtOnceOrWaitWithTheReason) {
   Fixture f;  // lease timeout 10 s: only Leave can move it in time
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
-  v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-  ASSERT_TRUE(w1->Next().has_host());
-  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
 
   auto w2 = f.Host("w-2", "127.0.0.1:9002");
   ASSERT_TRUE(w1->Leave().ok());
-  d = Get(f.cluster, "mlp");  // moved within the Leave call
+  v1::Deployment d = Get(f.cluster, "mlp");  // moved within the Leave call
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
   EXPECT_EQ(d.worker_id(), "w-2");
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9002");
@@ -362,11 +366,7 @@ TEST(DeploymentFlow, ALeftWorkersReplicaIsForgottenAtItsLeaseTimeout) {
 TEST(DeploymentFlow, ALeftWorkerThatRegistersAgainNoLongerAnswers) {
   Fixture f;
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
-  v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-  ASSERT_TRUE(w1->Next().has_host());
-  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").has_serving(); }));
+  ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
   auto w2 = f.Host("w-2", "127.0.0.1:9002");
   ASSERT_TRUE(w1->Leave().ok());
   w1->CloseLease();
@@ -380,11 +380,7 @@ TEST(DeploymentFlow, ALeftWorkerThatRegistersAgainNoLongerAnswers) {
 TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   Fixture f;
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
-  v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-  ASSERT_TRUE(w1->Next().has_host());
-  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+  ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
 
   // It restarts on a new port with an empty repository but an old model.
   w1->CloseLease();
@@ -398,7 +394,7 @@ TEST(DeploymentFlow, RegisterHostsAgainWhatTheWorkerLostAndUnhostsStrangers) {
   ASSERT_TRUE(second.has_host());
   EXPECT_EQ(second.host().name(), "mlp");
   EXPECT_EQ(second.host().version(), 1);
-  d = Get(f.cluster, "mlp");
+  v1::Deployment d = Get(f.cluster, "mlp");
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_LOADING);
   EXPECT_EQ(d.endpoint(), "127.0.0.1:9011");
   EXPECT_EQ(Serving(d), "");  // it no longer has it
@@ -448,19 +444,14 @@ TEST(DeploymentFlow, UndeployUnhostsAndForgets) {
 
 TEST(DeploymentFlow, SurvivesACoordinatorRestart) {
   Fixture f;
-  v1::Deployment d;
   {
     auto w1 = f.Host("w-1", "127.0.0.1:9001");
-    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-    ASSERT_TRUE(w1->Next().has_host());
-    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-    ASSERT_TRUE(
-        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
     w1->CloseLease();
     f.trainer.CloseLease();
   }
   f.cluster.Restart();
-  d = Get(f.cluster, "mlp");
+  v1::Deployment d = Get(f.cluster, "mlp");
   EXPECT_EQ(d.state(), v1::DEPLOYMENT_STATE_READY);
   EXPECT_EQ(d.version(), 1);
   EXPECT_EQ(d.worker_id(), "w-1");
@@ -486,12 +477,8 @@ TEST(DeploymentFlow, ARestartMidRedeployKeepsTheVersionTheWorkerStillServes) {
   const std::string job2 = TrainedJob(f.cluster, f.trainer, "model v2 bytes");
   {
     auto w1 = f.Host("w-1", "127.0.0.1:9001");
+    ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
     v1::Deployment d;
-    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-    ASSERT_TRUE(w1->Next().has_host());
-    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-    ASSERT_TRUE(
-        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
     ASSERT_TRUE(Deploy(f.cluster, job2, "mlp", &d).ok());
     ASSERT_EQ(w1->Next().host().version(), 2);
     w1->CloseLease();
@@ -524,12 +511,7 @@ TEST(DeploymentFlow, AfterARestartItsWorkerGetsALeaseTimeoutToComeBack) {
   Fixture f(/*lease_timeout_ms=*/1000);
   {
     auto w1 = f.Host("w-1", "127.0.0.1:9001");
-    v1::Deployment d;
-    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-    ASSERT_TRUE(w1->Next().has_host());
-    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-    ASSERT_TRUE(
-        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    ASSERT_NO_FATAL_FAILURE(f.DeployReadyOn(*w1));
     w1->CloseLease();
     f.trainer.CloseLease();
   }
