@@ -115,6 +115,27 @@ class DeployTest : public ServiceTest {
     return log;
   }
 
+  // What the redeploy tests start from: a coordinator on `port` (0: any free
+  // one; lease timeout 10 s), worker w1 serving job1 as "big", and job2
+  // trained for the redeploy. Both are 20 MB models (hidden=2048).
+  struct BigDeployment {
+    std::unique_ptr<Daemon> coordinator;
+    std::unique_ptr<Daemon> w1;
+    std::string address, job2;
+  };
+  void DeployBig(int port, BigDeployment& big) {
+    big.coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
+    ASSERT_NE(big.coordinator, nullptr);
+    big.address = big.coordinator->grpc_address();
+    big.w1 = StartWorker("w1", *big.coordinator);
+    ASSERT_NE(big.w1, nullptr);
+    const std::string job1 = TrainJob(big.address, 1, /*hidden=*/2048);
+    big.job2 = TrainJob(big.address, 2, /*hidden=*/2048);
+    ASSERT_FALSE(job1.empty() || big.job2.empty());
+    CliResult deploy = RunCli(big.address, {"deploy", job1, "--name", "big"});
+    ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  }
+
   v1::Deployment GetDeployment(const std::string& address, const std::string& name) {
     auto stub =
         v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -361,17 +382,10 @@ class PredictHammer {
 // failed here; before the stopping worker waited for the switch, it exited
 // first and predictions waited up to 461 ms for it.
 TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
-  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/0);  // 10 s
-  ASSERT_NE(coordinator, nullptr);
-  const std::string address = coordinator->grpc_address();
-  std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
-  ASSERT_NE(w1, nullptr);
-  const std::string job1 = TrainJob(address, 1, /*hidden=*/2048);
-  const std::string job2 = TrainJob(address, 2, /*hidden=*/2048);
-  ASSERT_FALSE(job1.empty() || job2.empty());
-  CliResult deploy = RunCli(address, {"deploy", job1, "--name", "big"});
-  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
-  std::unique_ptr<Daemon> w2 = StartWorker("w2", *coordinator);
+  BigDeployment big;
+  ASSERT_NO_FATAL_FAILURE(DeployBig(/*port=*/0, big));
+  const std::string& address = big.address;
+  std::unique_ptr<Daemon> w2 = StartWorker("w2", *big.coordinator);
   ASSERT_NE(w2, nullptr);
   const std::string x = WriteInput();
 
@@ -383,7 +397,7 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
   };
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const auto redeployed = PredictHammer::Clock::now();
-  deploy = RunCli(address, {"deploy", job2, "--name", "big"});
+  CliResult deploy = RunCli(address, {"deploy", big.job2, "--name", "big"});
   ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
   ASSERT_THAT(deploy.out, HasSubstr("version 2 READY on worker w1"));
   const auto redeploy_ready = PredictHammer::Clock::now();
@@ -395,7 +409,7 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const auto stopped = PredictHammer::Clock::now();
-  w1->Signal(SIGTERM);
+  big.w1->Signal(SIGTERM);
   v1::Deployment d;
   while (PredictHammer::Clock::now() - stopped < std::chrono::seconds(9)) {
     d = GetDeployment(address, "big");
@@ -403,7 +417,7 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   const auto switched = PredictHammer::Clock::now();
-  absl::StatusOr<int> exit = w1->Wait(absl::Seconds(10));
+  absl::StatusOr<int> exit = big.w1->Wait(absl::Seconds(10));
   ASSERT_TRUE(exit.ok()) << exit.status();
   const auto exited = PredictHammer::Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -446,25 +460,18 @@ TEST_F(DeployTest, NoPredictionFailsThroughARedeployOrAGracefulMove) {
 // predictions waited for version 2.
 TEST_F(DeployTest, ACoordinatorRestartMidRedeployKeepsTheOldVersionAnswering) {
   const int port = FreePort();
-  std::unique_ptr<Daemon> coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
-  ASSERT_NE(coordinator, nullptr);
-  const std::string address = coordinator->grpc_address();
-  std::unique_ptr<Daemon> w1 = StartWorker("w1", *coordinator);
-  ASSERT_NE(w1, nullptr);
-  const std::string job1 = TrainJob(address, 1, /*hidden=*/2048);
-  const std::string job2 = TrainJob(address, 2, /*hidden=*/2048);
-  ASSERT_FALSE(job1.empty() || job2.empty());
-  CliResult deploy = RunCli(address, {"deploy", job1, "--name", "big"});
-  ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
+  BigDeployment big;
+  ASSERT_NO_FATAL_FAILURE(DeployBig(port, big));
+  const std::string& address = big.address;
 
-  w1->Signal(SIGSTOP);
+  big.w1->Signal(SIGSTOP);
   {
     auto stub =
         v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::DeployRequest request;
-    request.set_job_id(job2);
+    request.set_job_id(big.job2);
     request.set_name("big");
     v1::Deployment d;
     grpc::Status status = stub->Deploy(&context, request, &d);
@@ -473,11 +480,11 @@ TEST_F(DeployTest, ACoordinatorRestartMidRedeployKeepsTheOldVersionAnswering) {
     ASSERT_EQ(d.serving().version(), 1);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // HostModel written to w1
-  coordinator->Kill();
-  w1->Signal(SIGCONT);
+  big.coordinator->Kill();
+  big.w1->Signal(SIGCONT);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // w1 is fetching version 2
-  coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
-  ASSERT_NE(coordinator, nullptr);
+  big.coordinator = StartCoordinator(port, /*lease_timeout_ms=*/0);
+  ASSERT_NE(big.coordinator, nullptr);
 
   const std::string x = WriteInput();
   PredictHammer hammer(2, [&] {
