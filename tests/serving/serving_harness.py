@@ -69,6 +69,20 @@ def place(repo, model, version, archive, config=None):
             f.write(config)
 
 
+def place_test_models(repo):
+    """The tritonclient tests' repository: mlp (batches of up to 8, 4
+    preferred), cnn, two_io, embedding, and `broken`, not a Keras archive."""
+    place(repo, "mlp", 1, "mlp_sgd.keras",
+          '{"max_batch_size": 8, "dynamic_batching": '
+          '{"preferred_batch_size": [4], "max_queue_delay_microseconds": 500}}')
+    place(repo, "cnn", 1, "cnn_bn.keras")
+    place(repo, "two_io", 1, "masked_two_io.keras")
+    place(repo, "embedding", 1, "embedding.keras")
+    os.makedirs(os.path.join(repo, "broken", "1"))
+    with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
+        f.write(b"PK\x03\x04 this is not a keras archive")
+
+
 @contextlib.contextmanager
 def serving(fornax, repo, *flags):
     """Runs `fornax serve` on `repo`; yields (grpc address, metrics address,

@@ -16,7 +16,6 @@ Usage: tritonclient_http_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
 import http.client
 import json
-import os
 import re
 import socket
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 import numpy as np
 import tritonclient.http as httpclient
 
-from serving_harness import check, expect_error, finish, keras_predict, place, serving
+from serving_harness import check, expect_error, finish, keras_predict, place_test_models, serving
 
 DTYPES = {"float32": "FP32", "int32": "INT32", "bool": "BOOL"}
 
@@ -296,15 +295,7 @@ def main():
     fornax = sys.argv[1]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as repo:
-        place(repo, "mlp", 1, "mlp_sgd.keras",
-              '{"max_batch_size": 8, "dynamic_batching": '
-              '{"preferred_batch_size": [4], "max_queue_delay_microseconds": 500}}')
-        place(repo, "cnn", 1, "cnn_bn.keras")
-        place(repo, "two_io", 1, "masked_two_io.keras")
-        place(repo, "embedding", 1, "embedding.keras")
-        os.makedirs(os.path.join(repo, "broken", "1"))
-        with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
-            f.write(b"PK\x03\x04 this is not a keras archive")
+        place_test_models(repo)
         test_serve_flags(fornax, repo)
         with serving(fornax, repo) as (_, _, url):
             client = httpclient.InferenceServerClient(url)

@@ -26,7 +26,8 @@ import urllib.request
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from serving_harness import check, expect_error, finish, keras_predict, place, serving
+from serving_harness import (check, expect_error, finish, keras_predict, place, place_test_models,
+                             serving)
 
 POLL_MS = 200
 
@@ -309,16 +310,7 @@ def main():
     test_serve_flags(fornax)
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as repo:
-        place(repo, "mlp", 1, "mlp_sgd.keras")
-        with open(os.path.join(repo, "mlp", "config.json"), "w") as f:
-            f.write('{"max_batch_size": 8, "dynamic_batching": '
-                    '{"preferred_batch_size": [4], "max_queue_delay_microseconds": 500}}')
-        place(repo, "cnn", 1, "cnn_bn.keras")
-        place(repo, "two_io", 1, "masked_two_io.keras")
-        place(repo, "embedding", 1, "embedding.keras")
-        os.makedirs(os.path.join(repo, "broken", "1"))
-        with open(os.path.join(repo, "broken", "1", "model.keras"), "wb") as f:
-            f.write(b"PK\x03\x04 this is not a keras archive")
+        place_test_models(repo)
         with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, metrics_url, _):
             client = grpcclient.InferenceServerClient(url)
             test_basics(client, rng)
