@@ -3,6 +3,7 @@
 #include "engine/archive/keras_archive.h"
 
 #include <zip.h>
+#include <zlib.h>
 
 #include <ctime>
 #include <map>
@@ -86,6 +87,24 @@ nlohmann::json BuildConfig(const Model& model) {
     shape.push_back(dim == kBatch ? nlohmann::json(nullptr) : nlohmann::json(dim));
   }
   return {{"input_shape", shape}};
+}
+
+// Moves every binary value in `state` (a tensor's bytes, callback_state.h) to
+// the end of `tensors`, leaving its kFornaxTensorsMember reference in place.
+void MoveBytesOut(nlohmann::json& state, std::string& tensors) {
+  if (state.is_binary()) {
+    const nlohmann::json::binary_t& bytes = state.get_binary();
+    nlohmann::json reference = {{"member", kFornaxTensorsMember},
+                                {"offset", tensors.size()},
+                                {"size", bytes.size()},
+                                {"crc32", crc32_z(0, bytes.data(), bytes.size())}};
+    tensors.append(bytes.begin(), bytes.end());
+    state = std::move(reference);
+    return;
+  }
+  if (state.is_structured()) {
+    for (nlohmann::json& item : state) MoveBytesOut(item, tensors);
+  }
 }
 
 std::string MetadataJson(const nlohmann::json& fornax_state) {
@@ -199,9 +218,15 @@ absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer,
                               const nlohmann::json& fornax_state) {
   FORNAX_ASSIGN_OR_RETURN(nlohmann::json config, KerasArchiveConfig(trainer));
   FORNAX_ASSIGN_OR_RETURN(std::string weights, WeightsH5(trainer));
-  return WriteZip(path, {{"metadata.json", MetadataJson(fornax_state)},
-                         {"config.json", config.dump()},
-                         {"model.weights.h5", std::move(weights)}});
+  nlohmann::json state = fornax_state;
+  std::string tensors;
+  MoveBytesOut(state, tensors);
+  std::vector<std::pair<std::string, std::string>> members = {
+      {"metadata.json", MetadataJson(state)},
+      {"config.json", config.dump()},
+      {"model.weights.h5", std::move(weights)}};
+  if (!tensors.empty()) members.emplace_back(kFornaxTensorsMember, std::move(tensors));
+  return WriteZip(path, members);
 }
 
 }  // namespace fornax

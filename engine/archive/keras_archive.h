@@ -27,12 +27,24 @@
 
 namespace fornax {
 
+// The member that holds the bytes of the tensors in metadata.json's "fornax"
+// entry (callback_state.h), one after the other. Each tensor's "bytes" in
+// metadata.json is then {"member": "fornax/tensors.bin", "offset": <in the
+// member>, "size": <bytes>, "crc32": <zlib's crc32 of them>}. Binary, not
+// hex text in metadata.json, which doubled them (EarlyStopping's best
+// weights: a Fashion-MNIST MLP checkpoint 4.73 MB instead of 2.85). Keras 3
+// loads an archive with an extra member with no warning; having over three
+// members, it extracts the archive to a temporary directory for assets
+// (saving_lib's DiskIOStore), which finds none.
+inline constexpr char kFornaxTensorsMember[] = "fornax/tensors.bin";
+
 // Writes `trainer`'s model, compile config, weights and optimizer state to
 // `path` (replaced if it exists; libzip writes a temporary file and renames
 // it, so a failed save leaves no half-written archive). A non-null
 // `fornax_state` (Fornax's own training state, e.g. where in an epoch a
-// checkpoint was taken) goes into metadata.json under "fornax": Keras never
-// reads metadata.json, so the archive stays an ordinary Keras 3 archive.
+// checkpoint was taken) goes into metadata.json under "fornax", its binary
+// values into kFornaxTensorsMember (written only when there are some): Keras
+// never reads either, so the archive stays an ordinary Keras 3 archive.
 absl::Status SaveKerasArchive(const std::string& path, Trainer& trainer,
                               const nlohmann::json& fornax_state = nullptr);
 
@@ -50,8 +62,11 @@ struct KerasArchive {
   nlohmann::json config;
   std::unique_ptr<H5Reader> weights;
   bool legacy_h5 = false;  // weights in the legacy layout (model_weights/...)
-  // metadata.json's "fornax" entry (SaveKerasArchive); null when absent, or
-  // when metadata.json is missing or malformed (Keras ignores it too).
+  // metadata.json's "fornax" entry (SaveKerasArchive) with the tensors' bytes
+  // back from kFornaxTensorsMember as binary values; null when absent, or
+  // when metadata.json is missing or malformed (Keras ignores it too). A
+  // tensor whose bytes are missing, out of the member's range or not matching
+  // their crc32 is an error naming the archive, the member and the field.
   nlohmann::json fornax_state;
 };
 absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path);

@@ -1,6 +1,7 @@
 // ReadKerasArchive / LoadKerasArchive: libzip to read the members into
 // memory (nothing is ever extracted to disk), H5Reader for the weights.
 #include <zip.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <fstream>
@@ -63,6 +64,63 @@ absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,
                                                    read, " of ", stat.size, " bytes)"));
   }
   return data;
+}
+
+// Puts the bytes of each kFornaxTensorsMember reference in `state` (what
+// SaveKerasArchive's MoveBytesOut left) back as a binary value, from
+// `tensors`, the member's contents (empty when the archive has none).
+// `field` is where `state` is in metadata.json, for errors; `depth` its
+// nesting, bounded so that a hostile archive cannot exhaust the stack.
+absl::Status MoveBytesIn(nlohmann::json& state, const std::string& tensors,
+                         const std::string& archive, const std::string& field, int depth) {
+  constexpr int kMaxDepth = 64;
+  if (depth > kMaxDepth && state.is_structured()) {
+    return absl::InvalidArgumentError(absl::StrCat(archive, ": metadata.json: ", field,
+                                                   ": nested deeper than ", kMaxDepth, " levels"));
+  }
+  if (state.is_array()) {
+    for (size_t i = 0; i < state.size(); ++i) {
+      FORNAX_RETURN_IF_ERROR(
+          MoveBytesIn(state[i], tensors, archive, absl::StrCat(field, "[", i, "]"), depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  if (!state.is_object()) return absl::OkStatus();
+  const auto member = state.find("member");
+  if (member == state.end() || *member != kFornaxTensorsMember) {
+    for (auto& [key, item] : state.items()) {
+      FORNAX_RETURN_IF_ERROR(
+          MoveBytesIn(item, tensors, archive, absl::StrCat(field, ".", key), depth + 1));
+    }
+    return absl::OkStatus();
+  }
+  auto count = [&](const char* key) -> std::optional<uint64_t> {
+    if (!state.contains(key) || !state[key].is_number_unsigned()) return std::nullopt;
+    return state[key].get<uint64_t>();
+  };
+  const std::optional<uint64_t> offset = count("offset"), size = count("size"),
+                                crc = count("crc32");
+  if (!offset || !size || !crc) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(archive, ": metadata.json: ", field,
+                     R"(: expected {"member", "offset", "size", "crc32"} with integers >= 0)"));
+  }
+  if (*offset > tensors.size() || *size > tensors.size() - *offset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(archive, ": member '", kFornaxTensorsMember, "' has ", tensors.size(),
+                     " bytes, ", "but metadata.json's ", field, " needs bytes [", *offset, ", ",
+                     *offset + *size, ") (a missing or truncated member)"));
+  }
+  const auto* bytes = reinterpret_cast<const uint8_t*>(tensors.data()) + *offset;
+  const uint64_t actual = crc32_z(0, bytes, *size);
+  if (actual != *crc) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(archive, ": member '", kFornaxTensorsMember, "': bytes [", *offset, ", ",
+                     *offset + *size, ") for metadata.json's ", field, " have crc32 ", actual,
+                     ", expected ", *crc, " (a corrupt member)"));
+  }
+  state = nlohmann::json::binary({bytes, bytes + *size});
+  return absl::OkStatus();
 }
 
 absl::Status LoadGroup(const H5Reader& h5, const std::string& path, const std::string& group,
@@ -148,6 +206,11 @@ absl::StatusOr<KerasArchive> ReadKerasArchive(const std::string& path) {
           nlohmann::json::parse(*metadata, nullptr, /*allow_exceptions=*/false);
       if (parsed.is_object()) archive.fornax_state = parsed.value("fornax", nlohmann::json());
     }
+    std::string tensors;
+    if (zip_name_locate(zip, kFornaxTensorsMember, 0) >= 0) {
+      FORNAX_ASSIGN_OR_RETURN(tensors, ReadMember(zip, path, kFornaxTensorsMember));
+    }
+    FORNAX_RETURN_IF_ERROR(MoveBytesIn(archive.fornax_state, tensors, path, "fornax", 0));
     FORNAX_ASSIGN_OR_RETURN(std::string weights, ReadMember(zip, path, "model.weights.h5"));
     FORNAX_ASSIGN_OR_RETURN(archive.weights,
                             H5Reader::Open(std::move(weights), path + ": model.weights.h5"));

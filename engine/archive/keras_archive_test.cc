@@ -11,11 +11,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/archive/keras_layout.h"
+#include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/optimizers/optimizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -251,6 +253,125 @@ TEST(KerasArchiveReaderTest, TruncatedWeightsAndVariableCountMismatch) {
   EXPECT_THAT(message, testing::HasSubstr("layers/dense/vars"));
   EXPECT_THAT(message, testing::HasSubstr("expected 1 variables"));
   EXPECT_THAT(message, testing::HasSubstr("the file has 2"));
+  std::filesystem::remove(good);
+  std::filesystem::remove(bad);
+}
+
+// A Fornax state whose tensors (bytes: NaN and -0 among them) go to
+// fornax/tensors.bin, the way a job's checkpoint holds EarlyStopping's best
+// weights and an epoch's metrics.
+json TensorState() {
+  const Tensor kernel = Tensor::FromFloats(
+      Shape{2, 3},
+      std::vector<float>{1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN(), 4, 5, 6});
+  return {{"metrics", {{"m/total", TensorStateJson(Tensor::Scalar(0.1f))}}},
+          {"callbacks",
+           json::array(
+               {{{"class_name", "EarlyStopping"},
+                 {"state",
+                  {{"best", "3fb999999999999a"},
+                   {"best_weights", json::array({TensorStateJson(kernel),
+                                                 TensorStateJson(Tensor::Scalar(7.0f))})}}}}})}};
+}
+
+TEST(KerasArchiveReaderTest, FornaxStateTensorsRoundTripThroughTheirMember) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  const std::string path = TempPath("fornax_tensors.keras");
+  ASSERT_TRUE(SaveKerasArchive(path, *trainer, TensorState()).ok());
+  // 24 + 4 + 4 bytes, in metadata.json's order (keys sorted: callbacks first).
+  EXPECT_EQ(ReadMember(path, kFornaxTensorsMember).size(), 32u);
+  const json metadata = json::parse(ReadMember(path, "metadata.json"));
+  const json& reference = metadata["fornax"]["callbacks"][0]["state"]["best_weights"][0]["bytes"];
+  EXPECT_EQ(reference["member"], kFornaxTensorsMember);
+  EXPECT_EQ(reference["offset"], 0);
+  EXPECT_EQ(reference["size"], 24);
+  EXPECT_EQ(metadata["fornax"]["callbacks"][0]["state"]["best_weights"][0]["shape"],
+            json::array({2, 3}));
+
+  absl::StatusOr<KerasArchive> archive = ReadKerasArchive(path);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  EXPECT_EQ(archive->fornax_state, TensorState());  // binary values compare bytewise
+  // No tensors, no member: the archive is the three members Keras writes.
+  ASSERT_TRUE(SaveKerasArchive(path, *trainer, {{"callbacks", json::array()}}).ok());
+  int error = 0;
+  zip_t* zip = zip_open(path.c_str(), ZIP_RDONLY, &error);
+  ASSERT_NE(zip, nullptr);
+  EXPECT_EQ(zip_get_num_entries(zip, 0), 3);
+  zip_discard(zip);
+  std::filesystem::remove(path);
+}
+
+std::string ReadError(const std::string& path) {
+  absl::StatusOr<KerasArchive> archive = ReadKerasArchive(path);
+  return archive.ok() ? "ok" : std::string(archive.status().message());
+}
+
+TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
+  std::unique_ptr<Trainer> trainer = MlpTrainer("adam");
+  ASSERT_NE(trainer, nullptr);
+  const std::string good = TempPath("fornax_tensors_good.keras");
+  ASSERT_TRUE(SaveKerasArchive(good, *trainer, TensorState()).ok());
+  const std::string metadata = ReadMember(good, "metadata.json");
+  const std::string config = ReadMember(good, "config.json");
+  const std::string weights = ReadMember(good, "model.weights.h5");
+  const std::string tensors = ReadMember(good, kFornaxTensorsMember);
+  const std::string bad = TempPath("fornax_tensors_bad.keras");
+  const std::string kernel = "fornax.callbacks[0].state.best_weights[0].bytes";
+
+  WriteZip(bad, {{"metadata.json", metadata},
+                 {"config.json", config},
+                 {"model.weights.h5", weights},
+                 {kFornaxTensorsMember, tensors.substr(0, 20)}});
+  std::string message = ReadError(bad);
+  EXPECT_THAT(message, testing::StartsWith(bad + ": member 'fornax/tensors.bin' has 20 bytes"));
+  EXPECT_THAT(message, testing::HasSubstr(kernel + " needs bytes [0, 24)"));
+
+  WriteZip(bad,
+           {{"metadata.json", metadata}, {"config.json", config}, {"model.weights.h5", weights}});
+  EXPECT_THAT(ReadError(bad), testing::HasSubstr("'fornax/tensors.bin' has 0 bytes"));
+
+  std::string flipped = tensors;
+  flipped[9] ^= 1;
+  WriteZip(bad, {{"metadata.json", metadata},
+                 {"config.json", config},
+                 {"model.weights.h5", weights},
+                 {kFornaxTensorsMember, flipped}});
+  message = ReadError(bad);
+  EXPECT_THAT(message, testing::StartsWith(bad + ": member 'fornax/tensors.bin': bytes [0, 24)"));
+  EXPECT_THAT(message, testing::HasSubstr(kernel + " have crc32 "));
+
+  json broken = json::parse(metadata);
+  broken["fornax"]["callbacks"][0]["state"]["best_weights"][0]["bytes"]["size"] = -1;
+  WriteZip(bad, {{"metadata.json", broken.dump()},
+                 {"config.json", config},
+                 {"model.weights.h5", weights},
+                 {kFornaxTensorsMember, tensors}});
+  EXPECT_THAT(ReadError(bad), testing::HasSubstr(bad + ": metadata.json: " + kernel +
+                                                 R"(: expected {"member", "offset", "size")"));
+
+  json deep = json::array();
+  for (int i = 0; i < 100; ++i) deep = json::array({deep});
+  broken = json::parse(metadata);
+  broken["fornax"]["deep"] = deep;
+  WriteZip(bad, {{"metadata.json", broken.dump()},
+                 {"config.json", config},
+                 {"model.weights.h5", weights},
+                 {kFornaxTensorsMember, tensors}});
+  EXPECT_THAT(ReadError(bad), testing::HasSubstr("metadata.json: fornax.deep[0][0]"));
+  EXPECT_THAT(ReadError(bad), testing::HasSubstr(": nested deeper than 64 levels"));
+
+  // A byte changed in the file itself (libzip reads it without complaint).
+  std::ifstream in(good, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = file.rfind(tensors);
+  ASSERT_NE(at, std::string::npos);
+  file[at + 9] ^= 1;
+  std::ofstream(bad, std::ios::binary) << file;
+  EXPECT_THAT(ReadError(bad),
+              testing::StartsWith(
+                  bad + ": member 'fornax/tensors.bin': bytes [0, 24) for metadata.json's " +
+                  kernel + " have crc32 "));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }

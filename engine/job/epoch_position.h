@@ -5,7 +5,7 @@
 // metadata.json under "fornax" (SaveKerasArchive's fornax_state):
 //
 //   {"epoch": 1, "step": 4, "steps_per_epoch": 8,
-//    "metrics": {"metrics/loss/total": {"dtype": "float32", "shape": [], "hex": "9a99993f"}, ...},
+//    "metrics": {"metrics/loss/total": {"dtype": "float32", "shape": [], "bytes": ...}, ...},
 //    "callbacks": [{"class_name": "EarlyStopping", "state": {"wait": 2, "best": "3fd3...", ...}},
 //                  {"class_name": "TerminateOnNaN", "state": null}],
 //    "stop_training": false}
@@ -16,10 +16,11 @@
 // callback (fit.callbacks, in order) with its State(), stop_training whether
 // a callback had stopped training (EarlyStopping, at that epoch's end).
 // Values are in callback_state.h's exact forms, so every one (NaN too) comes
-// back bit-exact. The sample order needs nothing more: it is keyed by (job
-// seed, epoch), dropout by the optimizer iteration, which the archive holds,
-// and so is a learning rate ReduceLROnPlateau set (the optimizer's
-// learning_rate variable).
+// back bit-exact; in the archive a tensor's "bytes" refers to its place in
+// the member fornax/tensors.bin (keras_archive.h). The sample order needs
+// nothing more: it is keyed by (job seed, epoch), dropout by the optimizer
+// iteration, which the archive holds, and so is a learning rate
+// ReduceLROnPlateau set (the optimizer's learning_rate variable).
 //
 // Why the archive and not the coordinator's checkpoint record: the state
 // belongs to the weights it was taken with and travels with them (to the

@@ -24,9 +24,10 @@ TEST(EpochPositionTest, RoundTripsStepAndMetricBitsNaNIncluded) {
   const nlohmann::json json = EpochPositionJson(3, 5, 8, store, callbacks, true);
   EXPECT_FALSE(json["metrics"].contains("dense/kernel"));
 
-  // Through text, as metadata.json holds it.
-  absl::StatusOr<std::optional<EpochPosition>> position =
-      ParseEpochPosition(nlohmann::json::parse(json.dump()), "a.keras");
+  // Tensors are binary values (the archive stores them as such:
+  // KerasArchiveReaderTest.FornaxStateTensorsRoundTripThroughTheirMember).
+  EXPECT_TRUE(json["metrics"]["metrics/loss/total"]["bytes"].is_binary());
+  absl::StatusOr<std::optional<EpochPosition>> position = ParseEpochPosition(json, "a.keras");
   ASSERT_TRUE(position.ok()) << position.status();
   ASSERT_TRUE(position->has_value());
   EXPECT_EQ((*position)->epoch, 3);
@@ -56,6 +57,18 @@ TEST(EpochPositionTest, EpochEndHasNoMetricsAndOlderStateReadsAsNoCallbacks) {
   ASSERT_TRUE(position->has_value());
   EXPECT_TRUE((*position)->callbacks.empty());
   EXPECT_FALSE((*position)->stop_training);
+
+  // Its metrics as hex text, as archives kept them before fornax/tensors.bin.
+  position = ParseEpochPosition(
+      {{"epoch", 1},
+       {"step", 2},
+       {"steps_per_epoch", 8},
+       {"metrics",
+        {{"m/total",
+          {{"dtype", "float32"}, {"shape", nlohmann::json::array()}, {"hex", "cdcccc3d"}}}}}},
+      "a.keras");
+  ASSERT_TRUE(position.ok()) << position.status();
+  EXPECT_TRUE((*position)->progress.metrics.at("m/total").BitwiseEquals(Tensor::Scalar(0.1f)));
 }
 
 TEST(EpochPositionTest, NullIsNoPosition) {

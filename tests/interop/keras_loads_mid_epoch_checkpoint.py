@@ -5,11 +5,13 @@ Usage: keras_loads_mid_epoch_checkpoint.py FORNAX_WORKER_BIN
 Runs `fornax-worker run-job --checkpoint-every-steps 3` on 512 Fashion-MNIST
 samples (batch 64: 8 steps per epoch) for 2 epochs, with EarlyStopping
 (restore_best_weights) and ReduceLROnPlateau, and checks that:
-  - the checkpoint at step 4 of epoch 2 (ckpt-e1-s12.keras) is still the
-    three members Keras writes, with metadata.json's "fornax" entry saying
-    epoch 1, step 4 of 8, the epoch's metric variables, and both callbacks'
-    state: EarlyStopping's best weights are those of epoch 1's end, bit for
-    bit (the weights of the epoch checkpoint ckpt-e1-s8.keras);
+  - the checkpoint at step 4 of epoch 2 (ckpt-e1-s12.keras) is the three
+    members Keras writes and fornax/tensors.bin, with metadata.json's
+    "fornax" entry saying epoch 1, step 4 of 8, the epoch's metric variables,
+    and both callbacks' state: EarlyStopping's best weights, read from
+    fornax/tensors.bin at the offset and size metadata.json gives (and
+    matching its crc32), are those of epoch 1's end, bit for bit (the weights
+    of the epoch checkpoint ckpt-e1-s8.keras);
   - the epoch checkpoint has a "fornax" entry at step 0 with no metrics;
   - keras.models.load_model opens both with no warning; the mid-epoch one
     has optimizer.iterations 12 and the archive's weights, and model.fit
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import warnings
 import zipfile
+import zlib
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -68,12 +71,27 @@ def fail(message):
     sys.exit(f"FAIL: {message}")
 
 
+TENSORS = "fornax/tensors.bin"
+
+
 def metadata(path):
     with zipfile.ZipFile(path) as z:
         names = z.namelist()
-        if names != ["metadata.json", "config.json", "model.weights.h5"]:
+        if names != ["metadata.json", "config.json", "model.weights.h5", TENSORS]:
             fail(f"{path}: members {names}")
         return json.loads(z.read("metadata.json"))
+
+
+def tensor(path, entry):
+    """A tensor of the fornax entry, from its bytes in fornax/tensors.bin."""
+    ref = entry["bytes"]
+    if ref["member"] != TENSORS:
+        fail(f"{path}: tensor bytes in {ref['member']}")
+    with zipfile.ZipFile(path) as z:
+        data = z.read(TENSORS)[ref["offset"]:ref["offset"] + ref["size"]]
+    if len(data) != ref["size"] or zlib.crc32(data) != ref["crc32"]:
+        fail(f"{path}: {TENSORS} bytes {ref} do not match their size or crc32")
+    return np.frombuffer(data, dtype=entry["dtype"]).reshape(entry["shape"])
 
 
 def main():
@@ -134,9 +152,8 @@ def main():
             z.extract("model.weights.h5", tmp)
             with h5py.File(os.path.join(tmp, "model.weights.h5")) as h5:
                 epoch_kernel = h5["layers/dense/vars/0"][()]
-        best = best_weights[0]
-        best_kernel = np.frombuffer(bytes.fromhex(best["hex"]), dtype=best["dtype"])
-        if best["shape"] != list(epoch_kernel.shape) or \
+        best_kernel = tensor(mid, best_weights[0])
+        if best_kernel.shape != epoch_kernel.shape or \
                 best_kernel.tobytes() != epoch_kernel.tobytes():
             fail(f"{mid}: EarlyStopping's best kernel is not epoch 1's")
         load_quietly(end)

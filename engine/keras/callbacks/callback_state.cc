@@ -34,16 +34,18 @@ absl::Status FromHex(const std::string& hex, void* out, size_t size, const std::
 }  // namespace
 
 nlohmann::json TensorStateJson(const Tensor& value) {
+  const auto* data = static_cast<const uint8_t*>(value.raw_data());
   return {{"dtype", std::string(DTypeName(value.dtype()))},
           {"shape", value.shape().dims()},
-          {"hex", Hex(value.raw_data(), value.byte_size())}};
+          {"bytes", nlohmann::json::binary({data, data + value.byte_size()})}};
 }
 
 absl::StatusOr<Tensor> ParseTensorState(const nlohmann::json& json, const std::string& field) {
   if (!json.is_object() || !json.contains("dtype") || !json["dtype"].is_string() ||
-      !json.contains("shape") || !json["shape"].is_array() || !json.contains("hex") ||
-      !json["hex"].is_string()) {
-    return Expected(field, R"({"dtype": string, "shape": [int...], "hex": string})");
+      !json.contains("shape") || !json["shape"].is_array() ||
+      !(json.contains("bytes") ? json["bytes"].is_binary()
+                               : json.contains("hex") && json["hex"].is_string())) {
+    return Expected(field, R"({"dtype": string, "shape": [int...], "bytes": binary})");
   }
   absl::StatusOr<DType> dtype = ParseDType(json["dtype"].get<std::string>());
   if (!dtype.ok()) return Expected(field + ".dtype", "a dtype name");
@@ -55,8 +57,17 @@ absl::StatusOr<Tensor> ParseTensorState(const nlohmann::json& json, const std::s
     dims.push_back(dim.get<int64_t>());
   }
   Tensor value(*dtype, Shape(std::move(dims)));
-  FORNAX_RETURN_IF_ERROR(
-      FromHex(json["hex"].get<std::string>(), value.raw_data(), value.byte_size(), field + ".hex"));
+  if (!json.contains("bytes")) {
+    FORNAX_RETURN_IF_ERROR(FromHex(json["hex"].get<std::string>(), value.raw_data(),
+                                   value.byte_size(), field + ".hex"));
+    return value;
+  }
+  const nlohmann::json::binary_t& bytes = json["bytes"].get_binary();
+  if (bytes.size() != value.byte_size()) {
+    return Expected(field + ".bytes",
+                    absl::StrCat(value.byte_size(), " bytes, got ", bytes.size()));
+  }
+  if (!bytes.empty()) std::memcpy(value.raw_data(), bytes.data(), bytes.size());
   return value;
 }
 

@@ -324,7 +324,7 @@ TEST(EarlyStoppingTest, ResumedStateKeepsPatienceBestAndWeights) {
     bias.data<float>()[0] = static_cast<float>(e);  // marks the epoch's weights
     ASSERT_TRUE((*stopper)->OnEpochEnd(control, e, {{"loss", losses[e]}}).ok());
   }
-  const json state = json::parse((*stopper)->State().dump());
+  const json state = (*stopper)->State();
   EXPECT_EQ(state["wait"], 1);
   EXPECT_EQ(state["best_epoch"], 1);
 
@@ -357,6 +357,10 @@ TEST(EarlyStoppingTest, BadResumedStateNamesTheField) {
       {"best", 0.5, "best: expected null or 16 hex digits (a double's bits)"},
       {"best", "3fe00000", "best: expected 16 hex digits"},
       {"best_weights", json::array({{{"dtype", "float32"}}}), "best_weights[0]: expected {"},
+      {"best_weights",
+       json::array(
+           {{{"dtype", "float32"}, {"shape", json::array()}, {"bytes", json::binary({1, 2, 3})}}}),
+       "best_weights[0].bytes: expected 4 bytes, got 3"},
   };
   for (const Case& c : cases) {
     json state = good;
