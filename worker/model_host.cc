@@ -140,6 +140,7 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
                                                               started.status().message()));
   }
   host->server_ = *std::move(started);
+  host->server_->repository().SetOldVersionGrace(host->options_.old_version_grace);
   const bool wildcard = server.host == "0.0.0.0" || server.host == "[::]";
   host->address_ =
       absl::StrCat(wildcard ? HostName() : server.host, ":", host->server_->grpc_port());
@@ -250,8 +251,7 @@ void ModelHost::RunLane(const std::string& name) {
   lane.done = true;
 }
 
-bool ModelHost::Wanted(const Op& op) const {
-  std::lock_guard<std::mutex> lock(mu_);
+bool ModelHost::WantedLocked(const Op& op) const {
   auto it = hosted_.find(op.model.name());
   return it != hosted_.end() && it->second.seq == op.seq;
 }
@@ -272,12 +272,20 @@ void ModelHost::DoHost(const Op& op) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, kLoadingReported, [&] { return stopping_ || reads_ > op.reads; });
+    // A slot; a later host or unhost of the name replaces the op meanwhile.
+    cv_.wait(lock, [&] { return stopping_ || !WantedLocked(op) || loads_ < options_.max_loads; });
+    if (stopping_ || !WantedLocked(op)) return;
+    ++loads_;
   }
-  if (!Wanted(op)) return;  // a later host or unhost of the name replaced it
   const v1::HostModel& model = op.model;
   options_.log(absl::StrCat("hosting model ", model.name(), " version ", model.version(),
                             " (checkpoint ", model.checkpoint_id(), ")"));
   absl::Status status = Install(model);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --loads_;
+  }
+  cv_.notify_all();
   if (!status.ok()) {
     options_.log(absl::StrCat("model ", model.name(), " version ", model.version(),
                               " failed: ", status.ToString()));

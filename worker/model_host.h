@@ -16,12 +16,18 @@
 // still does when the new one FAILS (its directory is deleted). Each state
 // change (LOADING, READY, FAILED) calls `on_change` so the worker reports it
 // right away; the download waits (at most 1 s) until LOADING has been read
-// for a report, so the coordinator sees LOADING before the outcome. On start, what the repository
+// for a report, so the coordinator sees LOADING before the outcome. At most
+// `max_loads` downloads+loads run at once; the others wait for a slot (an
+// unhost never does: it runs on its own lane, and a load still waiting when
+// its name is unhosted or hosted again gives up). After a new version is
+// READY the one it replaced still answers requests naming its number for
+// `old_version_grace`. On start, what the repository
 // loads from models/ is READY; half-written and unloadable leftovers are deleted. Thread-safety:
 // all methods are safe to call concurrently.
 #ifndef FORNAX_WORKER_MODEL_HOST_H_
 #define FORNAX_WORKER_MODEL_HOST_H_
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -52,6 +58,17 @@ struct ModelHostOptions {
   std::function<absl::Status(const std::string& checkpoint_id, const std::string& dest)> fetch;
   std::function<void()> on_change;  // a hosted model's state changed
   std::function<void(const std::string&)> log;
+  // Downloads+loads at once. Each holds a download's disk bandwidth and, while
+  // loading, a second copy of a model's weights next to the served one; two
+  // keep a redeploy of several models from thrashing the worker, and one slow
+  // download from holding up all the others.
+  int max_loads = 2;  // at least 1
+  // How long a replaced version keeps answering requests that name it: a
+  // client pinned to it (`fornax predict` mid-run, tritonclient with
+  // model_version) finishes without a NOT_FOUND and a retry. 5 s covers a few
+  // calls in flight; the old weights stay in memory that long (up to one
+  // repository poll, 1 s, longer).
+  std::chrono::milliseconds old_version_grace{5000};
 };
 
 class ModelHost {
@@ -103,8 +120,8 @@ class ModelHost {
   // Download, check, place and load; the older versions go once it serves.
   absl::Status Install(const fornax::v1::HostModel& model);
   void DoUnhost(const std::string& name);
-  // Whether `op` is still the latest Host() of its name.
-  bool Wanted(const Op& op) const;
+  // Whether `op` is still the latest Host() of its name. REQUIRES: mu_ held.
+  bool WantedLocked(const Op& op) const;
   // Records the state unless `op` was superseded.
   void SetState(const Op& op, fornax::v1::HostedModel::State state, const std::string& reason);
 
@@ -117,6 +134,7 @@ class ModelHost {
   std::map<std::string, Entry> hosted_;  // by name
   std::map<std::string, Lane> lanes_;    // by name
   uint64_t seq_ = 0;
+  int loads_ = 0;  // downloads+loads under way
   // Calls of Hosted() (each one a report to the coordinator) so far.
   mutable uint64_t reads_ = 0;
   bool stopping_ = false;

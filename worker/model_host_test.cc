@@ -5,16 +5,22 @@
 // worker serves its models until it has left the coordinator.
 #include "worker/model_host.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -338,8 +344,7 @@ TEST_F(ModelHostTest, NewerVersionSwapsInAndTheOlderIsDeleted) {
   EXPECT_GT(calls, 0);
   EXPECT_THAT(failures, ::testing::IsEmpty());
   EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY v2:LOADING v2:READY");
-  EXPECT_TRUE(Ready("mlp", "2"));
-  EXPECT_FALSE(Ready("mlp", "1"));
+  EXPECT_TRUE(Ready("mlp", "2"));  // version 1 answers for a grace (see ModelHostGraceTest)
   EXPECT_EQ(Infer("mlp"), "[1][3]");
   EXPECT_TRUE(fs::exists(Models() + "/mlp/2/model.keras"));
   EXPECT_FALSE(fs::exists(Models() + "/mlp/1"));
@@ -529,6 +534,37 @@ ModelHostOptions HostOnly(const TempDir& dir, HeldFetch& held, const std::string
   return options;
 }
 
+v1::HostModel Request(const std::string& name, int64_t version, const std::string& id,
+                      const std::string& bytes) {
+  v1::HostModel model;
+  model.set_name(name);
+  model.set_version(version);
+  model.set_checkpoint_id(id);
+  model.set_sha256(Digest(bytes));
+  model.set_size_bytes(static_cast<int64_t>(bytes.size()));
+  return model;
+}
+
+// "name:version:STATE ..." as `host` reports it; each call is a report,
+// which lets a download start (it waits until its LOADING was reported).
+std::string Report(const ModelHost& host) {
+  std::string out;
+  for (const v1::HostedModel& m : host.Hosted()) {
+    absl::StrAppend(&out, out.empty() ? "" : " ", m.name(), ":", m.version(), ":",
+                    v1::HostedModel::State_Name(m.state()).substr(6));
+  }
+  return out;
+}
+
+// Reports every 10 ms until `done` (at most 10 s); whether it is.
+bool ReportUntil(const ModelHost& host, const std::function<bool()>& done) {
+  for (int i = 0; i < 1000 && !done(); ++i) {
+    Report(host);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 // Operations on different models never wait for each other, those on one
 // model keep their order. Model b's download is held (the fetch hook blocks
 // until released) while a is unhosted and c hosted; b's version 2, asked for
@@ -542,49 +578,23 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
       }));
   ASSERT_TRUE(started.ok()) << started.status();
   ModelHost& host = **started;
-  auto request = [](const std::string& name, int64_t version, const std::string& id,
-                    const std::string& archive) {
-    v1::HostModel model;
-    model.set_name(name);
-    model.set_version(version);
-    model.set_checkpoint_id(id);
-    model.set_sha256(Digest(Archive(archive)));
-    model.set_size_bytes(static_cast<int64_t>(Archive(archive).size()));
-    return model;
-  };
-  // "name:version:STATE ..." as reported; each call is a report, which lets
-  // a download start (it waits until its LOADING was reported).
-  auto report = [&] {
-    std::string out;
-    for (const v1::HostedModel& m : host.Hosted()) {
-      absl::StrAppend(&out, out.empty() ? "" : " ", m.name(), ":", m.version(), ":",
-                      v1::HostedModel::State_Name(m.state()).substr(6));
-    }
-    return out;
-  };
-  auto wait_until = [&](const std::function<bool()>& done) {
-    for (int i = 0; i < 1000 && !done(); ++i) {
-      report();
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-  };
   const std::string a = dir.File("models/a");
 
-  host.Host(request("a", 1, "ckpt-a1", "mlp_adam.keras"));
-  ASSERT_TRUE(wait_until([&] { return report() == "a:1:READY"; })) << report();
-  host.Host(request("b", 1, "ckpt-b1", "mlp_adam.keras"));
-  ASSERT_TRUE(wait_until([&] {
+  host.Host(Request("a", 1, "ckpt-a1", Archive("mlp_adam.keras")));
+  ASSERT_TRUE(ReportUntil(host, [&] { return Report(host) == "a:1:READY"; })) << Report(host);
+  host.Host(Request("b", 1, "ckpt-b1", Archive("mlp_adam.keras")));
+  ASSERT_TRUE(ReportUntil(host, [&] {
     std::lock_guard<std::mutex> lock(held.mu);
     return held.fetching;
   }));
-  host.Host(request("b", 2, "ckpt-b2", "mlp_sgd.keras"));  // queued behind b's version 1
+  host.Host(Request("b", 2, "ckpt-b2", Archive("mlp_sgd.keras")));  // queued behind b's version 1
 
   const auto unhosted = std::chrono::steady_clock::now();
   host.Unhost("a");
-  host.Host(request("c", 1, "ckpt-c1", "mlp_adam.keras"));
-  EXPECT_TRUE(wait_until([&] { return !fs::exists(a) && report() == "b:2:LOADING c:1:READY"; }))
-      << report();
+  host.Host(Request("c", 1, "ckpt-c1", Archive("mlp_adam.keras")));
+  EXPECT_TRUE(ReportUntil(host, [&] {
+    return !fs::exists(a) && Report(host) == "b:2:LOADING c:1:READY";
+  })) << Report(host);
   std::cout << "unhost of a and load of c while b's load is held: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::steady_clock::now() - unhosted)
@@ -595,7 +605,8 @@ TEST(ModelHostLanesTest, AnUnhostDoesNotWaitForAnotherModelsSlowLoad) {
     EXPECT_FALSE(held.release);  // b never moved meanwhile
   }
   held.Release();
-  EXPECT_TRUE(wait_until([&] { return report() == "b:2:READY c:1:READY"; })) << report();
+  EXPECT_TRUE(ReportUntil(host, [&] { return Report(host) == "b:2:READY c:1:READY"; }))
+      << Report(host);
   EXPECT_TRUE(fs::exists(dir.File("models/b/2/model.keras")));
   EXPECT_FALSE(fs::exists(dir.File("models/b/1")));
 }
@@ -651,6 +662,128 @@ TEST(ModelHostLanesTest, TheServedVersionIsListedWhileANewOneLoads) {
   // A version that FAILS leaves the one before it serving, and listed.
   host.Host(request(3, "ckpt-3", "garbage"));
   EXPECT_EQ(wait_until("m:2:READY:ckpt-2 m:3:FAILED:ckpt-3"), "m:2:READY:ckpt-2 m:3:FAILED:ckpt-3");
+}
+
+// After version 2 is READY, a request naming version 1 is still answered
+// for the grace, then NOT_FOUND; a request naming no version gets 2 at once.
+TEST(ModelHostGraceTest, AReplacedVersionAnswersRequestsNamingItDuringTheGrace) {
+  TempDir dir;
+  HeldFetch held;
+  const std::string adam = Archive("mlp_adam.keras");
+  ModelHostOptions options = HostOnly(dir, held, "", [&](const std::string&) { return adam; });
+  constexpr auto kGrace = std::chrono::milliseconds(1500);
+  options.old_version_grace = kGrace;
+  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ModelHost& host = **started;
+  auto stub = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(host.address(), grpc::InsecureChannelCredentials()));
+  // ModelMetadata of m at `version`: its code, and the version that answered.
+  auto metadata = [&](const std::string& version) {
+    grpc::ClientContext ctx;
+    inference::ModelMetadataRequest request;
+    request.set_name("m");
+    request.set_version(version);
+    inference::ModelMetadataResponse response;
+    const grpc::Status status = stub->ModelMetadata(&ctx, request, &response);
+    return std::make_pair(status.error_code(),
+                          response.versions_size() > 0 ? response.versions(0) : std::string());
+  };
+  host.Host(Request("m", 1, "ckpt-1", adam));
+  ASSERT_TRUE(ReportUntil(host, [&] { return Report(host) == "m:1:READY"; })) << Report(host);
+  const auto asked = std::chrono::steady_clock::now();  // before version 1 is replaced
+  host.Host(Request("m", 2, "ckpt-2", adam));
+  ASSERT_TRUE(ReportUntil(host, [&] { return Report(host) == "m:2:READY"; })) << Report(host);
+  const auto ready = std::chrono::steady_clock::now();
+  EXPECT_EQ(metadata(""), std::make_pair(grpc::StatusCode::OK, std::string("2")));
+  EXPECT_EQ(metadata("1"), std::make_pair(grpc::StatusCode::OK, std::string("1")));
+  ASSERT_LT(std::chrono::steady_clock::now() - ready, kGrace) << "the machine stalled";
+  EXPECT_FALSE(fs::exists(dir.File("models/m/1")));  // served from memory
+
+  while (metadata("1").first == grpc::StatusCode::OK &&
+         std::chrono::steady_clock::now() - ready < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(metadata("1").first, grpc::StatusCode::NOT_FOUND);
+  EXPECT_GE(std::chrono::steady_clock::now() - asked, kGrace);
+  EXPECT_EQ(metadata("2"), std::make_pair(grpc::StatusCode::OK, std::string("2")));
+}
+
+// With max_loads 2, a third load waits while two downloads are held; an
+// unhost of a READY model and of the waiting one do not wait, and the
+// waiting one then never downloads.
+TEST(ModelHostLanesTest, LoadsWaitForASlotAndUnhostsDoNot) {
+  TempDir dir;
+  HeldFetch held;
+  const std::string adam = Archive("mlp_adam.keras");
+  ModelHostOptions options = HostOnly(dir, held, "", [&](const std::string&) { return adam; });
+  options.max_loads = 2;
+  std::vector<std::string> fetched;  // guarded by held.mu
+  options.fetch = [&](const std::string& id, const std::string& dest) {
+    {
+      std::unique_lock<std::mutex> lock(held.mu);
+      fetched.push_back(id);
+      if (id != "ckpt-d") held.changed.wait(lock, [&] { return held.release; });
+    }
+    testing::WriteFile(dest, adam);
+    return absl::OkStatus();
+  };
+  std::mutex log_mu;
+  std::string log;  // guarded by log_mu
+  options.log = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    absl::StrAppend(&log, line, "\n");
+  };
+  auto logged = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    return absl::StrContains(log, line);
+  };
+  auto downloads = [&] {
+    std::lock_guard<std::mutex> lock(held.mu);
+    std::vector<std::string> sorted = fetched;
+    std::sort(sorted.begin(), sorted.end());
+    return absl::StrJoin(sorted, " ");
+  };
+  absl::StatusOr<std::unique_ptr<ModelHost>> started = ModelHost::Start(options);
+  ASSERT_TRUE(started.ok()) << started.status();
+  ModelHost& host = **started;
+
+  host.Host(Request("d", 1, "ckpt-d", adam));
+  ASSERT_TRUE(ReportUntil(host, [&] { return Report(host) == "d:1:READY"; })) << Report(host);
+  auto started_downloads = [&] {
+    std::lock_guard<std::mutex> lock(held.mu);
+    return fetched.size();
+  };
+  host.Host(Request("a", 1, "ckpt-a", adam));
+  host.Host(Request("b", 1, "ckpt-b", adam));
+  ASSERT_TRUE(ReportUntil(host, [&] { return started_downloads() == 3; })) << downloads();
+  host.Host(Request("c", 1, "ckpt-c", adam));
+  // 300 ms more of reports: c's LOADING is long reported, it waits for a slot.
+  for (int i = 0; i < 30; ++i) {
+    Report(host);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(downloads(), "ckpt-a ckpt-b ckpt-d");
+  EXPECT_EQ(Report(host), "a:1:LOADING b:1:LOADING c:1:LOADING d:1:READY");
+
+  const auto unhosted = std::chrono::steady_clock::now();
+  host.Unhost("d");
+  host.Unhost("c");
+  EXPECT_TRUE(ReportUntil(host, [&] {
+    return logged("model d unhosted") && logged("model c unhosted");
+  })) << log;
+  std::cout << "unhosts while two loads hold both slots: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - unhosted)
+                   .count()
+            << " ms\n";
+  EXPECT_FALSE(fs::exists(dir.File("models/d")));
+  EXPECT_EQ(Report(host), "a:1:LOADING b:1:LOADING");
+  held.Release();
+  EXPECT_TRUE(ReportUntil(host, [&] { return Report(host) == "a:1:READY b:1:READY"; }))
+      << Report(host);
+  EXPECT_EQ(downloads(), "ckpt-a ckpt-b ckpt-d");  // c never downloaded
+  EXPECT_FALSE(fs::exists(dir.File("models/c")));
 }
 
 TEST(ModelHostStartTest, RejectsAMalformedListenAddress) {

@@ -81,10 +81,15 @@ void ModelRepository::Poll() {
     Refresh(name).IgnoreError();  // recorded in entries_
   }
   std::vector<std::string> gone;
+  std::vector<std::shared_ptr<ServedModel>> expired;  // destroyed outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, entry] : entries_) {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [name, entry] : entries_) {
       if (names.count(name) == 0) gone.push_back(name);
+      if (entry.previous != nullptr && now >= entry.previous_until) {
+        expired.push_back(std::move(entry.previous));
+      }
     }
   }
   for (const std::string& name : gone) {
@@ -96,6 +101,7 @@ void ModelRepository::Poll() {
     if (it == entries_.end() || fs::is_directory(fs::path(root_) / name, error)) continue;
     std::cerr << "fornax serve: model '" << name << "' removed from the repository\n";
     removed = std::move(it->second.serving);
+    expired.push_back(std::move(it->second.previous));
     entries_.erase(it);
   }
 }
@@ -103,12 +109,15 @@ void ModelRepository::Poll() {
 absl::Status ModelRepository::Refresh(const std::string& name) {
   const fs::path dir = fs::path(root_) / name;
   const std::vector<int64_t> versions = Versions(dir);
-  std::shared_ptr<ServedModel> retired;  // destroyed outside mu_
+  // Destroyed outside mu_.
+  std::shared_ptr<ServedModel> retired;
+  std::shared_ptr<ServedModel> retired_previous;
   std::unique_lock<std::mutex> lock(mu_);
   Entry& entry = entries_[name];
   if (entry.unloaded) return absl::OkStatus();
   if (versions.empty()) {
     retired = std::move(entry.serving);
+    retired_previous = std::move(entry.previous);
     entry.serving_stamp = Stamp{};
     entry.reason =
         absl::StrCat("no version directory with a model.keras (", name, "/<version>/model.keras)");
@@ -134,6 +143,10 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   }
   std::cerr << "fornax serve: model '" << name << "' version " << stamp.version << " ready\n";
   retired = std::move(now.serving);
+  if (retired != nullptr && retired->version != stamp.version && old_version_grace_.count() > 0) {
+    std::swap(retired, now.previous);  // the one before it, if any, goes now
+    now.previous_until = std::chrono::steady_clock::now() + old_version_grace_;
+  }
   now.serving = std::move(*loaded);
   now.serving_stamp = stamp;
   now.failed_stamp = Stamp{};
@@ -161,12 +174,14 @@ absl::Status ModelRepository::Load(const std::string& name) {
 absl::Status ModelRepository::Unload(const std::string& name) {
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
   std::shared_ptr<ServedModel> retired;
+  std::shared_ptr<ServedModel> retired_previous;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
   retired = std::move(it->second.serving);
+  retired_previous = std::move(it->second.previous);
   it->second.serving_stamp = Stamp{};
   it->second.unloaded = true;
   it->second.reason = "unloaded";
@@ -179,9 +194,18 @@ std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end() || it->second.serving == nullptr) return nullptr;
-  const std::shared_ptr<ServedModel>& model = it->second.serving;
-  if (!version.empty() && version != std::to_string(model->version)) return nullptr;
-  return model;
+  const Entry& entry = it->second;
+  if (version.empty() || version == std::to_string(entry.serving->version)) return entry.serving;
+  if (entry.previous != nullptr && version == std::to_string(entry.previous->version) &&
+      std::chrono::steady_clock::now() < entry.previous_until) {
+    return entry.previous;
+  }
+  return nullptr;
+}
+
+void ModelRepository::SetOldVersionGrace(std::chrono::milliseconds grace) {
+  std::lock_guard<std::mutex> lock(mu_);
+  old_version_grace_ = grace;
 }
 
 std::vector<std::shared_ptr<ServedModel>> ModelRepository::Ready() const {

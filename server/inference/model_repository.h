@@ -10,6 +10,10 @@
 // and logged; the model keeps serving its previous version if it has one,
 // and the others are unaffected. A failed file is retried once its mtime or
 // size changes. Unload() takes a model out until Load() asks for it again.
+// With an old-version grace set, the version a newer one replaced still
+// answers requests that name its number for that long (clients pinned to it
+// mid-request need not retry); requests naming no version get the newer one
+// at once, and the old one is freed at the first Poll() after the grace.
 // Thread-safety: all methods may be called concurrently; the scans, loads
 // and unloads of one model are serialized, those of different models are
 // not (a slow load never holds up another model).
@@ -60,6 +64,9 @@ class ModelRepository {
   // load error of its latest version.
   absl::Status Load(const std::string& name);
   absl::Status Unload(const std::string& name);
+  // How long a replaced version still answers requests naming it (default
+  // zero: it goes at once). Applies to the swaps after the call.
+  void SetOldVersionGrace(std::chrono::milliseconds grace);
 
   // The version serving `name` ("" or its number), or nullptr.
   std::shared_ptr<ServedModel> Find(const std::string& name, const std::string& version) const;
@@ -79,6 +86,10 @@ class ModelRepository {
     Stamp failed_stamp;  // version 0: none
     std::string reason;
     bool unloaded = false;
+    // The version `serving` replaced, findable by its number until
+    // `previous_until`.
+    std::shared_ptr<ServedModel> previous;
+    std::chrono::steady_clock::time_point previous_until;
   };
 
   // Scans one model directory and loads what changed. REQUIRES: the
@@ -95,7 +106,8 @@ class ModelRepository {
   // One per model name ever seen, never erased (LoadMutex hands out
   // references); guarded by mu_.
   std::map<std::string, std::unique_ptr<std::mutex>> load_mu_;
-  bool stopping_ = false;  // guarded by mu_
+  std::chrono::milliseconds old_version_grace_{0};  // guarded by mu_
+  bool stopping_ = false;                           // guarded by mu_
   std::condition_variable stop_;
   std::thread poller_;
 };
