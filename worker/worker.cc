@@ -96,6 +96,8 @@ absl::Status Worker::StartModelHost() {
   options.listen = config_.inference_listen;
   options.metrics_registry = metrics_->registry();
   options.server_version = kVersion;
+  options.max_loads = config_.model_loads;
+  options.old_version_grace = config_.old_version_grace;
   options.fetch = [this](const std::string& checkpoint_id, const std::string& dest) {
     return FetchCheckpoint(checkpoint_id, dest);
   };

@@ -27,6 +27,7 @@
 #define FORNAX_WORKER_WORKER_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -60,6 +61,10 @@ struct WorkerConfig {
   // With the 3 s flush, Leave and the inference server's 2 s stop, the
   // default fits systemd's TimeoutStopSec=30 (deploy/systemd).
   int64_t drain_timeout_ms = 20000;
+  // ModelHostOptions::max_loads and old_version_grace (model_host.h says why
+  // these defaults).
+  int model_loads = 2;
+  std::chrono::milliseconds old_version_grace{5000};
 };
 
 class Worker {

@@ -3,7 +3,7 @@
 //   fornax-worker --coordinator 127.0.0.1:7070 --name NAME --work-dir DIR
 //       --metrics-listen 127.0.0.1:9465 --cpus N --memory-bytes N --gpus N
 //       --slots 1 [--step-interval-ms 100] [--inference-listen 127.0.0.1:0]
-//       [--drain-timeout 20]
+//       [--drain-timeout 20] [--model-loads 2] [--old-version-grace 5]
 // Once its metrics endpoint listens it prints one line to stdout:
 //   listening grpc=- metrics=127.0.0.1:PORT inference=127.0.0.1:PORT
 // (it serves no gRPC of its own; inference=- when hosting is off). Logs go to stderr;
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -32,7 +33,7 @@ const char kUsage[] =
     "usage: fornax-worker --coordinator HOST:PORT --name NAME --work-dir DIR\n"
     "           [--metrics-listen HOST:PORT] [--cpus N] [--memory-bytes N] [--gpus N]\n"
     "           [--slots N] [--step-interval-ms MS] [--inference-listen HOST:PORT|none]\n"
-    "           [--drain-timeout SECONDS]\n"
+    "           [--drain-timeout SECONDS] [--model-loads N] [--old-version-grace SECONDS]\n"
     "       fornax-worker run-job --dir JOBDIR [--resume FILE.keras --initial-epoch N]\n";
 
 std::string SelfPath(const char* argv0) {
@@ -46,7 +47,8 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<Flags> flags =
       Flags::Parse("fornax-worker", args,
                    {"coordinator", "name", "work-dir", "metrics-listen", "cpus", "memory-bytes",
-                    "gpus", "slots", "step-interval-ms", "inference-listen", "drain-timeout"});
+                    "gpus", "slots", "step-interval-ms", "inference-listen", "drain-timeout",
+                    "model-loads", "old-version-grace"});
   if (!flags.ok()) return flags.status();
   WorkerConfig config;
   config.coordinator = flags->Get("coordinator", config.coordinator);
@@ -65,8 +67,11 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<int64_t> slots = flags->GetInt("slots", 1, 1, 1024);
   absl::StatusOr<int64_t> interval = flags->GetInt("step-interval-ms", 100, 0, 60000);
   absl::StatusOr<int64_t> drain = flags->GetInt("drain-timeout", 20, 0, 3600);
-  for (const absl::Status& s : {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(),
-                                interval.status(), drain.status()}) {
+  absl::StatusOr<int64_t> loads = flags->GetInt("model-loads", 2, 1, 64);
+  absl::StatusOr<int64_t> grace = flags->GetInt("old-version-grace", 5, 0, 3600);
+  for (const absl::Status& s :
+       {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(), interval.status(),
+        drain.status(), loads.status(), grace.status()}) {
     if (!s.ok()) return s;
   }
   config.capacity.set_cpus(static_cast<int>(*cpus));
@@ -75,6 +80,8 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   config.capacity.set_slots(static_cast<int>(*slots));
   config.step_interval_ms = static_cast<int>(*interval);
   config.drain_timeout_ms = *drain * 1000;
+  config.model_loads = static_cast<int>(*loads);
+  config.old_version_grace = std::chrono::seconds(*grace);
   return config;
 }
 

@@ -1,6 +1,7 @@
 // The fornax-worker binary: its "listening" line, SIGTERM stopping it
 // gracefully (exit 0, its job process gone with it, a preempted result sent
-// for its job, then Leave), and a bad --inference-listen refused at start.
+// for its job, then Leave), a bad --inference-listen refused at start, and
+// the model host's flags listed in --help and range-checked.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -11,6 +12,8 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -148,34 +151,75 @@ TEST(WorkerMainTest, ASecondSigtermEndsTheDrain) {
   EXPECT_LT(seconds, 10.0);  // the drain would have held it 30 s
 }
 
-TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {
-  TempDir dir;
-  int err[2];
-  ASSERT_EQ(pipe(err), 0);
+// Runs fornax-worker with `args` until it exits; its stdout and stderr.
+struct Exited {
+  int status = -1;
+  std::string output;
+};
+Exited RunToExit(const std::vector<std::string>& args) {
+  std::vector<char*> argv = {const_cast<char*>(FORNAX_WORKER_BIN)};
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  int out[2];
+  if (pipe(out) != 0) return {};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  posix_spawn_file_actions_addclose(&actions, err[0]);
-  const std::string work = dir.File("work");
-  const char* argv[] = {
-      FORNAX_WORKER_BIN,    "--work-dir", work.c_str(),    "--metrics-listen", "127.0.0.1:0",
-      "--inference-listen", "localhost",  "--coordinator", "127.0.0.1:1",      nullptr};
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
   pid_t pid = 0;
-  ASSERT_EQ(
-      posix_spawn(&pid, FORNAX_WORKER_BIN, &actions, nullptr, const_cast<char**>(argv), environ),
-      0);
+  const int spawned = posix_spawn(&pid, FORNAX_WORKER_BIN, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  close(err[1]);
-  std::string stderr_text;
+  close(out[1]);
+  Exited exited;
   char buffer[1024];
-  for (ssize_t n; (n = read(err[0], buffer, sizeof(buffer))) > 0;) stderr_text.append(buffer, n);
-  close(err[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
-  EXPECT_THAT(stderr_text,
+  for (ssize_t n; spawned == 0 && (n = read(out[0], buffer, sizeof(buffer))) > 0;) {
+    exited.output.append(buffer, n);
+  }
+  close(out[0]);
+  if (spawned == 0) waitpid(pid, &exited.status, 0);
+  return exited;
+}
+
+TEST(WorkerMainTest, RefusesAMalformedInferenceListenAddress) {
+  TempDir dir;
+  const Exited exited =
+      RunToExit({"--work-dir", dir.File("work"), "--metrics-listen", "127.0.0.1:0",
+                 "--inference-listen", "localhost", "--coordinator", "127.0.0.1:1"});
+  EXPECT_TRUE(WIFEXITED(exited.status) && WEXITSTATUS(exited.status) == 1) << exited.status;
+  EXPECT_THAT(exited.output,
               ::testing::HasSubstr("--inference-listen: expected HOST:PORT (port 0: any free "
                                    "one) or none, got 'localhost'"));
+}
+
+// --model-loads and --old-version-grace (ModelHostOptions) are listed in
+// --help, and a value out of range is refused naming the flag and the range.
+TEST(WorkerMainTest, ModelHostFlagsAreListedAndRangeChecked) {
+  const Exited help = RunToExit({"--help"});
+  EXPECT_TRUE(WIFEXITED(help.status) && WEXITSTATUS(help.status) == 0) << help.status;
+  EXPECT_THAT(help.output, ::testing::HasSubstr("[--model-loads N]"));
+  EXPECT_THAT(help.output, ::testing::HasSubstr("[--old-version-grace SECONDS]"));
+  TempDir dir;
+  const std::string work = dir.File("work");
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--model-loads", "0"}, "--model-loads: expected an integer between 1 and 64, got '0'"},
+      {{"--model-loads=65"}, "--model-loads: expected an integer between 1 and 64, got '65'"},
+      {{"--old-version-grace", "-1"},
+       "--old-version-grace: expected an integer between 0 and 3600, got '-1'"},
+      {{"--old-version-grace", "2.5"},
+       "--old-version-grace: expected an integer between 0 and 3600, got '2.5'"},
+      {{"--old-version-grace", "3601"},
+       "--old-version-grace: expected an integer between 0 and 3600, got '3601'"},
+  };
+  for (const auto& [flag, error] : cases) {
+    std::vector<std::string> args = {"--work-dir", work, "--coordinator", "127.0.0.1:1"};
+    args.insert(args.end(), flag.begin(), flag.end());
+    const Exited exited = RunToExit(args);
+    // 2: a usage error, as for any bad flag.
+    EXPECT_TRUE(WIFEXITED(exited.status) && WEXITSTATUS(exited.status) == 2)
+        << flag[0] << ": " << exited.status;
+    EXPECT_THAT(exited.output, ::testing::HasSubstr(error));
+  }
 }
 
 }  // namespace
