@@ -27,13 +27,15 @@ std::vector<Tensor> Rows(int64_t rows, float first, int64_t width = 1) {
 }
 
 // A fake model (y = 10 x) whose first call waits for Release(), so that the
-// requests submitted meanwhile queue up behind it.
+// requests submitted meanwhile queue up behind it. It records each call's
+// rows and the thread it ran on.
 class GatedModel {
  public:
   absl::StatusOr<std::vector<Tensor>> Run(const std::vector<Tensor>& x) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       batch_rows_.push_back(x[0].shape().dim(0));
+      ran_on_.push_back(std::this_thread::get_id());
       if (batch_rows_.size() == 1) released_.wait(lock, [this] { return open_; });
     }
     Tensor y(DType::kFloat32, x[0].shape());
@@ -49,12 +51,17 @@ class GatedModel {
     std::lock_guard<std::mutex> lock(mu_);
     return batch_rows_;
   }
+  std::vector<std::thread::id> ran_on() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ran_on_;
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable released_;
   bool open_ = false;
   std::vector<int64_t> batch_rows_;
+  std::vector<std::thread::id> ran_on_;
 };
 
 // Submits on a thread of its own: an idle batcher runs a lone request on
@@ -342,17 +349,9 @@ TEST(DynamicBatcher, RequestsBehindAnUnansweredOneAreQueuedForTheBatchThread) {
   GatedModel model;
   Collector collector;
   std::vector<Result> results(3);
-  std::mutex mu;
-  std::vector<std::thread::id> ran_on;
   std::thread::id aside;
   {
-    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ran_on.push_back(std::this_thread::get_id());
-      }
-      return model.Run(x);
-    });
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) { return model.Run(x); });
     std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     aside = first.get_id();
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
@@ -362,6 +361,7 @@ TEST(DynamicBatcher, RequestsBehindAnUnansweredOneAreQueuedForTheBatchThread) {
     first.join();
   }
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2}));
+  const std::vector<std::thread::id> ran_on = model.ran_on();
   ASSERT_EQ(ran_on.size(), 2u);
   EXPECT_EQ(ran_on[0], aside);
   EXPECT_NE(ran_on[1], aside);
@@ -375,16 +375,8 @@ TEST(DynamicBatcher, AfterAMergedBatchALoneRequestIsQueued) {
   GatedModel model;
   Collector collector;
   std::vector<Result> results(4);
-  std::mutex mu;
-  std::vector<std::thread::id> ran_on;
   {
-    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        ran_on.push_back(std::this_thread::get_id());
-      }
-      return model.Run(x);
-    });
+    DynamicBatcher batcher(Config(8), [&](const std::vector<Tensor>& x) { return model.Run(x); });
     std::thread first = SubmitAside(batcher, Rows(1, 0), collector.Callback(&results[0]));
     while (model.batch_rows().empty()) std::this_thread::sleep_for(1ms);
     batcher.Submit(Rows(1, 1), collector.Callback(&results[1]));
@@ -396,6 +388,7 @@ TEST(DynamicBatcher, AfterAMergedBatchALoneRequestIsQueued) {
     batcher.Submit(Rows(1, 3), collector.Callback(&results[3]));
   }
   EXPECT_EQ(model.batch_rows(), (std::vector<int64_t>{1, 2, 1}));
+  const std::vector<std::thread::id> ran_on = model.ran_on();
   ASSERT_EQ(ran_on.size(), 3u);
   EXPECT_NE(ran_on[2], std::this_thread::get_id());
   EXPECT_EQ(ran_on[2], ran_on[1]);  // the batch thread
