@@ -62,6 +62,24 @@ std::vector<std::string> Lines(const ChildRun& run) {
   return lines;
 }
 
+// The straight and the resumed run ended with the same model: 24 steps
+// (3 epochs of 8) and bit-identical variables.
+void ExpectSameFinalModel(const TempDir& dir) {
+  absl::StatusOr<std::unique_ptr<Trainer>> a =
+      LoadKerasArchive(dir.File("straight/output/model.keras"), 0);
+  absl::StatusOr<std::unique_ptr<Trainer>> b =
+      LoadKerasArchive(dir.File("resumed/output/model.keras"), 0);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ((*a)->iterations(), 24);
+  EXPECT_EQ((*b)->iterations(), 24);
+  ASSERT_EQ((*a)->variables().size(), (*b)->variables().size());
+  for (int64_t i = 0; i < (*a)->variables().size(); ++i) {
+    EXPECT_TRUE((*a)->variables().value(i).BitwiseEquals((*b)->variables().value(i)))
+        << (*a)->variables().info(i).path;
+  }
+}
+
 TEST(JobProcessTest, ReportsStepsEpochsCheckpointsAndTheFinalModel) {
   TempDir dir;
   WriteJobDir(dir.File("job"), 2);
@@ -107,19 +125,7 @@ TEST(JobProcessTest, ResumeFromCheckpointIsBitIdenticalToAnUninterruptedRun) {
   for (const ChildMessage& m : resumed.events) epochs += m.epoch ? 1 : 0;
   EXPECT_EQ(epochs, 1);
 
-  absl::StatusOr<std::unique_ptr<Trainer>> a =
-      LoadKerasArchive(dir.File("straight/output/model.keras"), 0);
-  absl::StatusOr<std::unique_ptr<Trainer>> b =
-      LoadKerasArchive(dir.File("resumed/output/model.keras"), 0);
-  ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ((*a)->iterations(), 24);
-  EXPECT_EQ((*b)->iterations(), 24);
-  ASSERT_EQ((*a)->variables().size(), (*b)->variables().size());
-  for (int64_t i = 0; i < (*a)->variables().size(); ++i) {
-    EXPECT_TRUE((*a)->variables().value(i).BitwiseEquals((*b)->variables().value(i)))
-        << (*a)->variables().info(i).path;
-  }
+  ExpectSameFinalModel(dir);
 }
 
 // The same through the job process with a mid-epoch checkpoint: a job that
@@ -186,18 +192,7 @@ TEST(JobProcessTest, ResumeFromMidEpochCheckpointIsBitIdenticalToAnUninterrupted
     }
   }
 
-  absl::StatusOr<std::unique_ptr<Trainer>> a =
-      LoadKerasArchive(dir.File("straight/output/model.keras"), 0);
-  absl::StatusOr<std::unique_ptr<Trainer>> b =
-      LoadKerasArchive(dir.File("resumed/output/model.keras"), 0);
-  ASSERT_TRUE(a.ok()) << a.status();
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ((*b)->iterations(), 24);
-  ASSERT_EQ((*a)->variables().size(), (*b)->variables().size());
-  for (int64_t i = 0; i < (*a)->variables().size(); ++i) {
-    EXPECT_TRUE((*a)->variables().value(i).BitwiseEquals((*b)->variables().value(i)))
-        << (*a)->variables().info(i).path;
-  }
+  ExpectSameFinalModel(dir);
 }
 
 TEST(JobProcessTest, BadJobExitsWithTheEnginesError) {
