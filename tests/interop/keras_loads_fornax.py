@@ -18,22 +18,20 @@ for a third (fit.initial_epoch 2) is bit-identical to 3 epochs straight; the
 ModelCheckpoint callback's per-epoch archives load in Keras.
 Exits non-zero with a message on the first failure.
 """
-import contextlib
 import gzip
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
-import warnings
 import zipfile
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import keras  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from quiet_load import load_quietly  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
 SAMPLES = 256
@@ -41,15 +39,6 @@ BATCH = 64
 EPOCHS = 2
 STEPS = EPOCHS * ((SAMPLES + BATCH - 1) // BATCH)
 TOLERANCE = 1e-5
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(self.format(record))
 
 
 def cnn_config():
@@ -91,25 +80,6 @@ def run(cmd):
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit(f"FAIL: {' '.join(cmd)} exited {result.returncode}:\n{result.stderr}")
-
-
-def load_quietly(path):
-    """load_model with every kind of warning turned into a failure."""
-    collector = _Collect()
-    root = logging.getLogger()
-    root.addHandler(collector)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
-            warnings.simplefilter("error")
-            model = keras.models.load_model(path)
-    finally:
-        root.removeHandler(collector)
-    noise = collector.records + [s for s in (out.getvalue(), err.getvalue()) if s.strip()]
-    if noise:
-        sys.exit(f"FAIL: loading {path} was not silent: {noise}")
-    return model
 
 
 def check(name, fornax, workdir, model_json, input_shape, reshape):

@@ -18,15 +18,11 @@ samples (batch 64: 8 steps per epoch) for 2 epochs, with EarlyStopping
     trains on from it.
 Exits non-zero with a message on the first failure.
 """
-import contextlib
-import io
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
-import warnings
 import zipfile
 import zlib
 
@@ -35,36 +31,9 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import h5py  # noqa: E402
 import keras  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from quiet_load import load_quietly  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.records = []
-
-    def emit(self, record):
-        self.records.append(self.format(record))
-
-
-def load_quietly(path):
-    """load_model with every kind of warning turned into a failure."""
-    collector = _Collect()
-    root = logging.getLogger()
-    root.addHandler(collector)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
-            warnings.simplefilter("error")
-            model = keras.models.load_model(path)
-    finally:
-        root.removeHandler(collector)
-    noise = collector.records + [s for s in (out.getvalue(), err.getvalue()) if s.strip()]
-    if noise:
-        sys.exit(f"FAIL: loading {path} was not silent: {noise}")
-    return model
 
 
 def fail(message):
