@@ -237,37 +237,38 @@ TEST(ReduceLROnPlateauTest, ReducesAndLogsTheRate) {
   EXPECT_FALSE(ReduceLROnPlateau::Create(options).ok());
 }
 
-TEST(ReduceLROnPlateauTest, CooldownAndMinLrMatchKeras) {
-  auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
+ReduceLROnPlateauOptions CooldownOptions() {
   ReduceLROnPlateauOptions options;
   options.monitor = "loss";
   options.factor = 0.5;
   options.patience = 1;
   options.cooldown = 1;
   options.min_lr = 0.002;
-  auto reducer = ReduceLROnPlateau::Create(options);
+  return options;
+}
+
+// keras 3.15 with CooldownOptions() and SGD at 0.01: (logs["learning_rate"],
+// optimizer.learning_rate) after each on_epoch_end with kCooldownLosses.
+const std::vector<double> kCooldownLosses = {1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5};
+const std::vector<std::pair<double, double>> kCooldownKeras = {
+    {0.009999999776482582, 0.009999999776482582},   {0.009999999776482582, 0.004999999888241291},
+    {0.004999999888241291, 0.0024999999441206455},  {0.0024999999441206455, 0.0024999999441206455},
+    {0.0024999999441206455, 0.0020000000949949026}, {0.0020000000949949026, 0.0020000000949949026},
+    {0.0020000000949949026, 0.0020000000949949026}, {0.0020000000949949026, 0.0020000000949949026}};
+
+TEST(ReduceLROnPlateauTest, CooldownAndMinLrMatchKeras) {
+  auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
+  auto reducer = ReduceLROnPlateau::Create(CooldownOptions());
   ASSERT_TRUE(reducer.ok());
   TrainingControl control;
   control.trainer = trainer.get();
   ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
-  // keras 3.15: (logs["learning_rate"], optimizer.learning_rate) after each
-  // on_epoch_end with these losses.
-  const std::vector<double> losses = {1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5};
-  const std::vector<std::pair<double, double>> keras = {
-      {0.009999999776482582, 0.009999999776482582},
-      {0.009999999776482582, 0.004999999888241291},
-      {0.004999999888241291, 0.0024999999441206455},
-      {0.0024999999441206455, 0.0024999999441206455},
-      {0.0024999999441206455, 0.0020000000949949026},
-      {0.0020000000949949026, 0.0020000000949949026},
-      {0.0020000000949949026, 0.0020000000949949026},
-      {0.0020000000949949026, 0.0020000000949949026}};
-  for (size_t e = 0; e < losses.size(); ++e) {
-    Logs logs = {{"loss", losses[e]}};
+  for (size_t e = 0; e < kCooldownLosses.size(); ++e) {
+    Logs logs = {{"loss", kCooldownLosses[e]}};
     (*reducer)->AugmentEpochLogs(control, &logs);
     ASSERT_TRUE((*reducer)->OnEpochEnd(control, static_cast<int>(e), logs).ok());
-    EXPECT_EQ(logs.at("learning_rate"), keras[e].first) << "epoch " << e;
-    EXPECT_EQ(trainer->learning_rate(), keras[e].second) << "epoch " << e;
+    EXPECT_EQ(logs.at("learning_rate"), kCooldownKeras[e].first) << "epoch " << e;
+    EXPECT_EQ(trainer->learning_rate(), kCooldownKeras[e].second) << "epoch " << e;
   }
 }
 
@@ -276,32 +277,22 @@ TEST(ReduceLROnPlateauTest, CooldownAndMinLrMatchKeras) {
 // would count epoch 4 as an improvement and not reduce.
 TEST(ReduceLROnPlateauTest, ResumedStateContinuesCooldownAndWait) {
   auto trainer = LinTrainer(json{{"class_name", "SGD"}, {"config", {{"learning_rate", 0.01}}}});
-  ReduceLROnPlateauOptions options;
-  options.monitor = "loss";
-  options.factor = 0.5;
-  options.patience = 1;
-  options.cooldown = 1;
-  options.min_lr = 0.002;
+  const ReduceLROnPlateauOptions options = CooldownOptions();
   auto reducer = ReduceLROnPlateau::Create(options);
   ASSERT_TRUE(reducer.ok());
   TrainingControl control;
   control.trainer = trainer.get();
   ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
-  const std::vector<double> losses = {1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5};
-  // CooldownAndMinLrMatchKeras's optimizer.learning_rate after each epoch.
-  const std::vector<double> keras = {
-      0.009999999776482582,  0.004999999888241291,  0.0024999999441206455, 0.0024999999441206455,
-      0.0020000000949949026, 0.0020000000949949026, 0.0020000000949949026, 0.0020000000949949026};
-  for (size_t e = 0; e < losses.size(); ++e) {
+  for (size_t e = 0; e < kCooldownLosses.size(); ++e) {
     if (e == 4) {
       const json state = json::parse((*reducer)->State().dump());  // as a checkpoint holds it
       reducer = ReduceLROnPlateau::Create(options);
       ASSERT_TRUE((*reducer)->ResumeFrom(state).ok());
       ASSERT_TRUE((*reducer)->OnTrainBegin(control).ok());
     }
-    Logs logs = {{"loss", losses[e]}};
+    Logs logs = {{"loss", kCooldownLosses[e]}};
     ASSERT_TRUE((*reducer)->OnEpochEnd(control, static_cast<int>(e), logs).ok());
-    EXPECT_EQ(trainer->learning_rate(), keras[e]) << "epoch " << e;
+    EXPECT_EQ(trainer->learning_rate(), kCooldownKeras[e].second) << "epoch " << e;
   }
 }
 
