@@ -250,6 +250,17 @@ def test_repository(client):
     expect_error(lambda: client.load_model("ghost"), "404", r"ghost", "load of an unknown model")
 
 
+def serve_with_busy_port(fornax, repo, flags):
+    """Runs `fornax serve` to its exit with flags(port) while another socket
+    listens on port; returns the port and the finished run."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        return port, subprocess.run([fornax, "serve", "--model-repository", repo, "--port", "0",
+                                     *flags(port)], capture_output=True, text=True, timeout=60)
+
+
 def test_serve_flags(fornax, repo):
     """--http-port: -1 turns HTTP off (no http= on the listening line), an
     out-of-range value and a busy port are refused."""
@@ -265,13 +276,8 @@ def test_serve_flags(fornax, repo):
                          capture_output=True, text=True, timeout=30)
     check(run.returncode != 0 and "serve: --http-port: expected an integer in -1..65535, "
           "got '-2'" in run.stderr, f"--http-port -2: {run.returncode} {run.stderr.strip()!r}")
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        run = subprocess.run([fornax, "serve", "--model-repository", repo, "--port", "0",
-                              "--metrics-port", "0", "--http-port", str(port)],
-                             capture_output=True, text=True, timeout=60)
+    port, run = serve_with_busy_port(fornax, repo, lambda port: ["--metrics-port", "0",
+                                                                "--http-port", str(port)])
     check(run.returncode != 0
           and f"serve: cannot listen for HTTP on 127.0.0.1:{port}" in run.stderr,
           f"busy HTTP port: {run.returncode} {run.stderr.strip()[-120:]!r}")
@@ -279,13 +285,8 @@ def test_serve_flags(fornax, repo):
                          capture_output=True, text=True, timeout=30)
     check(run.returncode != 0 and "serve: --http-threads: expected an integer in 1..4096, "
           "got '0'" in run.stderr, f"--http-threads 0: {run.returncode} {run.stderr.strip()!r}")
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        run = subprocess.run([fornax, "serve", "--model-repository", repo, "--port", "0",
-                              "--metrics-port", str(port), "--http-port", "-1"],
-                             capture_output=True, text=True, timeout=60)
+    port, run = serve_with_busy_port(fornax, repo, lambda port: ["--metrics-port", str(port),
+                                                                "--http-port", "-1"])
     check(run.returncode != 0
           and f"serve: metrics: cannot listen on 127.0.0.1:{port}" in run.stderr,
           f"busy metrics port: {run.returncode} {run.stderr.strip()[-120:]!r}")
