@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpcpp/client_context.h"
+#include "server/grpc_status.h"
 #include "server/inference/http_infer.h"
 #include "server/inference/http_json.h"
 
@@ -13,11 +14,7 @@ namespace fornax::serving {
 namespace {
 
 using nlohmann::json;
-
-absl::Status FromGrpc(const grpc::Status& status) {
-  // gRPC's codes are absl's, number for number.
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
+using server::FromGrpc;
 
 HttpReply JsonReply(const json& body) {
   HttpReply reply;
