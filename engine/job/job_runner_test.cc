@@ -52,6 +52,23 @@ JobSpec Job(const std::string& yaml) {
   return job.ok() ? *job : JobSpec();
 }
 
+// Checkpoints into dir/ckpt at each epoch's end and, when every_steps > 0,
+// every that many steps.
+JobRunOptions CheckpointInto(const testing::TempDir& dir, int64_t every_steps = 0) {
+  JobRunOptions options;
+  options.checkpoint_dir = dir.File("ckpt");
+  options.checkpoint_every_steps = every_steps;
+  return options;
+}
+
+// Resumes from dir/ckpt/`name` (written with CheckpointInto) at initial_epoch.
+JobRunOptions ResumeFrom(const testing::TempDir& dir, const std::string& name, int initial_epoch) {
+  JobRunOptions options;
+  options.resume_path = dir.File("ckpt/" + name);
+  options.initial_epoch = initial_epoch;
+  return options;
+}
+
 class Recorder : public JobObserver {
  public:
   void OnStep(const StepEvent& e) override { steps.push_back(e); }
@@ -120,18 +137,13 @@ TEST(JobRunnerTest, ResumeFromEpochCheckpointIsBitIdentical) {
   ASSERT_TRUE(straight.ok()) << straight.status();
   ASSERT_TRUE((*straight)->Fit({}, nullptr).ok());
 
-  JobRunOptions first_options;
-  first_options.checkpoint_dir = dir.File("ckpt");
   absl::StatusOr<std::unique_ptr<JobRunner>> first =
-      JobRunner::Create(Job(JobYaml(2)), first_options);
+      JobRunner::Create(Job(JobYaml(2)), CheckpointInto(dir));
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
 
-  JobRunOptions resume_options;
-  resume_options.resume_path = dir.File("ckpt/ckpt-e2-s16.keras");
-  resume_options.initial_epoch = 2;
   absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
-      JobRunner::Create(Job(JobYaml(3)), resume_options);
+      JobRunner::Create(Job(JobYaml(3)), ResumeFrom(dir, "ckpt-e2-s16.keras", 2));
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   Recorder rec;
   ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
@@ -166,6 +178,17 @@ class StopAfterCheckpoint : public JobObserver {
 // 12) and resumed from it skips that epoch's first 4 batches, continues its
 // metrics, and ends bit-identical to 3 epochs straight, for any
 // steps_per_execution (its executions end on the checkpoint's step).
+// Weights, optimizer state and, with `metrics`, the metric variables.
+void ExpectSameVariables(JobRunner& a, JobRunner& b, bool metrics = true) {
+  VariableStore& x = a.trainer().variables();
+  VariableStore& y = b.trainer().variables();
+  ASSERT_EQ(x.size(), y.size());
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (!metrics && x.info(i).kind == VariableKind::kMetric) continue;
+    EXPECT_TRUE(x.value(i).BitwiseEquals(y.value(i))) << x.info(i).path;
+  }
+}
+
 TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
   for (int64_t spe : {1, 2}) {
     SCOPED_TRACE(::testing::Message() << "steps_per_execution " << spe);
@@ -176,21 +199,15 @@ TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
     Recorder straight_rec;
     ASSERT_TRUE((*straight)->Fit({}, &straight_rec).ok());
 
-    JobRunOptions first_options;
-    first_options.checkpoint_dir = dir.File("ckpt");
-    first_options.checkpoint_every_steps = 3;
     absl::StatusOr<std::unique_ptr<JobRunner>> first =
-        JobRunner::Create(Job(JobYaml(3, "", spe)), first_options);
+        JobRunner::Create(Job(JobYaml(3, "", spe)), CheckpointInto(dir, 3));
     ASSERT_TRUE(first.ok()) << first.status();
     StopAfterCheckpoint stop(12);
     ASSERT_EQ((*first)->Fit({}, &stop).status().code(), absl::StatusCode::kAborted);
     EXPECT_EQ((*first)->trainer().iterations(), 12);
 
-    JobRunOptions resume_options;
-    resume_options.resume_path = dir.File("ckpt/ckpt-e1-s12.keras");
-    resume_options.initial_epoch = 1;
     absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
-        JobRunner::Create(Job(JobYaml(3, "", spe)), resume_options);
+        JobRunner::Create(Job(JobYaml(3, "", spe)), ResumeFrom(dir, "ckpt-e1-s12.keras", 1));
     ASSERT_TRUE(resumed.ok()) << resumed.status();
     Recorder rec;
     ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
@@ -205,13 +222,7 @@ TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
     EXPECT_EQ(rec.epochs[0].logs, straight_rec.epochs[1].logs);
     EXPECT_EQ(rec.epochs[1].logs, straight_rec.epochs[2].logs);
 
-    // Weights, optimizer state and metric variables.
-    VariableStore& a = (*straight)->trainer().variables();
-    VariableStore& b = (*resumed)->trainer().variables();
-    ASSERT_EQ(a.size(), b.size());
-    for (int64_t i = 0; i < a.size(); ++i) {
-      EXPECT_TRUE(a.value(i).BitwiseEquals(b.value(i))) << a.info(i).path;
-    }
+    ExpectSameVariables(**straight, **resumed);
     EXPECT_EQ((*resumed)->trainer().iterations(), 24);
   }
 }
@@ -226,17 +237,6 @@ const char kPlateauCallbacks[] =
     "restore_best_weights: true}}, "
     "{class_name: ReduceLROnPlateau, config: {monitor: loss, factor: 0.5, patience: 1, "
     "min_delta: 0.03}}]";
-
-// Weights, optimizer state and, with `metrics`, the metric variables.
-void ExpectSameVariables(JobRunner& a, JobRunner& b, bool metrics = true) {
-  VariableStore& x = a.trainer().variables();
-  VariableStore& y = b.trainer().variables();
-  ASSERT_EQ(x.size(), y.size());
-  for (int64_t i = 0; i < x.size(); ++i) {
-    if (!metrics && x.info(i).kind == VariableKind::kMetric) continue;
-    EXPECT_TRUE(x.value(i).BitwiseEquals(y.value(i))) << x.info(i).path;
-  }
-}
 
 // Interrupted after the checkpoint at step 3 of epoch 12 (EarlyStopping has
 // waited 1 epoch of 2, the rate was reduced twice) or after epoch 12's own
@@ -261,10 +261,7 @@ TEST(JobRunnerTest, ResumedCallbacksStopAndReduceTheRateAtTheSameEpochs) {
   EXPECT_FLOAT_EQ((*straight)->trainer().learning_rate(), 1.25e-4f);
 
   testing::TempDir dir;
-  JobRunOptions first_options;
-  first_options.checkpoint_dir = dir.File("ckpt");
-  first_options.checkpoint_every_steps = 3;
-  absl::StatusOr<std::unique_ptr<JobRunner>> first = JobRunner::Create(job, first_options);
+  absl::StatusOr<std::unique_ptr<JobRunner>> first = JobRunner::Create(job, CheckpointInto(dir, 3));
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
   ExpectSameVariables(**straight, **first);  // checkpoints change nothing
@@ -276,10 +273,8 @@ TEST(JobRunnerTest, ResumedCallbacksStopAndReduceTheRateAtTheSameEpochs) {
   } resumes[] = {{"ckpt-e12-s99.keras", 12, 1}, {"ckpt-e13-s104.keras", 13, 0}};
   for (const Resume& r : resumes) {
     SCOPED_TRACE(r.checkpoint);
-    JobRunOptions options;
-    options.resume_path = dir.File(std::string("ckpt/") + r.checkpoint);
-    options.initial_epoch = r.initial_epoch;
-    absl::StatusOr<std::unique_ptr<JobRunner>> resumed = JobRunner::Create(job, options);
+    absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+        JobRunner::Create(job, ResumeFrom(dir, r.checkpoint, r.initial_epoch));
     ASSERT_TRUE(resumed.ok()) << resumed.status();
     Recorder rec;
     ASSERT_TRUE((*resumed)->Fit({}, &rec).ok());
@@ -329,20 +324,15 @@ TEST(JobRunnerTest, ResumedCallbackStateIsCheckedAndMatchedByClass) {
 
 TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {
   testing::TempDir dir;
-  JobRunOptions first_options;
-  first_options.checkpoint_dir = dir.File("ckpt");
-  first_options.checkpoint_every_steps = 3;
   absl::StatusOr<std::unique_ptr<JobRunner>> first =
-      JobRunner::Create(Job(JobYaml(1)), first_options);
+      JobRunner::Create(Job(JobYaml(1)), CheckpointInto(dir, 3));
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_TRUE((*first)->Fit({}, nullptr).ok());
 
-  JobRunOptions resume_options;
-  resume_options.resume_path = dir.File("ckpt/ckpt-e0-s3.keras");
-  resume_options.initial_epoch = 0;
   std::string yaml = JobYaml(1);
   yaml.replace(yaml.find("batch_size: 64"), 14, "batch_size: 128");
-  absl::StatusOr<std::unique_ptr<JobRunner>> resumed = JobRunner::Create(Job(yaml), resume_options);
+  absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+      JobRunner::Create(Job(yaml), ResumeFrom(dir, "ckpt-e0-s3.keras", 0));
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   absl::StatusOr<History> history = (*resumed)->Fit({}, nullptr);
   EXPECT_EQ(history.status().code(), absl::StatusCode::kInvalidArgument);
