@@ -198,6 +198,9 @@ class Coordinator {
   // Deployments (coordinator_deployments.cc). REQUIRES: mu_ held.
   // Commits `deployment` (update_time set here), then keeps it in memory.
   absl::Status PutDeploymentLocked(v1::Deployment deployment);
+  // PutDeploymentLocked for a caller that cannot fail: a failure is logged,
+  // and the deployment stays as it was in memory for a later pass to retry.
+  void PutDeploymentOrLogLocked(v1::Deployment deployment);
   // `preferred` when that worker is up and hosts models, else the up
   // hosting worker with the fewest deployments but `name`; "" when none.
   std::string PickHostLocked(const std::string& preferred, const std::string& name);

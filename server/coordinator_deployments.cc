@@ -80,6 +80,14 @@ absl::Status Coordinator::PutDeploymentLocked(v1::Deployment deployment) {
   return absl::OkStatus();
 }
 
+void Coordinator::PutDeploymentOrLogLocked(v1::Deployment deployment) {
+  const std::string name = deployment.name();
+  absl::Status status = PutDeploymentLocked(std::move(deployment));
+  if (!status.ok()) {
+    std::cerr << "fornax-coordinator: deployment " << name << ": " << status << "\n";
+  }
+}
+
 std::string Coordinator::PickHostLocked(const std::string& preferred, const std::string& name) {
   auto hosts = [&](const std::string& id) {
     auto it = workers_.find(id);
@@ -188,10 +196,7 @@ void Coordinator::ApplyHostedLocked(
         SameServing(d, was)) {
       continue;
     }
-    absl::Status status = PutDeploymentLocked(std::move(d));
-    if (!status.ok()) {  // the next report retries
-      std::cerr << "fornax-coordinator: deployment " << h.name() << ": " << status << "\n";
-    }
+    PutDeploymentOrLogLocked(std::move(d));  // the next report retries
   }
 }
 
@@ -221,11 +226,7 @@ void Coordinator::ReconcileHostedLocked(const v1::RegisterRequest& request) {
     } else {
       d.clear_serving();
     }
-    const std::string name = d.name();
-    absl::Status status = PutDeploymentLocked(std::move(d));
-    if (!status.ok()) {
-      std::cerr << "fornax-coordinator: deployment " << name << ": " << status << "\n";
-    }
+    PutDeploymentOrLogLocked(std::move(d));
   }
   std::set<std::pair<std::string, int64_t>> listed;
   for (const v1::HostedModel& h : request.hosted()) {
@@ -266,11 +267,7 @@ void Coordinator::ReplaceDeploymentsLocked(const std::set<std::string>& workers,
     (placed ? lost : unserved).push_back(std::move(copy));
   }
   for (v1::Deployment& d : unserved) {
-    const std::string name = d.name();
-    absl::Status status = PutDeploymentLocked(std::move(d));
-    if (!status.ok()) {  // the next pass retries
-      std::cerr << "fornax-coordinator: deployment " << name << ": " << status << "\n";
-    }
+    PutDeploymentOrLogLocked(std::move(d));  // the next pass retries
   }
   for (v1::Deployment& d : lost) {
     const std::string name = d.name();
