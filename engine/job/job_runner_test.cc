@@ -174,10 +174,6 @@ class StopAfterCheckpoint : public JobObserver {
   int64_t global_step_;
 };
 
-// A run interrupted after the checkpoint at step 4 of epoch 2 (global step
-// 12) and resumed from it skips that epoch's first 4 batches, continues its
-// metrics, and ends bit-identical to 3 epochs straight, for any
-// steps_per_execution (its executions end on the checkpoint's step).
 // Weights, optimizer state and, with `metrics`, the metric variables.
 void ExpectSameVariables(JobRunner& a, JobRunner& b, bool metrics = true) {
   VariableStore& x = a.trainer().variables();
@@ -189,6 +185,10 @@ void ExpectSameVariables(JobRunner& a, JobRunner& b, bool metrics = true) {
   }
 }
 
+// A run interrupted after the checkpoint at step 4 of epoch 2 (global step
+// 12) and resumed from it skips that epoch's first 4 batches, continues its
+// metrics, and ends bit-identical to 3 epochs straight, for any
+// steps_per_execution (its executions end on the checkpoint's step).
 TEST(JobRunnerTest, ResumeFromMidEpochCheckpointIsBitIdentical) {
   for (int64_t spe : {1, 2}) {
     SCOPED_TRACE(::testing::Message() << "steps_per_execution " << spe);
