@@ -42,6 +42,15 @@ std::vector<v1::JobEvent> EventsOf(TestCluster& cluster, const std::string& job_
   return events;
 }
 
+// Why the job last went back to the queue; it must have ended.
+std::string LastQueuedReason(TestCluster& cluster, const std::string& job_id) {
+  std::string reason;
+  for (const v1::JobEvent& e : EventsOf(cluster, job_id)) {
+    if (e.has_state() && e.state().state() == v1::JOB_STATE_QUEUED) reason = e.state().reason();
+  }
+  return reason;
+}
+
 TEST(LeaseFlow, PreemptedJobMovesAtOnceWithoutCountingAndTheWorkerGetsNoNewJobs) {
   ServerOptions options;
   options.coordinator.retry_backoff_ms = 60000;  // a counted retry would wait a minute
@@ -126,10 +135,7 @@ TEST(LeaseFlow, ALeavingWorkerIsDownAtOnceAndItsJobsMoveAsPreempted) {
   EXPECT_EQ(stranger.Leave().error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 
   ASSERT_TRUE(other.Report(job.job_id(), 1, {ResultEvent(1, true)}).ok());
-  std::string reason;
-  for (const v1::JobEvent& e : EventsOf(cluster, job.job_id())) {
-    if (e.has_state() && e.state().state() == v1::JOB_STATE_QUEUED) reason = e.state().reason();
-  }
+  const std::string reason = LastQueuedReason(cluster, job.job_id());
   EXPECT_THAT(reason, HasSubstr("requeued: worker w-1 left (preempted); attempt 1 resumes"));
 }
 
@@ -171,10 +177,7 @@ TEST(LeaseFlow, AJobMissingFromTwoHeartbeatsIsRequeuedAsLostNotFailed) {
   EXPECT_EQ(next.assign().attempt(), 1);
 
   ASSERT_TRUE(worker.Report(job.job_id(), 1, {ResultEvent(1, true)}).ok());
-  std::string reason;
-  for (const v1::JobEvent& e : EventsOf(cluster, job.job_id())) {
-    if (e.has_state() && e.state().state() == v1::JOB_STATE_QUEUED) reason = e.state().reason();
-  }
+  const std::string reason = LastQueuedReason(cluster, job.job_id());
   EXPECT_THAT(reason, HasSubstr("requeued: worker w-1 no longer runs it (missing from 2 "
                                 "heartbeats over "));
 }
