@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -204,10 +205,10 @@ void Worker::DrainServing() {
   };
   // Clients may be on their way to a model READY here, even when its
   // deployment switched to another worker before the first ask.
-  bool served = false;
-  for (const v1::HostedModel& model : host_->Hosted()) {
-    served = served || model.state() == v1::HostedModel::STATE_READY;
-  }
+  const std::vector<v1::HostedModel> hosted = host_->Hosted();
+  const bool served = std::any_of(hosted.begin(), hosted.end(), [](const v1::HostedModel& m) {
+    return m.state() == v1::HostedModel::STATE_READY;
+  });
   bool waited = false;  // logged the deployments it waits for
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
