@@ -59,7 +59,6 @@ class ServiceTest : public ::testing::Test {
 
   // A coordinator on 127.0.0.1:`port` (0: any) with data dir dir/coordinator;
   // starting another one with the same port is a restart. lease_timeout_ms 0:
-  // the coordinator's default. lease_timeout_ms 0:
   // the coordinator's default.
   std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000);
   std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator);
