@@ -163,7 +163,7 @@ absl::StatusOr<int64_t> RowsPerCall(inference::GRPCInferenceService::Stub& stub,
   request.set_version(options.model_version);
   inference::ModelConfigResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ServiceClient::SetDeadline(&context);
   grpc::Status status = stub.ModelConfig(&context, request, &response);
   if (!status.ok()) return RpcError(status, options.server, "ModelConfig");
   int64_t per_call = response.config().max_batch_size() > 0 ? response.config().max_batch_size()
@@ -191,7 +191,7 @@ absl::StatusOr<inference::ModelInferResponse> InferRows(
   }
   inference::ModelInferResponse response;
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+  ServiceClient::SetDeadline(&context, std::chrono::seconds(300));
   grpc::Status status = stub.ModelInfer(&context, request, &response);
   if (!status.ok()) return RpcError(status, options.server, "ModelInfer");
   return response;
@@ -210,7 +210,7 @@ absl::Status PredictRemote(const PredictOptions& options) {
   inference::ModelMetadataResponse metadata;
   {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    ServiceClient::SetDeadline(&context);
     grpc::Status status = stub->ModelMetadata(&context, metadata_request, &metadata);
     if (!status.ok()) return RpcError(status, options.server, "ModelMetadata");
   }
