@@ -63,6 +63,14 @@ void ModelRepository::StartPolling(std::chrono::milliseconds interval) {
   });
 }
 
+std::vector<std::shared_ptr<ServedModel>> ModelRepository::Entry::TakeVersions() {
+  std::vector<std::shared_ptr<ServedModel>> taken;
+  taken.push_back(std::move(serving));
+  taken.push_back(std::move(previous));
+  serving_stamp = Stamp{};
+  return taken;
+}
+
 std::mutex& ModelRepository::LoadMutex(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   std::unique_ptr<std::mutex>& load_mu = load_mu_[name];
@@ -94,14 +102,13 @@ void ModelRepository::Poll() {
   }
   for (const std::string& name : gone) {
     std::lock_guard<std::mutex> load_lock(LoadMutex(name));
-    std::shared_ptr<ServedModel> removed;  // destroyed outside mu_
+    std::vector<std::shared_ptr<ServedModel>> removed;  // destroyed outside mu_
     std::lock_guard<std::mutex> lock(mu_);
     // A Load() since the scan may have found it (its directory just placed).
     auto it = entries_.find(name);
     if (it == entries_.end() || fs::is_directory(fs::path(root_) / name, error)) continue;
     std::cerr << "fornax serve: model '" << name << "' removed from the repository\n";
-    removed = std::move(it->second.serving);
-    expired.push_back(std::move(it->second.previous));
+    removed = it->second.TakeVersions();
     entries_.erase(it);
   }
 }
@@ -111,14 +118,12 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   const std::vector<int64_t> versions = Versions(dir);
   // Destroyed outside mu_.
   std::shared_ptr<ServedModel> retired;
-  std::shared_ptr<ServedModel> retired_previous;
+  std::vector<std::shared_ptr<ServedModel>> dropped;
   std::unique_lock<std::mutex> lock(mu_);
   Entry& entry = entries_[name];
   if (entry.unloaded) return absl::OkStatus();
   if (versions.empty()) {
-    retired = std::move(entry.serving);
-    retired_previous = std::move(entry.previous);
-    entry.serving_stamp = Stamp{};
+    dropped = entry.TakeVersions();
     entry.reason =
         absl::StrCat("no version directory with a model.keras (", name, "/<version>/model.keras)");
     return absl::NotFoundError(absl::StrCat("model '", name, "': ", entry.reason));
@@ -173,16 +178,13 @@ absl::Status ModelRepository::Load(const std::string& name) {
 
 absl::Status ModelRepository::Unload(const std::string& name) {
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
-  std::shared_ptr<ServedModel> retired;
-  std::shared_ptr<ServedModel> retired_previous;
+  std::vector<std::shared_ptr<ServedModel>> retired;  // destroyed outside mu_
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
-  retired = std::move(it->second.serving);
-  retired_previous = std::move(it->second.previous);
-  it->second.serving_stamp = Stamp{};
+  retired = it->second.TakeVersions();
   it->second.unloaded = true;
   it->second.reason = "unloaded";
   std::cerr << "fornax serve: model '" << name << "' unloaded\n";

@@ -90,6 +90,10 @@ class ModelRepository {
     // `previous_until`.
     std::shared_ptr<ServedModel> previous;
     std::chrono::steady_clock::time_point previous_until;
+
+    // Takes out every version held (serving and previous) and clears the
+    // serving stamp; the caller destroys them once mu_ is released.
+    std::vector<std::shared_ptr<ServedModel>> TakeVersions();
   };
 
   // Scans one model directory and loads what changed. REQUIRES: the
