@@ -34,6 +34,15 @@ std::string Signature(const std::vector<Tensor>& inputs) {
   return key;
 }
 
+// The batch size the batcher never waits past: the largest preferred one,
+// else max_batch_size.
+int64_t LargestPreferred(const BatchingConfig& config) {
+  return config.preferred_batch_sizes.empty()
+             ? config.max_batch_size
+             : *std::max_element(config.preferred_batch_sizes.begin(),
+                                 config.preferred_batch_sizes.end());
+}
+
 }  // namespace
 
 DynamicBatcher::DynamicBatcher(BatchingConfig config, RunFn run, ExecutionFn on_execution)
@@ -142,11 +151,7 @@ bool DynamicBatcher::RunsInline(const Request& request) const {
   // forms a full or largest-preferred batch: then the batch thread would
   // not wait either.
   if (!config_.dynamic_batching || config_.max_queue_delay_us == 0) return true;
-  const int64_t largest_preferred = config_.preferred_batch_sizes.empty()
-                                        ? config_.max_batch_size
-                                        : *std::max_element(config_.preferred_batch_sizes.begin(),
-                                                            config_.preferred_batch_sizes.end());
-  return request.rows == config_.max_batch_size || request.rows == largest_preferred;
+  return request.rows == config_.max_batch_size || request.rows == LargestPreferred(config_);
 }
 
 size_t DynamicBatcher::BatchLength(bool deadline_passed) const {
@@ -168,11 +173,7 @@ size_t DynamicBatcher::BatchLength(bool deadline_passed) const {
   }
   // Full: nothing more fits (the next request would overflow, or differs).
   const bool full = length < queue_.size() || rows == config_.max_batch_size;
-  const int64_t largest_preferred = config_.preferred_batch_sizes.empty()
-                                        ? config_.max_batch_size
-                                        : *std::max_element(config_.preferred_batch_sizes.begin(),
-                                                            config_.preferred_batch_sizes.end());
-  if (preferred_rows == largest_preferred) return preferred_length;
+  if (preferred_rows == LargestPreferred(config_)) return preferred_length;
   if (full || deadline_passed || stopping_) {
     return preferred_length > 0 ? preferred_length : length;
   }
