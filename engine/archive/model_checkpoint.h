@@ -29,6 +29,8 @@ class ModelCheckpoint : public MonitorCallback {
   // entry is another callback.
   static absl::StatusOr<std::unique_ptr<ModelCheckpoint>> FromJobEntry(const nlohmann::json& entry);
 
+  std::string_view class_name() const override { return "ModelCheckpoint"; }
+
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
   nlohmann::json State() const override;
   absl::Status ResumeFrom(const nlohmann::json& state) override;

@@ -89,21 +89,11 @@ class ObserverCallback : public Callback {
   double last_ = 0;
 };
 
-// The class of a job callback entry CallbackFromConfig accepted: "X",
-// {"class_name": "X", ...} or the short form {"X": {...}}.
-std::string CallbackClassName(const nlohmann::json& entry) {
-  if (entry.is_string()) return entry.get<std::string>();
-  if (entry.contains("class_name")) return entry["class_name"].get<std::string>();
-  return entry.begin().key();
-}
-
 // EpochPosition's "callbacks": each job callback's class and State().
-nlohmann::json CallbackStates(const std::vector<nlohmann::json>& entries,
-                              const std::vector<std::unique_ptr<Callback>>& callbacks) {
+nlohmann::json CallbackStates(const std::vector<std::unique_ptr<Callback>>& callbacks) {
   nlohmann::json states = nlohmann::json::array();
-  for (size_t i = 0; i < callbacks.size(); ++i) {
-    states.push_back(
-        {{"class_name", CallbackClassName(entries[i])}, {"state", callbacks[i]->State()}});
+  for (const auto& cb : callbacks) {
+    states.push_back({{"class_name", std::string(cb->class_name())}, {"state", cb->State()}});
   }
   return states;
 }
@@ -141,12 +131,10 @@ absl::Status WriteCheckpoint(Trainer& trainer, const std::string& path, int epoc
 class CheckpointCallback : public Callback {
  public:
   CheckpointCallback(std::string dir, int64_t every_steps, JobObserver* observer,
-                     const std::vector<nlohmann::json>& entries,
                      const std::vector<std::unique_ptr<Callback>>& job_callbacks)
       : dir_(std::move(dir)),
         every_steps_(every_steps),
         observer_(observer),
-        entries_(entries),
         job_callbacks_(job_callbacks) {}
 
   absl::Status OnTrainBegin(TrainingControl& control) override {
@@ -178,13 +166,12 @@ class CheckpointCallback : public Callback {
     return WriteCheckpoint(
         *control.trainer, path, epoch, epoch_logs_, false, observer_,
         EpochPositionJson(epoch, step, control.steps_per_epoch, control.trainer->variables(),
-                          CallbackStates(entries_, job_callbacks_), control.stop_training));
+                          CallbackStates(job_callbacks_), control.stop_training));
   }
 
   std::string dir_;
   int64_t every_steps_;
   JobObserver* observer_;
-  const std::vector<nlohmann::json>& entries_;
   const std::vector<std::unique_ptr<Callback>>& job_callbacks_;
   int epoch_ = 0;
   int64_t last_saved_step_ = 0;
@@ -234,7 +221,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
     }
     runner->job_callbacks_.push_back(*std::move(cb));
   }
-  if (resume) FORNAX_RETURN_IF_ERROR(runner->ResumeCallbacks(*resume, job, archive));
+  if (resume) FORNAX_RETURN_IF_ERROR(runner->ResumeCallbacks(*resume, archive));
   if (options.threads > 0) {
     FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));
     backend->set_num_threads(options.threads);
@@ -259,7 +246,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
 absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobObserver* observer) {
   ObserverCallback observe(observer, job_.fit, &epochs_done_, &last_epoch_logs_);
   CheckpointCallback checkpoint(options_.checkpoint_dir, options_.checkpoint_every_steps, observer,
-                                job_.callbacks, job_callbacks_);
+                                job_callbacks_);
   std::vector<Callback*> callbacks;
   for (const auto& cb : job_callbacks_) callbacks.push_back(cb.get());
   if (!options_.checkpoint_dir.empty()) callbacks.push_back(&checkpoint);
@@ -273,11 +260,10 @@ absl::StatusOr<History> JobRunner::Fit(const std::vector<Callback*>& extra, JobO
   return trainer_->Fit(data_.train, validation, fit, callbacks);
 }
 
-absl::Status JobRunner::ResumeCallbacks(const EpochPosition& position, const JobSpec& job,
-                                        const std::string& archive) {
+absl::Status JobRunner::ResumeCallbacks(const EpochPosition& position, const std::string& archive) {
   stopped_ = position.stop_training;
   for (size_t i = 0; i < job_callbacks_.size(); ++i) {
-    const std::string class_name = CallbackClassName(job.callbacks[i]);
+    const std::string class_name(job_callbacks_[i]->class_name());
     if (i >= position.callbacks.size() || position.callbacks[i]["class_name"] != class_name) {
       // The job's callbacks changed since the checkpoint (a resume by hand).
       std::fprintf(stderr,

@@ -109,8 +109,7 @@ class JobRunner {
   JobRunner() = default;
   // Hands the checkpoint's callback states to the job's callbacks (a callback
   // not in them, or of another class, starts afresh with a note on stderr).
-  absl::Status ResumeCallbacks(const EpochPosition& position, const JobSpec& job,
-                               const std::string& archive);
+  absl::Status ResumeCallbacks(const EpochPosition& position, const std::string& archive);
   JobSpec job_;
   JobRunOptions options_;
   JobData data_;

@@ -322,6 +322,29 @@ TEST(JobRunnerTest, ResumedCallbackStateIsCheckedAndMatchedByClass) {
   EXPECT_TRUE(resumed.ok()) << resumed.status();
 }
 
+// A checkpoint keys each job callback's state by its class, whichever form
+// the job file wrote the entry in (Keras's, the short form, a bare name).
+TEST(JobRunnerTest, CheckpointKeysCallbackStatesByClass) {
+  testing::TempDir dir;
+  const std::string callbacks =
+      ", callbacks: [{class_name: EarlyStopping, config: {monitor: loss}}, TerminateOnNaN, "
+      "{ReduceLROnPlateau: {monitor: loss}}, {CSVLogger: {filename: " +
+      dir.File("log.csv") + "}}, {ModelCheckpoint: {filepath: " + dir.File("best.keras") +
+      ", monitor: loss, save_best_only: true}}]";
+  absl::StatusOr<std::unique_ptr<JobRunner>> runner =
+      JobRunner::Create(Job(JobYaml(1, callbacks)), CheckpointInto(dir));
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_TRUE((*runner)->Fit({}, nullptr).ok());
+  absl::StatusOr<KerasArchive> archive = ReadKerasArchive(dir.File("ckpt/ckpt-e1-s8.keras"));
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  std::vector<std::string> classes;
+  for (const nlohmann::json& entry : archive->fornax_state["callbacks"]) {
+    classes.push_back(entry["class_name"].get<std::string>());
+  }
+  EXPECT_THAT(classes, ElementsAre("EarlyStopping", "TerminateOnNaN", "ReduceLROnPlateau",
+                                   "CSVLogger", "ModelCheckpoint"));
+}
+
 TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {
   testing::TempDir dir;
   absl::StatusOr<std::unique_ptr<JobRunner>> first =

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
@@ -41,6 +42,10 @@ struct TrainingControl {
 class Callback {
  public:
   virtual ~Callback() = default;
+  // The class a job file names this callback by (Keras's: "EarlyStopping");
+  // a checkpoint keys each job callback's State() by it. Empty for callbacks
+  // no job file can name (History, progress bars, observers).
+  virtual std::string_view class_name() const { return {}; }
   virtual absl::Status OnTrainBegin(TrainingControl&) { return absl::OkStatus(); }
   virtual absl::Status OnTrainEnd(TrainingControl&, const Logs&) { return absl::OkStatus(); }
   virtual absl::Status OnEpochBegin(TrainingControl&, int /*epoch*/) { return absl::OkStatus(); }

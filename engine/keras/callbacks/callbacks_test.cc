@@ -410,12 +410,18 @@ TEST(CallbackFromConfigTest, ParsesKerasSerializedForms) {
       R"({"class_name": "EarlyStopping", "config": {"monitor": "val_accuracy", "patience": 2}})"));
   ASSERT_TRUE(early.ok()) << early.status();
   EXPECT_NE(dynamic_cast<EarlyStopping*>(early->get()), nullptr);
+  // Each reports the class it was made from, which keys its checkpoint state.
+  EXPECT_EQ((*early)->class_name(), "EarlyStopping");
   auto reduce = CallbackFromConfig(json::parse(R"({"ReduceLROnPlateau": {"factor": 0.2}})"));
   ASSERT_TRUE(reduce.ok()) << reduce.status();
-  EXPECT_TRUE(CallbackFromConfig(json::parse(R"({"class_name": "TerminateOnNaN"})")).ok());
-  EXPECT_TRUE(
-      CallbackFromConfig(json::parse(R"({"CSVLogger": {"filename": "log.csv", "append": true}})"))
-          .ok());
+  EXPECT_EQ((*reduce)->class_name(), "ReduceLROnPlateau");
+  auto nan = CallbackFromConfig(json::parse(R"("TerminateOnNaN")"));
+  ASSERT_TRUE(nan.ok()) << nan.status();
+  EXPECT_EQ((*nan)->class_name(), "TerminateOnNaN");
+  auto csv =
+      CallbackFromConfig(json::parse(R"({"CSVLogger": {"filename": "log.csv", "append": true}})"));
+  ASSERT_TRUE(csv.ok()) << csv.status();
+  EXPECT_EQ((*csv)->class_name(), "CSVLogger");
 
   auto unknown_field = CallbackFromConfig(
       json::parse(R"({"class_name": "EarlyStopping", "config": {"patiense": 2}})"));

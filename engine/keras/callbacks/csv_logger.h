@@ -22,6 +22,8 @@ class CsvLogger : public Callback {
       : filename_(std::move(filename)), separator_(std::move(separator)), append_(append) {}
   ~CsvLogger() override;
 
+  std::string_view class_name() const override { return "CSVLogger"; }
+
   absl::Status OnTrainBegin(TrainingControl& control) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
   absl::Status OnTrainEnd(TrainingControl& control, const Logs& logs) override;

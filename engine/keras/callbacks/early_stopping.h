@@ -32,6 +32,8 @@ class EarlyStopping : public MonitorCallback {
  public:
   static absl::StatusOr<std::unique_ptr<EarlyStopping>> Create(EarlyStoppingOptions options);
 
+  std::string_view class_name() const override { return "EarlyStopping"; }
+
   absl::Status OnTrainBegin(TrainingControl& control) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
   absl::Status OnTrainEnd(TrainingControl& control, const Logs& logs) override;

@@ -30,6 +30,8 @@ class ReduceLROnPlateau : public MonitorCallback {
   static absl::StatusOr<std::unique_ptr<ReduceLROnPlateau>> Create(
       ReduceLROnPlateauOptions options);
 
+  std::string_view class_name() const override { return "ReduceLROnPlateau"; }
+
   absl::Status OnTrainBegin(TrainingControl& control) override;
   void AugmentEpochLogs(TrainingControl& control, Logs* logs) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;

@@ -9,6 +9,7 @@ namespace fornax {
 
 class TerminateOnNaN : public Callback {
  public:
+  std::string_view class_name() const override { return "TerminateOnNaN"; }
   absl::Status OnTrainBatchEnd(TrainingControl& control, int64_t batch, const Logs& logs) override;
 };
 
