@@ -15,8 +15,9 @@
 // run skips the batches already trained and ends bit-identical too, with the
 // same epoch logs. Every checkpoint records the job callbacks' state too
 // (EarlyStopping's patience and best weights, ReduceLROnPlateau's, a
-// save_best_only ModelCheckpoint's best) and whether one had stopped
-// training: a resumed run stops and reduces the rate at the same epochs.
+// save_best_only ModelCheckpoint's best, CSVLogger's rows) and whether one
+// had stopped training: a resumed run stops and reduces the rate at the same
+// epochs, and CSVLogger's file ends as an uninterrupted run's.
 // Thread-safety: none; one runner per training run.
 #ifndef FORNAX_ENGINE_JOB_JOB_RUNNER_H_
 #define FORNAX_ENGINE_JOB_JOB_RUNNER_H_

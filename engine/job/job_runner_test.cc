@@ -1,7 +1,10 @@
 #include "engine/job/job_runner.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -343,6 +346,73 @@ TEST(JobRunnerTest, CheckpointKeysCallbackStatesByClass) {
   }
   EXPECT_THAT(classes, ElementsAre("EarlyStopping", "TerminateOnNaN", "ReduceLROnPlateau",
                                    "CSVLogger", "ModelCheckpoint"));
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// CSVLogger's file after a resume equals a straight run's, byte for byte:
+// the first attempt wrote rows for epochs 0 and 1 and was interrupted in
+// epoch 2 (after the checkpoint at global step 18), and the job resumes from
+// the checkpoint at step 4 of epoch 1 (global step 12; a later one's upload
+// was lost), so epoch 1 trains again. The file is still there (the same
+// machine) or gone (another one); with append, it began with an older run's
+// rows, which the straight run keeps too (and which another machine lacks:
+// its file is then the job's header and rows alone). Without the rows in the
+// checkpoint, the resumed file lost epoch 0's row or repeated epoch 1's.
+TEST(JobRunnerTest, ResumedCsvLoggerFileEqualsAStraightRunsFile) {
+  const std::string older = "epoch,loss\r\n0,9.0\r\n";
+  auto csv_job = [](const std::string& path, bool append) {
+    return Job(JobYaml(3, ", callbacks: [{CSVLogger: {filename: " + path +
+                              ", append: " + (append ? "true" : "false") + "}}]"));
+  };
+  std::string straight[2];  // without, with append and the older rows
+  for (bool append : {false, true}) {
+    testing::TempDir dir;  // one at a time: a TempDir is named after the test
+    const std::string path = dir.File("log.csv");
+    if (append) WriteText(path, older);
+    absl::StatusOr<std::unique_ptr<JobRunner>> runner =
+        JobRunner::Create(csv_job(path, append), {});
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    ASSERT_TRUE((*runner)->Fit({}, nullptr).ok());
+    straight[append] = ReadText(path);
+  }
+  ASSERT_EQ(std::count(straight[0].begin(), straight[0].end(), '\n'), 4);  // header, 3 epochs
+  ASSERT_EQ(straight[1], older + straight[0].substr(straight[0].find('\n') + 1));
+
+  for (bool append : {false, true}) {
+    for (bool same_machine : {true, false}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "append " << append << ", same machine " << same_machine);
+      testing::TempDir dir;
+      const std::string path = dir.File("log.csv");
+      if (append) WriteText(path, older);
+      absl::StatusOr<std::unique_ptr<JobRunner>> first =
+          JobRunner::Create(csv_job(path, append), CheckpointInto(dir, 3));
+      ASSERT_TRUE(first.ok()) << first.status();
+      StopAfterCheckpoint stop(18);
+      ASSERT_EQ((*first)->Fit({}, &stop).status().code(), absl::StatusCode::kAborted);
+      first->reset();
+      // It wrote all but epoch 2's row.
+      const std::string& full = straight[append];
+      ASSERT_EQ(ReadText(path), full.substr(0, full.rfind('\n', full.size() - 2) + 1));
+      if (!same_machine) std::filesystem::remove(path);
+
+      absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
+          JobRunner::Create(csv_job(path, append), ResumeFrom(dir, "ckpt-e1-s12.keras", 1));
+      ASSERT_TRUE(resumed.ok()) << resumed.status();
+      ASSERT_TRUE((*resumed)->Fit({}, nullptr).ok());
+      EXPECT_EQ(ReadText(path), straight[append && same_machine]);
+    }
+  }
 }
 
 TEST(JobRunnerTest, MidEpochCheckpointWithAnotherBatchSizeIsAnError) {

@@ -405,6 +405,34 @@ TEST(CsvLoggerTest, WritesKerasFormat) {
   std::remove(path.c_str());
 }
 
+// The resume of the file itself is JobRunnerTest.ResumedCsvLoggerFileEqualsAStraightRunsFile.
+TEST(CsvLoggerTest, BadResumedStateNamesTheField) {
+  CsvLogger logger("unused.csv");
+  const json good = {{"kept_bytes", 0},
+                     {"write_header", true},
+                     {"keys", json::array({"loss"})},
+                     {"rows", "0,1.0\r\n"}};
+  EXPECT_TRUE(logger.ResumeFrom(good).ok());
+  EXPECT_TRUE(logger.ResumeFrom(nullptr).ok());  // a checkpoint from before it kept rows
+  struct Case {
+    const char* field;
+    json value;
+    const char* message;
+  } cases[] = {
+      {"kept_bytes", -1, "kept_bytes: expected a byte count"},
+      {"write_header", "yes", "write_header: expected true or false"},
+      {"keys", json::array({1}), "keys: expected null or a list of column names"},
+      {"rows", nullptr, "rows: expected a string"},
+  };
+  for (const Case& c : cases) {
+    json state = good;
+    state[c.field] = c.value;
+    const absl::Status status = logger.ResumeFrom(state);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << state.dump();
+    EXPECT_NE(status.message().find(c.message), std::string::npos) << status.message();
+  }
+}
+
 TEST(CallbackFromConfigTest, ParsesKerasSerializedForms) {
   auto early = CallbackFromConfig(json::parse(
       R"({"class_name": "EarlyStopping", "config": {"monitor": "val_accuracy", "patience": 2}})"));

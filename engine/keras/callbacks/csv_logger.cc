@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -58,22 +60,59 @@ CsvLogger::~CsvLogger() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
+absl::Status CsvLogger::OpenError() const {
+  return absl::InvalidArgumentError(
+      absl::StrCat("CSVLogger: cannot open '", filename_, "' for writing: ", std::strerror(errno)));
+}
+
+std::string CsvLogger::Header() const {
+  std::string header = "epoch";
+  for (const std::string& key : keys_) absl::StrAppend(&header, separator_, key);
+  return header + "\r\n";
+}
+
 absl::Status CsvLogger::OnTrainBegin(TrainingControl&) {
-  write_header_ = true;
-  if (append_) {
-    if (std::FILE* existing = std::fopen(filename_.c_str(), "r")) {
-      write_header_ = std::fgetc(existing) == EOF;
-      std::fclose(existing);
-    }
-  }
   if (file_ != nullptr) std::fclose(file_);
-  file_ = std::fopen(filename_.c_str(), append_ ? "ab" : "wb");
-  if (file_ == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("CSVLogger: cannot open '", filename_,
-                                                   "' for writing: ", std::strerror(errno)));
+  file_ = nullptr;
+  if (resumed_) {
+    resumed_ = false;
+    return Reopen();
   }
+  // As Keras: a header unless append finds a file with something in it.
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(filename_, ec);
+  kept_bytes_ = append_ && !ec ? size : 0;
+  write_header_ = kept_bytes_ == 0;
+  file_ = std::fopen(filename_.c_str(), append_ ? "ab" : "wb");
+  if (file_ == nullptr) return OpenError();
   keys_.clear();
   have_keys_ = false;
+  rows_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status CsvLogger::Reopen() {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(filename_, ec);
+  const bool kept_here = kept_bytes_ > 0 && !ec && size >= kept_bytes_;
+  if (kept_here) {
+    std::filesystem::resize_file(filename_, kept_bytes_, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CSVLogger: cannot cut '", filename_, "' back to the ", kept_bytes_,
+                       " bytes it had before the run: ", ec.message()));
+    }
+  } else {
+    // What the file held before the run is not here (it stayed on the
+    // machine that ran the first attempt): the file is this run's alone.
+    kept_bytes_ = 0;
+    write_header_ = true;
+  }
+  file_ = std::fopen(filename_.c_str(), kept_here ? "ab" : "wb");
+  if (file_ == nullptr) return OpenError();
+  const std::string text = (have_keys_ && write_header_ ? Header() : "") + rows_;
+  std::fwrite(text.data(), 1, text.size(), file_);
+  std::fflush(file_);
   return absl::OkStatus();
 }
 
@@ -89,12 +128,7 @@ absl::Status CsvLogger::OnEpochEnd(TrainingControl&, int epoch, const Logs& logs
       const size_t n = keys_.size();
       for (size_t i = 0; i < n; ++i) keys_.push_back("val_" + keys_[i]);
     }
-    if (write_header_) {
-      std::string header = "epoch";
-      for (const std::string& key : keys_) absl::StrAppend(&header, separator_, key);
-      header += "\r\n";
-      std::fputs(header.c_str(), file_);
-    }
+    if (write_header_) std::fputs(Header().c_str(), file_);
   }
   std::string row = absl::StrCat(epoch);
   for (const std::string& key : keys_) {
@@ -104,12 +138,49 @@ absl::Status CsvLogger::OnEpochEnd(TrainingControl&, int epoch, const Logs& logs
   row += "\r\n";
   std::fputs(row.c_str(), file_);
   std::fflush(file_);
+  rows_ += row;
   return absl::OkStatus();
 }
 
 absl::Status CsvLogger::OnTrainEnd(TrainingControl&, const Logs&) {
   if (file_ != nullptr) std::fclose(file_);
   file_ = nullptr;
+  return absl::OkStatus();
+}
+
+nlohmann::json CsvLogger::State() const {
+  return {{"kept_bytes", kept_bytes_},
+          {"write_header", write_header_},
+          {"keys", have_keys_ ? nlohmann::json(keys_) : nlohmann::json()},
+          {"rows", rows_}};
+}
+
+absl::Status CsvLogger::ResumeFrom(const nlohmann::json& state) {
+  // A checkpoint from before CSVLogger kept its rows: the file starts afresh.
+  if (state.is_null()) return absl::OkStatus();
+  const auto expected = [](const char* field, const char* what) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": expected ", what));
+  };
+  if (!state.is_object()) return expected("state", "an object");
+  const nlohmann::json kept = state.value("kept_bytes", nlohmann::json());
+  const nlohmann::json header = state.value("write_header", nlohmann::json());
+  const nlohmann::json keys = state.value("keys", nlohmann::json());
+  const nlohmann::json rows = state.value("rows", nlohmann::json());
+  if (!kept.is_number_integer() || kept.get<int64_t>() < 0) {
+    return expected("kept_bytes", "a byte count");
+  }
+  if (!header.is_boolean()) return expected("write_header", "true or false");
+  const bool key_names =
+      keys.is_array() && std::all_of(keys.begin(), keys.end(),
+                                     [](const nlohmann::json& key) { return key.is_string(); });
+  if (!keys.is_null() && !key_names) return expected("keys", "null or a list of column names");
+  if (!rows.is_string()) return expected("rows", "a string (the rows written)");
+  kept_bytes_ = kept.get<uint64_t>();
+  write_header_ = header.get<bool>();
+  have_keys_ = !keys.is_null();
+  keys_ = have_keys_ ? keys.get<std::vector<std::string>>() : std::vector<std::string>();
+  rows_ = rows.get<std::string>();
+  resumed_ = true;
   return absl::OkStatus();
 }
 
