@@ -1,0 +1,190 @@
+#include "server/inference/shared_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace fornax::serving {
+
+// The mapping covers whole pages (mmap's offset must be page-aligned), from
+// the page holding the region's first byte to its last byte.
+class SharedMemoryRegion {
+ public:
+  SharedMemoryRegion(SharedMemoryRegionInfo info, int fd, void* mapping, size_t mapping_size,
+                     char* data)
+      : info_(std::move(info)),
+        fd_(fd),
+        mapping_(mapping),
+        mapping_size_(mapping_size),
+        data_(data) {}
+  ~SharedMemoryRegion() {
+    munmap(mapping_, mapping_size_);
+    close(fd_);
+  }
+  SharedMemoryRegion(const SharedMemoryRegion&) = delete;
+  SharedMemoryRegion& operator=(const SharedMemoryRegion&) = delete;
+
+  const SharedMemoryRegionInfo& info() const { return info_; }
+  char* data() const { return data_; }
+  // The object's size now (it may have been resized since registration).
+  absl::StatusOr<uint64_t> ObjectSize() const {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) {
+      return absl::InternalError(
+          absl::StrCat("fstat on shared memory object '", info_.key, "': ", std::strerror(errno)));
+    }
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+ private:
+  const SharedMemoryRegionInfo info_;
+  const int fd_;  // kept so that ObjectSize sees the object even once it is unlinked
+  void* const mapping_;
+  const size_t mapping_size_;
+  char* const data_;  // the region's first byte, inside the mapping
+};
+
+namespace {
+
+std::string Where(const std::string& name) {
+  return absl::StrCat("system shared memory region '", name, "'");
+}
+
+absl::Status OpenError(int error, const SharedMemoryRegionInfo& info) {
+  const std::string message = absl::StrCat(Where(info.name), ": cannot open shared memory key '",
+                                           info.key, "': ", std::strerror(error));
+  switch (error) {
+    case ENOENT:
+      return absl::NotFoundError(message);
+    case EACCES:
+      return absl::PermissionDeniedError(message);
+    default:
+      return absl::InvalidArgumentError(message);
+  }
+}
+
+// Closes the descriptor unless released.
+struct ScopedFd {
+  int fd;
+  ~ScopedFd() {
+    if (fd >= 0) close(fd);
+  }
+  int Release() { return std::exchange(fd, -1); }
+};
+
+}  // namespace
+
+absl::Status SharedMemoryRegistry::Register(const SharedMemoryRegionInfo& info) {
+  if (info.name.empty()) {
+    return absl::InvalidArgumentError(
+        "system shared memory registration: 'name' must not be empty");
+  }
+  if (info.byte_size == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(info.name), ": byte_size must be at least 1, got 0"));
+  }
+  {
+    // Checked first for the error; checked again when inserting (a
+    // concurrent registration may take the name while this one maps).
+    std::lock_guard<std::mutex> lock(mu_);
+    if (regions_.contains(info.name)) {
+      return absl::AlreadyExistsError(absl::StrCat(Where(info.name), " is already registered"));
+    }
+  }
+  ScopedFd fd{shm_open(info.key.c_str(), O_RDWR, 0)};
+  if (fd.fd < 0) return OpenError(errno, info);
+  struct stat st;
+  if (fstat(fd.fd, &st) != 0) {
+    return absl::InternalError(absl::StrCat(Where(info.name), ": fstat on shared memory key '",
+                                            info.key, "': ", std::strerror(errno)));
+  }
+  const uint64_t object_size = static_cast<uint64_t>(st.st_size);
+  if (info.offset > object_size || info.byte_size > object_size - info.offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(info.name), ": offset ", info.offset, " + byte_size ", info.byte_size,
+        " is past the end of shared memory key '", info.key, "' (", object_size, " bytes)"));
+  }
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t start = info.offset - info.offset % page;
+  const size_t length = static_cast<size_t>(info.offset + info.byte_size - start);
+  void* mapping =
+      mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, static_cast<off_t>(start));
+  if (mapping == MAP_FAILED) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(info.name),
+                                                   ": cannot map shared memory key '", info.key,
+                                                   "': ", std::strerror(errno)));
+  }
+  auto region = std::make_shared<const SharedMemoryRegion>(
+      info, fd.Release(), mapping, length, static_cast<char*>(mapping) + (info.offset - start));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!regions_.emplace(info.name, std::move(region)).second) {
+    return absl::AlreadyExistsError(absl::StrCat(Where(info.name), " is already registered"));
+  }
+  return absl::OkStatus();
+}
+
+void SharedMemoryRegistry::Unregister(const std::string& name) {
+  // Destroyed (unmapped) outside the lock, unless a request still holds one.
+  std::map<std::string, std::shared_ptr<const SharedMemoryRegion>> removed;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (name.empty()) {
+    removed.swap(regions_);
+  } else if (auto node = regions_.extract(name)) {
+    removed.insert(std::move(node));
+  }
+}
+
+absl::StatusOr<std::vector<SharedMemoryRegionInfo>> SharedMemoryRegistry::Status(
+    const std::string& name) const {
+  std::vector<SharedMemoryRegionInfo> infos;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (name.empty()) {
+    for (const auto& [_, region] : regions_) infos.push_back(region->info());
+    return infos;
+  }
+  auto it = regions_.find(name);
+  if (it == regions_.end())
+    return absl::NotFoundError(absl::StrCat(Where(name), " is not registered"));
+  infos.push_back(it->second->info());
+  return infos;
+}
+
+absl::StatusOr<SharedMemorySpan> SharedMemoryRegistry::Find(const std::string& name,
+                                                            uint64_t offset, uint64_t byte_size,
+                                                            const std::string& what) const {
+  std::shared_ptr<const SharedMemoryRegion> region;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = regions_.find(name);
+    if (it == regions_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat(what, ": shared memory region '", name, "' is not registered"));
+    }
+    region = it->second;
+  }
+  const SharedMemoryRegionInfo& info = region->info();
+  if (offset > info.byte_size || byte_size > info.byte_size - offset) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": shared_memory_offset ", offset, " + shared_memory_byte_size ", byte_size,
+        " is past the end of shared memory region '", name, "' (", info.byte_size, " bytes)"));
+  }
+  absl::StatusOr<uint64_t> object_size = region->ObjectSize();
+  if (!object_size.ok()) return object_size.status();
+  if (*object_size < info.offset + info.byte_size) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what, ": shared memory key '", info.key, "' of region '", name,
+                     "' has shrunk to ", *object_size, " bytes since it was registered (offset ",
+                     info.offset, " + byte_size ", info.byte_size, "); register it again"));
+  }
+  char* data = region->data() + offset;
+  return SharedMemorySpan{std::move(region), data, static_cast<size_t>(byte_size)};
+}
+
+}  // namespace fornax::serving
