@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
 #include "server/inference/inference_service.h"
 
 namespace fornax::serving {
@@ -118,7 +119,8 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
   }
   const std::shared_ptr<ServedModel> model = *std::move(found);
   response->set_model_version(std::to_string(model->version));
-  absl::StatusOr<DecodedRequest> decoded = DecodeInferRequest(request, model->signature);
+  absl::StatusOr<DecodedRequest> decoded =
+      DecodeInferRequest(request, model->signature, shared_memory_);
   if (!decoded.ok()) {
     model->stats->RecordFailure(NanosSince(start));
     done(decoded.status());
@@ -126,11 +128,12 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
   }
   // The batcher drains before the model is destroyed, so the raw pointer
   // outlives the callback (a shared_ptr there could make the batcher's own
-  // thread destroy it).
+  // thread destroy it). `requested` holds the output regions mapped until
+  // the reply is encoded.
   const ServedModel* served = model.get();
   model->batcher->Submit(
       std::move(decoded->inputs),
-      [served, response, start, rows = decoded->batch, selected = std::move(decoded->outputs),
+      [served, response, start, rows = decoded->batch, requested = std::move(decoded->outputs),
        done = std::move(done)](absl::StatusOr<std::vector<Tensor>> outputs,
                                const RequestTiming& timing) {
         if (!outputs.ok()) {
@@ -138,7 +141,13 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
           done(outputs.status());
           return;
         }
-        EncodeInferResponse(*outputs, selected, served->signature, response);
+        absl::Status encoded =
+            EncodeInferResponse(*outputs, requested, served->signature, response);
+        if (!encoded.ok()) {
+          served->stats->RecordFailure(NanosSince(start));
+          done(encoded);
+          return;
+        }
         served->stats->RecordSuccess(NanosSince(start), timing, rows);
         done(absl::OkStatus());
       });
@@ -149,7 +158,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelInfer(grpc::CallbackServerConte
                                                        inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   Infer(*request, response,
-        [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+        [reactor](absl::Status status) { reactor->Finish(server::ToGrpc(status)); });
   return reactor;
 }
 

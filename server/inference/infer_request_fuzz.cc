@@ -32,7 +32,9 @@ absl::Status RunUntrustedInput(const uint8_t* data, size_t size) {
   }
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return absl::OkStatus();
-  return DecodeInferRequest(request, FuzzSignature()).status();
+  // No region is registered: a request naming one is refused.
+  static const SharedMemoryRegistry* no_regions = new SharedMemoryRegistry;
+  return DecodeInferRequest(request, FuzzSignature(), *no_regions).status();
 }
 
 }  // namespace fornax::serving

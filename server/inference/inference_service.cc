@@ -3,9 +3,12 @@
 #include "server/inference/inference_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
 
 namespace fornax::serving {
 namespace {
+
+using server::ToGrpc;
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                const grpc::Status& status = grpc::Status::OK) {
@@ -32,12 +35,6 @@ void FillConfigTensor(const TensorSpec& spec, Proto* out) {
 }
 
 }  // namespace
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  // absl's canonical codes are gRPC's, number for number.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
 
 absl::StatusOr<std::shared_ptr<ServedModel>> InferenceService::Lookup(
     const std::string& name, const std::string& version) const {
@@ -83,7 +80,7 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
   response->set_name("fornax");
   response->set_version(server_version_);
   for (const char* extension : {"model_repository", "model_configuration", "schedule_policy",
-                                "binary_tensor_data", "statistics"}) {
+                                "binary_tensor_data", "statistics", "system_shared_memory"}) {
     response->add_extensions(extension);
   }
   return Done(context);
@@ -93,7 +90,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
   absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
-  if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+  if (!model.ok()) return Done(context, ToGrpc(model.status()));
   const ModelSignature& signature = (*model)->signature;
   response->set_name(signature.model_name);
   response->add_versions(std::to_string((*model)->version));
@@ -109,7 +106,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
     grpc::CallbackServerContext* context, const inference::ModelConfigRequest* request,
     inference::ModelConfigResponse* response) {
   absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
-  if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+  if (!model.ok()) return Done(context, ToGrpc(model.status()));
   const ServedModel& served = **model;
   inference::ModelConfig* config = response->mutable_config();
   config->set_name(served.name);
@@ -148,7 +145,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
   } else {
     absl::StatusOr<std::shared_ptr<ServedModel>> model =
         Lookup(request->name(), request->version());
-    if (!model.ok()) return Done(context, ToGrpcStatus(model.status()));
+    if (!model.ok()) return Done(context, ToGrpc(model.status()));
     models.push_back(*std::move(model));
   }
   for (const std::shared_ptr<ServedModel>& model : models) {
@@ -179,13 +176,45 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
-  return Done(context, ToGrpcStatus(repository_->Load(request->model_name())));
+  return Done(context, ToGrpc(repository_->Load(request->model_name())));
 }
 
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
-  return Done(context, ToGrpcStatus(repository_->Unload(request->model_name())));
+  return Done(context, ToGrpc(repository_->Unload(request->model_name())));
+}
+
+grpc::ServerUnaryReactor* InferenceService::SystemSharedMemoryStatus(
+    grpc::CallbackServerContext* context, const inference::SystemSharedMemoryStatusRequest* request,
+    inference::SystemSharedMemoryStatusResponse* response) {
+  absl::StatusOr<std::vector<SharedMemoryRegionInfo>> regions =
+      shared_memory_.Status(request->name());
+  if (!regions.ok()) return Done(context, ToGrpc(regions.status()));
+  for (const SharedMemoryRegionInfo& info : *regions) {
+    auto& region = (*response->mutable_regions())[info.name];
+    region.set_name(info.name);
+    region.set_key(info.key);
+    region.set_offset(info.offset);
+    region.set_byte_size(info.byte_size);
+  }
+  return Done(context);
+}
+
+grpc::ServerUnaryReactor* InferenceService::SystemSharedMemoryRegister(
+    grpc::CallbackServerContext* context,
+    const inference::SystemSharedMemoryRegisterRequest* request,
+    inference::SystemSharedMemoryRegisterResponse*) {
+  return Done(context, ToGrpc(shared_memory_.Register({request->name(), request->key(),
+                                                       request->offset(), request->byte_size()})));
+}
+
+grpc::ServerUnaryReactor* InferenceService::SystemSharedMemoryUnregister(
+    grpc::CallbackServerContext* context,
+    const inference::SystemSharedMemoryUnregisterRequest* request,
+    inference::SystemSharedMemoryUnregisterResponse*) {
+  shared_memory_.Unregister(request->name());
+  return Done(context);
 }
 
 }  // namespace fornax::serving

@@ -6,8 +6,11 @@
 // Status codes: unknown or unready model -> NOT_FOUND (ModelReady answers OK
 // with ready=false instead); a malformed request -> INVALID_ARGUMENT naming
 // the tensor and what was expected; a failed engine call -> its own code.
+// The SystemSharedMemory* RPCs manage the service's shared memory regions
+// (shared_memory.h), which inference requests may read inputs from and
+// write outputs to.
 // Thread-safety: gRPC calls the handlers concurrently; all state is in the
-// repository.
+// repository and the (thread-safe) region registry.
 #ifndef FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 #define FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_
 
@@ -17,10 +20,9 @@
 #include "absl/status/status.h"
 #include "proto/inference/grpc_service.grpc.pb.h"
 #include "server/inference/model_repository.h"
+#include "server/inference/shared_memory.h"
 
 namespace fornax::serving {
-
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 class InferenceService final : public inference::GRPCInferenceService::CallbackService {
  public:
@@ -67,6 +69,18 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
   grpc::ServerUnaryReactor* RepositoryModelUnload(
       grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
       inference::RepositoryModelUnloadResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryStatus(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryStatusRequest* request,
+      inference::SystemSharedMemoryStatusResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryRegister(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryRegisterRequest* request,
+      inference::SystemSharedMemoryRegisterResponse* response) override;
+  grpc::ServerUnaryReactor* SystemSharedMemoryUnregister(
+      grpc::CallbackServerContext* context,
+      const inference::SystemSharedMemoryUnregisterRequest* request,
+      inference::SystemSharedMemoryUnregisterResponse* response) override;
 
  private:
   // The serving version of a model or NOT_FOUND.
@@ -75,6 +89,9 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
 
   ModelRepository* repository_;
   const std::string server_version_;
+  // Destroyed (unmapped) with the service; requests in flight keep the
+  // regions they use.
+  SharedMemoryRegistry shared_memory_;
 };
 
 }  // namespace fornax::serving

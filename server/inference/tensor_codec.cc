@@ -1,6 +1,8 @@
 #include "server/inference/tensor_codec.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -103,6 +105,70 @@ absl::StatusOr<int64_t> CheckShape(const ModelInferRequest::InferInputTensor& in
   return got[0];
 }
 
+using ParameterMap = google::protobuf::Map<std::string, inference::InferParameter>;
+
+// Where a tensor's shared memory parameters point.
+struct SharedMemoryRef {
+  std::string region;
+  uint64_t offset = 0;
+  uint64_t byte_size = 0;
+};
+
+// "input 'x'", for messages.
+std::string Where(const char* kind, const std::string& name) {
+  return absl::StrCat(kind, " '", name, "'");
+}
+
+// A non-negative integer parameter (tritonclient sends int64_param; HTTP
+// JSON numbers over 2^63 arrive as uint64_param).
+absl::StatusOr<uint64_t> NonNegative(const ParameterMap& parameters, const char* key,
+                                     const char* kind, const std::string& name) {
+  const inference::InferParameter& p = parameters.at(key);
+  if (p.parameter_choice_case() == inference::InferParameter::kInt64Param && p.int64_param() >= 0) {
+    return static_cast<uint64_t>(p.int64_param());
+  }
+  if (p.parameter_choice_case() == inference::InferParameter::kUint64Param) {
+    return p.uint64_param();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(Where(kind, name), ": parameter '", key, "' must be a non-negative integer"));
+}
+
+// Triton's shared memory parameters of an input or requested output (`kind`
+// "input" or "output", `name`), or nullopt when it has none.
+absl::StatusOr<std::optional<SharedMemoryRef>> SharedMemoryParameters(
+    const ParameterMap& parameters, const char* kind, const std::string& name) {
+  auto region = parameters.find("shared_memory_region");
+  const bool has_size = parameters.contains("shared_memory_byte_size");
+  const bool has_offset = parameters.contains("shared_memory_offset");
+  if (region == parameters.end()) {
+    if (!has_size && !has_offset) return std::nullopt;
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(kind, name), ": parameter '",
+                     has_size ? "shared_memory_byte_size" : "shared_memory_offset",
+                     "' needs 'shared_memory_region'"));
+  }
+  if (region->second.parameter_choice_case() != inference::InferParameter::kStringParam) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(kind, name), ": parameter 'shared_memory_region' must be a string"));
+  }
+  if (!has_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(kind, name), ": parameter 'shared_memory_region' needs 'shared_memory_byte_size'"));
+  }
+  SharedMemoryRef ref;
+  ref.region = region->second.string_param();
+  absl::StatusOr<uint64_t> size = NonNegative(parameters, "shared_memory_byte_size", kind, name);
+  if (!size.ok()) return size.status();
+  ref.byte_size = *size;
+  if (has_offset) {
+    absl::StatusOr<uint64_t> offset = NonNegative(parameters, "shared_memory_offset", kind, name);
+    if (!offset.ok()) return offset.status();
+    ref.offset = *offset;
+  }
+  return ref;
+}
+
 }  // namespace
 
 std::string WireDatatype(DType dtype) {
@@ -162,16 +228,23 @@ std::vector<int64_t> WireShape(const Shape& shape) {
 }
 
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& request,
-                                                  const ModelSignature& signature) {
+                                                  const ModelSignature& signature,
+                                                  const SharedMemoryRegistry& shared_memory) {
   const std::vector<TensorSpec>& specs = signature.inputs;
   const bool raw = request.raw_input_contents_size() > 0;
-  if (raw && request.raw_input_contents_size() != request.inputs_size()) {
+  // Inputs in shared memory have no raw entry (Triton's pairing).
+  const auto in_band = std::count_if(request.inputs().begin(), request.inputs().end(),
+                                     [](const ModelInferRequest::InferInputTensor& input) {
+                                       return !input.parameters().contains("shared_memory_region");
+                                     });
+  if (raw && request.raw_input_contents_size() != in_band) {
     return absl::InvalidArgumentError(
-        absl::StrCat("expected one raw_input_contents entry per input (", request.inputs_size(),
-                     " inputs), got ", request.raw_input_contents_size()));
+        absl::StrCat("expected one raw_input_contents entry per input not in shared memory (",
+                     in_band, " inputs), got ", request.raw_input_contents_size()));
   }
   DecodedRequest decoded;
   decoded.inputs.resize(specs.size());
+  int next_raw = 0;
   for (int k = 0; k < request.inputs_size(); ++k) {
     const ModelInferRequest::InferInputTensor& input = request.inputs(k);
     size_t index = 0;
@@ -202,21 +275,39 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
     std::vector<int64_t> dims(input.shape().begin(), input.shape().end());
     absl::StatusOr<int64_t> count = ElementCount(dims, spec);
     if (!count.ok()) return count.status();
+    // The byte count is checked before allocating: the declared shape may
+    // be far larger than what came.
+    const size_t expected = static_cast<size_t>(*count) * DTypeSize(spec.dtype);
+    auto wrong_size = [&](const std::string& got) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", spec.name, "': expected ", expected,
+                                                     " bytes for shape ", ShapeText(dims), " ",
+                                                     WireDatatype(spec.dtype), ", got ", got));
+    };
+    absl::StatusOr<std::optional<SharedMemoryRef>> in_region =
+        SharedMemoryParameters(input.parameters(), "input", spec.name);
+    if (!in_region.ok()) return in_region.status();
     absl::StatusOr<Tensor> tensor;
-    if (raw) {
+    if (in_region->has_value()) {
+      const SharedMemoryRef& ref = **in_region;
+      if (input.has_contents()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input '", spec.name, "': has both shared memory parameters and contents"));
+      }
+      if (ref.byte_size != expected) {
+        return wrong_size(absl::StrCat("shared_memory_byte_size ", ref.byte_size));
+      }
+      absl::StatusOr<SharedMemorySpan> span =
+          shared_memory.Find(ref.region, ref.offset, ref.byte_size, Where("input", spec.name));
+      if (!span.ok()) return span.status();
+      tensor = Tensor(spec.dtype, Shape(std::move(dims)));
+      std::memcpy(tensor->raw_data(), span->data, span->size);
+    } else if (raw) {
       if (input.has_contents()) {
         return absl::InvalidArgumentError(absl::StrCat(
             "input '", spec.name, "': contents must not be given when using raw_input_contents"));
       }
-      // Checked before allocating: the declared shape may be far larger
-      // than what came.
-      const std::string& bytes = request.raw_input_contents(k);
-      const size_t expected = static_cast<size_t>(*count) * DTypeSize(spec.dtype);
-      if (bytes.size() != expected) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("input '", spec.name, "': expected ", expected, " bytes for shape ",
-                         ShapeText(dims), " ", WireDatatype(spec.dtype), ", got ", bytes.size()));
-      }
+      const std::string& bytes = request.raw_input_contents(next_raw++);
+      if (bytes.size() != expected) return wrong_size(std::to_string(bytes.size()));
       tensor = Tensor(spec.dtype, Shape(std::move(dims)));
       std::memcpy(tensor->raw_data(), bytes.data(), bytes.size());
     } else if (input.has_contents()) {
@@ -247,27 +338,55 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
                                                      "' requested; model '", signature.model_name,
                                                      "' has outputs ", Names(signature.outputs)));
     }
-    decoded.outputs.push_back(index);
+    RequestedOutput output{index, std::nullopt};
+    absl::StatusOr<std::optional<SharedMemoryRef>> ref =
+        SharedMemoryParameters(wanted.parameters(), "output", wanted.name());
+    if (!ref.ok()) return ref.status();
+    if (ref->has_value()) {
+      absl::StatusOr<SharedMemorySpan> span = shared_memory.Find(
+          (*ref)->region, (*ref)->offset, (*ref)->byte_size, Where("output", wanted.name()));
+      if (!span.ok()) return span.status();
+      output.shared_memory = *std::move(span);
+    }
+    decoded.outputs.push_back(std::move(output));
   }
   if (decoded.outputs.empty()) {
     for (size_t i = 0; i < signature.outputs.size(); ++i) {
-      decoded.outputs.push_back(static_cast<int>(i));
+      decoded.outputs.push_back({static_cast<int>(i), std::nullopt});
     }
   }
   return decoded;
 }
 
-void EncodeInferResponse(const std::vector<Tensor>& outputs, const std::vector<int>& selected,
-                         const ModelSignature& signature, inference::ModelInferResponse* response) {
-  for (int index : selected) {
-    const Tensor& tensor = outputs[static_cast<size_t>(index)];
+absl::Status EncodeInferResponse(const std::vector<Tensor>& outputs,
+                                 const std::vector<RequestedOutput>& requested,
+                                 const ModelSignature& signature,
+                                 inference::ModelInferResponse* response) {
+  for (const RequestedOutput& wanted : requested) {
+    const Tensor& tensor = outputs[static_cast<size_t>(wanted.index)];
+    const std::string& name = signature.outputs[static_cast<size_t>(wanted.index)].name;
     auto* out = response->add_outputs();
-    out->set_name(signature.outputs[static_cast<size_t>(index)].name);
+    out->set_name(name);
     out->set_datatype(WireDatatype(tensor.dtype()));
     for (int64_t d : tensor.shape().dims()) out->add_shape(d);
-    response->add_raw_output_contents()->assign(static_cast<const char*>(tensor.raw_data()),
-                                                tensor.byte_size());
+    std::string* raw = response->add_raw_output_contents();
+    const char* bytes = static_cast<const char*>(tensor.raw_data());
+    if (!wanted.shared_memory.has_value()) {
+      raw->assign(bytes, tensor.byte_size());
+      continue;
+    }
+    // The entry stays (empty) so that raw_output_contents[i] still pairs
+    // with outputs[i].
+    const SharedMemorySpan& span = *wanted.shared_memory;
+    if (tensor.byte_size() > span.size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("output '", name, "': needs ", tensor.byte_size(), " bytes for shape ",
+                       ShapeText(tensor.shape().dims()), " ", WireDatatype(tensor.dtype()),
+                       ", but shared_memory_byte_size is ", span.size));
+    }
+    std::memcpy(span.data, bytes, tensor.byte_size());
   }
+  return absl::OkStatus();
 }
 
 }  // namespace fornax::serving

@@ -65,7 +65,8 @@ inference::ModelInferRequest MaskRequest(std::vector<int64_t> shape, const std::
 // Decodes `request` against the fuzz signature and expects exactly this
 // InvalidArgument message.
 void ExpectRefused(const inference::ModelInferRequest& request, const std::string& message) {
-  absl::StatusOr<DecodedRequest> decoded = DecodeInferRequest(request, FuzzSignature());
+  const SharedMemoryRegistry no_regions;
+  absl::StatusOr<DecodedRequest> decoded = DecodeInferRequest(request, FuzzSignature(), no_regions);
   ASSERT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument) << decoded.status();
   EXPECT_EQ(decoded.status().message(), message);
 }
