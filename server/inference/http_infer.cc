@@ -1,5 +1,6 @@
 #include "server/inference/http_infer.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -159,12 +160,22 @@ absl::StatusOr<json> Parameters(const json& object, const std::string& where) {
   return *it;
 }
 
-absl::Status RefuseSharedMemory(const json& parameters, const std::string& where) {
-  if (parameters.contains("shared_memory_region")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": shared memory is not supported; send the data in the body"));
+constexpr const char* kSharedMemoryParameters[] = {
+    "shared_memory_region", "shared_memory_byte_size", "shared_memory_offset"};
+
+// Copies Triton's shared memory parameters (checked by DecodeInferRequest)
+// from `parameters` to `out`; returns whether there were any.
+absl::StatusOr<bool> CopySharedMemoryParameters(
+    const json& parameters, google::protobuf::Map<std::string, inference::InferParameter>* out) {
+  bool any = false;
+  for (const char* key : kSharedMemoryParameters) {
+    auto it = parameters.find(key);
+    if (it == parameters.end()) continue;
+    absl::Status status = SetParameter(key, *it, &(*out)[key]);
+    if (!status.ok()) return status;
+    any = true;
   }
-  return absl::OkStatus();
+  return any;
 }
 
 // Decodes inputs[index] into `request`, taking binary data from `binary`
@@ -198,16 +209,30 @@ absl::Status DecodeInput(const json& input, size_t index, std::string_view binar
   }
   absl::StatusOr<json> parameters = Parameters(input, where);
   if (!parameters.ok()) return parameters.status();
-  if (absl::Status s = RefuseSharedMemory(*parameters, where); !s.ok()) return s;
 
   inference::ModelInferRequest::InferInputTensor* tensor = request->add_inputs();
   tensor->set_name(name);
   tensor->set_datatype(datatype->get<std::string>());
   for (int64_t d : shape) tensor->add_shape(d);
-  std::string* raw = request->add_raw_input_contents();
-
   auto size = parameters->find("binary_data_size");
   auto data = input.find("data");
+  absl::StatusOr<bool> in_shared_memory =
+      CopySharedMemoryParameters(*parameters, tensor->mutable_parameters());
+  if (!in_shared_memory.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", in_shared_memory.status().message()));
+  }
+  if (*in_shared_memory) {
+    // Read from the region by DecodeInferRequest; no raw entry (Triton's
+    // pairing of raw entries with the inputs not in shared memory).
+    if (data != input.end() || size != parameters->end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": has shared memory parameters and also ",
+                       data != input.end() ? "'data'" : "the 'binary_data_size' parameter"));
+    }
+    return absl::OkStatus();
+  }
+  std::string* raw = request->add_raw_input_contents();
   if (size != parameters->end()) {
     if (data != input.end()) {
       return absl::InvalidArgumentError(
@@ -267,7 +292,6 @@ absl::Status DecodeOutputs(const json& outputs, HttpInferRequest* out) {
     const std::string where = absl::StrCat("output '", name, "'");
     absl::StatusOr<json> parameters = Parameters(output, where);
     if (!parameters.ok()) return parameters.status();
-    if (absl::Status s = RefuseSharedMemory(*parameters, where); !s.ok()) return s;
     auto classification = parameters->find("classification");
     if (classification != parameters->end() && *classification != 0) {
       return absl::InvalidArgumentError(
@@ -279,7 +303,15 @@ absl::Status DecodeOutputs(const json& outputs, HttpInferRequest* out) {
           absl::StrCat(where, ": 'binary_data' must be true or false, got ", Shown(*binary)));
     }
     out->binary_outputs[name] = binary != parameters->end() && binary->get<bool>();
-    out->request.add_outputs()->set_name(name);
+    inference::ModelInferRequest::InferRequestedOutputTensor* requested =
+        out->request.add_outputs();
+    requested->set_name(name);
+    absl::StatusOr<bool> in_shared_memory =
+        CopySharedMemoryParameters(*parameters, requested->mutable_parameters());
+    if (!in_shared_memory.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": ", in_shared_memory.status().message()));
+    }
   }
   return absl::OkStatus();
 }
@@ -396,6 +428,13 @@ json OutputData(const std::string& raw, DType dtype) {
   return data;
 }
 
+// Whether the request asked for output `name` in shared memory.
+bool InSharedMemory(const inference::ModelInferRequest& request, const std::string& name) {
+  return std::any_of(request.outputs().begin(), request.outputs().end(), [&](const auto& output) {
+    return output.name() == name && output.parameters().contains("shared_memory_region");
+  });
+}
+
 }  // namespace
 
 HttpInferResponse EncodeHttpInferResponse(const inference::ModelInferResponse& response,
@@ -420,7 +459,10 @@ HttpInferResponse EncodeHttpInferResponse(const inference::ModelInferResponse& r
         chosen != request.binary_outputs.end() ? chosen->second : request.binary_default;
     // Outputs are always of a datatype the engine has (EncodeInferResponse).
     absl::StatusOr<DType> dtype = DTypeFromWire(output.datatype());
-    if (as_binary || !dtype.ok()) {
+    if (InSharedMemory(request.request, output.name())) {
+      // Written to its region: Triton's answer has neither data nor
+      // parameters for it.
+    } else if (as_binary || !dtype.ok()) {
       entry["parameters"] = {{"binary_data_size", raw.size()}};
       binary += raw;
       any_binary = true;

@@ -8,15 +8,19 @@
 // values, row-major, flat or nested) or, with the parameter
 // "binary_data_size": N, as the next N bytes after the JSON, in input order.
 // Every input becomes a raw_input_contents entry (so JSON and binary inputs
-// mix). Outputs go back as JSON "data" unless binary data is asked for: per
+// mix), except one in system shared memory: Triton's parameters
+// shared_memory_region, shared_memory_byte_size and shared_memory_offset
+// (and no data) pass to its InferInputTensor, as on an output requested in
+// shared memory, which then comes back with neither data nor binary data,
+// as Triton answers. Outputs go back as JSON "data" unless binary data is asked for: per
 // output ("outputs": [{"name", "parameters": {"binary_data": true}}]) or,
 // when no outputs are listed, for all ("parameters":
 // {"binary_data_output": true}); binary outputs get "binary_data_size" and
 // their bytes follow the response JSON in output order.
 //
 // Every malformed body is an InvalidArgument naming the field or tensor and
-// what was expected. Not supported (InvalidArgument saying so): shared
-// memory, classification outputs.
+// what was expected. Not supported (InvalidArgument saying so):
+// classification outputs.
 // Thread-safety: stateless functions.
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_INFER_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_INFER_H_

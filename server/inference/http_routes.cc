@@ -1,6 +1,7 @@
 #include "server/inference/http_routes.h"
 
 #include <future>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +54,40 @@ absl::StatusOr<json> OptionalObject(const std::string& body, const std::string& 
     return absl::InvalidArgumentError(absl::StrCat(what, " must be a JSON object"));
   }
   return parsed;
+}
+
+// The body of POST /v2/systemsharedmemory/region/NAME/register:
+// {"key": string, "offset": integer (default 0), "byte_size": integer}.
+absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> ParseRegisterRequest(
+    const std::string& body, const std::string& region) {
+  const std::string what = absl::StrCat("the register request of region '", region, "'");
+  absl::StatusOr<json> parsed = ParseJson(body, what);
+  if (!parsed.ok()) return parsed.status();
+  if (!parsed->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " must be a JSON object"));
+  }
+  inference::SystemSharedMemoryRegisterRequest query;
+  query.set_name(region);
+  auto key = parsed->find("key");
+  if (key == parsed->end() || !key->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": 'key' must be a string"));
+  }
+  query.set_key(key->get<std::string>());
+  // nlohmann parses every integer >= 0 as unsigned.
+  auto byte_size = parsed->find("byte_size");
+  if (byte_size == parsed->end() || !byte_size->is_number_unsigned()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": 'byte_size' must be a non-negative integer"));
+  }
+  query.set_byte_size(byte_size->get<uint64_t>());
+  if (auto offset = parsed->find("offset"); offset != parsed->end()) {
+    if (!offset->is_number_unsigned()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": 'offset' must be a non-negative integer"));
+    }
+    query.set_offset(offset->get<uint64_t>());
+  }
+  return query;
 }
 
 HttpReply MethodNotAllowed(const HttpRequest& request, const char* allowed) {
@@ -145,6 +180,10 @@ HttpReply HttpRoutes::Handle(const HttpRequest& request) {
         (parts[4] == "load" || parts[4] == "unload")) {
       if (!post) return MethodNotAllowed(request, "POST");
       return RepositoryRoute(request, parts[3], parts[4]);
+    }
+    // /v2/systemsharedmemory[/region/NAME]/ACTION
+    if ((n == 3 || (n == 5 && parts[2] == "region")) && parts[1] == "systemsharedmemory") {
+      return SharedMemoryRoute(request, n == 5 ? parts[3] : "", parts[n - 1]);
     }
   }
   return ErrorReply(
@@ -247,6 +286,55 @@ HttpReply HttpRoutes::RepositoryRoute(const HttpRequest& request, const std::str
   }
   if (!status.ok()) return ErrorReply(FromGrpc(status));
   return JsonReply(json::object());
+}
+
+HttpReply HttpRoutes::SharedMemoryRoute(const HttpRequest& request, const std::string& region,
+                                        const std::string& action) {
+  if (action == "status") {
+    if (request.method != "GET") return MethodNotAllowed(request, "GET");
+    inference::SystemSharedMemoryStatusRequest query;
+    query.set_name(region);
+    // Triton's HTTP answer is a list of the regions (here by name).
+    return Unary<inference::SystemSharedMemoryStatusRequest,
+                 inference::SystemSharedMemoryStatusResponse>(
+        query,
+        [this](auto* c, const auto& q, auto* r) {
+          return stub_->SystemSharedMemoryStatus(c, q, r);
+        },
+        [](const inference::SystemSharedMemoryStatusResponse& r) {
+          std::map<std::string, json> sorted;
+          for (const auto& [name, status] : r.regions()) sorted[name] = ProtoToJson(status);
+          json regions = json::array();
+          for (auto& [_, status] : sorted) regions.push_back(std::move(status));
+          return regions;
+        });
+  }
+  if (action == "unregister") {
+    if (request.method != "POST") return MethodNotAllowed(request, "POST");
+    inference::SystemSharedMemoryUnregisterRequest query;
+    query.set_name(region);
+    return Unary<inference::SystemSharedMemoryUnregisterRequest,
+                 inference::SystemSharedMemoryUnregisterResponse>(
+        query, [this](auto* c, const auto& q, auto* r) {
+          return stub_->SystemSharedMemoryUnregister(c, q, r);
+        });
+  }
+  if (action == "register" && !region.empty()) {
+    if (request.method != "POST") return MethodNotAllowed(request, "POST");
+    absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> query =
+        ParseRegisterRequest(request.body, region);
+    if (!query.ok()) return ErrorReply(query.status());
+    return Unary<inference::SystemSharedMemoryRegisterRequest,
+                 inference::SystemSharedMemoryRegisterResponse>(
+        *query, [this](auto* c, const auto& q, auto* r) {
+          return stub_->SystemSharedMemoryRegister(c, q, r);
+        });
+  }
+  return ErrorReply(absl::NotFoundError(
+      absl::StrCat("no endpoint ", request.method, " ", request.path,
+                   " (system shared memory: /v2/systemsharedmemory[/region/NAME]/status, "
+                   "/v2/systemsharedmemory/region/NAME/register, "
+                   "/v2/systemsharedmemory[/region/NAME]/unregister)")));
 }
 
 HttpReply HttpRoutes::Infer(const HttpRequest& request, const std::string& model,

@@ -11,6 +11,9 @@
 //   POST .../infer                             inference (http_infer.h)
 //   POST /v2/repository/index                  [{"name","version","state","reason"}]
 //   POST /v2/repository/models/M/load|unload
+//   GET  /v2/systemsharedmemory[/region/R]/status      [{"name","key","offset","byte_size"}]
+//   POST /v2/systemsharedmemory/region/R/register      {"key","offset","byte_size"}
+//   POST /v2/systemsharedmemory[/region/R]/unregister  (all without R)
 //
 // Inference calls InferenceService::Infer directly; the rest goes through a
 // gRPC channel to the same service (in process), so both protocols give the
@@ -65,6 +68,8 @@ class HttpRoutes {
                        const std::string& version, const std::string& action);
   HttpReply RepositoryRoute(const HttpRequest& request, const std::string& model,
                             const std::string& action);
+  HttpReply SharedMemoryRoute(const HttpRequest& request, const std::string& region,
+                              const std::string& action);
   HttpReply Infer(const HttpRequest& request, const std::string& model, const std::string& version);
 
   InferenceService* service_;

@@ -124,9 +124,22 @@ TEST(HttpInferTest, MalformedBodiesNameTheFieldAndWhatWasExpected) {
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],)"
        R"("parameters":{"binary_data_size":-4}}]})",
        std::nullopt, "input 'x': 'binary_data_size' must be a non-negative integer, got -4"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1],)"
+       R"("parameters":{"shared_memory_region":"r","shared_memory_byte_size":4}}]})",
+       std::nullopt, "input 'x': has shared memory parameters and also 'data'"},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],)"
-       R"("parameters":{"shared_memory_region":"r"}}]})",
-       std::nullopt, "input 'x': shared memory is not supported"},
+       R"("parameters":{"shared_memory_region":"r","binary_data_size":4}}]})",
+       std::nullopt,
+       "input 'x': has shared memory parameters and also the 'binary_data_size' parameter"},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],)"
+       R"("parameters":{"shared_memory_region":["r"]}}]})",
+       std::nullopt,
+       "input 'x': parameter 'shared_memory_region': expected a string, number or boolean, got "
+       "array"},
+      {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"shared_memory_offset":{}}}]})",
+       std::nullopt,
+       "output 'y': parameter 'shared_memory_offset': expected a string, number or boolean, got "
+       "object"},
       {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"classification":3}}]})", std::nullopt,
        "output 'y': classification outputs are not supported"},
       {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"binary_data":1}}]})", std::nullopt,
@@ -223,6 +236,62 @@ TEST(HttpInferTest, ResponseOutputsAreJsonOrBinaryAsAsked) {
   request.binary_outputs.clear();
   encoded = EncodeHttpInferResponse(response, request);
   EXPECT_FALSE(encoded.json_length.has_value());  // all JSON: no binary part
+}
+
+// Shared memory parameters pass to the protocol request (DecodeInferRequest
+// checks them); such an input has no raw entry, so the raw entries pair with
+// the other inputs, as in Triton's gRPC requests.
+TEST(HttpInferTest, SharedMemoryParametersPassThroughWithoutRawEntries) {
+  const std::string body = R"({"inputs":[
+      {"name":"a","datatype":"FP32","shape":[1,2],"parameters":
+          {"shared_memory_region":"in","shared_memory_byte_size":8,"shared_memory_offset":16}},
+      {"name":"b","datatype":"FP32","shape":[1],"data":[3]}],
+      "outputs":[{"name":"y","parameters":
+          {"shared_memory_region":"out","shared_memory_byte_size":12,"binary_data":false}}]})";
+  absl::StatusOr<HttpInferRequest> decoded = DecodeHttpInferRequest(body, std::nullopt, "m", "");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const inference::ModelInferRequest& request = decoded->request;
+  ASSERT_EQ(request.inputs_size(), 2);
+  const auto& a = request.inputs(0).parameters();
+  EXPECT_EQ(a.at("shared_memory_region").string_param(), "in");
+  EXPECT_EQ(a.at("shared_memory_byte_size").int64_param(), 8);
+  EXPECT_EQ(a.at("shared_memory_offset").int64_param(), 16);
+  EXPECT_TRUE(request.inputs(1).parameters().empty());
+  ASSERT_EQ(request.raw_input_contents_size(), 1);
+  EXPECT_EQ(request.raw_input_contents(0), Floats({3}));
+  ASSERT_EQ(request.outputs_size(), 1);
+  const auto& y = request.outputs(0).parameters();
+  EXPECT_EQ(y.at("shared_memory_region").string_param(), "out");
+  EXPECT_EQ(y.at("shared_memory_byte_size").int64_param(), 12);
+  EXPECT_FALSE(y.contains("binary_data"));
+}
+
+// An output written to shared memory comes back with neither data nor
+// binary data (Triton's answer); the others as asked.
+TEST(HttpInferTest, SharedMemoryOutputsHaveNoDataInTheResponse) {
+  absl::StatusOr<HttpInferRequest> request = DecodeHttpInferRequest(
+      R"({"inputs":[],"outputs":[
+          {"name":"p","parameters":{"shared_memory_region":"out","shared_memory_byte_size":8}},
+          {"name":"q","parameters":{"binary_data":true}}]})",
+      std::nullopt, "m", "");
+  ASSERT_TRUE(request.ok()) << request.status();
+  inference::ModelInferResponse response;
+  for (const char* name : {"p", "q"}) {
+    auto* output = response.add_outputs();
+    output->set_name(name);
+    output->set_datatype("FP32");
+    output->add_shape(1);
+    output->add_shape(2);
+  }
+  response.add_raw_output_contents();  // p: in shared memory (EncodeInferResponse)
+  response.add_raw_output_contents(Floats({0.5, -1}));
+  HttpInferResponse encoded = EncodeHttpInferResponse(response, *request);
+  ASSERT_TRUE(encoded.json_length.has_value());
+  const nlohmann::json json = nlohmann::json::parse(encoded.body.substr(0, *encoded.json_length));
+  EXPECT_EQ(json["outputs"][0],
+            nlohmann::json({{"name", "p"}, {"datatype", "FP32"}, {"shape", {1, 2}}}));
+  EXPECT_EQ(json["outputs"][1]["parameters"]["binary_data_size"], 8);
+  EXPECT_EQ(encoded.body.substr(*encoded.json_length), Floats({0.5, -1}));
 }
 
 TEST(HttpJsonTest, ProtoToJsonWritesNumbersEnumsAndOnlySetMessages) {
