@@ -16,8 +16,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <future>
 #include <iostream>
@@ -60,25 +58,6 @@ double MaxAbsDiff(const std::string& a_path, const std::string& b_path) {
 
 class DeployTest : public ServiceTest {
  protected:
-  // Trains a small job on the cluster and returns its id once it succeeded.
-  // `hidden` units make the checkpoint bigger: 2048 give a 20 MB .keras that
-  // takes a worker a few hundred ms to download and load.
-  std::string TrainJob(const std::string& address, int seed, int hidden = 32) {
-    ServiceClient client(address);
-    JobOptions options;
-    options.name = absl::StrCat("fmnist-seed", seed);
-    options.epochs = 2;
-    options.seed = seed;
-    options.hidden = hidden;
-    absl::StatusOr<v1::Job> job = client.Submit(Spec(options, address));
-    EXPECT_TRUE(job.ok()) << job.status();
-    if (!job.ok()) return "";
-    absl::StatusOr<v1::Job> done = WaitForJob(client, job->job_id(), Ended, absl::Seconds(120));
-    EXPECT_TRUE(done.ok()) << done.status();
-    EXPECT_EQ(done.ok() ? done->state() : v1::JOB_STATE_UNSPECIFIED, v1::JOB_STATE_SUCCEEDED);
-    return job->job_id();
-  }
-
   // 150 Fashion-MNIST-like rows of 784 floats in [0, 1), as x.npy: more
   // than the served max_batch_size (64), so predict sends 3 calls.
   std::string WriteInput() {
@@ -102,19 +81,6 @@ class DeployTest : public ServiceTest {
     return y;
   }
 
-  // What worker `name` logged (every run of it in this test).
-  std::string WorkerLog(const std::string& name) {
-    std::string log;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-      const std::string file = entry.path().filename().string();
-      if (file.rfind("worker-" + name + ".", 0) == 0 && file.ends_with(".log")) {
-        std::ifstream in(entry.path());
-        log += std::string(std::istreambuf_iterator<char>(in), {});
-      }
-    }
-    return log;
-  }
-
   // What the redeploy tests start from: a coordinator on `port` (0: any free
   // one; lease timeout 10 s), worker w1 serving job1 as "big", and job2
   // trained for the redeploy. Both are 20 MB models (hidden=2048).
@@ -134,19 +100,6 @@ class DeployTest : public ServiceTest {
     ASSERT_FALSE(job1.empty() || big.job2.empty());
     CliResult deploy = RunCli(big.address, {"deploy", job1, "--name", "big"});
     ASSERT_EQ(deploy.exit_code, 0) << deploy.out << deploy.err;
-  }
-
-  v1::Deployment GetDeployment(const std::string& address, const std::string& name) {
-    auto stub =
-        v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    v1::GetDeploymentRequest request;
-    request.set_name(name);
-    v1::Deployment d;
-    grpc::Status status = stub->GetDeployment(&context, request, &d);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return d;
   }
 };
 

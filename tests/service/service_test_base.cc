@@ -1,8 +1,10 @@
 #include "tests/service/service_test_base.h"
 
+#include <grpcpp/grpcpp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -138,15 +140,15 @@ std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeou
   return d.ok() ? std::move(*d) : nullptr;
 }
 
-std::unique_ptr<Daemon> ServiceTest::StartWorker(const std::string& name,
-                                                 const Daemon& coordinator) {
+std::unique_ptr<Daemon> ServiceTest::StartWorker(const std::string& name, const Daemon& coordinator,
+                                                 const std::vector<std::string>& flags) {
   const std::string log = Path(absl::StrCat("worker-", name, ".", logs_.size(), ".log"));
   logs_.push_back(log);
-  absl::StatusOr<std::unique_ptr<Daemon>> d =
-      Daemon::Start(FORNAX_WORKER_BIN,
-                    {"--coordinator", coordinator.grpc_address(), "--name", name, "--work-dir",
-                     Path("worker-" + name), "--metrics-listen", "127.0.0.1:0", "--slots", "1"},
-                    log);
+  std::vector<std::string> args = {
+      "--coordinator",        coordinator.grpc_address(), "--name",      name,      "--work-dir",
+      Path("worker-" + name), "--metrics-listen",         "127.0.0.1:0", "--slots", "1"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(FORNAX_WORKER_BIN, args, log);
   EXPECT_TRUE(d.ok()) << d.status();
   return d.ok() ? std::move(*d) : nullptr;
 }
@@ -258,6 +260,46 @@ std::vector<v1::Job> ServiceTest::WaitForAllEnded(ServiceClient& client,
     jobs.push_back(job.ok() ? *job : v1::Job());
   }
   return jobs;
+}
+
+std::string ServiceTest::TrainJob(const std::string& address, int seed, int hidden) {
+  ServiceClient client(address);
+  JobOptions options;
+  options.name = absl::StrCat("fmnist-seed", seed);
+  options.epochs = 2;
+  options.seed = seed;
+  options.hidden = hidden;
+  absl::StatusOr<v1::Job> job = client.Submit(Spec(options, address));
+  EXPECT_TRUE(job.ok()) << job.status();
+  if (!job.ok()) return "";
+  absl::StatusOr<v1::Job> done = WaitForJob(client, job->job_id(), Ended, absl::Seconds(120));
+  EXPECT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done.ok() ? done->state() : v1::JOB_STATE_UNSPECIFIED, v1::JOB_STATE_SUCCEEDED);
+  return job->job_id();
+}
+
+v1::Deployment ServiceTest::GetDeployment(const std::string& address, const std::string& name) {
+  auto stub =
+      v1::Deployments::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::GetDeploymentRequest request;
+  request.set_name(name);
+  v1::Deployment d;
+  grpc::Status status = stub->GetDeployment(&context, request, &d);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return d;
+}
+
+std::string ServiceTest::WorkerLog(const std::string& name) {
+  std::string log;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("worker-" + name + ".", 0) == 0 && file.ends_with(".log")) {
+      log += ReadFile(entry.path().string());
+    }
+  }
+  return log;
 }
 
 CliResult ServiceTest::RunCli(const std::string& address, const std::vector<std::string>& args) {

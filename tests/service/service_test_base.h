@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "tests/service/daemon.h"
 #include "tests/service/service_client.h"
 
@@ -61,7 +62,10 @@ class ServiceTest : public ::testing::Test {
   // starting another one with the same port is a restart. lease_timeout_ms 0:
   // the coordinator's default.
   std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000);
-  std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator);
+  // Worker `name` with work dir dir/worker-<name>, one slot, and `flags`
+  // (e.g. {"--model-loads", "1"}) after the others.
+  std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator,
+                                      const std::vector<std::string>& flags = {});
 
   // The job's spec with its data uploaded to the coordinator at `address`.
   v1::JobSpec Spec(const JobOptions& options, const std::string& address);
@@ -76,6 +80,14 @@ class ServiceTest : public ::testing::Test {
   // Waits until every job ended (SUCCEEDED, FAILED or CANCELLED).
   std::vector<v1::Job> WaitForAllEnded(ServiceClient& client, const std::vector<std::string>& ids,
                                        absl::Duration timeout);
+
+  // Trains a small job on the cluster and returns its id once it succeeded.
+  // `hidden` units make the checkpoint bigger: 2048 give a 20 MB .keras that
+  // takes a worker a few hundred ms to download and load.
+  std::string TrainJob(const std::string& address, int seed, int hidden = 32);
+  v1::Deployment GetDeployment(const std::string& address, const std::string& name);
+  // What worker `name` logged (every run of it in this test).
+  std::string WorkerLog(const std::string& name);
 
   // `fornax --coordinator ADDRESS ARGS...` with a 180 s limit.
   CliResult RunCli(const std::string& address, const std::vector<std::string>& args);
