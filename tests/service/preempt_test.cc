@@ -19,14 +19,11 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST_F(ServiceTest, SigtermedWorkersJobRunsOnTheOtherWorkerWithinSeconds) {
-  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, /*lease_timeout_ms=*/0);  // 10 s
-  ASSERT_NE(coordinator, nullptr);
+  TwoWorkers cluster;
+  ASSERT_NO_FATAL_FAILURE(StartTwoWorkers(/*lease_timeout_ms=*/0, cluster));  // 10 s
+  const std::unique_ptr<Daemon>& coordinator = cluster.coordinator;
+  std::map<std::string, std::unique_ptr<Daemon>>& workers = cluster.workers;
   ServiceClient client(coordinator->grpc_address());
-  std::map<std::string, std::unique_ptr<Daemon>> workers;
-  workers["w1"] = StartWorker("w1", *coordinator);
-  workers["w2"] = StartWorker("w2", *coordinator);
-  ASSERT_NE(workers["w1"], nullptr);
-  ASSERT_NE(workers["w2"], nullptr);
 
   JobOptions options = JobOptions::Long(500);
   options.max_restarts = 0;  // a counted failure would end the job

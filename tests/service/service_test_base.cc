@@ -153,6 +153,15 @@ std::unique_ptr<Daemon> ServiceTest::StartWorker(const std::string& name, const 
   return d.ok() ? std::move(*d) : nullptr;
 }
 
+void ServiceTest::StartTwoWorkers(int lease_timeout_ms, TwoWorkers& cluster) {
+  cluster.coordinator = StartCoordinator(0, lease_timeout_ms);
+  ASSERT_NE(cluster.coordinator, nullptr);
+  for (const char* name : {"w1", "w2"}) {
+    cluster.workers[name] = StartWorker(name, *cluster.coordinator);
+    ASSERT_NE(cluster.workers[name], nullptr) << name;
+  }
+}
+
 void ServiceTest::WriteData(int samples) {
   const std::string dir = Path(absl::StrCat("data_", samples));
   if (std::filesystem::exists(dir + "/y.npy")) return;

@@ -67,6 +67,15 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator,
                                       const std::vector<std::string>& flags = {});
 
+  // A coordinator (lease_timeout_ms as StartCoordinator's) and workers "w1"
+  // and "w2" started with it, for the tests that move a job from one worker
+  // to the other. Call it in ASSERT_NO_FATAL_FAILURE.
+  struct TwoWorkers {
+    std::unique_ptr<Daemon> coordinator;
+    std::map<std::string, std::unique_ptr<Daemon>> workers;
+  };
+  void StartTwoWorkers(int lease_timeout_ms, TwoWorkers& cluster);
+
   // The job's spec with its data uploaded to the coordinator at `address`.
   v1::JobSpec Spec(const JobOptions& options, const std::string& address);
   // The same job as files (job.yaml, model.json, x.npy, y.npy) in dir/<name>,

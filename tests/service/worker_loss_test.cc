@@ -47,14 +47,11 @@ std::map<std::string, std::string> Variables(const std::string& path) {
 }
 
 TEST_F(ServiceTest, KilledWorkersJobResumesFromCheckpointWithIdenticalWeights) {
-  std::unique_ptr<Daemon> coordinator = StartCoordinator(0, kLeaseTimeoutMs);
-  ASSERT_NE(coordinator, nullptr);
+  TwoWorkers cluster;
+  ASSERT_NO_FATAL_FAILURE(StartTwoWorkers(kLeaseTimeoutMs, cluster));
+  const std::unique_ptr<Daemon>& coordinator = cluster.coordinator;
+  std::map<std::string, std::unique_ptr<Daemon>>& workers = cluster.workers;
   ServiceClient client(coordinator->grpc_address());
-  std::map<std::string, std::unique_ptr<Daemon>> workers;
-  workers["w1"] = StartWorker("w1", *coordinator);
-  workers["w2"] = StartWorker("w2", *coordinator);
-  ASSERT_NE(workers["w1"], nullptr);
-  ASSERT_NE(workers["w2"], nullptr);
 
   JobOptions options = JobOptions::Long(30);
   options.seed = 3;
