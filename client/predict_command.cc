@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -90,6 +91,27 @@ absl::StatusOr<std::vector<Tensor>> ReadInputs(const std::string& path,
   FORNAX_ASSIGN_OR_RETURN(Tensor value, ReadNpy(path));
   return std::vector<Tensor>{std::move(value)};
 }
+
+// The --input arrays for a model's input names, read from the file once and
+// reused: a deployment's retry asks another replica (or version) for its
+// metadata again, and only inputs named otherwise there are read again.
+class InputCache {
+ public:
+  explicit InputCache(std::string path) : path_(std::move(path)) {}
+  // Copies share the arrays' buffers.
+  absl::StatusOr<std::vector<Tensor>> For(const std::vector<std::string>& names) {
+    if (!arrays_ || names != names_) {
+      FORNAX_ASSIGN_OR_RETURN(arrays_, ReadInputs(path_, names));
+      names_ = names;
+    }
+    return *arrays_;
+  }
+
+ private:
+  const std::string path_;
+  std::vector<std::string> names_;
+  std::optional<std::vector<Tensor>> arrays_;
+};
 
 // Without --output: every output as text on stdout, a header line then one
 // line per row (its values flattened, as numpy.savetxt writes a 2-D array).
@@ -197,7 +219,7 @@ absl::StatusOr<inference::ModelInferResponse> InferRows(
   return response;
 }
 
-absl::Status PredictRemote(const PredictOptions& options) {
+absl::Status PredictRemote(const PredictOptions& options, InputCache& inputs) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(256 << 20);
   arguments.SetMaxSendMessageSize(256 << 20);
@@ -216,7 +238,7 @@ absl::Status PredictRemote(const PredictOptions& options) {
   }
   std::vector<std::string> names;
   for (const auto& input : metadata.inputs()) names.push_back(input.name());
-  FORNAX_ASSIGN_OR_RETURN(std::vector<Tensor> x, ReadInputs(options.input_path, names));
+  FORNAX_ASSIGN_OR_RETURN(std::vector<Tensor> x, inputs.For(names));
   int64_t rows = -1;
   for (size_t i = 0; i < x.size(); ++i) {
     FORNAX_ASSIGN_OR_RETURN(DType dtype, serving::DTypeFromWire(metadata.inputs(i).datatype()));
@@ -277,13 +299,14 @@ absl::Status PredictRemote(const PredictOptions& options) {
 absl::Status PredictDeployment(const std::string& coordinator, PredictOptions options,
                                absl::Duration wait) {
   const absl::Time deadline = absl::Now() + wait;
+  InputCache inputs(options.input_path);
   std::string last_failure;
   for (;;) {
     FORNAX_ASSIGN_OR_RETURN(ServingTarget target, FindServingTarget(coordinator, options.model_path,
                                                                     deadline, last_failure));
     options.server = target.endpoint;
     options.model_version = absl::StrCat(target.version);
-    absl::Status status = PredictRemote(options);
+    absl::Status status = PredictRemote(options, inputs);
     if (status.ok() || !ReplicaGone(status)) return status;
     if (absl::Now() >= deadline) {
       return absl::Status(status.code(), absl::StrCat("deployment '", options.model_path,
@@ -344,7 +367,8 @@ int RunPredict(const std::string& coordinator, const std::vector<std::string>& a
     absl::Status status = PredictDeployment(coordinator, options, absl::Seconds(wait_s));
     return status.ok() ? kExitOk : ReportServiceError(status);
   }
-  absl::Status status = options.server.empty() ? Predict(options) : PredictRemote(options);
+  InputCache inputs(options.input_path);
+  absl::Status status = options.server.empty() ? Predict(options) : PredictRemote(options, inputs);
   return status.ok() ? kExitOk : ReportError(status);
 }
 
