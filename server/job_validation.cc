@@ -77,6 +77,8 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   // Paths resolve against "." so they compare with the inputs' relative paths.
   absl::StatusOr<JobSpec> job = ParseJobYaml(spec.job_yaml(), "job.yaml", ".");
   if (!job.ok()) return Invalid("spec.job_yaml", std::string(job.status().message()));
+  status = CheckCallbackFilesStayInJobDir(*job);
+  if (!status.ok()) return Invalid("spec.job_yaml", std::string(status.message()));
   for (const auto* split : {&job->train, &job->validation, &job->test}) {
     status = CheckSources(*split, inputs);
     if (!status.ok()) return status;

@@ -65,11 +65,36 @@ class EventWriter : public JobObserver {
   double last_step_ = -1e9;
 };
 
+// Makes JOBDIR/files the working directory, so the files the job's callbacks
+// write (a relative CSVLogger filename, ModelCheckpoint filepath) are the
+// job's own: two jobs on a worker naming `log.csv` write two files, and none
+// lands in the worker's directory. Paths that would leave it are refused.
+absl::Status EnterFilesDir(const JobSpec& job, const std::string& dir) {
+  FORNAX_RETURN_IF_ERROR(CheckCallbackFilesStayInJobDir(job));
+  const std::string files = dir + "/files";
+  std::error_code ec;
+  std::filesystem::create_directories(files, ec);
+  if (!ec) std::filesystem::current_path(files, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot enter ", files, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+// Paths from the command line are made absolute: the process changes
+// directory (EnterFilesDir) before it reads the data and the checkpoint.
+absl::StatusOr<std::string> Absolute(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(path, ": ", ec.message()));
+  return absolute.string();
+}
+
 absl::Status Run(const Flags& flags, EventWriter& events) {
-  const std::string dir = flags.Get("dir");
-  if (dir.empty()) return absl::InvalidArgumentError("run-job: --dir is required");
+  if (flags.Get("dir").empty()) return absl::InvalidArgumentError("run-job: --dir is required");
+  FORNAX_ASSIGN_OR_RETURN(const std::string dir, Absolute(flags.Get("dir")));
   JobRunOptions options;
-  options.resume_path = flags.Get("resume");
+  if (!flags.Get("resume").empty()) {
+    FORNAX_ASSIGN_OR_RETURN(options.resume_path, Absolute(flags.Get("resume")));
+  }
   if (flags.Has("initial-epoch")) {
     FORNAX_ASSIGN_OR_RETURN(int64_t epoch, flags.GetInt("initial-epoch", 0, 0, 1 << 30));
     options.initial_epoch = static_cast<int>(epoch);
@@ -81,6 +106,7 @@ absl::Status Run(const Flags& flags, EventWriter& events) {
   options.checkpoint_dir = dir + "/checkpoints";
 
   FORNAX_ASSIGN_OR_RETURN(JobSpec job, ParseJobFile(dir + "/job.yaml"));
+  FORNAX_RETURN_IF_ERROR(EnterFilesDir(job, dir));
   const int first_epoch = options.initial_epoch.value_or(job.fit.initial_epoch);
   std::cout << "training epochs " << first_epoch + 1 << ".." << job.fit.epochs << ", batch size "
             << job.fit.batch_size << ", backend " << job.compile.backend

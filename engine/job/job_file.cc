@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
 #include "engine/data/file_util.h"
 #include "engine/job/yaml_json.h"
@@ -387,6 +388,32 @@ absl::StatusOr<JobSpec> ParseJobFile(const std::string& path) {
   FORNAX_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
   std::string dir = std::filesystem::path(path).parent_path().string();
   return ParseJobYaml(text, path, dir.empty() ? "." : dir);
+}
+
+absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job) {
+  for (size_t i = 0; i < job.callbacks.size(); ++i) {
+    // Entries are {"class_name": ..., "config": {...}} (ParseCallbacks); a
+    // malformed one is the callback factories' error, when the job starts.
+    const nlohmann::json& entry = job.callbacks[i];
+    const auto class_name = entry.find("class_name");
+    const auto config = entry.find("config");
+    if (class_name == entry.end() || config == entry.end() || !config->is_object()) continue;
+    const char* key = *class_name == "CSVLogger"         ? "filename"
+                      : *class_name == "ModelCheckpoint" ? "filepath"
+                                                         : nullptr;
+    const auto path = key != nullptr ? config->find(key) : config->end();
+    if (path == config->end() || !path->is_string()) continue;
+    const std::string value = path->get<std::string>();
+    bool escapes = absl::StartsWith(value, "/");
+    for (absl::string_view part : absl::StrSplit(value, '/')) escapes = escapes || part == "..";
+    if (escapes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          job.path, ": fit.callbacks[", i, "] (", class_name->get<std::string>(), "): ", key,
+          ": expected a path inside the job's directory (relative, without '..'), got '", value,
+          "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fornax

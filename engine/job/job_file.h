@@ -67,6 +67,12 @@ struct JobSpec {
 
 absl::StatusOr<JobSpec> ParseJobFile(const std::string& path);
 
+// On the service a job's files stay in its own directory on the worker:
+// InvalidArgument naming the callback and field when a file a callback writes
+// (CSVLogger's `filename`, ModelCheckpoint's `filepath`) is absolute or has a
+// '..' component. `fornax train` does not ask: it writes where the paths say.
+absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job);
+
 // Whether a job's `model:` is an archive (.keras, or a legacy Keras .h5)
 // bringing weights, optimizer state and a compile_config, not a model JSON.
 bool IsModelArchive(const std::string& model_path);

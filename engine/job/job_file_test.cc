@@ -189,6 +189,41 @@ TEST(JobFileTest, MissingJobFileIsNotFound) {
               HasSubstr("/nonexistent/job.yaml: no such file"));
 }
 
+// The service's rule for the files callbacks write (the worker runs a job in
+// its own directory); `fornax train` does not apply it.
+TEST(JobFileTest, CallbackFilesMustStayInTheJobDir) {
+  auto check = [](const std::string& callbacks) {
+    absl::StatusOr<JobSpec> job =
+        ParseJobYaml("model: m.json\ncompile: {loss: mse}\nfit: {callbacks: " + callbacks + "}\n",
+                     "job.yaml", "/jobs/a");
+    EXPECT_TRUE(job.ok()) << job.status();
+    return job.ok() ? CheckCallbackFilesStayInJobDir(*job) : job.status();
+  };
+  for (const char* ok :
+       {"[{CSVLogger: {filename: log.csv}}]",
+        "[TerminateOnNaN, {CSVLogger: {filename: logs/./run..1.csv}}]",
+        "[{class_name: ModelCheckpoint, config: {filepath: 'c-{epoch:02d}.keras'}}]",
+        "[{CSVLogger: {}}, {CSVLogger: {filename: 3}}, {class_name: [1]}]"}) {
+    EXPECT_TRUE(check(ok).ok()) << ok << ": " << check(ok);
+  }
+  const std::pair<const char*, const char*> bad[] = {
+      {"[{CSVLogger: {filename: /tmp/log.csv}}]",
+       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a path inside the job's "
+       "directory (relative, without '..'), got '/tmp/log.csv'"},
+      {"[TerminateOnNaN, {class_name: CSVLogger, config: {filename: logs/../../log.csv}}]",
+       "job.yaml: fit.callbacks[1] (CSVLogger): filename: expected a path inside the job's "
+       "directory (relative, without '..'), got 'logs/../../log.csv'"},
+      {"[{ModelCheckpoint: {filepath: '../m-{epoch}.keras'}}]",
+       "job.yaml: fit.callbacks[0] (ModelCheckpoint): filepath: expected a path inside the "
+       "job's directory (relative, without '..'), got '../m-{epoch}.keras'"},
+  };
+  for (const auto& [callbacks, message] : bad) {
+    absl::Status status = check(callbacks);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << callbacks;
+    EXPECT_EQ(std::string(status.message()), message);
+  }
+}
+
 }  // namespace
 }  // namespace fornax
 
@@ -215,15 +250,18 @@ TEST(JobFileTest, OddDocumentsNeverCrash) {
       "model: &a m\ncompile: {loss: *a}",
       "model: m\ncompile: {loss: x}\nfit: {callbacks: [[1], {a: 1, b: 2}]}",
       "model: m\ncompile: {loss: x}\nfit: {callbacks: {x: 1}}",
+      "model: m\ncompile: {loss: x}\nfit: {callbacks: [{CSVLogger: [1]}, {CSVLogger: 2}]}",
+      "model: m\ncompile: {loss: x}\nfit: {callbacks: [{class_name: {a: 1}, config: {}}]}",
       "{? [a]: b}",
       "!!binary x",
       "model: m\ncompile: {loss: x}\nfit: {epochs: 99999999999999999999999}",
   };
   for (const char* doc : docs) {
     absl::StatusOr<JobSpec> job = ParseJobYaml(doc, "odd.yaml", ".");
-    if (!job.ok()) {
-      EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << doc;
-      EXPECT_THAT(std::string(job.status().message()), ::testing::StartsWith("odd.yaml")) << doc;
+    const absl::Status status = job.ok() ? CheckCallbackFilesStayInJobDir(*job) : job.status();
+    if (!status.ok()) {
+      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << doc;
+      EXPECT_THAT(std::string(status.message()), ::testing::StartsWith("odd.yaml")) << doc;
     }
   }
 }
