@@ -14,7 +14,9 @@ window, insisting that compute_input/infer/output counts agree. Checks:
   - mlp_nobatch (dynamic batching off): every request is its own engine
     call (execution count == request count);
   - -i http (the HTTP/REST endpoint, JSON metadata and binary tensor data):
-    the mlp run as above, and the refusal of -b 9.
+    the mlp run as above, and the refusal of -b 9;
+  - --shared-memory=system over gRPC and HTTP: inputs and outputs in the
+    regions perf_analyzer registers; it exits 0 and leaves none registered.
 Server-side counts are snapshots taken while requests are in flight, so they
 may be off by up to the concurrency.
 Usage: perf_analyzer_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR; the
@@ -26,6 +28,8 @@ import re
 import subprocess
 import sys
 import tempfile
+
+import tritonclient.grpc as grpcclient
 
 from serving_harness import check, finish, place, serving
 
@@ -124,6 +128,21 @@ def test_http(http_url):
           f"-i http: -b 9 refused with the server's message, exit code {code}")
 
 
+def test_shared_memory(url, http_url):
+    # --shared-memory=system: inputs and outputs in POSIX shared memory
+    # regions that perf_analyzer registers, and unregisters (all) at exit.
+    import tritonclient.grpc as grpcclient
+    for protocol, address in (("grpc", url), ("http", http_url)):
+        code, output = perf_analyzer(address, "mlp", "-b", "4", "--shared-memory=system",
+                                     "--concurrency-range", "2", protocol=protocol)
+        check(code == 0, f"-i {protocol} --shared-memory=system: mlp -b 4: exit code {code}")
+        check_counts(levels(output).get(2, {}), 2, 4, True,
+                     f"-i {protocol} --shared-memory=system: mlp concurrency 2")
+        status = grpcclient.InferenceServerClient(url).get_system_shared_memory_status()
+        check(len(status.regions) == 0,
+              f"-i {protocol}: perf_analyzer unregistered its regions: {list(status.regions)}")
+
+
 def main():
     fornax = sys.argv[1]
     if not os.access(PERF_ANALYZER, os.X_OK):
@@ -140,6 +159,7 @@ def main():
             test_streaming(url)
             test_no_batching_model(url)
             test_http(http_url)
+            test_shared_memory(url, http_url)
     finish("perf_analyzer")
 
 
