@@ -18,9 +18,9 @@
 // NOT_FOUND (no such object), PERMISSION_DENIED or INVALID_ARGUMENT, with
 // the key and the errno text.
 //
-// Anyone who can reach the server can make it map (and write to) any
-// shared memory object its user can open, as with Triton: serve only
-// trusted local clients (fornax serve listens on 127.0.0.1).
+// A registration lets requests read and overwrite any shared memory object
+// the server's user can open: InferenceService accepts registrations only
+// from clients on this machine.
 // Thread-safety: every method may be called concurrently.
 #ifndef FORNAX_SERVER_INFERENCE_SHARED_MEMORY_H_
 #define FORNAX_SERVER_INFERENCE_SHARED_MEMORY_H_
