@@ -1,14 +1,24 @@
-// BatchingConfig: a served model's batching settings, read from the optional
-// `<repo>/<model>/config.json` beside its version directories.
+// A served model's settings, read from the optional config file beside its
+// version directories: `<repo>/<model>/config.json` or, as Triton has it,
+// `<repo>/<model>/config.pbtxt` (never both).
 //
-// The file uses the names of Triton's ModelConfig (JSON form):
+// config.json uses the names of Triton's ModelConfig (JSON form):
 //   {"max_batch_size": 64,
 //    "dynamic_batching": {"preferred_batch_size": [16, 32],
-//                         "max_queue_delay_microseconds": 200}}
-// Unlike Triton, dynamic batching is on by default (delay 0: requests that
-// are already queued run together); "dynamic_batching": false turns it off
-// (each request is its own engine call). Unknown keys are errors, so a typo
-// never silently falls back to a default.
+//                         "max_queue_delay_microseconds": 200},
+//    "version_policy": {"latest": {"num_versions": 2}}}
+// Unlike Triton, dynamic batching is on by default there (delay 0: requests
+// that are already queued run together); "dynamic_batching": false turns it
+// off (each request is its own engine call). Unknown keys are errors, so a
+// typo never silently falls back to a default.
+//
+// config.pbtxt is Triton's own file (protobuf text format of
+// inference.ModelConfig) and means what it means to Triton: no
+// dynamic_batching block, no dynamic batching; max_batch_size must be >= 1
+// (0, Triton's "no batch dimension", does not fit a Keras model, whose first
+// dimension is always the batch). Every Triton setting Fornax does not honour
+// is refused with its name; docs/serving.md lists the few that are accepted
+// and ignored because they cannot change results.
 #ifndef FORNAX_SERVER_INFERENCE_BATCHING_CONFIG_H_
 #define FORNAX_SERVER_INFERENCE_BATCHING_CONFIG_H_
 
@@ -19,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "proto/inference/model_config.pb.h"
 
 namespace fornax::serving {
 
@@ -32,14 +43,41 @@ struct BatchingConfig {
   int64_t max_queue_delay_us = 0;
 };
 
+// Everything a model's config file sets.
+struct ModelSettings {
+  BatchingConfig batching;
+  // Which versions serve: Triton's default, the latest one, unless set.
+  inference::ModelVersionPolicy version_policy;
+  // The tensors config.pbtxt declares (none: not declared), checked against
+  // the model once it is loaded (CheckDeclaredTensors in served_model.h).
+  std::vector<inference::ModelInput> inputs;
+  std::vector<inference::ModelOutput> outputs;
+  std::string source;  // the file, for error messages ("" when there is none)
+};
+
 // `source` names the file in error messages.
 absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
                                                    const std::string& source);
 // `text` is the file's contents: InvalidArgument when it is not JSON.
 absl::StatusOr<BatchingConfig> ParseBatchingConfigText(std::string_view text,
                                                        const std::string& source);
-// Reads `model_dir`/config.json; the defaults when there is none.
-absl::StatusOr<BatchingConfig> ReadBatchingConfig(const std::string& model_dir);
+// config.pbtxt's contents for the model `model_name`; InvalidArgument with
+// line and column when it does not parse, naming the field when it sets
+// something Fornax does not honour or sets it out of range.
+absl::StatusOr<ModelSettings> ParseModelConfigPbtxt(std::string_view text,
+                                                    const std::string& source,
+                                                    const std::string& model_name);
+// Reads `model_dir`/config.json or `model_dir`/config.pbtxt (the model's
+// name is the directory's); the defaults when there is neither.
+absl::StatusOr<ModelSettings> ReadModelSettings(const std::string& model_dir);
+// The config files ReadModelSettings reads, for change detection.
+inline constexpr const char* kModelConfigFiles[] = {"config.json", "config.pbtxt"};
+
+// The versions `policy` serves out of `available` (ascending), ascending.
+std::vector<int64_t> SelectVersions(const inference::ModelVersionPolicy& policy,
+                                    const std::vector<int64_t>& available);
+// Triton's default policy, latest {num_versions: 1}.
+inference::ModelVersionPolicy DefaultVersionPolicy();
 
 }  // namespace fornax::serving
 

@@ -22,6 +22,14 @@ std::string FileStamp(const fs::path& path) {
   return absl::StrCat(mtime.time_since_epoch().count(), "/", size);
 }
 
+// The stamps of the model's config files (config.json, config.pbtxt).
+std::string ConfigStamp(const fs::path& model_dir) {
+  std::string stamp;
+  for (const char* file : kModelConfigFiles)
+    absl::StrAppend(&stamp, " ", FileStamp(model_dir / file));
+  return stamp;
+}
+
 // Versions of a model directory: positive integer subdirectories that hold
 // a model.keras.
 std::vector<int64_t> Versions(const fs::path& model_dir) {
@@ -130,7 +138,7 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   }
   const Stamp stamp{versions.back(),
                     absl::StrCat(FileStamp(dir / std::to_string(versions.back()) / "model.keras"),
-                                 " ", FileStamp(dir / "config.json"))};
+                                 ConfigStamp(dir))};
   if (entry.serving != nullptr && entry.serving_stamp == stamp) return absl::OkStatus();
   if (entry.failed_stamp == stamp) {
     return absl::FailedPreconditionError(entry.reason);

@@ -1,6 +1,7 @@
 // ModelRepository: the models under a directory laid out as
 // `<root>/<model>/<version>/model.keras` (versions are positive integers),
-// with an optional `<root>/<model>/config.json` (BatchingConfig).
+// with an optional `<root>/<model>/config.json` or `config.pbtxt`
+// (ModelSettings, batching_config.h).
 //
 // Each model serves its latest version. Poll() rescans the directory: a new
 // model or a newer version is loaded (and warmed up) off to the side, then
@@ -77,7 +78,7 @@ class ModelRepository {
   // What a version's files looked like when it was (or failed to be) loaded.
   struct Stamp {
     int64_t version = 0;
-    std::string files;  // mtimes and sizes of model.keras and config.json
+    std::string files;  // mtimes and sizes of model.keras and the config files
     bool operator==(const Stamp&) const = default;
   };
   struct Entry {

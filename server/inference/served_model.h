@@ -23,6 +23,8 @@ struct ServedModel {
   std::string name;
   int64_t version = 0;
   BatchingConfig config;
+  // The repository's policy for the model, as ModelConfig reports it.
+  inference::ModelVersionPolicy version_policy;
   ModelSignature signature;
   std::unique_ptr<ModelRunner> runner;
   std::unique_ptr<ModelStats> stats;
@@ -30,11 +32,18 @@ struct ServedModel {
   std::unique_ptr<DynamicBatcher> batcher;
 };
 
-// Loads `<model_dir>/<version>/model.keras` with `<model_dir>/config.json`.
+// Loads `<model_dir>/<version>/model.keras` with the settings of
+// `<model_dir>/config.json` or `config.pbtxt` (ReadModelSettings).
 absl::StatusOr<std::shared_ptr<ServedModel>> LoadServedModel(const std::string& name,
                                                              int64_t version,
                                                              const std::string& model_dir,
                                                              InferenceMetrics* metrics);
+
+// The inputs and outputs config.pbtxt declares (if any) against the loaded
+// model's: the same names, each once, data_type and dims (without the batch
+// dimension, as Triton writes them when max_batch_size > 0; -1 for a
+// variable one). InvalidArgument naming the file, tensor and field.
+absl::Status CheckDeclaredTensors(const ModelSettings& settings, const ModelSignature& signature);
 
 }  // namespace fornax::serving
 

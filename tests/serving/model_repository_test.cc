@@ -85,6 +85,15 @@ TEST_F(ModelRepositoryTest, ServesTheLatestVersionAndPicksUpNewOnes) {
   EXPECT_EQ(Describe(repository.Index()), "cnn:1:READY:;mlp:10:READY:;");
 }
 
+TEST_F(ModelRepositoryTest, ChangingConfigPbtxtReloads) {
+  Write("mlp", 1, "a");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  std::ofstream(root_ / "mlp" / "config.pbtxt") << "max_batch_size: 8";
+  repository.Poll();
+  EXPECT_EQ(loads_, 2) << "a new config.pbtxt reloads the model";
+}
+
 TEST_F(ModelRepositoryTest, ACorruptModelIsReportedAndOthersServe) {
   Write("good", 1, "ok");
   Write("bad", 1, "corrupt");
