@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -69,6 +70,26 @@ std::vector<std::vector<std::string>> CsvRows(const std::string& text) {
   return rows;
 }
 
+// The loss of each of the job's first `epochs` epochs as it reported them:
+// its WatchJob stream, read until they came (or the job ended).
+std::map<int, double> ReportedLosses(ServiceClient& client, const std::string& job_id,
+                                     size_t epochs) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::WatchJobRequest request;
+  request.set_job_id(job_id);
+  std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader =
+      client.jobs().WatchJob(&context, request);
+  std::map<int, double> loss;
+  v1::JobEvent e;
+  while (loss.size() < epochs && reader->Read(&e)) {
+    if (e.has_epoch()) loss[e.epoch().epoch()] = e.epoch().metrics().values().at("loss");
+  }
+  context.TryCancel();
+  reader->Finish();
+  return loss;
+}
+
 class JobFilesTest : public ServiceTest {
  protected:
   // The job's attempt directory on worker w1 (empty until it exists).
@@ -126,6 +147,13 @@ TEST_F(JobFilesTest, SameCsvLoggerFilenameGivesEachJobItsOwnFile) {
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
+  // An epoch's row is written before its event is reported: the jobs run on
+  // until the epochs of the rows read are reported.
+  std::vector<std::map<int, double>> losses;  // per job, epoch -> reported loss
+  for (const std::string& id : ids) {
+    const size_t epochs = std::max<size_t>(CsvRows(files[id]).size(), 1) - 1;
+    losses.push_back(ReportedLosses(client, id, epochs));
+  }
   for (const std::string& id : ids) {
     grpc::ClientContext context;
     v1::CancelJobRequest request;
@@ -138,14 +166,9 @@ TEST_F(JobFilesTest, SameCsvLoggerFilenameGivesEachJobItsOwnFile) {
   ASSERT_EQ(files.size(), 2u) << "a job's JOBDIR/files/log.csv never held 2 epochs' rows";
   WaitForAllEnded(client, ids, absl::Seconds(60));
 
-  std::vector<std::map<int, double>> losses;  // per job, epoch -> reported loss
-  for (const std::string& id : ids) {
-    std::vector<v1::JobEvent> events;
-    EXPECT_TRUE(client.Watch(id, 0, false, &events).ok());
-    std::map<int, double>& loss = losses.emplace_back();
-    for (const v1::JobEvent& e : events) {
-      if (e.has_epoch()) loss[e.epoch().epoch()] = e.epoch().metrics().values().at("loss");
-    }
+  for (size_t j = 0; j < ids.size(); ++j) {
+    const std::string& id = ids[j];
+    std::map<int, double>& loss = losses[j];
     const std::vector<std::vector<std::string>> rows = CsvRows(files[id]);
     ASSERT_GE(rows.size(), 3u);
     const auto column = std::find(rows[0].begin(), rows[0].end(), "loss");
