@@ -144,6 +144,9 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
         absl::Status encoded =
             EncodeInferResponse(*outputs, requested, served->signature, response);
         if (!encoded.ok()) {
+          // No half-encoded outputs in a stream's error response.
+          response->clear_outputs();
+          response->clear_raw_output_contents();
           served->stats->RecordFailure(NanosSince(start));
           done(encoded);
           return;

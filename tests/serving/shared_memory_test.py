@@ -243,13 +243,18 @@ def test_grpc_stream(url, regions, want):
             "mlp", [shm_input(Grpc, "x", x[2 * i:2 * i + 2], "in", offset=48 * i)],
             outputs=[shm_output(Grpc, name, "out", 24, offset=24 * i)], request_id=str(i))
     client.async_stream_infer("mlp", [shm_input(Grpc, "x", x[:2], "ghost")], request_id="bad")
-    got = [results.get(timeout=30) for _ in range(3)]
+    client.async_stream_infer("mlp", [shm_input(Grpc, "x", x[:2], "in")],
+                              outputs=[shm_output(Grpc, name, "out", 8, offset=100)],
+                              request_id="small")
+    got = [results.get(timeout=30) for _ in range(4)]
     client.stop_stream()
-    errors = [str(e) for _, e in got if e is not None]
+    errors = sorted(str(e) for _, e in got if e is not None)
     out = shm.get_contents_as_numpy(regions.handles["out"], np.float32, [4, 3])
-    check(len(errors) == 1 and np.abs(out - want["mlp"][:4]).max() <= 1e-5
-          and "shared memory region 'ghost' is not registered" in errors[0],
-          f"grpc ModelStreamInfer with regions: outputs equal Keras, a bad one errs: {errors}")
+    check(len(errors) == 2 and np.abs(out - want["mlp"][:4]).max() <= 1e-5
+          and "input 'x': shared memory region 'ghost' is not registered" in errors[0]
+          and f"output '{name}': needs 24 bytes for shape [2,3] FP32, but "
+              "shared_memory_byte_size is 8" in errors[1],
+          f"grpc ModelStreamInfer with regions: outputs equal Keras, bad ones err: {errors}")
     client.unregister_system_shared_memory()
 
 
