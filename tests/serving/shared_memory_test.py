@@ -14,6 +14,7 @@ regions and names them in its requests. Over gRPC and HTTP alike:
     in status and infer, request range past the region, byte size not the
     tensor's, output region too small, use after unregister; the server
     serves normally after them;
+  - HTTP: malformed register bodies, wrong methods and paths;
   - gRPC: ModelStreamInfer with regions; malformed parameters; inputs that
     also carry contents; an object truncated under a registered region is
     refused (FAILED_PRECONDITION), not a SIGBUS; unregistering a region
@@ -21,6 +22,8 @@ regions and names them in its requests. Over gRPC and HTTP alike:
     right outputs or gets NOT_FOUND, and the server lives on.
 Usage: shared_memory_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
+import http.client
+import json
 import os
 import queue
 import re
@@ -368,6 +371,42 @@ def test_grpc_unregister_in_flight(url, regions, want):
     admin.unregister_system_shared_memory()
 
 
+def test_http_routes(url):
+    """What tritonclient.http never sends: malformed register bodies, wrong
+    methods and paths."""
+    def call(method, path, body=b""):
+        host, port = url.split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request(method, path, body=body)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, json.loads(data) if data else None
+
+    k = key(Http, "in")
+    base = "/v2/systemsharedmemory"
+    for body, error in [
+            (b"not json", r"^the register request of region 'r' is not valid JSON"),
+            (b"[]", r"^the register request of region 'r' must be a JSON object$"),
+            (b'{"byte_size": 8}', r"^the register request of region 'r': 'key' must be a string$"),
+            (json.dumps({"key": k}).encode(),
+             r"^the register request of region 'r': 'byte_size' must be a non-negative integer$"),
+            (json.dumps({"key": k, "byte_size": 8, "offset": -1}).encode(),
+             r"^the register request of region 'r': 'offset' must be a non-negative integer$")]:
+        status, answer = call("POST", f"{base}/region/r/register", body)
+        check(status == 400 and re.search(error, answer["error"]) is not None,
+              f"http register body {body[:30]!r}: {status} {answer}")
+    status, answer = call("GET", f"{base}/region/r/register")
+    check(status == 405, f"http GET .../register: {status} {answer}")
+    status, answer = call("POST", f"{base}/register", b"{}")
+    check(status == 404 and "/v2/systemsharedmemory/region/NAME/register" in answer["error"],
+          f"http register without a region name: {status} {answer}")
+    status, answer = call("POST", f"{base}/status")
+    check(status == 405, f"http POST .../status: {status} {answer}")
+    status, answer = call("POST", f"{base}/region/r/unregister")
+    check(status == 200 and answer == {}, f"http unregister answers {{}}: {status} {answer}")
+
+
 def main():
     fornax = sys.argv[1]
     rng = np.random.default_rng(0)
@@ -389,6 +428,8 @@ def main():
                     test_models(proto, client, regions, want)
                     test_status(proto, client)
                     test_errors(proto, client, want)
+                    if proto is Http:
+                        test_http_routes(url)
                     if proto is Grpc:
                         test_grpc_stream(url, regions, want)
                         test_grpc_parameters(url)
