@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/job/job_file.h"
+#include "engine/job/job_runner.h"
 #include "engine/keras/models/model.h"
 #include "nlohmann/json.hpp"
 #include "server/artifact_store.h"
@@ -77,7 +78,10 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   // Paths resolve against "." so they compare with the inputs' relative paths.
   absl::StatusOr<JobSpec> job = ParseJobYaml(spec.job_yaml(), "job.yaml", ".");
   if (!job.ok()) return Invalid("spec.job_yaml", std::string(job.status().message()));
-  status = CheckCallbackFilesStayInJobDir(*job);
+  // The callbacks are built as the job process will, so a job that could
+  // only fail on every attempt is refused now.
+  absl::StatusOr<std::vector<std::unique_ptr<Callback>>> callbacks = BuildJobCallbacks(*job);
+  status = callbacks.ok() ? CheckCallbackFilesStayInJobDir(*job) : callbacks.status();
   if (!status.ok()) return Invalid("spec.job_yaml", std::string(status.message()));
   for (const auto* split : {&job->train, &job->validation, &job->test}) {
     status = CheckSources(*split, inputs);

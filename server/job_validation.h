@@ -1,7 +1,7 @@
 // Checks a submitted JobSpec before it is stored: the job YAML parses as a
 // `fornax train` job file, the model config builds a model, and every data
-// path the YAML names is one of the spec's input files, and the files its
-// callbacks write stay in the job's directory. Errors are
+// path the YAML names is one of the spec's input files, its callbacks build,
+// and the files they write stay in the job's directory. Errors are
 // InvalidArgument naming the field ("spec.job_yaml: job.yaml: fit.epochs:
 // ...", "spec.model_json: ..."). Whether the inputs are stored is the
 // coordinator's check (FailedPrecondition).

@@ -180,6 +180,21 @@ class CheckpointCallback : public Callback {
 
 }  // namespace
 
+absl::StatusOr<std::vector<std::unique_ptr<Callback>>> BuildJobCallbacks(const JobSpec& job) {
+  std::vector<std::unique_ptr<Callback>> callbacks;
+  for (size_t i = 0; i < job.callbacks.size(); ++i) {
+    // ModelCheckpoint saves archives, which the engine's callbacks cannot.
+    absl::StatusOr<std::unique_ptr<Callback>> cb = ModelCheckpoint::FromJobEntry(job.callbacks[i]);
+    if (cb.ok() && *cb == nullptr) cb = CallbackFromConfig(job.callbacks[i]);
+    if (!cb.ok()) {
+      return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
+                                                           "]: ", cb.status().message()));
+    }
+    callbacks.push_back(*std::move(cb));
+  }
+  return callbacks;
+}
+
 JobRunner::~JobRunner() = default;
 
 absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRunOptions options) {
@@ -211,16 +226,7 @@ absl::StatusOr<std::unique_ptr<JobRunner>> JobRunner::Create(JobSpec job, JobRun
   }
   FORNAX_ASSIGN_OR_RETURN(runner->data_,
                           LoadJobData(job, from_archive ? trainer->model() : *model));
-  for (size_t i = 0; i < job.callbacks.size(); ++i) {
-    // ModelCheckpoint saves archives, which the engine's callbacks cannot.
-    absl::StatusOr<std::unique_ptr<Callback>> cb = ModelCheckpoint::FromJobEntry(job.callbacks[i]);
-    if (cb.ok() && *cb == nullptr) cb = CallbackFromConfig(job.callbacks[i]);
-    if (!cb.ok()) {
-      return absl::Status(cb.status().code(), absl::StrCat(job.path, ": fit.callbacks[", i,
-                                                           "]: ", cb.status().message()));
-    }
-    runner->job_callbacks_.push_back(*std::move(cb));
-  }
+  FORNAX_ASSIGN_OR_RETURN(runner->job_callbacks_, BuildJobCallbacks(job));
   if (resume) FORNAX_RETURN_IF_ERROR(runner->ResumeCallbacks(*resume, archive));
   if (options.threads > 0) {
     FORNAX_ASSIGN_OR_RETURN(Backend * backend, GetBackend(job.compile.backend));

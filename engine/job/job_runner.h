@@ -85,6 +85,11 @@ class JobObserver {
   virtual absl::Status OnCheckpoint(const CheckpointEvent&) { return absl::OkStatus(); }
 };
 
+// The job file's callbacks (fit.callbacks) built, as JobRunner::Create
+// does; nothing is opened or written yet. Errors name the job file and the
+// entry ("job.yaml: fit.callbacks[1]: callback: unknown class 'X'; ...").
+absl::StatusOr<std::vector<std::unique_ptr<Callback>>> BuildJobCallbacks(const JobSpec& job);
+
 class JobRunner {
  public:
   // Loads everything and compiles; errors name the job file and field.

@@ -3,7 +3,8 @@
 // worker, JOBDIR/files, and a path that would leave it is refused when the
 // job is submitted (and, for a job stored before that check, when its
 // attempt starts); `fornax train` keeps writing where the paths say, from
-// the user's working directory.
+// the user's working directory. A callback that does not build is refused
+// at submit too.
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -225,6 +226,32 @@ TEST_F(JobFilesTest, SubmitRefusesPathsOutsideTheJobDir) {
   grpc::ClientContext context;
   ASSERT_TRUE(client.jobs().ListJobs(&context, v1::ListJobsRequest(), &listed).ok());
   EXPECT_EQ(listed.jobs_size(), 0) << listed.ShortDebugString();
+}
+
+// A callback the job process could not build (it would fail every attempt,
+// after max_restarts retries) is refused at submit too, naming the entry.
+TEST_F(JobFilesTest, SubmitRefusesCallbacksThatDoNotBuild) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator();
+  ASSERT_NE(coordinator, nullptr);
+  ServiceClient client(coordinator->grpc_address());
+  const v1::JobSpec spec = Spec(JobOptions{}, coordinator->grpc_address());
+  const std::pair<std::string, std::string> refused[] = {
+      {"[{NoSuchCallback: {}}]",
+       "fit.callbacks[0]: callback: unknown class 'NoSuchCallback'; expected one of "
+       "EarlyStopping, ReduceLROnPlateau, TerminateOnNaN, CSVLogger"},
+      {"[TerminateOnNaN, {CSVLogger: {separator: ';'}}]",
+       "fit.callbacks[1]: callback 'CSVLogger': field \"filename\" is required"},
+      {"[{ModelCheckpoint: {filepath: m.h5}}]",
+       "fit.callbacks[0]: callback 'ModelCheckpoint': filepath must end in .keras (a full-model "
+       "archive), received: 'm.h5'"},
+  };
+  for (const auto& [callbacks, message] : refused) {
+    v1::JobSpec bad = spec;
+    bad.set_job_yaml(WithCallbacks(spec.job_yaml(), callbacks));
+    absl::StatusOr<v1::Job> job = client.Submit(bad);
+    EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << callbacks;
+    EXPECT_EQ(job.status().message(), "spec.job_yaml: job.yaml: " + message) << callbacks;
+  }
 }
 
 // The job process itself (`fornax-worker run-job`, as the worker starts it,
