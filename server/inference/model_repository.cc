@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace fornax::serving {
 namespace fs = std::filesystem;
@@ -73,10 +74,33 @@ void ModelRepository::StartPolling(std::chrono::milliseconds interval) {
 
 std::vector<std::shared_ptr<ServedModel>> ModelRepository::Entry::TakeVersions() {
   std::vector<std::shared_ptr<ServedModel>> taken;
-  taken.push_back(std::move(serving));
-  taken.push_back(std::move(previous));
-  serving_stamp = Stamp{};
+  for (auto& [number, version] : versions) taken.push_back(std::move(version.serving));
+  for (auto& [number, held] : previous) taken.push_back(std::move(held.first));
+  versions.clear();
+  previous.clear();
   return taken;
+}
+
+void ModelRepository::Entry::Retire(int64_t number, std::chrono::milliseconds grace,
+                                    std::vector<std::shared_ptr<ServedModel>>* dropped) {
+  auto it = versions.find(number);
+  if (it == versions.end()) return;
+  std::shared_ptr<ServedModel> model = std::move(it->second.serving);
+  versions.erase(it);
+  if (model == nullptr || grace.count() <= 0) {
+    dropped->push_back(std::move(model));
+    return;
+  }
+  auto& held = previous[number];
+  dropped->push_back(std::move(held.first));
+  held = {std::move(model), std::chrono::steady_clock::now() + grace};
+}
+
+std::shared_ptr<ServedModel> ModelRepository::Entry::Highest() const {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+    if (it->second.serving != nullptr) return it->second.serving;
+  }
+  return nullptr;
 }
 
 std::mutex& ModelRepository::LoadMutex(const std::string& name) {
@@ -103,8 +127,13 @@ void ModelRepository::Poll() {
     const auto now = std::chrono::steady_clock::now();
     for (auto& [name, entry] : entries_) {
       if (names.count(name) == 0) gone.push_back(name);
-      if (entry.previous != nullptr && now >= entry.previous_until) {
-        expired.push_back(std::move(entry.previous));
+      for (auto it = entry.previous.begin(); it != entry.previous.end();) {
+        if (now < it->second.second) {
+          ++it;
+          continue;
+        }
+        expired.push_back(std::move(it->second.first));
+        it = entry.previous.erase(it);
       }
     }
   }
@@ -123,49 +152,71 @@ void ModelRepository::Poll() {
 
 absl::Status ModelRepository::Refresh(const std::string& name) {
   const fs::path dir = fs::path(root_) / name;
-  const std::vector<int64_t> versions = Versions(dir);
-  // Destroyed outside mu_.
-  std::shared_ptr<ServedModel> retired;
-  std::vector<std::shared_ptr<ServedModel>> dropped;
+  const std::vector<int64_t> available = Versions(dir);
+  // Read here for the policy only; a broken config fails each version's
+  // load below (the loader reads it too), which keeps what serves serving.
+  absl::StatusOr<ModelSettings> settings = ReadModelSettings(dir.string());
+  const std::string config = ConfigStamp(dir);
+  std::vector<std::shared_ptr<ServedModel>> dropped;  // destroyed outside mu_
   std::unique_lock<std::mutex> lock(mu_);
+  // Stays valid while mu_ is released: only holders of the model's
+  // LoadMutex (the caller) add or erase its entry.
   Entry& entry = entries_[name];
   if (entry.unloaded) return absl::OkStatus();
-  if (versions.empty()) {
+  if (settings.ok()) entry.policy = settings->version_policy;
+  const std::vector<int64_t> wanted = SelectVersions(entry.policy, available);
+  if (wanted.empty()) {
     dropped = entry.TakeVersions();
-    entry.reason =
-        absl::StrCat("no version directory with a model.keras (", name, "/<version>/model.keras)");
+    entry.reason = available.empty()
+                       ? absl::StrCat("no version directory with a model.keras (", name,
+                                      "/<version>/model.keras)")
+                       : absl::StrCat("version_policy selects none of the versions present (",
+                                      absl::StrJoin(available, ", "), ")");
     return absl::NotFoundError(absl::StrCat("model '", name, "': ", entry.reason));
   }
-  const Stamp stamp{versions.back(),
-                    absl::StrCat(FileStamp(dir / std::to_string(versions.back()) / "model.keras"),
-                                 ConfigStamp(dir))};
-  if (entry.serving != nullptr && entry.serving_stamp == stamp) return absl::OkStatus();
-  if (entry.failed_stamp == stamp) {
-    return absl::FailedPreconditionError(entry.reason);
+  const auto selected = [&wanted](int64_t number) {
+    return std::find(wanted.begin(), wanted.end(), number) != wanted.end();
+  };
+  std::erase_if(entry.versions, [&](const auto& version) {
+    return version.second.serving == nullptr && !selected(version.first);  // an old failure
+  });
+  absl::Status first_error;
+  for (int64_t number : wanted) {
+    const std::string files =
+        absl::StrCat(FileStamp(dir / std::to_string(number) / "model.keras"), config);
+    Version& version = entry.versions[number];
+    if (version.serving != nullptr && version.serving_files == files) continue;
+    if (version.failed_files != files) {
+      lock.unlock();
+      absl::StatusOr<std::shared_ptr<ServedModel>> loaded = loader_(name, number, dir.string());
+      lock.lock();
+      if (loaded.ok()) {
+        std::cerr << "fornax serve: model '" << name << "' version " << number << " ready\n";
+        dropped.push_back(std::move(version.serving));  // reloaded in place: it goes at once
+        version = Version{*std::move(loaded), files, "", ""};
+        continue;
+      }
+      version.failed_files = files;
+      version.reason = absl::StrCat("version ", number, ": ", loaded.status().message());
+      std::cerr << "fornax serve: model '" << name << "' failed to load: " << version.reason
+                << (entry.Highest() ? "; the versions serving keep serving" : "") << "\n";
+    }
+    first_error.Update(
+        absl::FailedPreconditionError(absl::StrCat("model '", name, "' ", version.reason)));
   }
+  // Versions no longer selected go once every selected one serves; until
+  // then they stand in for those that failed.
+  if (std::all_of(wanted.begin(), wanted.end(),
+                  [&](int64_t number) { return entry.versions[number].serving != nullptr; })) {
+    std::vector<int64_t> unselected;
+    for (const auto& [number, version] : entry.versions) {
+      if (!selected(number)) unselected.push_back(number);
+    }
+    for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
+  }
+  entry.reason.clear();
   lock.unlock();
-  absl::StatusOr<std::shared_ptr<ServedModel>> loaded = loader_(name, stamp.version, dir.string());
-  lock.lock();
-  Entry& now = entries_[name];
-  if (!loaded.ok()) {
-    now.failed_stamp = stamp;
-    now.reason = absl::StrCat("version ", stamp.version, ": ", loaded.status().message());
-    std::cerr << "fornax serve: model '" << name << "' failed to load: " << now.reason
-              << (now.serving ? "; still serving the previous version" : "") << "\n";
-    return absl::FailedPreconditionError(absl::StrCat("model '", name, "' ", now.reason));
-  }
-  std::cerr << "fornax serve: model '" << name << "' version " << stamp.version << " ready\n";
-  retired = std::move(now.serving);
-  if (retired != nullptr && retired->version != stamp.version && old_version_grace_.count() > 0) {
-    std::swap(retired, now.previous);  // the one before it, if any, goes now
-    now.previous_until = std::chrono::steady_clock::now() + old_version_grace_;
-  }
-  now.serving = std::move(*loaded);
-  now.serving_stamp = stamp;
-  now.failed_stamp = Stamp{};
-  now.reason.clear();
-  lock.unlock();
-  return absl::OkStatus();
+  return first_error;
 }
 
 absl::Status ModelRepository::Load(const std::string& name) {
@@ -179,7 +230,7 @@ absl::Status ModelRepository::Load(const std::string& name) {
     std::lock_guard<std::mutex> lock(mu_);
     Entry& entry = entries_[name];
     entry.unloaded = false;
-    entry.failed_stamp = Stamp{};  // an explicit load retries
+    for (auto& [number, version] : entry.versions) version.failed_files.clear();  // retried
   }
   return Refresh(name);
 }
@@ -203,14 +254,54 @@ std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
                                                    const std::string& version) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(name);
-  if (it == entries_.end() || it->second.serving == nullptr) return nullptr;
+  if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
-  if (version.empty() || version == std::to_string(entry.serving->version)) return entry.serving;
-  if (entry.previous != nullptr && version == std::to_string(entry.previous->version) &&
-      std::chrono::steady_clock::now() < entry.previous_until) {
-    return entry.previous;
+  if (version.empty()) return entry.Highest();
+  int64_t number = 0;
+  if (!absl::SimpleAtoi(version, &number) || std::to_string(number) != version) return nullptr;
+  auto serving = entry.versions.find(number);
+  if (serving != entry.versions.end() && serving->second.serving != nullptr) {
+    return serving->second.serving;
+  }
+  auto previous = entry.previous.find(number);
+  if (previous != entry.previous.end() &&
+      std::chrono::steady_clock::now() < previous->second.second) {
+    return previous->second.first;
   }
   return nullptr;
+}
+
+absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Lookup(
+    const std::string& name, const std::string& version) const {
+  std::shared_ptr<ServedModel> model = Find(name, version);
+  if (model != nullptr) return model;
+  const std::vector<std::shared_ptr<ServedModel>> serving = Serving(name);
+  if (!serving.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "model '", name, "' version '", version, "' is not served; the serving version",
+        serving.size() == 1 ? " is " : "s are ",
+        absl::StrJoin(serving, ", ", [](std::string* out, const auto& served) {
+          absl::StrAppend(out, served->version);
+        })));
+  }
+  for (const ModelIndexEntry& entry : Index()) {
+    if (entry.name == name) {
+      return absl::NotFoundError(absl::StrCat("model '", name, "' is not ready: ", entry.reason));
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown model '", name, "' (not in the repository ", root_, ")"));
+}
+
+std::vector<std::shared_ptr<ServedModel>> ModelRepository::Serving(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<ServedModel>> serving;
+  auto it = entries_.find(name);
+  if (it == entries_.end()) return serving;
+  for (const auto& [number, version] : it->second.versions) {
+    if (version.serving != nullptr) serving.push_back(version.serving);
+  }
+  return serving;
 }
 
 void ModelRepository::SetOldVersionGrace(std::chrono::milliseconds grace) {
@@ -222,7 +313,9 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::Ready() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::shared_ptr<ServedModel>> ready;
   for (const auto& [name, entry] : entries_) {
-    if (entry.serving != nullptr) ready.push_back(entry.serving);
+    for (const auto& [number, version] : entry.versions) {
+      if (version.serving != nullptr) ready.push_back(version.serving);
+    }
   }
   return ready;
 }
@@ -231,14 +324,13 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ModelIndexEntry> index;
   for (const auto& [name, entry] : entries_) {
-    if (entry.serving != nullptr) {
-      index.push_back({name, std::to_string(entry.serving->version), "READY", ""});
+    for (const auto& [number, version] : entry.versions) {
+      if (version.serving != nullptr) index.push_back({name, std::to_string(number), "READY", ""});
+      if (!version.failed_files.empty()) {
+        index.push_back({name, std::to_string(number), "UNAVAILABLE", version.reason});
+      }
     }
-    if (entry.serving == nullptr || entry.failed_stamp.version != 0) {
-      const int64_t version = entry.failed_stamp.version;
-      index.push_back(
-          {name, version > 0 ? std::to_string(version) : "", "UNAVAILABLE", entry.reason});
-    }
+    if (entry.versions.empty()) index.push_back({name, "", "UNAVAILABLE", entry.reason});
   }
   return index;
 }

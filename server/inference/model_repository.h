@@ -3,18 +3,21 @@
 // with an optional `<root>/<model>/config.json` or `config.pbtxt`
 // (ModelSettings, batching_config.h).
 //
-// Each model serves its latest version. Poll() rescans the directory: a new
-// model or a newer version is loaded (and warmed up) off to the side, then
-// swapped in atomically, so requests never see a gap; a model whose
-// directory is gone is unloaded. A version that fails to load (a corrupt or
-// half-copied archive, a bad config) is reported in Index() with its reason
-// and logged; the model keeps serving its previous version if it has one,
-// and the others are unaffected. A failed file is retried once its mtime or
-// size changes. Unload() takes a model out until Load() asks for it again.
-// With an old-version grace set, the version a newer one replaced still
-// answers requests that name its number for that long (clients pinned to it
-// mid-request need not retry); requests naming no version get the newer one
-// at once, and the old one is freed at the first Poll() after the grace.
+// Each model serves the versions its version_policy selects (by default the
+// latest one), each with its own batcher; a request naming no version gets
+// the highest one serving. Poll() rescans the directory: a new model or a
+// newly selected version is loaded (and warmed up) off to the side, then
+// swapped in atomically, so requests never see a gap; versions the policy
+// no longer selects go once every selected one serves (until then they
+// stand in for those that failed); a model whose directory is gone is
+// unloaded. A version that fails to load (a corrupt or half-copied archive,
+// a bad config) is reported in Index() with its reason and logged; the
+// versions serving keep serving, and the other models are unaffected. A
+// failed file is retried once its mtime or size changes. Unload() takes a
+// model out until Load() asks for it again. With an old-version grace set,
+// a version that stopped being served still answers requests that name its
+// number for that long (clients pinned to it mid-request need not retry);
+// it is freed at the first Poll() after the grace.
 // Thread-safety: all methods may be called concurrently; the scans, loads
 // and unloads of one model are serialized, those of different models are
 // not (a slow load never holds up another model).
@@ -40,7 +43,7 @@ namespace fornax::serving {
 // One row of RepositoryIndex.
 struct ModelIndexEntry {
   std::string name;
-  std::string version;  // the serving version, else the one that failed
+  std::string version;  // a serving or failed version; "" for the model as a whole
   std::string state;    // "READY" or "UNAVAILABLE"
   std::string reason;   // why it is unavailable
 };
@@ -69,32 +72,47 @@ class ModelRepository {
   // zero: it goes at once). Applies to the swaps after the call.
   void SetOldVersionGrace(std::chrono::milliseconds grace);
 
-  // The version serving `name` ("" or its number), or nullptr.
+  // Version `version` of `name` ("": the highest serving), or nullptr.
   std::shared_ptr<ServedModel> Find(const std::string& name, const std::string& version) const;
+  // Find, or NotFound saying why: an unknown model, one not ready (its
+  // reason), or a version not served (naming those that are).
+  absl::StatusOr<std::shared_ptr<ServedModel>> Lookup(const std::string& name,
+                                                      const std::string& version) const;
+  // The versions serving `name`, ascending (none: not ready or unknown).
+  std::vector<std::shared_ptr<ServedModel>> Serving(const std::string& name) const;
+  // Every serving version of every model.
   std::vector<std::shared_ptr<ServedModel>> Ready() const;
+  // A row per serving or failed version (a model with neither: one row).
   std::vector<ModelIndexEntry> Index() const;
 
  private:
-  // What a version's files looked like when it was (or failed to be) loaded.
-  struct Stamp {
-    int64_t version = 0;
-    std::string files;  // mtimes and sizes of model.keras and the config files
-    bool operator==(const Stamp&) const = default;
+  // One version: what serves it, and the files it was loaded from ("" when
+  // none), or why those files failed.
+  struct Version {
+    std::shared_ptr<ServedModel> serving;
+    std::string serving_files;
+    std::string failed_files;  // "" when the current files have not failed
+    std::string reason;
   };
   struct Entry {
-    std::shared_ptr<ServedModel> serving;
-    Stamp serving_stamp;
-    Stamp failed_stamp;  // version 0: none
-    std::string reason;
+    std::map<int64_t, Version> versions;
+    std::string reason;  // why the model as a whole serves nothing
     bool unloaded = false;
-    // The version `serving` replaced, findable by its number until
-    // `previous_until`.
-    std::shared_ptr<ServedModel> previous;
-    std::chrono::steady_clock::time_point previous_until;
+    // The policy last read without error (a broken config keeps it).
+    inference::ModelVersionPolicy policy = DefaultVersionPolicy();
+    // Versions no longer served, findable by their number until the time.
+    std::map<int64_t,
+             std::pair<std::shared_ptr<ServedModel>, std::chrono::steady_clock::time_point>>
+        previous;
 
-    // Takes out every version held (serving and previous) and clears the
-    // serving stamp; the caller destroys them once mu_ is released.
+    // Takes out every version held (serving and previous); the caller
+    // destroys them once mu_ is released.
     std::vector<std::shared_ptr<ServedModel>> TakeVersions();
+    // Stops serving `version` (kept for `grace` when positive); what goes
+    // is added to `dropped`.
+    void Retire(int64_t version, std::chrono::milliseconds grace,
+                std::vector<std::shared_ptr<ServedModel>>* dropped);
+    std::shared_ptr<ServedModel> Highest() const;
   };
 
   // Scans one model directory and loads what changed. REQUIRES: the

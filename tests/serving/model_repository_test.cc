@@ -58,6 +58,11 @@ class ModelRepositoryTest : public ::testing::Test {
     return out;
   }
 
+  void WriteConfig(const std::string& model, const std::string& file, const std::string& text) {
+    fs::create_directories(root_ / model);
+    std::ofstream(root_ / model / file) << text;
+  }
+
   fs::path root_;
   int loads_ = 0;
 };
@@ -92,6 +97,99 @@ TEST_F(ModelRepositoryTest, ChangingConfigPbtxtReloads) {
   std::ofstream(root_ / "mlp" / "config.pbtxt") << "max_batch_size: 8";
   repository.Poll();
   EXPECT_EQ(loads_, 2) << "a new config.pbtxt reloads the model";
+}
+
+TEST_F(ModelRepositoryTest, LatestNServesSeveralVersionsAtOnce) {
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"latest": {"num_versions": 2}}})");
+  Write("mlp", 1, "a");
+  Write("mlp", 2, "b");
+  Write("mlp", 3, "c");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:2:READY:;mlp:3:READY:;");
+  EXPECT_EQ(loads_, 2) << "version 1 is not selected, so not loaded";
+  EXPECT_EQ(repository.Find("mlp", "")->version, 3) << "no version asked: the highest";
+  ASSERT_NE(repository.Find("mlp", "2"), nullptr);
+  EXPECT_EQ(repository.Find("mlp", "2")->version, 2);
+  EXPECT_EQ(repository.Find("mlp", "1"), nullptr);
+  EXPECT_EQ(repository.Find("mlp", "02"), nullptr);
+  absl::StatusOr<std::shared_ptr<ServedModel>> one = repository.Lookup("mlp", "1");
+  EXPECT_EQ(one.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(one.status().message(),
+            "model 'mlp' version '1' is not served; the serving versions are 2, 3");
+  EXPECT_EQ(repository.Serving("mlp").size(), 2u);
+  EXPECT_EQ(repository.Ready().size(), 2u);
+
+  std::shared_ptr<ServedModel> two = repository.Find("mlp", "2");
+  Write("mlp", 4, "d");
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:3:READY:;mlp:4:READY:;");
+  EXPECT_EQ(repository.Find("mlp", "2"), nullptr) << "no grace: version 2 goes at once";
+  EXPECT_EQ(two->version, 2) << "a request holding version 2 keeps it";
+  EXPECT_EQ(loads_, 3) << "version 3 keeps serving without a reload";
+}
+
+TEST_F(ModelRepositoryTest, SpecificAndAllPoliciesFromConfigPbtxt) {
+  WriteConfig("mlp", "config.pbtxt",
+              "max_batch_size: 8 version_policy { specific { versions: [ 1, 3 ] } }");
+  Write("mlp", 1, "a");
+  Write("mlp", 2, "b");
+  Write("mlp", 3, "c");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:READY:;mlp:3:READY:;");
+  EXPECT_EQ(repository.Find("mlp", "2"), nullptr);
+
+  WriteConfig("mlp", "config.pbtxt", "max_batch_size: 8 version_policy { all { } }");
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:READY:;mlp:2:READY:;mlp:3:READY:;");
+
+  WriteConfig("mlp", "config.pbtxt",
+              "max_batch_size: 8 version_policy { specific { versions: [ 7 ] } }");
+  repository.Poll();
+  EXPECT_EQ(repository.Find("mlp", ""), nullptr);
+  EXPECT_EQ(Describe(repository.Index()),
+            "mlp::UNAVAILABLE:version_policy selects none of the versions present (1, 2, 3);");
+  EXPECT_EQ(repository.Lookup("mlp", "").status().message(),
+            "model 'mlp' is not ready: version_policy selects none of the versions present "
+            "(1, 2, 3)");
+  EXPECT_EQ(repository.Lookup("ghost", "").status().message(),
+            absl::StrCat("unknown model 'ghost' (not in the repository ", root_.string(), ")"));
+}
+
+// A selected version that fails leaves the one it would replace serving.
+TEST_F(ModelRepositoryTest, AFailedSelectedVersionKeepsTheOneItWouldReplace) {
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"latest": {"num_versions": 2}}})");
+  Write("mlp", 1, "a");
+  Write("mlp", 2, "b");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  Write("mlp", 3, "corrupt");
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()),
+            "mlp:1:READY:;mlp:2:READY:;mlp:3:UNAVAILABLE:version 3: not a zip archive;");
+  EXPECT_EQ(repository.Find("mlp", "")->version, 2);
+  Write("mlp", 3, "fixed");
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:2:READY:;mlp:3:READY:;");
+}
+
+TEST_F(ModelRepositoryTest, AnUnselectedVersionAnswersByNumberDuringTheGrace) {
+  Write("mlp", 1, "a");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.SetOldVersionGrace(std::chrono::hours(1));
+  repository.Poll();
+  Write("mlp", 2, "b");
+  repository.Poll();
+  EXPECT_EQ(repository.Find("mlp", "")->version, 2);
+  ASSERT_NE(repository.Find("mlp", "1"), nullptr) << "within the grace";
+  EXPECT_EQ(repository.Find("mlp", "1")->version, 1);
+  EXPECT_EQ(Describe(repository.Index()), "mlp:2:READY:;") << "not listed as served";
+  repository.SetOldVersionGrace(std::chrono::milliseconds(0));
+  Write("mlp", 3, "c");
+  repository.Poll();
+  EXPECT_EQ(repository.Find("mlp", "2"), nullptr) << "no grace now";
+  EXPECT_NE(repository.Find("mlp", "1"), nullptr) << "still within its own grace";
 }
 
 TEST_F(ModelRepositoryTest, ACorruptModelIsReportedAndOthersServe) {
