@@ -51,19 +51,7 @@ bool FromThisMachine(const std::string& peer) {
 
 absl::StatusOr<std::shared_ptr<ServedModel>> InferenceService::Lookup(
     const std::string& name, const std::string& version) const {
-  std::shared_ptr<ServedModel> model = repository_->Find(name, version);
-  if (model != nullptr) return model;
-  for (const ModelIndexEntry& entry : repository_->Index()) {
-    if (entry.name != name) continue;
-    if (entry.state == "READY") {
-      return absl::NotFoundError(absl::StrCat("model '", name, "' version '", version,
-                                              "' is not served; the serving version is ",
-                                              entry.version));
-    }
-    return absl::NotFoundError(absl::StrCat("model '", name, "' is not ready: ", entry.reason));
-  }
-  return absl::NotFoundError(
-      absl::StrCat("unknown model '", name, "' (not in the repository ", repository_->root(), ")"));
+  return repository_->Lookup(name, version);
 }
 
 grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
@@ -106,7 +94,12 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
   if (!model.ok()) return Done(context, ToGrpc(model.status()));
   const ModelSignature& signature = (*model)->signature;
   response->set_name(signature.model_name);
-  response->add_versions(std::to_string((*model)->version));
+  // As Triton: the version asked for, else every version serving.
+  const std::vector<std::shared_ptr<ServedModel>> versions =
+      request->version().empty() ? repository_->Serving(request->name()) : std::vector{*model};
+  for (const std::shared_ptr<ServedModel>& served : versions) {
+    response->add_versions(std::to_string(served->version));
+  }
   response->set_platform("keras");
   for (const TensorSpec& spec : signature.inputs) FillTensorMetadata(spec, response->add_inputs());
   for (const TensorSpec& spec : signature.outputs) {
@@ -125,7 +118,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
   config->set_name(served.name);
   config->set_platform("keras");
   config->set_backend("fornax");
-  config->mutable_version_policy()->mutable_latest()->set_num_versions(1);
+  *config->mutable_version_policy() = served.version_policy;
   config->set_max_batch_size(static_cast<int32_t>(served.config.max_batch_size));
   for (const TensorSpec& spec : served.signature.inputs) {
     FillConfigTensor(spec, config->add_input());
@@ -159,7 +152,9 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     absl::StatusOr<std::shared_ptr<ServedModel>> model =
         Lookup(request->name(), request->version());
     if (!model.ok()) return Done(context, ToGrpc(model.status()));
-    models.push_back(*std::move(model));
+    // As Triton: a model's every serving version unless one is named.
+    models = request->version().empty() ? repository_->Serving(request->name())
+                                        : std::vector{*std::move(model)};
   }
   for (const std::shared_ptr<ServedModel>& model : models) {
     inference::ModelStatistics* stats = response->add_model_stats();
