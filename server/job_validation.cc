@@ -28,10 +28,13 @@ absl::Status CheckInputs(const v1::JobSpec& spec, std::set<std::string>* paths) 
       return Invalid(field + ".sha256",
                      absl::StrCat("expected 64 lowercase hex digits, got '", input.sha256(), "'"));
     }
-    if (input.path().empty() || absl::StartsWith(input.path(), "/") ||
-        absl::StrContains(input.path(), "..")) {
-      return Invalid(field + ".path", absl::StrCat("expected a relative path without '..', got '",
-                                                   input.path(), "'"));
+    // Under inputs/ only: the worker links an input to its dataset cache, and
+    // a link where the job writes (files/, output/) would let it rewrite
+    // the cached file other jobs read.
+    if (!absl::StartsWith(input.path(), "inputs/") || absl::StrContains(input.path(), "..")) {
+      return Invalid(
+          field + ".path",
+          absl::StrCat("expected inputs/<sha256>/<name> (without '..'), got '", input.path(), "'"));
     }
     paths->insert(input.path());
   }

@@ -33,14 +33,17 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-// "inputs/<sha>/<name>", relative, no "..": it must stay inside the job dir.
+// "inputs/<sha>/<name>", relative, no "..": it must stay inside the job
+// dir's inputs/. An input is a link to the shared dataset cache; one where
+// the job writes (files/, output/, checkpoints/) would let it rewrite the
+// cached file other jobs read.
 absl::Status CheckInputPath(const fornax::v1::InputFile& file) {
   const fs::path path(file.path());
-  bool escapes = path.empty() || path.is_absolute();
+  bool escapes = path.is_absolute() || path.parent_path().empty() || *path.begin() != "inputs";
   for (const fs::path& part : path) escapes = escapes || part == ".." || part == ".";
   if (escapes || absl::StrContains(file.path(), "\\")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("input path '", file.path(), "' must be relative and stay in the job dir"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input path '", file.path(), "' must be inputs/<sha256>/<name>, inside the job dir"));
   }
   return absl::OkStatus();
 }

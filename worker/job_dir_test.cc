@@ -2,9 +2,9 @@
 
 #include <filesystem>
 
+#include "engine/data/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "engine/data/sha256.h"
 #include "worker/test_jobs.h"
 
 namespace fornax::worker {
@@ -70,7 +70,9 @@ TEST(JobDirTest, InputPathsMustStayInTheJobDir) {
     WriteFile(dest, "bytes");
     return absl::OkStatus();
   };
-  for (const std::string path : {"../escape.csv", "/etc/passwd", "inputs/../../x", ""}) {
+  // Outside inputs/ the job writes: files/ (a CSVLogger's), output/, ...
+  for (const std::string path : {"../escape.csv", "/etc/passwd", "inputs/../../x", "", "inputs",
+                                 "files/log.csv", "output/model.keras", "job.yaml"}) {
     absl::Status status =
         MaterializeJobDir(Spec(path, "bytes"), dir.File("job"), dir.File("cache"), fetch);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -212,6 +213,17 @@ TEST_F(JobFilesTest, SubmitRefusesPathsOutsideTheJobDir) {
     EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument) << callbacks;
     EXPECT_EQ(job.status().message(), "spec.job_yaml: job.yaml: " + message) << callbacks;
   }
+  // An input is a link into the worker's dataset cache: one in files/ would
+  // be a CSVLogger's to rewrite.
+  v1::JobSpec linked = spec;
+  linked.mutable_inputs(0)->set_path("files/log.csv");
+  linked.set_job_yaml(
+      absl::StrReplaceAll(spec.job_yaml(), {{spec.inputs(0).path(), "files/log.csv"}}));
+  absl::StatusOr<v1::Job> job = client.Submit(linked);
+  EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(job.status().message()),
+            "spec.inputs[0].path: expected inputs/<sha256>/<name> (without '..'), got "
+            "'files/log.csv'");
 
   JobOptions options;
   options.name = "cli-bad";
