@@ -23,8 +23,8 @@ namespace fornax::worker {
 using FetchFn = std::function<absl::Status(const std::string& sha256, const std::string& dest)>;
 
 // Writes `dir` (replacing what was there). InvalidArgument for an input path
-// that would leave the directory or a malformed digest; DataLoss when a
-// download does not match its digest.
+// that is not inputs/<sha256>/<name> inside the directory or a malformed
+// digest; DataLoss when a download does not match its digest.
 absl::Status MaterializeJobDir(const fornax::v1::JobSpec& spec, const std::string& dir,
                                const std::string& cache_dir, const FetchFn& fetch);
 
