@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/tensor/dtype.h"
+#include "server/inference/classification.h"
 #include "server/inference/http_json.h"
 #include "server/inference/tensor_codec.h"
 
@@ -292,11 +293,6 @@ absl::Status DecodeOutputs(const json& outputs, HttpInferRequest* out) {
     const std::string where = absl::StrCat("output '", name, "'");
     absl::StatusOr<json> parameters = Parameters(output, where);
     if (!parameters.ok()) return parameters.status();
-    auto classification = parameters->find("classification");
-    if (classification != parameters->end() && *classification != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": classification outputs are not supported"));
-    }
     auto binary = parameters->find("binary_data");
     if (binary != parameters->end() && !binary->is_boolean()) {
       return absl::InvalidArgumentError(
@@ -306,6 +302,13 @@ absl::Status DecodeOutputs(const json& outputs, HttpInferRequest* out) {
     inference::ModelInferRequest::InferRequestedOutputTensor* requested =
         out->request.add_outputs();
     requested->set_name(name);
+    // Checked by DecodeInferRequest (classification.h), as over gRPC.
+    if (auto classes = parameters->find("classification"); classes != parameters->end()) {
+      absl::Status status = SetParameter("classification", *classes,
+                                         &(*requested->mutable_parameters())["classification"]);
+      if (!status.ok())
+        return absl::InvalidArgumentError(absl::StrCat(where, ": ", status.message()));
+    }
     absl::StatusOr<bool> in_shared_memory =
         CopySharedMemoryParameters(*parameters, requested->mutable_parameters());
     if (!in_shared_memory.ok()) {
@@ -457,11 +460,15 @@ HttpInferResponse EncodeHttpInferResponse(const inference::ModelInferResponse& r
     auto chosen = request.binary_outputs.find(output.name());
     const bool as_binary =
         chosen != request.binary_outputs.end() ? chosen->second : request.binary_default;
-    // Outputs are always of a datatype the engine has (EncodeInferResponse).
+    // Outputs are of a datatype the engine has, or BYTES for classes
+    // (EncodeInferResponse).
     absl::StatusOr<DType> dtype = DTypeFromWire(output.datatype());
     if (InSharedMemory(request.request, output.name())) {
       // Written to its region: Triton's answer has neither data nor
       // parameters for it.
+    } else if (!as_binary && output.datatype() == "BYTES") {
+      // Classification results (classification.h) as JSON strings.
+      entry["data"] = BytesElements(raw);
     } else if (as_binary || !dtype.ok()) {
       entry["parameters"] = {{"binary_data_size", raw.size()}};
       binary += raw;

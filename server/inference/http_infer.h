@@ -18,9 +18,13 @@
 // {"binary_data_output": true}); binary outputs get "binary_data_size" and
 // their bytes follow the response JSON in output order.
 //
+// An output's "classification" parameter passes to its
+// InferRequestedOutputTensor (classification.h); the BYTES tensor of
+// classes comes back as JSON strings or, as binary data, in the protocol's
+// raw form (4-byte length, bytes).
+//
 // Every malformed body is an InvalidArgument naming the field or tensor and
-// what was expected. Not supported (InvalidArgument saying so):
-// classification outputs.
+// what was expected.
 // Thread-safety: stateless functions.
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_INFER_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_INFER_H_

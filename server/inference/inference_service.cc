@@ -80,8 +80,9 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
     inference::ServerMetadataResponse* response) {
   response->set_name("fornax");
   response->set_version(server_version_);
-  for (const char* extension : {"model_repository", "model_configuration", "schedule_policy",
-                                "binary_tensor_data", "statistics", "system_shared_memory"}) {
+  for (const char* extension :
+       {"model_repository", "model_configuration", "schedule_policy", "binary_tensor_data",
+        "statistics", "system_shared_memory", "classification"}) {
     response->add_extensions(extension);
   }
   return Done(context);

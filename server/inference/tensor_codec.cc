@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/inference/classification.h"
 
 namespace fornax::serving {
 namespace {
@@ -342,6 +343,16 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
     absl::StatusOr<std::optional<SharedMemoryRef>> ref =
         SharedMemoryParameters(wanted.parameters(), "output", wanted.name());
     if (!ref.ok()) return ref.status();
+    absl::StatusOr<int64_t> classes =
+        ClassificationCount(wanted.parameters(), signature.outputs[static_cast<size_t>(index)]);
+    if (!classes.ok()) return classes.status();
+    output.classification = *classes;
+    if (output.classification > 0 && ref->has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("output '", wanted.name(),
+                       "': the 'classification' and shared memory parameters cannot be combined "
+                       "(classes are answered in the reply)"));
+    }
     if (ref->has_value()) {
       absl::StatusOr<SharedMemorySpan> span = shared_memory.Find(
           (*ref)->region, (*ref)->offset, (*ref)->byte_size, Where("output", wanted.name()));
@@ -367,6 +378,13 @@ absl::Status EncodeInferResponse(const std::vector<Tensor>& outputs,
     const std::string& name = signature.outputs[static_cast<size_t>(wanted.index)].name;
     auto* out = response->add_outputs();
     out->set_name(name);
+    if (wanted.classification > 0) {
+      Classification classes = TopClasses(tensor, wanted.classification);
+      out->set_datatype("BYTES");
+      for (int64_t d : classes.shape) out->add_shape(d);
+      *response->add_raw_output_contents() = std::move(classes.raw);
+      continue;
+    }
     out->set_datatype(WireDatatype(tensor.dtype()));
     for (int64_t d : tensor.shape().dims()) out->add_shape(d);
     std::string* raw = response->add_raw_output_contents();

@@ -12,7 +12,9 @@
 // Responses always carry raw_output_contents, one entry per output in the
 // order of `outputs` (tritonclient reads nothing else for numeric tensors);
 // an output requested with the shared memory parameters is written to its
-// region instead and its entry is empty, as Triton does.
+// region instead and its entry is empty, as Triton does; one requested with
+// the "classification" parameter is answered as its top classes
+// (classification.h; not combinable with shared memory).
 // Thread-safety: stateless functions.
 #ifndef FORNAX_SERVER_INFERENCE_TENSOR_CODEC_H_
 #define FORNAX_SERVER_INFERENCE_TENSOR_CODEC_H_
@@ -51,6 +53,9 @@ struct RequestedOutput {
   int index = 0;  // into signature.outputs
   // Where the client asked for the output's bytes; nullopt: in the reply.
   std::optional<SharedMemorySpan> shared_memory;
+  // Triton's classification extension (classification.h): the number of
+  // top classes per row to answer instead of the tensor; 0: the tensor.
+  int64_t classification = 0;
 };
 
 struct DecodedRequest {

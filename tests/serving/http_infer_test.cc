@@ -140,8 +140,9 @@ TEST(HttpInferTest, MalformedBodiesNameTheFieldAndWhatWasExpected) {
        std::nullopt,
        "output 'y': parameter 'shared_memory_offset': expected a string, number or boolean, got "
        "object"},
-      {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"classification":3}}]})", std::nullopt,
-       "output 'y': classification outputs are not supported"},
+      {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"classification":[3]}}]})",
+       std::nullopt,
+       "output 'y': parameter 'classification': expected a string, number or boolean, got array"},
       {R"({"inputs":[],"outputs":[{"name":"y","parameters":{"binary_data":1}}]})", std::nullopt,
        "output 'y': 'binary_data' must be true or false, got 1"},
       {R"({"inputs":[],"outputs":{}})", std::nullopt, "'outputs' must be an array, got object"},
@@ -292,6 +293,44 @@ TEST(HttpInferTest, SharedMemoryOutputsHaveNoDataInTheResponse) {
             nlohmann::json({{"name", "p"}, {"datatype", "FP32"}, {"shape", {1, 2}}}));
   EXPECT_EQ(json["outputs"][1]["parameters"]["binary_data_size"], 8);
   EXPECT_EQ(encoded.body.substr(*encoded.json_length), Floats({0.5, -1}));
+}
+
+// The classification parameter passes to the protocol request
+// (DecodeInferRequest checks it, as over gRPC); the BYTES output of classes
+// goes back as JSON strings, or as binary data in the raw form.
+TEST(HttpInferTest, ClassificationPassesThroughAndClassesComeBackAsStrings) {
+  const std::string body = R"({"inputs":[],"outputs":[
+      {"name":"y","parameters":{"classification":2,"binary_data":false}},
+      {"name":"z","parameters":{"classification":1,"binary_data":true}}]})";
+  absl::StatusOr<HttpInferRequest> request = DecodeHttpInferRequest(body, std::nullopt, "m", "");
+  ASSERT_TRUE(request.ok()) << request.status();
+  ASSERT_EQ(request->request.outputs_size(), 2);
+  EXPECT_EQ(request->request.outputs(0).parameters().at("classification").int64_param(), 2);
+  EXPECT_EQ(request->request.outputs(1).parameters().at("classification").int64_param(), 1);
+
+  inference::ModelInferResponse response;
+  for (const std::string name : {"y", "z"}) {
+    auto* output = response.add_outputs();
+    output->set_name(name);
+    output->set_datatype("BYTES");
+    output->add_shape(1);
+    output->add_shape(name == "y" ? 2 : 1);
+  }
+  std::string y;
+  for (const std::string text : {"0.750000:2", "0.500000:0"}) {
+    const uint32_t length = static_cast<uint32_t>(text.size());
+    y.append(reinterpret_cast<const char*>(&length), 4).append(text);
+  }
+  const std::string z = std::string("\x04\0\0\0", 4) + "7:11";
+  response.add_raw_output_contents(y);
+  response.add_raw_output_contents(z);
+  HttpInferResponse encoded = EncodeHttpInferResponse(response, *request);
+  ASSERT_TRUE(encoded.json_length.has_value());
+  const nlohmann::json json = nlohmann::json::parse(encoded.body.substr(0, *encoded.json_length));
+  EXPECT_EQ(json["outputs"][0]["datatype"], "BYTES");
+  EXPECT_EQ(json["outputs"][0]["data"], nlohmann::json({"0.750000:2", "0.500000:0"}));
+  EXPECT_EQ(json["outputs"][1]["parameters"]["binary_data_size"], 8);
+  EXPECT_EQ(encoded.body.substr(*encoded.json_length), z);
 }
 
 TEST(HttpJsonTest, ProtoToJsonWritesNumbersEnumsAndOnlySetMessages) {
