@@ -74,7 +74,10 @@ void ModelRepository::StartPolling(std::chrono::milliseconds interval) {
 
 std::vector<std::shared_ptr<ServedModel>> ModelRepository::Entry::TakeVersions() {
   std::vector<std::shared_ptr<ServedModel>> taken;
-  for (auto& [number, version] : versions) taken.push_back(std::move(version.serving));
+  for (auto& [number, version] : versions) {
+    if (version.serving != nullptr) retired.insert(number);
+    taken.push_back(std::move(version.serving));
+  }
   for (auto& [number, held] : previous) taken.push_back(std::move(held.first));
   versions.clear();
   previous.clear();
@@ -87,6 +90,7 @@ void ModelRepository::Entry::Retire(int64_t number, std::chrono::milliseconds gr
   if (it == versions.end()) return;
   std::shared_ptr<ServedModel> model = std::move(it->second.serving);
   versions.erase(it);
+  if (model != nullptr) retired.insert(number);
   if (model == nullptr || grace.count() <= 0) {
     dropped->push_back(std::move(model));
     return;
@@ -185,6 +189,7 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     const std::string files =
         absl::StrCat(FileStamp(dir / std::to_string(number) / "model.keras"), config);
     Version& version = entry.versions[number];
+    entry.retired.erase(number);  // its row is this version's now
     if (version.serving != nullptr && version.serving_files == files) continue;
     if (version.failed_files != files) {
       lock.unlock();
@@ -243,9 +248,12 @@ absl::Status ModelRepository::Unload(const std::string& name) {
   if (it == entries_.end()) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
-  retired = it->second.TakeVersions();
-  it->second.unloaded = true;
-  it->second.reason = "unloaded";
+  Entry& entry = it->second;
+  retired = entry.TakeVersions();
+  entry.unloaded = true;
+  // Triton reports each version that served as "unloaded"; a model none of
+  // whose versions served gets that as its own row.
+  entry.reason = entry.retired.empty() ? "unloaded" : "";
   std::cerr << "fornax serve: model '" << name << "' unloaded\n";
   return absl::OkStatus();
 }
@@ -322,15 +330,31 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::Ready() const {
 
 std::vector<ModelIndexEntry> ModelRepository::Index() const {
   std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
   std::vector<ModelIndexEntry> index;
   for (const auto& [name, entry] : entries_) {
-    for (const auto& [number, version] : entry.versions) {
-      if (version.serving != nullptr) index.push_back({name, std::to_string(number), "READY", ""});
-      if (!version.failed_files.empty()) {
-        index.push_back({name, std::to_string(number), "UNAVAILABLE", version.reason});
+    const size_t first = index.size();
+    std::set<int64_t> numbers = entry.retired;
+    for (const auto& [number, version] : entry.versions) numbers.insert(number);
+    for (int64_t number : numbers) {
+      const std::string v = std::to_string(number);
+      auto it = entry.versions.find(number);
+      if (it == entry.versions.end()) {
+        auto held = entry.previous.find(number);
+        const bool in_grace = held != entry.previous.end() && now < held->second.second;
+        index.push_back(
+            {name, v, in_grace ? "UNLOADING" : "UNAVAILABLE", in_grace ? "" : "unloaded"});
+        continue;
+      }
+      if (it->second.serving != nullptr) index.push_back({name, v, "READY", ""});
+      if (!it->second.failed_files.empty()) {
+        index.push_back({name, v, "UNAVAILABLE", it->second.reason});
       }
     }
-    if (entry.versions.empty()) index.push_back({name, "", "UNAVAILABLE", entry.reason});
+    if (!entry.reason.empty() || index.size() == first) {
+      index.insert(index.begin() + static_cast<std::ptrdiff_t>(first),
+                   {name, "", "UNAVAILABLE", entry.reason});
+    }
   }
   return index;
 }

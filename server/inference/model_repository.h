@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,8 +44,8 @@ namespace fornax::serving {
 // One row of RepositoryIndex.
 struct ModelIndexEntry {
   std::string name;
-  std::string version;  // a serving or failed version; "" for the model as a whole
-  std::string state;    // "READY" or "UNAVAILABLE"
+  std::string version;  // "" for the model as a whole
+  std::string state;    // "READY", "UNAVAILABLE" or "UNLOADING"
   std::string reason;   // why it is unavailable
 };
 
@@ -82,7 +83,14 @@ class ModelRepository {
   std::vector<std::shared_ptr<ServedModel>> Serving(const std::string& name) const;
   // Every serving version of every model.
   std::vector<std::shared_ptr<ServedModel>> Ready() const;
-  // A row per serving or failed version (a model with neither: one row).
+  // Rows as Triton's RepositoryIndex has them, by model and version: each
+  // serving version READY; each failed one UNAVAILABLE with its reason; each
+  // version that served and no longer does (no longer selected, replaced by
+  // a newer one, or the model unloaded) UNAVAILABLE with reason "unloaded",
+  // or UNLOADING while its old-version grace lasts. Versions never loaded
+  // (present, but not selected) are not listed, as in Triton. A model that
+  // serves nothing for a reason of its own (no version, none selected), or
+  // has no row otherwise, gets a row without a version giving it.
   std::vector<ModelIndexEntry> Index() const;
 
  private:
@@ -96,7 +104,11 @@ class ModelRepository {
   };
   struct Entry {
     std::map<int64_t, Version> versions;
-    std::string reason;  // why the model as a whole serves nothing
+    // Versions that served and no longer do (none of them in `versions`).
+    std::set<int64_t> retired;
+    // Why the model as a whole serves nothing; "" when its version rows
+    // say it (an unload of served versions).
+    std::string reason;
     bool unloaded = false;
     // The policy last read without error (a broken config keeps it).
     inference::ModelVersionPolicy policy = DefaultVersionPolicy();
@@ -105,11 +117,11 @@ class ModelRepository {
              std::pair<std::shared_ptr<ServedModel>, std::chrono::steady_clock::time_point>>
         previous;
 
-    // Takes out every version held (serving and previous); the caller
-    // destroys them once mu_ is released.
+    // Takes out every version held (serving and previous), the serving
+    // ones becoming retired; the caller destroys them once mu_ is released.
     std::vector<std::shared_ptr<ServedModel>> TakeVersions();
-    // Stops serving `version` (kept for `grace` when positive); what goes
-    // is added to `dropped`.
+    // Stops serving `version` (kept for `grace` when positive), which
+    // becomes retired; what goes is added to `dropped`.
     void Retire(int64_t version, std::chrono::milliseconds grace,
                 std::vector<std::shared_ptr<ServedModel>>* dropped);
     std::shared_ptr<ServedModel> Highest() const;

@@ -1,6 +1,7 @@
 // ModelRepository: latest version served, new versions and models picked up
 // by polling, corrupt versions reported without stopping others, removal,
-// explicit unload/load, models loading independently. A fake loader stands in for .keras loading: a
+// explicit unload/load, models loading independently, the index rows of
+// versions that stopped serving. A fake loader stands in for .keras loading: a
 // model.keras whose text is "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
@@ -87,7 +88,8 @@ TEST_F(ModelRepositoryTest, ServesTheLatestVersionAndPicksUpNewOnes) {
   EXPECT_EQ(repository.Find("mlp", "")->version, 10);
   EXPECT_EQ(repository.Find("cnn", "")->version, 1);
   EXPECT_EQ(old->version, 2) << "a request holding the old version keeps it";
-  EXPECT_EQ(Describe(repository.Index()), "cnn:1:READY:;mlp:10:READY:;");
+  EXPECT_EQ(Describe(repository.Index()), "cnn:1:READY:;mlp:2:UNAVAILABLE:unloaded;mlp:10:READY:;")
+      << "version 1 never served, so it is not listed (as in Triton)";
 }
 
 TEST_F(ModelRepositoryTest, ChangingConfigPbtxtReloads) {
@@ -123,7 +125,7 @@ TEST_F(ModelRepositoryTest, LatestNServesSeveralVersionsAtOnce) {
   std::shared_ptr<ServedModel> two = repository.Find("mlp", "2");
   Write("mlp", 4, "d");
   repository.Poll();
-  EXPECT_EQ(Describe(repository.Index()), "mlp:3:READY:;mlp:4:READY:;");
+  EXPECT_EQ(Describe(repository.Index()), "mlp:2:UNAVAILABLE:unloaded;mlp:3:READY:;mlp:4:READY:;");
   EXPECT_EQ(repository.Find("mlp", "2"), nullptr) << "no grace: version 2 goes at once";
   EXPECT_EQ(two->version, 2) << "a request holding version 2 keeps it";
   EXPECT_EQ(loads_, 3) << "version 3 keeps serving without a reload";
@@ -149,7 +151,8 @@ TEST_F(ModelRepositoryTest, SpecificAndAllPoliciesFromConfigPbtxt) {
   repository.Poll();
   EXPECT_EQ(repository.Find("mlp", ""), nullptr);
   EXPECT_EQ(Describe(repository.Index()),
-            "mlp::UNAVAILABLE:version_policy selects none of the versions present (1, 2, 3);");
+            "mlp::UNAVAILABLE:version_policy selects none of the versions present (1, 2, 3);"
+            "mlp:1:UNAVAILABLE:unloaded;mlp:2:UNAVAILABLE:unloaded;mlp:3:UNAVAILABLE:unloaded;");
   EXPECT_EQ(repository.Lookup("mlp", "").status().message(),
             "model 'mlp' is not ready: version_policy selects none of the versions present "
             "(1, 2, 3)");
@@ -171,7 +174,7 @@ TEST_F(ModelRepositoryTest, AFailedSelectedVersionKeepsTheOneItWouldReplace) {
   EXPECT_EQ(repository.Find("mlp", "")->version, 2);
   Write("mlp", 3, "fixed");
   repository.Poll();
-  EXPECT_EQ(Describe(repository.Index()), "mlp:2:READY:;mlp:3:READY:;");
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:UNAVAILABLE:unloaded;mlp:2:READY:;mlp:3:READY:;");
 }
 
 TEST_F(ModelRepositoryTest, AnUnselectedVersionAnswersByNumberDuringTheGrace) {
@@ -184,12 +187,15 @@ TEST_F(ModelRepositoryTest, AnUnselectedVersionAnswersByNumberDuringTheGrace) {
   EXPECT_EQ(repository.Find("mlp", "")->version, 2);
   ASSERT_NE(repository.Find("mlp", "1"), nullptr) << "within the grace";
   EXPECT_EQ(repository.Find("mlp", "1")->version, 1);
-  EXPECT_EQ(Describe(repository.Index()), "mlp:2:READY:;") << "not listed as served";
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:UNLOADING:;mlp:2:READY:;")
+      << "going, not served: Triton's state while a version's requests finish";
   repository.SetOldVersionGrace(std::chrono::milliseconds(0));
   Write("mlp", 3, "c");
   repository.Poll();
   EXPECT_EQ(repository.Find("mlp", "2"), nullptr) << "no grace now";
   EXPECT_NE(repository.Find("mlp", "1"), nullptr) << "still within its own grace";
+  EXPECT_EQ(Describe(repository.Index()),
+            "mlp:1:UNLOADING:;mlp:2:UNAVAILABLE:unloaded;mlp:3:READY:;");
 }
 
 TEST_F(ModelRepositoryTest, ACorruptModelIsReportedAndOthersServe) {
@@ -245,9 +251,10 @@ TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
   ASSERT_TRUE(repository.Unload("mlp").ok());
   repository.Poll();
   EXPECT_EQ(repository.Find("mlp", ""), nullptr) << "polling does not undo an unload";
-  EXPECT_EQ(Describe(repository.Index()), "mlp::UNAVAILABLE:unloaded;");
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:UNAVAILABLE:unloaded;");
   ASSERT_TRUE(repository.Load("mlp").ok());
   EXPECT_NE(repository.Find("mlp", ""), nullptr);
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:READY:;");
 
   absl::Status missing = repository.Load("ghost");
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
@@ -260,6 +267,39 @@ TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
   absl::Status bad = repository.Load("bad");
   EXPECT_EQ(bad.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(bad.message(), "model 'bad' version 1: not a zip archive");
+}
+
+// As Triton: every version that served and was unloaded is listed
+// UNAVAILABLE "unloaded" (never the versions that never loaded); a model
+// none of whose versions served is listed "unloaded" as a whole.
+TEST_F(ModelRepositoryTest, UnloadListsEachVersionThatServedAsUnloaded) {
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"latest": {"num_versions": 2}}})");
+  Write("mlp", 1, "a");
+  Write("mlp", 2, "b");
+  Write("mlp", 3, "c");
+  Write("bad", 1, "corrupt");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  ASSERT_TRUE(repository.Unload("mlp").ok());
+  ASSERT_TRUE(repository.Unload("bad").ok());
+  EXPECT_EQ(Describe(repository.Index()),
+            "bad::UNAVAILABLE:unloaded;mlp:2:UNAVAILABLE:unloaded;mlp:3:UNAVAILABLE:unloaded;");
+  EXPECT_EQ(repository.Lookup("mlp", "").status().message(), "model 'mlp' is not ready: unloaded");
+  EXPECT_EQ(repository.Lookup("bad", "").status().message(), "model 'bad' is not ready: unloaded");
+
+  // Loaded again under a policy that keeps only version 3: version 2 stays
+  // listed as unloaded, version 3 is READY again.
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"specific": {"versions": [3]}}})");
+  ASSERT_TRUE(repository.Load("mlp").ok());
+  EXPECT_EQ(Describe(repository.Index()),
+            "bad::UNAVAILABLE:unloaded;mlp:2:UNAVAILABLE:unloaded;mlp:3:READY:;");
+  // A retired version that fails when selected again shows its failure.
+  Write("mlp", 2, "corrupt");
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"all": {}}})");
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()),
+            "bad::UNAVAILABLE:unloaded;mlp:1:READY:;"
+            "mlp:2:UNAVAILABLE:version 2: not a zip archive;mlp:3:READY:;");
 }
 
 // One model's slow load (the loader blocks until released) holds up no

@@ -14,7 +14,11 @@ The repository holds Triton's config.pbtxt files and checks, over gRPC:
     keeps, with no failed request, and the oldest version goes;
   - broken configs (a parse error, a tensor that does not match the model,
     an ONNX platform, a GPU instance group) are reported by RepositoryIndex
-    with the file and field, and the other models serve.
+    with the file and field, and the other models serve;
+  - RepositoryIndex (get_model_repository_index over gRPC and HTTP) lists
+    versions as Triton does: the replaced version 1, and every version of
+    the model after unload_model, as UNAVAILABLE "unloaded"; load_model
+    brings the selected ones back to READY.
 Usage: triton_repository_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
 import os
@@ -26,6 +30,7 @@ import time
 
 import numpy as np
 import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
 
 from serving_harness import ARCHIVES, check, expect_error, finish, keras_predict, serving
 
@@ -166,6 +171,40 @@ def test_broken_configs(client):
                  "config of a model with a broken config.pbtxt")
 
 
+def mlp_index(client, http_client):
+    """The mlp rows of RepositoryIndex as (version, state, reason), over gRPC
+    and over HTTP."""
+    grpc_rows = [(m.version, m.state, m.reason)
+                 for m in client.get_model_repository_index().models if m.name == "mlp"]
+    http_rows = [(m.get("version"), m.get("state"), m.get("reason"))
+                 for m in http_client.get_model_repository_index() if m["name"] == "mlp"]
+    return grpc_rows, http_rows
+
+
+def test_index_of_unloaded_versions(client, http_client):
+    """After test_new_version: version 1 was replaced; then the model is
+    unloaded and loaded again."""
+    unloaded = ("UNAVAILABLE", "unloaded")
+    want = [("1", *unloaded), ("2", "READY", ""), ("3", "READY", "")]
+    grpc_rows, http_rows = mlp_index(client, http_client)
+    check(grpc_rows == want, f"gRPC index: the replaced version 1 is unloaded: {grpc_rows}")
+    check(http_rows == want, f"HTTP index: the same rows: {http_rows}")
+
+    client.unload_model("mlp")
+    want = [("1", *unloaded), ("2", *unloaded), ("3", *unloaded)]
+    grpc_rows, http_rows = mlp_index(client, http_client)
+    check(grpc_rows == want and http_rows == want,
+          f"after unload_model, every version that served is unloaded: {grpc_rows} {http_rows}")
+    expect_error(lambda: client.get_model_metadata("mlp"), "StatusCode.NOT_FOUND",
+                 r"model 'mlp' is not ready: unloaded", "metadata of the unloaded model")
+
+    client.load_model("mlp")
+    want = [("1", *unloaded), ("2", "READY", ""), ("3", "READY", "")]
+    grpc_rows, http_rows = mlp_index(client, http_client)
+    check(grpc_rows == want and http_rows == want,
+          f"after load_model, versions 2 and 3 are READY again: {grpc_rows} {http_rows}")
+
+
 def main():
     fornax = sys.argv[1]
     rng = np.random.default_rng(0)
@@ -181,11 +220,12 @@ def main():
         for model, (text, _) in BROKEN_CONFIGS.items():
             write(repo, model, text)
             place(repo, model, 1, "mlp_sgd.keras")
-        with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, _, _):
+        with serving(fornax, repo, "--poll-interval-ms", str(POLL_MS)) as (url, _, http_url):
             client = grpcclient.InferenceServerClient(url)
             test_versions(client, x, want)
             test_broken_configs(client)
             test_new_version(client, url, repo, x, want)
+            test_index_of_unloaded_versions(client, httpclient.InferenceServerClient(http_url))
     finish("Triton repository")
 
 
