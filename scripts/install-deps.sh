@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libdnnl-dev libhdf5-dev libzip-dev zipcmp zipmerge ziptool
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
   libcivetweb-dev  # fornax serve's HTTP/REST endpoint (also prometheus-cpp's)
+  zlib1g-dev  # HTTP gzip/deflate bodies (server/inference/http_compression.cc)
   libgloo-dev dataset-fashion-mnist prometheus
   libb64-0d  # perf_analyzer (below) links it
   python3 python3-venv python3-pip python3-torch python3-numpy

@@ -341,11 +341,6 @@ HttpReply HttpRoutes::SharedMemoryRoute(const HttpRequest& request, const std::s
 
 HttpReply HttpRoutes::Infer(const HttpRequest& request, const std::string& model,
                             const std::string& version) {
-  if (request.header("Content-Encoding").value_or("identity") != "identity") {
-    return ErrorReply(absl::UnimplementedError(
-        absl::StrCat("Content-Encoding '", *request.header("Content-Encoding"),
-                     "' is not supported; send the body uncompressed")));
-  }
   std::optional<std::string> header_length = request.header("Inference-Header-Content-Length");
   absl::StatusOr<HttpInferRequest> decoded =
       DecodeHttpInferRequest(request.body, header_length, model, version);

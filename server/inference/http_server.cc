@@ -7,10 +7,12 @@
 #include <exception>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "server/inference/civetweb_sockets.h"
+#include "server/inference/http_compression.h"
 #include "server/inference/http_routes.h"
 
 namespace fornax::serving {
@@ -57,9 +59,29 @@ absl::Status ReadBody(mg_connection* connection, size_t limit, std::string* body
   return absl::OkStatus();
 }
 
-int Send(mg_connection* connection, const HttpReply& reply) {
+// Inflates a compressed request body in place (http_compression.h); a
+// body-less request has nothing to decode.
+absl::Status DecodeBody(const std::optional<std::string>& content_encoding, size_t limit,
+                        std::string* body) {
+  if (body->empty()) return absl::OkStatus();
+  absl::StatusOr<std::optional<ContentCoding>> coding = RequestCoding(content_encoding);
+  if (!coding.ok()) return coding.status();
+  if (!coding->has_value()) return absl::OkStatus();
+  absl::StatusOr<std::string> inflated = Inflate(*body, **coding, limit);
+  if (!inflated.ok()) return inflated.status();
+  *body = *std::move(inflated);
+  return absl::OkStatus();
+}
+
+// Sends `reply`, its body compressed in `coding` when given.
+int Send(mg_connection* connection, HttpReply reply,
+         std::optional<ContentCoding> coding = std::nullopt) {
   mg_response_header_start(connection, reply.status);
   mg_response_header_add(connection, "Content-Type", reply.content_type.c_str(), -1);
+  if (coding.has_value() && !reply.body.empty()) {
+    reply.body = Deflate(reply.body, *coding);
+    mg_response_header_add(connection, "Content-Encoding", CodingName(*coding), -1);
+  }
   mg_response_header_add(connection, "Content-Length", std::to_string(reply.body.size()).c_str(),
                          -1);
   if (reply.json_length) {
@@ -174,7 +196,11 @@ int HttpServer::Handle(mg_connection* connection) {
     // Every thread holds a connection: let this one go after its reply, so
     // a connection waiting for a thread gets this one.
     if (connections_.load() >= options_.threads) mg_disable_keep_alive(connection);
-    return Send(connection, routes_->Handle(request));
+    // The inflated body has the same limit as the body read.
+    absl::Status decoded =
+        DecodeBody(request.header("Content-Encoding"), options_.max_body_bytes, &request.body);
+    return Send(connection, decoded.ok() ? routes_->Handle(request) : ErrorReply(decoded),
+                ReplyCoding(request.header("Accept-Encoding")));
   } catch (const std::exception& e) {
     std::cerr << "fornax serve: HTTP " << request.method << " " << request.path << ": " << e.what()
               << "\n";

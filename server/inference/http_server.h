@@ -12,7 +12,10 @@
 // request (docs/serving.md, "Connections").
 //
 // Bodies longer than max_body_bytes are refused with 413 before they are
-// read. Thread-safety: Stop may be called from any thread; the destructor
+// read; a body sent with Content-Encoding gzip or deflate is inflated
+// before it is routed, with the same limit on what it inflates to, and a
+// reply is compressed when Accept-Encoding asks (http_compression.h).
+// Thread-safety: Stop may be called from any thread; the destructor
 // stops.
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_SERVER_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_SERVER_H_

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/inference/civetweb_sockets.h"
+#include "server/inference/http_compression.h"
 #include "server/inference/inference_server.h"
 
 namespace fornax::serving {
@@ -106,8 +108,9 @@ class HttpServerTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  std::unique_ptr<InferenceServer> Start(int threads) {
+  std::unique_ptr<InferenceServer> Start(int threads, int max_message_bytes = 256 << 20) {
     InferenceServerOptions options;
+    options.max_message_bytes = max_message_bytes;
     options.model_repository = root_.string();
     options.port = 0;
     options.http_port = 0;
@@ -182,6 +185,73 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAnswersTheOneInFlightAndRefusesN
   int error = 0;
   EXPECT_LT(Connect(port, &error).fd(), 0);
   EXPECT_EQ(error, ECONNREFUSED);
+}
+
+// Sends `request` on a new connection; returns the reply's head (status
+// line and headers) and its body (Content-Length bytes).
+std::pair<std::string, std::string> Exchange(int port, const std::string& request) {
+  Socket s = Connect(port);
+  EXPECT_EQ(send(s.fd(), request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  const std::string head = ReadReply(s);
+  const size_t at = head.find("Content-Length: ");
+  if (at == std::string::npos) return {head, ""};
+  std::string body(std::stoul(head.substr(at + 16)), '\0');
+  size_t have = 0;
+  while (have < body.size() && Readable(s.fd(), kWaitMs)) {
+    const ssize_t got = recv(s.fd(), body.data() + have, body.size() - have, 0);
+    if (got <= 0) break;
+    have += static_cast<size_t>(got);
+  }
+  body.resize(have);
+  return {head, body};
+}
+
+std::string Post(const std::string& path, const std::string& headers, const std::string& body) {
+  return absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: test\r\n", headers,
+                      "Content-Length: ", body.size(), "\r\n\r\n", body);
+}
+
+// Content-Encoding gzip/deflate bodies are inflated before routing, within
+// the body limit (a bomb gets 413), corrupt ones get 400, and replies are
+// compressed when Accept-Encoding asks (http_compression.h).
+TEST_F(HttpServerTest, CompressedBodiesAreInflatedWithinTheLimitAndRepliesCompressed) {
+  std::unique_ptr<InferenceServer> server = Start(/*threads=*/4, /*max_message_bytes=*/1 << 20);
+  ASSERT_NE(server, nullptr);
+  const int port = server->http_port();
+  const std::string index = "/v2/repository/index";
+  for (ContentCoding coding : {ContentCoding::kGzip, ContentCoding::kDeflate}) {
+    const auto [head, body] =
+        Exchange(port, Post(index, absl::StrCat("Content-Encoding: ", CodingName(coding), "\r\n"),
+                            Deflate(R"({"ready": true})", coding)));
+    EXPECT_THAT(head, HasSubstr("200 OK")) << CodingName(coding);
+    EXPECT_EQ(body, "[]");
+  }
+  // 4 MiB of zeros in 4 KiB: refused once 1 MiB (the limit) is inflated.
+  const std::string bomb = Deflate(std::string(4 << 20, '\0'), ContentCoding::kGzip);
+  EXPECT_LT(bomb.size(), 8u << 10);
+  auto [head, body] = Exchange(port, Post(index, "Content-Encoding: gzip\r\n", bomb));
+  EXPECT_THAT(head, HasSubstr("413"));
+  EXPECT_THAT(body, HasSubstr("the request body inflates (Content-Encoding: gzip) to more than "
+                              "1048576 bytes; at most 1048576 are accepted"));
+  std::tie(head, body) = Exchange(port, Post(index, "Content-Encoding: deflate\r\n", "{}"));
+  EXPECT_THAT(head, HasSubstr("400 Bad Request"));
+  EXPECT_THAT(body, HasSubstr("the request body is not valid deflate data (Content-Encoding: "
+                              "deflate): incorrect header check"));
+  std::tie(head, body) = Exchange(port, Post(index, "Content-Encoding: br\r\n", "{}"));
+  EXPECT_THAT(head, HasSubstr("501"));
+  EXPECT_THAT(body,
+              HasSubstr("Content-Encoding 'br' is not supported (gzip, deflate or identity)"));
+  // Replies: compressed as asked, plain otherwise.
+  std::tie(head, body) =
+      Exchange(port, "GET /v2 HTTP/1.1\r\nHost: test\r\nAccept-Encoding: deflate\r\n\r\n");
+  EXPECT_THAT(head, HasSubstr("Content-Encoding: deflate"));
+  absl::StatusOr<std::string> metadata = Inflate(body, ContentCoding::kDeflate, 1 << 20);
+  ASSERT_TRUE(metadata.ok()) << metadata.status();
+  EXPECT_THAT(*metadata, HasSubstr(R"("name":"fornax")"));
+  std::tie(head, body) = Exchange(port, "GET /v2 HTTP/1.1\r\nHost: test\r\n\r\n");
+  EXPECT_THAT(head, Not(HasSubstr("Content-Encoding")));
+  EXPECT_THAT(body, HasSubstr(R"("name":"fornax")"));
 }
 
 // A listening socket on a free loopback port, its port, and one accepted

@@ -8,12 +8,15 @@ Embedding model) and checks, over HTTP on loopback:
     binary tensor data (tritonclient's default), JSON data both ways, and the
     two mixed in one request; requested outputs; a version in the URL;
     concurrent async requests;
+  - request and response compression (gzip, deflate): outputs equal the
+    uncompressed request's; the reply carries Content-Encoding;
   - bad inputs -> 400 naming the tensor and what was expected; unknown model
     -> 404; malformed bodies (JSON, binary sizes, header) -> 400, never a crash;
   - statistics, repository index, unload/load; wrong method 405, unknown path 404;
   - --http-port -1 (off), out of range, busy.
 Usage: tritonclient_http_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
+import gzip
 import http.client
 import json
 import re
@@ -21,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import zlib
 
 import numpy as np
 import tritonclient.http as httpclient
@@ -147,6 +151,37 @@ def test_outputs(client, rng):
         check(diff <= 1e-5, f"INT32 Embedding vs Keras, binary={binary}: max diff {diff:.2e}")
 
 
+def test_compression(client, url, rng):
+    """request_compression_algorithm / response_compression_algorithm: the
+    outputs equal the uncompressed request's bit for bit."""
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    want = keras_predict("mlp_sgd.keras", x)[0]
+    for binary in (True, False):
+        plain = infer(client, "mlp", [("x", x)], binary=binary, outputs=["dense_2"],
+                      binary_outputs=binary).as_numpy("dense_2")
+        for request in (None, "gzip", "deflate"):
+            for response in (None, "gzip", "deflate"):
+                got = infer(client, "mlp", [("x", x)], binary=binary, outputs=["dense_2"],
+                            binary_outputs=binary, request_compression_algorithm=request,
+                            response_compression_algorithm=response).as_numpy("dense_2")
+                check(np.array_equal(got, plain) and np.abs(got - want).max() <= 1e-5,
+                      f"{'binary' if binary else 'JSON'} data, request {request}, response "
+                      f"{response}: outputs equal the uncompressed ones")
+    # The reply is compressed as asked (tritonclient hides the headers).
+    body = json.dumps({"inputs": [{"name": "x", "datatype": "FP32", "shape": [8, 6],
+                                   "data": x.flatten().tolist()}]}).encode()
+    for coding, compress, decompress in (("gzip", gzip.compress, gzip.decompress),
+                                         ("deflate", zlib.compress, zlib.decompress)):
+        status, reply, headers = raw(url, "POST", "/v2/models/mlp/infer", compress(body),
+                                     {"Content-Encoding": coding, "Accept-Encoding": coding})
+        data = json.loads(decompress(reply)) if isinstance(reply, bytes) else {}
+        got = np.array(data.get("outputs", [{}])[0].get("data", []), np.float32).reshape(-1, 3)
+        check(status == 200 and headers.get("Content-Encoding") == coding
+              and int(headers.get("Content-Length")) == len(reply)
+              and np.abs(got - want).max() <= 1e-5,
+              f"raw {coding} request and reply: {status} {headers.get('Content-Encoding')}")
+
+
 def test_concurrent(url, rng):
     client = httpclient.InferenceServerClient(url, concurrency=4)
     xs = [rng.normal(size=(2, 6)).astype(np.float32) for _ in range(12)]
@@ -203,7 +238,11 @@ def test_malformed(url):
         (head + data, {"Inference-Header-Content-Length": "-5"},
          r"Inference-Header-Content-Length must be an integer in 0\.\.\d+"),
         (head + data, {"Inference-Header-Content-Length": str(len(head)),
-                       "Content-Encoding": "gzip"}, r"Content-Encoding 'gzip' is not supported"),
+                       "Content-Encoding": "gzip"},
+         r"^the request body is not valid gzip data \(Content-Encoding: gzip\): incorrect header "
+         r"check$"),
+        (head + data, {"Content-Encoding": "br"},
+         r"^Content-Encoding 'br' is not supported \(gzip, deflate or identity\)$"),
     ]
     for body, headers, pattern in cases:
         status, reply, _ = raw(url, "POST", infer_path, body, headers)
@@ -302,6 +341,7 @@ def main():
             client = httpclient.InferenceServerClient(url)
             test_metadata(client)
             test_outputs(client, rng)
+            test_compression(client, url, rng)
             test_concurrent(url, rng)
             test_bad_inputs(client)
             test_malformed(url)
