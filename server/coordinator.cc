@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
 #include "server/clock.h"
 #include "server/job_validation.h"
@@ -292,6 +293,25 @@ absl::StatusOr<v1::CheckpointRecord> Coordinator::FindCheckpoint(const std::stri
   }
   return absl::NotFoundError(
       absl::StrCat("checkpoint '", checkpoint_id, "' not found for job ", job_id));
+}
+
+absl::StatusOr<std::vector<v1::JobFile>> Coordinator::ListJobFiles(const std::string& job_id) {
+  FORNAX_RETURN_IF_ERROR(GetJob(job_id).status());
+  return store_->ListJobFiles(job_id);
+}
+
+absl::StatusOr<v1::JobFile> Coordinator::FindJobFile(const std::string& job_id,
+                                                     const std::string& path) {
+  FORNAX_ASSIGN_OR_RETURN(std::vector<v1::JobFile> files, ListJobFiles(job_id));
+  std::vector<std::string> paths;
+  for (const v1::JobFile& file : files) {
+    if (file.path() == path) return file;
+    paths.push_back(file.path());
+  }
+  return absl::NotFoundError(
+      absl::StrCat("job ", job_id, " has no file '", path, "'; ",
+                   paths.empty() ? "it has none (files are uploaded when an attempt's process ends)"
+                                 : absl::StrCat("its files: ", absl::StrJoin(paths, ", "))));
 }
 
 absl::Status Coordinator::CheckDatasetUnused(const std::string& sha256) {

@@ -102,6 +102,10 @@ class Coordinator {
   // checkpoint_id empty: the final checkpoint, else the latest one.
   absl::StatusOr<v1::CheckpointRecord> FindCheckpoint(const std::string& job_id,
                                                       const std::string& checkpoint_id);
+  // The files the job's attempts wrote (JobFile), by path.
+  absl::StatusOr<std::vector<v1::JobFile>> ListJobFiles(const std::string& job_id);
+  // NotFound naming `path` and the job's files when it has no such file.
+  absl::StatusOr<v1::JobFile> FindJobFile(const std::string& job_id, const std::string& path);
   // FailedPrecondition while a job that has not ended reads the dataset.
   absl::Status CheckDatasetUnused(const std::string& sha256);
 
@@ -125,6 +129,12 @@ class Coordinator {
   absl::Status CheckSession(const std::string& session_id);
   // Records a checkpoint whose bytes are already in the artifact store.
   absl::StatusOr<v1::CheckpointRecord> RecordCheckpoint(const v1::UploadCheckpointHeader& header);
+  // InvalidArgument unless `path` is relative, '/'-separated, without '.',
+  // '..' or empty components: a JobFile's path.
+  static absl::Status CheckJobFilePath(const std::string& path);
+  // Records a file the worker's attempt wrote, whose bytes are already in
+  // the artifact store, replacing the job's earlier file of that path.
+  absl::StatusOr<v1::JobFile> RecordJobFile(const v1::UploadJobFileHeader& header);
   v1::ListWorkersResponse ListWorkers();
 
   // Deployments (fornax.v1.Deployments): a job's checkpoint served by a

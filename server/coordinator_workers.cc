@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
 #include "server/clock.h"
 #include "server/coordinator.h"
@@ -379,6 +380,34 @@ absl::StatusOr<v1::CheckpointRecord> Coordinator::RecordCheckpoint(
   FORNAX_ASSIGN_OR_RETURN(std::vector<v1::JobEvent> stored, CommitLocked(*found, {}, record));
   if (metrics_ != nullptr) metrics_->CountCheckpointBytes(header.size_bytes());
   return stored.front().checkpoint();
+}
+
+absl::Status Coordinator::CheckJobFilePath(const std::string& path) {
+  bool ok = !path.empty() && path.size() <= 1024 && path.find('\0') == std::string::npos;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    ok = ok && !part.empty() && part != "." && part != "..";
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("path: expected a relative path under the job's files directory ('/'-separated, "
+                   "without '.', '..' or empty parts, at most 1024 bytes), got '",
+                   path, "'"));
+}
+
+absl::StatusOr<v1::JobFile> Coordinator::RecordJobFile(const v1::UploadJobFileHeader& header) {
+  FORNAX_RETURN_IF_ERROR(CheckJobFilePath(header.path()));
+  std::lock_guard<std::mutex> lock(mu_);
+  FORNAX_ASSIGN_OR_RETURN(std::string worker, WorkerOfSessionLocked(header.session_id()));
+  FORNAX_RETURN_IF_ERROR(
+      Holds(FindLocked(header.job_id()), header.job_id(), worker, header.attempt()));
+  v1::JobFile file;
+  file.set_path(header.path());
+  file.set_attempt(header.attempt());
+  file.set_sha256(header.sha256());
+  file.set_size_bytes(header.size_bytes());
+  *file.mutable_create_time() = NowTimestamp();
+  FORNAX_RETURN_IF_ERROR(store_->PutJobFile(header.job_id(), file));
+  return file;
 }
 
 void Coordinator::ExpireLeasesLocked(int64_t now_ms) {

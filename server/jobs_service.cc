@@ -86,4 +86,22 @@ grpc::Status JobsService::DownloadCheckpoint(
   return StreamFile(coordinator_->artifacts().PathFor(record->sha256()), std::move(first), writer);
 }
 
+grpc::Status JobsService::ListJobFiles(grpc::ServerContext*, const v1::ListJobFilesRequest* request,
+                                       v1::ListJobFilesResponse* response) {
+  absl::StatusOr<std::vector<v1::JobFile>> files = coordinator_->ListJobFiles(request->job_id());
+  if (!files.ok()) return ToGrpc(files.status());
+  for (v1::JobFile& file : *files) *response->add_files() = std::move(file);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobsService::DownloadJobFile(grpc::ServerContext*,
+                                          const v1::DownloadJobFileRequest* request,
+                                          grpc::ServerWriter<v1::DownloadJobFileChunk>* writer) {
+  absl::StatusOr<v1::JobFile> file = coordinator_->FindJobFile(request->job_id(), request->path());
+  if (!file.ok()) return ToGrpc(file.status());
+  v1::DownloadJobFileChunk first;
+  *first.mutable_file() = *file;
+  return StreamFile(coordinator_->artifacts().PathFor(file->sha256()), std::move(first), writer);
+}
+
 }  // namespace fornax::server

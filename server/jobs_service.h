@@ -34,6 +34,11 @@ class JobsService final : public v1::Jobs::Service {
   grpc::Status DownloadCheckpoint(grpc::ServerContext* context,
                                   const v1::DownloadCheckpointRequest* request,
                                   grpc::ServerWriter<v1::DownloadCheckpointChunk>* writer) override;
+  grpc::Status ListJobFiles(grpc::ServerContext* context, const v1::ListJobFilesRequest* request,
+                            v1::ListJobFilesResponse* response) override;
+  grpc::Status DownloadJobFile(grpc::ServerContext* context,
+                               const v1::DownloadJobFileRequest* request,
+                               grpc::ServerWriter<v1::DownloadJobFileChunk>* writer) override;
 
  private:
   Coordinator* coordinator_;

@@ -1,5 +1,6 @@
 // Bad input to each service gets the precise status code and a message
 // naming the field, over real gRPC on loopback.
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/test_cluster.h"
@@ -223,6 +224,93 @@ TEST(ServiceErrors, WorkersCannotReportForJobsTheyDoNotHold) {
   status = writer->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("w-other does not hold"));
+}
+
+// Workers.UploadJobFile as the worker sends it: header, then bytes.
+grpc::Status UploadJobFile(TestCluster& cluster, const std::string& session,
+                           const std::string& job_id, const std::string& path,
+                           const std::string& bytes, v1::JobFile* file) {
+  grpc::ClientContext context;
+  auto writer = cluster.workers().UploadJobFile(&context, file);
+  v1::UploadJobFileRequest request;
+  v1::UploadJobFileHeader* header = request.mutable_header();
+  header->set_session_id(session);
+  header->set_job_id(job_id);
+  header->set_path(path);
+  header->set_sha256(Sha256Hex(bytes));
+  header->set_size_bytes(static_cast<int64_t>(bytes.size()));
+  writer->Write(request);
+  request.set_data(bytes);
+  writer->Write(request);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+// A job file is checked (path, holder), stored apart from the checkpoints,
+// listed and downloaded; an absent path is NOT_FOUND naming what there is.
+TEST(ServiceErrors, JobFilesAreCheckedListedAndDownloaded) {
+  TestCluster cluster;
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  worker.Register();
+  worker.OpenLease();
+  ASSERT_TRUE(worker.Next().has_assign());
+  v1::JobFile file;
+  for (const std::string path : {"", "/etc/passwd", "../x", "a//b", "a/./b"}) {
+    grpc::Status status = UploadJobFile(cluster, worker.session(), job.job_id(), path, "x", &file);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
+    EXPECT_THAT(status.error_message(), HasSubstr("path: expected a relative path")) << path;
+  }
+  FakeWorker other(&cluster.workers(), "w-other");
+  other.Register();
+  grpc::Status status =
+      UploadJobFile(cluster, other.session(), job.job_id(), "log.csv", "x", &file);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("w-other does not hold"));
+
+  const std::string csv = "epoch,loss\r\n0,1.5\r\n";
+  status = UploadJobFile(cluster, worker.session(), job.job_id(), "logs/log.csv", csv, &file);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(file.path(), "logs/log.csv");
+  EXPECT_EQ(file.size_bytes(), static_cast<int64_t>(csv.size()));
+
+  grpc::ClientContext list_context;
+  v1::ListJobFilesRequest list;
+  list.set_job_id(job.job_id());
+  v1::ListJobFilesResponse files;
+  ASSERT_TRUE(cluster.jobs().ListJobFiles(&list_context, list, &files).ok());
+  ASSERT_EQ(files.files_size(), 1);
+  EXPECT_EQ(files.files(0).sha256(), Sha256Hex(csv));
+  grpc::ClientContext checkpoints_context;
+  v1::ListCheckpointsRequest checkpoints_request;
+  checkpoints_request.set_job_id(job.job_id());
+  v1::ListCheckpointsResponse checkpoints;
+  ASSERT_TRUE(
+      cluster.jobs().ListCheckpoints(&checkpoints_context, checkpoints_request, &checkpoints).ok());
+  EXPECT_EQ(checkpoints.checkpoints_size(), 0);
+
+  auto download = [&](const std::string& path, std::string* bytes) {
+    grpc::ClientContext context;
+    v1::DownloadJobFileRequest request;
+    request.set_job_id(job.job_id());
+    request.set_path(path);
+    auto reader = cluster.jobs().DownloadJobFile(&context, request);
+    v1::DownloadJobFileChunk chunk;
+    while (reader->Read(&chunk)) *bytes += chunk.data();
+    return reader->Finish();
+  };
+  std::string bytes;
+  ASSERT_TRUE(download("logs/log.csv", &bytes).ok());
+  EXPECT_EQ(bytes, csv);
+  status = download("log.csv", &bytes);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("job ", job.job_id(), " has no file 'log.csv'; its files: logs/log.csv"));
+  list.set_job_id("job-404");
+  grpc::ClientContext unknown_context;
+  EXPECT_EQ(cluster.jobs().ListJobFiles(&unknown_context, list, &files).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 }  // namespace

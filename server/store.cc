@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS workers(
 CREATE TABLE IF NOT EXISTS deployments(
   name TEXT PRIMARY KEY,
   deployment BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS job_files(
+  job_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  create_ms INTEGER NOT NULL,
+  PRIMARY KEY(job_id, path)) WITHOUT ROWID;
 )sql";
 
 absl::Status SqlError(sqlite3* db, const std::string& what) {
@@ -343,6 +351,44 @@ absl::StatusOr<std::optional<v1::CheckpointRecord>> Store::GetCheckpoint(
   FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
   if (!row) return std::nullopt;
   return ParseBlob<v1::CheckpointRecord>(select.Text(0), "checkpoint");
+}
+
+absl::Status Store::PutJobFile(const std::string& job_id, const v1::JobFile& file) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  // An older attempt's file never replaces a newer one's (the coordinator
+  // only takes uploads of the current attempt; this keeps the rule local).
+  Statement upsert(write_db_,
+                   "INSERT INTO job_files(job_id, path, attempt, sha256, size_bytes, create_ms) "
+                   "VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(job_id, path) DO UPDATE SET "
+                   "attempt = excluded.attempt, sha256 = excluded.sha256, "
+                   "size_bytes = excluded.size_bytes, create_ms = excluded.create_ms "
+                   "WHERE excluded.attempt >= job_files.attempt");
+  upsert.Bind(1, job_id).Bind(2, file.path()).Bind(3, file.attempt()).Bind(4, file.sha256());
+  upsert.Bind(5, file.size_bytes());
+  upsert.Bind(6, file.create_time().seconds() * 1000 + file.create_time().nanos() / 1000000);
+  return upsert.Run();
+}
+
+absl::StatusOr<std::vector<v1::JobFile>> Store::ListJobFiles(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement select(read_db_,
+                   "SELECT path, attempt, sha256, size_bytes, create_ms FROM job_files "
+                   "WHERE job_id = ? ORDER BY path");
+  select.Bind(1, job_id);
+  std::vector<v1::JobFile> files;
+  while (true) {
+    FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    v1::JobFile& file = files.emplace_back();
+    file.set_path(select.Text(0));
+    file.set_attempt(static_cast<int32_t>(select.Int(1)));
+    file.set_sha256(select.Text(2));
+    file.set_size_bytes(select.Int(3));
+    const int64_t ms = select.Int(4);
+    file.mutable_create_time()->set_seconds(ms / 1000);
+    file.mutable_create_time()->set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+  }
+  return files;
 }
 
 absl::Status Store::PutDataset(const v1::Dataset& dataset) {

@@ -10,6 +10,7 @@
 //   checkpoints(checkpoint_id, job_id, attempt, record)
 //   workers(worker_id, info)
 //   deployments(name, deployment)
+//   job_files(job_id, path, attempt, sha256, size_bytes, create_ms)
 //
 // Thread-safety: all methods may be called concurrently. Writes serialize on
 // one connection; reads use a second connection and see committed data only.
@@ -87,6 +88,12 @@ class Store {
   absl::StatusOr<std::vector<v1::CheckpointRecord>> ListCheckpoints(const std::string& job_id);
   absl::StatusOr<std::optional<v1::CheckpointRecord>> GetCheckpoint(
       const std::string& checkpoint_id);
+
+  // A file a job attempt wrote (JobFile): replaces the job's file of the
+  // same path unless that one is from a later attempt.
+  absl::Status PutJobFile(const std::string& job_id, const v1::JobFile& file);
+  // The job's files, by path.
+  absl::StatusOr<std::vector<v1::JobFile>> ListJobFiles(const std::string& job_id);
 
   absl::Status PutDataset(const v1::Dataset& dataset);
   absl::StatusOr<std::optional<v1::Dataset>> GetDataset(const std::string& sha256);

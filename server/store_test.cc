@@ -157,6 +157,71 @@ TEST(Store, DatasetsAndWorkers) {
   EXPECT_EQ((*workers)[0].capacity().cpus(), 4);
 }
 
+v1::JobFile File(const std::string& path, int32_t attempt, char sha) {
+  v1::JobFile file;
+  file.set_path(path);
+  file.set_attempt(attempt);
+  file.set_sha256(std::string(64, sha));
+  file.set_size_bytes(10 + attempt);
+  file.mutable_create_time()->set_seconds(100 + attempt);
+  return file;
+}
+
+// A later attempt's file replaces the earlier one of the same path (an
+// earlier one never replaces a later one); files are no checkpoints.
+TEST(Store, JobFilesAreReplacedByPathAndAreNoCheckpoints) {
+  TestDir dir;
+  auto store = Store::Open(dir.Join("state.db"));
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("log.csv", 0, 'a')).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("ckpt/m.keras", 0, 'b')).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("log.csv", 1, 'c')).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("ckpt/m.keras", 0, 'd')).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-2", File("log.csv", 0, 'e')).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("log.csv", 0, 'f')).ok());  // older: ignored
+  auto files = (*store)->ListJobFiles("job-1");
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_EQ(files->size(), 2u);
+  EXPECT_EQ((*files)[0].path(), "ckpt/m.keras");
+  EXPECT_EQ((*files)[0].sha256(), std::string(64, 'd'));
+  EXPECT_EQ((*files)[1].path(), "log.csv");
+  EXPECT_EQ((*files)[1].attempt(), 1);
+  EXPECT_EQ((*files)[1].sha256(), std::string(64, 'c'));
+  EXPECT_EQ((*files)[1].size_bytes(), 11);
+  EXPECT_EQ((*files)[1].create_time().seconds(), 101);
+  EXPECT_EQ((*store)->ListJobFiles("job-2")->size(), 1u);
+  EXPECT_TRUE((*store)->ListJobFiles("job-3")->empty());
+  EXPECT_TRUE((*store)->ListCheckpoints("job-1")->empty());
+}
+
+// A database written before job_files existed (schema version 1 without the
+// table) opens with its jobs and checkpoints, and gains the table.
+TEST(Store, ADatabaseFromBeforeJobFilesOpens) {
+  TestDir dir;
+  const std::string path = dir.Join("state.db");
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok());
+    StoredJob job = MakeJob(1, v1::JOB_STATE_SUCCEEDED);
+    v1::CheckpointRecord record;
+    record.set_final(true);
+    ASSERT_TRUE((*store)->Write({&job, {}, record, 0}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE job_files", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto jobs = (*store)->LoadJobs();
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 1u);
+  EXPECT_EQ((*jobs)[0].job.final_checkpoint_id(), "job-1-c1");
+  EXPECT_TRUE((*store)->ListJobFiles("job-1")->empty());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("log.csv", 0, 'a')).ok());
+  EXPECT_EQ((*store)->ListJobFiles("job-1")->size(), 1u);
+}
+
 TEST(Store, RefusesANewerSchema) {
   TestDir dir;
   const std::string path = dir.Join("state.db");

@@ -69,6 +69,29 @@ grpc::Status WorkersService::ReportEvents(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Stores the rest of an upload (its messages' `data`) in the artifact store
+// as `sha256`, checked there against it and `size_bytes`.
+template <typename Request>
+grpc::Status ReceiveArtifact(ArtifactStore& artifacts, const std::string& sha256,
+                             int64_t size_bytes, grpc::ServerReader<Request>* reader) {
+  absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> writer =
+      artifacts.Create(sha256, size_bytes);
+  if (!writer.ok()) return ToGrpc(writer.status());
+  Request message;
+  while (reader->Read(&message)) {
+    if (message.has_header()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second header in one upload");
+    }
+    absl::Status appended = (*writer)->Append(message.data());
+    if (!appended.ok()) return ToGrpc(appended);
+  }
+  return ToGrpc((*writer)->Commit());
+}
+
+}  // namespace
+
 grpc::Status WorkersService::UploadCheckpoint(
     grpc::ServerContext*, grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
     v1::CheckpointRecord* response) {
@@ -80,21 +103,34 @@ grpc::Status WorkersService::UploadCheckpoint(
   absl::Status holds =
       coordinator_->CheckHolds(header.session_id(), header.job_id(), header.attempt());
   if (!holds.ok()) return ToGrpc(holds);
-  absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> writer =
-      coordinator_->artifacts().Create(header.sha256(), header.size_bytes());
-  if (!writer.ok()) return ToGrpc(writer.status());
-  while (reader->Read(&message)) {
-    if (message.has_header()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second header in one upload");
-    }
-    absl::Status appended = (*writer)->Append(message.data());
-    if (!appended.ok()) return ToGrpc(appended);
-  }
-  absl::Status committed = (*writer)->Commit();
-  if (!committed.ok()) return ToGrpc(committed);
+  grpc::Status received =
+      ReceiveArtifact(coordinator_->artifacts(), header.sha256(), header.size_bytes(), reader);
+  if (!received.ok()) return received;
   absl::StatusOr<v1::CheckpointRecord> record = coordinator_->RecordCheckpoint(header);
   if (!record.ok()) return ToGrpc(record.status());
   *response = *std::move(record);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkersService::UploadJobFile(grpc::ServerContext*,
+                                           grpc::ServerReader<v1::UploadJobFileRequest>* reader,
+                                           v1::JobFile* response) {
+  v1::UploadJobFileRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be the header");
+  }
+  const v1::UploadJobFileHeader header = message.header();
+  absl::Status checked = Coordinator::CheckJobFilePath(header.path());
+  if (checked.ok()) {
+    checked = coordinator_->CheckHolds(header.session_id(), header.job_id(), header.attempt());
+  }
+  if (!checked.ok()) return ToGrpc(checked);
+  grpc::Status received =
+      ReceiveArtifact(coordinator_->artifacts(), header.sha256(), header.size_bytes(), reader);
+  if (!received.ok()) return received;
+  absl::StatusOr<v1::JobFile> file = coordinator_->RecordJobFile(header);
+  if (!file.ok()) return ToGrpc(file.status());
+  *response = *std::move(file);
   return grpc::Status::OK;
 }
 

@@ -25,6 +25,9 @@ class WorkersService final : public v1::Workers::Service {
   grpc::Status UploadCheckpoint(grpc::ServerContext* context,
                                 grpc::ServerReader<v1::UploadCheckpointRequest>* reader,
                                 v1::CheckpointRecord* response) override;
+  grpc::Status UploadJobFile(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::UploadJobFileRequest>* reader,
+                             v1::JobFile* response) override;
   grpc::Status DownloadDataset(grpc::ServerContext* context,
                                const v1::DownloadDatasetRequest* request,
                                grpc::ServerWriter<v1::DownloadDatasetChunk>* writer) override;
