@@ -10,6 +10,7 @@
 #include "server/grpc_status.h"
 #include "server/inference/http_infer.h"
 #include "server/inference/http_json.h"
+#include "server/inference/shared_memory.h"
 
 namespace fornax::serving {
 namespace {
@@ -323,6 +324,10 @@ HttpReply HttpRoutes::SharedMemoryRoute(const HttpRequest& request, const std::s
   }
   if (action == "register" && !region.empty()) {
     if (request.method != "POST") return MethodNotAllowed(request, "POST");
+    // The in-process call below reaches the service as a local peer: the
+    // HTTP client's own address is what the rule is about.
+    const absl::Status allowed = CheckRegisteringClient(request.peer);
+    if (!allowed.ok()) return ErrorReply(allowed);
     absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> query =
         ParseRegisterRequest(request.body, region);
     if (!query.ok()) return ErrorReply(query.status());

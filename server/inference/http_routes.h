@@ -40,6 +40,9 @@ struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // URL-decoded, without the query
   std::string body;
+  // The client's address in gRPC's peer form ("ipv4:127.0.0.1:5000",
+  // "ipv6:[::1]:5000"), for the shared memory registration rule.
+  std::string peer;
   // A request header's value, if present.
   std::function<std::optional<std::string>(const char* name)> header;
 };

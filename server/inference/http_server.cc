@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "server/inference/civetweb_sockets.h"
@@ -179,6 +180,9 @@ int HttpServer::Handle(mg_connection* connection) {
   request.method = info->request_method;
   // local_uri_raw is decoded but not cleaned of '..' (there are no files).
   request.path = info->local_uri_raw != nullptr ? info->local_uri_raw : info->local_uri;
+  const bool ipv6 = std::string_view(info->remote_addr).find(':') != std::string_view::npos;
+  request.peer = ipv6 ? absl::StrCat("ipv6:[", info->remote_addr, "]:", info->remote_port)
+                      : absl::StrCat("ipv4:", info->remote_addr, ":", info->remote_port);
   request.header = [connection](const char* name) -> std::optional<std::string> {
     const char* value = mg_get_header(connection, name);
     if (value == nullptr) return std::nullopt;

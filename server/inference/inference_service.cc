@@ -2,8 +2,6 @@
 // repository RPCs (inference: infer_handler.cc).
 #include "server/inference/inference_service.h"
 
-#include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 
 namespace fornax::serving {
@@ -33,18 +31,6 @@ void FillConfigTensor(const TensorSpec& spec, Proto* out) {
   out->set_data_type(ConfigDatatype(spec.dtype));
   const std::vector<int64_t> dims = WireShape(spec.shape);
   for (size_t d = 1; d < dims.size(); ++d) out->add_dims(dims[d]);
-}
-
-// Whether a gRPC peer ("ipv4:127.0.0.1:5000", "ipv6:%5B::1%5D:5000",
-// "unix:...") is on this machine. The in-process channel (HTTP/REST's calls)
-// has no address: gRPC says "unknown"; a TCP peer always has one.
-bool FromThisMachine(const std::string& peer) {
-  if (peer == "unknown") return true;
-  for (const char* local : {"ipv4:127.", "ipv6:[::1]", "ipv6:%5B::1%5D", "ipv6:[::ffff:127.",
-                            "ipv6:%5B::ffff:127.", "unix:"}) {
-    if (absl::StartsWith(peer, local)) return true;
-  }
-  return false;
 }
 
 }  // namespace
@@ -214,16 +200,8 @@ grpc::ServerUnaryReactor* InferenceService::SystemSharedMemoryRegister(
     grpc::CallbackServerContext* context,
     const inference::SystemSharedMemoryRegisterRequest* request,
     inference::SystemSharedMemoryRegisterResponse*) {
-  // A registration maps, and lets outputs overwrite, any shared memory
-  // object the server's user can open; only a client on this machine has
-  // shared memory with the server anyway (a worker may listen on 0.0.0.0).
-  const std::string peer = context->peer();
-  if (!FromThisMachine(peer)) {
-    return Done(context, ToGrpc(absl::PermissionDeniedError(absl::StrCat(
-                             "system shared memory can only be registered by a client on this "
-                             "machine (loopback or in-process), not ",
-                             peer))));
-  }
+  const absl::Status allowed = CheckRegisteringClient(context->peer());
+  if (!allowed.ok()) return Done(context, ToGrpc(allowed));
   return Done(context, ToGrpc(shared_memory_.Register({request->name(), request->key(),
                                                        request->offset(), request->byte_size()})));
 }

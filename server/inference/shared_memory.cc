@@ -1,6 +1,8 @@
 #include "server/inference/shared_memory.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,9 +11,48 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 
 namespace fornax::serving {
+namespace {
+
+// Whether the address of a gRPC peer string is a loopback address.
+bool IsLoopbackPeer(std::string peer) {
+  absl::string_view rest = peer;
+  if (absl::ConsumePrefix(&rest, "ipv4:")) {
+    // "ipv4:ADDRESS:PORT"
+    const std::string address(rest.substr(0, rest.rfind(':')));
+    in_addr v4{};
+    return inet_pton(AF_INET, address.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  if (absl::ConsumePrefix(&rest, "ipv6:")) {
+    // "ipv6:[ADDRESS]:PORT", the brackets maybe URI-escaped.
+    const std::string text = absl::StrReplaceAll(rest, {{"%5B", "["}, {"%5D", "]"}});
+    const size_t open = text.find('[');
+    const size_t close = text.find(']');
+    if (open != 0 || close == std::string::npos) return false;
+    const std::string address = text.substr(1, close - 1);
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status CheckRegisteringClient(const std::string& peer) {
+  if (peer == "unknown" || absl::StartsWith(peer, "unix:") || IsLoopbackPeer(peer)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("system shared memory can only be registered by a client on this machine "
+                   "(loopback or in-process), not ",
+                   peer));
+}
 
 // The mapping covers whole pages (mmap's offset must be page-aligned), from
 // the page holding the region's first byte to its last byte.

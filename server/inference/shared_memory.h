@@ -55,6 +55,17 @@ struct SharedMemorySpan {
   size_t size = 0;
 };
 
+// Whether a client at `peer` may register regions: only one on this
+// machine may (a registration lets requests read and overwrite any shared
+// memory object the server's user can open, and a worker may listen on
+// 0.0.0.0). `peer` is in gRPC's form: "ipv4:127.0.0.1:5000",
+// "ipv6:[::1]:5000" (brackets also %5B/%5D-escaped), "unix:...", or
+// "unknown" for the in-process channel, whose callers (HTTP/REST) check
+// their own client's address. OK for a loopback address (127.0.0.0/8, ::1,
+// ::ffff:127.x.y.z), a unix socket or in-process; else PermissionDenied
+// naming `peer`.
+absl::Status CheckRegisteringClient(const std::string& peer);
+
 class SharedMemoryRegistry {
  public:
   SharedMemoryRegistry() = default;
