@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 #include "grpcpp/grpcpp.h"
 
 namespace fornax::worker {
@@ -31,6 +32,22 @@ absl::Status ReceiveToFile(grpc::ClientReader<fornax::v1::DownloadDatasetChunk>&
   out.close();
   if (status.ok() && !out) return absl::InternalError(absl::StrCat("cannot write ", dest));
   return status;
+}
+
+// Sends `request` (the header), then `path`'s bytes as its `data` in 1 MiB
+// chunks, and finishes the upload. NotFound when the file is gone.
+template <typename Request>
+absl::Status Upload(grpc::ClientWriter<Request>& writer, Request request, std::ifstream& in) {
+  bool ok = writer.Write(request);
+  std::string buffer(kChunkBytes, '\0');
+  while (ok && in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() == 0) break;
+    request.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
+    ok = writer.Write(request);
+  }
+  writer.WritesDone();
+  return ToAbsl(writer.Finish());
 }
 
 }  // namespace
@@ -126,18 +143,27 @@ absl::StatusOr<fornax::v1::CheckpointRecord> CoordinatorLink::UploadCheckpoint(
   request.mutable_header()->set_session_id(session);
   request.mutable_header()->set_job_id(job_id);
   request.mutable_header()->set_attempt(attempt);
-  bool ok = writer->Write(request);
-  std::string buffer(kChunkBytes, '\0');
-  while (ok && in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    if (in.gcount() == 0) break;
-    request.set_data(buffer.data(), static_cast<size_t>(in.gcount()));
-    ok = writer->Write(request);
-  }
-  writer->WritesDone();
-  absl::Status status = ToAbsl(writer->Finish());
-  if (!status.ok()) return status;
+  FORNAX_RETURN_IF_ERROR(Upload(*writer, std::move(request), in));
   return record;
+}
+
+absl::StatusOr<fornax::v1::JobFile> CoordinatorLink::UploadJobFile(const std::string& session,
+                                                                   const std::string& job_id,
+                                                                   int attempt,
+                                                                   const JobFileUpload& upload) {
+  std::ifstream in(upload.path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("file ", upload.path, " is gone"));
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, kTransferTimeout);
+  fornax::v1::JobFile file;
+  auto writer = stub_->UploadJobFile(&ctx, &file);
+  fornax::v1::UploadJobFileRequest request;
+  *request.mutable_header() = upload.header;
+  request.mutable_header()->set_session_id(session);
+  request.mutable_header()->set_job_id(job_id);
+  request.mutable_header()->set_attempt(attempt);
+  FORNAX_RETURN_IF_ERROR(Upload(*writer, std::move(request), in));
+  return file;
 }
 
 absl::StatusOr<int64_t> CoordinatorLink::ReportEvents(

@@ -52,6 +52,9 @@ class CoordinatorLink {
                                                                 const std::string& job_id,
                                                                 int attempt,
                                                                 const CheckpointUpload& upload);
+  absl::StatusOr<fornax::v1::JobFile> UploadJobFile(const std::string& session,
+                                                    const std::string& job_id, int attempt,
+                                                    const JobFileUpload& upload);
   // Workers.Leave: this worker is stopping. Waits at most `timeout`.
   absl::Status Leave(const std::string& session, std::chrono::milliseconds timeout);
   // Deployments.ListDeployments (the coordinator serves it on the same

@@ -6,13 +6,18 @@ int64_t JobOutbox::AddEvent(fornax::v1::WorkerEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t sequence = next_sequence_++;
   event.set_worker_sequence(sequence);
-  items_.push_back({std::move(event), std::nullopt});
+  items_.push_back({std::move(event), std::nullopt, std::nullopt});
   return sequence;
 }
 
 void JobOutbox::AddCheckpoint(CheckpointUpload upload) {
   std::lock_guard<std::mutex> lock(mu_);
-  items_.push_back({std::nullopt, std::move(upload)});
+  items_.push_back({std::nullopt, std::move(upload), std::nullopt});
+}
+
+void JobOutbox::AddFile(JobFileUpload upload) {
+  std::lock_guard<std::mutex> lock(mu_);
+  items_.push_back({std::nullopt, std::nullopt, std::move(upload)});
 }
 
 void JobOutbox::Close() {
@@ -25,6 +30,10 @@ JobOutbox::Batch JobOutbox::Next(size_t max_events) const {
   Batch batch;
   if (!items_.empty() && items_.front().checkpoint) {
     batch.checkpoint = items_.front().checkpoint;
+    return batch;
+  }
+  if (!items_.empty() && items_.front().file) {
+    batch.file = items_.front().file;
     return batch;
   }
   for (const Item& item : items_) {
@@ -45,6 +54,11 @@ void JobOutbox::AckEvents(int64_t sequence) {
 void JobOutbox::AckCheckpoint() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!items_.empty() && items_.front().checkpoint) items_.pop_front();
+}
+
+void JobOutbox::AckFile() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!items_.empty() && items_.front().file) items_.pop_front();
 }
 
 bool JobOutbox::Done() const {

@@ -53,5 +53,31 @@ TEST(JobOutboxTest, CheckpointIsABarrier) {
   EXPECT_EQ(batch.events[0].worker_sequence(), 2);
 }
 
+// The job's files go after its last events and before its result.
+TEST(JobOutboxTest, FileIsABarrier) {
+  JobOutbox outbox("j", 0);
+  outbox.AddEvent(Log("epoch"));
+  JobFileUpload upload;
+  upload.path = "files/log.csv";
+  outbox.AddFile(upload);
+  outbox.AddEvent(Log("result"));
+  outbox.Close();
+  EXPECT_EQ(outbox.Next(10).events.size(), 1u);
+  outbox.AckCheckpoint();  // not a checkpoint at the front: nothing dropped
+  outbox.AckEvents(1);
+  JobOutbox::Batch batch = outbox.Next(10);
+  ASSERT_TRUE(batch.file);
+  EXPECT_FALSE(batch.checkpoint);
+  EXPECT_TRUE(batch.events.empty());
+  outbox.AckCheckpoint();
+  EXPECT_EQ(outbox.Next(10).file->path, "files/log.csv");  // until acked
+  outbox.AckFile();
+  batch = outbox.Next(10);
+  ASSERT_EQ(batch.events.size(), 1u);
+  EXPECT_EQ(batch.events[0].log().text(), "result");
+  outbox.AckEvents(2);
+  EXPECT_TRUE(outbox.Done());
+}
+
 }  // namespace
 }  // namespace fornax::worker

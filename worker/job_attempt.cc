@@ -1,5 +1,6 @@
 #include "worker/job_attempt.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -168,6 +169,47 @@ void JobAttempt::Run() {
   Finish(absl::OkStatus(), &exit);
 }
 
+void JobAttempt::QueueFiles() {
+  // Regular files only, links not followed: a job could link to any file
+  // the worker can read (a dataset in the cache, the worker's own files).
+  const std::filesystem::path root = dir() + "/files";
+  std::vector<std::filesystem::path> paths;
+  int64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(root, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular) continue;
+    paths.push_back(it->path());
+    total += static_cast<int64_t>(it->file_size(type_ec));
+  }
+  if (total > env_->max_job_files_bytes) {
+    const std::string refusal =
+        absl::StrCat("files not uploaded: JOBDIR/files holds ", total, " bytes in ", paths.size(),
+                     paths.size() == 1 ? " file" : " files",
+                     ", more than this worker's --max-job-files-bytes ", env_->max_job_files_bytes);
+    std::cerr << "job " << assignment_.job_id() << "-" << assignment_.attempt() << ": " << refusal
+              << std::endl;
+    return OnLog(refusal, "worker");
+  }
+  std::sort(paths.begin(), paths.end());
+  for (const std::filesystem::path& path : paths) {
+    const std::string relative = path.lexically_relative(root).generic_string();
+    absl::StatusOr<FileDigest> digest = Sha256File(path.string());
+    if (!digest.ok()) {
+      OnLog(absl::StrCat("file ", relative, " not uploaded: ", digest.status().message()),
+            "worker");
+      continue;
+    }
+    JobFileUpload upload;
+    upload.path = path.string();
+    upload.header.set_path(relative);
+    upload.header.set_sha256(digest->sha256);
+    upload.header.set_size_bytes(digest->size_bytes);
+    outbox_.AddFile(std::move(upload));
+  }
+}
+
 void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
   if (abandoned_) {
     outbox_.Close();
@@ -203,7 +245,11 @@ void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
     f->set_global_step(global_step_);
     f->set_epoch(epoch_);
   }
+  const bool ended_by_itself = exit != nullptr && !cancelled_ && !interrupted_;
   lock.unlock();  // the worker may hold its lock while it calls Cancel
+  // Succeeded or failed on its own: what it wrote is complete. A cancelled
+  // or preempted process was killed mid-write; a lost worker sends nothing.
+  if (ended_by_itself) QueueFiles();
   outbox_.AddEvent(std::move(event));
   outbox_.Close();
   finished_ = true;

@@ -3,7 +3,8 @@
 // the job dir (job_dir.h), downloads the checkpoint to resume from, starts
 // the job process (job_process.h) and turns what it reports into the
 // attempt's outbox (event_outbox.h): RUNNING, step and epoch metrics, log
-// lines, checkpoints (hashed, for upload) and finally the result: success,
+// lines, checkpoints (hashed, for upload), once the process ended by itself
+// the files it wrote in JOBDIR/files, and finally the result: success,
 // cancelled, preempted (the worker shuts down), or a failure with the exit
 // code or signal, the engine's error, the last log lines, and the epoch and
 // step it reached.
@@ -33,6 +34,8 @@ struct AttemptEnv {
   std::string binary;    // fornax-worker, for the job process
   std::string work_dir;  // jobs/ and datasets/ under it
   int step_interval_ms = 100;
+  // The most bytes of JOBDIR/files an attempt uploads; more and none go.
+  int64_t max_job_files_bytes = int64_t{256} << 20;
   CoordinatorLink* link = nullptr;
   WorkerMetrics* metrics = nullptr;
   std::function<void()> on_event;             // something was added to an outbox
@@ -67,6 +70,8 @@ class JobAttempt {
   void Emit(fornax::v1::WorkerEvent event);
   void OnChildEvent(const ChildMessage& m);
   void OnLog(const std::string& line, const std::string& stream);
+  // Queues the files the job wrote for upload (before its result).
+  void QueueFiles();
   void Finish(const absl::Status& prepare, const ProcessExit* exit);
   bool stopped() const { return cancelled_ || interrupted_ || abandoned_; }
 

@@ -52,6 +52,7 @@ Worker::Worker(WorkerConfig config) : config_(std::move(config)), link_(config_.
   env_.binary = config_.binary;
   env_.work_dir = config_.work_dir;
   env_.step_interval_ms = config_.step_interval_ms;
+  env_.max_job_files_bytes = config_.max_job_files_bytes;
   env_.link = &link_;
   env_.on_event = [this] { cv_.notify_all(); };
   env_.on_process = [this](int delta) { metrics_->SetJobsRunning(processes_ += delta); };
@@ -496,6 +497,21 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
       return true;
     }
     status = record.status();
+  } else if (batch.file) {
+    absl::StatusOr<v1::JobFile> file =
+        link_.UploadJobFile(session, outbox.job_id(), outbox.attempt(), *batch.file);
+    status = file.status();
+    // Given up unless a retry can help: a refusal of the file itself (its
+    // path, a vanished file) must not hold back the attempt's result.
+    if (status.ok() ||
+        !(IsTransient(status) || status.code() == absl::StatusCode::kFailedPrecondition)) {
+      if (!status.ok()) {
+        Log(absl::StrCat("job ", key, ": file ", batch.file->header.path(),
+                         " not uploaded: ", status.ToString()));
+      }
+      outbox.AckFile();
+      return true;
+    }
   } else {
     absl::StatusOr<int64_t> acked =
         link_.ReportEvents(session, outbox.job_id(), outbox.attempt(), batch.events);

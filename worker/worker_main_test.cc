@@ -222,5 +222,21 @@ TEST(WorkerMainTest, ModelHostFlagsAreListedAndRangeChecked) {
   }
 }
 
+// --max-job-files-bytes is listed in --help and must be a byte count.
+TEST(WorkerMainTest, MaxJobFilesBytesIsListedAndChecked) {
+  const Exited help = RunToExit({"--help"});
+  EXPECT_THAT(help.output, ::testing::HasSubstr("[--max-job-files-bytes N]"));
+  TempDir dir;
+  for (const std::string value : {"-1", "1e6", "lots"}) {
+    const Exited exited = RunToExit({"--work-dir", dir.File("work"), "--coordinator", "127.0.0.1:1",
+                                     "--max-job-files-bytes", value});
+    EXPECT_TRUE(WIFEXITED(exited.status) && WEXITSTATUS(exited.status) == 2) << value;
+    EXPECT_THAT(exited.output,
+                ::testing::HasSubstr(absl::StrCat("--max-job-files-bytes: expected an integer "
+                                                  "between 0 and 9223372036854775807, got '",
+                                                  value, "'")));
+  }
+}
+
 }  // namespace
 }  // namespace fornax::worker
