@@ -42,7 +42,9 @@ int RunLogs(const std::string& coordinator, const std::vector<std::string>& args
 int RunCancel(const std::string& coordinator, const std::vector<std::string>& args);
 // fornax checkpoints JOB
 int RunCheckpoints(const std::string& coordinator, const std::vector<std::string>& args);
-// fornax pull JOB [-o FILE.keras] [--checkpoint ID]
+// fornax files JOB
+int RunFiles(const std::string& coordinator, const std::vector<std::string>& args);
+// fornax pull JOB [-o FILE] [--checkpoint ID | --file PATH]
 int RunPull(const std::string& coordinator, const std::vector<std::string>& args);
 // fornax datasets upload FILE | ls | rm SHA256
 int RunDatasets(const std::string& coordinator, const std::vector<std::string>& args);
@@ -74,6 +76,7 @@ extern const char kGetHelp[];
 extern const char kLogsHelp[];
 extern const char kCancelHelp[];
 extern const char kCheckpointsHelp[];
+extern const char kFilesHelp[];
 extern const char kPullHelp[];
 extern const char kDatasetsHelp[];
 extern const char kWorkersHelp[];

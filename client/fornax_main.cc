@@ -34,7 +34,9 @@ fornax-coordinator at ADDR, else $FORNAX_COORDINATOR, else 127.0.0.1:7070:
   logs [-f] JOB                               its progress and events (live: -f)
   cancel JOB                                  stop a job
   checkpoints JOB                             its checkpoints
+  files JOB                                   the files it wrote (CSVLogger, ...)
   pull JOB [-o FILE.keras] [--checkpoint ID]  download its model
+  pull JOB --file PATH [-o FILE]              download a file it wrote
   datasets upload FILE | ls | rm SHA256       the coordinator's dataset store
   workers                                     the coordinator's workers
   deploy JOB --name NAME                      serve a job's model on a worker
@@ -60,6 +62,7 @@ constexpr ServiceCommandEntry kServiceCommands[] = {
     {"logs", fornax::RunLogs, fornax::kLogsHelp},
     {"cancel", fornax::RunCancel, fornax::kCancelHelp},
     {"checkpoints", fornax::RunCheckpoints, fornax::kCheckpointsHelp},
+    {"files", fornax::RunFiles, fornax::kFilesHelp},
     {"pull", fornax::RunPull, fornax::kPullHelp},
     {"datasets", fornax::RunDatasets, fornax::kDatasetsHelp},
     {"workers", fornax::RunWorkers, fornax::kWorkersHelp},
@@ -118,10 +121,10 @@ int Dispatch(std::vector<std::string> argv) {
     }
     return fornax::kExitOk;
   }
-  std::cerr
-      << "fornax: error: unknown command '" << command
-      << "'; expected train, predict, inspect, serve, submit, jobs, get, logs, cancel, "
-         "checkpoints, pull, datasets, workers, deploy, deployments, undeploy, version or help\n";
+  std::cerr << "fornax: error: unknown command '" << command
+            << "'; expected train, predict, inspect, serve, submit, jobs, get, logs, cancel, "
+               "checkpoints, files, pull, datasets, workers, deploy, deployments, undeploy, "
+               "version or help\n";
   return fornax::kExitBadInput;
 }
 
