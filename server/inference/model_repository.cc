@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,54 @@
 namespace fornax::serving {
 namespace fs = std::filesystem;
 namespace {
+
+// The length of the UTF-8 sequence at the start of `text`, or 0 when it is
+// not one (a stray, overlong or surrogate sequence, or past U+10FFFF).
+size_t Utf8Length(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;   // overlong
+    if (lead == 0xED) high = 0x9F;  // surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;   // overlong
+    if (lead == 0xF4) high = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+  }
+  return length;
+}
+
+// `text` with every byte that is not part of valid UTF-8 written as \xNN.
+// Reasons and names go into proto3 string fields, which clients refuse to
+// parse unless they are UTF-8 (tritonclient's RepositoryIndex fails
+// whole), while a file name or a string in config.pbtxt may hold any bytes.
+std::string Utf8Safe(std::string_view text) {
+  std::string safe;
+  while (!text.empty()) {
+    const size_t length = Utf8Length(text);
+    if (length == 0) {
+      absl::StrAppend(&safe, "\\x",
+                      absl::Hex(static_cast<unsigned char>(text[0]), absl::kZeroPad2));
+      text.remove_prefix(1);
+      continue;
+    }
+    safe.append(text.substr(0, length));
+    text.remove_prefix(length);
+  }
+  return safe;
+}
 
 // mtime and size of `path`, or "-" when it does not exist.
 std::string FileStamp(const fs::path& path) {
@@ -171,11 +220,11 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   const std::vector<int64_t> wanted = SelectVersions(entry.policy, available);
   if (wanted.empty()) {
     dropped = entry.TakeVersions();
-    entry.reason = available.empty()
-                       ? absl::StrCat("no version directory with a model.keras (", name,
-                                      "/<version>/model.keras)")
-                       : absl::StrCat("version_policy selects none of the versions present (",
-                                      absl::StrJoin(available, ", "), ")");
+    entry.reason = Utf8Safe(
+        available.empty() ? absl::StrCat("no version directory with a model.keras (", name,
+                                         "/<version>/model.keras)")
+                          : absl::StrCat("version_policy selects none of the versions present (",
+                                         absl::StrJoin(available, ", "), ")"));
     return absl::NotFoundError(absl::StrCat("model '", name, "': ", entry.reason));
   }
   const auto selected = [&wanted](int64_t number) {
@@ -202,7 +251,7 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
         continue;
       }
       version.failed_files = files;
-      version.reason = absl::StrCat("version ", number, ": ", loaded.status().message());
+      version.reason = Utf8Safe(absl::StrCat("version ", number, ": ", loaded.status().message()));
       std::cerr << "fornax serve: model '" << name << "' failed to load: " << version.reason
                 << (entry.Highest() ? "; the versions serving keep serving" : "") << "\n";
     }
@@ -332,7 +381,8 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   std::vector<ModelIndexEntry> index;
-  for (const auto& [name, entry] : entries_) {
+  for (const auto& [directory, entry] : entries_) {
+    const std::string name = Utf8Safe(directory);
     const size_t first = index.size();
     std::set<int64_t> numbers = entry.retired;
     for (const auto& [number, version] : entry.versions) numbers.insert(number);

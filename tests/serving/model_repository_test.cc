@@ -44,6 +44,7 @@ class ModelRepositoryTest : public ::testing::Test {
       std::ifstream in(fs::path(dir) / std::to_string(version) / "model.keras");
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       if (text == "corrupt") return absl::InvalidArgumentError("not a zip archive");
+      if (text.starts_with("error:")) return absl::InvalidArgumentError(text.substr(6));
       auto model = std::make_shared<ServedModel>();
       model->name = name;
       model->version = version;
@@ -300,6 +301,24 @@ TEST_F(ModelRepositoryTest, UnloadListsEachVersionThatServedAsUnloaded) {
   EXPECT_EQ(Describe(repository.Index()),
             "bad::UNAVAILABLE:unloaded;mlp:1:READY:;"
             "mlp:2:UNAVAILABLE:version 2: not a zip archive;mlp:3:READY:;");
+}
+
+// Index rows go into proto3 string fields, which tritonclient refuses to
+// parse unless they are UTF-8: bytes that are not (from a config.pbtxt
+// string such as name: "m\377", or a directory name) are written as \xNN,
+// and valid UTF-8 (an accented letter, an emoji) is kept.
+TEST_F(ModelRepositoryTest, IndexRowsAreValidUtf8) {
+  Write("bad", 1, "error:name 'm\xff' \xc3\xa9 \xf0\x9f\x98\x80 \xed\xa0\x80 \xc3");
+  Write("m\xfe", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()),
+            "bad:1:UNAVAILABLE:version 1: name 'm\\xff' \xc3\xa9 \xf0\x9f\x98\x80 "
+            "\\xed\\xa0\\x80 \\xc3;"
+            "m\\xfe:1:READY:;");
+  EXPECT_EQ(repository.Load("bad").message(),
+            "model 'bad' version 1: name 'm\\xff' \xc3\xa9 \xf0\x9f\x98\x80 \\xed\\xa0\\x80 "
+            "\\xc3");
 }
 
 // One model's slow load (the loader blocks until released) holds up no

@@ -13,8 +13,9 @@ The repository holds Triton's config.pbtxt files and checks, over gRPC:
     clients hammer both the unversioned model and the older version it
     keeps, with no failed request, and the oldest version goes;
   - broken configs (a parse error, a tensor that does not match the model,
-    an ONNX platform, a GPU instance group) are reported by RepositoryIndex
-    with the file and field, and the other models serve;
+    an ONNX platform, a GPU instance group, a name that is not UTF-8) are
+    reported by RepositoryIndex with the file and field, and the other
+    models serve;
   - RepositoryIndex (get_model_repository_index over gRPC and HTTP) lists
     versions as Triton does: the replaced version 1, and every version of
     the model after unload_model, as UNAVAILABLE "unloaded"; load_model
@@ -56,6 +57,11 @@ BROKEN_CONFIGS = {
              "onnx/config.pbtxt: platform: 'onnxruntime_onnx' is not served here"),
     "gpu": ("max_batch_size: 8\ninstance_group [ { kind: KIND_GPU } ]\n",
             "gpu/config.pbtxt: instance_group[0].kind: KIND_GPU is not supported"),
+    # A name that is not UTF-8 (found by fuzzing): quoted in the reason, it
+    # made the whole index unparsable for tritonclient until escaped.
+    "badname": ('name: "bad\\377name"\nmax_batch_size: 8\n',
+                "badname/config.pbtxt: name: 'bad\\xffname' does not match the model's "
+                "directory 'badname'"),
 }
 
 
