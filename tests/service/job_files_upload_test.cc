@@ -178,7 +178,9 @@ TEST_F(JobFilesUploadTest, FailedAttemptsFilesAreReplacedByTheNextAttempts) {
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
   ServiceClient client(address);
-  JobOptions options = JobOptions::Long(5);
+  // Long enough that it still runs when the test sees epoch 2 (GetJob is
+  // polled every 100 ms) and kills it.
+  JobOptions options = JobOptions::Long(10);
   options.name = "crash";
   const v1::JobSpec spec =
       WithCallbacks(Spec(options, address), "[{CSVLogger: {filename: log.csv}}]");
