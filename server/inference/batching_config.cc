@@ -132,8 +132,14 @@ absl::Status CheckPbtxtScope(const inference::ModelConfig& config, const std::st
                                 " (0, or leaving it out, means no batch dimension to Triton; "
                                 "the first dimension of a Keras model is always the batch)"));
   }
+  // The text format takes any number for an enum (proto3 enums are open): a
+  // value without a name is refused here, where its number can name it.
   for (int i = 0; i < config.instance_group_size(); ++i) {
     const inference::ModelInstanceGroup& group = config.instance_group(i);
+    if (!inference::ModelInstanceGroup::Kind_IsValid(group.kind())) {
+      return Invalid(source, absl::StrCat("instance_group[", i, "].kind"),
+                     absl::StrCat("unknown kind ", group.kind()));
+    }
     if (group.kind() != inference::ModelInstanceGroup::KIND_AUTO &&
         group.kind() != inference::ModelInstanceGroup::KIND_CPU) {
       return Invalid(source, absl::StrCat("instance_group[", i, "].kind"),
@@ -151,12 +157,20 @@ absl::Status CheckPbtxtScope(const inference::ModelConfig& config, const std::st
                    "decoupled models are not supported (one response per request)");
   }
   for (const inference::ModelInput& input : config.input()) {
+    if (!inference::DataType_IsValid(input.data_type())) {
+      return Invalid(source, absl::StrCat("input '", input.name(), "'.data_type"),
+                     absl::StrCat("unknown type ", input.data_type()));
+    }
     if (input.optional()) {
       return Invalid(source, absl::StrCat("input '", input.name(), "'.optional"),
                      "every input of a Keras model is required");
     }
   }
   for (const inference::ModelOutput& output : config.output()) {
+    if (!inference::DataType_IsValid(output.data_type())) {
+      return Invalid(source, absl::StrCat("output '", output.name(), "'.data_type"),
+                     absl::StrCat("unknown type ", output.data_type()));
+    }
     if (!output.label_filename().empty()) {
       return Invalid(source, absl::StrCat("output '", output.name(), "'.label_filename"),
                      "classification labels are not supported");
@@ -297,13 +311,22 @@ absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
   return config;
 }
 
-absl::StatusOr<BatchingConfig> ParseBatchingConfigText(std::string_view text,
-                                                       const std::string& source) {
+absl::StatusOr<ModelSettings> ParseModelConfigJson(std::string_view text,
+                                                   const std::string& source) {
   nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": not valid JSON"));
   }
-  return ParseBatchingConfig(json, source);
+  ModelSettings settings;
+  settings.source = source;
+  settings.version_policy = DefaultVersionPolicy();
+  if (json.is_object() && json.contains("version_policy")) {
+    FORNAX_ASSIGN_OR_RETURN(settings.version_policy,
+                            ParseJsonVersionPolicy(json["version_policy"], source));
+    json.erase("version_policy");
+  }
+  FORNAX_ASSIGN_OR_RETURN(settings.batching, ParseBatchingConfig(json, source));
+  return settings;
 }
 
 absl::StatusOr<ModelSettings> ReadModelSettings(const std::string& model_dir) {
@@ -319,19 +342,9 @@ absl::StatusOr<ModelSettings> ReadModelSettings(const std::string& model_dir) {
   if (pbtxt_text.ok()) {
     return ParseModelConfigPbtxt(*pbtxt_text, pbtxt_path, dir.filename().string());
   }
+  if (json_text.ok()) return ParseModelConfigJson(*json_text, json_path);
   ModelSettings settings;
   settings.version_policy = DefaultVersionPolicy();
-  if (!json_text.ok()) return settings;
-  settings.source = json_path;
-  nlohmann::json json = nlohmann::json::parse(*json_text, nullptr, /*allow_exceptions=*/false);
-  if (json.is_object() && json.contains("version_policy")) {
-    FORNAX_ASSIGN_OR_RETURN(settings.version_policy,
-                            ParseJsonVersionPolicy(json["version_policy"], json_path));
-    json.erase("version_policy");
-    FORNAX_ASSIGN_OR_RETURN(settings.batching, ParseBatchingConfig(json, json_path));
-    return settings;
-  }
-  FORNAX_ASSIGN_OR_RETURN(settings.batching, ParseBatchingConfigText(*json_text, json_path));
   return settings;
 }
 

@@ -58,9 +58,10 @@ struct ModelSettings {
 // `source` names the file in error messages.
 absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
                                                    const std::string& source);
-// `text` is the file's contents: InvalidArgument when it is not JSON.
-absl::StatusOr<BatchingConfig> ParseBatchingConfigText(std::string_view text,
-                                                       const std::string& source);
+// config.json's contents (`text`), version_policy included; InvalidArgument
+// when it is not JSON or sets something wrong or unknown, naming the key.
+absl::StatusOr<ModelSettings> ParseModelConfigJson(std::string_view text,
+                                                   const std::string& source);
 // config.pbtxt's contents for the model `model_name`; InvalidArgument with
 // line and column when it does not parse, naming the field when it sets
 // something Fornax does not honour or sets it out of range.

@@ -23,13 +23,12 @@ const ModelSignature& FuzzSignature() {
 
 absl::Status RunUntrustedInput(const uint8_t* data, size_t size) {
   if (size == 0) return absl::OkStatus();
-  const bool config = (data[0] & 1) != 0;
+  const uint8_t mode = data[0];
   ++data;
   --size;
-  if (config) {
-    const std::string_view text(reinterpret_cast<const char*>(data), size);
-    return ParseBatchingConfigText(text, "config.json").status();
-  }
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  if ((mode & 3) == 1) return ParseModelConfigJson(text, "config.json").status();
+  if ((mode & 3) == 3) return ParseModelConfigPbtxt(text, "config.pbtxt", "fuzz").status();
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return absl::OkStatus();
   // No region is registered: a request naming one is refused.

@@ -2,11 +2,14 @@
 // libFuzzer target infer_request_fuzz (docs/fuzzing.md) and for the
 // regression test that replays its findings (tests/testdata/fuzz_inference).
 //
-// The first byte selects the mode; the rest is
-//   0 (even): a ModelInferRequest (protobuf wire format), decoded against a
-//             fixed model signature as ModelInfer decodes it;
-//   1 (odd):  the text of a model's config.json, parsed as the repository
-//             parses it.
+// The first byte selects the mode (its low two bits); the rest is
+//   even (x0):  a ModelInferRequest (protobuf wire format), decoded against
+//               a fixed model signature as ModelInfer decodes it;
+//   01:         the text of a model's config.json, parsed as the repository
+//               parses it (ParseModelConfigJson);
+//   11:         the text of a model's config.pbtxt, parsed as the
+//               repository parses it (ParseModelConfigPbtxt), for a model
+//               named "fuzz".
 // Unparsable protobuf is not the server's concern (gRPC refuses it) and
 // gives OK.
 #ifndef FORNAX_SERVER_INFERENCE_INFER_REQUEST_FUZZ_H_

@@ -93,12 +93,53 @@ TEST(InferRequestFuzzTest, TypedContentsAreCountedBeforeAllocating) {
                 "input 'mask': expected 1099511627776 values in contents.bool_contents, got 0");
 }
 
+// The first byte's low two bits pick the parser: 01 config.json (with its
+// version_policy), 11 config.pbtxt; 10 is a request like 00.
+absl::Status RunText(char mode, const std::string& text) {
+  const std::string bytes = mode + text;
+  return RunUntrustedInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+TEST(InferRequestFuzzTest, TheFirstByteSelectsTheParser) {
+  EXPECT_EQ(RunText('\x03', "max_batch_size: 0").message(),
+            "config.pbtxt: max_batch_size: expected an integer >= 1, got 0 (0, or leaving it "
+            "out, means no batch dimension to Triton; the first dimension of a Keras model is "
+            "always the batch)");
+  EXPECT_EQ(RunText('\x03', "name: \"other\" max_batch_size: 8").message(),
+            "config.pbtxt: name: 'other' does not match the model's directory 'fuzz' (Triton "
+            "requires them to be equal)");
+  EXPECT_EQ(RunText('\x01', R"({"version_policy": {"latest": {"num_versions": 0}}})").message(),
+            "config.json: version_policy.latest.num_versions: expected an integer >= 1, got 0");
+  EXPECT_TRUE(RunText('\x07', "max_batch_size: 8").ok()) << "7: pbtxt, as 3";
+  EXPECT_EQ(RunText('\x02', "").message(),
+            "input 'x' is missing; model 'fuzz' expects 'x', 'ids', 'mask'")
+      << "2: an empty request, as 0";
+}
+
+// Found by fuzzing config.pbtxt: the text format takes any number for an
+// enum, and such a value went unnamed in the error ("kind:  is not
+// supported"; a data_type passed the parse and was unnamed in the load's
+// mismatch error).
+TEST(InferRequestFuzzTest, PbtxtEnumNumbersWithoutANameAreRefusedByNumber) {
+  EXPECT_EQ(RunText('\x03', "max_batch_size: 8 instance_group [ { kind: 7 } ]").message(),
+            "config.pbtxt: instance_group[0].kind: unknown kind 7");
+  EXPECT_EQ(
+      RunText('\x03', R"(max_batch_size: 8 input [ { name: "x" data_type: 99 dims: [ 6 ] } ])")
+          .message(),
+      "config.pbtxt: input 'x'.data_type: unknown type 99");
+  EXPECT_EQ(
+      RunText('\x03', R"(max_batch_size: 8 output [ { name: "y" data_type: -1 } ])").message(),
+      "config.pbtxt: output 'y'.data_type: unknown type -1");
+  EXPECT_TRUE(RunText('\x03', R"(max_batch_size: 8 input [ { name: "x" data_type: 11 } ])").ok())
+      << "11 is TYPE_FP32";
+}
+
 TEST(InferRequestFuzzTest, DeeplyNestedConfigValueIsAnErrorNotAStackOverflow) {
   // Quoting the value in the error message used to recurse once per level.
   const int depth = 1000000;
   const std::string text =
       absl::StrCat("{\"max_batch_size\": ", std::string(depth, '['), std::string(depth, ']'), "}");
-  absl::StatusOr<BatchingConfig> config = ParseBatchingConfigText(text, "config.json");
+  absl::StatusOr<ModelSettings> config = ParseModelConfigJson(text, "config.json");
   ASSERT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << config.status();
   EXPECT_EQ(config.status().message(),
             "config.json: max_batch_size: expected an integer >= 1, got array");
