@@ -132,7 +132,7 @@ absl::Status WatchJobEvents(v1::Jobs::StubInterface& stub, const std::string& jo
       return absl::OkStatus();
     }
     const grpc::Status status = reader->Finish();
-    if (!status.ok() && !IsRetryable(status.error_code())) return FromGrpc(status);
+    if (!status.ok() && !IsRetryable(status.error_code())) return server::FromGrpc(status);
     // A dropped stream, or one the server closed before the job ended
     // (shutting down): come back for the rest.
     if (delivered) backoff.Reset();

@@ -15,11 +15,6 @@ std::string CoordinatorAddress(const std::string& flag) {
   return kDefaultCoordinator;
 }
 
-absl::Status FromGrpc(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
-
 int ReportServiceError(const absl::Status& status) {
   int code = kExitInternal;
   switch (status.code()) {

@@ -25,6 +25,7 @@
 #include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "proto/fornax/v1/jobs.grpc.pb.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
+#include "server/grpc_status.h"
 
 namespace fornax {
 
@@ -32,9 +33,6 @@ inline constexpr char kDefaultCoordinator[] = "127.0.0.1:7070";
 
 // `flag` if set, else $FORNAX_COORDINATOR, else kDefaultCoordinator.
 std::string CoordinatorAddress(const std::string& flag);
-
-// The gRPC status as an absl::Status (same code and message).
-absl::Status FromGrpc(const grpc::Status& status);
 
 // Prints one "fornax: error: ..." line and returns 2 or 1 (see above).
 int ReportServiceError(const absl::Status& status);
@@ -59,9 +57,11 @@ class ServiceClient {
   static void SetDeadline(grpc::ClientContext* context,
                           std::chrono::seconds timeout = std::chrono::seconds(30));
 
-  // FromGrpc, with UNAVAILABLE and DEADLINE_EXCEEDED messages naming the
+  // server::FromGrpc, with UNAVAILABLE and DEADLINE_EXCEEDED messages naming the
   // coordinator's address.
-  absl::Status Check(const grpc::Status& status) const { return Annotate(FromGrpc(status)); }
+  absl::Status Check(const grpc::Status& status) const {
+    return Annotate(server::FromGrpc(status));
+  }
   absl::Status Annotate(const absl::Status& status) const;
 
  private:

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "server/grpc_status.h"
 
 namespace fornax::worker {
 namespace {
@@ -28,7 +29,7 @@ absl::Status ReceiveToFile(grpc::ClientReader<fornax::v1::DownloadDatasetChunk>&
   }
   fornax::v1::DownloadDatasetChunk chunk;
   while (reader.Read(&chunk)) out.write(chunk.data().data(), chunk.data().size());
-  absl::Status status = ToAbsl(reader.Finish());
+  absl::Status status = server::FromGrpc(reader.Finish());
   out.close();
   if (status.ok() && !out) return absl::InternalError(absl::StrCat("cannot write ", dest));
   return status;
@@ -47,15 +48,10 @@ absl::Status Upload(grpc::ClientWriter<Request>& writer, Request request, std::i
     ok = writer.Write(request);
   }
   writer.WritesDone();
-  return ToAbsl(writer.Finish());
+  return server::FromGrpc(writer.Finish());
 }
 
 }  // namespace
-
-absl::Status ToAbsl(const grpc::Status& status) {
-  if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 bool IsTransient(const absl::Status& status) {
   switch (status.code()) {
@@ -177,7 +173,7 @@ absl::StatusOr<int64_t> CoordinatorLink::ReportEvents(
   request.set_attempt(attempt);
   for (const fornax::v1::WorkerEvent& e : events) *request.add_events() = e;
   fornax::v1::ReportEventsResponse response;
-  absl::Status status = ToAbsl(stub_->ReportEvents(&ctx, request, &response));
+  absl::Status status = server::FromGrpc(stub_->ReportEvents(&ctx, request, &response));
   if (!status.ok()) return status;
   return response.acked_sequence();
 }
@@ -188,7 +184,7 @@ absl::Status CoordinatorLink::Leave(const std::string& session, std::chrono::mil
   fornax::v1::LeaveRequest request;
   request.set_session_id(session);
   fornax::v1::LeaveResponse response;
-  return ToAbsl(stub_->Leave(&ctx, request, &response));
+  return server::FromGrpc(stub_->Leave(&ctx, request, &response));
 }
 
 absl::StatusOr<fornax::v1::ListDeploymentsResponse> CoordinatorLink::ListDeployments(
@@ -196,8 +192,8 @@ absl::StatusOr<fornax::v1::ListDeploymentsResponse> CoordinatorLink::ListDeploym
   grpc::ClientContext ctx;
   SetDeadline(ctx, timeout);
   fornax::v1::ListDeploymentsResponse response;
-  absl::Status status =
-      ToAbsl(deployments_->ListDeployments(&ctx, fornax::v1::ListDeploymentsRequest(), &response));
+  absl::Status status = server::FromGrpc(
+      deployments_->ListDeployments(&ctx, fornax::v1::ListDeploymentsRequest(), &response));
   if (!status.ok()) return status;
   return response;
 }

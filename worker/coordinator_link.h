@@ -26,7 +26,6 @@
 
 namespace fornax::worker {
 
-absl::Status ToAbsl(const grpc::Status& status);
 // Worth retrying after a reconnect (see above).
 bool IsTransient(const absl::Status& status);
 

@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "server/grpc_status.h"
 
 namespace fornax::worker {
 namespace {
@@ -284,7 +285,7 @@ void Worker::ConnectionLoop() {
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(config_.max_backoff_ms));
     v1::RegisterResponse response;
-    absl::Status status = ToAbsl(link_.stub().Register(&ctx, request, &response));
+    absl::Status status = server::FromGrpc(link_.stub().Register(&ctx, request, &response));
     if (status.ok()) {
       Log(absl::StrCat("registered with ", config_.coordinator, " (session ", response.session_id(),
                        ", ", request.running_size(), " jobs running)"));
@@ -372,7 +373,7 @@ void Worker::HoldLease(const v1::RegisterResponse& registration) {
   }
   beat_cv_.notify_all();
   heartbeat.join();
-  absl::Status status = ToAbsl(stream->Finish());
+  absl::Status status = server::FromGrpc(stream->Finish());
   link_.DropSession(session);
   std::lock_guard<std::mutex> lock(mu_);
   lease_ctx_ = nullptr;

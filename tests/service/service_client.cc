@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/grpc_status.h"
 
 namespace fornax::service_testing {
 namespace {
@@ -21,10 +22,6 @@ std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
 }
 
 }  // namespace
-
-absl::Status ToAbsl(const grpc::Status& status) {
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
-}
 
 std::string Sha256Hex(const std::string& bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -79,7 +76,7 @@ absl::StatusOr<v1::InputFile> ServiceClient::Upload(const std::string& local_pat
     ok = writer->Write(part);
   }
   writer->WritesDone();
-  absl::Status status = ToAbsl(writer->Finish());
+  absl::Status status = server::FromGrpc(writer->Finish());
   if (!status.ok()) return status;
   return file;
 }
@@ -90,7 +87,7 @@ absl::StatusOr<v1::Job> ServiceClient::Submit(const v1::JobSpec& spec) {
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
   v1::Job job;
-  absl::Status status = ToAbsl(jobs_->SubmitJob(&ctx, request, &job));
+  absl::Status status = server::FromGrpc(jobs_->SubmitJob(&ctx, request, &job));
   if (!status.ok()) return status;
   return job;
 }
@@ -101,7 +98,7 @@ absl::StatusOr<v1::Job> ServiceClient::Get(const std::string& job_id, absl::Dura
   v1::GetJobRequest request;
   request.set_job_id(job_id);
   v1::Job job;
-  absl::Status status = ToAbsl(jobs_->GetJob(&ctx, request, &job));
+  absl::Status status = server::FromGrpc(jobs_->GetJob(&ctx, request, &job));
   if (!status.ok()) return status;
   return job;
 }
@@ -117,7 +114,7 @@ absl::Status ServiceClient::Watch(const std::string& job_id, int64_t after_seque
   std::unique_ptr<grpc::ClientReader<v1::JobEvent>> reader = jobs_->WatchJob(&ctx, request);
   v1::JobEvent event;
   while (reader->Read(&event)) events->push_back(event);
-  return ToAbsl(reader->Finish());
+  return server::FromGrpc(reader->Finish());
 }
 
 absl::StatusOr<std::string> ServiceClient::Download(const std::string& job_id,
@@ -132,7 +129,7 @@ absl::StatusOr<std::string> ServiceClient::Download(const std::string& job_id,
   std::string bytes;
   v1::DownloadCheckpointChunk chunk;
   while (reader->Read(&chunk)) bytes += chunk.data();
-  absl::Status status = ToAbsl(reader->Finish());
+  absl::Status status = server::FromGrpc(reader->Finish());
   if (!status.ok()) return status;
   return bytes;
 }

@@ -20,8 +20,6 @@
 
 namespace fornax::service_testing {
 
-absl::Status ToAbsl(const grpc::Status& status);
-
 // Lowercase hex sha256 of `bytes`.
 std::string Sha256Hex(const std::string& bytes);
 
