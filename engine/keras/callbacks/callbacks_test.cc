@@ -408,10 +408,7 @@ TEST(CsvLoggerTest, WritesKerasFormat) {
 // The resume of the file itself is JobRunnerTest.ResumedCsvLoggerFileEqualsAStraightRunsFile.
 TEST(CsvLoggerTest, BadResumedStateNamesTheField) {
   CsvLogger logger("unused.csv");
-  const json good = {{"kept_bytes", 0},
-                     {"write_header", true},
-                     {"keys", json::array({"loss"})},
-                     {"rows", "0,1.0\r\n"}};
+  const json good = {{"kept_bytes", 0}, {"keys", json::array({"loss"})}, {"rows", "0,1.0\r\n"}};
   EXPECT_TRUE(logger.ResumeFrom(good).ok());
   EXPECT_TRUE(logger.ResumeFrom(nullptr).ok());  // a checkpoint from before it kept rows
   struct Case {
@@ -420,7 +417,6 @@ TEST(CsvLoggerTest, BadResumedStateNamesTheField) {
     const char* message;
   } cases[] = {
       {"kept_bytes", -1, "kept_bytes: expected a byte count"},
-      {"write_header", "yes", "write_header: expected true or false"},
       {"keys", json::array({1}), "keys: expected null or a list of column names"},
       {"rows", nullptr, "rows: expected a string"},
   };

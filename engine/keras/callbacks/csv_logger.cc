@@ -82,7 +82,6 @@ absl::Status CsvLogger::OnTrainBegin(TrainingControl&) {
   std::error_code ec;
   const uintmax_t size = std::filesystem::file_size(filename_, ec);
   kept_bytes_ = append_ && !ec ? size : 0;
-  write_header_ = kept_bytes_ == 0;
   file_ = std::fopen(filename_.c_str(), append_ ? "ab" : "wb");
   if (file_ == nullptr) return OpenError();
   keys_.clear();
@@ -106,11 +105,10 @@ absl::Status CsvLogger::Reopen() {
     // What the file held before the run is not here (it stayed on the
     // machine that ran the first attempt): the file is this run's alone.
     kept_bytes_ = 0;
-    write_header_ = true;
   }
   file_ = std::fopen(filename_.c_str(), kept_here ? "ab" : "wb");
   if (file_ == nullptr) return OpenError();
-  const std::string text = (have_keys_ && write_header_ ? Header() : "") + rows_;
+  const std::string text = (have_keys_ && kept_bytes_ == 0 ? Header() : "") + rows_;
   std::fwrite(text.data(), 1, text.size(), file_);
   std::fflush(file_);
   return absl::OkStatus();
@@ -128,7 +126,7 @@ absl::Status CsvLogger::OnEpochEnd(TrainingControl&, int epoch, const Logs& logs
       const size_t n = keys_.size();
       for (size_t i = 0; i < n; ++i) keys_.push_back("val_" + keys_[i]);
     }
-    if (write_header_) std::fputs(Header().c_str(), file_);
+    if (kept_bytes_ == 0) std::fputs(Header().c_str(), file_);
   }
   std::string row = absl::StrCat(epoch);
   for (const std::string& key : keys_) {
@@ -150,7 +148,6 @@ absl::Status CsvLogger::OnTrainEnd(TrainingControl&, const Logs&) {
 
 nlohmann::json CsvLogger::State() const {
   return {{"kept_bytes", kept_bytes_},
-          {"write_header", write_header_},
           {"keys", have_keys_ ? nlohmann::json(keys_) : nlohmann::json()},
           {"rows", rows_}};
 }
@@ -163,20 +160,17 @@ absl::Status CsvLogger::ResumeFrom(const nlohmann::json& state) {
   };
   if (!state.is_object()) return expected("state", "an object");
   const nlohmann::json kept = state.value("kept_bytes", nlohmann::json());
-  const nlohmann::json header = state.value("write_header", nlohmann::json());
   const nlohmann::json keys = state.value("keys", nlohmann::json());
   const nlohmann::json rows = state.value("rows", nlohmann::json());
   if (!kept.is_number_integer() || kept.get<int64_t>() < 0) {
     return expected("kept_bytes", "a byte count");
   }
-  if (!header.is_boolean()) return expected("write_header", "true or false");
   const bool key_names =
       keys.is_array() && std::all_of(keys.begin(), keys.end(),
                                      [](const nlohmann::json& key) { return key.is_string(); });
   if (!keys.is_null() && !key_names) return expected("keys", "null or a list of column names");
   if (!rows.is_string()) return expected("rows", "a string (the rows written)");
   kept_bytes_ = kept.get<uint64_t>();
-  write_header_ = header.get<bool>();
   have_keys_ = !keys.is_null();
   keys_ = have_keys_ ? keys.get<std::vector<std::string>>() : std::vector<std::string>();
   rows_ = rows.get<std::string>();

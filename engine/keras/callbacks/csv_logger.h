@@ -7,7 +7,7 @@
 // State(): the file as this run made it, so a resumed run rewrites it and
 // ends with the file an uninterrupted run writes, even on a machine where
 // the file is not (the rows travel with the checkpoint): how many bytes it
-// kept from before the run (append), whether it wrote a header, the columns
+// kept from before the run (append; none: it wrote a header), the columns
 // and the rows written so far. On resume the file is cut back to those kept
 // bytes (rows for epochs after the checkpoint, trained again, go) and the
 // header and rows follow; where it is shorter than that (gone with another
@@ -49,8 +49,8 @@ class CsvLogger : public Callback {
   std::string filename_;
   std::string separator_;
   bool append_;
-  uint64_t kept_bytes_ = 0;  // of the file before this run (append)
-  bool write_header_ = true;
+  // Of the file before this run (append); 0: this run writes the header.
+  uint64_t kept_bytes_ = 0;
   std::vector<std::string> keys_;  // empty until the first epoch
   bool have_keys_ = false;
   std::string rows_;      // written so far, for State()
