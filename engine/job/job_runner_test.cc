@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/archive/keras_archive.h"
+#include "engine/data/file_util.h"
 #include "engine/data/test_files.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -348,16 +347,8 @@ TEST(JobRunnerTest, CheckpointKeysCallbackStatesByClass) {
                                    "CSVLogger", "ModelCheckpoint"));
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
+// The file's text, "" where there is none.
+std::string ReadText(const std::string& path) { return ReadFileToString(path).value_or(""); }
 
 // CSVLogger's file after a resume equals a straight run's, byte for byte:
 // the first attempt wrote rows for epochs 0 and 1 and was interrupted in
@@ -378,7 +369,9 @@ TEST(JobRunnerTest, ResumedCsvLoggerFileEqualsAStraightRunsFile) {
   for (bool append : {false, true}) {
     testing::TempDir dir;  // one at a time: a TempDir is named after the test
     const std::string path = dir.File("log.csv");
-    if (append) WriteText(path, older);
+    if (append) {
+      ASSERT_TRUE(WriteStringToFile(path, older).ok());
+    }
     absl::StatusOr<std::unique_ptr<JobRunner>> runner =
         JobRunner::Create(csv_job(path, append), {});
     ASSERT_TRUE(runner.ok()) << runner.status();
@@ -394,7 +387,9 @@ TEST(JobRunnerTest, ResumedCsvLoggerFileEqualsAStraightRunsFile) {
                    << "append " << append << ", same machine " << same_machine);
       testing::TempDir dir;
       const std::string path = dir.File("log.csv");
-      if (append) WriteText(path, older);
+      if (append) {
+        ASSERT_TRUE(WriteStringToFile(path, older).ok());
+      }
       absl::StatusOr<std::unique_ptr<JobRunner>> first =
           JobRunner::Create(csv_job(path, append), CheckpointInto(dir, 3));
       ASSERT_TRUE(first.ok()) << first.status();
