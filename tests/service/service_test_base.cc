@@ -301,12 +301,11 @@ v1::Deployment ServiceTest::GetDeployment(const std::string& address, const std:
 }
 
 std::string ServiceTest::WorkerLog(const std::string& name) {
+  // logs_ holds every log this test started, in the order it started them.
+  const std::string prefix = Path(absl::StrCat("worker-", name, "."));
   std::string log;
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    const std::string file = entry.path().filename().string();
-    if (file.rfind("worker-" + name + ".", 0) == 0 && file.ends_with(".log")) {
-      log += ReadFile(entry.path().string());
-    }
+  for (const std::string& file : logs_) {
+    if (file.starts_with(prefix)) log += ReadFile(file);
   }
   return log;
 }
