@@ -13,34 +13,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/service/job_files_util.h"
 #include "tests/service/service_test_base.h"
 
 namespace fornax::service_testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The harness's job YAML with `callbacks` added to its flow-style `fit` map.
-std::string WithCallbacks(std::string yaml, const std::string& callbacks) {
-  const size_t fit_end = yaml.find("}\ndata:");
-  EXPECT_NE(fit_end, std::string::npos) << yaml;
-  if (fit_end != std::string::npos) yaml.insert(fit_end, ", callbacks: " + callbacks);
-  return yaml;
-}
 
 void AddCallbacksToFile(const std::string& job_yaml, const std::string& callbacks) {
   const std::string yaml = WithCallbacks(ReadAll(job_yaml), callbacks);
@@ -60,16 +44,6 @@ std::string Refusal(const std::string& index_and_class, const std::string& field
 int Shell(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// A CSVLogger file's complete rows (header first), split into fields.
-std::vector<std::vector<std::string>> CsvRows(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  size_t start = 0;
-  for (size_t end; (end = text.find("\r\n", start)) != std::string::npos; start = end + 2) {
-    rows.push_back(absl::StrSplit(text.substr(start, end - start), ','));
-  }
-  return rows;
 }
 
 // The loss of each of the job's first `epochs` epochs as it reported them:

@@ -7,48 +7,19 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/service/job_files_util.h"
 #include "tests/service/service_test_base.h"
 
 namespace fornax::service_testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The harness's job spec with `callbacks` added to the YAML's flow-style
-// `fit` map.
-v1::JobSpec WithCallbacks(v1::JobSpec spec, const std::string& callbacks) {
-  std::string yaml = spec.job_yaml();
-  const size_t fit_end = yaml.find("}\ndata:");
-  EXPECT_NE(fit_end, std::string::npos) << yaml;
-  if (fit_end != std::string::npos) yaml.insert(fit_end, ", callbacks: " + callbacks);
-  spec.set_job_yaml(yaml);
-  return spec;
-}
-
-// A CSVLogger file's rows (header first), split into fields.
-std::vector<std::vector<std::string>> CsvRows(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  size_t start = 0;
-  for (size_t end; (end = text.find("\r\n", start)) != std::string::npos; start = end + 2) {
-    rows.push_back(absl::StrSplit(text.substr(start, end - start), ','));
-  }
-  return rows;
-}
 
 class JobFilesUploadTest : public ServiceTest {
  protected:
@@ -91,9 +62,10 @@ TEST_F(JobFilesUploadTest, CsvLoggerFileIsListedAndPulled) {
   ServiceClient client(address);
   JobOptions options;
   options.name = "csv";
-  const v1::JobSpec spec = WithCallbacks(
-      Spec(options, address),
-      "[{CSVLogger: {filename: log.csv}}, {ModelCheckpoint: {filepath: best.keras}}]");
+  v1::JobSpec spec = Spec(options, address);
+  spec.set_job_yaml(WithCallbacks(
+      spec.job_yaml(),
+      "[{CSVLogger: {filename: log.csv}}, {ModelCheckpoint: {filepath: best.keras}}]"));
   const v1::Job job = RunAndKeep(client, spec, "log.csv", Path("worker-log.csv"));
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
   const std::string on_worker = ReadAll(Path("worker-log.csv"));
@@ -182,8 +154,8 @@ TEST_F(JobFilesUploadTest, FailedAttemptsFilesAreReplacedByTheNextAttempts) {
   // polled every 100 ms) and kills it.
   JobOptions options = JobOptions::Long(10);
   options.name = "crash";
-  const v1::JobSpec spec =
-      WithCallbacks(Spec(options, address), "[{CSVLogger: {filename: log.csv}}]");
+  v1::JobSpec spec = Spec(options, address);
+  spec.set_job_yaml(WithCallbacks(spec.job_yaml(), "[{CSVLogger: {filename: log.csv}}]"));
   absl::StatusOr<v1::Job> job = client.Submit(spec);
   ASSERT_TRUE(job.ok()) << job.status();
   const std::string id = job->job_id();
@@ -262,8 +234,8 @@ TEST_F(JobFilesUploadTest, FilesOverTheWorkersLimitAreRefusedInTheLog) {
   ServiceClient client(address);
   JobOptions options;
   options.name = "big";
-  const v1::JobSpec spec =
-      WithCallbacks(Spec(options, address), "[{CSVLogger: {filename: log.csv}}]");
+  v1::JobSpec spec = Spec(options, address);
+  spec.set_job_yaml(WithCallbacks(spec.job_yaml(), "[{CSVLogger: {filename: log.csv}}]"));
   const v1::Job job = RunAndKeep(client, spec, "log.csv", Path("worker-log.csv"));
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
   const int64_t size = static_cast<int64_t>(std::filesystem::file_size(Path("worker-log.csv")));
