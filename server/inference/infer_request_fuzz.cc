@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "google/protobuf/stubs/logging.h"
-#include "server/inference/batching_config.h"
+#include "server/inference/model_settings.h"
 
 namespace fornax::serving {
 

@@ -1,7 +1,7 @@
 // ModelRepository: the models under a directory laid out as
 // `<root>/<model>/<version>/model.keras` (versions are positive integers),
 // with an optional `<root>/<model>/config.json` or `config.pbtxt`
-// (ModelSettings, batching_config.h).
+// (ModelSettings, model_settings.h).
 //
 // Each model serves the versions its version_policy selects (by default the
 // latest one), each with its own batcher; a request naming no version gets

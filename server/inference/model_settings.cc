@@ -1,4 +1,4 @@
-#include "server/inference/batching_config.h"
+#include "server/inference/model_settings.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include "engine/base/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "nlohmann/json.hpp"
 
 namespace fornax::serving {
 namespace {
@@ -185,6 +186,67 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// config.json without its version_policy; `source` names the file in error
+// messages.
+absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
+                                                   const std::string& source) {
+  BatchingConfig config;
+  if (!json.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": expected a JSON object"));
+  }
+  for (const auto& [key, value] : json.items()) {
+    const std::string where = absl::StrCat(source, ": ", key);
+    if (key == "max_batch_size") {
+      absl::StatusOr<int64_t> n = PositiveInt(value, where, 1);
+      if (!n.ok()) return n.status();
+      config.max_batch_size = *n;
+    } else if (key == "dynamic_batching") {
+      if (value.is_boolean()) {
+        config.dynamic_batching = value.get<bool>();
+        continue;
+      }
+      if (!value.is_object()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": expected an object or false, got ", Shown(value)));
+      }
+      for (const auto& [field, setting] : value.items()) {
+        const std::string at = absl::StrCat(where, ".", field);
+        if (field == "max_queue_delay_microseconds") {
+          absl::StatusOr<int64_t> n = PositiveInt(setting, at, 0);
+          if (!n.ok()) return n.status();
+          config.max_queue_delay_us = *n;
+        } else if (field == "preferred_batch_size") {
+          if (!setting.is_array()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(at, ": expected a list of integers, got ", Shown(setting)));
+          }
+          for (const nlohmann::json& size : setting) {
+            absl::StatusOr<int64_t> n = PositiveInt(size, at, 1);
+            if (!n.ok()) return n.status();
+            config.preferred_batch_sizes.push_back(*n);
+          }
+        } else {
+          return absl::InvalidArgumentError(
+              absl::StrCat(at,
+                           ": unknown setting; expected preferred_batch_size or "
+                           "max_queue_delay_microseconds"));
+        }
+      }
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": unknown setting; expected max_batch_size, dynamic_batching or version_policy"));
+    }
+  }
+  for (int64_t size : config.preferred_batch_sizes) {
+    if (size > config.max_batch_size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": dynamic_batching.preferred_batch_size ", size,
+                       " is larger than max_batch_size ", config.max_batch_size));
+    }
+  }
+  return config;
+}
+
 }  // namespace
 
 inference::ModelVersionPolicy DefaultVersionPolicy() {
@@ -250,65 +312,6 @@ absl::StatusOr<ModelSettings> ParseModelConfigPbtxt(std::string_view text,
   settings.inputs.assign(config.input().begin(), config.input().end());
   settings.outputs.assign(config.output().begin(), config.output().end());
   return settings;
-}
-
-absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
-                                                   const std::string& source) {
-  BatchingConfig config;
-  if (!json.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": expected a JSON object"));
-  }
-  for (const auto& [key, value] : json.items()) {
-    const std::string where = absl::StrCat(source, ": ", key);
-    if (key == "max_batch_size") {
-      absl::StatusOr<int64_t> n = PositiveInt(value, where, 1);
-      if (!n.ok()) return n.status();
-      config.max_batch_size = *n;
-    } else if (key == "dynamic_batching") {
-      if (value.is_boolean()) {
-        config.dynamic_batching = value.get<bool>();
-        continue;
-      }
-      if (!value.is_object()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": expected an object or false, got ", Shown(value)));
-      }
-      for (const auto& [field, setting] : value.items()) {
-        const std::string at = absl::StrCat(where, ".", field);
-        if (field == "max_queue_delay_microseconds") {
-          absl::StatusOr<int64_t> n = PositiveInt(setting, at, 0);
-          if (!n.ok()) return n.status();
-          config.max_queue_delay_us = *n;
-        } else if (field == "preferred_batch_size") {
-          if (!setting.is_array()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(at, ": expected a list of integers, got ", Shown(setting)));
-          }
-          for (const nlohmann::json& size : setting) {
-            absl::StatusOr<int64_t> n = PositiveInt(size, at, 1);
-            if (!n.ok()) return n.status();
-            config.preferred_batch_sizes.push_back(*n);
-          }
-        } else {
-          return absl::InvalidArgumentError(
-              absl::StrCat(at,
-                           ": unknown setting; expected preferred_batch_size or "
-                           "max_queue_delay_microseconds"));
-        }
-      }
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": unknown setting; expected max_batch_size, dynamic_batching or version_policy"));
-    }
-  }
-  for (int64_t size : config.preferred_batch_sizes) {
-    if (size > config.max_batch_size) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": dynamic_batching.preferred_batch_size ", size,
-                       " is larger than max_batch_size ", config.max_batch_size));
-    }
-  }
-  return config;
 }
 
 absl::StatusOr<ModelSettings> ParseModelConfigJson(std::string_view text,

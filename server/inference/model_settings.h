@@ -19,8 +19,8 @@
 // dimension is always the batch). Every Triton setting Fornax does not honour
 // is refused with its name; docs/serving.md lists the few that are accepted
 // and ignored because they cannot change results.
-#ifndef FORNAX_SERVER_INFERENCE_BATCHING_CONFIG_H_
-#define FORNAX_SERVER_INFERENCE_BATCHING_CONFIG_H_
+#ifndef FORNAX_SERVER_INFERENCE_MODEL_SETTINGS_H_
+#define FORNAX_SERVER_INFERENCE_MODEL_SETTINGS_H_
 
 #include <cstdint>
 #include <string>
@@ -28,20 +28,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "nlohmann/json.hpp"
 #include "proto/inference/model_config.pb.h"
+#include "server/inference/batching_config.h"
 
 namespace fornax::serving {
-
-struct BatchingConfig {
-  // Rows (samples) per engine call; a request with more rows is refused.
-  int64_t max_batch_size = 64;
-  bool dynamic_batching = true;
-  // Batch sizes to form when the queue allows (each <= max_batch_size).
-  std::vector<int64_t> preferred_batch_sizes;
-  // How long the oldest queued request may wait for others to join it.
-  int64_t max_queue_delay_us = 0;
-};
 
 // Everything a model's config file sets.
 struct ModelSettings {
@@ -55,9 +45,6 @@ struct ModelSettings {
   std::string source;  // the file, for error messages ("" when there is none)
 };
 
-// `source` names the file in error messages.
-absl::StatusOr<BatchingConfig> ParseBatchingConfig(const nlohmann::json& json,
-                                                   const std::string& source);
 // config.json's contents (`text`), version_policy included; InvalidArgument
 // when it is not JSON or sets something wrong or unknown, naming the key.
 absl::StatusOr<ModelSettings> ParseModelConfigJson(std::string_view text,
@@ -82,4 +69,4 @@ inference::ModelVersionPolicy DefaultVersionPolicy();
 
 }  // namespace fornax::serving
 
-#endif  // FORNAX_SERVER_INFERENCE_BATCHING_CONFIG_H_
+#endif  // FORNAX_SERVER_INFERENCE_MODEL_SETTINGS_H_

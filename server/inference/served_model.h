@@ -11,9 +11,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "server/inference/batching_config.h"
 #include "server/inference/dynamic_batcher.h"
 #include "server/inference/model_runner.h"
+#include "server/inference/model_settings.h"
 #include "server/inference/model_stats.h"
 #include "server/inference/tensor_codec.h"
 

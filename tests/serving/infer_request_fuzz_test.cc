@@ -12,7 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "server/inference/batching_config.h"
+#include "server/inference/model_settings.h"
 
 namespace fornax::serving {
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/inference/batching_config.h"
+#include "server/inference/model_settings.h"
 #include "server/inference/served_model.h"
 
 namespace fornax::serving {
