@@ -206,9 +206,7 @@ void ModelRepository::Poll() {
 absl::Status ModelRepository::Refresh(const std::string& name) {
   const fs::path dir = fs::path(root_) / name;
   const std::vector<int64_t> available = Versions(dir);
-  // Read here for the policy only; a broken config fails each version's
-  // load below (the loader reads it too), which keeps what serves serving.
-  absl::StatusOr<ModelSettings> settings = ReadModelSettings(dir.string());
+  // Before the read below, so a change after it is read again next time.
   const std::string config = ConfigStamp(dir);
   std::vector<std::shared_ptr<ServedModel>> dropped;  // destroyed outside mu_
   std::unique_lock<std::mutex> lock(mu_);
@@ -216,7 +214,16 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   // LoadMutex (the caller) add or erase its entry.
   Entry& entry = entries_[name];
   if (entry.unloaded) return absl::OkStatus();
-  if (settings.ok()) entry.policy = settings->version_policy;
+  if (entry.policy_config != config) {
+    // Read here for the policy only, and only when the files changed (not
+    // on every poll); a broken config fails each version's load below (the
+    // loader reads it too), which keeps what serves serving.
+    lock.unlock();
+    absl::StatusOr<ModelSettings> settings = ReadModelSettings(dir.string());
+    lock.lock();
+    if (settings.ok()) entry.policy = settings->version_policy;
+    entry.policy_config = config;
+  }
   const std::vector<int64_t> wanted = SelectVersions(entry.policy, available);
   if (wanted.empty()) {
     dropped = entry.TakeVersions();

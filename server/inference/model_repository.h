@@ -110,8 +110,10 @@ class ModelRepository {
     // say it (an unload of served versions).
     std::string reason;
     bool unloaded = false;
-    // The policy last read without error (a broken config keeps it).
+    // The policy last read without error (a broken config keeps it), and
+    // the stamps of the config files last read ("": none read yet).
     inference::ModelVersionPolicy policy = DefaultVersionPolicy();
+    std::string policy_config;
     // Versions no longer served, findable by their number until the time.
     std::map<int64_t,
              std::pair<std::shared_ptr<ServedModel>, std::chrono::steady_clock::time_point>>
