@@ -112,7 +112,7 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
   response->set_model_name(request.model_name());
   response->set_id(request.id());
   absl::StatusOr<std::shared_ptr<ServedModel>> found =
-      Lookup(request.model_name(), request.model_version());
+      repository_->Lookup(request.model_name(), request.model_version());
   if (!found.ok()) {
     done(found.status());
     return;

@@ -35,11 +35,6 @@ void FillConfigTensor(const TensorSpec& spec, Proto* out) {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<ServedModel>> InferenceService::Lookup(
-    const std::string& name, const std::string& version) const {
-  return repository_->Lookup(name, version);
-}
-
 grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
                                                        const inference::ServerLiveRequest*,
                                                        inference::ServerLiveResponse* response) {
@@ -77,7 +72,8 @@ grpc::ServerUnaryReactor* InferenceService::ServerMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
     grpc::CallbackServerContext* context, const inference::ModelMetadataRequest* request,
     inference::ModelMetadataResponse* response) {
-  absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
+  absl::StatusOr<std::shared_ptr<ServedModel>> model =
+      repository_->Lookup(request->name(), request->version());
   if (!model.ok()) return Done(context, ToGrpc(model.status()));
   const ModelSignature& signature = (*model)->signature;
   response->set_name(signature.model_name);
@@ -98,7 +94,8 @@ grpc::ServerUnaryReactor* InferenceService::ModelMetadata(
 grpc::ServerUnaryReactor* InferenceService::ModelConfig(
     grpc::CallbackServerContext* context, const inference::ModelConfigRequest* request,
     inference::ModelConfigResponse* response) {
-  absl::StatusOr<std::shared_ptr<ServedModel>> model = Lookup(request->name(), request->version());
+  absl::StatusOr<std::shared_ptr<ServedModel>> model =
+      repository_->Lookup(request->name(), request->version());
   if (!model.ok()) return Done(context, ToGrpc(model.status()));
   const ServedModel& served = **model;
   inference::ModelConfig* config = response->mutable_config();
@@ -137,7 +134,7 @@ grpc::ServerUnaryReactor* InferenceService::ModelStatistics(
     models = repository_->Ready();
   } else {
     absl::StatusOr<std::shared_ptr<ServedModel>> model =
-        Lookup(request->name(), request->version());
+        repository_->Lookup(request->name(), request->version());
     if (!model.ok()) return Done(context, ToGrpc(model.status()));
     // As Triton: a model's every serving version unless one is named.
     models = request->version().empty() ? repository_->Serving(request->name())

@@ -83,10 +83,6 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
       inference::SystemSharedMemoryUnregisterResponse* response) override;
 
  private:
-  // The serving version of a model or NOT_FOUND.
-  absl::StatusOr<std::shared_ptr<ServedModel>> Lookup(const std::string& name,
-                                                      const std::string& version) const;
-
   ModelRepository* repository_;
   const std::string server_version_;
   // Destroyed (unmapped) with the service; requests in flight keep the
