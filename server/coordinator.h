@@ -42,6 +42,9 @@ struct CoordinatorOptions {
   int64_t heartbeat_interval_ms = 1000;
   int64_t retry_backoff_ms = 1000;  // after the first crash; doubles per crash
   int64_t retry_backoff_max_ms = 60000;
+  // The most bytes one job's files (JobFile) may hold together: a worker
+  // declares each file's size up front, so more is refused before it sends.
+  int64_t max_job_files_bytes = int64_t{256} << 20;
   SchedulerOptions scheduler;
 };
 
@@ -132,6 +135,9 @@ class Coordinator {
   // InvalidArgument unless `path` is relative, '/'-separated, without '.',
   // '..' or empty components: a JobFile's path.
   static absl::Status CheckJobFilePath(const std::string& path);
+  // ResourceExhausted when the job's files, with `header`'s replacing the
+  // one of its path, would hold more than max_job_files_bytes.
+  absl::Status CheckJobFilesFit(const v1::UploadJobFileHeader& header);
   // Records a file the worker's attempt wrote, whose bytes are already in
   // the artifact store, replacing the job's earlier file of that path.
   absl::StatusOr<v1::JobFile> RecordJobFile(const v1::UploadJobFileHeader& header);

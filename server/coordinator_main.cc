@@ -3,6 +3,7 @@
 //   --listen 127.0.0.1:7070 --data-dir DIR --metrics-listen 127.0.0.1:9464
 //   --lease-timeout-ms 10000 --heartbeat-interval-ms 1000
 //   --retry-backoff-ms 1000 --aging-interval-ms 60000 --max-watch-streams 1000
+//   --max-job-files-bytes 268435456
 // Prints "listening grpc=HOST:PORT metrics=HOST:PORT" once serving.
 #include <signal.h>
 
@@ -22,7 +23,7 @@ constexpr char kUsage[] =
     "usage: fornax-coordinator --data-dir DIR [--listen 127.0.0.1:7070] "
     "[--metrics-listen 127.0.0.1:9464] [--lease-timeout-ms 10000] "
     "[--heartbeat-interval-ms 1000] [--retry-backoff-ms 1000] [--aging-interval-ms 60000] "
-    "[--max-watch-streams 1000]\n";
+    "[--max-watch-streams 1000] [--max-job-files-bytes 268435456]\n";
 
 int Fail(const std::string& message) {
   std::cerr << "fornax-coordinator: error: " << message << "\n" << kUsage;
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
       {"listen", "127.0.0.1:7070"},         {"data-dir", ""},
       {"metrics-listen", "127.0.0.1:9464"}, {"lease-timeout-ms", "10000"},
       {"heartbeat-interval-ms", "1000"},    {"retry-backoff-ms", "1000"},
-      {"aging-interval-ms", "60000"},       {"max-watch-streams", "1000"}};
+      {"aging-interval-ms", "60000"},       {"max-watch-streams", "1000"},
+      {"max-job-files-bytes", "268435456"}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
   if (flags["data-dir"].empty()) return Fail("--data-dir: required");
   std::map<std::string, int64_t> numbers;
   for (const char* name : {"lease-timeout-ms", "heartbeat-interval-ms", "retry-backoff-ms",
-                           "aging-interval-ms", "max-watch-streams"}) {
+                           "aging-interval-ms", "max-watch-streams", "max-job-files-bytes"}) {
     int64_t n = 0;
     if (!absl::SimpleAtoi(flags[name], &n) || n <= 0) {
       return Fail(
@@ -77,6 +79,7 @@ int main(int argc, char** argv) {
   options.coordinator.heartbeat_interval_ms = numbers["heartbeat-interval-ms"];
   options.coordinator.retry_backoff_ms = numbers["retry-backoff-ms"];
   options.coordinator.scheduler.aging_interval_ms = numbers["aging-interval-ms"];
+  options.coordinator.max_job_files_bytes = numbers["max-job-files-bytes"];
 
   // Block the signals before any thread starts, then wait for them here.
   sigset_t signals;

@@ -394,6 +394,18 @@ absl::Status Coordinator::CheckJobFilePath(const std::string& path) {
                    path, "'"));
 }
 
+absl::Status Coordinator::CheckJobFilesFit(const v1::UploadJobFileHeader& header) {
+  FORNAX_ASSIGN_OR_RETURN(std::vector<v1::JobFile> files, store_->ListJobFiles(header.job_id()));
+  int64_t total = header.size_bytes();
+  for (const v1::JobFile& file : files) {
+    if (file.path() != header.path()) total += file.size_bytes();
+  }
+  if (total <= options_.max_job_files_bytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "size_bytes: job ", header.job_id(), "'s files would hold ", total,
+      " bytes, more than the coordinator's --max-job-files-bytes ", options_.max_job_files_bytes));
+}
+
 absl::StatusOr<v1::JobFile> Coordinator::RecordJobFile(const v1::UploadJobFileHeader& header) {
   FORNAX_RETURN_IF_ERROR(CheckJobFilePath(header.path()));
   std::lock_guard<std::mutex> lock(mu_);

@@ -313,5 +313,41 @@ TEST(ServiceErrors, JobFilesAreCheckedListedAndDownloaded) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// A job's files are capped together (the file of the same path not counted):
+// one over the cap is refused before its bytes are stored.
+TEST(ServiceErrors, JobFilesOverTheCoordinatorsCapAreRefused) {
+  ServerOptions options;
+  options.coordinator.max_job_files_bytes = 10;
+  TestCluster cluster(options);
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  worker.Register();
+  worker.OpenLease();
+  ASSERT_TRUE(worker.Next().has_assign());
+  v1::JobFile file;
+  grpc::Status status =
+      UploadJobFile(cluster, worker.session(), job.job_id(), "a.csv", "123456", &file);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  status = UploadJobFile(cluster, worker.session(), job.job_id(), "b.csv", "12345", &file);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            absl::StrCat("size_bytes: job ", job.job_id(),
+                         "'s files would hold 11 bytes, more than the coordinator's "
+                         "--max-job-files-bytes 10"));
+  EXPECT_FALSE(cluster.server().coordinator().artifacts().Contains(Sha256Hex("12345")));
+  status = UploadJobFile(cluster, worker.session(), job.job_id(), "a.csv", "1234567890", &file);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  grpc::ClientContext list_context;
+  v1::ListJobFilesRequest list;
+  list.set_job_id(job.job_id());
+  v1::ListJobFilesResponse files;
+  ASSERT_TRUE(cluster.jobs().ListJobFiles(&list_context, list, &files).ok());
+  ASSERT_EQ(files.files_size(), 1);
+  EXPECT_EQ(files.files(0).path(), "a.csv");
+  EXPECT_EQ(files.files(0).size_bytes(), 10);
+}
+
 }  // namespace
 }  // namespace fornax::server

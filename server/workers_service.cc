@@ -124,6 +124,7 @@ grpc::Status WorkersService::UploadJobFile(grpc::ServerContext*,
   if (checked.ok()) {
     checked = coordinator_->CheckHolds(header.session_id(), header.job_id(), header.attempt());
   }
+  if (checked.ok()) checked = coordinator_->CheckJobFilesFit(header);
   if (!checked.ok()) return ToGrpc(checked);
   grpc::Status received =
       ReceiveArtifact(coordinator_->artifacts(), header.sha256(), header.size_bytes(), reader);
