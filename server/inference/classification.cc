@@ -57,9 +57,10 @@ void AppendTopClasses(const T* values, int64_t rows, int64_t classes, int64_t co
   for (int64_t row = 0; row < rows; ++row) {
     const T* v = values + row * classes;
     std::iota(order.begin(), order.end(), 0);
-    // Stable: equal values keep index order.
-    std::stable_sort(order.begin(), order.end(),
-                     [v](int64_t i, int64_t j) { return Above(v[i], v[j]); });
+    // Only the top `count` are ordered; equal values keep index order.
+    std::partial_sort(order.begin(), order.begin() + count, order.end(), [v](int64_t i, int64_t j) {
+      return Above(v[i], v[j]) || (!Above(v[j], v[i]) && i < j);
+    });
     for (int64_t k = 0; k < count; ++k) {
       const int64_t index = order[static_cast<size_t>(k)];
       const std::string text = absl::StrCat(ValueText(v[index]), ":", index);

@@ -58,6 +58,10 @@ TEST(ClassificationTest, TiesKeepIndexOrderAndNanRanksLast) {
   const Tensor scores = Floats({1, 5}, {nan, 1, 5, 1, -INFINITY});
   EXPECT_THAT(BytesElements(TopClasses(scores, 5).raw),
               ElementsAre("5.000000:2", "1.000000:1", "1.000000:3", "-inf:4", "nan:0"));
+  // Fewer than all classes: ties among the top ones still in index order.
+  const Tensor tied = Floats({1, 6}, {1, 5, nan, 1, 5, 1});
+  EXPECT_THAT(BytesElements(TopClasses(tied, 3).raw),
+              ElementsAre("5.000000:1", "5.000000:4", "1.000000:0"));
 }
 
 TEST(ClassificationTest, IntegerOutputsPrintTheirValues) {
