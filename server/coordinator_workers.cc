@@ -4,6 +4,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
@@ -383,15 +384,19 @@ absl::StatusOr<v1::CheckpointRecord> Coordinator::RecordCheckpoint(
 }
 
 absl::Status Coordinator::CheckJobFilePath(const std::string& path) {
-  bool ok = !path.empty() && path.size() <= 1024 && path.find('\0') == std::string::npos;
+  // Control characters (NUL, newline, terminal escapes) are refused: the
+  // path is printed by `fornax files` and in messages.
+  bool ok =
+      !path.empty() && path.size() <= 1024 &&
+      std::none_of(path.begin(), path.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     ok = ok && !part.empty() && part != "." && part != "..";
   }
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("path: expected a relative path under the job's files directory ('/'-separated, "
-                   "without '.', '..' or empty parts, at most 1024 bytes), got '",
-                   path, "'"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "path: expected a relative path under the job's files directory ('/'-separated, without "
+      "'.', '..', empty parts or control characters, at most 1024 bytes), got '",
+      absl::CHexEscape(path), "'"));
 }
 
 absl::Status Coordinator::CheckJobFilesFit(const v1::UploadJobFileHeader& header) {

@@ -257,10 +257,11 @@ TEST(ServiceErrors, JobFilesAreCheckedListedAndDownloaded) {
   worker.OpenLease();
   ASSERT_TRUE(worker.Next().has_assign());
   v1::JobFile file;
-  for (const std::string path : {"", "/etc/passwd", "../x", "a//b", "a/./b"}) {
+  for (const std::string path : {"", "/etc/passwd", "../x", "a//b", "a/./b", "a\nb", "a\x1b[2J"}) {
     grpc::Status status = UploadJobFile(cluster, worker.session(), job.job_id(), path, "x", &file);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << path;
     EXPECT_THAT(status.error_message(), HasSubstr("path: expected a relative path")) << path;
+    EXPECT_EQ(status.error_message().find_first_of("\n\x1b"), std::string::npos) << path;
   }
   FakeWorker other(&cluster.workers(), "w-other");
   other.Register();
