@@ -29,16 +29,6 @@ std::string Shown(const inference::InferParameter& p) {
   }
 }
 
-// Triton's text for a value: std::to_string ("%f" for floats).
-template <typename T>
-std::string ValueText(T value) {
-  if constexpr (std::is_same_v<T, uint8_t>) {
-    return std::to_string(static_cast<unsigned>(value));
-  } else {
-    return std::to_string(value);
-  }
-}
-
 // Whether value a ranks above b: descending, NaN below every number (so
 // that the order is a strict weak ordering).
 template <typename T>
@@ -63,7 +53,9 @@ void AppendTopClasses(const T* values, int64_t rows, int64_t classes, int64_t co
     });
     for (int64_t k = 0; k < count; ++k) {
       const int64_t index = order[static_cast<size_t>(k)];
-      const std::string text = absl::StrCat(ValueText(v[index]), ":", index);
+      // Triton's text: std::to_string ("%f" for floats; a uint8_t is
+      // promoted to int, so decimal).
+      const std::string text = absl::StrCat(std::to_string(v[index]), ":", index);
       const uint32_t length = static_cast<uint32_t>(text.size());
       raw->append(reinterpret_cast<const char*>(&length), sizeof(length));
       raw->append(text);
