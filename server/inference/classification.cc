@@ -73,7 +73,8 @@ absl::StatusOr<int64_t> ClassificationCount(
   const inference::InferParameter& p = it->second;
   const bool positive = (p.parameter_choice_case() == inference::InferParameter::kInt64Param &&
                          p.int64_param() >= 1) ||
-                        (p.parameter_choice_case() == inference::InferParameter::kUint64Param);
+                        (p.parameter_choice_case() == inference::InferParameter::kUint64Param &&
+                         p.uint64_param() >= 1);
   if (!positive) {
     return absl::InvalidArgumentError(
         absl::StrCat("output '", output.name,

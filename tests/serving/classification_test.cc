@@ -89,8 +89,15 @@ TEST(ClassificationTest, CountParameterMustBeAPositiveInteger) {
   text["classification"].set_string_param("3");
   ParameterMap fraction;
   fraction["classification"].set_double_param(2.5);
-  for (const auto& [parameters, got] : std::vector<std::pair<ParameterMap, std::string>>{
-           {Count(0), "0"}, {Count(-2), "-2"}, {text, "'3'"}, {fraction, "2.500000"}}) {
+  // A uint64 0 is no count either (it would answer the tensor, silently).
+  ParameterMap unsigned_zero;
+  unsigned_zero["classification"].set_uint64_param(0);
+  for (const auto& [parameters, got] :
+       std::vector<std::pair<ParameterMap, std::string>>{{Count(0), "0"},
+                                                         {Count(-2), "-2"},
+                                                         {text, "'3'"},
+                                                         {fraction, "2.500000"},
+                                                         {unsigned_zero, "0"}}) {
     absl::StatusOr<int64_t> count = ClassificationCount(parameters, Spec(DType::kFloat32));
     ASSERT_FALSE(count.ok());
     EXPECT_EQ(count.status().code(), absl::StatusCode::kInvalidArgument);
