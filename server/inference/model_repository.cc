@@ -240,6 +240,15 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   std::erase_if(entry.versions, [&](const auto& version) {
     return version.second.serving == nullptr && !selected(version.first);  // an old failure
   });
+  // Versions no longer selected go once every selected one serves; until
+  // then they stand in for those that failed.
+  if (true) {
+    std::vector<int64_t> unselected;
+    for (const auto& [number, version] : entry.versions) {
+      if (!selected(number)) unselected.push_back(number);
+    }
+    for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
+  }
   absl::Status first_error;
   for (int64_t number : wanted) {
     const std::string files =
@@ -264,16 +273,6 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     }
     first_error.Update(
         absl::FailedPreconditionError(absl::StrCat("model '", name, "' ", version.reason)));
-  }
-  // Versions no longer selected go once every selected one serves; until
-  // then they stand in for those that failed.
-  if (std::all_of(wanted.begin(), wanted.end(),
-                  [&](int64_t number) { return entry.versions[number].serving != nullptr; })) {
-    std::vector<int64_t> unselected;
-    for (const auto& [number, version] : entry.versions) {
-      if (!selected(number)) unselected.push_back(number);
-    }
-    for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
   }
   entry.reason.clear();
   lock.unlock();

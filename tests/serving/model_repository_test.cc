@@ -5,6 +5,7 @@
 // model.keras whose text is "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -100,6 +101,22 @@ TEST_F(ModelRepositoryTest, ChangingConfigPbtxtReloads) {
   std::ofstream(root_ / "mlp" / "config.pbtxt") << "max_batch_size: 8";
   repository.Poll();
   EXPECT_EQ(loads_, 2) << "a new config.pbtxt reloads the model";
+}
+
+TEST_F(ModelRepositoryTest, AVersionIsNamedAsTheLoaderNamesItsDirectory) {
+  Write("mlp", 1, "a");
+  for (const char* name : {"02", "+3", "0"}) {  // the loader would read 2/, 3/, 0/
+    fs::create_directories(root_ / "mlp" / name);
+    std::ofstream(root_ / "mlp" / name / "model.keras") << "x";
+  }
+  ModelRepository repository(root_.string(), FakeLoader());
+  repository.Poll();
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:READY:;");
+  EXPECT_EQ(repository.Find("mlp", "")->version, 1);
+  EXPECT_NE(repository.Find("mlp", "1"), nullptr);
+  for (const char* version : {"01", "+1", " 1", "1 ", "0", "-1", "1x", "99999999999999999999"}) {
+    EXPECT_EQ(repository.Find("mlp", version), nullptr) << version;
+  }
 }
 
 TEST_F(ModelRepositoryTest, LatestNServesSeveralVersionsAtOnce) {
@@ -359,6 +376,48 @@ TEST_F(ModelRepositoryTest, ASlowLoadHoldsUpNoOtherModel) {
   EXPECT_TRUE(others.get().ok());
   EXPECT_TRUE(b.get().ok());
   EXPECT_NE(repository.Find("b", ""), nullptr);
+}
+
+// Requests racing the swaps: with latest {num_versions: 2}, each new version
+// loads (slowly, mu_ released) while the two before it serve, and replaces
+// the oldest in one step, so a request always finds exactly two versions
+// and the highest never goes back.
+TEST_F(ModelRepositoryTest, RequestsSeeNoGapWhileSeveralVersionsSwap) {
+  WriteConfig("mlp", "config.json", R"({"version_policy": {"latest": {"num_versions": 2}}})");
+  Write("mlp", 1, "ok");
+  Write("mlp", 2, "ok");
+  ModelRepository::Loader fake = FakeLoader();
+  ModelRepository repository(root_.string(),
+                             [&](const std::string& name, int64_t version, const std::string& dir) {
+                               std::this_thread::sleep_for(2ms);
+                               return fake(name, version, dir);
+                             });
+  repository.Poll();
+  std::atomic<bool> stop = false;
+  std::future<std::string> reader = std::async(std::launch::async, [&]() -> std::string {
+    int64_t highest = 0;
+    int reads = 0;
+    while (!stop) {
+      absl::StatusOr<std::shared_ptr<ServedModel>> model = repository.Lookup("mlp", "");
+      if (!model.ok()) return std::string(model.status().message());
+      if ((*model)->version < highest) return absl::StrCat("version ", (*model)->version);
+      highest = (*model)->version;
+      const size_t serving = repository.Serving("mlp").size();
+      if (serving != 2) return absl::StrCat(serving, " versions serving at v", highest);
+      ++reads;
+    }
+    return reads > 0 ? "" : "no reads";
+  });
+  for (int version = 3; version <= 12; ++version) {
+    Write("mlp", version, "ok");
+    repository.Poll();
+  }
+  stop = true;
+  EXPECT_EQ(reader.get(), "");
+  const std::vector<std::shared_ptr<ServedModel>> serving = repository.Serving("mlp");
+  ASSERT_EQ(serving.size(), 2u);
+  EXPECT_EQ(serving[0]->version, 11);
+  EXPECT_EQ(serving[1]->version, 12);
 }
 
 TEST_F(ModelRepositoryTest, ThePollerPicksUpANewVersionWithinTheInterval) {
