@@ -77,8 +77,12 @@ grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext*,
   absl::Status unused = coordinator_->CheckDatasetUnused(request->sha256());
   if (!unused.ok()) return ToGrpc(unused);
   absl::Status removed = coordinator_->store().DeleteDataset(request->sha256());
-  if (removed.ok()) removed = coordinator_->artifacts().Remove(request->sha256());
-  return ToGrpc(removed);
+  if (!removed.ok()) return ToGrpc(removed);
+  // A job's file may have the same bytes, stored once: keep them for it.
+  absl::StatusOr<bool> shared = coordinator_->store().IsJobFileContent(request->sha256());
+  if (!shared.ok()) return ToGrpc(shared.status());
+  if (*shared) return grpc::Status::OK;
+  return ToGrpc(coordinator_->artifacts().Remove(request->sha256()));
 }
 
 }  // namespace fornax::server

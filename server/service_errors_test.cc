@@ -350,5 +350,32 @@ TEST(ServiceErrors, JobFilesOverTheCoordinatorsCapAreRefused) {
   EXPECT_EQ(files.files(0).size_bytes(), 10);
 }
 
+// A dataset with the same bytes as a job's file shares them in the artifact
+// store: deleting the dataset leaves the file downloadable.
+TEST(ServiceErrors, DeletingADatasetKeepsAJobFileWithItsBytes) {
+  TestCluster cluster;
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  worker.Register();
+  worker.OpenLease();
+  ASSERT_TRUE(worker.Next().has_assign());
+  const std::string csv = "x,y\r\n1,2\r\n";
+  v1::JobFile file;
+  ASSERT_TRUE(UploadJobFile(cluster, worker.session(), job.job_id(), "out.csv", csv, &file).ok());
+  const std::string sha256 = cluster.Upload("out.csv", csv);
+  grpc::ClientContext context;
+  v1::DeleteDatasetRequest request;
+  request.set_sha256(sha256);
+  v1::DeleteDatasetResponse response;
+  ASSERT_TRUE(cluster.datasets().DeleteDataset(&context, request, &response).ok());
+  EXPECT_TRUE(cluster.server().coordinator().artifacts().Contains(sha256));
+  const std::string other = cluster.Upload("other.csv", "a,b\r\n");
+  grpc::ClientContext other_context;
+  request.set_sha256(other);
+  ASSERT_TRUE(cluster.datasets().DeleteDataset(&other_context, request, &response).ok());
+  EXPECT_FALSE(cluster.server().coordinator().artifacts().Contains(other));
+}
+
 }  // namespace
 }  // namespace fornax::server

@@ -391,6 +391,13 @@ absl::StatusOr<std::vector<v1::JobFile>> Store::ListJobFiles(const std::string& 
   return files;
 }
 
+absl::StatusOr<bool> Store::IsJobFileContent(const std::string& sha256) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement select(read_db_, "SELECT 1 FROM job_files WHERE sha256 = ? LIMIT 1");
+  select.Bind(1, sha256);
+  return select.Step();
+}
+
 absl::Status Store::PutDataset(const v1::Dataset& dataset) {
   std::lock_guard<std::mutex> lock(write_mu_);
   Statement insert(write_db_,

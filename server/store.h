@@ -94,6 +94,9 @@ class Store {
   absl::Status PutJobFile(const std::string& job_id, const v1::JobFile& file);
   // The job's files, by path.
   absl::StatusOr<std::vector<v1::JobFile>> ListJobFiles(const std::string& job_id);
+  // Whether some job's file has these bytes (the artifact store keeps one
+  // copy of equal bytes, shared with datasets).
+  absl::StatusOr<bool> IsJobFileContent(const std::string& sha256);
 
   absl::Status PutDataset(const v1::Dataset& dataset);
   absl::StatusOr<std::optional<v1::Dataset>> GetDataset(const std::string& sha256);
