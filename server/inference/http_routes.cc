@@ -46,7 +46,7 @@ HttpReply Readiness(const grpc::Status& status, bool ok, const std::string& erro
   return reply;
 }
 
-// The body of a repository request as a JSON object ({} when empty).
+// A request body as a JSON object ({} when empty).
 absl::StatusOr<json> OptionalObject(const std::string& body, const std::string& what) {
   if (body.empty()) return json::object();
   absl::StatusOr<json> parsed = ParseJson(body, what);
@@ -62,11 +62,9 @@ absl::StatusOr<json> OptionalObject(const std::string& body, const std::string& 
 absl::StatusOr<inference::SystemSharedMemoryRegisterRequest> ParseRegisterRequest(
     const std::string& body, const std::string& region) {
   const std::string what = absl::StrCat("the register request of region '", region, "'");
-  absl::StatusOr<json> parsed = ParseJson(body, what);
+  // An empty body is {}: refused for its missing 'key'.
+  absl::StatusOr<json> parsed = OptionalObject(body, what);
   if (!parsed.ok()) return parsed.status();
-  if (!parsed->is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must be a JSON object"));
-  }
   inference::SystemSharedMemoryRegisterRequest query;
   query.set_name(region);
   auto key = parsed->find("key");
