@@ -6,7 +6,6 @@
 #include <set>
 #include <string_view>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -80,15 +79,28 @@ std::string ConfigStamp(const fs::path& model_dir) {
   return stamp;
 }
 
+// `text` as a version number: plain decimal digits, no sign, space or
+// leading zero (as the loader names the directory, std::to_string), and
+// positive; 0 otherwise. Checked in place: it runs on every request.
+int64_t ParseVersion(std::string_view text) {
+  if (text.empty() || text.size() > 18 || text[0] == '0') return 0;
+  int64_t number = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    number = number * 10 + (c - '0');
+  }
+  return number;
+}
+
 // Versions of a model directory: positive integer subdirectories that hold
 // a model.keras.
 std::vector<int64_t> Versions(const fs::path& model_dir) {
   std::vector<int64_t> versions;
   std::error_code error;
   for (const fs::directory_entry& child : fs::directory_iterator(model_dir, error)) {
-    int64_t version = 0;
-    if (child.is_directory(error) && absl::SimpleAtoi(child.path().filename().string(), &version) &&
-        version > 0 && fs::is_regular_file(child.path() / "model.keras", error)) {
+    const int64_t version = ParseVersion(child.path().filename().string());
+    if (version > 0 && child.is_directory(error) &&
+        fs::is_regular_file(child.path() / "model.keras", error)) {
       versions.push_back(version);
     }
   }
@@ -240,15 +252,6 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   std::erase_if(entry.versions, [&](const auto& version) {
     return version.second.serving == nullptr && !selected(version.first);  // an old failure
   });
-  // Versions no longer selected go once every selected one serves; until
-  // then they stand in for those that failed.
-  if (true) {
-    std::vector<int64_t> unselected;
-    for (const auto& [number, version] : entry.versions) {
-      if (!selected(number)) unselected.push_back(number);
-    }
-    for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
-  }
   absl::Status first_error;
   for (int64_t number : wanted) {
     const std::string files =
@@ -273,6 +276,16 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     }
     first_error.Update(
         absl::FailedPreconditionError(absl::StrCat("model '", name, "' ", version.reason)));
+  }
+  // Versions no longer selected go once every selected one serves; until
+  // then they stand in for those that failed.
+  if (std::all_of(wanted.begin(), wanted.end(),
+                  [&](int64_t number) { return entry.versions[number].serving != nullptr; })) {
+    std::vector<int64_t> unselected;
+    for (const auto& [number, version] : entry.versions) {
+      if (!selected(number)) unselected.push_back(number);
+    }
+    for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
   }
   entry.reason.clear();
   lock.unlock();
@@ -320,8 +333,8 @@ std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
   if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
   if (version.empty()) return entry.Highest();
-  int64_t number = 0;
-  if (!absl::SimpleAtoi(version, &number) || std::to_string(number) != version) return nullptr;
+  const int64_t number = ParseVersion(version);
+  if (number == 0) return nullptr;
   auto serving = entry.versions.find(number);
   if (serving != entry.versions.end() && serving->second.serving != nullptr) {
     return serving->second.serving;
