@@ -22,9 +22,11 @@ const char kServeHelp[] =
 Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC
 and HTTP/REST, as Triton: tritonclient works) on 127.0.0.1, with dynamic
 batching. Layout:
-DIR/<model>/<version>/model.keras (latest version served), optional
-DIR/<model>/config.json ({"max_batch_size": 64, "dynamic_batching":
-{"preferred_batch_size": [...], "max_queue_delay_microseconds": N}}).
+DIR/<model>/<version>/model.keras, and optionally Triton's
+DIR/<model>/config.pbtxt or its JSON form DIR/<model>/config.json
+(max_batch_size, dynamic_batching, version_policy). By default the latest
+version is served; dynamic batching is on unless config.json turns it off
+or config.pbtxt has no dynamic_batching block (as in Triton).
 New models and versions are picked up while serving (docs/serving.md).
 
   --model-repository DIR   the model repository
