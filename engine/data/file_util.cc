@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace fornax {
 
@@ -44,6 +45,27 @@ absl::Status WriteStringToFile(const std::string& path, const std::string& conte
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   out.close();
   if (!out) return absl::DataLossError(absl::StrCat(path, ": write error"));
+  return absl::OkStatus();
+}
+
+absl::Status CheckRelativePathInside(absl::string_view path) {
+  if (path.empty()) return absl::InvalidArgumentError("is empty");
+  if (path[0] == '/') return absl::InvalidArgumentError("is absolute (starts with '/')");
+  for (size_t i = 0; i < path.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(path[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "has a control character (0x", absl::Hex(c, absl::kZeroPad2), ") at byte ", i));
+    }
+    if (c == '\\') {
+      return absl::InvalidArgumentError(absl::StrCat("has a backslash at byte ", i));
+    }
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) return absl::InvalidArgumentError("has an empty part ('//' or a final '/')");
+    if (part == ".") return absl::InvalidArgumentError("has a '.' part");
+    if (part == "..") return absl::InvalidArgumentError("has a '..' part");
+  }
   return absl::OkStatus();
 }
 
