@@ -78,10 +78,10 @@ grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext*,
   if (!unused.ok()) return ToGrpc(unused);
   absl::Status removed = coordinator_->store().DeleteDataset(request->sha256());
   if (!removed.ok()) return ToGrpc(removed);
-  // A job's file may have the same bytes, stored once: keep them for it.
-  absl::StatusOr<bool> shared = coordinator_->store().IsJobFileContent(request->sha256());
-  if (!shared.ok()) return ToGrpc(shared.status());
-  if (*shared) return grpc::Status::OK;
+  // A checkpoint or job file may have the same bytes, stored once: keep them.
+  absl::StatusOr<bool> in_use = coordinator_->store().IsArtifactInUse(request->sha256());
+  if (!in_use.ok()) return ToGrpc(in_use.status());
+  if (*in_use) return grpc::Status::OK;
   return ToGrpc(coordinator_->artifacts().Remove(request->sha256()));
 }
 

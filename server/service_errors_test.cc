@@ -377,5 +377,53 @@ TEST(ServiceErrors, DeletingADatasetKeepsAJobFileWithItsBytes) {
   EXPECT_FALSE(cluster.server().coordinator().artifacts().Contains(other));
 }
 
+// A checkpoint with the same bytes as a dataset (a pulled .keras uploaded as
+// a dataset) shares them: deleting the dataset leaves it downloadable.
+TEST(ServiceErrors, DeletingADatasetKeepsACheckpointWithItsBytes) {
+  TestCluster cluster;
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  worker.Register();
+  worker.OpenLease();
+  ASSERT_TRUE(worker.Next().has_assign());
+  const std::string bytes = "model bytes";
+  v1::CheckpointRecord record;
+  {
+    grpc::ClientContext context;
+    auto writer = cluster.workers().UploadCheckpoint(&context, &record);
+    v1::UploadCheckpointRequest request;
+    v1::UploadCheckpointHeader* header = request.mutable_header();
+    header->set_session_id(worker.session());
+    header->set_job_id(job.job_id());
+    header->set_epoch(1);
+    header->set_sha256(Sha256Hex(bytes));
+    header->set_size_bytes(static_cast<int64_t>(bytes.size()));
+    writer->Write(request);
+    request.Clear();
+    request.set_data(bytes);
+    writer->Write(request);
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+  }
+  const std::string sha256 = cluster.Upload("model.keras", bytes);
+  ASSERT_EQ(sha256, record.sha256());
+  grpc::ClientContext delete_context;
+  v1::DeleteDatasetRequest delete_request;
+  delete_request.set_sha256(sha256);
+  v1::DeleteDatasetResponse deleted;
+  ASSERT_TRUE(cluster.datasets().DeleteDataset(&delete_context, delete_request, &deleted).ok());
+  grpc::ClientContext context;
+  v1::DownloadCheckpointRequest request;
+  request.set_job_id(job.job_id());
+  request.set_checkpoint_id(record.checkpoint_id());
+  auto reader = cluster.jobs().DownloadCheckpoint(&context, request);
+  std::string got;
+  v1::DownloadCheckpointChunk chunk;
+  while (reader->Read(&chunk)) got += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(got, bytes);
+}
+
 }  // namespace
 }  // namespace fornax::server

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS checkpoints(
   job_id TEXT NOT NULL,
   n INTEGER NOT NULL,
   attempt INTEGER NOT NULL,
-  record BLOB NOT NULL);
+  record BLOB NOT NULL,
+  sha256 TEXT NOT NULL DEFAULT '');
 CREATE UNIQUE INDEX IF NOT EXISTS checkpoints_by_job ON checkpoints(job_id, n);
 CREATE TABLE IF NOT EXISTS workers(
   worker_id TEXT PRIMARY KEY,
@@ -165,6 +166,31 @@ class Transaction {
   bool done_ = false;
 };
 
+// checkpoints.sha256 came after schema version 1 was in use: a database from
+// before it gets the column, filled from each row's record, and its index.
+absl::Status AddCheckpointSha256(sqlite3* db) {
+  bool has_column = false;
+  {
+    Statement columns(db, "SELECT 1 FROM pragma_table_info('checkpoints') WHERE name = 'sha256'");
+    FORNAX_ASSIGN_OR_RETURN(has_column, columns.Step());
+  }
+  if (!has_column) {
+    FORNAX_RETURN_IF_ERROR(
+        Exec(db, "ALTER TABLE checkpoints ADD COLUMN sha256 TEXT NOT NULL DEFAULT ''"));
+    Statement select(db, "SELECT checkpoint_id, record FROM checkpoints");
+    while (true) {
+      FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      FORNAX_ASSIGN_OR_RETURN(v1::CheckpointRecord record,
+                              ParseBlob<v1::CheckpointRecord>(select.Text(1), "checkpoint"));
+      Statement update(db, "UPDATE checkpoints SET sha256 = ? WHERE checkpoint_id = ?");
+      update.Bind(1, record.sha256()).Bind(2, select.Text(0));
+      FORNAX_RETURN_IF_ERROR(update.Run());
+    }
+  }
+  return Exec(db, "CREATE INDEX IF NOT EXISTS checkpoints_by_sha256 ON checkpoints(sha256)");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
@@ -187,6 +213,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   Transaction txn(write_db);
   FORNAX_RETURN_IF_ERROR(txn.Begin());
   FORNAX_RETURN_IF_ERROR(Exec(write_db, kSchema));
+  FORNAX_RETURN_IF_ERROR(AddCheckpointSha256(write_db));
   FORNAX_RETURN_IF_ERROR(
       Exec(write_db, absl::StrCat("PRAGMA user_version=", kSchemaVersion).c_str()));
   FORNAX_RETURN_IF_ERROR(txn.Commit());
@@ -235,10 +262,11 @@ absl::StatusOr<std::vector<v1::JobEvent>> Store::WriteLocked(const JobWrite& wri
     const int64_t n = count.Int(0);
     record.set_checkpoint_id(absl::StrCat(job_id, "-c", n));
     Statement insert(write_db_,
-                     "INSERT INTO checkpoints(checkpoint_id, job_id, n, attempt, record) "
-                     "VALUES(?, ?, ?, ?, ?)");
+                     "INSERT INTO checkpoints(checkpoint_id, job_id, n, attempt, record, sha256) "
+                     "VALUES(?, ?, ?, ?, ?, ?)");
     insert.Bind(1, record.checkpoint_id()).Bind(2, job_id).Bind(3, n);
     insert.Bind(4, write.checkpoint_attempt).BindBlob(5, record.SerializeAsString());
+    insert.Bind(6, record.sha256());
     FORNAX_RETURN_IF_ERROR(insert.Run());
     job.latest_checkpoint = record;
     if (record.final()) job.job.set_final_checkpoint_id(record.checkpoint_id());
@@ -391,9 +419,12 @@ absl::StatusOr<std::vector<v1::JobFile>> Store::ListJobFiles(const std::string& 
   return files;
 }
 
-absl::StatusOr<bool> Store::IsJobFileContent(const std::string& sha256) {
+absl::StatusOr<bool> Store::IsArtifactInUse(const std::string& sha256) {
   std::lock_guard<std::mutex> lock(read_mu_);
-  Statement select(read_db_, "SELECT 1 FROM job_files WHERE sha256 = ? LIMIT 1");
+  Statement select(read_db_,
+                   "SELECT 1 WHERE EXISTS(SELECT 1 FROM datasets WHERE sha256 = ?1) "
+                   "OR EXISTS(SELECT 1 FROM checkpoints WHERE sha256 = ?1) "
+                   "OR EXISTS(SELECT 1 FROM job_files WHERE sha256 = ?1)");
   select.Bind(1, sha256);
   return select.Step();
 }

@@ -94,14 +94,16 @@ class Store {
   absl::Status PutJobFile(const std::string& job_id, const v1::JobFile& file);
   // The job's files, by path.
   absl::StatusOr<std::vector<v1::JobFile>> ListJobFiles(const std::string& job_id);
-  // Whether some job's file has these bytes (the artifact store keeps one
-  // copy of equal bytes, shared with datasets).
-  absl::StatusOr<bool> IsJobFileContent(const std::string& sha256);
 
   absl::Status PutDataset(const v1::Dataset& dataset);
   absl::StatusOr<std::optional<v1::Dataset>> GetDataset(const std::string& sha256);
   absl::StatusOr<std::vector<v1::Dataset>> ListDatasets();
   absl::Status DeleteDataset(const std::string& sha256);
+
+  // Whether a dataset, checkpoint or job file names these bytes. The artifact
+  // store keeps one copy of equal bytes for all of them: remove bytes from it
+  // only when this says no.
+  absl::StatusOr<bool> IsArtifactInUse(const std::string& sha256);
 
   absl::Status PutWorker(const v1::WorkerInfo& worker);
   absl::StatusOr<std::vector<v1::WorkerInfo>> LoadWorkers();

@@ -222,6 +222,65 @@ TEST(Store, ADatabaseFromBeforeJobFilesOpens) {
   EXPECT_EQ((*store)->ListJobFiles("job-1")->size(), 1u);
 }
 
+// Datasets, checkpoints and job files share the artifact store's bytes; any
+// one of them naming a sha256 keeps it in use.
+TEST(Store, ArtifactsAreInUseWhileAnyRecordNamesThem) {
+  TestDir dir;
+  auto store = Store::Open(dir.Join("state.db"));
+  ASSERT_TRUE(store.ok());
+  const std::string dataset(64, 'a'), checkpoint(64, 'b'), file(64, 'c'), none(64, 'd');
+  v1::Dataset row;
+  row.set_sha256(dataset);
+  ASSERT_TRUE((*store)->PutDataset(row).ok());
+  StoredJob job = MakeJob(1, v1::JOB_STATE_RUNNING);
+  v1::CheckpointRecord record;
+  record.set_sha256(checkpoint);
+  ASSERT_TRUE((*store)->Write({&job, {}, record, 0}).ok());
+  ASSERT_TRUE((*store)->PutJobFile("job-1", File("log.csv", 0, 'c')).ok());
+  for (const std::string& sha256 : {dataset, checkpoint, file}) {
+    EXPECT_TRUE(*(*store)->IsArtifactInUse(sha256)) << sha256;
+  }
+  EXPECT_FALSE(*(*store)->IsArtifactInUse(none));
+  ASSERT_TRUE((*store)->DeleteDataset(dataset).ok());
+  EXPECT_FALSE(*(*store)->IsArtifactInUse(dataset));
+}
+
+// A database from before checkpoints had their own sha256 column opens; the
+// column is filled from the stored records, so their bytes stay in use.
+TEST(Store, ADatabaseFromBeforeCheckpointSha256Opens) {
+  TestDir dir;
+  const std::string path = dir.Join("state.db");
+  const std::string sha256(64, 'b');
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok());
+    StoredJob job = MakeJob(1, v1::JOB_STATE_SUCCEEDED);
+    v1::CheckpointRecord record;
+    record.set_sha256(sha256);
+    record.set_final(true);
+    ASSERT_TRUE((*store)->Write({&job, {}, record, 0}).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP INDEX checkpoints_by_sha256; "
+                         "ALTER TABLE checkpoints DROP COLUMN sha256",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  for (int open = 0; open < 2; ++open) {  // the second open finds the column
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    auto checkpoint = (*store)->GetCheckpoint("job-1-c1");
+    ASSERT_TRUE(checkpoint.ok() && checkpoint->has_value());
+    EXPECT_EQ((*checkpoint)->sha256(), sha256);
+    auto in_use = (*store)->IsArtifactInUse(sha256);
+    ASSERT_TRUE(in_use.ok()) << in_use.status();
+    EXPECT_TRUE(*in_use);
+    EXPECT_FALSE(*(*store)->IsArtifactInUse(std::string(64, 'c')));
+  }
+}
+
 TEST(Store, RefusesANewerSchema) {
   TestDir dir;
   const std::string path = dir.Join("state.db");
