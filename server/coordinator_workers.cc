@@ -1,13 +1,12 @@
 // Coordinator, worker side: registration, leases, event reports and
 // checkpoints. Lease rules are in docs/coordinator.md ("Failure handling").
-#include <algorithm>
 #include <iostream>
 #include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
+#include "engine/data/file_util.h"
 #include "server/clock.h"
 #include "server/coordinator.h"
 
@@ -384,19 +383,14 @@ absl::StatusOr<v1::CheckpointRecord> Coordinator::RecordCheckpoint(
 }
 
 absl::Status Coordinator::CheckJobFilePath(const std::string& path) {
-  // Control characters (NUL, newline, terminal escapes) are refused: the
-  // path is printed by `fornax files` and in messages.
-  bool ok =
-      !path.empty() && path.size() <= 1024 &&
-      std::none_of(path.begin(), path.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    ok = ok && !part.empty() && part != "." && part != "..";
-  }
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "path: expected a relative path under the job's files directory ('/'-separated, without "
-      "'.', '..', empty parts or control characters, at most 1024 bytes), got '",
-      absl::CHexEscape(path), "'"));
+  // The path is echoed escaped: it is a worker's, printed by `fornax files`
+  // and in messages.
+  absl::Status inside = path.size() <= 1024 ? CheckRelativePathInside(path)
+                                            : absl::InvalidArgumentError("is over 1024 bytes");
+  if (inside.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("path: expected a relative path under the job's files directory, got '",
+                   absl::CHexEscape(path), "' (", inside.message(), ")"));
 }
 
 absl::Status Coordinator::CheckJobFilesFit(const v1::UploadJobFileHeader& header) {

@@ -3,7 +3,6 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/job/job_file.h"
 #include "engine/job/job_runner.h"
@@ -28,14 +27,8 @@ absl::Status CheckInputs(const v1::JobSpec& spec, std::set<std::string>* paths) 
       return Invalid(field + ".sha256",
                      absl::StrCat("expected 64 lowercase hex digits, got '", input.sha256(), "'"));
     }
-    // Under inputs/ only: the worker links an input to its dataset cache, and
-    // a link where the job writes (files/, output/) would let it rewrite
-    // the cached file other jobs read.
-    if (!absl::StartsWith(input.path(), "inputs/") || absl::StrContains(input.path(), "..")) {
-      return Invalid(
-          field + ".path",
-          absl::StrCat("expected inputs/<sha256>/<name> (without '..'), got '", input.path(), "'"));
-    }
+    absl::Status path = CheckInputFilePath(input.path(), input.sha256());
+    if (!path.ok()) return Invalid(field + ".path", std::string(path.message()));
     paths->insert(input.path());
   }
   return absl::OkStatus();

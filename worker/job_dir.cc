@@ -8,10 +8,10 @@
 #include <system_error>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
 #include "engine/data/sha256.h"
+#include "engine/job/job_file.h"
 
 namespace fornax::worker {
 namespace fs = std::filesystem;
@@ -30,21 +30,6 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   out << text;
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
-
-// "inputs/<sha>/<name>", relative, no "..": it must stay inside the job
-// dir's inputs/. An input is a link to the shared dataset cache; one where
-// the job writes (files/, output/, checkpoints/) would let it rewrite the
-// cached file other jobs read.
-absl::Status CheckInputPath(const fornax::v1::InputFile& file) {
-  const fs::path path(file.path());
-  bool escapes = path.is_absolute() || path.parent_path().empty() || *path.begin() != "inputs";
-  for (const fs::path& part : path) escapes = escapes || part == ".." || part == ".";
-  if (escapes || absl::StrContains(file.path(), "\\")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input path '", file.path(), "' must be inputs/<sha256>/<name>, inside the job dir"));
-  }
   return absl::OkStatus();
 }
 
@@ -97,8 +82,14 @@ absl::Status MaterializeJobDir(const fornax::v1::JobSpec& spec, const std::strin
   if (!spec.model_json().empty()) {
     FORNAX_RETURN_IF_ERROR(WriteText(dir + "/model.json", spec.model_json()));
   }
-  for (const fornax::v1::InputFile& file : spec.inputs()) {
-    FORNAX_RETURN_IF_ERROR(CheckInputPath(file));
+  for (int i = 0; i < spec.inputs_size(); ++i) {
+    const fornax::v1::InputFile& file = spec.inputs(i);
+    // The coordinator checked too; a job it stored before it did is refused here.
+    absl::Status path = CheckInputFilePath(file.path(), file.sha256());
+    if (!path.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("spec.inputs[", i, "].path: ", path.message()));
+    }
     FORNAX_ASSIGN_OR_RETURN(std::string cached, CachedInput(file, cache_dir, fetch));
     const fs::path link = fs::path(dir) / file.path();
     fs::create_directories(link.parent_path(), ec);

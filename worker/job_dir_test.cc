@@ -1,6 +1,8 @@
 #include "worker/job_dir.h"
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "engine/data/sha256.h"
 #include "gmock/gmock.h"
@@ -53,7 +55,8 @@ TEST(JobDirTest, WritesTheJobAndLinksInputsFromTheCache) {
 
 TEST(JobDirTest, CorruptDownloadIsRejectedAndNotCached) {
   TempDir dir;
-  const fornax::v1::JobSpec spec = Spec("inputs/a/data.csv", "the real bytes");
+  const fornax::v1::JobSpec spec =
+      Spec("inputs/" + Digest("the real bytes") + "/data.csv", "the real bytes");
   FetchFn corrupt = [](const std::string&, const std::string& dest) {
     WriteFile(dest, "other bytes");
     return absl::OkStatus();
@@ -71,12 +74,28 @@ TEST(JobDirTest, InputPathsMustStayInTheJobDir) {
     return absl::OkStatus();
   };
   // Outside inputs/ the job writes: files/ (a CSVLogger's), output/, ...
-  for (const std::string path : {"../escape.csv", "/etc/passwd", "inputs/../../x", "", "inputs",
-                                 "files/log.csv", "output/model.keras", "job.yaml"}) {
+  const std::string sha = Digest("bytes");
+  for (const std::string& path : std::vector<std::string>{
+           "../escape.csv", "/etc/passwd", "inputs/../../x", "", "inputs", "files/log.csv",
+           "output/model.keras", "job.yaml", "inputs/" + sha + "/./x", "inputs/" + sha + "/a\\b",
+           "inputs/" + sha + "/sub/x", "inputs/" + sha + "/", "inputs/" + Digest("other") + "/x"}) {
     absl::Status status =
         MaterializeJobDir(Spec(path, "bytes"), dir.File("job"), dir.File("cache"), fetch);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_THAT(status.message(),
+                HasSubstr("spec.inputs[0].path: expected inputs/<sha256>/<name> with the input's "
+                          "sha256, got '"))
+        << path;
   }
+  EXPECT_EQ(
+      MaterializeJobDir(Spec("files/log.csv", "bytes"), dir.File("job"), dir.File("cache"), fetch)
+          .message(),
+      "spec.inputs[0].path: expected inputs/<sha256>/<name> with the input's sha256, got "
+      "'files/log.csv' (not three parts under inputs/)");
+  // '..' inside a name is not a part: the same path the coordinator takes.
+  EXPECT_TRUE(MaterializeJobDir(Spec("inputs/" + sha + "/a..b.csv", "bytes"), dir.File("job"),
+                                dir.File("cache"), fetch)
+                  .ok());
   fornax::v1::JobSpec bad_digest = Spec("inputs/a/x", "bytes");
   bad_digest.mutable_inputs(0)->set_sha256("../../etc");
   EXPECT_EQ(MaterializeJobDir(bad_digest, dir.File("job"), dir.File("cache"), fetch).code(),

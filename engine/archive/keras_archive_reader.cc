@@ -9,9 +9,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/archive/keras_layout.h"
 #include "engine/archive/legacy_h5.h"
@@ -25,17 +27,18 @@ namespace {
 constexpr zip_uint64_t kMaxMemberBytes = zip_uint64_t{4} << 30;
 constexpr zip_uint64_t kMaxExpansion = 100;  // Keras 3.15's zip-bomb guard
 
+// Nothing is extracted to disk, but a member whose name could leave the
+// directory it would be extracted to makes the whole archive suspect. A
+// directory entry ("assets/", as `zip -r` writes) ends in one '/'.
 absl::Status CheckMemberName(const std::string& archive, const std::string& name) {
-  bool escapes = name.empty() || name[0] == '/' || absl::StrContains(name, "\\") ||
-                 absl::StrContains(name, ":");
-  for (absl::string_view part : absl::StrSplit(name, '/')) escapes = escapes || part == "..";
-  if (escapes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        archive, ": member '", name,
-        "' has a name that could point outside the archive's directory (absolute, '..', "
-        "backslash or drive); refusing the archive"));
-  }
-  return absl::OkStatus();
+  absl::string_view relative = name;
+  if (relative.size() > 1) absl::ConsumeSuffix(&relative, "/");
+  absl::Status inside = CheckRelativePathInside(relative);
+  if (inside.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(archive, ": member '", absl::CHexEscape(name),
+                   "' has a name that could point outside the archive's directory (",
+                   inside.message(), "); refusing the archive"));
 }
 
 absl::StatusOr<std::string> ReadMember(zip_t* zip, const std::string& archive,

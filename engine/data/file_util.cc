@@ -50,7 +50,7 @@ absl::Status WriteStringToFile(const std::string& path, const std::string& conte
 
 absl::Status CheckRelativePathInside(absl::string_view path) {
   if (path.empty()) return absl::InvalidArgumentError("is empty");
-  if (path[0] == '/') return absl::InvalidArgumentError("is absolute (starts with '/')");
+  if (path[0] == '/') return absl::InvalidArgumentError("is absolute");
   for (size_t i = 0; i < path.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(path[i]);
     if (c < 0x20 || c == 0x7f) {

@@ -25,7 +25,7 @@ TEST(CheckRelativePathInsideTest, AcceptsRelativePathsThatStayInside) {
 
 TEST(CheckRelativePathInsideTest, NamesEachRuleBroken) {
   EXPECT_EQ(Why(""), "is empty");
-  EXPECT_EQ(Why("/etc/passwd"), "is absolute (starts with '/')");
+  EXPECT_EQ(Why("/etc/passwd"), "is absolute");
   EXPECT_EQ(Why("../x"), "has a '..' part");
   EXPECT_EQ(Why("a/../../x"), "has a '..' part");
   EXPECT_EQ(Why("a/.."), "has a '..' part");

@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -404,16 +405,32 @@ absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job) {
     const auto path = key != nullptr ? config->find(key) : config->end();
     if (path == config->end() || !path->is_string()) continue;
     const std::string value = path->get<std::string>();
-    bool escapes = absl::StartsWith(value, "/");
-    for (absl::string_view part : absl::StrSplit(value, '/')) escapes = escapes || part == "..";
-    if (escapes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          job.path, ": fit.callbacks[", i, "] (", class_name->get<std::string>(), "): ", key,
-          ": expected a path inside the job's directory (relative, without '..'), got '", value,
-          "'"));
+    absl::Status inside = CheckRelativePathInside(value);
+    if (!inside.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(job.path, ": fit.callbacks[", i, "] (", class_name->get<std::string>(),
+                       "): ", key, ": expected a relative path inside the job's directory, got '",
+                       absl::CHexEscape(value), "' (", inside.message(), ")"));
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckInputFilePath(absl::string_view path, absl::string_view sha256) {
+  absl::Status inside = CheckRelativePathInside(path);
+  std::string why(inside.message());
+  if (inside.ok()) {
+    const std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+    if (parts.size() != 3 || parts[0] != "inputs") {
+      why = "not three parts under inputs/";
+    } else if (parts[1] != sha256) {
+      why = "its second part is not the input's sha256";
+    }
+  }
+  if (why.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("expected inputs/<sha256>/<name> with the input's sha256, got '",
+                   absl::CHexEscape(path), "' (", why, ")"));
 }
 
 }  // namespace fornax

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/keras/models/trainer.h"
 #include "engine/tensor/dtype.h"
 #include "nlohmann/json.hpp"
@@ -69,9 +70,17 @@ absl::StatusOr<JobSpec> ParseJobFile(const std::string& path);
 
 // On the service a job's files stay in its own directory on the worker:
 // InvalidArgument naming the callback and field when a file a callback writes
-// (CSVLogger's `filename`, ModelCheckpoint's `filepath`) is absolute or has a
-// '..' component. `fornax train` does not ask: it writes where the paths say.
+// (CSVLogger's `filename`, ModelCheckpoint's `filepath`) could leave the
+// directory (CheckRelativePathInside). `fornax train` does not ask: it writes
+// where the paths say.
 absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job);
+
+// A service job's input is linked at inputs/<sha256>/<name> in its directory
+// (<sha256> this input's, <name> one part): the coordinator and the worker
+// both refuse any other path, since a link where the job writes (files/,
+// output/) would let it rewrite the dataset cache file other jobs read.
+// InvalidArgument "expected inputs/<sha256>/<name> ..., got 'PATH' (WHY)".
+absl::Status CheckInputFilePath(absl::string_view path, absl::string_view sha256);
 
 // Whether a job's `model:` is an archive (.keras, or a legacy Keras .h5)
 // bringing weights, optimizer state and a compile_config, not a model JSON.

@@ -201,26 +201,52 @@ TEST(JobFileTest, CallbackFilesMustStayInTheJobDir) {
   };
   for (const char* ok :
        {"[{CSVLogger: {filename: log.csv}}]",
-        "[TerminateOnNaN, {CSVLogger: {filename: logs/./run..1.csv}}]",
+        "[TerminateOnNaN, {CSVLogger: {filename: logs/run..1.csv}}]",
         "[{class_name: ModelCheckpoint, config: {filepath: 'c-{epoch:02d}.keras'}}]",
         "[{CSVLogger: {}}, {CSVLogger: {filename: 3}}, {class_name: [1]}]"}) {
     EXPECT_TRUE(check(ok).ok()) << ok << ": " << check(ok);
   }
   const std::pair<const char*, const char*> bad[] = {
       {"[{CSVLogger: {filename: /tmp/log.csv}}]",
-       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a path inside the job's "
-       "directory (relative, without '..'), got '/tmp/log.csv'"},
+       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
+       "job's directory, got '/tmp/log.csv' (is absolute)"},
       {"[TerminateOnNaN, {class_name: CSVLogger, config: {filename: logs/../../log.csv}}]",
-       "job.yaml: fit.callbacks[1] (CSVLogger): filename: expected a path inside the job's "
-       "directory (relative, without '..'), got 'logs/../../log.csv'"},
+       "job.yaml: fit.callbacks[1] (CSVLogger): filename: expected a relative path inside the "
+       "job's directory, got 'logs/../../log.csv' (has a '..' part)"},
+      {"[{CSVLogger: {filename: ./log.csv}}]",
+       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
+       "job's directory, got './log.csv' (has a '.' part)"},
+      {"[{CSVLogger: {filename: 'logs\\log.csv'}}]",
+       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
+       "job's directory, got 'logs\\\\log.csv' (has a backslash at byte 4)"},
       {"[{ModelCheckpoint: {filepath: '../m-{epoch}.keras'}}]",
-       "job.yaml: fit.callbacks[0] (ModelCheckpoint): filepath: expected a path inside the "
-       "job's directory (relative, without '..'), got '../m-{epoch}.keras'"},
+       "job.yaml: fit.callbacks[0] (ModelCheckpoint): filepath: expected a relative path inside "
+       "the job's directory, got '../m-{epoch}.keras' (has a '..' part)"},
   };
   for (const auto& [callbacks, message] : bad) {
     absl::Status status = check(callbacks);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << callbacks;
     EXPECT_EQ(std::string(status.message()), message);
+  }
+}
+
+TEST(JobFileTest, InputFilePathsAreInputsShaName) {
+  const std::string sha(64, 'a');
+  const std::string prefix = "inputs/" + sha + "/";
+  EXPECT_TRUE(CheckInputFilePath(prefix + "a..b.npy", sha).ok());
+  const std::pair<std::string, std::string> bad[] = {
+      {"files/log.csv", "not three parts under inputs/"},
+      {prefix + "sub/x.npy", "not three parts under inputs/"},
+      {"inputs/" + std::string(64, 'b') + "/x.npy", "its second part is not the input's sha256"},
+      {prefix + "../x.npy", "has a '..' part"},
+      {prefix, "has an empty part ('//' or a final '/')"},
+  };
+  for (const auto& [path, why] : bad) {
+    absl::Status status = CheckInputFilePath(path, sha);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(std::string(status.message()),
+              "expected inputs/<sha256>/<name> with the input's sha256, got '" + path + "' (" +
+                  why + ")");
   }
 }
 

@@ -33,11 +33,10 @@ void AddCallbacksToFile(const std::string& job_yaml, const std::string& callback
 
 // The message after the job file's name.
 std::string Refusal(const std::string& index_and_class, const std::string& field,
-                    const std::string& path) {
+                    const std::string& path, const std::string& why = "has a '..' part") {
   return absl::StrCat("fit.callbacks[", index_and_class, "): ", field,
-                      ": expected a path inside the job's directory (relative, without '..'), "
-                      "got '",
-                      path, "'");
+                      ": expected a relative path inside the job's directory, got '", path, "' (",
+                      why, ")");
 }
 
 // `sh -c COMMAND`'s exit code.
@@ -174,7 +173,7 @@ TEST_F(JobFilesTest, SubmitRefusesPathsOutsideTheJobDir) {
   const v1::JobSpec spec = Spec(JobOptions{}, address);
   const std::pair<std::string, std::string> refused[] = {
       {"[{CSVLogger: {filename: /tmp/fornax-log.csv}}]",
-       Refusal("0] (CSVLogger", "filename", "/tmp/fornax-log.csv")},
+       Refusal("0] (CSVLogger", "filename", "/tmp/fornax-log.csv", "is absolute")},
       {"[{class_name: CSVLogger, config: {filename: ../log.csv}}]",
        Refusal("0] (CSVLogger", "filename", "../log.csv")},
       {"[TerminateOnNaN, {ModelCheckpoint: {filepath: 'ckpt/../../m-{epoch}.keras'}}]",
@@ -196,8 +195,8 @@ TEST_F(JobFilesTest, SubmitRefusesPathsOutsideTheJobDir) {
   absl::StatusOr<v1::Job> job = client.Submit(linked);
   EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(std::string(job.status().message()),
-            "spec.inputs[0].path: expected inputs/<sha256>/<name> (without '..'), got "
-            "'files/log.csv'");
+            "spec.inputs[0].path: expected inputs/<sha256>/<name> with the input's sha256, got "
+            "'files/log.csv' (not three parts under inputs/)");
 
   JobOptions options;
   options.name = "cli-bad";
@@ -263,7 +262,8 @@ TEST_F(JobFilesTest, JobProcessWritesInItsFilesDirAndRefusesOthers) {
   AddCallbacksToFile(WriteLocalJob(options), "[{CSVLogger: {filename: '" + outside + "'}}]");
   EXPECT_EQ(Shell(run + "escapes >run.out 2>run.err"), 2);
   EXPECT_THAT(ReadAll(Path("run.err")),
-              HasSubstr("escapes/job.yaml: " + Refusal("0] (CSVLogger", "filename", outside)));
+              HasSubstr("escapes/job.yaml: " +
+                        Refusal("0] (CSVLogger", "filename", outside, "is absolute")));
   EXPECT_FALSE(std::filesystem::exists(outside));
 }
 
