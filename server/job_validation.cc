@@ -77,7 +77,7 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   // The callbacks are built as the job process will, so a job that could
   // only fail on every attempt is refused now.
   absl::StatusOr<std::vector<std::unique_ptr<Callback>>> callbacks = BuildJobCallbacks(*job);
-  status = callbacks.ok() ? CheckCallbackFilesStayInJobDir(*job) : callbacks.status();
+  status = callbacks.ok() ? CheckCallbackFilesStayInJobDir(*job, *callbacks) : callbacks.status();
   if (!status.ok()) return Invalid("spec.job_yaml", std::string(status.message()));
   for (const auto* split : {&job->train, &job->validation, &job->test}) {
     status = CheckSources(*split, inputs);

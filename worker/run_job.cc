@@ -70,7 +70,9 @@ class EventWriter : public JobObserver {
 // job's own: two jobs on a worker naming `log.csv` write two files, and none
 // lands in the worker's directory. Paths that would leave it are refused.
 absl::Status EnterFilesDir(const JobSpec& job, const std::string& dir) {
-  FORNAX_RETURN_IF_ERROR(CheckCallbackFilesStayInJobDir(job));
+  // Building opens nothing (JobRunner::Create builds them again to run them).
+  FORNAX_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Callback>> callbacks, BuildJobCallbacks(job));
+  FORNAX_RETURN_IF_ERROR(CheckCallbackFilesStayInJobDir(job, callbacks));
   const std::string files = dir + "/files";
   std::error_code ec;
   std::filesystem::create_directories(files, ec);

@@ -30,6 +30,7 @@ class ModelCheckpoint : public MonitorCallback {
   static absl::StatusOr<std::unique_ptr<ModelCheckpoint>> FromJobEntry(const nlohmann::json& entry);
 
   std::string_view class_name() const override { return "ModelCheckpoint"; }
+  std::vector<WrittenFile> WrittenFiles() const override { return {{"filepath", filepath_}}; }
 
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
   nlohmann::json State() const override;

@@ -391,31 +391,6 @@ absl::StatusOr<JobSpec> ParseJobFile(const std::string& path) {
   return ParseJobYaml(text, path, dir.empty() ? "." : dir);
 }
 
-absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job) {
-  for (size_t i = 0; i < job.callbacks.size(); ++i) {
-    // Entries are {"class_name": ..., "config": {...}} (ParseCallbacks); a
-    // malformed one is the callback factories' error, when the job starts.
-    const nlohmann::json& entry = job.callbacks[i];
-    const auto class_name = entry.find("class_name");
-    const auto config = entry.find("config");
-    if (class_name == entry.end() || config == entry.end() || !config->is_object()) continue;
-    const char* key = *class_name == "CSVLogger"         ? "filename"
-                      : *class_name == "ModelCheckpoint" ? "filepath"
-                                                         : nullptr;
-    const auto path = key != nullptr ? config->find(key) : config->end();
-    if (path == config->end() || !path->is_string()) continue;
-    const std::string value = path->get<std::string>();
-    absl::Status inside = CheckRelativePathInside(value);
-    if (!inside.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(job.path, ": fit.callbacks[", i, "] (", class_name->get<std::string>(),
-                       "): ", key, ": expected a relative path inside the job's directory, got '",
-                       absl::CHexEscape(value), "' (", inside.message(), ")"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckInputFilePath(absl::string_view path, absl::string_view sha256) {
   absl::Status inside = CheckRelativePathInside(path);
   std::string why(inside.message());

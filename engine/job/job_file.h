@@ -68,13 +68,6 @@ struct JobSpec {
 
 absl::StatusOr<JobSpec> ParseJobFile(const std::string& path);
 
-// On the service a job's files stay in its own directory on the worker:
-// InvalidArgument naming the callback and field when a file a callback writes
-// (CSVLogger's `filename`, ModelCheckpoint's `filepath`) could leave the
-// directory (CheckRelativePathInside). `fornax train` does not ask: it writes
-// where the paths say.
-absl::Status CheckCallbackFilesStayInJobDir(const JobSpec& job);
-
 // A service job's input is linked at inputs/<sha256>/<name> in its directory
 // (<sha256> this input's, <name> one part): the coordinator and the worker
 // both refuse any other path, since a link where the job writes (files/,

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/archive/model_checkpoint.h"
 #include "engine/base/status_macros.h"
+#include "engine/data/file_util.h"
 #include "engine/job/epoch_position.h"
 #include "engine/keras/callbacks/callback_from_config.h"
 #include "engine/keras/models/model.h"
@@ -193,6 +195,21 @@ absl::StatusOr<std::vector<std::unique_ptr<Callback>>> BuildJobCallbacks(const J
     callbacks.push_back(*std::move(cb));
   }
   return callbacks;
+}
+
+absl::Status CheckCallbackFilesStayInJobDir(
+    const JobSpec& job, const std::vector<std::unique_ptr<Callback>>& callbacks) {
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    for (const Callback::WrittenFile& file : callbacks[i]->WrittenFiles()) {
+      absl::Status inside = CheckRelativePathInside(file.path);
+      if (inside.ok()) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          job.path, ": fit.callbacks[", i, "] (", std::string(callbacks[i]->class_name()),
+          "): ", file.field, ": expected a relative path inside the job's directory, got '",
+          absl::CHexEscape(file.path), "' (", inside.message(), ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 JobRunner::~JobRunner() = default;

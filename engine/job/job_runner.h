@@ -90,6 +90,14 @@ class JobObserver {
 // entry ("job.yaml: fit.callbacks[1]: callback: unknown class 'X'; ...").
 absl::StatusOr<std::vector<std::unique_ptr<Callback>>> BuildJobCallbacks(const JobSpec& job);
 
+// On the service a job's files stay in its own directory on the worker:
+// InvalidArgument naming the callback (its index in fit.callbacks, which
+// `callbacks`, BuildJobCallbacks's, follows), class and field when a file it
+// writes (Callback::WrittenFiles) could leave it (CheckRelativePathInside).
+// `fornax train` does not ask: it writes where the paths say.
+absl::Status CheckCallbackFilesStayInJobDir(
+    const JobSpec& job, const std::vector<std::unique_ptr<Callback>>& callbacks);
+
 class JobRunner {
  public:
   // Loads everything and compiles; errors name the job file and field.

@@ -21,6 +21,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
@@ -46,6 +47,16 @@ class Callback {
   // a checkpoint keys each job callback's State() by it. Empty for callbacks
   // no job file can name (History, progress bars, observers).
   virtual std::string_view class_name() const { return {}; }
+
+  // A file this callback writes: its config field ("filename") and the path
+  // as configured (ModelCheckpoint's is a pattern with {epoch} fields).
+  struct WrittenFile {
+    std::string field;
+    std::string path;
+  };
+  // The files this callback writes, so that a service job can refuse paths
+  // that leave its directory before it runs (CheckCallbackFilesStayInJobDir).
+  virtual std::vector<WrittenFile> WrittenFiles() const { return {}; }
   virtual absl::Status OnTrainBegin(TrainingControl&) { return absl::OkStatus(); }
   virtual absl::Status OnTrainEnd(TrainingControl&, const Logs&) { return absl::OkStatus(); }
   virtual absl::Status OnEpochBegin(TrainingControl&, int /*epoch*/) { return absl::OkStatus(); }

@@ -33,6 +33,7 @@ class CsvLogger : public Callback {
   ~CsvLogger() override;
 
   std::string_view class_name() const override { return "CSVLogger"; }
+  std::vector<WrittenFile> WrittenFiles() const override { return {{"filename", filename_}}; }
 
   absl::Status OnTrainBegin(TrainingControl& control) override;
   absl::Status OnEpochEnd(TrainingControl& control, int epoch, const Logs& logs) override;
