@@ -207,7 +207,7 @@ TEST(JobFileTest, CallbackFilesMustStayInTheJobDir) {
     return built.ok() ? CheckCallbackFilesStayInJobDir(*job, *built) : built.status();
   };
   for (const char* ok :
-       {"[{CSVLogger: {filename: log.csv}}]",
+       {"[{CSVLogger: {filename: log.csv}}]", "[{CSVLogger: {filename: ./logs/log.csv}}]",
         "[TerminateOnNaN, {CSVLogger: {filename: logs/run..1.csv}}]",
         "[{class_name: ModelCheckpoint, config: {filepath: 'c-{epoch:02d}.keras'}}]"}) {
     EXPECT_TRUE(check(ok).ok()) << ok << ": " << check(ok);
@@ -219,9 +219,12 @@ TEST(JobFileTest, CallbackFilesMustStayInTheJobDir) {
       {"[TerminateOnNaN, {class_name: CSVLogger, config: {filename: logs/../../log.csv}}]",
        "job.yaml: fit.callbacks[1] (CSVLogger): filename: expected a relative path inside the "
        "job's directory, got 'logs/../../log.csv' (has a '..' part)"},
-      {"[{CSVLogger: {filename: ./log.csv}}]",
+      {"[{CSVLogger: {filename: logs/./log.csv}}]",
        "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
-       "job's directory, got './log.csv' (has a '.' part)"},
+       "job's directory, got 'logs/./log.csv' (has a '.' part)"},
+      {"[{CSVLogger: {filename: ./../log.csv}}]",
+       "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
+       "job's directory, got './../log.csv' (has a '..' part)"},
       {"[{CSVLogger: {filename: 'logs\\log.csv'}}]",
        "job.yaml: fit.callbacks[0] (CSVLogger): filename: expected a relative path inside the "
        "job's directory, got 'logs\\\\log.csv' (has a backslash at byte 4)"},

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/archive/model_checkpoint.h"
 #include "engine/base/status_macros.h"
@@ -201,7 +202,11 @@ absl::Status CheckCallbackFilesStayInJobDir(
     const JobSpec& job, const std::vector<std::unique_ptr<Callback>>& callbacks) {
   for (size_t i = 0; i < callbacks.size(); ++i) {
     for (const Callback::WrittenFile& file : callbacks[i]->WrittenFiles()) {
-      absl::Status inside = CheckRelativePathInside(file.path);
+      // A leading "./" (common in Keras examples) names the same file.
+      absl::string_view path = file.path;
+      while (absl::ConsumePrefix(&path, "./")) {
+      }
+      absl::Status inside = CheckRelativePathInside(path);
       if (inside.ok()) continue;
       return absl::InvalidArgumentError(absl::StrCat(
           job.path, ": fit.callbacks[", i, "] (", std::string(callbacks[i]->class_name()),
