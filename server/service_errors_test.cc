@@ -246,16 +246,22 @@ grpc::Status UploadJobFile(TestCluster& cluster, const std::string& session,
   return writer->Finish();
 }
 
+// Submits a valid job and lets `worker` take it: where the job file and
+// shared-bytes tests start.
+void SubmitAndAssign(TestCluster& cluster, FakeWorker& worker, v1::Job* job) {
+  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), job).ok());
+  worker.Register();
+  worker.OpenLease();
+  ASSERT_TRUE(worker.Next().has_assign());
+}
+
 // A job file is checked (path, holder), stored apart from the checkpoints,
 // listed and downloaded; an absent path is NOT_FOUND naming what there is.
 TEST(ServiceErrors, JobFilesAreCheckedListedAndDownloaded) {
   TestCluster cluster;
   v1::Job job;
-  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
   FakeWorker worker(&cluster.workers(), "w-1");
-  worker.Register();
-  worker.OpenLease();
-  ASSERT_TRUE(worker.Next().has_assign());
+  ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
   v1::JobFile file;
   for (const std::string path : {"", "/etc/passwd", "../x", "a//b", "a/./b", "a\nb", "a\x1b[2J"}) {
     grpc::Status status = UploadJobFile(cluster, worker.session(), job.job_id(), path, "x", &file);
@@ -321,11 +327,8 @@ TEST(ServiceErrors, JobFilesOverTheCoordinatorsCapAreRefused) {
   options.coordinator.max_job_files_bytes = 10;
   TestCluster cluster(options);
   v1::Job job;
-  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
   FakeWorker worker(&cluster.workers(), "w-1");
-  worker.Register();
-  worker.OpenLease();
-  ASSERT_TRUE(worker.Next().has_assign());
+  ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
   v1::JobFile file;
   grpc::Status status =
       UploadJobFile(cluster, worker.session(), job.job_id(), "a.csv", "123456", &file);
@@ -355,11 +358,8 @@ TEST(ServiceErrors, JobFilesOverTheCoordinatorsCapAreRefused) {
 TEST(ServiceErrors, DeletingADatasetKeepsAJobFileWithItsBytes) {
   TestCluster cluster;
   v1::Job job;
-  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
   FakeWorker worker(&cluster.workers(), "w-1");
-  worker.Register();
-  worker.OpenLease();
-  ASSERT_TRUE(worker.Next().has_assign());
+  ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
   const std::string csv = "x,y\r\n1,2\r\n";
   v1::JobFile file;
   ASSERT_TRUE(UploadJobFile(cluster, worker.session(), job.job_id(), "out.csv", csv, &file).ok());
@@ -382,11 +382,8 @@ TEST(ServiceErrors, DeletingADatasetKeepsAJobFileWithItsBytes) {
 TEST(ServiceErrors, DeletingADatasetKeepsACheckpointWithItsBytes) {
   TestCluster cluster;
   v1::Job job;
-  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
   FakeWorker worker(&cluster.workers(), "w-1");
-  worker.Register();
-  worker.OpenLease();
-  ASSERT_TRUE(worker.Next().has_assign());
+  ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
   const std::string bytes = "model bytes";
   v1::CheckpointRecord record;
   {
