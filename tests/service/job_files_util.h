@@ -4,22 +4,18 @@
 #ifndef FORNAX_TESTS_SERVICE_JOB_FILES_UTIL_H_
 #define FORNAX_TESTS_SERVICE_JOB_FILES_UTIL_H_
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "engine/data/file_util.h"
 #include "gtest/gtest.h"
 
 namespace fornax::service_testing {
 
-inline std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// The file's bytes, or "" when it cannot be read (the test's assertions
+// then say what is missing).
+inline std::string ReadAll(const std::string& path) { return ReadFileToString(path).value_or(""); }
 
 // The harness's job YAML with `callbacks` added to its flow-style `fit` map.
 inline std::string WithCallbacks(std::string yaml, const std::string& callbacks) {
