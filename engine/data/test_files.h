@@ -1,5 +1,5 @@
-// Helpers for the data tests: a fresh temporary directory per test and the
-// path of the committed NumPy fixtures.
+// Helpers the tests share: a fresh temporary directory per test, a whole-file
+// read for assertions, and the path of the committed NumPy fixtures.
 #ifndef FORNAX_ENGINE_DATA_TEST_FILES_H_
 #define FORNAX_ENGINE_DATA_TEST_FILES_H_
 
@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "engine/data/file_util.h"
 #include "gtest/gtest.h"
 
 namespace fornax::testing {
@@ -27,6 +28,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The file's bytes, or "" when it cannot be read: an assertion on the text
+// then fails with what is missing instead of the test stopping at a status.
+inline std::string ReadFileOrEmpty(const std::string& path) {
+  return ReadFileToString(path).value_or("");
+}
 
 // engine/data/testdata/NAME (FORNAX_SOURCE_DIR is set by CTest).
 inline std::string Fixture(const std::string& name) {

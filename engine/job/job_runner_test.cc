@@ -347,9 +347,6 @@ TEST(JobRunnerTest, CheckpointKeysCallbackStatesByClass) {
                                    "CSVLogger", "ModelCheckpoint"));
 }
 
-// The file's text, "" where there is none.
-std::string ReadText(const std::string& path) { return ReadFileToString(path).value_or(""); }
-
 // CSVLogger's file after a resume equals a straight run's, byte for byte:
 // the first attempt wrote rows for epochs 0 and 1 and was interrupted in
 // epoch 2 (after the checkpoint at global step 18), and the job resumes from
@@ -376,7 +373,7 @@ TEST(JobRunnerTest, ResumedCsvLoggerFileEqualsAStraightRunsFile) {
         JobRunner::Create(csv_job(path, append), {});
     ASSERT_TRUE(runner.ok()) << runner.status();
     ASSERT_TRUE((*runner)->Fit({}, nullptr).ok());
-    straight[append] = ReadText(path);
+    straight[append] = testing::ReadFileOrEmpty(path);
   }
   ASSERT_EQ(std::count(straight[0].begin(), straight[0].end(), '\n'), 4);  // header, 3 epochs
   ASSERT_EQ(straight[1], older + straight[0].substr(straight[0].find('\n') + 1));
@@ -398,14 +395,15 @@ TEST(JobRunnerTest, ResumedCsvLoggerFileEqualsAStraightRunsFile) {
       first->reset();
       // It wrote all but epoch 2's row.
       const std::string& full = straight[append];
-      ASSERT_EQ(ReadText(path), full.substr(0, full.rfind('\n', full.size() - 2) + 1));
+      ASSERT_EQ(testing::ReadFileOrEmpty(path),
+                full.substr(0, full.rfind('\n', full.size() - 2) + 1));
       if (!same_machine) std::filesystem::remove(path);
 
       absl::StatusOr<std::unique_ptr<JobRunner>> resumed =
           JobRunner::Create(csv_job(path, append), ResumeFrom(dir, "ckpt-e1-s12.keras", 1));
       ASSERT_TRUE(resumed.ok()) << resumed.status();
       ASSERT_TRUE((*resumed)->Fit({}, nullptr).ok());
-      EXPECT_EQ(ReadText(path), straight[append && same_machine]);
+      EXPECT_EQ(testing::ReadFileOrEmpty(path), straight[append && same_machine]);
     }
   }
 }

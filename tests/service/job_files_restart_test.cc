@@ -38,7 +38,7 @@ TEST_F(ServiceTest, JobFilesSurviveACoordinatorRestart) {
   const CliResult before =
       RunCli(address, {"pull", job->job_id(), "--file", "log.csv", "-o", before_path});
   ASSERT_EQ(before.exit_code, 0) << before.err;
-  const std::string bytes = ReadAll(before_path);
+  const std::string bytes = testing::ReadFileOrEmpty(before_path);
   // Header and one row per epoch.
   EXPECT_EQ(CsvRows(bytes).size(), static_cast<size_t>(options.epochs) + 1) << bytes;
 
@@ -61,7 +61,7 @@ TEST_F(ServiceTest, JobFilesSurviveACoordinatorRestart) {
   const CliResult after =
       RunCli(address, {"pull", job->job_id(), "--file", "log.csv", "-o", after_path});
   ASSERT_EQ(after.exit_code, 0) << after.err;
-  EXPECT_EQ(ReadAll(after_path), bytes);
+  EXPECT_EQ(testing::ReadFileOrEmpty(after_path), bytes);
 }
 
 }  // namespace

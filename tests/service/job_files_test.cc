@@ -27,7 +27,7 @@ namespace {
 using ::testing::HasSubstr;
 
 void AddCallbacksToFile(const std::string& job_yaml, const std::string& callbacks) {
-  const std::string yaml = WithCallbacks(ReadAll(job_yaml), callbacks);
+  const std::string yaml = WithCallbacks(testing::ReadFileOrEmpty(job_yaml), callbacks);
   std::ofstream(job_yaml, std::ios::trunc) << yaml;
 }
 
@@ -117,7 +117,7 @@ TEST_F(JobFilesTest, SameCsvLoggerFilenameGivesEachJobItsOwnFile) {
     for (const std::string& id : ids) {
       const std::string dir = AttemptDir(id);
       if (dir.empty() || files.count(id) != 0) continue;
-      const std::string text = ReadAll(dir + "/files/log.csv");
+      const std::string text = testing::ReadFileOrEmpty(dir + "/files/log.csv");
       if (CsvRows(text).size() >= 3) files[id] = text;
     }
     absl::SleepFor(absl::Milliseconds(50));
@@ -250,10 +250,11 @@ TEST_F(JobFilesTest, JobProcessWritesInItsFilesDirAndRefusesOthers) {
   AddCallbacksToFile(WriteLocalJob(options), "[{CSVLogger: {filename: log.csv}}]");
   const std::string run = absl::StrCat("cd '", dir_, "' && timeout -s KILL 180 '",
                                        FORNAX_WORKER_BIN, "' run-job --dir ");
-  ASSERT_EQ(Shell(run + "by-hand >run.out 2>run.err"), 0) << ReadAll(Path("run.err"));
+  ASSERT_EQ(Shell(run + "by-hand >run.out 2>run.err"), 0)
+      << testing::ReadFileOrEmpty(Path("run.err"));
   const std::vector<std::vector<std::string>> rows =
-      CsvRows(ReadAll(Path("by-hand/files/log.csv")));
-  EXPECT_EQ(rows.size(), 3u) << ReadAll(Path("by-hand/files/log.csv"));
+      CsvRows(testing::ReadFileOrEmpty(Path("by-hand/files/log.csv")));
+  EXPECT_EQ(rows.size(), 3u) << testing::ReadFileOrEmpty(Path("by-hand/files/log.csv"));
   EXPECT_EQ(rows.empty() ? "" : rows.back()[0], "1");
   EXPECT_FALSE(std::filesystem::exists(Path("log.csv")));
 
@@ -261,7 +262,7 @@ TEST_F(JobFilesTest, JobProcessWritesInItsFilesDirAndRefusesOthers) {
   const std::string outside = Path("outside.csv");
   AddCallbacksToFile(WriteLocalJob(options), "[{CSVLogger: {filename: '" + outside + "'}}]");
   EXPECT_EQ(Shell(run + "escapes >run.out 2>run.err"), 2);
-  EXPECT_THAT(ReadAll(Path("run.err")),
+  EXPECT_THAT(testing::ReadFileOrEmpty(Path("run.err")),
               HasSubstr("escapes/job.yaml: " +
                         Refusal("0] (CSVLogger", "filename", outside, "is absolute")));
   EXPECT_FALSE(std::filesystem::exists(outside));
@@ -284,9 +285,9 @@ TEST_F(JobFilesTest, LocalTrainWritesWhereThePathsSay) {
   ASSERT_EQ(Shell(absl::StrCat("cd '", cwd, "' && timeout -s KILL 180 '", FORNAX_BIN, "' train '",
                                job_file, "' >'", Path("train.out"), "' 2>&1")),
             0)
-      << ReadAll(Path("train.out"));
+      << testing::ReadFileOrEmpty(Path("train.out"));
   for (const std::string& file : {cwd + "/log.csv", Path("up.csv"), absolute}) {
-    EXPECT_EQ(CsvRows(ReadAll(file)).size(), 3u) << file;
+    EXPECT_EQ(CsvRows(testing::ReadFileOrEmpty(file)).size(), 3u) << file;
   }
 }
 

@@ -68,7 +68,7 @@ TEST_F(JobFilesUploadTest, CsvLoggerFileIsListedAndPulled) {
       "[{CSVLogger: {filename: log.csv}}, {ModelCheckpoint: {filepath: best.keras}}]"));
   const v1::Job job = RunAndKeep(client, spec, "log.csv", Path("worker-log.csv"));
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.reason();
-  const std::string on_worker = ReadAll(Path("worker-log.csv"));
+  const std::string on_worker = testing::ReadFileOrEmpty(Path("worker-log.csv"));
   ASSERT_FALSE(on_worker.empty()) << "never saw the worker's JOBDIR/files/log.csv";
 
   const CliResult files = RunCli(address, {"files", job.job_id()});
@@ -85,7 +85,7 @@ TEST_F(JobFilesUploadTest, CsvLoggerFileIsListedAndPulled) {
       RunCli(address, {"pull", job.job_id(), "--file", "log.csv", "-o", pulled_path});
   ASSERT_EQ(pull.exit_code, 0) << pull.err;
   EXPECT_THAT(pull.out, HasSubstr("file log.csv (attempt 0)")) << pull.out;
-  const std::string pulled = ReadAll(pulled_path);
+  const std::string pulled = testing::ReadFileOrEmpty(pulled_path);
   EXPECT_EQ(pulled, on_worker);
 
   // Its rows are the losses the job reported, epoch by epoch.
@@ -169,7 +169,7 @@ TEST_F(JobFilesUploadTest, FailedAttemptsFilesAreReplacedByTheNextAttempts) {
     }
     const CliResult pulled = RunCli(address, {"pull", id, "--file", "log.csv", "-o", output});
     EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
-    file.bytes = ReadAll(output);
+    file.bytes = testing::ReadFileOrEmpty(output);
     return file;
   };
   // Once the job ended: an epoch attempt 1 trained again reports the same

@@ -1,6 +1,6 @@
 // Helpers the job files tests share (job_files_test.cc,
 // job_files_upload_test.cc): job YAML with callbacks, and the CSVLogger
-// files those callbacks write.
+// files those callbacks write (read them with testing::ReadFileOrEmpty).
 #ifndef FORNAX_TESTS_SERVICE_JOB_FILES_UTIL_H_
 #define FORNAX_TESTS_SERVICE_JOB_FILES_UTIL_H_
 
@@ -8,14 +8,10 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "engine/data/file_util.h"
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 
 namespace fornax::service_testing {
-
-// The file's bytes, or "" when it cannot be read (the test's assertions
-// then say what is missing).
-inline std::string ReadAll(const std::string& path) { return ReadFileToString(path).value_or(""); }
 
 // The harness's job YAML with `callbacks` added to its flow-style `fit` map.
 inline std::string WithCallbacks(std::string yaml, const std::string& callbacks) {
