@@ -8,23 +8,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/data/idx.h"
 #include "engine/data/npy.h"
+#include "engine/data/test_files.h"
 #include "nlohmann/json.hpp"
 
 namespace fornax::service_testing {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string Tail(const std::string& text, size_t bytes) {
   return text.size() <= bytes ? text : "..." + text.substr(text.size() - bytes);
@@ -117,7 +110,8 @@ void ServiceTest::SetUp() {
 void ServiceTest::TearDown() {
   if (HasFailure()) {
     for (const std::string& log : logs_) {
-      std::cerr << "----- " << log << " -----\n" << Tail(ReadFile(log), 6000) << "\n";
+      std::cerr << "----- " << log << " -----\n"
+                << Tail(testing::ReadFileOrEmpty(log), 6000) << "\n";
     }
   } else {
     std::error_code ec;
@@ -175,8 +169,8 @@ void ServiceTest::WriteData(int samples) {
 }
 
 std::string ServiceTest::ModelJson(int hidden) const {
-  nlohmann::json model =
-      nlohmann::json::parse(ReadFile(SourceDir() + "/tests/testdata/cli/small_mlp.json"));
+  nlohmann::json model = nlohmann::json::parse(
+      testing::ReadFileOrEmpty(SourceDir() + "/tests/testdata/cli/small_mlp.json"));
   for (nlohmann::json& layer : model["config"]["layers"]) {
     if (layer["config"]["name"] == "hidden") layer["config"]["units"] = hidden;
     if (layer["config"]["name"] == "predictions") layer["build_config"]["input_shape"][1] = hidden;
@@ -305,7 +299,7 @@ std::string ServiceTest::WorkerLog(const std::string& name) {
   const std::string prefix = Path(absl::StrCat("worker-", name, "."));
   std::string log;
   for (const std::string& file : logs_) {
-    if (file.starts_with(prefix)) log += ReadFile(file);
+    if (file.starts_with(prefix)) log += testing::ReadFileOrEmpty(file);
   }
   return log;
 }
@@ -320,8 +314,8 @@ CliResult ServiceTest::RunCli(const std::string& address, const std::vector<std:
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadFile(out);
-  r.err = ReadFile(err);
+  r.out = testing::ReadFileOrEmpty(out);
+  r.err = testing::ReadFileOrEmpty(err);
   return r;
 }
 
