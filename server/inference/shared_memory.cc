@@ -3,10 +3,11 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/mman.h>
+#include <sys/mman.h>  // shm_open
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -54,42 +55,20 @@ absl::Status CheckRegisteringClient(const std::string& peer) {
                    peer));
 }
 
-// The mapping covers whole pages (mmap's offset must be page-aligned), from
-// the page holding the region's first byte to its last byte.
 class SharedMemoryRegion {
  public:
-  SharedMemoryRegion(SharedMemoryRegionInfo info, int fd, void* mapping, size_t mapping_size,
-                     char* data)
-      : info_(std::move(info)),
-        fd_(fd),
-        mapping_(mapping),
-        mapping_size_(mapping_size),
-        data_(data) {}
-  ~SharedMemoryRegion() {
-    munmap(mapping_, mapping_size_);
-    close(fd_);
-  }
+  SharedMemoryRegion(SharedMemoryRegionInfo info, int fd) : info_(std::move(info)), fd_(fd) {}
+  ~SharedMemoryRegion() { close(fd_); }
   SharedMemoryRegion(const SharedMemoryRegion&) = delete;
   SharedMemoryRegion& operator=(const SharedMemoryRegion&) = delete;
 
   const SharedMemoryRegionInfo& info() const { return info_; }
-  char* data() const { return data_; }
-  // The object's size now (it may have been resized since registration).
-  absl::StatusOr<uint64_t> ObjectSize() const {
-    struct stat st;
-    if (fstat(fd_, &st) != 0) {
-      return absl::InternalError(
-          absl::StrCat("fstat on shared memory object '", info_.key, "': ", std::strerror(errno)));
-    }
-    return static_cast<uint64_t>(st.st_size);
-  }
+  // The object, even once the client has unlinked it.
+  int fd() const { return fd_; }
 
  private:
   const SharedMemoryRegionInfo info_;
-  const int fd_;  // kept so that ObjectSize sees the object even once it is unlinked
-  void* const mapping_;
-  const size_t mapping_size_;
-  char* const data_;  // the region's first byte, inside the mapping
+  const int fd_;
 };
 
 namespace {
@@ -152,18 +131,7 @@ absl::Status SharedMemoryRegistry::Register(const SharedMemoryRegionInfo& info) 
         Where(info.name), ": offset ", info.offset, " + byte_size ", info.byte_size,
         " is past the end of shared memory key '", info.key, "' (", object_size, " bytes)"));
   }
-  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  const uint64_t start = info.offset - info.offset % page;
-  const size_t length = static_cast<size_t>(info.offset + info.byte_size - start);
-  void* mapping =
-      mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.fd, static_cast<off_t>(start));
-  if (mapping == MAP_FAILED) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(info.name),
-                                                   ": cannot map shared memory key '", info.key,
-                                                   "': ", std::strerror(errno)));
-  }
-  auto region = std::make_shared<const SharedMemoryRegion>(
-      info, fd.Release(), mapping, length, static_cast<char*>(mapping) + (info.offset - start));
+  auto region = std::make_shared<const SharedMemoryRegion>(info, fd.Release());
   std::lock_guard<std::mutex> lock(mu_);
   if (!regions_.emplace(info.name, std::move(region)).second) {
     return absl::AlreadyExistsError(absl::StrCat(Where(info.name), " is already registered"));
@@ -216,16 +184,74 @@ absl::StatusOr<SharedMemorySpan> SharedMemoryRegistry::Find(const std::string& n
         what, ": shared_memory_offset ", offset, " + shared_memory_byte_size ", byte_size,
         " is past the end of shared memory region '", name, "' (", info.byte_size, " bytes)"));
   }
-  absl::StatusOr<uint64_t> object_size = region->ObjectSize();
-  if (!object_size.ok()) return object_size.status();
-  if (*object_size < info.offset + info.byte_size) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, ": shared memory key '", info.key, "' of region '", name,
-                     "' has shrunk to ", *object_size, " bytes since it was registered (offset ",
-                     info.offset, " + byte_size ", info.byte_size, "); register it again"));
+  return SharedMemorySpan(std::move(region), offset, static_cast<size_t>(byte_size), what);
+}
+
+namespace {
+
+// Calls `step(done)`, a pread or pwrite of the bytes from `done` on, until
+// `n` bytes have moved, resuming after partial transfers and EINTR. Returns
+// the count moved, short of `n` only when a step moved nothing (pread: the
+// end of the object), or -1 with errno set.
+template <typename Step>
+ssize_t TransferAll(size_t n, Step step) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t moved = step(done);
+    if (moved < 0 && errno == EINTR) continue;
+    if (moved < 0) return -1;
+    if (moved == 0) break;
+    done += static_cast<size_t>(moved);
   }
-  char* data = region->data() + offset;
-  return SharedMemorySpan{std::move(region), data, static_cast<size_t>(byte_size)};
+  return static_cast<ssize_t>(done);
+}
+
+}  // namespace
+
+SharedMemorySpan::SharedMemorySpan(std::shared_ptr<const SharedMemoryRegion> region,
+                                   uint64_t offset, size_t size, std::string what)
+    : region_(std::move(region)), offset_(offset), size_(size), what_(std::move(what)) {}
+
+absl::Status SharedMemorySpan::Read(void* out) const {
+  const SharedMemoryRegionInfo& info = region_->info();
+  const uint64_t start = info.offset + offset_;
+  char* to = static_cast<char*>(out);
+  const ssize_t got = TransferAll(size_, [&](size_t done) {
+    return pread(region_->fd(), to + done, size_ - done, static_cast<off_t>(start + done));
+  });
+  if (got < 0) {
+    return absl::InternalError(absl::StrCat(what_, ": cannot read shared memory key '", info.key,
+                                            "' of region '", info.name,
+                                            "': ", std::strerror(errno)));
+  }
+  if (static_cast<size_t>(got) == size_) return absl::OkStatus();
+  // The object ended before the span: the client has shrunk it. Its size
+  // now, unless it has grown back since the read (then where the read
+  // stopped).
+  const uint64_t stopped = start + static_cast<uint64_t>(got);
+  struct stat st;
+  const uint64_t size = fstat(region_->fd(), &st) == 0
+                            ? std::min(static_cast<uint64_t>(st.st_size), stopped)
+                            : stopped;
+  return absl::FailedPreconditionError(
+      absl::StrCat(what_, ": shared memory key '", info.key, "' of region '", info.name,
+                   "' has shrunk to ", size, " bytes since it was registered (offset ", info.offset,
+                   " + byte_size ", info.byte_size, "); register it again"));
+}
+
+absl::Status SharedMemorySpan::Write(const void* bytes, size_t n) const {
+  const SharedMemoryRegionInfo& info = region_->info();
+  const uint64_t start = info.offset + offset_;
+  const char* from = static_cast<const char*>(bytes);
+  const ssize_t put = TransferAll(n, [&](size_t done) {
+    return pwrite(region_->fd(), from + done, n - done, static_cast<off_t>(start + done));
+  });
+  if (put < 0 || static_cast<size_t>(put) != n) {
+    return absl::InternalError(
+        absl::StrCat(what_, ": cannot write shared memory key '", info.key, "' of region '",
+                     info.name, "': ", put < 0 ? std::strerror(errno) : "nothing written"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fornax::serving

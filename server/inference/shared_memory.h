@@ -5,11 +5,15 @@
 // region (and an offset into it) instead of carrying an input's bytes, or
 // asks for an output to be written there instead of into the reply.
 //
-// The server maps the object read/write (MAP_SHARED) at registration, so
-// the region stays valid after the client unlinks the object. Requests hold a region by shared_ptr:
-// unregistering removes the name at once, and the memory is unmapped when the last request using it
-// finishes (so a request never reads or writes unmapped memory), or when the registry is destroyed
-// with the server.
+// The server opens the object read/write at registration and keeps the
+// descriptor, so the region stays valid after the client unlinks the
+// object. It copies with pread/pwrite and never maps the object: the
+// object is the client's, which may shrink it (ftruncate) at any moment,
+// and touching a mapping past the end of a shrunk object raises SIGBUS,
+// which would kill the server; a read past the end only comes back short.
+// Requests hold a region by shared_ptr: unregistering removes the name at
+// once, and the descriptor is closed when the last request using it
+// finishes, or when the registry is destroyed with the server.
 //
 // Status codes follow Triton where it has one: a name registered twice ->
 // ALREADY_EXISTS; an unknown region in Status or in a request -> NOT_FOUND;
@@ -33,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace fornax::serving {
@@ -44,15 +49,32 @@ struct SharedMemoryRegionInfo {
   uint64_t byte_size = 0;
 };
 
-// One registered region and its mapping (unmapped on destruction).
+// One registered region and its object's descriptor (closed on
+// destruction).
 class SharedMemoryRegion;
 
-// `size` bytes at `data` inside a region, which stay mapped while this
+// `size()` bytes at an offset inside a region, for the tensor `what`
+// ("input 'x'") that named them; the region's object stays open while this
 // lives.
-struct SharedMemorySpan {
-  std::shared_ptr<const SharedMemoryRegion> region;
-  char* data = nullptr;
-  size_t size = 0;
+class SharedMemorySpan {
+ public:
+  SharedMemorySpan(std::shared_ptr<const SharedMemoryRegion> region, uint64_t offset, size_t size,
+                   std::string what);
+
+  size_t size() const { return size_; }
+  // Copies the span's size() bytes into `out`. FailedPrecondition naming
+  // the region, its key and range when the client has shrunk the object
+  // below them since registration.
+  absl::Status Read(void* out) const;
+  // Writes `n` <= size() bytes at the span's start. Past the end of a
+  // shrunk object this grows it back (as writing a file does).
+  absl::Status Write(const void* bytes, size_t n) const;
+
+ private:
+  std::shared_ptr<const SharedMemoryRegion> region_;
+  uint64_t offset_;  // into the region
+  size_t size_;
+  std::string what_;
 };
 
 // Whether a client at `peer` may register regions: only one on this
@@ -79,10 +101,7 @@ class SharedMemoryRegistry {
   absl::StatusOr<std::vector<SharedMemoryRegionInfo>> Status(const std::string& name) const;
 
   // `byte_size` bytes at `offset` in region `name`, for the tensor `what`
-  // ("input 'x'") whose parameters named them (errors say so). Refused
-  // (FAILED_PRECONDITION) when the object has shrunk below the region since
-  // it was registered: touching those pages would kill the server with
-  // SIGBUS. (A shrink racing the request can still do that; don't.)
+  // ("input 'x'") whose parameters named them (errors say so).
   absl::StatusOr<SharedMemorySpan> Find(const std::string& name, uint64_t offset,
                                         uint64_t byte_size, const std::string& what) const;
 

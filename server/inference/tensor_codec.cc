@@ -301,7 +301,8 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
           shared_memory.Find(ref.region, ref.offset, ref.byte_size, Where("input", spec.name));
       if (!span.ok()) return span.status();
       tensor = Tensor(spec.dtype, Shape(std::move(dims)));
-      std::memcpy(tensor->raw_data(), span->data, span->size);
+      absl::Status read = span->Read(tensor->raw_data());
+      if (!read.ok()) return read;
     } else if (raw) {
       if (input.has_contents()) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -396,13 +397,14 @@ absl::Status EncodeInferResponse(const std::vector<Tensor>& outputs,
     // The entry stays (empty) so that raw_output_contents[i] still pairs
     // with outputs[i].
     const SharedMemorySpan& span = *wanted.shared_memory;
-    if (tensor.byte_size() > span.size) {
+    if (tensor.byte_size() > span.size()) {
       return absl::InvalidArgumentError(
           absl::StrCat("output '", name, "': needs ", tensor.byte_size(), " bytes for shape ",
                        ShapeText(tensor.shape().dims()), " ", WireDatatype(tensor.dtype()),
-                       ", but shared_memory_byte_size is ", span.size));
+                       ", but shared_memory_byte_size is ", span.size()));
     }
-    std::memcpy(span.data, bytes, tensor.byte_size());
+    absl::Status written = span.Write(bytes, tensor.byte_size());
+    if (!written.ok()) return written;
   }
   return absl::OkStatus();
 }

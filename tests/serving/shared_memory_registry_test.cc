@@ -1,15 +1,18 @@
 // SharedMemoryRegistry (server/inference/shared_memory.h) on real POSIX
-// shared memory objects: offsets that are not page-aligned, a span kept
-// mapped after its region is unregistered and unmapped when released (seen
-// in /proc/self/maps), every error with its code and message, concurrent
-// registration of one name.
+// shared memory objects: offsets that are not page-aligned, a span keeping
+// its object open after its region is unregistered and closing it when
+// released (seen in /proc/self/fd), every error with its code and message,
+// an object shrunk under a region (and under a thread reading and writing
+// it), concurrent registration of one name.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -40,12 +43,13 @@ class ShmObject {
   }
   const std::string& key() const { return key_; }
   char* view() const { return view_; }
-  // How many mappings of the object this process has (ours included).
-  int Mappings() const {
-    std::ifstream maps("/proc/self/maps");
+  // How many descriptors of the object this process has open.
+  int OpenDescriptors() const {
     int count = 0;
-    for (std::string line; std::getline(maps, line);) {
-      count += line.ends_with("/dev/shm" + key_) ? 1 : 0;
+    for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+      std::error_code error;  // the iterator's own descriptor is gone when read
+      const std::filesystem::path target = std::filesystem::read_symlink(fd.path(), error);
+      count += !error && target == "/dev/shm" + key_ ? 1 : 0;
     }
     return count;
   }
@@ -63,12 +67,15 @@ TEST(SharedMemoryRegistryTest, RegionAtAnUnalignedOffsetReadsAndWritesTheObject)
   ASSERT_TRUE(registry.Register({"r", object.key(), 4100, 100}).ok());
   absl::StatusOr<SharedMemorySpan> span = registry.Find("r", 10, 20, "input 'x'");
   ASSERT_TRUE(span.ok()) << span.status();
-  ASSERT_EQ(span->size, 20u);
-  EXPECT_EQ(std::memcmp(span->data, object.view() + 4110, 20), 0);
-  std::memset(span->data, 7, 20);
+  ASSERT_EQ(span->size(), 20u);
+  char read[20];
+  ASSERT_TRUE(span->Read(read).ok());
+  EXPECT_EQ(std::memcmp(read, object.view() + 4110, 20), 0);
+  const std::string sevens(19, 7);
+  ASSERT_TRUE(span->Write(sevens.data(), sevens.size()).ok());
   EXPECT_EQ(object.view()[4110], 7);
-  EXPECT_EQ(object.view()[4129], 7);
-  EXPECT_EQ(object.view()[4130], static_cast<char>(4130 % 251));
+  EXPECT_EQ(object.view()[4128], 7);
+  EXPECT_EQ(object.view()[4129], static_cast<char>(4129 % 251));  // only the 19 bytes written
 
   absl::StatusOr<std::vector<SharedMemoryRegionInfo>> status = registry.Status("r");
   ASSERT_TRUE(status.ok());
@@ -78,29 +85,28 @@ TEST(SharedMemoryRegistryTest, RegionAtAnUnalignedOffsetReadsAndWritesTheObject)
   EXPECT_EQ((*status)[0].byte_size, 100u);
 }
 
-// An unregister removes the name at once; the memory stays mapped for a
-// request that holds a span and is unmapped when the last one lets go.
-TEST(SharedMemoryRegistryTest, SpanOutlivesUnregisterAndIsUnmappedWhenReleased) {
+// An unregister removes the name at once; the object stays open for a
+// request that holds a span (even once the client unlinks it) and is closed
+// when the last one lets go.
+TEST(SharedMemoryRegistryTest, SpanOutlivesUnregisterAndIsClosedWhenReleased) {
   ShmObject object(4096);
-  const int own = object.Mappings();
   SharedMemoryRegistry registry;
   ASSERT_TRUE(registry.Register({"r", object.key(), 0, 4096}).ok());
-  EXPECT_EQ(object.Mappings(), own + 1);
+  EXPECT_EQ(object.OpenDescriptors(), 1);
   absl::StatusOr<SharedMemorySpan> span = registry.Find("r", 0, 8, "output 'y'");
   ASSERT_TRUE(span.ok());
   registry.Unregister("r");
   EXPECT_EQ(registry.Status("r").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(registry.Find("r", 0, 8, "output 'y'").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(object.Mappings(), own + 1);
-  std::memcpy(span->data, "written", 8);  // still mapped: no crash
+  EXPECT_EQ(object.OpenDescriptors(), 1);
+  ASSERT_TRUE(span->Write("written", 8).ok());
   EXPECT_STREQ(object.view(), "written");
   span = absl::UnknownError("released");
-  EXPECT_EQ(object.Mappings(), own);
+  EXPECT_EQ(object.OpenDescriptors(), 0);
 }
 
-TEST(SharedMemoryRegistryTest, UnregisterAllAndDestructionUnmapEverything) {
+TEST(SharedMemoryRegistryTest, UnregisterAllAndDestructionCloseEverything) {
   ShmObject object(4096);
-  const int own = object.Mappings();
   {
     SharedMemoryRegistry registry;
     ASSERT_TRUE(registry.Register({"a", object.key(), 0, 16}).ok());
@@ -111,13 +117,14 @@ TEST(SharedMemoryRegistryTest, UnregisterAllAndDestructionUnmapEverything) {
     ASSERT_EQ(all->size(), 2u);
     EXPECT_EQ((*all)[0].name, "a");
     EXPECT_EQ((*all)[1].name, "b");
+    EXPECT_EQ(object.OpenDescriptors(), 2);
     registry.Unregister("");
     EXPECT_TRUE(registry.Status("")->empty());
-    EXPECT_EQ(object.Mappings(), own);
+    EXPECT_EQ(object.OpenDescriptors(), 0);
     ASSERT_TRUE(registry.Register({"c", object.key(), 0, 16}).ok());
-    EXPECT_EQ(object.Mappings(), own + 1);
+    EXPECT_EQ(object.OpenDescriptors(), 1);
   }
-  EXPECT_EQ(object.Mappings(), own);
+  EXPECT_EQ(object.OpenDescriptors(), 0);
 }
 
 TEST(SharedMemoryRegistryTest, ErrorsNameTheRegionTheFieldAndWhatWasExpected) {
@@ -169,23 +176,69 @@ TEST(SharedMemoryRegistryTest, ErrorsNameTheRegionTheFieldAndWhatWasExpected) {
   EXPECT_EQ(registry.Status("")->size(), 1u);  // the failures registered nothing
 }
 
-// Touching pages past the end of a truncated object raises SIGBUS: Find
-// refuses instead.
-TEST(SharedMemoryRegistryTest, ObjectTruncatedUnderARegionIsRefused) {
+// The client may shrink its object under a region: reading bytes past its
+// end is refused with the region, key and range; writing there grows the
+// object back (no SIGBUS either way).
+TEST(SharedMemoryRegistryTest, ObjectTruncatedUnderARegion) {
   ShmObject object(8192);
   SharedMemoryRegistry registry;
   ASSERT_TRUE(registry.Register({"r", object.key(), 4096, 4096}).ok());
+  absl::StatusOr<SharedMemorySpan> span = registry.Find("r", 100, 4, "input 'x'");
+  ASSERT_TRUE(span.ok());
   const int fd = shm_open(object.key().c_str(), O_RDWR, 0);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, 4096), 0);
-  absl::Status status = registry.Find("r", 0, 4, "input 'x'").status();
+  ASSERT_EQ(ftruncate(fd, 4098), 0);  // the span's object bytes 4196..4199 are gone
+  char read[4];
+  absl::Status status = span->Read(read);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(), "input 'x': shared memory key '" + object.key() +
-                                  "' of region 'r' has shrunk to 4096 bytes since it was "
+                                  "' of region 'r' has shrunk to 4098 bytes since it was "
                                   "registered (offset 4096 + byte_size 4096); register it again");
-  ASSERT_EQ(ftruncate(fd, 8192), 0);
+  ASSERT_TRUE(span->Write("abc", 4).ok());
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 4200);
+  ASSERT_TRUE(span->Read(read).ok());
+  EXPECT_STREQ(read, "abc");
   close(fd);
-  EXPECT_TRUE(registry.Find("r", 0, 4, "input 'x'").ok());
+}
+
+// A thread shrinking the object to nothing and growing it back while
+// another reads and writes through a span: every read either succeeds or is
+// refused as above, and this process lives on (a mapping would SIGBUS).
+TEST(SharedMemoryRegistryTest, ObjectResizedWhileReadAndWritten) {
+  ShmObject object(4096);
+  SharedMemoryRegistry registry;
+  ASSERT_TRUE(registry.Register({"r", object.key(), 0, 4096}).ok());
+  absl::StatusOr<SharedMemorySpan> span = registry.Find("r", 0, 4096, "input 'x'");
+  ASSERT_TRUE(span.ok());
+  const int fd = shm_open(object.key().c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  std::atomic<bool> stop{false};
+  std::thread resizer([&] {
+    while (!stop) {
+      EXPECT_EQ(ftruncate(fd, 0), 0);
+      EXPECT_EQ(ftruncate(fd, 4096), 0);
+    }
+  });
+  std::vector<char> bytes(4096, 1);
+  int read = 0;
+  int refused = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < end) {
+    ASSERT_TRUE(span->Write(bytes.data(), bytes.size()).ok());
+    const absl::Status status = span->Read(bytes.data());
+    if (status.ok()) {
+      ++read;
+    } else {
+      EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+      ++refused;
+    }
+  }
+  stop = true;
+  resizer.join();
+  close(fd);
+  EXPECT_GT(read + refused, 0);
 }
 
 TEST(SharedMemoryRegistryTest, ConcurrentRegistrationsOfOneNameLetExactlyOneIn) {

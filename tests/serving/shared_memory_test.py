@@ -311,7 +311,8 @@ def test_grpc_parameters(url):
 
 
 def test_grpc_truncated_object(url, want):
-    """A region whose object shrank would SIGBUS the server when touched."""
+    """Reading a region whose object shrank is refused (the server copies with
+    pread; touching a mapping there would have been a SIGBUS)."""
     client = grpcclient.InferenceServerClient(url)
     handle = shm.create_shared_memory_region("t", key(Grpc, "t"), REGION_BYTES, create_only=True)
     client.register_system_shared_memory("t", key(Grpc, "t"), REGION_BYTES)
