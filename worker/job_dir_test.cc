@@ -13,7 +13,7 @@ namespace fornax::worker {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::ReadFile;
+using testing::ReadFileOrEmpty;
 using testing::TempDir;
 using testing::WriteFile;
 
@@ -48,9 +48,9 @@ TEST(JobDirTest, WritesTheJobAndLinksInputsFromTheCache) {
   ASSERT_TRUE(MaterializeJobDir(spec, dir.File("a"), dir.File("cache"), fetch).ok());
   ASSERT_TRUE(MaterializeJobDir(spec, dir.File("b"), dir.File("cache"), fetch).ok());
   EXPECT_EQ(fetches, 1);  // the second job found it in the cache
-  EXPECT_EQ(ReadFile(dir.File("a/job.yaml")), "model: model.json\n");
-  EXPECT_EQ(ReadFile(dir.File("b/model.json")), "{}");
-  EXPECT_EQ(ReadFile(dir.File("b/" + spec.inputs(0).path())), bytes);
+  EXPECT_EQ(ReadFileOrEmpty(dir.File("a/job.yaml")), "model: model.json\n");
+  EXPECT_EQ(ReadFileOrEmpty(dir.File("b/model.json")), "{}");
+  EXPECT_EQ(ReadFileOrEmpty(dir.File("b/" + spec.inputs(0).path())), bytes);
 }
 
 TEST(JobDirTest, CorruptDownloadIsRejectedAndNotCached) {

@@ -38,7 +38,7 @@ using ::testing::HasSubstr;
 using testing::TempDir;
 
 std::string Archive(const std::string& name) {
-  return testing::ReadFile(testing::SourceDir() + "/tests/testdata/archives/" + name);
+  return testing::ReadFileOrEmpty(testing::SourceDir() + "/tests/testdata/archives/" + name);
 }
 
 std::string Digest(const std::string& bytes) {
@@ -248,8 +248,8 @@ TEST_F(ModelHostTest, HostsACheckpointServesItAndReportsReady) {
   const v1::HostedModel ready = WaitState("mlp", 1, v1::HostedModel::STATE_READY);
   EXPECT_EQ(ready.checkpoint_id(), "ckpt-1");
   EXPECT_EQ(Changes("mlp"), "v1:LOADING v1:READY");
-  EXPECT_EQ(testing::ReadFile(Models() + "/mlp/1/model.keras"), bytes);
-  EXPECT_EQ(testing::ReadFile(Models() + "/mlp/1/checkpoint_id"), "ckpt-1\n");
+  EXPECT_EQ(testing::ReadFileOrEmpty(Models() + "/mlp/1/model.keras"), bytes);
+  EXPECT_EQ(testing::ReadFileOrEmpty(Models() + "/mlp/1/checkpoint_id"), "ckpt-1\n");
   EXPECT_FALSE(fs::exists(Models() + "/mlp/.1.tmp"));
 
   EXPECT_TRUE(Ready("mlp"));

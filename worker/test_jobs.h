@@ -13,34 +13,19 @@
 #include <fstream>
 #include <string>
 
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 
 namespace fornax::worker::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::path(::testing::TempDir()) /
-            (std::string("fornax_worker_") + info->test_suite_name() + "_" + info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+// The shared ones: a fresh directory per test, and a file's bytes ("" when
+// it cannot be read).
+using fornax::testing::ReadFileOrEmpty;
+using fornax::testing::TempDir;
 
 inline std::string SourceDir() {
   const char* root = std::getenv("FORNAX_SOURCE_DIR");
   return root != nullptr ? root : ".";
-}
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // GET http://ADDRESS/metrics: the raw HTTP response, "" when it cannot connect.
@@ -96,7 +81,7 @@ inline std::string JobYaml(int epochs, const std::string& data_dir,
 }
 
 inline std::string ModelJson() {
-  return ReadFile(SourceDir() + "/examples/fashion_mlp/model.json");
+  return ReadFileOrEmpty(SourceDir() + "/examples/fashion_mlp/model.json");
 }
 
 // A job dir as the worker materializes it, reading the system's data.
