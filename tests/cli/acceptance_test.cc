@@ -25,7 +25,7 @@ nlohmann::json TrainExample(const testing::TempDir& dir, const std::string& job)
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::cout << r.out << r.err;
   if (r.exit_code != 0) return nlohmann::json();
-  return nlohmann::json::parse(testing::ReadAll(dir.File("history.json")));
+  return nlohmann::json::parse(testing::ReadFileOrEmpty(dir.File("history.json")));
 }
 
 TEST(Acceptance, FashionMlp) {

@@ -209,7 +209,7 @@ TEST_F(CliTest, TrainsOnAFashionSubsetAndWritesHistory) {
   // it): the short last batches (1600 % 128, 400 % 128) never retrace.
   EXPECT_THAT(r.out, HasSubstr("\ntraces: 2\n"));
 
-  nlohmann::json h = nlohmann::json::parse(testing::ReadAll(dir_.File("history.json")));
+  nlohmann::json h = nlohmann::json::parse(testing::ReadFileOrEmpty(dir_.File("history.json")));
   for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy"}) {
     ASSERT_TRUE(h.contains(key)) << key << " in " << h.dump();
     EXPECT_EQ(h[key].size(), 2u) << key;

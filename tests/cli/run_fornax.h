@@ -6,12 +6,10 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 
 namespace fornax::testing {
@@ -20,34 +18,6 @@ struct RunResult {
   int exit_code = -1;
   std::string out;
   std::string err;
-};
-
-inline std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A fresh directory per test under the gtest temp dir.
-class TempDir {
- public:
-  TempDir() {
-    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::path(::testing::TempDir()) /
-            (std::string("fornax_e2e_") + info->test_suite_name() + "_" + info->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::ofstream(File(name)) << text;
-    return File(name);
-  }
-
- private:
-  std::filesystem::path path_;
 };
 
 // Runs `fornax ARGS...` with its output redirected to files in `dir`.
@@ -59,8 +29,8 @@ inline RunResult RunFornax(const TempDir& dir, const std::vector<std::string>& a
   int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadAll(dir.File("stdout.txt"));
-  r.err = ReadAll(dir.File("stderr.txt"));
+  r.out = ReadFileOrEmpty(dir.File("stdout.txt"));
+  r.err = ReadFileOrEmpty(dir.File("stderr.txt"));
   return r;
 }
 
