@@ -329,6 +329,11 @@ absl::Status ModelRepository::Unload(const std::string& name) {
 std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
                                                    const std::string& version) const {
   std::lock_guard<std::mutex> lock(mu_);
+  return FindLocked(name, version);
+}
+
+std::shared_ptr<ServedModel> ModelRepository::FindLocked(const std::string& name,
+                                                         const std::string& version) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) return nullptr;
   const Entry& entry = it->second;
@@ -349,24 +354,31 @@ std::shared_ptr<ServedModel> ModelRepository::Find(const std::string& name,
 
 absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Lookup(
     const std::string& name, const std::string& version) const {
-  std::shared_ptr<ServedModel> model = Find(name, version);
+  // One critical section, so that the reason given is the state the
+  // lookup saw.
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<ServedModel> model = FindLocked(name, version);
   if (model != nullptr) return model;
-  const std::vector<std::shared_ptr<ServedModel>> serving = Serving(name);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("unknown model '", name, "' (not in the repository ", root_, ")"));
+  }
+  const Entry& entry = it->second;
+  std::vector<int64_t> serving;
+  for (const auto& [number, held] : entry.versions) {
+    if (held.serving != nullptr) serving.push_back(number);
+  }
   if (!serving.empty()) {
     return absl::NotFoundError(absl::StrCat(
         "model '", name, "' version '", version, "' is not served; the serving version",
-        serving.size() == 1 ? " is " : "s are ",
-        absl::StrJoin(serving, ", ", [](std::string* out, const auto& served) {
-          absl::StrAppend(out, served->version);
-        })));
+        serving.size() == 1 ? " is " : "s are ", absl::StrJoin(serving, ", ")));
   }
-  for (const ModelIndexEntry& entry : Index()) {
-    if (entry.name == name) {
-      return absl::NotFoundError(absl::StrCat("model '", name, "' is not ready: ", entry.reason));
-    }
-  }
+  // The model's first index row says why (there is always one).
+  std::vector<ModelIndexEntry> rows;
+  entry.AppendIndexRows(name, std::chrono::steady_clock::now(), &rows);
   return absl::NotFoundError(
-      absl::StrCat("unknown model '", name, "' (not in the repository ", root_, ")"));
+      absl::StrCat("model '", name, "' is not ready: ", rows.front().reason));
 }
 
 std::vector<std::shared_ptr<ServedModel>> ModelRepository::Serving(const std::string& name) const {
@@ -396,35 +408,39 @@ std::vector<std::shared_ptr<ServedModel>> ModelRepository::Ready() const {
   return ready;
 }
 
+void ModelRepository::Entry::AppendIndexRows(const std::string& directory,
+                                             std::chrono::steady_clock::time_point now,
+                                             std::vector<ModelIndexEntry>* index) const {
+  const std::string name = Utf8Safe(directory);
+  const size_t first = index->size();
+  std::set<int64_t> numbers = retired;
+  for (const auto& [number, version] : versions) numbers.insert(number);
+  for (int64_t number : numbers) {
+    const std::string v = std::to_string(number);
+    auto it = versions.find(number);
+    if (it == versions.end()) {
+      auto held = previous.find(number);
+      const bool in_grace = held != previous.end() && now < held->second.second;
+      index->push_back(
+          {name, v, in_grace ? "UNLOADING" : "UNAVAILABLE", in_grace ? "" : "unloaded"});
+      continue;
+    }
+    if (it->second.serving != nullptr) index->push_back({name, v, "READY", ""});
+    if (!it->second.failed_files.empty()) {
+      index->push_back({name, v, "UNAVAILABLE", it->second.reason});
+    }
+  }
+  if (!reason.empty() || index->size() == first) {
+    index->insert(index->begin() + static_cast<std::ptrdiff_t>(first),
+                  {name, "", "UNAVAILABLE", reason});
+  }
+}
+
 std::vector<ModelIndexEntry> ModelRepository::Index() const {
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   std::vector<ModelIndexEntry> index;
-  for (const auto& [directory, entry] : entries_) {
-    const std::string name = Utf8Safe(directory);
-    const size_t first = index.size();
-    std::set<int64_t> numbers = entry.retired;
-    for (const auto& [number, version] : entry.versions) numbers.insert(number);
-    for (int64_t number : numbers) {
-      const std::string v = std::to_string(number);
-      auto it = entry.versions.find(number);
-      if (it == entry.versions.end()) {
-        auto held = entry.previous.find(number);
-        const bool in_grace = held != entry.previous.end() && now < held->second.second;
-        index.push_back(
-            {name, v, in_grace ? "UNLOADING" : "UNAVAILABLE", in_grace ? "" : "unloaded"});
-        continue;
-      }
-      if (it->second.serving != nullptr) index.push_back({name, v, "READY", ""});
-      if (!it->second.failed_files.empty()) {
-        index.push_back({name, v, "UNAVAILABLE", it->second.reason});
-      }
-    }
-    if (!entry.reason.empty() || index.size() == first) {
-      index.insert(index.begin() + static_cast<std::ptrdiff_t>(first),
-                   {name, "", "UNAVAILABLE", entry.reason});
-    }
-  }
+  for (const auto& [directory, entry] : entries_) entry.AppendIndexRows(directory, now, &index);
   return index;
 }
 

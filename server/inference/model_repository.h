@@ -127,7 +127,14 @@ class ModelRepository {
     void Retire(int64_t version, std::chrono::milliseconds grace,
                 std::vector<std::shared_ptr<ServedModel>>* dropped);
     std::shared_ptr<ServedModel> Highest() const;
+    // Appends the model's rows of Index() (`directory`: its name).
+    void AppendIndexRows(const std::string& directory, std::chrono::steady_clock::time_point now,
+                         std::vector<ModelIndexEntry>* index) const;
   };
+
+  // Find. REQUIRES: mu_ held.
+  std::shared_ptr<ServedModel> FindLocked(const std::string& name,
+                                          const std::string& version) const;
 
   // Scans one model directory and loads what changed. REQUIRES: the
   // model's LoadMutex held.
