@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "engine/data/file_util.h"
 #include "server/inference/tensor_codec.h"
 
 namespace fornax::serving {
@@ -42,7 +44,7 @@ bool Above(T a, T b) {
 
 template <typename T>
 void AppendTopClasses(const T* values, int64_t rows, int64_t classes, int64_t count,
-                      std::string* raw) {
+                      const std::vector<std::string>& labels, std::string* raw) {
   std::vector<int64_t> order(static_cast<size_t>(classes));
   for (int64_t row = 0; row < rows; ++row) {
     const T* v = values + row * classes;
@@ -55,7 +57,9 @@ void AppendTopClasses(const T* values, int64_t rows, int64_t classes, int64_t co
       const int64_t index = order[static_cast<size_t>(k)];
       // Triton's text: std::to_string ("%f" for floats; a uint8_t is
       // promoted to int, so decimal).
-      const std::string text = absl::StrCat(std::to_string(v[index]), ":", index);
+      std::string text = absl::StrCat(std::to_string(v[index]), ":", index);
+      const size_t i = static_cast<size_t>(index);
+      if (i < labels.size() && !labels[i].empty()) absl::StrAppend(&text, ":", labels[i]);
       const uint32_t length = static_cast<uint32_t>(text.size());
       raw->append(reinterpret_cast<const char*>(&length), sizeof(length));
       raw->append(text);
@@ -102,7 +106,8 @@ absl::StatusOr<int64_t> ClassificationCount(
              : static_cast<int64_t>(std::min<uint64_t>(p.uint64_param(), INT64_MAX));
 }
 
-Classification TopClasses(const Tensor& output, int64_t count) {
+Classification TopClasses(const Tensor& output, int64_t count,
+                          const std::vector<std::string>& labels) {
   const std::vector<int64_t>& dims = output.shape().dims();
   const int64_t rows = dims.empty() ? 1 : dims[0];
   const int64_t classes = rows == 0 ? 0 : output.num_elements() / rows;
@@ -111,16 +116,16 @@ Classification TopClasses(const Tensor& output, int64_t count) {
   out.shape = {rows, count};
   switch (output.dtype()) {
     case DType::kFloat32:
-      AppendTopClasses(output.data<float>(), rows, classes, count, &out.raw);
+      AppendTopClasses(output.data<float>(), rows, classes, count, labels, &out.raw);
       break;
     case DType::kInt32:
-      AppendTopClasses(output.data<int32_t>(), rows, classes, count, &out.raw);
+      AppendTopClasses(output.data<int32_t>(), rows, classes, count, labels, &out.raw);
       break;
     case DType::kInt64:
-      AppendTopClasses(output.data<int64_t>(), rows, classes, count, &out.raw);
+      AppendTopClasses(output.data<int64_t>(), rows, classes, count, labels, &out.raw);
       break;
     case DType::kUInt8:
-      AppendTopClasses(output.data<uint8_t>(), rows, classes, count, &out.raw);
+      AppendTopClasses(output.data<uint8_t>(), rows, classes, count, labels, &out.raw);
       break;
     case DType::kFloat16:
     case DType::kBFloat16:
@@ -128,6 +133,29 @@ Classification TopClasses(const Tensor& output, int64_t count) {
       break;  // refused by ClassificationCount
   }
   return out;
+}
+
+std::vector<std::string> SplitLabels(std::string_view text) {
+  // std::getline's lines: the text after the last '\n' is one when not
+  // empty.
+  std::vector<std::string> lines =
+      absl::StrSplit(absl::string_view(text.data(), text.size()), '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+absl::StatusOr<std::map<std::string, ClassLabels>> ReadClassLabels(const ModelSettings& settings) {
+  std::map<std::string, ClassLabels> labels;
+  for (const LabelFile& file : settings.label_files) {
+    absl::StatusOr<std::string> text = ReadFileToString(file.path);
+    if (!text.ok()) {
+      return absl::Status(text.status().code(),
+                          absl::StrCat(settings.source, ": output '", file.output,
+                                       "'.label_filename: ", text.status().message()));
+    }
+    labels[file.output] = ClassLabels{file.filename, SplitLabels(*text)};
+  }
+  return labels;
 }
 
 std::vector<std::string> BytesElements(const std::string& raw) {

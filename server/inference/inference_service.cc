@@ -108,7 +108,12 @@ grpc::ServerUnaryReactor* InferenceService::ModelConfig(
     FillConfigTensor(spec, config->add_input());
   }
   for (const TensorSpec& spec : served.signature.outputs) {
-    FillConfigTensor(spec, config->add_output());
+    inference::ModelOutput* output = config->add_output();
+    FillConfigTensor(spec, output);
+    auto labels = served.signature.labels.find(spec.name);
+    if (labels != served.signature.labels.end()) {
+      output->set_label_filename(labels->second.filename);
+    }
   }
   if (served.config.dynamic_batching) {
     inference::ModelDynamicBatching* batching = config->mutable_dynamic_batching();

@@ -233,8 +233,17 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     lock.unlock();
     absl::StatusOr<ModelSettings> settings = ReadModelSettings(dir.string());
     lock.lock();
-    if (settings.ok()) entry.policy = settings->version_policy;
+    if (settings.ok()) {
+      entry.policy = settings->version_policy;
+      entry.label_files.clear();
+      for (const LabelFile& file : settings->label_files) entry.label_files.push_back(file.path);
+    }
     entry.policy_config = config;
+  }
+  // The labels files count as config; stamped before the loader reads them.
+  std::string config_files = config;
+  for (const std::string& path : entry.label_files) {
+    absl::StrAppend(&config_files, " ", FileStamp(path));
   }
   const std::vector<int64_t> wanted = SelectVersions(entry.policy, available);
   if (wanted.empty()) {
@@ -255,7 +264,7 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   absl::Status first_error;
   for (int64_t number : wanted) {
     const std::string files =
-        absl::StrCat(FileStamp(dir / std::to_string(number) / "model.keras"), config);
+        absl::StrCat(FileStamp(dir / std::to_string(number) / "model.keras"), config_files);
     Version& version = entry.versions[number];
     entry.retired.erase(number);  // its row is this version's now
     if (version.serving != nullptr && version.serving_files == files) continue;

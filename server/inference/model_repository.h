@@ -1,7 +1,7 @@
 // ModelRepository: the models under a directory laid out as
 // `<root>/<model>/<version>/model.keras` (versions are positive integers),
 // with an optional `<root>/<model>/config.json` or `config.pbtxt`
-// (ModelSettings, model_settings.h).
+// (ModelSettings, model_settings.h) and the labels files config.pbtxt names.
 //
 // Each model serves the versions its version_policy selects (by default the
 // latest one), each with its own batcher; a request naming no version gets
@@ -13,7 +13,9 @@
 // unloaded. A version that fails to load (a corrupt or half-copied archive,
 // a bad config) is reported in Index() with its reason and logged; the
 // versions serving keep serving, and the other models are unaffected. A
-// failed file is retried once its mtime or size changes. Unload() takes a
+// failed file is retried once its mtime or size changes. The config files
+// and the labels files they name are part of every version's files: a
+// change to one reloads the model's versions. Unload() takes a
 // model out until Load() asks for it again. With an old-version grace set,
 // a version that stopped being served still answers requests that name its
 // number for that long (clients pinned to it mid-request need not retry);
@@ -110,9 +112,11 @@ class ModelRepository {
     // say it (an unload of served versions).
     std::string reason;
     bool unloaded = false;
-    // The policy last read without error (a broken config keeps it), and
-    // the stamps of the config files last read ("": none read yet).
+    // The policy and the paths of the labels files of the config last read
+    // without error (a broken config keeps them), and the stamps of the
+    // config files last read ("": none read yet).
     inference::ModelVersionPolicy policy = DefaultVersionPolicy();
+    std::vector<std::string> label_files;
     std::string policy_config;
     // Versions no longer served, findable by their number until the time.
     std::map<int64_t,

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/data/file_util.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
@@ -172,9 +173,13 @@ absl::Status CheckPbtxtScope(const inference::ModelConfig& config, const std::st
       return Invalid(source, absl::StrCat("output '", output.name(), "'.data_type"),
                      absl::StrCat("unknown type ", output.data_type()));
     }
-    if (!output.label_filename().empty()) {
+    // Triton joins any path to the model directory; here it must stay
+    // inside, as the file's lines are answered to every client.
+    if (output.label_filename().empty()) continue;
+    if (absl::Status inside = CheckRelativePathInside(output.label_filename()); !inside.ok()) {
       return Invalid(source, absl::StrCat("output '", output.name(), "'.label_filename"),
-                     "classification labels are not supported");
+                     absl::StrCat("'", output.label_filename(), "' ", inside.message(),
+                                  "; expected a file in the model directory"));
     }
   }
   return CheckVersionPolicy(config.version_policy(), source);
@@ -311,6 +316,12 @@ absl::StatusOr<ModelSettings> ParseModelConfigPbtxt(std::string_view text,
       config.has_version_policy() ? config.version_policy() : DefaultVersionPolicy();
   settings.inputs.assign(config.input().begin(), config.input().end());
   settings.outputs.assign(config.output().begin(), config.output().end());
+  const std::filesystem::path model_dir = std::filesystem::path(source).parent_path();
+  for (const inference::ModelOutput& output : config.output()) {
+    if (output.label_filename().empty()) continue;
+    settings.label_files.push_back(
+        {output.name(), output.label_filename(), (model_dir / output.label_filename()).string()});
+  }
   return settings;
 }
 

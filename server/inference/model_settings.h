@@ -16,9 +16,12 @@
 // inference.ModelConfig) and means what it means to Triton: no
 // dynamic_batching block, no dynamic batching; max_batch_size must be >= 1
 // (0, Triton's "no batch dimension", does not fit a Keras model, whose first
-// dimension is always the batch). Every Triton setting Fornax does not honour
-// is refused with its name; docs/serving.md lists the few that are accepted
-// and ignored because they cannot change results.
+// dimension is always the batch). An output's label_filename names its
+// labels file: a path relative to the model directory that stays inside it,
+// read when a version loads (ReadClassLabels, classification.h). Every
+// Triton setting Fornax does not honour is refused with its name;
+// docs/serving.md lists the few that are accepted and ignored because they
+// cannot change results. config.json has no outputs, so no labels.
 #ifndef FORNAX_SERVER_INFERENCE_MODEL_SETTINGS_H_
 #define FORNAX_SERVER_INFERENCE_MODEL_SETTINGS_H_
 
@@ -33,6 +36,13 @@
 
 namespace fornax::serving {
 
+// An output's labels file, config.pbtxt's label_filename.
+struct LabelFile {
+  std::string output;
+  std::string filename;  // as config.pbtxt has it (ModelConfig shows it)
+  std::string path;      // the file: filename beside config.pbtxt
+};
+
 // Everything a model's config file sets.
 struct ModelSettings {
   BatchingConfig batching;
@@ -42,7 +52,8 @@ struct ModelSettings {
   // the model once it is loaded (CheckDeclaredTensors in served_model.h).
   std::vector<inference::ModelInput> inputs;
   std::vector<inference::ModelOutput> outputs;
-  std::string source;  // the file, for error messages ("" when there is none)
+  std::vector<LabelFile> label_files;  // in the order of `outputs`
+  std::string source;                  // the file, for error messages ("" when there is none)
 };
 
 // config.json's contents (`text`), version_policy included; InvalidArgument

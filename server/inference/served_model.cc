@@ -88,6 +88,7 @@ absl::StatusOr<std::shared_ptr<ServedModel>> LoadServedModel(const std::string& 
   model->signature = ModelSignature{name, model->runner->inputs(), model->runner->outputs(),
                                     model->config.max_batch_size};
   FORNAX_RETURN_IF_ERROR(CheckDeclaredTensors(settings, model->signature));
+  FORNAX_ASSIGN_OR_RETURN(model->signature.labels, ReadClassLabels(settings));
   model->stats = metrics->ForModel(name, version);
   ModelRunner* runner = model->runner.get();
   ModelStats* stats = model->stats.get();

@@ -33,7 +33,8 @@ struct ServedModel {
 };
 
 // Loads `<model_dir>/<version>/model.keras` with the settings of
-// `<model_dir>/config.json` or `config.pbtxt` (ReadModelSettings).
+// `<model_dir>/config.json` or `config.pbtxt` (ReadModelSettings) and the
+// labels files config.pbtxt names (ReadClassLabels).
 absl::StatusOr<std::shared_ptr<ServedModel>> LoadServedModel(const std::string& name,
                                                              int64_t version,
                                                              const std::string& model_dir,

@@ -380,7 +380,11 @@ absl::Status EncodeInferResponse(const std::vector<Tensor>& outputs,
     auto* out = response->add_outputs();
     out->set_name(name);
     if (wanted.classification > 0) {
-      Classification classes = TopClasses(tensor, wanted.classification);
+      static const std::vector<std::string> kNoLabels;
+      const auto labels = signature.labels.find(name);
+      Classification classes =
+          TopClasses(tensor, wanted.classification,
+                     labels == signature.labels.end() ? kNoLabels : labels->second.labels);
       out->set_datatype("BYTES");
       for (int64_t d : classes.shape) out->add_shape(d);
       *response->add_raw_output_contents() = std::move(classes.raw);

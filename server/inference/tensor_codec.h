@@ -20,6 +20,7 @@
 #define FORNAX_SERVER_INFERENCE_TENSOR_CODEC_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@
 #include "engine/keras/models/model.h"
 #include "engine/tensor/tensor.h"
 #include "proto/inference/grpc_service.pb.h"
+#include "server/inference/classification.h"
 #include "server/inference/shared_memory.h"
 
 namespace fornax::serving {
@@ -38,6 +40,8 @@ struct ModelSignature {
   std::vector<TensorSpec> inputs;   // dim 0 is the batch
   std::vector<TensorSpec> outputs;  // dim 0 is the batch
   int64_t max_batch_size = 1;
+  // The class labels of the outputs that have them, by name.
+  std::map<std::string, ClassLabels> labels = {};
 };
 
 // The protocol's datatype name ("FP32", "INT32", "BOOL", ...).

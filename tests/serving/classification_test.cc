@@ -1,6 +1,7 @@
 // Triton's classification extension (server/inference/classification.h):
 // the top classes per row as Triton formats them, the clamp to the class
-// count, ties and NaN, and the parameter and datatype errors; and through
+// count, ties and NaN, labels and how a labels file splits into them, and
+// the parameter and datatype errors; and through
 // DecodeInferRequest/EncodeInferResponse, the BYTES output a request gets.
 #include "server/inference/classification.h"
 
@@ -82,6 +83,32 @@ TEST(ClassificationTest, ClassesAreEveryElementAfterTheBatchDimension) {
   EXPECT_THAT(BytesElements(top.raw), ElementsAre("4.000000:1", "3.000000:3", "1.000000:2"));
 }
 
+TEST(ClassificationTest, LabelsAreAppendedAsTritonDoes) {
+  const Tensor scores = Floats({2, 4}, {0.1f, 0.7f, -2.5f, 0.2f,  //
+                                        3.0f, 1.0f, 2.0f, 0.0f});
+  // Class 1's line is empty and class 3 is past the last line: neither has
+  // a label, so their strings have no third part (Triton's "no label").
+  const std::vector<std::string> labels = {"cat", "", "bird:of prey"};
+  EXPECT_THAT(BytesElements(TopClasses(scores, 4, labels).raw),
+              ElementsAre("0.700000:1", "0.200000:3", "0.100000:0:cat",
+                          "-2.500000:2:bird:of prey",  //
+                          "3.000000:0:cat", "2.000000:2:bird:of prey", "1.000000:1", "0.000000:3"));
+  const Tensor ints = Ints({1, 3}, {-7, 40, 2});
+  EXPECT_THAT(BytesElements(TopClasses(ints, 1, labels).raw), ElementsAre("40:1"));
+  EXPECT_THAT(BytesElements(TopClasses(ints, 1, {"a", "b"}).raw), ElementsAre("40:1:b"));
+}
+
+TEST(ClassificationTest, ALabelsFileIsSplitIntoLinesAsTritonDoes) {
+  using Lines = std::vector<std::string>;
+  EXPECT_EQ(SplitLabels("cat\ndog\n"), (Lines{"cat", "dog"})) << "a final newline adds none";
+  EXPECT_EQ(SplitLabels("cat\ndog"), (Lines{"cat", "dog"})) << "nor does its absence drop one";
+  EXPECT_EQ(SplitLabels("cat\n\ndog\n\n"), (Lines{"cat", "", "dog", ""}));
+  EXPECT_EQ(SplitLabels("cat\r\ndog\r\n"), (Lines{"cat\r", "dog\r"})) << "only '\\n' ends one";
+  EXPECT_EQ(SplitLabels(" a b \n"), (Lines{" a b "})) << "spaces are kept";
+  EXPECT_EQ(SplitLabels(""), Lines{});
+  EXPECT_EQ(SplitLabels("\n"), (Lines{""}));
+}
+
 TEST(ClassificationTest, CountParameterMustBeAPositiveInteger) {
   EXPECT_EQ(*ClassificationCount(ParameterMap(), Spec(DType::kFloat32)), 0);
   EXPECT_EQ(*ClassificationCount(Count(3), Spec(DType::kFloat32)), 3);
@@ -156,6 +183,17 @@ TEST(ClassificationTest, ARequestGetsABytesOutputBesideTheRawOne) {
               ElementsAre("0.750000:2", "0.500000:0"));
   EXPECT_EQ(response.outputs(1).datatype(), "FP32");
   EXPECT_EQ(response.raw_output_contents(1).size(), 4u);
+
+  // An output with labels gets them; the others do not.
+  ModelSignature labelled = signature;
+  labelled.labels["y"] = ClassLabels{"labels.txt", {"a", "b", "c"}};
+  labelled.labels["x"] = ClassLabels{"x.txt", {"wrong"}};
+  response.Clear();
+  ASSERT_TRUE(EncodeInferResponse({Floats({1, 3}, {0.5f, 0.25f, 0.75f}), Floats({1, 1}, {9})},
+                                  decoded->outputs, labelled, &response)
+                  .ok());
+  EXPECT_THAT(BytesElements(response.raw_output_contents(0)),
+              ElementsAre("0.750000:2:c", "0.500000:0:a"));
 
   // Classes are answered in the reply, never written to a region.
   auto* parameters = classified->mutable_parameters();

@@ -14,18 +14,29 @@ default) and HTTP with JSON data:
   - errors, each INVALID_ARGUMENT / 400 naming the output and what is
     wrong: k = 0 or negative, k not an integer (HTTP), classification with
     shared memory; the server serves normally after them.
+Labels (config.pbtxt's label_filename; the MLP's 3 classes), over the same
+three: strings "value:index:label" with the index numpy's argsort of
+Keras's predictions; a class whose line is empty or past the file's end
+gets no label, as in Triton; ModelConfig shows the label_filename (gRPC and
+HTTP); a model whose labels file is missing is UNAVAILABLE in
+RepositoryIndex naming the output and the file's path while the others
+serve, and serves once the file appears; a changed labels file is served
+after the next repository poll.
 Usage: classification_test.py FORNAX_BINARY (env FORNAX_SOURCE_DIR).
 """
 import http.client
 import json
+import os
 import sys
 import tempfile
+import time
 
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from serving_harness import check, expect_error, finish, keras_predict, place_test_models, serving
+from serving_harness import (check, expect_error, finish, keras_predict, place, place_test_models,
+                             serving)
 
 DTYPES = {"float32": "FP32", "bool": "BOOL"}
 
@@ -151,6 +162,98 @@ def test_http_raw(url, x):
               f"http classification {value!r}: {response.status} {reply}")
 
 
+LABELS = {"labelled": "setosa\nversi:color\nvirginica\n",
+          # Class 1's line is empty, class 2 is past the end: no label.
+          "partly_labelled": "setosa\n\n"}
+
+
+def place_labelled(repo, model, labels_text):
+    """The MLP with a config.pbtxt naming labels.txt for dense_2, and that
+    file holding `labels_text` (None: no file)."""
+    place(repo, model, 1, "mlp_sgd.keras")
+    with open(os.path.join(repo, model, "config.pbtxt"), "w") as f:
+        f.write('max_batch_size: 8\noutput [ { name: "dense_2", data_type: TYPE_FP32, '
+                'dims: [ 3 ], label_filename: "labels.txt" } ]\n')
+    if labels_text is not None:
+        write_labels(repo, model, labels_text)
+
+
+def write_labels(repo, model, text):
+    # Renamed into place, so a poll never reads half of it.
+    path = os.path.join(repo, model, "labels.txt")
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
+def labelled_strings(values, k, labels_text):
+    """triton_strings with Triton's ":<label>" for the classes that have one."""
+    labels = labels_text.split("\n")
+    return [[s + (f":{labels[int(s.split(':')[1])]}"
+                  if int(s.split(":")[1]) < len(labels) and labels[int(s.split(":")[1])] else "")
+             for s in row] for row in triton_strings(values, k)]
+
+
+def test_labels(proto, want, x, model, labels_text):
+    server = proto.infer(model, [("x", x)], [("dense_2", 0)]).as_numpy("dense_2")
+    got = strings(proto.infer(model, [("x", x)], [("dense_2", 3)]).as_numpy("dense_2"))
+    keras_order = np.argsort(-want, axis=1, kind="stable").tolist()
+    check(got == labelled_strings(server, 3, labels_text)
+          and [[int(s.split(":")[1]) for s in row] for row in got] == keras_order,
+          f"{proto.name}: {model} class_count=3: {got[0]} (keras top {keras_order[0]})")
+
+
+def test_label_config(grpc, http_client):
+    grpc_output = grpc.get_model_config("labelled").config.output[0]
+    http_output = http_client.get_model_config("labelled")["output"][0]
+    check(grpc_output.label_filename == "labels.txt"
+          and http_output.get("label_filename") == "labels.txt"
+          and grpc.get_model_config("mlp").config.output[0].label_filename == "",
+          f"ModelConfig shows label_filename: grpc {grpc_output.label_filename!r}, "
+          f"http {http_output.get('label_filename')!r}")
+
+
+def test_missing_labels(grpc, repo):
+    path = os.path.join(repo, "labels_missing", "labels.txt")
+    rows = {m.name: (m.state, m.reason) for m in grpc.get_model_repository_index().models}
+    state, reason = rows.get("labels_missing", ("missing", ""))
+    check(state == "UNAVAILABLE" and reason.endswith(
+              f"config.pbtxt: output 'dense_2'.label_filename: {path}: no such file"),
+          f"labels_missing: {state} {reason!r}")
+    check(rows.get("labelled", ("",))[0] == "READY", "the other models serve")
+
+
+def wait_for(condition, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            check(False, f"{what}: not within {timeout} s")
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_labels_follow_the_files(protocols, want, x, repo):
+    """Labels files written while serving are picked up by the poll."""
+    grpc = protocols[0]
+    changed = "Iris setosa\nIris versicolor\nIris virginica\n"
+    write_labels(repo, "labelled", changed)
+    write_labels(repo, "labels_missing", changed)
+
+    def shows(model):
+        try:
+            got = strings(grpc.infer(model, [("x", x)], [("dense_2", 1)]).as_numpy("dense_2"))
+        except Exception:  # not ready yet
+            return False
+        return got[0][0].split(":")[2].startswith("Iris ")
+
+    if wait_for(lambda: shows("labelled") and shows("labels_missing"),
+                "new labels after a poll"):
+        for proto in protocols:
+            test_labels(proto, want, x, "labelled", changed)
+            test_labels(proto, want, x, "labels_missing", changed)
+
+
 def main():
     fornax = sys.argv[1]
     rng = np.random.default_rng(3)
@@ -160,7 +263,10 @@ def main():
     mask = rng.random(size=(4, 5)) > 0.3
     with tempfile.TemporaryDirectory() as repo:
         place_test_models(repo)
-        with serving(fornax, repo) as (grpc_url, _, http_url):
+        for model, labels_text in LABELS.items():
+            place_labelled(repo, model, labels_text)
+        place_labelled(repo, "labels_missing", None)
+        with serving(fornax, repo, "--poll-interval-ms", "200") as (grpc_url, _, http_url):
             grpc = grpcclient.InferenceServerClient(grpc_url)
             names = [o.name for o in grpc.get_model_metadata("two_io").outputs]
             check("classification" in grpc.get_server_metadata().extensions,
@@ -175,7 +281,12 @@ def main():
             for proto in protocols:
                 test_classes(proto, want, x, images, features, mask, names)
                 test_errors(proto, x)
+                for model, labels_text in LABELS.items():
+                    test_labels(proto, want["mlp"], x, model, labels_text)
             test_http_raw(http_url, x)
+            test_label_config(grpc, protocols[1].client)
+            test_missing_labels(grpc, repo)
+            test_labels_follow_the_files(protocols, want["mlp"], x, repo)
             got = protocols[0].infer("mlp", [("x", x)], [("dense_2", 0)]).as_numpy("dense_2")
             check(np.abs(got - want["mlp"]).max() <= 1e-5, "the server serves after the errors")
     finish("classification")

@@ -121,9 +121,6 @@ TEST(ModelConfigTest, TritonSettingsFornaxDoesNotHonourAreRefusedByName) {
   EXPECT_EQ(Error(base + "input [ { name: \"x\" optional: true } ]"),
             "models/mlp/config.pbtxt: input 'x'.optional: every input of a Keras model is "
             "required");
-  EXPECT_EQ(Error(base + "output [ { name: \"y\" label_filename: \"labels.txt\" } ]"),
-            "models/mlp/config.pbtxt: output 'y'.label_filename: classification labels are not "
-            "supported");
 }
 
 TEST(ModelConfigTest, BadValuesAreRefusedWithTheField) {
@@ -152,6 +149,38 @@ TEST(ModelConfigTest, BadValuesAreRefusedWithTheField) {
   EXPECT_EQ(Error("max_batch_size: 8 version_policy { specific { } }"),
             "models/mlp/config.pbtxt: version_policy.specific.versions: expected at least one "
             "version number");
+}
+
+TEST(ModelConfigTest, LabelFilenamesAreFilesBesideTheConfig) {
+  absl::StatusOr<ModelSettings> settings = Parse(
+      "max_batch_size: 8 output [ { name: \"y\" label_filename: \"labels.txt\" },\n"
+      "{ name: \"z\" }, { name: \"w\" label_filename: \"labels/w.txt\" } ]");
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  ASSERT_EQ(settings->label_files.size(), 2u);
+  EXPECT_EQ(settings->label_files[0].output, "y");
+  EXPECT_EQ(settings->label_files[0].filename, "labels.txt");
+  EXPECT_EQ(settings->label_files[0].path, "models/mlp/labels.txt");
+  EXPECT_EQ(settings->label_files[1].output, "w");
+  EXPECT_EQ(settings->label_files[1].path, "models/mlp/labels/w.txt");
+
+  // Each refused with the file, the output and the field.
+  const auto labelled = [](const std::string& filename) {
+    return Error("max_batch_size: 8 output [ { name: \"y\" label_filename: \"" + filename +
+                 "\" } ]");
+  };
+  const std::string field = "models/mlp/config.pbtxt: output 'y'.label_filename: ";
+  EXPECT_EQ(labelled("/etc/labels.txt"),
+            field + "'/etc/labels.txt' is absolute; expected a file in the model directory");
+  EXPECT_EQ(labelled("../cnn/labels.txt"),
+            field + "'../cnn/labels.txt' has a '..' part; expected a file in the model directory");
+  EXPECT_EQ(labelled("labels//a.txt"),
+            field +
+                "'labels//a.txt' has an empty part ('//' or a final '/'); expected a file in the "
+                "model directory");
+  EXPECT_EQ(labelled("labels\\\\a.txt"),
+            field +
+                "'labels\\a.txt' has a backslash at byte 6; expected a file in the model "
+                "directory");
 }
 
 TEST(ModelConfigTest, SelectVersionsFollowsThePolicy) {
@@ -260,6 +289,37 @@ TEST_F(ModelDirTest, ThePbtxtSettingsReachTheServedModel) {
   EXPECT_EQ((*model)->signature.max_batch_size, 4);
   EXPECT_EQ((*model)->config.max_queue_delay_us, 100);
   EXPECT_TRUE((*model)->version_policy.has_all());
+}
+
+TEST_F(ModelDirTest, LabelsFilesAreReadAtLoad) {
+  WriteConfig("config.pbtxt",
+              "max_batch_size: 8\n"
+              "output [ { name: \"dense_2\", data_type: TYPE_FP32, dims: [ 3 ],\n"
+              "           label_filename: \"labels.txt\" } ]");
+  const std::string labels = (Dir() / "labels.txt").string();
+  EXPECT_EQ(LoadError(),
+            Pbtxt() + ": output 'dense_2'.label_filename: " + labels + ": no such file");
+  fs::create_directory(labels);
+  EXPECT_EQ(LoadError(), Pbtxt() + ": output 'dense_2'.label_filename: " + labels +
+                             ": is a directory, expected a file");
+  fs::remove(labels);
+
+  WriteConfig("labels.txt", "cat\n\nbird\n");
+  absl::StatusOr<std::shared_ptr<ServedModel>> model =
+      LoadServedModel("mlp", 1, Dir().string(), &metrics_);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto& by_output = (*model)->signature.labels;
+  ASSERT_EQ(by_output.size(), 1u);
+  EXPECT_EQ(by_output.at("dense_2").filename, "labels.txt");
+  EXPECT_EQ(by_output.at("dense_2").labels, (std::vector<std::string>{"cat", "", "bird"}));
+
+  // A label file on an output the model does not have: the output is named.
+  WriteConfig("config.pbtxt",
+              "max_batch_size: 8\n"
+              "output [ { name: \"probs\", data_type: TYPE_FP32, dims: [3],\n"
+              "           label_filename: \"labels.txt\" } ]");
+  EXPECT_EQ(LoadError(),
+            Pbtxt() + ": output 'probs': the model has no such output; its outputs are 'dense_2'");
 }
 
 TEST_F(ModelDirTest, ConfigJsonAndPbtxtTogetherAreRefused) {

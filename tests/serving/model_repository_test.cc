@@ -1,8 +1,8 @@
 // ModelRepository: latest version served, new versions and models picked up
 // by polling, corrupt versions reported without stopping others, removal,
 // explicit unload/load, models loading independently, the index rows of
-// versions that stopped serving. A fake loader stands in for .keras loading: a
-// model.keras whose text is "corrupt" fails to load.
+// versions that stopped serving, reloads when a labels file changes. A fake loader stands in for
+// .keras loading: a model.keras whose text is "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
 #include <atomic>
@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/inference/classification.h"
 
 namespace fornax::serving {
 namespace {
@@ -101,6 +102,58 @@ TEST_F(ModelRepositoryTest, ChangingConfigPbtxtReloads) {
   std::ofstream(root_ / "mlp" / "config.pbtxt") << "max_batch_size: 8";
   repository.Poll();
   EXPECT_EQ(loads_, 2) << "a new config.pbtxt reloads the model";
+}
+
+// The labels files config.pbtxt names are config too: a change reloads, and
+// a missing one (the load fails) is retried once it appears.
+TEST_F(ModelRepositoryTest, ChangingALabelsFileReloads) {
+  Write("mlp", 1, "a");
+  WriteConfig("mlp", "config.pbtxt",
+              "max_batch_size: 8 output [ { name: \"y\" label_filename: \"labels.txt\" } ]");
+  // The fake loader with the labels, read as LoadServedModel reads them.
+  const auto loader = [this](
+                          const std::string& name, int64_t version,
+                          const std::string& dir) -> absl::StatusOr<std::shared_ptr<ServedModel>> {
+    absl::StatusOr<std::shared_ptr<ServedModel>> model = FakeLoader()(name, version, dir);
+    absl::StatusOr<ModelSettings> settings = ReadModelSettings(dir);
+    if (!settings.ok()) return settings.status();
+    absl::StatusOr<std::map<std::string, ClassLabels>> labels = ReadClassLabels(*settings);
+    if (!labels.ok()) return labels.status();
+    (*model)->signature.labels = *std::move(labels);
+    return model;
+  };
+  const auto labels = [](const std::shared_ptr<ServedModel>& model) {
+    return model == nullptr ? std::vector<std::string>{"not serving"}
+                            : model->signature.labels.at("y").labels;
+  };
+  ModelRepository repository(root_.string(), loader);
+  repository.Poll();
+  const std::string path = (root_ / "mlp" / "labels.txt").string();
+  EXPECT_EQ(Describe(repository.Index()),
+            absl::StrCat("mlp:1:UNAVAILABLE:version 1: ", (root_ / "mlp" / "config.pbtxt").string(),
+                         ": output 'y'.label_filename: ", path, ": no such file;"));
+  repository.Poll();
+  EXPECT_EQ(loads_, 1) << "not retried while the labels file is still missing";
+
+  WriteConfig("mlp", "labels.txt", "cat\ndog\n");
+  repository.Poll();
+  EXPECT_EQ(labels(repository.Find("mlp", "")), (std::vector<std::string>{"cat", "dog"}));
+  repository.Poll();
+  EXPECT_EQ(loads_, 2) << "an unchanged labels file is not read again";
+
+  WriteConfig("mlp", "labels.txt", "cat\ndog\nbird\n");
+  repository.Poll();
+  EXPECT_EQ(loads_, 3);
+  EXPECT_EQ(labels(repository.Find("mlp", "")), (std::vector<std::string>{"cat", "dog", "bird"}));
+
+  // Removed: the load fails, and the version loaded before keeps serving.
+  fs::remove(path);
+  repository.Poll();
+  EXPECT_EQ(labels(repository.Find("mlp", "")), (std::vector<std::string>{"cat", "dog", "bird"}));
+  EXPECT_EQ(Describe(repository.Index()),
+            absl::StrCat("mlp:1:READY:;mlp:1:UNAVAILABLE:version 1: ",
+                         (root_ / "mlp" / "config.pbtxt").string(),
+                         ": output 'y'.label_filename: ", path, ": no such file;"));
 }
 
 TEST_F(ModelRepositoryTest, AVersionIsNamedAsTheLoaderNamesItsDirectory) {
