@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 
 namespace fornax::server {
 namespace {
@@ -61,6 +62,10 @@ bool ArtifactStore::Contains(const std::string& sha256) const {
   return IsSha256Hex(sha256) && std::filesystem::exists(PathFor(sha256));
 }
 
+std::unique_lock<std::mutex> ArtifactStore::Lock(const std::string& sha256) {
+  return std::unique_lock<std::mutex>(locks_[std::hash<std::string>{}(sha256) % locks_.size()]);
+}
+
 absl::Status ArtifactStore::Remove(const std::string& sha256) {
   std::error_code error;
   std::filesystem::remove(PathFor(sha256), error);
@@ -82,13 +87,13 @@ absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> ArtifactStore::Create(
       absl::StrCat(root_, "/tmp/", sha256, ".", getpid(), ".", counter.fetch_add(1));
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Errno(absl::StrCat("create ", temp));
-  return std::unique_ptr<Writer>(new Writer(temp, PathFor(sha256), sha256, size_bytes, fd));
+  return std::unique_ptr<Writer>(new Writer(this, temp, sha256, size_bytes, fd));
 }
 
-ArtifactStore::Writer::Writer(std::string temp_path, std::string final_path, std::string sha256,
+ArtifactStore::Writer::Writer(ArtifactStore* store, std::string temp_path, std::string sha256,
                               int64_t size, int fd)
-    : temp_path_(std::move(temp_path)),
-      final_path_(std::move(final_path)),
+    : store_(store),
+      temp_path_(std::move(temp_path)),
       expected_sha256_(std::move(sha256)),
       expected_size_(size),
       fd_(fd),
@@ -131,8 +136,7 @@ absl::Status ArtifactStore::Writer::Append(absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::Status ArtifactStore::Writer::Commit() {
-  if (done_) return absl::FailedPreconditionError("artifact writer already finished");
+absl::Status ArtifactStore::Writer::Verify() {
   if (written_ != expected_size_) {
     Discard();
     return absl::DataLossError(absl::StrCat("received ", written_,
@@ -157,17 +161,27 @@ absl::Status ArtifactStore::Writer::Commit() {
   }
   ::close(fd_);
   fd_ = -1;
-  const std::filesystem::path final_path(final_path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_lock<std::mutex>> ArtifactStore::Writer::Commit() {
+  if (done_) return absl::FailedPreconditionError("artifact writer already finished");
+  // The slow part (hashing, fsync) before the lock: it only guards the rename.
+  FORNAX_RETURN_IF_ERROR(Verify());
+  std::unique_lock<std::mutex> lock = store_->Lock(expected_sha256_);
+  const std::string final_path = store_->PathFor(expected_sha256_);
+  const std::filesystem::path parent = std::filesystem::path(final_path).parent_path();
   std::error_code error;
-  std::filesystem::create_directories(final_path.parent_path(), error);
-  if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
-    absl::Status status = Errno(absl::StrCat("rename to ", final_path_));
+  std::filesystem::create_directories(parent, error);
+  if (::rename(temp_path_.c_str(), final_path.c_str()) != 0) {
+    absl::Status status = Errno(absl::StrCat("rename to ", final_path));
     Discard();
     return status;
   }
   done_ = true;
   // The rename is durable once the directory entry is.
-  return FsyncPath(final_path.parent_path().string(), O_RDONLY | O_DIRECTORY);
+  FORNAX_RETURN_IF_ERROR(FsyncPath(parent.string(), O_RDONLY | O_DIRECTORY));
+  return lock;
 }
 
 }  // namespace fornax::server

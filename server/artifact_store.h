@@ -6,6 +6,13 @@
 // ones declared up front; a mismatch (or a writer dropped early) deletes the
 // temp file and stores nothing. So a stored path always holds exactly the
 // bytes its name promises.
+//
+// Equal bytes are stored once for every record (dataset, checkpoint, job
+// file) that names them, so publishing bytes and recording them must not
+// interleave with dropping a record and removing bytes no record names:
+// both happen under the sha256's lock (Commit returns it held; Lock takes
+// it), or a delete could remove bytes an upload stored but has not yet
+// recorded.
 // Thread-safety: ArtifactStore is safe to share; each Writer is used by one
 // thread at a time.
 #ifndef FORNAX_SERVER_ARTIFACT_STORE_H_
@@ -13,8 +20,10 @@
 
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -38,18 +47,21 @@ class ArtifactStore {
 
     // InvalidArgument once more bytes arrive than were declared.
     absl::Status Append(absl::string_view data);
-    // DataLoss when the size or sha256 differs from the declared ones; the
-    // temp file is gone either way.
-    absl::Status Commit();
+    // Renames the verified bytes into place and returns their sha256's lock,
+    // held: record them before releasing it. DataLoss when the size or sha256
+    // differs from the declared ones; the temp file is gone either way.
+    absl::StatusOr<std::unique_lock<std::mutex>> Commit();
     int64_t bytes_written() const { return written_; }
 
    private:
     friend class ArtifactStore;
-    Writer(std::string temp_path, std::string final_path, std::string sha256, int64_t size, int fd);
+    Writer(ArtifactStore* store, std::string temp_path, std::string sha256, int64_t size, int fd);
     void Discard();
+    // Checks the size and sha256 and fsyncs the temp file.
+    absl::Status Verify();
 
+    ArtifactStore* store_;
     std::string temp_path_;
-    std::string final_path_;
     std::string expected_sha256_;
     int64_t expected_size_;
     int fd_;
@@ -64,10 +76,14 @@ class ArtifactStore {
   std::string PathFor(const std::string& sha256) const;
   bool Contains(const std::string& sha256) const;
   absl::Status Remove(const std::string& sha256);
+  // The sha256's lock, for dropping a record and removing bytes no record
+  // names any more. Striped: unrelated digests may share one.
+  std::unique_lock<std::mutex> Lock(const std::string& sha256);
 
  private:
   explicit ArtifactStore(std::string root) : root_(std::move(root)) {}
   std::string root_;
+  std::array<std::mutex, 64> locks_;
 };
 
 }  // namespace fornax::server

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -41,6 +42,29 @@ TEST(ArtifactStore, StoresVerifiedBytesUnderTheirDigest) {
   EXPECT_EQ(CountFiles(dir.path() + "/tmp"), 0);
 }
 
+// Commit hands back the digest's lock, held (what Lock takes for a delete),
+// so the caller records the bytes before a delete can look for records.
+TEST(ArtifactStore, CommitReturnsTheDigestsLockHeld) {
+  TestDir dir;
+  auto store = ArtifactStore::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto writer = (*store)->Create(kHelloSha, 11);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->Append("hello world").ok());
+  absl::StatusOr<std::unique_lock<std::mutex>> lock = (*writer)->Commit();
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  ASSERT_TRUE(lock->owns_lock());
+  std::mutex* held = lock->mutex();
+  bool free_while_held = true;
+  std::thread([&] {
+    free_while_held = held->try_lock();
+    if (free_while_held) held->unlock();
+  }).join();
+  EXPECT_FALSE(free_while_held);
+  lock->unlock();
+  EXPECT_EQ((*store)->Lock(kHelloSha).mutex(), held);
+}
+
 TEST(ArtifactStore, MismatchStoresNothing) {
   TestDir dir;
   auto store = ArtifactStore::Open(dir.path());
@@ -48,7 +72,7 @@ TEST(ArtifactStore, MismatchStoresNothing) {
   auto writer = (*store)->Create(kHelloSha, 11);
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE((*writer)->Append("hello wOrld").ok());
-  absl::Status status = (*writer)->Commit();
+  absl::Status status = (*writer)->Commit().status();
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("sha256 mismatch"));
   EXPECT_FALSE((*store)->Contains(kHelloSha));
@@ -57,7 +81,7 @@ TEST(ArtifactStore, MismatchStoresNothing) {
   // Short upload, then too long an upload, then a dropped writer.
   writer = (*store)->Create(kHelloSha, 11);
   ASSERT_TRUE((*writer)->Append("hello").ok());
-  EXPECT_EQ((*writer)->Commit().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ((*writer)->Commit().status().code(), absl::StatusCode::kDataLoss);
   writer = (*store)->Create(kHelloSha, 11);
   EXPECT_EQ((*writer)->Append("hello world!").code(), absl::StatusCode::kInvalidArgument);
   writer = (*store)->Create(kHelloSha, 11);

@@ -45,6 +45,12 @@ struct CoordinatorOptions {
   // The most bytes one job's files (JobFile) may hold together: a worker
   // declares each file's size up front, so more is refused before it sends.
   int64_t max_job_files_bytes = int64_t{256} << 20;
+  // The most files (JobFile) one job may have: each upload is a record and
+  // stored bytes, so a job writing many tiny files is refused past this.
+  int64_t max_job_files = 10000;
+  // The most bytes one checkpoint may declare; more is refused before a
+  // byte is stored.
+  int64_t max_checkpoint_bytes = int64_t{4} << 30;
   SchedulerOptions scheduler;
 };
 
@@ -136,10 +142,12 @@ class Coordinator {
   // '..' or empty components: a JobFile's path.
   static absl::Status CheckJobFilePath(const std::string& path);
   // ResourceExhausted when the job's files, with `header`'s replacing the
-  // one of its path, would hold more than max_job_files_bytes.
+  // one of its path, would be more than max_job_files or hold more than
+  // max_job_files_bytes.
   absl::Status CheckJobFilesFit(const v1::UploadJobFileHeader& header);
   // Records a file the worker's attempt wrote, whose bytes are already in
-  // the artifact store, replacing the job's earlier file of that path.
+  // the artifact store, replacing the job's earlier file of that path;
+  // CheckJobFilesFit again, for uploads that ran side by side.
   absl::StatusOr<v1::JobFile> RecordJobFile(const v1::UploadJobFileHeader& header);
   v1::ListWorkersResponse ListWorkers();
 

@@ -3,7 +3,8 @@
 //   --listen 127.0.0.1:7070 --data-dir DIR --metrics-listen 127.0.0.1:9464
 //   --lease-timeout-ms 10000 --heartbeat-interval-ms 1000
 //   --retry-backoff-ms 1000 --aging-interval-ms 60000 --max-watch-streams 1000
-//   --max-job-files-bytes 268435456
+//   --max-job-files-bytes 268435456 --max-job-files 10000
+//   --max-checkpoint-bytes 4294967296
 // Prints "listening grpc=HOST:PORT metrics=HOST:PORT" once serving.
 #include <signal.h>
 
@@ -23,7 +24,8 @@ constexpr char kUsage[] =
     "usage: fornax-coordinator --data-dir DIR [--listen 127.0.0.1:7070] "
     "[--metrics-listen 127.0.0.1:9464] [--lease-timeout-ms 10000] "
     "[--heartbeat-interval-ms 1000] [--retry-backoff-ms 1000] [--aging-interval-ms 60000] "
-    "[--max-watch-streams 1000] [--max-job-files-bytes 268435456]\n";
+    "[--max-watch-streams 1000] [--max-job-files-bytes 268435456] [--max-job-files 10000] "
+    "[--max-checkpoint-bytes 4294967296]\n";
 
 int Fail(const std::string& message) {
   std::cerr << "fornax-coordinator: error: " << message << "\n" << kUsage;
@@ -34,11 +36,12 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> flags = {
-      {"listen", "127.0.0.1:7070"},         {"data-dir", ""},
-      {"metrics-listen", "127.0.0.1:9464"}, {"lease-timeout-ms", "10000"},
-      {"heartbeat-interval-ms", "1000"},    {"retry-backoff-ms", "1000"},
-      {"aging-interval-ms", "60000"},       {"max-watch-streams", "1000"},
-      {"max-job-files-bytes", "268435456"}};
+      {"listen", "127.0.0.1:7070"},          {"data-dir", ""},
+      {"metrics-listen", "127.0.0.1:9464"},  {"lease-timeout-ms", "10000"},
+      {"heartbeat-interval-ms", "1000"},     {"retry-backoff-ms", "1000"},
+      {"aging-interval-ms", "60000"},        {"max-watch-streams", "1000"},
+      {"max-job-files-bytes", "268435456"},  {"max-job-files", "10000"},
+      {"max-checkpoint-bytes", "4294967296"}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -61,8 +64,9 @@ int main(int argc, char** argv) {
   }
   if (flags["data-dir"].empty()) return Fail("--data-dir: required");
   std::map<std::string, int64_t> numbers;
-  for (const char* name : {"lease-timeout-ms", "heartbeat-interval-ms", "retry-backoff-ms",
-                           "aging-interval-ms", "max-watch-streams", "max-job-files-bytes"}) {
+  for (const char* name :
+       {"lease-timeout-ms", "heartbeat-interval-ms", "retry-backoff-ms", "aging-interval-ms",
+        "max-watch-streams", "max-job-files-bytes", "max-job-files", "max-checkpoint-bytes"}) {
     int64_t n = 0;
     if (!absl::SimpleAtoi(flags[name], &n) || n <= 0) {
       return Fail(
@@ -80,6 +84,8 @@ int main(int argc, char** argv) {
   options.coordinator.retry_backoff_ms = numbers["retry-backoff-ms"];
   options.coordinator.scheduler.aging_interval_ms = numbers["aging-interval-ms"];
   options.coordinator.max_job_files_bytes = numbers["max-job-files-bytes"];
+  options.coordinator.max_job_files = numbers["max-job-files"];
+  options.coordinator.max_checkpoint_bytes = numbers["max-checkpoint-bytes"];
 
   // Block the signals before any thread starts, then wait for them here.
   sigset_t signals;

@@ -394,11 +394,14 @@ absl::Status Coordinator::CheckJobFilePath(const std::string& path) {
 }
 
 absl::Status Coordinator::CheckJobFilesFit(const v1::UploadJobFileHeader& header) {
-  FORNAX_ASSIGN_OR_RETURN(std::vector<v1::JobFile> files, store_->ListJobFiles(header.job_id()));
-  int64_t total = header.size_bytes();
-  for (const v1::JobFile& file : files) {
-    if (file.path() != header.path()) total += file.size_bytes();
+  FORNAX_ASSIGN_OR_RETURN(JobFilesUsage others,
+                          store_->SumJobFiles(header.job_id(), header.path()));
+  if (others.count + 1 > options_.max_job_files) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "path: job ", header.job_id(), " would have ", others.count + 1,
+        " files, more than the coordinator's --max-job-files ", options_.max_job_files));
   }
+  const int64_t total = others.bytes + header.size_bytes();
   if (total <= options_.max_job_files_bytes) return absl::OkStatus();
   return absl::ResourceExhaustedError(absl::StrCat(
       "size_bytes: job ", header.job_id(), "'s files would hold ", total,
@@ -411,6 +414,9 @@ absl::StatusOr<v1::JobFile> Coordinator::RecordJobFile(const v1::UploadJobFileHe
   FORNAX_ASSIGN_OR_RETURN(std::string worker, WorkerOfSessionLocked(header.session_id()));
   FORNAX_RETURN_IF_ERROR(
       Holds(FindLocked(header.job_id()), header.job_id(), worker, header.attempt()));
+  // Checked at the start of the upload too; here, under mu_ like every
+  // record, it also holds for uploads that passed that check side by side.
+  FORNAX_RETURN_IF_ERROR(CheckJobFilesFit(header));
   v1::JobFile file;
   file.set_path(header.path());
   file.set_attempt(header.attempt());

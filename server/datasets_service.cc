@@ -43,8 +43,9 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext*,
     absl::Status appended = (*writer)->Append(message.data());
     if (!appended.ok()) return ToGrpc(appended);
   }
-  absl::Status committed = (*writer)->Commit();
-  if (!committed.ok()) return ToGrpc(committed);
+  // Recorded under the bytes' lock: a delete cannot remove them before.
+  absl::StatusOr<std::unique_lock<std::mutex>> committed = (*writer)->Commit();
+  if (!committed.ok()) return ToGrpc(committed.status());
   v1::Dataset dataset;
   dataset.set_sha256(header.sha256());
   dataset.set_name(header.name());
@@ -67,6 +68,10 @@ grpc::Status DatasetsService::ListDatasets(grpc::ServerContext*, const v1::ListD
 grpc::Status DatasetsService::DeleteDataset(grpc::ServerContext*,
                                             const v1::DeleteDatasetRequest* request,
                                             v1::DeleteDatasetResponse*) {
+  // Under the bytes' lock, so an upload of them (a checkpoint, a job file,
+  // this dataset again) cannot store them and record them between the
+  // in-use check below and the removal.
+  std::unique_lock<std::mutex> lock = coordinator_->artifacts().Lock(request->sha256());
   absl::StatusOr<std::optional<v1::Dataset>> existing =
       coordinator_->store().GetDataset(request->sha256());
   if (!existing.ok()) return ToGrpc(existing.status());

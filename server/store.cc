@@ -419,6 +419,18 @@ absl::StatusOr<std::vector<v1::JobFile>> Store::ListJobFiles(const std::string& 
   return files;
 }
 
+absl::StatusOr<JobFilesUsage> Store::SumJobFiles(const std::string& job_id,
+                                                 const std::string& except_path) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement select(read_db_,
+                   "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM job_files "
+                   "WHERE job_id = ? AND path != ?");
+  select.Bind(1, job_id).Bind(2, except_path);
+  FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
+  if (!row) return absl::InternalError("job_files: the count returned no row");
+  return JobFilesUsage{select.Int(0), select.Int(1)};
+}
+
 absl::StatusOr<bool> Store::IsArtifactInUse(const std::string& sha256) {
   std::lock_guard<std::mutex> lock(read_mu_);
   Statement select(read_db_,

@@ -52,6 +52,12 @@ struct NewEvent {
   int64_t worker_sequence = 0;
 };
 
+// A job's files together (JobFile): how many, and their bytes.
+struct JobFilesUsage {
+  int64_t count = 0;
+  int64_t bytes = 0;
+};
+
 // One transaction: the job row as it is after the change, the events it
 // logged and, optionally, a new checkpoint.
 struct JobWrite {
@@ -94,6 +100,9 @@ class Store {
   absl::Status PutJobFile(const std::string& job_id, const v1::JobFile& file);
   // The job's files, by path.
   absl::StatusOr<std::vector<v1::JobFile>> ListJobFiles(const std::string& job_id);
+  // The job's files but the one at `except_path` (which an upload replaces).
+  absl::StatusOr<JobFilesUsage> SumJobFiles(const std::string& job_id,
+                                            const std::string& except_path);
 
   absl::Status PutDataset(const v1::Dataset& dataset);
   absl::StatusOr<std::optional<v1::Dataset>> GetDataset(const std::string& sha256);

@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/status_macros.h"
 #include "server/file_stream.h"
 #include "server/grpc_status.h"
 
@@ -72,22 +74,21 @@ grpc::Status WorkersService::ReportEvents(grpc::ServerContext*,
 namespace {
 
 // Stores the rest of an upload (its messages' `data`) in the artifact store
-// as `sha256`, checked there against it and `size_bytes`.
+// as `sha256`, checked there against it and `size_bytes`. Returns the bytes'
+// lock, held: the caller records them before it lets go (artifact_store.h).
 template <typename Request>
-grpc::Status ReceiveArtifact(ArtifactStore& artifacts, const std::string& sha256,
-                             int64_t size_bytes, grpc::ServerReader<Request>* reader) {
-  absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> writer =
-      artifacts.Create(sha256, size_bytes);
-  if (!writer.ok()) return ToGrpc(writer.status());
+absl::StatusOr<std::unique_lock<std::mutex>> ReceiveArtifact(ArtifactStore& artifacts,
+                                                             const std::string& sha256,
+                                                             int64_t size_bytes,
+                                                             grpc::ServerReader<Request>* reader) {
+  FORNAX_ASSIGN_OR_RETURN(std::unique_ptr<ArtifactStore::Writer> writer,
+                          artifacts.Create(sha256, size_bytes));
   Request message;
   while (reader->Read(&message)) {
-    if (message.has_header()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "a second header in one upload");
-    }
-    absl::Status appended = (*writer)->Append(message.data());
-    if (!appended.ok()) return ToGrpc(appended);
+    if (message.has_header()) return absl::InvalidArgumentError("a second header in one upload");
+    FORNAX_RETURN_IF_ERROR(writer->Append(message.data()));
   }
-  return ToGrpc((*writer)->Commit());
+  return writer->Commit();
 }
 
 }  // namespace
@@ -103,9 +104,18 @@ grpc::Status WorkersService::UploadCheckpoint(
   absl::Status holds =
       coordinator_->CheckHolds(header.session_id(), header.job_id(), header.attempt());
   if (!holds.ok()) return ToGrpc(holds);
-  grpc::Status received =
+  // Refused from the declared size, before a byte is stored (the artifact
+  // store takes no more than that).
+  const int64_t cap = coordinator_->options().max_checkpoint_bytes;
+  if (header.size_bytes() > cap) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("size_bytes: job ", header.job_id(), "'s checkpoint is ", header.size_bytes(),
+                     " bytes, more than the coordinator's --max-checkpoint-bytes ", cap));
+  }
+  absl::StatusOr<std::unique_lock<std::mutex>> received =
       ReceiveArtifact(coordinator_->artifacts(), header.sha256(), header.size_bytes(), reader);
-  if (!received.ok()) return received;
+  if (!received.ok()) return ToGrpc(received.status());
   absl::StatusOr<v1::CheckpointRecord> record = coordinator_->RecordCheckpoint(header);
   if (!record.ok()) return ToGrpc(record.status());
   *response = *std::move(record);
@@ -126,9 +136,9 @@ grpc::Status WorkersService::UploadJobFile(grpc::ServerContext*,
   }
   if (checked.ok()) checked = coordinator_->CheckJobFilesFit(header);
   if (!checked.ok()) return ToGrpc(checked);
-  grpc::Status received =
+  absl::StatusOr<std::unique_lock<std::mutex>> received =
       ReceiveArtifact(coordinator_->artifacts(), header.sha256(), header.size_bytes(), reader);
-  if (!received.ok()) return received;
+  if (!received.ok()) return ToGrpc(received.status());
   absl::StatusOr<v1::JobFile> file = coordinator_->RecordJobFile(header);
   if (!file.ok()) return ToGrpc(file.status());
   *response = *std::move(file);
