@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "engine/data/test_files.h"
 #include "engine/job/job_file.h"
@@ -22,16 +21,6 @@ std::string SourceFile(const std::string& rel) {
   return std::string(root != nullptr ? root : ".") + "/" + rel;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteAll(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 // A job using every way the job file names data: "file.npz:key", a map with
 // path + key, a list, and a map by input name; the same file twice.
 class JobBundleTest : public ::testing::Test {
@@ -39,14 +28,14 @@ class JobBundleTest : public ::testing::Test {
   void SetUp() override {
     std::filesystem::copy_file(SourceFile("examples/fashion_mlp/model.json"),
                                dir_.File("model.json"));
-    WriteAll(dir_.File("data/train.npz"), "abc");
-    WriteAll(dir_.File("data/labels.npy"), "labels");
-    WriteAll(dir_.File("other/test_x.npy"), "test-x");
+    testing::WriteFile(dir_.File("data/train.npz"), "abc");
+    testing::WriteFile(dir_.File("data/labels.npy"), "labels");
+    testing::WriteFile(dir_.File("other/test_x.npy"), "test-x");
   }
 
   std::string WriteJob(const std::string& model_line, const std::string& data) {
     const std::string job = dir_.File("job.yaml");
-    WriteAll(job, model_line + R"(
+    testing::WriteFile(job, model_line + R"(
 compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
 fit: {epochs: 2, batch_size: 32}
 )" + data);
@@ -96,7 +85,7 @@ data:
   EXPECT_EQ(root["data"]["test"]["x"]["dense_input"].as<std::string>(),
             bundle->files[2].input_path);
   EXPECT_EQ(root["fit"]["epochs"].as<int>(), 2);
-  EXPECT_EQ(bundle->spec.model_json(), ReadAll(dir_.File("model.json")));
+  EXPECT_EQ(bundle->spec.model_json(), testing::ReadFileOrEmpty(dir_.File("model.json")));
 }
 
 TEST_F(JobBundleTest, TheRewrittenJobParsesInTheDirectoryAWorkerBuilds) {
@@ -108,10 +97,10 @@ data:
   ASSERT_TRUE(bundle.ok()) << bundle.status();
   // What the worker does: job.yaml, model.json and inputs/<sha>/<name>.
   const std::string job_dir = dir_.File("worker_job") + "/";
-  WriteAll(job_dir + "job.yaml", bundle->spec.job_yaml());
-  WriteAll(job_dir + "model.json", bundle->spec.model_json());
+  testing::WriteFile(job_dir + "job.yaml", bundle->spec.job_yaml());
+  testing::WriteFile(job_dir + "model.json", bundle->spec.model_json());
   for (const BundledFile& file : bundle->files) {
-    WriteAll(job_dir + file.input_path, ReadAll(file.local_path));
+    testing::WriteFile(job_dir + file.input_path, testing::ReadFileOrEmpty(file.local_path));
   }
   absl::StatusOr<JobSpec> parsed = ParseJobFile(job_dir + "job.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
@@ -120,13 +109,13 @@ data:
   const DataSource& x = parsed->train->x.sources[0].second;
   EXPECT_EQ(x.path, job_dir + bundle->files[0].input_path);
   EXPECT_EQ(x.npz_key, "x");
-  EXPECT_EQ(ReadAll(x.path), "abc");
+  EXPECT_EQ(testing::ReadFileOrEmpty(x.path), "abc");
   EXPECT_EQ(parsed->fit.epochs, 2);
 }
 
 TEST_F(JobBundleTest, QuotedScalarsStayQuotedAndPlainOnesPlain) {
   const std::string job = dir_.File("job.yaml");
-  WriteAll(job, R"(model: model.json
+  testing::WriteFile(job, R"(model: model.json
 compile: {optimizer: {class_name: Adam, config: {learning_rate: 0.001}}, loss: mse,
           metrics: ["accuracy"]}
 fit: {epochs: 3, shuffle: true}
@@ -143,7 +132,7 @@ fit: {epochs: 3, shuffle: true}
 }
 
 TEST_F(JobBundleTest, AKerasModelIsAnInputNotInlined) {
-  WriteAll(dir_.File("start.keras"), "not really a zip");
+  testing::WriteFile(dir_.File("start.keras"), "not really a zip");
   const std::string job = WriteJob("model: start.keras", "");
   absl::StatusOr<JobBundle> bundle = BundleJob(job);
   ASSERT_TRUE(bundle.ok()) << bundle.status();
@@ -156,7 +145,7 @@ TEST_F(JobBundleTest, AKerasModelIsAnInputNotInlined) {
 
 TEST_F(JobBundleTest, BadJobFailsWithTheEnginesFieldMessage) {
   const std::string job = dir_.File("job.yaml");
-  WriteAll(job, "model: model.json\ncompile: {loss: mse}\nfit: {batch_size: abc}\n");
+  testing::WriteFile(job, "model: model.json\ncompile: {loss: mse}\nfit: {batch_size: abc}\n");
   absl::StatusOr<JobBundle> bundle = BundleJob(job);
   ASSERT_FALSE(bundle.ok());
   EXPECT_EQ(bundle.status().code(), absl::StatusCode::kInvalidArgument);
@@ -176,7 +165,7 @@ data:
 }
 
 TEST_F(JobBundleTest, InvalidModelJsonIsCaughtBeforeSubmitting) {
-  WriteAll(dir_.File("broken.json"), "{\"class_name\": \"Sequential\", \"config\": 7}");
+  testing::WriteFile(dir_.File("broken.json"), "{\"class_name\": \"Sequential\", \"config\": 7}");
   const std::string job = WriteJob("model: broken.json", "");
   absl::StatusOr<JobBundle> bundle = BundleJob(job);
   ASSERT_FALSE(bundle.ok());

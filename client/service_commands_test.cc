@@ -177,8 +177,7 @@ TEST_F(ServiceCommandsTest, PullWritesTheVerifiedCheckpoint) {
   ::testing::internal::CaptureStdout();
   EXPECT_EQ(RunPull(address_, {"job-7", "-o", out}), kExitOk);
   EXPECT_THAT(::testing::internal::GetCapturedStdout(), HasSubstr("job-7-c3 (final model)"));
-  std::ifstream in(out, std::ios::binary);
-  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), jobs_.checkpoint);
+  EXPECT_EQ(testing::ReadFileOrEmpty(out), jobs_.checkpoint);
 }
 
 TEST_F(ServiceCommandsTest, PullOfACorruptDownloadLeavesNoFile) {

@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include "engine/data/test_files.h"
@@ -18,10 +16,11 @@
 
 namespace fornax::worker::testing {
 
-// The shared ones: a fresh directory per test, and a file's bytes ("" when
-// it cannot be read).
+// The shared ones: a fresh directory per test, a file's bytes ("" when it
+// cannot be read), and a write that creates the parent directories.
 using fornax::testing::ReadFileOrEmpty;
 using fornax::testing::TempDir;
+using fornax::testing::WriteFile;
 
 inline std::string SourceDir() {
   const char* root = std::getenv("FORNAX_SOURCE_DIR");
@@ -50,11 +49,6 @@ inline std::string Scrape(const std::string& address) {
   for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
   close(fd);
   return response;
-}
-
-inline void WriteFile(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
 }
 
 // The job's YAML; `data_dir` holds the Fashion-MNIST files (absolute, or

@@ -1,5 +1,5 @@
-// Helpers the tests share: a fresh temporary directory per test, a whole-file
-// read for assertions, and the path of the committed NumPy fixtures.
+// Helpers the tests share: whole-file reads and writes, a fresh temporary
+// directory per test, and the path of the committed NumPy fixtures.
 #ifndef FORNAX_ENGINE_DATA_TEST_FILES_H_
 #define FORNAX_ENGINE_DATA_TEST_FILES_H_
 
@@ -12,6 +12,18 @@
 #include "gtest/gtest.h"
 
 namespace fornax::testing {
+
+// The file's bytes, or "" when it cannot be read: an assertion on the text
+// then fails with what is missing instead of the test stopping at a status.
+inline std::string ReadFileOrEmpty(const std::string& path) {
+  return ReadFileToString(path).value_or("");
+}
+
+// Writes `text` to `path`, creating its parent directories.
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
 
 // A directory under the test's temp dir, removed when the object goes away.
 class TempDir {
@@ -27,19 +39,13 @@ class TempDir {
   std::string File(const std::string& name) const { return (path_ / name).string(); }
   // Writes `text` to File(name) and returns that path.
   std::string Write(const std::string& name, const std::string& text) const {
-    std::ofstream(File(name)) << text;
+    WriteFile(File(name), text);
     return File(name);
   }
 
  private:
   std::filesystem::path path_;
 };
-
-// The file's bytes, or "" when it cannot be read: an assertion on the text
-// then fails with what is missing instead of the test stopping at a status.
-inline std::string ReadFileOrEmpty(const std::string& path) {
-  return ReadFileToString(path).value_or("");
-}
 
 // engine/data/testdata/NAME (FORNAX_SOURCE_DIR is set by CTest).
 inline std::string Fixture(const std::string& name) {
