@@ -112,7 +112,7 @@ absl::Status SharedMemoryRegistry::Register(const SharedMemoryRegionInfo& info) 
   }
   {
     // Checked first for the error; checked again when inserting (a
-    // concurrent registration may take the name while this one maps).
+    // concurrent registration may take the name while this one opens).
     std::lock_guard<std::mutex> lock(mu_);
     if (regions_.contains(info.name)) {
       return absl::AlreadyExistsError(absl::StrCat(Where(info.name), " is already registered"));
@@ -140,7 +140,7 @@ absl::Status SharedMemoryRegistry::Register(const SharedMemoryRegionInfo& info) 
 }
 
 void SharedMemoryRegistry::Unregister(const std::string& name) {
-  // Destroyed (unmapped) outside the lock, unless a request still holds one.
+  // Destroyed (closed) outside the lock, unless a request still holds one.
   std::map<std::string, std::shared_ptr<const SharedMemoryRegion>> removed;
   std::lock_guard<std::mutex> lock(mu_);
   if (name.empty()) {
