@@ -14,10 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/data/file_util.h"
 
 namespace fornax::service_testing {
 namespace {
@@ -76,11 +76,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const std::string& binary,
   });
   if (!d->grpc_address_.empty()) return d;
   lock.unlock();
-  std::ifstream log(log_path);
-  std::stringstream text;
-  text << log.rdbuf();
   return absl::UnavailableError(absl::StrCat(binary, ready ? " exited" : " timed out",
-                                             " before its listening line; log:\n", text.str()));
+                                             " before its listening line; log:\n",
+                                             ReadFileToString(log_path).value_or("")));
 }
 
 Daemon::Daemon(pid_t pid, int stdout_fd, std::string log_path)

@@ -7,11 +7,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/data/file_util.h"
 #include "server/grpc_status.h"
 
 namespace fornax::service_testing {
@@ -48,11 +47,9 @@ ServiceClient::ServiceClient(const std::string& address) {
 }
 
 absl::StatusOr<v1::InputFile> ServiceClient::Upload(const std::string& local_path) {
-  std::ifstream in(local_path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(local_path, ": no such file"));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string bytes = buf.str();
+  absl::StatusOr<std::string> bytes_or = ReadFileToString(local_path);
+  if (!bytes_or.ok()) return bytes_or.status();
+  const std::string& bytes = *bytes_or;
   const std::string name = std::filesystem::path(local_path).filename().string();
   v1::InputFile file;
   file.set_sha256(Sha256Hex(bytes));
