@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/archive/keras_layout.h"
+#include "engine/data/file_util.h"
 #include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/optimizers/optimizer.h"
 #include "gmock/gmock.h"
@@ -384,8 +385,7 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
   EXPECT_THAT(ReadError(bad), testing::HasSubstr(": nested deeper than 64 levels"));
 
   // A byte changed in the file itself (libzip reads it without complaint).
-  std::ifstream in(good, std::ios::binary);
-  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string file = ReadFileToString(good).value_or("");
   const size_t at = file.rfind(tensors);
   ASSERT_NE(at, std::string::npos);
   file[at + 9] ^= 1;

@@ -5,9 +5,8 @@
 // weights, data and SGD+momentum give Keras's History and final weights.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "engine/data/test_files.h"
 #include "engine/keras/callbacks/callback_from_config.h"
 #include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/callbacks/csv_logger.h"
@@ -392,16 +391,14 @@ TEST(CsvLoggerTest, WritesKerasFormat) {
   fit.batch_size = 4;
   absl::StatusOr<History> history = trainer->Fit(LinData(), nullptr, fit, {&logger});
   ASSERT_TRUE(history.ok()) << history.status();
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = testing::ReadFileOrEmpty(path);
   // Keras: no validation keys in the first epoch -> val_ columns of "NA".
   const std::string want = "epoch;loss;mae;val_loss;val_mae\r\n0;" +
                            PythonFloatRepr(history->at("loss")[0]) + ";" +
                            PythonFloatRepr(history->at("mae")[0]) + ";NA;NA\r\n1;" +
                            PythonFloatRepr(history->at("loss")[1]) + ";" +
                            PythonFloatRepr(history->at("mae")[1]) + ";NA;NA\r\n";
-  EXPECT_EQ(text.str(), want);
+  EXPECT_EQ(text, want);
   std::remove(path.c_str());
 }
 
