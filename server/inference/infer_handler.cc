@@ -128,7 +128,7 @@ void InferenceService::Infer(const inference::ModelInferRequest& request,
   }
   // The batcher drains before the model is destroyed, so the raw pointer
   // outlives the callback (a shared_ptr there could make the batcher's own
-  // thread destroy it). `requested` holds the output regions mapped until
+  // thread destroy it). `requested` holds the output regions open until
   // the reply is encoded.
   const ServedModel* served = model.get();
   model->batcher->Submit(

@@ -85,7 +85,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
  private:
   ModelRepository* repository_;
   const std::string server_version_;
-  // Destroyed (unmapped) with the service; requests in flight keep the
+  // Destroyed (closed) with the service; requests in flight keep the
   // regions they use.
   SharedMemoryRegistry shared_memory_;
 };
