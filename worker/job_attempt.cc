@@ -174,20 +174,27 @@ void JobAttempt::QueueFiles() {
   // the worker can read (a dataset in the cache, the worker's own files).
   const std::filesystem::path root = dir() + "/files";
   std::vector<std::filesystem::path> paths;
+  int64_t count = 0;  // all of them; `paths` stops past the cap
   int64_t total = 0;
   std::error_code ec;
   for (std::filesystem::recursive_directory_iterator it(root, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::error_code type_ec;
     if (it->symlink_status(type_ec).type() != std::filesystem::file_type::regular) continue;
-    paths.push_back(it->path());
+    if (++count <= env_->max_job_files) paths.push_back(it->path());
     total += static_cast<int64_t>(it->file_size(type_ec));
   }
-  if (total > env_->max_job_files_bytes) {
-    const std::string refusal =
-        absl::StrCat("files not uploaded: JOBDIR/files holds ", total, " bytes in ", paths.size(),
-                     paths.size() == 1 ? " file" : " files",
+  std::string refusal;
+  if (count > env_->max_job_files) {
+    refusal = absl::StrCat("files not uploaded: JOBDIR/files holds ", count,
+                           " files, more than this worker's --max-job-files ", env_->max_job_files);
+  } else if (total > env_->max_job_files_bytes) {
+    refusal =
+        absl::StrCat("files not uploaded: JOBDIR/files holds ", total, " bytes in ", count,
+                     count == 1 ? " file" : " files",
                      ", more than this worker's --max-job-files-bytes ", env_->max_job_files_bytes);
+  }
+  if (!refusal.empty()) {
     std::cerr << "job " << assignment_.job_id() << "-" << assignment_.attempt() << ": " << refusal
               << std::endl;
     return OnLog(refusal, "worker");

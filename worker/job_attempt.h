@@ -34,8 +34,10 @@ struct AttemptEnv {
   std::string binary;    // fornax-worker, for the job process
   std::string work_dir;  // jobs/ and datasets/ under it
   int step_interval_ms = 100;
-  // The most bytes of JOBDIR/files an attempt uploads; more and none go.
+  // The most bytes, and the most files, of JOBDIR/files an attempt
+  // uploads; more and none go.
   int64_t max_job_files_bytes = int64_t{256} << 20;
+  int64_t max_job_files = 10000;
   CoordinatorLink* link = nullptr;
   WorkerMetrics* metrics = nullptr;
   std::function<void()> on_event;             // something was added to an outbox

@@ -54,6 +54,7 @@ Worker::Worker(WorkerConfig config) : config_(std::move(config)), link_(config_.
   env_.work_dir = config_.work_dir;
   env_.step_interval_ms = config_.step_interval_ms;
   env_.max_job_files_bytes = config_.max_job_files_bytes;
+  env_.max_job_files = config_.max_job_files;
   env_.link = &link_;
   env_.on_event = [this] { cv_.notify_all(); };
   env_.on_process = [this](int delta) { metrics_->SetJobsRunning(processes_ += delta); };

@@ -57,8 +57,9 @@ struct WorkerConfig {
   std::string binary;                            // this executable, for `run-job`
   int step_interval_ms = 100;
   int max_backoff_ms = 2000;
-  // AttemptEnv::max_job_files_bytes.
+  // AttemptEnv::max_job_files_bytes and max_job_files.
   int64_t max_job_files_bytes = int64_t{256} << 20;
+  int64_t max_job_files = 10000;
   // How long Shutdown() keeps serving deployments that move (0: not at all).
   // With the 3 s flush, Leave and the inference server's 2 s stop, the
   // default fits systemd's TimeoutStopSec=30 (deploy/systemd).

@@ -4,7 +4,7 @@
 //       --metrics-listen 127.0.0.1:9465 --cpus N --memory-bytes N --gpus N
 //       --slots 1 [--step-interval-ms 100] [--inference-listen 127.0.0.1:0]
 //       [--drain-timeout 20] [--model-loads 2] [--old-version-grace 5]
-//       [--max-job-files-bytes 268435456]
+//       [--max-job-files-bytes 268435456] [--max-job-files 10000]
 // Once its metrics endpoint listens it prints one line to stdout:
 //   listening grpc=- metrics=127.0.0.1:PORT inference=127.0.0.1:PORT
 // (it serves no gRPC of its own; inference=- when hosting is off). Logs go to stderr;
@@ -35,7 +35,7 @@ const char kUsage[] =
     "           [--metrics-listen HOST:PORT] [--cpus N] [--memory-bytes N] [--gpus N]\n"
     "           [--slots N] [--step-interval-ms MS] [--inference-listen HOST:PORT|none]\n"
     "           [--drain-timeout SECONDS] [--model-loads N] [--old-version-grace SECONDS]\n"
-    "           [--max-job-files-bytes N]\n"
+    "           [--max-job-files-bytes N] [--max-job-files N]\n"
     "       fornax-worker run-job --dir JOBDIR [--resume FILE.keras --initial-epoch N]\n";
 
 std::string SelfPath(const char* argv0) {
@@ -50,7 +50,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
       Flags::Parse("fornax-worker", args,
                    {"coordinator", "name", "work-dir", "metrics-listen", "cpus", "memory-bytes",
                     "gpus", "slots", "step-interval-ms", "inference-listen", "drain-timeout",
-                    "model-loads", "old-version-grace", "max-job-files-bytes"});
+                    "model-loads", "old-version-grace", "max-job-files-bytes", "max-job-files"});
   if (!flags.ok()) return flags.status();
   WorkerConfig config;
   config.coordinator = flags->Get("coordinator", config.coordinator);
@@ -73,9 +73,11 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   absl::StatusOr<int64_t> grace = flags->GetInt("old-version-grace", 5, 0, 3600);
   absl::StatusOr<int64_t> files_bytes =
       flags->GetInt("max-job-files-bytes", config.max_job_files_bytes, 0, INT64_MAX);
+  absl::StatusOr<int64_t> files =
+      flags->GetInt("max-job-files", config.max_job_files, 0, INT64_MAX);
   for (const absl::Status& s :
        {cpus.status(), memory_bytes.status(), gpus.status(), slots.status(), interval.status(),
-        drain.status(), loads.status(), grace.status(), files_bytes.status()}) {
+        drain.status(), loads.status(), grace.status(), files_bytes.status(), files.status()}) {
     if (!s.ok()) return s;
   }
   config.capacity.set_cpus(static_cast<int>(*cpus));
@@ -87,6 +89,7 @@ absl::StatusOr<WorkerConfig> ParseConfig(const std::vector<std::string>& args) {
   config.model_loads = static_cast<int>(*loads);
   config.old_version_grace = std::chrono::seconds(*grace);
   config.max_job_files_bytes = *files_bytes;
+  config.max_job_files = *files;
   return config;
 }
 

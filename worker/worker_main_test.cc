@@ -238,5 +238,21 @@ TEST(WorkerMainTest, MaxJobFilesBytesIsListedAndChecked) {
   }
 }
 
+// --max-job-files is listed in --help and must be a count.
+TEST(WorkerMainTest, MaxJobFilesIsListedAndChecked) {
+  const Exited help = RunToExit({"--help"});
+  EXPECT_THAT(help.output, ::testing::HasSubstr("[--max-job-files N]"));
+  TempDir dir;
+  for (const std::string value : {"-1", "1e4", "many"}) {
+    const Exited exited = RunToExit(
+        {"--work-dir", dir.File("work"), "--coordinator", "127.0.0.1:1", "--max-job-files", value});
+    EXPECT_TRUE(WIFEXITED(exited.status) && WEXITSTATUS(exited.status) == 2) << value;
+    EXPECT_THAT(exited.output, ::testing::HasSubstr(absl::StrCat(
+                                   "--max-job-files: expected an integer between 0 and "
+                                   "9223372036854775807, got '",
+                                   value, "'")));
+  }
+}
+
 }  // namespace
 }  // namespace fornax::worker

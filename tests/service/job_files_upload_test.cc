@@ -252,5 +252,37 @@ TEST_F(JobFilesUploadTest, FilesOverTheWorkersLimitAreRefusedInTheLog) {
       << logs.out;
 }
 
+// Over the worker's --max-job-files nothing is uploaded either, and the
+// job's log gives the count and the flag; the job itself still succeeds.
+TEST_F(JobFilesUploadTest, FilesOverTheWorkersCountAreRefusedInTheLog) {
+  std::unique_ptr<Daemon> coordinator = StartCoordinator();
+  ASSERT_NE(coordinator, nullptr);
+  const std::string address = coordinator->grpc_address();
+  std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator, {"--max-job-files", "1"});
+  ASSERT_NE(worker, nullptr);
+  ServiceClient client(address);
+  JobOptions options;
+  options.name = "many";
+  v1::JobSpec spec = Spec(options, address);
+  spec.set_job_yaml(WithCallbacks(
+      spec.job_yaml(),
+      "[{CSVLogger: {filename: log.csv}}, {ModelCheckpoint: {filepath: best.keras}}]"));
+  absl::StatusOr<v1::Job> submitted = client.Submit(spec);
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  absl::StatusOr<v1::Job> job = WaitForJob(client, submitted->job_id(), Ended, absl::Seconds(120));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED) << job->reason();
+
+  const CliResult files = RunCli(address, {"files", job->job_id()});
+  ASSERT_EQ(files.exit_code, 0) << files.err;
+  EXPECT_THAT(files.out, ::testing::Not(HasSubstr("log.csv"))) << files.out;
+  EXPECT_THAT(files.out, ::testing::Not(HasSubstr("best.keras"))) << files.out;
+  const CliResult logs = RunCli(address, {"logs", job->job_id()});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("files not uploaded: JOBDIR/files holds 2 files, more than "
+                                  "this worker's --max-job-files 1"))
+      << logs.out;
+}
+
 }  // namespace
 }  // namespace fornax::service_testing
