@@ -9,18 +9,17 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "engine/data/test_files.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -43,10 +42,7 @@ inline std::string Sha256Hex(const std::string& bytes) {
 
 inline std::string ReadSourceFile(const std::string& relative) {
   const char* root = std::getenv("FORNAX_SOURCE_DIR");  // set by CTest
-  std::ifstream in(std::string(root ? root : ".") + "/" + relative);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return testing::ReadFileOrEmpty(std::string(root ? root : ".") + "/" + relative);
 }
 
 // Polls `done` every 10 ms for up to `timeout_ms`; its last answer.
