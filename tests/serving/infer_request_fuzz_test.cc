@@ -5,12 +5,11 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 #include "server/inference/model_settings.h"
 
@@ -25,8 +24,7 @@ TEST(InferRequestFuzzTest, EveryInputIsDecodedOrACleanError) {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
     ++inputs;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string bytes = testing::ReadFileOrEmpty(entry.path().string());
     const absl::Status status =
         RunUntrustedInput(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     const std::string name = entry.path().filename().string();
