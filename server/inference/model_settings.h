@@ -62,7 +62,8 @@ absl::StatusOr<ModelSettings> ParseModelConfigJson(std::string_view text,
                                                    const std::string& source);
 // config.pbtxt's contents for the model `model_name`; InvalidArgument with
 // line and column when it does not parse, naming the field when it sets
-// something Fornax does not honour or sets it out of range.
+// something Fornax does not honour or sets it out of range. `source` is the
+// file's path: labels files are found beside it (LabelFile::path).
 absl::StatusOr<ModelSettings> ParseModelConfigPbtxt(std::string_view text,
                                                     const std::string& source,
                                                     const std::string& model_name);
