@@ -6,12 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/file_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/test_cluster.h"
@@ -87,11 +86,9 @@ grpc::Status DeleteDataset(TestCluster& cluster, const std::string& sha256) {
 
 // Whether the artifact store holds bytes that hash to `sha256`.
 bool StoredAndIntact(TestCluster& cluster, const std::string& sha256) {
-  std::ifstream in(cluster.server().coordinator().artifacts().PathFor(sha256), std::ios::binary);
-  if (!in) return false;
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return Sha256Hex(bytes.str()) == sha256;
+  absl::StatusOr<std::string> bytes =
+      ReadFileToString(cluster.server().coordinator().artifacts().PathFor(sha256));
+  return bytes.ok() && Sha256Hex(*bytes) == sha256;
 }
 
 // The sha256 of every record: datasets, the job's checkpoints and files.
