@@ -166,7 +166,8 @@ absl::Status ArtifactStore::Writer::Verify() {
 
 absl::StatusOr<std::unique_lock<std::mutex>> ArtifactStore::Writer::Commit() {
   if (done_) return absl::FailedPreconditionError("artifact writer already finished");
-  // The slow part (hashing, fsync) before the lock: it only guards the rename.
+  // The fsync, the slow part, runs before the lock: that only guards the
+  // rename and the caller's record.
   FORNAX_RETURN_IF_ERROR(Verify());
   std::unique_lock<std::mutex> lock = store_->Lock(expected_sha256_);
   const std::string final_path = store_->PathFor(expected_sha256_);
