@@ -160,7 +160,9 @@ class TestCluster {
 // the jobs it runs: those it registered with and was not told to abandon,
 // plus each assignment Next() returned, less each attempt it reported a
 // result for; set_running() overrides that. Heartbeat() may run on a thread
-// of its own while another one reads (Next, HeartbeatAndWait).
+// of its own while another one reads (Next, HeartbeatAndWait), and on
+// several threads at once (its writes are serialized: a gRPC stream allows
+// one write in flight).
 class FakeWorker {
  public:
   FakeWorker(v1::Workers::Stub* stub, std::string name, int slots = 1)
@@ -219,6 +221,7 @@ class FakeWorker {
         r->set_attempt(attempt);
       }
     }
+    std::lock_guard<std::mutex> lock(write_mu_);
     ++beats_;
     ASSERT_TRUE(lease_->Write(request));
   }
@@ -310,6 +313,7 @@ class FakeWorker {
   std::string session_;
   std::unique_ptr<grpc::ClientContext> lease_context_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::LeaseRequest, v1::LeaseResponse>> lease_;
+  std::mutex write_mu_;  // one lease write at a time
   std::mutex mu_;
   std::set<std::pair<std::string, int32_t>> running_;  // guarded by mu_
   std::atomic<int64_t> beats_{0};                      // heartbeats written on this lease
