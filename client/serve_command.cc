@@ -1,45 +1,71 @@
 // `fornax serve`: serves a repository of .keras models over the Open
 // Inference Protocol (gRPC and HTTP/REST; tritonclient and perf_analyzer
 // work) with Prometheus metrics, until SIGINT/SIGTERM.
+#include "client/serve_command.h"
+
+#include <arpa/inet.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
-#include "server/inference/inference_server.h"
 
 namespace fornax {
 
 const char kServeHelp[] =
-    R"(usage: fornax serve --model-repository DIR [--port 8001] [--http-port 8000]
-                    [--http-threads 64] [--metrics-port 8002]
-                    [--poll-interval-ms 1000]
+    R"(usage: fornax serve --model-repository DIR [--address 127.0.0.1] [--port 8001]
+                    [--http-port 8000] [--http-threads 64] [--metrics-port 8002]
+                    [--model-control-mode poll] [--poll-interval-ms 1000]
+                    [--load-model NAME]...
 
-Serves every model in DIR over the Open Inference Protocol (KServe v2 gRPC
-and HTTP/REST, as Triton: tritonclient works) on 127.0.0.1, with dynamic
-batching. Layout:
-DIR/<model>/<version>/model.keras, and optionally Triton's
+Serves the models in DIR over the Open Inference Protocol (KServe v2 gRPC
+and HTTP/REST, as Triton: tritonclient works), with dynamic batching.
+Layout: DIR/<model>/<version>/model.keras, and optionally Triton's
 DIR/<model>/config.pbtxt or its JSON form DIR/<model>/config.json
 (max_batch_size, dynamic_batching, version_policy). By default the latest
 version is served; dynamic batching is on unless config.json turns it off
 or config.pbtxt has no dynamic_batching block (as in Triton).
-New models and versions are picked up while serving (docs/serving.md).
 
   --model-repository DIR   the model repository
+  --address HOST           the IPv4 address gRPC, HTTP and metrics listen on.
+                           Default 127.0.0.1, this machine only: the
+                           endpoints have no authentication, so serving
+                           other machines is a choice to make (0.0.0.0 for
+                           every interface; Triton's default is 0.0.0.0).
+                           Shared-memory registration is refused to clients
+                           that are not on loopback either way.
   --port N                 gRPC port (default 8001; 0: any free port)
   --http-port N            HTTP/REST port (default 8000; 0: any; -1: none)
   --http-threads N         HTTP connections served at once (default 64; while
                            all are taken, each reply closes its connection)
   --metrics-port N         Prometheus /metrics port (default 8002; 0: any)
-  --poll-interval-ms N     how often DIR is rescanned (default 1000)
+  --model-control-mode M   Triton's model control modes (docs/serving.md):
+                           none: every model loads at the start and then
+                             nothing changes; load/unload requests are
+                             refused (UNAVAILABLE), as in Triton.
+                           poll (default): as none, and DIR is rescanned:
+                             new models and versions load, removed ones go.
+                             Load/unload requests work too (Triton refuses
+                             them in poll); an unloaded model stays out.
+                           explicit: only the --load-model models load at
+                             the start, then load/unload requests (e.g.
+                             tritonclient's load_model) load, reload and
+                             unload; DIR is not rescanned.
+                           Triton's default is none; Fornax's is poll, which
+                           is how `fornax serve` behaved before the flag.
+  --poll-interval-ms N     poll mode: how often DIR is rescanned (default 1000)
+  --load-model NAME        explicit mode: a model to load at the start (may be
+                           repeated; '*', alone: every model)
 
-Prints "listening grpc=127.0.0.1:PORT metrics=127.0.0.1:PORT
-http=127.0.0.1:PORT" (on one line; no http= with --http-port -1) once
-serving.
+Prints "listening grpc=HOST:PORT metrics=HOST:PORT http=HOST:PORT" (one
+line, HOST the --address; no http= with --http-port -1) once serving.
 SIGINT/SIGTERM stop it after the requests in flight.
 )";
 
@@ -54,29 +80,100 @@ absl::Status ParseIntFlag(const std::string& flag, const std::string& value, int
   return absl::OkStatus();
 }
 
+// An IPv4 address in dotted form, as the server binds to it. Host names
+// are refused, so that the address printed is the one bound; IPv6 is
+// refused because the HTTP and metrics servers (civetweb as Debian builds
+// it) cannot listen on it.
+absl::Status CheckAddress(const std::string& value) {
+  in_addr v4;
+  if (inet_pton(AF_INET, value.c_str(), &v4) == 1) return absl::OkStatus();
+  in6_addr v6;
+  const std::string bare =
+      value.starts_with('[') && value.ends_with(']') ? value.substr(1, value.size() - 2) : value;
+  const bool ipv6 = inet_pton(AF_INET6, bare.c_str(), &v6) == 1;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "serve: --address: expected an IPv4 address (127.0.0.1: this machine only; 0.0.0.0: every "
+      "interface), got '",
+      value, "'", ipv6 ? " (IPv6 is not supported: the HTTP and metrics servers lack it)" : ""));
+}
+
+absl::StatusOr<serving::ModelControlMode> ParseModelControlMode(const std::string& value) {
+  // Case-insensitive, as Triton reads it (EXPLICIT is seen in the wild).
+  const std::string mode = absl::AsciiStrToLower(value);
+  if (mode == "none") return serving::ModelControlMode::kNone;
+  if (mode == "poll") return serving::ModelControlMode::kPoll;
+  if (mode == "explicit") return serving::ModelControlMode::kExplicit;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "serve: --model-control-mode: expected none, poll or explicit, got '", value, "'"));
+}
+
+// Takes every --load-model out of `args` (it may be repeated, which
+// ParseArgs does not keep) into `names`.
+absl::Status TakeLoadModels(std::vector<std::string>* args, std::vector<std::string>* names) {
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args->size(); ++i) {
+    const std::string& arg = (*args)[i];
+    if (arg == "--load-model") {
+      if (i + 1 >= args->size()) {
+        return absl::InvalidArgumentError("serve: flag --load-model expects a value");
+      }
+      names->push_back((*args)[++i]);
+    } else if (absl::StartsWith(arg, "--load-model=")) {
+      names->push_back(std::string(absl::StripPrefix(arg, "--load-model=")));
+    } else {
+      rest.push_back(arg);
+    }
+  }
+  *args = std::move(rest);
+  for (const std::string& name : *names) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "serve: --load-model: expected a model name (a directory of the repository) or '*', "
+          "got '",
+          name, "'"));
+    }
+    if (name == "*" && names->size() > 1) {
+      // Triton's rule: "*" is not a pattern, and only means every model alone.
+      return absl::InvalidArgumentError(
+          "serve: --load-model: '*' (every model) must be the only --load-model");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-int RunServe(const std::vector<std::string>& args) {
-  absl::StatusOr<ParsedArgs> parsed = ParseArgs(
-      "serve", args,
-      {"model-repository", "port", "http-port", "http-threads", "metrics-port", "poll-interval-ms"},
-      {"help"});
-  if (!parsed.ok()) return ReportError(parsed.status());
+absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
+  ServeFlags flags;
+  serving::InferenceServerOptions& options = flags.options;
+  std::vector<std::string> rest = args;
+  if (absl::Status status = TakeLoadModels(&rest, &options.startup_models); !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseArgs("serve", rest,
+                {"model-repository", "address", "port", "http-port", "http-threads", "metrics-port",
+                 "model-control-mode", "poll-interval-ms"},
+                {"help"});
+  if (!parsed.ok()) return parsed.status();
   if (parsed->switches.count("help")) {
-    std::cout << kServeHelp;
-    return kExitOk;
+    flags.help = true;
+    return flags;
   }
   if (!parsed->positional.empty()) {
-    return ReportError(absl::InvalidArgumentError(
-        absl::StrCat("serve: unexpected argument '", parsed->positional[0], "'")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("serve: unexpected argument '", parsed->positional[0], "'"));
   }
   if (!parsed->values.count("model-repository")) {
-    return ReportError(absl::InvalidArgumentError(
-        "serve: --model-repository is required (usage: fornax serve --model-repository DIR)"));
+    return absl::InvalidArgumentError(
+        "serve: --model-repository is required (usage: fornax serve --model-repository DIR)");
   }
-  serving::InferenceServerOptions options;
   options.model_repository = parsed->values["model-repository"];
   options.server_version = FORNAX_VERSION;
+  if (parsed->values.count("address")) {
+    if (absl::Status status = CheckAddress(parsed->values["address"]); !status.ok()) return status;
+    options.host = parsed->values["address"];
+  }
   struct IntFlag {
     const char* name;
     int minimum;
@@ -92,8 +189,39 @@ int RunServe(const std::vector<std::string>& args) {
     if (!parsed->values.count(flag.name)) continue;
     absl::Status status =
         ParseIntFlag(flag.name, parsed->values[flag.name], flag.minimum, flag.maximum, flag.out);
-    if (!status.ok()) return ReportError(status);
+    if (!status.ok()) return status;
   }
+  if (parsed->values.count("model-control-mode")) {
+    absl::StatusOr<serving::ModelControlMode> mode =
+        ParseModelControlMode(parsed->values["model-control-mode"]);
+    if (!mode.ok()) return mode.status();
+    options.model_control_mode = *mode;
+  }
+  // Flags a mode does not use are refused rather than ignored (Triton
+  // ignores them), so that nobody believes they took effect.
+  if (!options.startup_models.empty() &&
+      options.model_control_mode != serving::ModelControlMode::kExplicit) {
+    return absl::InvalidArgumentError(
+        "serve: --load-model needs --model-control-mode=explicit (in none and poll modes every "
+        "model loads at the start)");
+  }
+  if (parsed->values.count("poll-interval-ms") &&
+      options.model_control_mode != serving::ModelControlMode::kPoll) {
+    return absl::InvalidArgumentError(
+        "serve: --poll-interval-ms needs --model-control-mode=poll (the only mode that rescans "
+        "the repository)");
+  }
+  return flags;
+}
+
+int RunServe(const std::vector<std::string>& args) {
+  absl::StatusOr<ServeFlags> flags = ParseServeFlags(args);
+  if (!flags.ok()) return ReportError(flags.status());
+  if (flags->help) {
+    std::cout << kServeHelp;
+    return kExitOk;
+  }
+  const serving::InferenceServerOptions& options = flags->options;
   // Block the stop signals before any thread starts, so every thread
   // inherits the mask and only sigwait below sees them.
   sigset_t stop_signals;
@@ -104,9 +232,10 @@ int RunServe(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<serving::InferenceServer>> server =
       serving::InferenceServer::Start(options);
   if (!server.ok()) return ReportError(server.status());
-  std::cout << "listening grpc=127.0.0.1:" << (*server)->grpc_port()
-            << " metrics=127.0.0.1:" << (*server)->metrics_port();
-  if (options.http_port >= 0) std::cout << " http=127.0.0.1:" << (*server)->http_port();
+  const std::string& host = options.host;
+  std::cout << "listening grpc=" << host << ":" << (*server)->grpc_port() << " metrics=" << host
+            << ":" << (*server)->metrics_port();
+  if (options.http_port >= 0) std::cout << " http=" << host << ":" << (*server)->http_port();
   std::cout << std::endl;
   int signal = 0;
   sigwait(&stop_signals, &signal);

@@ -11,6 +11,30 @@
 
 namespace fornax::serving {
 
+namespace {
+
+// Loads what the model control mode loads at the start: every model, or in
+// explicit mode those named (all of them for "*"). A model that fails to
+// load is reported by the repository and does not stop the start.
+absl::Status LoadStartupModels(const InferenceServerOptions& options, ModelRepository* repository) {
+  const std::vector<std::string>& names = options.startup_models;
+  if (options.model_control_mode != ModelControlMode::kExplicit ||
+      (names.size() == 1 && names[0] == "*")) {
+    repository->Poll();
+    return absl::OkStatus();
+  }
+  for (const std::string& name : names) {
+    absl::Status status = repository->Load(name);
+    if (absl::IsNotFound(status)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("serve: --load-model ", name, ": ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 struct InferenceServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<InferenceMetrics> metrics;
@@ -64,8 +88,11 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
       options.model_repository,
       [metrics](const std::string& name, int64_t version, const std::string& dir) {
         return LoadServedModel(name, version, dir, metrics);
-      });
-  impl->repository->Poll();
+      },
+      options.model_control_mode);
+  if (absl::Status loaded = LoadStartupModels(options, impl->repository.get()); !loaded.ok()) {
+    return loaded;
+  }
   impl->service =
       std::make_unique<InferenceService>(impl->repository.get(), options.server_version);
 
@@ -90,7 +117,9 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
     if (!started.ok()) return started.status();
     impl->http = *std::move(started);
   }
-  impl->repository->StartPolling(std::chrono::milliseconds(options.poll_interval_ms));
+  if (options.model_control_mode == ModelControlMode::kPoll) {
+    impl->repository->StartPolling(std::chrono::milliseconds(options.poll_interval_ms));
+  }
   return std::unique_ptr<InferenceServer>(new InferenceServer(std::move(impl)));
 }
 

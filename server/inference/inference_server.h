@@ -1,5 +1,6 @@
 // InferenceServer: `fornax serve` without the command line: the model
-// repository (scanned once before Start returns, then polled), the gRPC
+// repository (loaded before Start returns as the model control mode says,
+// then polled in ModelControlMode::kPoll), the gRPC
 // InferenceService, its HTTP/REST twin and the Prometheus exposer. A host that already exposes
 // Prometheus metrics (fornax-worker) passes its registry instead, so the
 // nv_inference_* series appear on its endpoint and no second port opens.
@@ -9,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "prometheus/registry.h"
@@ -18,6 +20,9 @@ namespace fornax::serving {
 
 struct InferenceServerOptions {
   std::string model_repository;
+  // What every endpoint binds to ("0.0.0.0": every interface). The HTTP
+  // and metrics servers (civetweb as Debian builds it) take no IPv6; gRPC
+  // alone (fornax-worker) takes a bracketed one ("[::]").
   std::string host = "127.0.0.1";
   int port = 8001;          // 0: any free port
   int metrics_port = 8002;  // 0: any free port; unused with metrics_registry
@@ -26,7 +31,12 @@ struct InferenceServerOptions {
   int http_threads = 64;  // HttpServerOptions::threads
   // When set, metrics are registered here and no exposer is started.
   std::shared_ptr<prometheus::Registry> metrics_registry;
-  int poll_interval_ms = 1000;
+  ModelControlMode model_control_mode = ModelControlMode::kPoll;
+  int poll_interval_ms = 1000;  // kPoll only
+  // kExplicit: the models loaded at the start ({"*"}: every one). A name
+  // not in the repository fails Start; one that fails to load is reported
+  // UNAVAILABLE, as in the other modes.
+  std::vector<std::string> startup_models;
   std::string server_version;
   // gRPC message limits: large tensors must fit (gRPC's default is 4 MiB).
   int max_message_bytes = 256 << 20;

@@ -108,10 +108,25 @@ std::vector<int64_t> Versions(const fs::path& model_dir) {
   return versions;
 }
 
+// Whether `name` can name a model directory (one path component).
+bool IsModelName(const std::string& name) {
+  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
+}
+
+// The model directories under `root`, by name.
+std::set<std::string> ModelDirectories(const std::string& root) {
+  std::set<std::string> names;
+  std::error_code error;
+  for (const fs::directory_entry& child : fs::directory_iterator(root, error)) {
+    if (child.is_directory(error)) names.insert(child.path().filename().string());
+  }
+  return names;
+}
+
 }  // namespace
 
-ModelRepository::ModelRepository(std::string root, Loader loader)
-    : root_(std::move(root)), loader_(std::move(loader)) {}
+ModelRepository::ModelRepository(std::string root, Loader loader, ModelControlMode mode)
+    : root_(std::move(root)), loader_(std::move(loader)), mode_(mode) {}
 
 ModelRepository::~ModelRepository() {
   {
@@ -176,11 +191,8 @@ std::mutex& ModelRepository::LoadMutex(const std::string& name) {
 }
 
 void ModelRepository::Poll() {
-  std::set<std::string> names;
+  const std::set<std::string> names = ModelDirectories(root_);
   std::error_code error;
-  for (const fs::directory_entry& child : fs::directory_iterator(root_, error)) {
-    if (child.is_directory(error)) names.insert(child.path().filename().string());
-  }
   for (const std::string& name : names) {
     std::lock_guard<std::mutex> load_lock(LoadMutex(name));
     Refresh(name).IgnoreError();  // recorded in entries_
@@ -302,9 +314,9 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
 }
 
 absl::Status ModelRepository::Load(const std::string& name) {
+  if (mode_ == ModelControlMode::kNone) return ControlRefused();
   std::error_code error;
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." ||
-      !fs::is_directory(fs::path(root_) / name, error)) {
+  if (!IsModelName(name) || !fs::is_directory(fs::path(root_) / name, error)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository ", root_));
   }
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
@@ -318,14 +330,18 @@ absl::Status ModelRepository::Load(const std::string& name) {
 }
 
 absl::Status ModelRepository::Unload(const std::string& name) {
+  if (mode_ == ModelControlMode::kNone) return ControlRefused();
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
   std::vector<std::shared_ptr<ServedModel>> retired;  // destroyed outside mu_
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = entries_.find(name);
-  if (it == entries_.end()) {
+  std::error_code error;
+  // A model present but never loaded gets an entry, so that polling leaves
+  // it out too.
+  if (entries_.count(name) == 0 &&
+      !(IsModelName(name) && fs::is_directory(fs::path(root_) / name, error))) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
-  Entry& entry = it->second;
+  Entry& entry = entries_[name];
   retired = entry.TakeVersions();
   entry.unloaded = true;
   // Triton reports each version that served as "unloaded"; a model none of
@@ -365,11 +381,17 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Lookup(
     const std::string& name, const std::string& version) const {
   // One critical section, so that the reason given is the state the
   // lookup saw.
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   std::shared_ptr<ServedModel> model = FindLocked(name, version);
   if (model != nullptr) return model;
   auto it = entries_.find(name);
   if (it == entries_.end()) {
+    lock.unlock();
+    std::error_code error;
+    if (IsModelName(name) && fs::is_directory(fs::path(root_) / name, error)) {
+      // Explicit model control, or placed since the last poll.
+      return absl::NotFoundError(absl::StrCat("model '", name, "' is not loaded"));
+    }
     return absl::NotFoundError(
         absl::StrCat("unknown model '", name, "' (not in the repository ", root_, ")"));
   }
@@ -446,11 +468,29 @@ void ModelRepository::Entry::AppendIndexRows(const std::string& directory,
 }
 
 std::vector<ModelIndexEntry> ModelRepository::Index() const {
+  std::set<std::string> never_loaded = ModelDirectories(root_);  // before mu_: a scan
   std::lock_guard<std::mutex> lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   std::vector<ModelIndexEntry> index;
-  for (const auto& [directory, entry] : entries_) entry.AppendIndexRows(directory, now, &index);
+  for (const auto& [directory, entry] : entries_) {
+    entry.AppendIndexRows(directory, now, &index);
+    never_loaded.erase(directory);
+  }
+  for (const std::string& directory : never_loaded) {
+    index.push_back({Utf8Safe(directory), "", "", ""});
+  }
+  // By name, as Triton lists them.
+  std::stable_sort(
+      index.begin(), index.end(),
+      [](const ModelIndexEntry& a, const ModelIndexEntry& b) { return a.name < b.name; });
   return index;
+}
+
+absl::Status ModelRepository::ControlRefused() const {
+  return absl::UnavailableError(absl::StrCat(
+      kExplicitControlRefused,
+      " (fornax serve --model-control-mode=none: the models loaded at the start "
+      "stay; start it with --model-control-mode=explicit or poll to load and unload)"));
 }
 
 }  // namespace fornax::serving

@@ -16,7 +16,8 @@
 // failed file is retried once its mtime or size changes. The config files
 // and the labels files they name are part of every version's files: a
 // change to one reloads the model's versions. Unload() takes a
-// model out until Load() asks for it again. With an old-version grace set,
+// model out until Load() asks for it again (in ModelControlMode::kNone both
+// are refused, as Triton refuses them). With an old-version grace set,
 // a version that stopped being served still answers requests that name its
 // number for that long (clients pinned to it mid-request need not retry);
 // it is freed at the first Poll() after the grace.
@@ -43,12 +44,30 @@
 
 namespace fornax::serving {
 
+// Triton's --model-control-mode: what changes the set of models served
+// after the start. The repository itself only refuses Load and Unload in
+// kNone; the host (InferenceServer) decides what loads at the start and
+// whether to poll.
+enum class ModelControlMode {
+  kNone,      // every model loads at the start; nothing changes after
+  kPoll,      // every model loads at the start, Poll() runs periodically;
+              // unlike Triton, Load and Unload are allowed too
+  kExplicit,  // only Load (and the host's startup list) loads; no polling
+};
+
+// Triton's message for a load or unload in a mode that refuses them (its
+// wording, which clients match on, even in mode none).
+inline constexpr char kExplicitControlRefused[] =
+    "explicit model load / unload is not allowed if polling is enabled";
+
 // One row of RepositoryIndex.
 struct ModelIndexEntry {
   std::string name;
   std::string version;  // "" for the model as a whole
-  std::string state;    // "READY", "UNAVAILABLE" or "UNLOADING"
-  std::string reason;   // why it is unavailable
+  // "READY", "UNAVAILABLE", "UNLOADING", or "" for a model never loaded
+  // (Triton lists those too, with no version and no state).
+  std::string state;
+  std::string reason;  // why it is unavailable
 };
 
 class ModelRepository {
@@ -57,7 +76,7 @@ class ModelRepository {
   using Loader = std::function<absl::StatusOr<std::shared_ptr<ServedModel>>(
       const std::string& name, int64_t version, const std::string& model_dir)>;
 
-  ModelRepository(std::string root, Loader loader);
+  ModelRepository(std::string root, Loader loader, ModelControlMode mode = ModelControlMode::kPoll);
   ~ModelRepository();  // stops polling
   ModelRepository(const ModelRepository&) = delete;
   ModelRepository& operator=(const ModelRepository&) = delete;
@@ -68,7 +87,9 @@ class ModelRepository {
   // Polls every `interval` on a thread until destruction.
   void StartPolling(std::chrono::milliseconds interval);
   // Explicit control: NotFound when `name` has no directory; Load returns the
-  // load error of its latest version.
+  // load error of its latest version. Unavailable (kExplicitControlRefused)
+  // in ModelControlMode::kNone. Unloading a model in the repository that
+  // was never loaded is a success, as in Triton.
   absl::Status Load(const std::string& name);
   absl::Status Unload(const std::string& name);
   // How long a replaced version still answers requests naming it (default
@@ -92,7 +113,9 @@ class ModelRepository {
   // or UNLOADING while its old-version grace lasts. Versions never loaded
   // (present, but not selected) are not listed, as in Triton. A model that
   // serves nothing for a reason of its own (no version, none selected), or
-  // has no row otherwise, gets a row without a version giving it.
+  // has no row otherwise, gets a row without a version giving it. A model
+  // directory never loaded (explicit mode, or placed since the last poll)
+  // gets a row with only its name, as in Triton.
   std::vector<ModelIndexEntry> Index() const;
 
  private:
@@ -136,6 +159,8 @@ class ModelRepository {
                          std::vector<ModelIndexEntry>* index) const;
   };
 
+  // Load's and Unload's error in ModelControlMode::kNone.
+  absl::Status ControlRefused() const;
   // Find. REQUIRES: mu_ held.
   std::shared_ptr<ServedModel> FindLocked(const std::string& name,
                                           const std::string& version) const;
@@ -149,6 +174,7 @@ class ModelRepository {
 
   const std::string root_;
   const Loader loader_;
+  const ModelControlMode mode_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // guarded by mu_
   // One per model name ever seen, never erased (LoadMutex hands out

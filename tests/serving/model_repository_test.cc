@@ -1,7 +1,8 @@
 // ModelRepository: latest version served, new versions and models picked up
 // by polling, corrupt versions reported without stopping others, removal,
-// explicit unload/load, models loading independently, the index rows of
-// versions that stopped serving, reloads when a labels file changes. A fake loader stands in for
+// explicit unload/load (refused in mode none), models loading independently,
+// the index rows of versions that stopped serving (and of models never
+// loaded), reloads when a labels file changes. A fake loader stands in for
 // .keras loading: a model.keras whose text is "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
@@ -12,6 +13,7 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/inference/classification.h"
@@ -338,6 +340,35 @@ TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
   absl::Status bad = repository.Load("bad");
   EXPECT_EQ(bad.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(bad.message(), "model 'bad' version 1: not a zip archive");
+}
+
+// Mode none (Triton's default): Load and Unload are refused with Triton's
+// UNAVAILABLE error and change nothing.
+TEST_F(ModelRepositoryTest, ModeNoneRefusesLoadAndUnload) {
+  Write("mlp", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader(), ModelControlMode::kNone);
+  repository.Poll();
+  for (const absl::Status& status : {repository.Unload("mlp"), repository.Load("mlp")}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StartsWith(status.message(), kExplicitControlRefused)) << status;
+  }
+  EXPECT_NE(repository.Find("mlp", ""), nullptr) << "the refused unload changed nothing";
+  EXPECT_EQ(loads_, 1) << "the refused load loaded nothing";
+}
+
+// Explicit mode: a model is in the index from the start, with only its name
+// (as Triton lists a model never loaded), and unloading it is a success.
+TEST_F(ModelRepositoryTest, ModelsNeverLoadedAreListedByNameOnly) {
+  Write("mlp", 1, "ok");
+  Write("cnn", 1, "ok");
+  ModelRepository repository(root_.string(), FakeLoader(), ModelControlMode::kExplicit);
+  EXPECT_EQ(Describe(repository.Index()), "cnn:::;mlp:::;");
+  ASSERT_TRUE(repository.Load("mlp").ok());
+  EXPECT_EQ(Describe(repository.Index()), "cnn:::;mlp:1:READY:;");
+  ASSERT_TRUE(repository.Unload("cnn").ok());
+  EXPECT_EQ(loads_, 1);
+  EXPECT_EQ(Describe(repository.Index()), "cnn::UNAVAILABLE:unloaded;mlp:1:READY:;");
+  EXPECT_EQ(repository.Unload("ghost").code(), absl::StatusCode::kNotFound);
 }
 
 // As Triton: every version that served and was unloaded is listed
