@@ -61,6 +61,13 @@ void JobOutbox::AckFile() {
   if (!items_.empty() && items_.front().file) items_.pop_front();
 }
 
+void JobOutbox::ReplaceResult(fornax::v1::AttemptResult result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Item& item : items_) {
+    if (item.event && item.event->has_result()) *item.event->mutable_result() = std::move(result);
+  }
+}
+
 bool JobOutbox::Done() const {
   std::lock_guard<std::mutex> lock(mu_);
   return closed_ && items_.empty();

@@ -8,7 +8,8 @@
 // once, so a resend after a lost ack is harmless.
 // A checkpoint or file is a barrier: the events before it go first, those
 // after it wait for its upload, so the final result follows the final model
-// and the job's files.
+// and the job's files. A checkpoint refused for good is dropped, and the
+// result queued behind it replaced by a failure saying why (ReplaceResult).
 // Thread-safety: all methods are safe to call concurrently.
 #ifndef FORNAX_WORKER_EVENT_OUTBOX_H_
 #define FORNAX_WORKER_EVENT_OUTBOX_H_
@@ -64,6 +65,8 @@ class JobOutbox {
   void AckCheckpoint();
   // The file at the front was uploaded (or given up).
   void AckFile();
+  // Replaces the queued result event's result (it keeps its sequence).
+  void ReplaceResult(fornax::v1::AttemptResult result);
 
   // Closed and everything acked: the attempt is fully reported.
   bool Done() const;

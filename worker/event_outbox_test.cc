@@ -79,5 +79,32 @@ TEST(JobOutboxTest, FileIsABarrier) {
   EXPECT_TRUE(outbox.Done());
 }
 
+// A refused checkpoint is dropped and the result behind it replaced; the
+// events around it keep their sequences.
+TEST(JobOutboxTest, ReplacedResultKeepsItsPlaceAndSequence) {
+  JobOutbox outbox("j", 0);
+  outbox.AddEvent(Log("a"));
+  outbox.AddCheckpoint({"/tmp/c.keras", {}});
+  outbox.AddEvent(Log("b"));
+  fornax::v1::WorkerEvent result;
+  result.mutable_result()->set_succeeded(true);
+  EXPECT_EQ(outbox.AddEvent(result), 3);
+  outbox.Close();
+  outbox.AckEvents(1);
+  ASSERT_TRUE(outbox.Next(10).checkpoint);
+  outbox.AckCheckpoint();
+  fornax::v1::AttemptResult failed;
+  failed.mutable_failure()->set_message("refused");
+  outbox.ReplaceResult(failed);
+  const JobOutbox::Batch batch = outbox.Next(10);
+  ASSERT_EQ(batch.events.size(), 2u);
+  EXPECT_EQ(batch.events[0].log().text(), "b");
+  EXPECT_EQ(batch.events[1].worker_sequence(), 3);
+  EXPECT_FALSE(batch.events[1].result().succeeded());
+  EXPECT_EQ(batch.events[1].result().failure().message(), "refused");
+  outbox.AckEvents(3);
+  EXPECT_TRUE(outbox.Done());
+}
+
 }  // namespace
 }  // namespace fornax::worker

@@ -224,43 +224,74 @@ void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
     env_->on_event();
     return;
   }
-  fornax::v1::WorkerEvent event;
-  fornax::v1::AttemptResult* result = event.mutable_result();
-  std::unique_lock<std::mutex> lock(mu_);
-  if (cancelled_) {
-    result->set_cancelled(true);
-  } else if (interrupted_) {
-    result->set_preempted(true);
-  } else if (exit != nullptr && exit->exit_code == 0 && saw_final_) {
-    result->set_succeeded(true);
-  } else {
-    fornax::v1::Failure* f = result->mutable_failure();
-    if (exit == nullptr) {
-      f->set_message(absl::StrCat("cannot start the job: ", prepare.message()));
-    } else {
-      f->set_exit_code(exit->exit_code);
-      f->set_signal(exit->signal);
-      std::string message = error_;
-      if (message.empty()) {
-        message = exit->signal != 0
-                      ? absl::StrCat("job process killed by ", SignalName(exit->signal))
-                      : absl::StrCat("job process exited with code ", exit->exit_code);
-      }
-      f->set_message(message);
-    }
-    for (const std::string& line : last_lines_) f->add_last_log_lines(line);
-    f->set_global_step(global_step_);
-    f->set_epoch(epoch_);
-  }
-  const bool ended_by_itself = exit != nullptr && !cancelled_ && !interrupted_;
-  lock.unlock();  // the worker may hold its lock while it calls Cancel
   // Succeeded or failed on its own: what it wrote is complete. A cancelled
   // or preempted process was killed mid-write; a lost worker sends nothing.
-  if (ended_by_itself) QueueFiles();
-  outbox_.AddEvent(std::move(event));
+  if (exit != nullptr && !cancelled_ && !interrupted_) QueueFiles();
+  {
+    // Under the lock with result_queued_: a checkpoint refused meanwhile
+    // either is in this result or replaces it (RefuseCheckpoint).
+    std::lock_guard<std::mutex> lock(mu_);
+    prepare_ = prepare;
+    if (exit != nullptr) exit_ = *exit;
+    fornax::v1::WorkerEvent event;
+    *event.mutable_result() = ResultLocked();
+    outbox_.AddEvent(std::move(event));
+    result_queued_ = true;
+  }
   outbox_.Close();
   finished_ = true;
   env_->on_event();
+}
+
+fornax::v1::AttemptResult JobAttempt::ResultLocked() const {
+  fornax::v1::AttemptResult result;
+  if (cancelled_) {
+    result.set_cancelled(true);
+    return result;
+  }
+  if (interrupted_) {
+    result.set_preempted(true);
+    return result;
+  }
+  if (exit_ && exit_->exit_code == 0 && saw_final_ && refusal_.empty()) {
+    result.set_succeeded(true);
+    return result;
+  }
+  fornax::v1::Failure* f = result.mutable_failure();
+  if (!exit_) {
+    f->set_message(absl::StrCat("cannot start the job: ", prepare_.message()));
+  } else {
+    f->set_exit_code(exit_->exit_code);
+    f->set_signal(exit_->signal);
+    std::string message = !refusal_.empty() ? refusal_ : error_;
+    if (message.empty()) {
+      message = exit_->signal != 0
+                    ? absl::StrCat("job process killed by ", SignalName(exit_->signal))
+                    : absl::StrCat("job process exited with code ", exit_->exit_code);
+    }
+    f->set_message(message);
+  }
+  for (const std::string& line : last_lines_) f->add_last_log_lines(line);
+  f->set_global_step(global_step_);
+  f->set_epoch(epoch_);
+  return result;
+}
+
+void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status) {
+  const fornax::v1::UploadCheckpointHeader& h = upload.header;
+  std::string cause =
+      absl::StrCat(h.final() ? "final checkpoint" : "checkpoint", " (epoch ", h.epoch(), ", ",
+                   h.size_bytes(), " bytes) refused by the coordinator: ", status.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  outbox_.AckCheckpoint();
+  if (!refusal_.empty()) return;  // the attempt fails for the first one already
+  if (process_ && !result_queued_ && !stopped()) {
+    // A final checkpoint comes as the process ends by itself.
+    if (!h.final()) absl::StrAppend(&cause, "; the worker stopped the job");
+    process_->Terminate();
+  }
+  refusal_ = std::move(cause);
+  if (result_queued_) outbox_.ReplaceResult(ResultLocked());
 }
 
 void JobAttempt::Cancel() {

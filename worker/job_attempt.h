@@ -7,7 +7,8 @@
 // the files it wrote in JOBDIR/files, and finally the result: success,
 // cancelled, preempted (the worker shuts down), or a failure with the exit
 // code or signal, the engine's error, the last log lines, and the epoch and
-// step it reached.
+// step it reached. A checkpoint the coordinator refuses for good turns the
+// result into a failure naming it (RefuseCheckpoint).
 // Thread-safety: Cancel/Interrupt/Abandon from any thread while Run runs.
 #ifndef FORNAX_WORKER_JOB_ATTEMPT_H_
 #define FORNAX_WORKER_JOB_ATTEMPT_H_
@@ -17,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -56,6 +58,13 @@ class JobAttempt {
   void Interrupt();
   // Stops the job and drops what it has not reported: it is no longer ours.
   void Abandon();
+  // The coordinator refused `upload`, the checkpoint at the front of the
+  // outbox, for good (`status`): it is dropped and the attempt fails with
+  // that cause, whether its result is queued already (it is replaced) or
+  // not (a process still running is stopped: the checkpoints to come would
+  // fare no better, and the job could not resume from them). A cancelled or
+  // preempted result stays as it is.
+  void RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status);
 
   const fornax::v1::Assignment& assignment() const { return assignment_; }
   JobOutbox& outbox() { return outbox_; }
@@ -75,6 +84,8 @@ class JobAttempt {
   // Queues the files the job wrote for upload (before its result).
   void QueueFiles();
   void Finish(const absl::Status& prepare, const ProcessExit* exit);
+  // The result from what Finish recorded (prepare_, exit_) and refusal_.
+  fornax::v1::AttemptResult ResultLocked() const;
   bool stopped() const { return cancelled_ || interrupted_ || abandoned_; }
 
   const fornax::v1::Assignment assignment_;
@@ -82,8 +93,12 @@ class JobAttempt {
   JobOutbox outbox_;
   std::atomic<bool> cancelled_{false}, interrupted_{false}, abandoned_{false}, finished_{false};
 
-  std::mutex mu_;  // guards process_ and what the pump thread records
+  std::mutex mu_;  // guards process_, what the pump thread records and the result
   std::unique_ptr<JobProcess> process_;
+  absl::Status prepare_;             // set by Finish
+  std::optional<ProcessExit> exit_;  // set by Finish when the process ran
+  std::string refusal_;              // the first refused checkpoint: why the attempt fails
+  bool result_queued_ = false;
   std::deque<std::string> last_lines_;
   std::string error_;
   bool saw_final_ = false;

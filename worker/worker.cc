@@ -21,6 +21,7 @@ namespace v1 = fornax::v1;
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxEventsPerReport = 256;
+constexpr int kCheckpointDataLossTries = 3;
 constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
 constexpr auto kLeaveTimeout = std::chrono::seconds(1);
 // While draining: how often the coordinator is asked, and how long the
@@ -448,6 +449,7 @@ void Worker::Remove(const std::string& key) {
     attempts_.erase(it);
     refused_.erase(key);
   }
+  checkpoint_data_losses_.erase(key);
   entry.thread.join();
   std::error_code ec;
   std::filesystem::remove_all(entry.attempt->dir(), ec);
@@ -492,13 +494,29 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
     }
     absl::StatusOr<v1::CheckpointRecord> record =
         link_.UploadCheckpoint(session, outbox.job_id(), outbox.attempt(), *batch.checkpoint);
-    if (record.ok()) {
-      outbox.AckCheckpoint();
+    status = record.status();
+    // DATA_LOSS: the bytes did not match the hash, maybe a file that changed
+    // while it was read; tried kCheckpointDataLossTries times in all.
+    const bool retry = IsTransient(status) ||
+                       status.code() == absl::StatusCode::kFailedPrecondition ||
+                       status.code() == absl::StatusCode::kNotFound ||
+                       (status.code() == absl::StatusCode::kDataLoss &&
+                        ++checkpoint_data_losses_[key] < kCheckpointDataLossTries);
+    if (!retry) {
+      // Uploaded, or refused for good: retrying forever would hold back the
+      // attempt's result, so the attempt fails with the refusal instead.
+      checkpoint_data_losses_.erase(key);
+      if (record.ok()) {
+        outbox.AckCheckpoint();
+      } else {
+        Log(absl::StrCat("job ", key, ": checkpoint at epoch ", batch.checkpoint->header.epoch(),
+                         " refused: ", status.ToString(), "; the attempt fails"));
+        attempt->RefuseCheckpoint(*batch.checkpoint, status);
+      }
       std::error_code ec;
       if (!batch.checkpoint->header.final()) std::filesystem::remove(batch.checkpoint->path, ec);
       return true;
     }
-    status = record.status();
   } else if (batch.file) {
     absl::StatusOr<v1::JobFile> file =
         link_.UploadJobFile(session, outbox.job_id(), outbox.attempt(), *batch.file);

@@ -3,7 +3,9 @@
 // (heartbeats at the interval the coordinator asks for; assignments and
 // cancels come down it), and runs each assignment as a JobAttempt. A sender
 // thread drains the attempts' outboxes in order through ReportEvents and
-// UploadCheckpoint.
+// UploadCheckpoint. A checkpoint the coordinator refuses for good (over its
+// --max-checkpoint-bytes, say; DATA_LOSS after 3 tries) fails its attempt
+// with that cause (JobAttempt::RefuseCheckpoint); transient errors retry.
 // When the coordinator goes away the worker re-registers with exponential
 // backoff (100 ms doubling, at most 2 s) while its jobs keep training; their
 // events wait in the outboxes and go out after the reconnect. A job the
@@ -132,6 +134,9 @@ class Worker {
   // Attempts a report was refused for (FAILED_PRECONDITION / NOT_FOUND), by
   // key: the session that refused it.
   std::map<std::string, std::string> refused_;
+  // The sender's DATA_LOSS refusals of the checkpoint at the front of an
+  // attempt's outbox, by key (sender thread only).
+  std::map<std::string, int> checkpoint_data_losses_;
   // The heartbeat thread waits on beat_cv_ between beats; beat_now_ asks for
   // one at once.
   std::mutex beat_mu_;

@@ -1,0 +1,71 @@
+// A checkpoint the coordinator refuses for good (here: over its
+// --max-checkpoint-bytes) ends the job as FAILED, and `fornax get` and
+// `fornax logs` say which checkpoint and why; the worker does not retry it
+// forever while the job stays RUNNING.
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "engine/data/test_files.h"
+#include "gmock/gmock.h"
+#include "tests/service/service_test_base.h"
+
+namespace fornax::service_testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST_F(ServiceTest, CheckpointOverTheCoordinatorsLimitFailsTheJobWithTheReason) {
+  // StartCoordinator's flags, and the limit: far below the job's checkpoints
+  // (an MLP with 784x32 weights is over 100 kB).
+  const std::string coordinator_log = Path("coordinator-limit.log");
+  absl::StatusOr<std::unique_ptr<Daemon>> started = Daemon::Start(
+      FORNAX_COORDINATOR_BIN,
+      {"--listen", "127.0.0.1:0", "--data-dir", Path("coordinator"), "--metrics-listen",
+       "127.0.0.1:0", "--retry-backoff-ms", "100", "--max-checkpoint-bytes", "1000"},
+      coordinator_log);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<Daemon> coordinator = *std::move(started);
+  const std::string address = coordinator->grpc_address();
+  std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
+  ASSERT_NE(worker, nullptr);
+  ServiceClient client(address);
+  JobOptions options;
+  options.name = "big";
+  options.max_restarts = 1;
+  absl::StatusOr<v1::Job> submitted = client.Submit(Spec(options, address));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  const std::string id = submitted->job_id();
+
+  // Each attempt fails at its first checkpoint; the coordinator retries a
+  // failure once (max_restarts 1) like any other.
+  absl::StatusOr<v1::Job> job = WaitForJob(client, id, Ended, absl::Seconds(120));
+  ASSERT_TRUE(job.ok()) << job.status();
+  ASSERT_EQ(job->state(), v1::JOB_STATE_FAILED) << job->ShortDebugString();
+  EXPECT_EQ(job->attempt(), 1);
+  const std::string refusal =
+      absl::StrCat("bytes) refused by the coordinator: RESOURCE_EXHAUSTED: size_bytes: job ", id,
+                   "'s checkpoint is ");
+  EXPECT_THAT(job->failure().message(), HasSubstr("checkpoint (epoch 1, ")) << job->reason();
+  EXPECT_THAT(job->failure().message(), HasSubstr(refusal)) << job->reason();
+  EXPECT_THAT(job->failure().message(),
+              HasSubstr("more than the coordinator's --max-checkpoint-bytes 1000; the worker "
+                        "stopped the job"))
+      << job->reason();
+  EXPECT_THAT(job->reason(), HasSubstr(job->failure().message()));
+  EXPECT_THAT(job->reason(), HasSubstr("(1 of 1 restarts used)"));
+  EXPECT_TRUE(job->final_checkpoint_id().empty()) << job->ShortDebugString();
+
+  const CliResult get = RunCli(address, {"get", id});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_THAT(get.out, HasSubstr("failed")) << get.out;
+  EXPECT_THAT(get.out, HasSubstr(job->failure().message())) << get.out;
+  const CliResult logs = RunCli(address, {"logs", id});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr(refusal)) << logs.out;
+  EXPECT_THAT(WorkerLog("w1"), HasSubstr("refused: RESOURCE_EXHAUSTED"));
+  EXPECT_FALSE(worker->exited());
+  if (HasFailure()) std::cerr << testing::ReadFileOrEmpty(coordinator_log);
+}
+
+}  // namespace
+}  // namespace fornax::service_testing
