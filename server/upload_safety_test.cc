@@ -113,6 +113,15 @@ std::vector<std::string> RecordedDigests(TestCluster& cluster, const std::string
   return digests;
 }
 
+// The fake worker heartbeats once, when its lease opens: a lease that cannot
+// lapse during a test keeps a slow run (a loaded CI machine) from losing the
+// job, which would refuse every upload after it.
+ServerOptions LongLeaseOptions() {
+  ServerOptions options;
+  options.coordinator.lease_timeout_ms = 10 * 60 * 1000;
+  return options;
+}
+
 // Submits a valid job and lets `worker` take it.
 void SubmitAndAssign(TestCluster& cluster, FakeWorker& worker, v1::Job* job) {
   ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), job).ok());
@@ -129,7 +138,7 @@ void SubmitAndAssign(TestCluster& cluster, FakeWorker& worker, v1::Job* job) {
 // itself; afterwards every record's bytes must be there and hash to its
 // sha256. (Without the per-sha256 lock, 12 to 26 rounds of 150 stranded.)
 TEST(UploadSafety, DeletingADatasetNeverStrandsARecordOfItsBytes) {
-  TestCluster cluster;
+  TestCluster cluster(LongLeaseOptions());
   v1::Job job;
   FakeWorker worker(&cluster.workers(), "w-1");
   ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
@@ -191,7 +200,7 @@ TEST(UploadSafety, DeletingADatasetNeverStrandsARecordOfItsBytes) {
 // Over the coordinator's --max-job-files a new path is refused before its
 // bytes are stored; replacing a file of the job's is no new one.
 TEST(UploadSafety, JobFilesOverTheCoordinatorsCountAreRefused) {
-  ServerOptions options;
+  ServerOptions options = LongLeaseOptions();
   options.coordinator.max_job_files = 2;
   TestCluster cluster(options);
   v1::Job job;
@@ -217,7 +226,7 @@ TEST(UploadSafety, JobFilesOverTheCoordinatorsCountAreRefused) {
 // Uploads that each pass the check at their start, side by side, are held
 // to the cap when recorded: no more files than --max-job-files are kept.
 TEST(UploadSafety, ConcurrentJobFilesStayWithinTheCount) {
-  ServerOptions options;
+  ServerOptions options = LongLeaseOptions();
   options.coordinator.max_job_files = 3;
   TestCluster cluster(options);
   v1::Job job;
@@ -252,7 +261,7 @@ TEST(UploadSafety, ConcurrentJobFilesStayWithinTheCount) {
 // A checkpoint declared over --max-checkpoint-bytes is refused before a byte
 // is stored: no record, no stored bytes, no temp file left.
 TEST(UploadSafety, CheckpointsOverTheCoordinatorsCapAreRefused) {
-  ServerOptions options;
+  ServerOptions options = LongLeaseOptions();
   options.coordinator.max_checkpoint_bytes = 10;
   TestCluster cluster(options);
   v1::Job job;
