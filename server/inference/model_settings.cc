@@ -12,6 +12,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "nlohmann/json.hpp"
+#include "server/inference/utf8.h"
 
 namespace fornax::serving {
 namespace {
@@ -174,11 +175,15 @@ absl::Status CheckPbtxtScope(const inference::ModelConfig& config, const std::st
                      absl::StrCat("unknown type ", output.data_type()));
     }
     // Triton joins any path to the model directory; here it must stay
-    // inside, as the file's lines are answered to every client.
-    if (output.label_filename().empty()) continue;
-    if (absl::Status inside = CheckRelativePathInside(output.label_filename()); !inside.ok()) {
+    // inside, as the file's lines are answered to every client. ModelConfig
+    // answers the name in a string field, which must be UTF-8.
+    const std::string& filename = output.label_filename();
+    if (filename.empty()) continue;
+    absl::Status inside = CheckRelativePathInside(filename);
+    if (inside.ok() && !IsUtf8(filename)) inside = absl::InvalidArgumentError("is not UTF-8");
+    if (!inside.ok()) {
       return Invalid(source, absl::StrCat("output '", output.name(), "'.label_filename"),
-                     absl::StrCat("'", output.label_filename(), "' ", inside.message(),
+                     absl::StrCat("'", Utf8Safe(filename), "' ", inside.message(),
                                   "; expected a file in the model directory"));
     }
   }

@@ -177,6 +177,11 @@ TEST(ModelConfigTest, LabelFilenamesAreFilesBesideTheConfig) {
             field +
                 "'labels//a.txt' has an empty part ('//' or a final '/'); expected a file in the "
                 "model directory");
+  EXPECT_EQ(labelled("caf\\xe9.txt"),  // Latin-1: ModelConfig could not answer it
+            field + "'caf\\xe9.txt' is not UTF-8; expected a file in the model directory");
+  EXPECT_TRUE(Parse("max_batch_size: 8 output [ { name: \"y\" label_filename: "
+                    "\"caf\\303\\251.txt\" } ]")
+                  .ok());
   EXPECT_EQ(labelled("labels\\\\a.txt"),
             field +
                 "'labels\\a.txt' has a backslash at byte 6; expected a file in the model "
