@@ -23,7 +23,7 @@ extern const char kTrainHelp[];
 extern const char kPredictHelp[];
 extern const char kInspectHelp[];
 
-// fornax serve --model-repository DIR [--port N] [--metrics-port N] [--poll-interval-ms N]
+// fornax serve --model-repository DIR [flags] (its --help: kServeHelp).
 int RunServe(const std::vector<std::string>& args);
 extern const char kServeHelp[];
 
