@@ -3,8 +3,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <climits>
 #include <new>
+#include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -20,12 +21,40 @@ namespace {
 // the gzip format.
 int WindowBits(ContentCoding coding) { return coding == ContentCoding::kGzip ? 15 + 16 : 15; }
 
-// Inflated bytes are produced this much at a time, so the limit is checked
-// before the output grows past it by more than this.
-constexpr size_t kInflateChunk = 64 << 10;
+static_assert(std::is_same_v<uInt, unsigned int>, "kZlibStep is zlib's uInt");
 
-// zlib takes at most UINT_MAX input bytes per call.
-constexpr size_t kMaxFeed = UINT_MAX;
+// Bytes are produced this much at a time, so the limit is checked before
+// the output grows past it by more than this.
+constexpr size_t kOutChunk = 64 << 10;
+
+// What a gzip body declares it inflates to: its trailer's ISIZE, the size
+// mod 2^32 (RFC 1952); 0 for deflate, which does not say.
+size_t DeclaredSize(std::string_view body, ContentCoding coding) {
+  constexpr size_t kMinGzip = 18;  // header 10, empty deflate data, trailer 8
+  if (coding != ContentCoding::kGzip || body.size() < kMinGzip) return 0;
+  const auto* isize = reinterpret_cast<const unsigned char*>(body.data() + body.size() - 4);
+  return size_t{isize[0]} | size_t{isize[1]} << 8 | size_t{isize[2]} << 16 | size_t{isize[3]} << 24;
+}
+
+// Makes room for `needed` bytes in `out`: twice its capacity, but never
+// more than `limit` (std::string's reserve would double past it).
+void Grow(size_t needed, size_t limit, std::string* out) {
+  std::string grown;
+  grown.reserve(std::min(limit, std::max(needed, 2 * out->capacity())));
+  grown.append(*out);
+  out->swap(grown);
+}
+
+// Points zlib at the next at most `step` bytes of `data` once it has used
+// up the last ones; `fed` counts the bytes handed over.
+void Feed(std::string_view data, size_t step, z_stream* stream, size_t* fed) {
+  if (stream->avail_in != 0 || *fed == data.size()) return;
+  const size_t feed = std::min(step, data.size() - *fed);
+  // zlib does not write through next_in.
+  stream->next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + *fed));
+  stream->avail_in = static_cast<uInt>(feed);
+  *fed += feed;
+}
 
 }  // namespace
 
@@ -44,7 +73,8 @@ absl::StatusOr<std::optional<ContentCoding>> RequestCoding(
                                                "' is not supported (gzip, deflate or identity)"));
 }
 
-absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding, size_t limit) {
+absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding, size_t limit,
+                                    size_t step) {
   const char* name = CodingName(coding);
   z_stream stream{};
   if (inflateInit2(&stream, WindowBits(coding)) != Z_OK) {
@@ -54,17 +84,15 @@ absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding,
     z_stream* stream;
     ~End() { inflateEnd(stream); }
   } end{&stream};
+  // Growing a string copies it, holding the old and the new buffer at
+  // once: a gzip body's declared size, trusted only up to the limit,
+  // spares that.
   std::string out;
-  std::vector<unsigned char> chunk(kInflateChunk);
+  out.reserve(std::min(DeclaredSize(body, coding), limit));
+  std::vector<unsigned char> chunk(std::min(kOutChunk, step));
   size_t fed = 0;
   while (true) {
-    if (stream.avail_in == 0 && fed < body.size()) {
-      const size_t feed = std::min(kMaxFeed, body.size() - fed);
-      // zlib does not write through next_in.
-      stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data() + fed));
-      stream.avail_in = static_cast<uInt>(feed);
-      fed += feed;
-    }
+    Feed(body, step, &stream, &fed);
     stream.next_out = chunk.data();
     stream.avail_out = static_cast<uInt>(chunk.size());
     const int rc = inflate(&stream, Z_NO_FLUSH);
@@ -83,6 +111,7 @@ absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding,
           absl::StrCat("the request body inflates (", "Content-Encoding: ", name, ") to more than ",
                        limit, " bytes; at most ", limit, " are accepted"));
     }
+    if (out.size() + produced > out.capacity()) Grow(out.size() + produced, limit, &out);
     out.append(reinterpret_cast<const char*>(chunk.data()), produced);
     if (rc == Z_STREAM_END) break;
     // Z_BUF_ERROR: no progress was possible with room for output, so all
@@ -133,7 +162,7 @@ std::optional<ContentCoding> ReplyCoding(const std::optional<std::string>& accep
   return ContentCoding::kDeflate;
 }
 
-std::string Deflate(std::string_view data, ContentCoding coding) {
+std::string Deflate(std::string_view data, ContentCoding coding, size_t step) {
   z_stream stream{};
   // It fails only without memory: thrown as any allocation would be.
   if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, WindowBits(coding), 8,
@@ -144,15 +173,27 @@ std::string Deflate(std::string_view data, ContentCoding coding) {
     z_stream* stream;
     ~End() { deflateEnd(stream); }
   } end{&stream};
-  // Replies are far below 4 GiB (a gRPC message's 256 MiB), so one call
-  // into a buffer of deflateBound bytes finishes the stream.
-  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
+  // Reserved at zlib's bound, so it never grows by copying; collected a
+  // chunk at a time, so only the pages written are touched (compressible
+  // data takes far less than `data` again).
+  std::string out;
+  out.reserve(deflateBound(&stream, data.size()));
+  std::vector<unsigned char> chunk(std::min(kOutChunk, step));
+  size_t fed = 0;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    Feed(data, step, &stream, &fed);
+    stream.next_out = chunk.data();
+    stream.avail_out = static_cast<uInt>(chunk.size());
+    rc = deflate(&stream, fed == data.size() ? Z_FINISH : Z_NO_FLUSH);
+    out.append(reinterpret_cast<const char*>(chunk.data()), chunk.size() - stream.avail_out);
+  }
+  // With room for output and input handed over this way, zlib makes
+  // progress on every call: anything else is a bug, not bad data.
+  if (rc != Z_STREAM_END) {
+    throw std::logic_error(absl::StrCat("deflate returned ", rc, " before the end of the ",
+                                        CodingName(coding), " stream"));
+  }
   return out;
 }
 

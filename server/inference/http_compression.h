@@ -8,12 +8,14 @@
 //
 // Inflating stops as soon as the output passes the body limit, so a small
 // body that would inflate to gigabytes (a "zip bomb") costs at most the
-// limit's memory before its 413.
+// limit's memory before its 413. zlib counts each call's bytes in 32 bits:
+// both directions hand it at most `step` bytes at a time, so any size works.
 // Thread-safety: stateless functions.
 #ifndef FORNAX_SERVER_INFERENCE_HTTP_COMPRESSION_H_
 #define FORNAX_SERVER_INFERENCE_HTTP_COMPRESSION_H_
 
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +25,10 @@
 namespace fornax::serving {
 
 enum class ContentCoding { kGzip, kDeflate };
+
+// The most bytes zlib reads or writes per call (its uInt). Tests pass a
+// smaller `step` to Inflate and Deflate to exercise the chunking.
+inline constexpr size_t kZlibStep = std::numeric_limits<unsigned int>::max();
 
 // "gzip" or "deflate".
 const char* CodingName(ContentCoding coding);
@@ -36,15 +42,20 @@ absl::StatusOr<std::optional<ContentCoding>> RequestCoding(
 // `body` inflated. ResourceExhausted (413) once the output would pass
 // `limit` bytes; InvalidArgument (400) for data that is not a valid stream
 // of `coding` (zlib's reason), a stream cut short, or bytes after its end.
-absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding, size_t limit);
+// The output is reserved once at the size a gzip trailer declares (at most
+// `limit`) and otherwise grows geometrically up to `limit`.
+absl::StatusOr<std::string> Inflate(std::string_view body, ContentCoding coding, size_t limit,
+                                    size_t step = kZlibStep);
 
 // The coding to answer with for an Accept-Encoding header: gzip or deflate,
 // whichever has the higher q-value (the first listed on a tie; "*" counts
 // for both), or nullopt when the header is absent or accepts neither.
 std::optional<ContentCoding> ReplyCoding(const std::optional<std::string>& accept_encoding);
 
-// `data` compressed in `coding` (zlib's default level).
-std::string Deflate(std::string_view data, ContentCoding coding);
+// `data` compressed in `coding` (zlib's default level); the same bytes
+// whatever `step`. Throws std::bad_alloc without memory, std::logic_error
+// should zlib stop before the stream's end (a bug, not bad data).
+std::string Deflate(std::string_view data, ContentCoding coding, size_t step = kZlibStep);
 
 }  // namespace fornax::serving
 

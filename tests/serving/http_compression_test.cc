@@ -2,12 +2,15 @@
 // through gzip and deflate as Python's gzip/zlib modules write them, the
 // limit on what a body inflates to (a bomb is stopped at the limit, not
 // inflated whole), corrupt, cut and padded streams refused naming the
-// problem, and the choice of a reply's coding from Accept-Encoding.
+// problem, the choice of a reply's coding from Accept-Encoding, and zlib
+// fed in steps (its counts are 32-bit; small steps here stand for 4 GiB)
+// giving the same bytes as one call.
 #include "server/inference/http_compression.h"
 
 #include <sys/resource.h>
 #include <zlib.h>
 
+#include <random>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -40,6 +43,23 @@ std::string CompressedZeros(size_t n, ContentCoding coding) {
     } while (stream.avail_out == 0);
     if (left == 0) break;
   }
+  deflateEnd(&stream);
+  return out;
+}
+
+// `data` compressed in one zlib call, as Deflate did before it took steps.
+std::string OneCall(const std::string& data, ContentCoding coding) {
+  z_stream stream{};
+  EXPECT_EQ(deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                         coding == ContentCoding::kGzip ? 31 : 15, 8, Z_DEFAULT_STRATEGY),
+            Z_OK);
+  std::string out(deflateBound(&stream, data.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
   deflateEnd(&stream);
   return out;
 }
@@ -91,6 +111,56 @@ TEST(HttpCompressionTest, ABombIsStoppedAtTheLimitNotInflatedWhole) {
       Inflate(CompressedZeros(kLimit, ContentCoding::kDeflate), ContentCoding::kDeflate, kLimit);
   ASSERT_TRUE(at_limit.ok()) << at_limit.status();
   EXPECT_EQ(at_limit->size(), kLimit);
+}
+
+TEST(HttpCompressionTest, SmallStepsGiveTheBytesOfOneCall) {
+  // Text-like runs, then noise: both of deflate's kinds of blocks.
+  std::string data;
+  while (data.size() < 60'000) data += "fornax serve " + std::to_string(data.size() % 977) + " ";
+  std::mt19937 noise(7);
+  while (data.size() < 100'000) data += static_cast<char>(noise());
+  for (ContentCoding coding : {ContentCoding::kGzip, ContentCoding::kDeflate}) {
+    const std::string expected = OneCall(data, coding);
+    EXPECT_EQ(Deflate(data, coding), expected);
+    for (size_t step : {1, 7, 4096}) {
+      EXPECT_EQ(Deflate(data, coding, step), expected) << "step " << step;
+      absl::StatusOr<std::string> inflated = Inflate(expected, coding, data.size(), step);
+      ASSERT_TRUE(inflated.ok()) << "step " << step << ": " << inflated.status();
+      EXPECT_EQ(*inflated, data) << "step " << step;
+    }
+    EXPECT_EQ(Deflate("", coding, 1), OneCall("", coding));
+  }
+  // The limit holds whatever the step: exactly at it inflates, one byte
+  // less is refused.
+  const std::string zeros = CompressedZeros(10'000, ContentCoding::kDeflate);
+  EXPECT_TRUE(Inflate(zeros, ContentCoding::kDeflate, 10'000, 3).ok());
+  EXPECT_EQ(Inflate(zeros, ContentCoding::kDeflate, 9'999, 3).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(HttpCompressionTest, TheOutputIsReservedOnceAndNeverPastTheLimit) {
+  const std::string data(3 << 20, 'z');
+  // gzip's trailer declares the size: one buffer of it, never regrown.
+  absl::StatusOr<std::string> gzip =
+      Inflate(Deflate(data, ContentCoding::kGzip), ContentCoding::kGzip, 4 << 20);
+  ASSERT_TRUE(gzip.ok()) << gzip.status();
+  EXPECT_EQ(*gzip, data);
+  EXPECT_EQ(gzip->capacity(), data.size());
+  // deflate does not: grown by doubling, but to the limit at most.
+  absl::StatusOr<std::string> deflate =
+      Inflate(Deflate(data, ContentCoding::kDeflate), ContentCoding::kDeflate, (3 << 20) + 5);
+  ASSERT_TRUE(deflate.ok()) << deflate.status();
+  EXPECT_EQ(*deflate, data);
+  EXPECT_EQ(deflate->capacity(), (3u << 20) + 5);
+  // A trailer that declares more than the limit reserves the limit, and
+  // one that lies is refused by zlib's length check.
+  std::string lying = Deflate(data, ContentCoding::kGzip);
+  lying[lying.size() - 1] = '\x7f';
+  absl::StatusOr<std::string> refused = Inflate(lying, ContentCoding::kGzip, 4 << 20);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "the request body is not valid gzip data (Content-Encoding: gzip): incorrect length "
+            "check");
 }
 
 TEST(HttpCompressionTest, BrokenStreamsAreRefusedNamingTheProblem) {
