@@ -62,6 +62,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::string& command,
         value = args[++i];
       }
       out.values[name] = *value;
+      out.all_values[name].push_back(*value);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat(command, ": unknown flag '", arg, "' (see 'fornax ", command, " --help')"));

@@ -30,8 +30,10 @@ int ReportError(const absl::Status& status);
 // Parsed command line of one subcommand: positional arguments and --flags.
 struct ParsedArgs {
   std::vector<std::string> positional;
-  std::map<std::string, std::string> values;  // --name VALUE / --name=VALUE
-  std::map<std::string, bool> switches;       // --name
+  std::map<std::string, std::string> values;  // --name VALUE / --name=VALUE (the last)
+  // Every value of each flag given, in order (for flags that may repeat).
+  std::map<std::string, std::vector<std::string>> all_values;
+  std::map<std::string, bool> switches;  // --name
 };
 
 // `value_flags` take a value, `switch_flags` do not; anything else starting

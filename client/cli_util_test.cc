@@ -25,6 +25,11 @@ TEST(CliUtilTest, ParsesFlagsBothWays) {
   absl::StatusOr<ParsedArgs> b = ParseArgs("train", {"--history=x.json", "j"}, {"history"}, {});
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->values["history"], "x.json");
+  absl::StatusOr<ParsedArgs> c =
+      ParseArgs("serve", {"--load-model", "a", "--load-model=b"}, {"load-model"}, {});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->values["load-model"], "b") << "the last value";
+  EXPECT_EQ(c->all_values["load-model"], (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(CliUtilTest, RejectsUnknownFlagsAndMissingValues) {

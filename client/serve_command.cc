@@ -13,7 +13,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "client/cli_util.h"
 #include "client/commands.h"
 
@@ -107,32 +106,16 @@ absl::StatusOr<serving::ModelControlMode> ParseModelControlMode(const std::strin
       "serve: --model-control-mode: expected none, poll or explicit, got '", value, "'"));
 }
 
-// Takes every --load-model out of `args` (it may be repeated, which
-// ParseArgs does not keep) into `names`.
-absl::Status TakeLoadModels(std::vector<std::string>* args, std::vector<std::string>* names) {
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args->size(); ++i) {
-    const std::string& arg = (*args)[i];
-    if (arg == "--load-model") {
-      if (i + 1 >= args->size()) {
-        return absl::InvalidArgumentError("serve: flag --load-model expects a value");
-      }
-      names->push_back((*args)[++i]);
-    } else if (absl::StartsWith(arg, "--load-model=")) {
-      names->push_back(std::string(absl::StripPrefix(arg, "--load-model=")));
-    } else {
-      rest.push_back(arg);
-    }
-  }
-  *args = std::move(rest);
-  for (const std::string& name : *names) {
+// Checks --load-model's values: model names, or '*' alone.
+absl::Status CheckLoadModels(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
       return absl::InvalidArgumentError(absl::StrCat(
           "serve: --load-model: expected a model name (a directory of the repository) or '*', "
           "got '",
           name, "'"));
     }
-    if (name == "*" && names->size() > 1) {
+    if (name == "*" && names.size() > 1) {
       // Triton's rule: "*" is not a pattern, and only means every model alone.
       return absl::InvalidArgumentError(
           "serve: --load-model: '*' (every model) must be the only --load-model");
@@ -146,14 +129,10 @@ absl::Status TakeLoadModels(std::vector<std::string>* args, std::vector<std::str
 absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args) {
   ServeFlags flags;
   serving::InferenceServerOptions& options = flags.options;
-  std::vector<std::string> rest = args;
-  if (absl::Status status = TakeLoadModels(&rest, &options.startup_models); !status.ok()) {
-    return status;
-  }
   absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs("serve", rest,
+      ParseArgs("serve", args,
                 {"model-repository", "address", "port", "http-port", "http-threads", "metrics-port",
-                 "model-control-mode", "poll-interval-ms"},
+                 "model-control-mode", "poll-interval-ms", "load-model"},
                 {"help"});
   if (!parsed.ok()) return parsed.status();
   if (parsed->switches.count("help")) {
@@ -197,6 +176,8 @@ absl::StatusOr<ServeFlags> ParseServeFlags(const std::vector<std::string>& args)
     if (!mode.ok()) return mode.status();
     options.model_control_mode = *mode;
   }
+  options.startup_models = parsed->all_values["load-model"];
+  if (absl::Status status = CheckLoadModels(options.startup_models); !status.ok()) return status;
   // Flags a mode does not use are refused rather than ignored (Triton
   // ignores them), so that nobody believes they took effect.
   if (!options.startup_models.empty() &&
