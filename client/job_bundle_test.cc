@@ -1,6 +1,5 @@
 #include "client/job_bundle.h"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "engine/data/test_files.h"
@@ -16,10 +15,7 @@ using ::testing::HasSubstr;
 
 constexpr char kAbcSha256[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-std::string SourceFile(const std::string& rel) {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return std::string(root != nullptr ? root : ".") + "/" + rel;
-}
+std::string SourceFile(const std::string& rel) { return testing::SourceDir() + "/" + rel; }
 
 // A job using every way the job file names data: "file.npz:key", a map with
 // path + key, a list, and a map by input name; the same file twice.

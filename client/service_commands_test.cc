@@ -139,10 +139,8 @@ class ServiceCommandsTest : public ::testing::Test {
 };
 
 TEST_F(ServiceCommandsTest, SubmitUploadsOnlyMissingFilesAndSendsTheRewrittenJob) {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  std::filesystem::copy_file(
-      std::string(root != nullptr ? root : ".") + "/examples/fashion_mlp/model.json",
-      dir_.File("model.json"));
+  std::filesystem::copy_file(testing::SourceDir() + "/examples/fashion_mlp/model.json",
+                             dir_.File("model.json"));
   std::ofstream(dir_.File("x.npy")) << "xx";
   std::ofstream(dir_.File("y.npy")) << "yy";
   std::ofstream(dir_.File("job.yaml")) << "model: model.json\ncompile: {loss: mse}\n"

@@ -1,23 +1,20 @@
 // Inputs the archive fuzzer (keras_archive_fuzz, docs/fuzzing.md) found or
 // that seeded it: each one in tests/testdata/fuzz/ must load to a clean
 // error (bad input, not an internal error), never a crash, leak or hang.
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "engine/archive/keras_archive.h"
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 
 namespace fornax {
 namespace {
 
 TEST(FuzzRegressionTest, EveryInputIsACleanError) {
-  const char* source = std::getenv("FORNAX_SOURCE_DIR");
-  const std::filesystem::path dir =
-      std::filesystem::path(source != nullptr ? source : FORNAX_TEST_SOURCE_DIR) /
-      "tests/testdata/fuzz";
+  const std::filesystem::path dir = testing::SourceDir() + "/tests/testdata/fuzz";
   int inputs = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;

@@ -7,7 +7,6 @@
 
 #include <zip.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +17,7 @@
 
 #include "engine/archive/keras_layout.h"
 #include "engine/data/file_util.h"
+#include "engine/data/test_files.h"
 #include "engine/keras/callbacks/callback_state.h"
 #include "engine/keras/optimizers/optimizer.h"
 #include "gmock/gmock.h"
@@ -38,10 +38,8 @@ TEST(KerasSnakeCaseTest, MatchesKerasNamingToSnakeCase) {
 }
 
 std::unique_ptr<Trainer> MlpTrainer(json optimizer) {
-  const char* source = std::getenv("FORNAX_SOURCE_DIR");
-  const std::string root = source != nullptr ? source : FORNAX_TEST_SOURCE_DIR;
   absl::StatusOr<std::unique_ptr<Model>> model =
-      Model::FromJsonFile(root + "/examples/fashion_mlp/model.json");
+      Model::FromJsonFile(testing::SourceDir() + "/examples/fashion_mlp/model.json");
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return nullptr;
   CompileConfig compile;
@@ -177,14 +175,14 @@ TEST(KerasArchiveReaderTest, RoundTripRestoresWeightsAndOptimizerState) {
 TEST(KerasArchiveReaderTest, NotAZipFile) {
   const std::string path = TempPath("fornax_not_zip.keras");
   { std::ofstream(path) << "{\"not\": \"a zip\"}"; }
-  EXPECT_THAT(LoadError(path), testing::HasSubstr("not a readable .keras (zip) archive"));
+  EXPECT_THAT(LoadError(path), ::testing::HasSubstr("not a readable .keras (zip) archive"));
   std::filesystem::remove(path);
 }
 
 TEST(KerasArchiveReaderTest, MissingMemberIsNamed) {
   const std::string path = TempPath("fornax_no_weights.keras");
   WriteZip(path, {{"metadata.json", "{}"}, {"config.json", "{}"}});
-  EXPECT_THAT(LoadError(path), testing::HasSubstr("has no member 'model.weights.h5'"));
+  EXPECT_THAT(LoadError(path), ::testing::HasSubstr("has no member 'model.weights.h5'"));
   std::filesystem::remove(path);
 }
 
@@ -209,13 +207,13 @@ TEST(KerasArchiveReaderTest, PathTraversalNamesAreRefused) {
   };
   for (const auto& [name, message] : refused) {
     WriteZip(path, {{"config.json", "{}"}, {name, "x"}});
-    EXPECT_THAT(LoadError(path), testing::HasSubstr(message)) << name;
+    EXPECT_THAT(LoadError(path), ::testing::HasSubstr(message)) << name;
   }
   // A directory entry ("assets/", as `zip -r` writes it) and a ':' are fine:
   // the archive fails later, for its missing weights.
   for (const std::string name : {"assets/", "a:b"}) {
     WriteZip(path, {{"config.json", "{}"}, {name, ""}});
-    EXPECT_THAT(LoadError(path), testing::HasSubstr("has no member 'model.weights.h5'")) << name;
+    EXPECT_THAT(LoadError(path), ::testing::HasSubstr("has no member 'model.weights.h5'")) << name;
   }
   std::filesystem::remove(path);
 }
@@ -223,7 +221,7 @@ TEST(KerasArchiveReaderTest, PathTraversalNamesAreRefused) {
 TEST(KerasArchiveReaderTest, WeightsThatAreNotHdf5) {
   const std::string path = TempPath("fornax_bad_h5.keras");
   WriteZip(path, {{"config.json", "{}"}, {"model.weights.h5", "PK not hdf5 at all"}});
-  EXPECT_THAT(LoadError(path), testing::HasSubstr("model.weights.h5: not an HDF5 file"));
+  EXPECT_THAT(LoadError(path), ::testing::HasSubstr("model.weights.h5: not an HDF5 file"));
   std::filesystem::remove(path);
 }
 
@@ -239,8 +237,8 @@ TEST(KerasArchiveReaderTest, ShapeMismatchNamesGroupAndVariable) {
   WriteZip(bad, {{"config.json", config.dump()},
                  {"model.weights.h5", ReadMember(good, "model.weights.h5")}});
   const std::string message = LoadError(bad);
-  EXPECT_THAT(message, testing::HasSubstr("layers/dense_2/vars/0"));
-  EXPECT_THAT(message, testing::HasSubstr("expected shape"));
+  EXPECT_THAT(message, ::testing::HasSubstr("layers/dense_2/vars/0"));
+  EXPECT_THAT(message, ::testing::HasSubstr("expected shape"));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }
@@ -250,8 +248,8 @@ TEST(KerasArchiveReaderTest, HighlyCompressedMembersAreRefused) {
   // libzip deflates by default: 8 MiB of spaces store as a few KiB.
   WriteZip(path, {{"config.json", std::string(8 << 20, ' ')}, {"model.weights.h5", "x"}});
   const std::string message = LoadError(path);
-  EXPECT_THAT(message, testing::HasSubstr("member 'config.json' declares 8388608 bytes"));
-  EXPECT_THAT(message, testing::HasSubstr("refusing it"));
+  EXPECT_THAT(message, ::testing::HasSubstr("member 'config.json' declares 8388608 bytes"));
+  EXPECT_THAT(message, ::testing::HasSubstr("refusing it"));
   std::filesystem::remove(path);
 }
 
@@ -266,16 +264,16 @@ TEST(KerasArchiveReaderTest, TruncatedWeightsAndVariableCountMismatch) {
 
   WriteZip(bad,
            {{"config.json", config}, {"model.weights.h5", weights.substr(0, weights.size() / 2)}});
-  EXPECT_THAT(LoadError(bad), testing::HasSubstr("model.weights.h5"));
+  EXPECT_THAT(LoadError(bad), ::testing::HasSubstr("model.weights.h5"));
   EXPECT_NE(LoadError(bad), "ok");
 
   json no_bias = json::parse(config);
   no_bias["config"]["layers"][1]["config"]["use_bias"] = false;  // the first Dense
   WriteZip(bad, {{"config.json", no_bias.dump()}, {"model.weights.h5", weights}});
   const std::string message = LoadError(bad);
-  EXPECT_THAT(message, testing::HasSubstr("layers/dense/vars"));
-  EXPECT_THAT(message, testing::HasSubstr("expected 1 variables"));
-  EXPECT_THAT(message, testing::HasSubstr("the file has 2"));
+  EXPECT_THAT(message, ::testing::HasSubstr("layers/dense/vars"));
+  EXPECT_THAT(message, ::testing::HasSubstr("expected 1 variables"));
+  EXPECT_THAT(message, ::testing::HasSubstr("the file has 2"));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }
@@ -347,12 +345,12 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
                  {"model.weights.h5", weights},
                  {kFornaxTensorsMember, tensors.substr(0, 20)}});
   std::string message = ReadError(bad);
-  EXPECT_THAT(message, testing::StartsWith(bad + ": member 'fornax/tensors.bin' has 20 bytes"));
-  EXPECT_THAT(message, testing::HasSubstr(kernel + " needs bytes [0, 24)"));
+  EXPECT_THAT(message, ::testing::StartsWith(bad + ": member 'fornax/tensors.bin' has 20 bytes"));
+  EXPECT_THAT(message, ::testing::HasSubstr(kernel + " needs bytes [0, 24)"));
 
   WriteZip(bad,
            {{"metadata.json", metadata}, {"config.json", config}, {"model.weights.h5", weights}});
-  EXPECT_THAT(ReadError(bad), testing::HasSubstr("'fornax/tensors.bin' has 0 bytes"));
+  EXPECT_THAT(ReadError(bad), ::testing::HasSubstr("'fornax/tensors.bin' has 0 bytes"));
 
   std::string flipped = tensors;
   flipped[9] ^= 1;
@@ -361,8 +359,8 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
                  {"model.weights.h5", weights},
                  {kFornaxTensorsMember, flipped}});
   message = ReadError(bad);
-  EXPECT_THAT(message, testing::StartsWith(bad + ": member 'fornax/tensors.bin': bytes [0, 24)"));
-  EXPECT_THAT(message, testing::HasSubstr(kernel + " have crc32 "));
+  EXPECT_THAT(message, ::testing::StartsWith(bad + ": member 'fornax/tensors.bin': bytes [0, 24)"));
+  EXPECT_THAT(message, ::testing::HasSubstr(kernel + " have crc32 "));
 
   json broken = json::parse(metadata);
   broken["fornax"]["callbacks"][0]["state"]["best_weights"][0]["bytes"]["size"] = -1;
@@ -370,8 +368,8 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
                  {"config.json", config},
                  {"model.weights.h5", weights},
                  {kFornaxTensorsMember, tensors}});
-  EXPECT_THAT(ReadError(bad), testing::HasSubstr(bad + ": metadata.json: " + kernel +
-                                                 R"(: expected {"member", "offset", "size")"));
+  EXPECT_THAT(ReadError(bad), ::testing::HasSubstr(bad + ": metadata.json: " + kernel +
+                                                   R"(: expected {"member", "offset", "size")"));
 
   json deep = json::array();
   for (int i = 0; i < 100; ++i) deep = json::array({deep});
@@ -381,8 +379,8 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
                  {"config.json", config},
                  {"model.weights.h5", weights},
                  {kFornaxTensorsMember, tensors}});
-  EXPECT_THAT(ReadError(bad), testing::HasSubstr("metadata.json: fornax.deep[0][0]"));
-  EXPECT_THAT(ReadError(bad), testing::HasSubstr(": nested deeper than 64 levels"));
+  EXPECT_THAT(ReadError(bad), ::testing::HasSubstr("metadata.json: fornax.deep[0][0]"));
+  EXPECT_THAT(ReadError(bad), ::testing::HasSubstr(": nested deeper than 64 levels"));
 
   // A byte changed in the file itself (libzip reads it without complaint).
   std::string file = ReadFileToString(good).value_or("");
@@ -391,7 +389,7 @@ TEST(KerasArchiveReaderTest, BrokenFornaxTensorsNameTheArchiveMemberAndField) {
   file[at + 9] ^= 1;
   std::ofstream(bad, std::ios::binary) << file;
   EXPECT_THAT(ReadError(bad),
-              testing::StartsWith(
+              ::testing::StartsWith(
                   bad + ": member 'fornax/tensors.bin': bytes [0, 24) for metadata.json's " +
                   kernel + " have crc32 "));
   std::filesystem::remove(good);
@@ -411,16 +409,17 @@ TEST(KerasArchiveReaderTest, ConfigErrorsNameTheMemberAndClass) {
     return LoadError(bad);
   };
   EXPECT_THAT(error_with(config.substr(0, config.size() / 2)),
-              testing::HasSubstr(bad + ": config.json is not a JSON object"));
+              ::testing::HasSubstr(bad + ": config.json is not a JSON object"));
   json unknown_layer = json::parse(config);
   unknown_layer["config"]["layers"][1]["class_name"] = "FancyDense";
   EXPECT_THAT(error_with(unknown_layer.dump()),
-              testing::AllOf(testing::HasSubstr(bad + ": config.json"),
-                             testing::HasSubstr("unknown layer class 'FancyDense'")));
+              ::testing::AllOf(::testing::HasSubstr(bad + ": config.json"),
+                               ::testing::HasSubstr("unknown layer class 'FancyDense'")));
   json unknown_optimizer = json::parse(config);
   unknown_optimizer["compile_config"]["optimizer"]["class_name"] = "Nadamax";
-  EXPECT_THAT(error_with(unknown_optimizer.dump()),
-              testing::HasSubstr(bad + ": compile_config: optimizer: unknown optimizer 'Nadamax'"));
+  EXPECT_THAT(
+      error_with(unknown_optimizer.dump()),
+      ::testing::HasSubstr(bad + ": compile_config: optimizer: unknown optimizer 'Nadamax'"));
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }
@@ -432,7 +431,7 @@ TEST(KerasArchiveReaderTest, TraversalMembersAreNeverWritten) {
   std::filesystem::create_directories(dir / "inner");
   const std::string path = (dir / "inner" / "a.keras").string();
   WriteZip(path, {{"config.json", "{}"}, {"../escaped.txt", "x"}, {"model.weights.h5", "x"}});
-  EXPECT_THAT(LoadError(path), testing::HasSubstr("member '../escaped.txt'"));
+  EXPECT_THAT(LoadError(path), ::testing::HasSubstr("member '../escaped.txt'"));
   EXPECT_FALSE(std::filesystem::exists(dir / "escaped.txt"));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "inner"),
                           std::filesystem::directory_iterator()),

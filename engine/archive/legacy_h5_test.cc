@@ -4,13 +4,13 @@
 // what Keras predicted; broken copies are refused with a message naming the
 // attribute, group, layer or dataset.
 #include <cmath>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "engine/archive/keras_archive.h"
 #include "engine/data/npz.h"
+#include "engine/data/test_files.h"
 #include "engine/keras/optimizers/optimizer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,11 +18,7 @@
 namespace fornax {
 namespace {
 
-std::string Archives() {
-  const char* source = std::getenv("FORNAX_SOURCE_DIR");
-  return std::string(source != nullptr ? source : FORNAX_TEST_SOURCE_DIR) +
-         "/tests/testdata/archives/";
-}
+std::string Archives() { return testing::SourceDir() + "/tests/testdata/archives/"; }
 
 // max |fornax - keras| over `name`'s predict.npz rows.
 double MaxPredictDiff(Trainer& trainer, const std::string& name) {
@@ -97,22 +93,22 @@ struct HostileCase {
 
 void PrintTo(const HostileCase& c, std::ostream* os) { *os << c.file; }
 
-class LegacyH5HostileTest : public testing::TestWithParam<HostileCase> {};
+class LegacyH5HostileTest : public ::testing::TestWithParam<HostileCase> {};
 
 TEST_P(LegacyH5HostileTest, RefusedWithAPreciseMessage) {
   const std::string path = Archives() + GetParam().file;
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = LoadKerasArchive(path, 0);
   ASSERT_FALSE(trainer.ok());
   EXPECT_NE(trainer.status().code(), absl::StatusCode::kInternal) << trainer.status();
-  EXPECT_THAT(std::string(trainer.status().message()), testing::StartsWith(path));
+  EXPECT_THAT(std::string(trainer.status().message()), ::testing::StartsWith(path));
   for (const std::string& part : GetParam().message) {
-    EXPECT_THAT(std::string(trainer.status().message()), testing::HasSubstr(part));
+    EXPECT_THAT(std::string(trainer.status().message()), ::testing::HasSubstr(part));
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Files, LegacyH5HostileTest,
-    testing::Values(
+    ::testing::Values(
         HostileCase{"legacy_hostile_no_model_config.h5",
                     {"without a 'model_config' attribute", "weights only"}},
         HostileCase{"legacy_hostile_model_config_not_json.h5",
@@ -129,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(
                      "shape (3,), received (5,)"}},
         HostileCase{"legacy_hostile_weights_not_numeric.h5",
                     {"dataset 'model_weights/dense/mlp/dense/bias'", "unsupported element type"}}),
-    [](const testing::TestParamInfo<HostileCase>& info) {
+    [](const ::testing::TestParamInfo<HostileCase>& info) {
       std::string name = info.param.file.substr(15);  // after "legacy_hostile_"
       name.resize(name.size() - 3);                   // ".h5"
       return name;

@@ -1,5 +1,5 @@
 // Helpers the tests share: whole-file reads and writes, a fresh temporary
-// directory per test, and the path of the committed NumPy fixtures.
+// directory per test, the source tree and the committed NumPy fixtures.
 #ifndef FORNAX_ENGINE_DATA_TEST_FILES_H_
 #define FORNAX_ENGINE_DATA_TEST_FILES_H_
 
@@ -47,11 +47,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// engine/data/testdata/NAME (FORNAX_SOURCE_DIR is set by CTest).
-inline std::string Fixture(const std::string& name) {
+// The source tree (examples/, test data): $FORNAX_SOURCE_DIR, which CTest
+// sets, else the tree the test was built from (FORNAX_DEFAULT_SOURCE_DIR,
+// which every test target defines), so a binary run by hand from any
+// directory finds its files.
+inline std::string SourceDir() {
   const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  std::string base = root != nullptr ? root : ".";
-  return base + "/engine/data/testdata/" + name;
+  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
+}
+
+// engine/data/testdata/NAME.
+inline std::string Fixture(const std::string& name) {
+  return SourceDir() + "/engine/data/testdata/" + name;
 }
 
 }  // namespace fornax::testing

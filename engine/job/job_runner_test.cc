@@ -1,7 +1,6 @@
 #include "engine/job/job_runner.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,16 +17,11 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-std::string SourceDir() {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return root != nullptr ? root : ".";
-}
-
 // 512 Fashion-MNIST samples, batch 64 (8 steps per epoch), the example MLP.
 std::string JobYaml(int epochs, const std::string& extra_fit = "",
                     int64_t steps_per_execution = 1) {
   const std::string data = "/usr/share/datasets/fashion-mnist/";
-  return "model: " + SourceDir() + "/examples/fashion_mlp/model.json\n" +
+  return "model: " + testing::SourceDir() + "/examples/fashion_mlp/model.json\n" +
          "compile:\n"
          "  optimizer: {class_name: Adam, config: {learning_rate: 0.001}}\n"
          "  loss: sparse_categorical_crossentropy\n"

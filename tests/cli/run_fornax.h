@@ -34,11 +34,6 @@ inline RunResult RunFornax(const TempDir& dir, const std::vector<std::string>& a
   return r;
 }
 
-inline std::string SourceDir() {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
-}
-
 inline const char* kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 }  // namespace fornax::testing
