@@ -61,9 +61,19 @@ std::vector<int64_t> Versions(const fs::path& model_dir) {
   return versions;
 }
 
-// Whether `name` can name a model directory (one path component).
-bool IsModelName(const std::string& name) {
-  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != "..";
+// Whether `root` has a model directory `name` (one path component).
+bool HasModelDirectory(const std::string& root, const std::string& name) {
+  std::error_code error;
+  return !name.empty() && name.find('/') == std::string::npos && name != "." && name != ".." &&
+         fs::is_directory(fs::path(root) / name, error);
+}
+
+// Load's and Unload's error in ModelControlMode::kNone.
+absl::Status ControlRefused() {
+  return absl::UnavailableError(absl::StrCat(
+      kExplicitControlRefused,
+      " (fornax serve --model-control-mode=none: the models loaded at the start "
+      "stay; start it with --model-control-mode=explicit or poll to load and unload)"));
 }
 
 // The model directories under `root`, by name.
@@ -268,8 +278,7 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
 
 absl::Status ModelRepository::Load(const std::string& name) {
   if (mode_ == ModelControlMode::kNone) return ControlRefused();
-  std::error_code error;
-  if (!IsModelName(name) || !fs::is_directory(fs::path(root_) / name, error)) {
+  if (!HasModelDirectory(root_, name)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository ", root_));
   }
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
@@ -285,13 +294,12 @@ absl::Status ModelRepository::Load(const std::string& name) {
 absl::Status ModelRepository::Unload(const std::string& name) {
   if (mode_ == ModelControlMode::kNone) return ControlRefused();
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
-  std::vector<std::shared_ptr<ServedModel>> retired;  // destroyed outside mu_
+  const bool present = HasModelDirectory(root_, name);  // before mu_: a stat
+  std::vector<std::shared_ptr<ServedModel>> retired;    // destroyed outside mu_
   std::lock_guard<std::mutex> lock(mu_);
-  std::error_code error;
   // A model present but never loaded gets an entry, so that polling leaves
   // it out too.
-  if (entries_.count(name) == 0 &&
-      !(IsModelName(name) && fs::is_directory(fs::path(root_) / name, error))) {
+  if (entries_.count(name) == 0 && !present) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository"));
   }
   Entry& entry = entries_[name];
@@ -340,8 +348,7 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Lookup(
   auto it = entries_.find(name);
   if (it == entries_.end()) {
     lock.unlock();
-    std::error_code error;
-    if (IsModelName(name) && fs::is_directory(fs::path(root_) / name, error)) {
+    if (HasModelDirectory(root_, name)) {
       // Explicit model control, or placed since the last poll.
       return absl::NotFoundError(absl::StrCat("model '", name, "' is not loaded"));
     }
@@ -437,13 +444,6 @@ std::vector<ModelIndexEntry> ModelRepository::Index() const {
       index.begin(), index.end(),
       [](const ModelIndexEntry& a, const ModelIndexEntry& b) { return a.name < b.name; });
   return index;
-}
-
-absl::Status ModelRepository::ControlRefused() const {
-  return absl::UnavailableError(absl::StrCat(
-      kExplicitControlRefused,
-      " (fornax serve --model-control-mode=none: the models loaded at the start "
-      "stay; start it with --model-control-mode=explicit or poll to load and unload)"));
 }
 
 }  // namespace fornax::serving

@@ -159,8 +159,6 @@ class ModelRepository {
                          std::vector<ModelIndexEntry>* index) const;
   };
 
-  // Load's and Unload's error in ModelControlMode::kNone.
-  absl::Status ControlRefused() const;
   // Find. REQUIRES: mu_ held.
   std::shared_ptr<ServedModel> FindLocked(const std::string& name,
                                           const std::string& version) const;
