@@ -1,10 +1,10 @@
 // FakeCoordinator (tests only): the Workers service on a real loopback gRPC
 // server, recording what a worker registers, reports and uploads, and
 // handing it assignments, cancels and model hosting down the lease stream
-// (and noting its Leave), and Deployments.ListDeployments answering
-// `deployments` (a stopping worker asks it while it drains). Its state
-// outlives Stop()/Start() on the same port, which is how the tests take the
-// coordinator away and bring it back.
+// (and noting its Leave), refusing the checkpoints a test says, and
+// Deployments.ListDeployments answering `deployments` (a stopping worker
+// asks it while it drains). Its state outlives Stop()/Start() on the same
+// port, which is how the tests take the coordinator away and bring it back.
 #ifndef FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
 #define FORNAX_WORKER_FAKE_COORDINATOR_TEST_UTIL_H_
 
@@ -93,6 +93,10 @@ class FakeCoordinator : public v1::Workers::Service {
   std::map<std::string, std::string> checkpoint_bytes;  // by sha256
   std::vector<size_t> checkpoints_at_epoch;  // checkpoints stored when each epoch's end came
   std::set<std::string> refuse;              // jobs whose reports get FAILED_PRECONDITION
+  // Answers each checkpoint upload once its bytes are in (outside the lock);
+  // a status other than OK refuses it. Every call's header, in order.
+  std::function<grpc::Status(const v1::UploadCheckpointHeader&)> check_checkpoint;
+  std::vector<v1::UploadCheckpointHeader> checkpoint_calls;
   // The hosted models of the last lease request, by name, and each new
   // (name, version, state) the lease requests reported, in order.
   std::map<std::string, v1::HostedModel> hosted;
@@ -205,6 +209,17 @@ class FakeCoordinator : public v1::Workers::Service {
     hash.Update(bytes);
     if (hash.HexDigest() != header.sha256()) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS, "sha256 mismatch");
+    }
+    std::function<grpc::Status(const v1::UploadCheckpointHeader&)> check;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpoint_calls.push_back(header);
+      check = check_checkpoint;
+      cv_.notify_all();
+    }
+    if (check) {
+      grpc::Status checked = check(header);
+      if (!checked.ok()) return checked;
     }
     std::lock_guard<std::mutex> lock(mu_);
     checkpoints.push_back(header);

@@ -284,7 +284,7 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
                    h.size_bytes(), " bytes) refused by the coordinator: ", status.ToString());
   std::lock_guard<std::mutex> lock(mu_);
   outbox_.AckCheckpoint();
-  if (!refusal_.empty()) return;  // the attempt fails for the first one already
+  checkpoint_refused_ = true;
   if (process_ && !result_queued_ && !stopped()) {
     // A final checkpoint comes as the process ends by itself.
     if (!h.final()) absl::StrAppend(&cause, "; the worker stopped the job");

@@ -63,8 +63,10 @@ class JobAttempt {
   // that cause, whether its result is queued already (it is replaced) or
   // not (a process still running is stopped: the checkpoints to come would
   // fare no better, and the job could not resume from them). A cancelled or
-  // preempted result stays as it is.
+  // preempted result stays as it is. Once only: the later checkpoints are not
+  // sent (checkpoint_refused).
   void RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status);
+  bool checkpoint_refused() const { return checkpoint_refused_; }
 
   const fornax::v1::Assignment& assignment() const { return assignment_; }
   JobOutbox& outbox() { return outbox_; }
@@ -92,12 +94,13 @@ class JobAttempt {
   const AttemptEnv* env_;
   JobOutbox outbox_;
   std::atomic<bool> cancelled_{false}, interrupted_{false}, abandoned_{false}, finished_{false};
+  std::atomic<bool> checkpoint_refused_{false};
 
   std::mutex mu_;  // guards process_, what the pump thread records and the result
   std::unique_ptr<JobProcess> process_;
   absl::Status prepare_;             // set by Finish
   std::optional<ProcessExit> exit_;  // set by Finish when the process ran
-  std::string refusal_;              // the first refused checkpoint: why the attempt fails
+  std::string refusal_;              // the refused checkpoint: why the attempt fails
   bool result_queued_ = false;
   std::deque<std::string> last_lines_;
   std::string error_;

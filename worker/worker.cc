@@ -492,6 +492,11 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
       outbox.AckCheckpoint();
       return true;
     }
+    if (attempt->checkpoint_refused()) {
+      // The attempt fails already; the rest would only hold back its result.
+      outbox.AckCheckpoint();
+      return true;
+    }
     absl::StatusOr<v1::CheckpointRecord> record =
         link_.UploadCheckpoint(session, outbox.job_id(), outbox.attempt(), *batch.checkpoint);
     status = record.status();

@@ -5,7 +5,8 @@
 // thread drains the attempts' outboxes in order through ReportEvents and
 // UploadCheckpoint. A checkpoint the coordinator refuses for good (over its
 // --max-checkpoint-bytes, say; DATA_LOSS after 3 tries) fails its attempt
-// with that cause (JobAttempt::RefuseCheckpoint); transient errors retry.
+// with that cause (JobAttempt::RefuseCheckpoint), and its later checkpoints
+// are dropped unsent; transient errors retry.
 // When the coordinator goes away the worker re-registers with exponential
 // backoff (100 ms doubling, at most 2 s) while its jobs keep training; their
 // events wait in the outboxes and go out after the reconnect. A job the

@@ -1,7 +1,8 @@
 // The worker daemon against a fake coordinator on loopback gRPC, running
 // real job processes: a job reported in full and in order, checkpoints
 // uploaded before the result, a resume, a disconnect that loses nothing,
-// cancel within 2 s, a bad job's failure, and the Prometheus endpoint.
+// cancel within 2 s, a bad job's failure, checkpoints refused for good or
+// for now, and the Prometheus endpoint.
 #include "worker/worker.h"
 
 #include <filesystem>
@@ -90,6 +91,17 @@ class WorkerTest : public ::testing::Test {
     EXPECT_EQ(events.rbegin()->first, static_cast<int64_t>(events.size()));
     EXPECT_EQ(events.begin()->second.state().state(), v1::JOB_STATE_RUNNING);
     EXPECT_EQ(events.begin()->second.state().worker_id(), "w1");
+  }
+  // How many times the job's checkpoint at `epoch` was uploaded so far.
+  int Uploads(const std::string& job, int epoch) {
+    int tries = 0;
+    coordinator_.WaitFor([&] {
+      for (const v1::UploadCheckpointHeader& h : coordinator_.checkpoint_calls) {
+        tries += h.job_id() == job && h.epoch() == epoch;
+      }
+      return true;
+    });
+    return tries;
   }
   std::vector<int> EpochNumbers(const std::string& job) {
     std::vector<int> epochs;
@@ -222,6 +234,79 @@ TEST_F(WorkerTest, JobWhoseReportsAreRefusedOnTwoSessionsIsStopped) {
   }
   EXPECT_THAT(metrics, HasSubstr("fornax_worker_jobs_running 0"));
   EXPECT_FALSE(HasResult("j1"));
+}
+
+// A refused final checkpoint turns the result the process gave (it exited
+// 0) into a failure saying why. The refusal comes once the result is
+// queued, so it is replaced there.
+TEST_F(WorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal) {
+  coordinator_.check_checkpoint = [](const v1::UploadCheckpointHeader& h) {
+    if (!h.final()) return grpc::Status::OK;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the process ends meanwhile
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "more than the coordinator's --max-checkpoint-bytes 1000");
+  };
+  Assign("j1", 2);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 20));
+  ExpectComplete("j1");
+  const v1::AttemptResult& result = Events("j1").rbegin()->second.result();
+  ASSERT_TRUE(result.has_failure()) << result.ShortDebugString();
+  ASSERT_EQ(coordinator_.checkpoint_calls.size(), 3u);
+  EXPECT_EQ(
+      result.failure().message(),
+      absl::StrCat("final checkpoint (epoch 2, ", coordinator_.checkpoint_calls[2].size_bytes(),
+                   " bytes) refused by the coordinator: RESOURCE_EXHAUSTED: more than the "
+                   "coordinator's --max-checkpoint-bytes 1000"));
+  EXPECT_EQ(result.failure().exit_code(), 0);
+  EXPECT_EQ(result.failure().signal(), 0);
+  EXPECT_EQ(coordinator_.checkpoints.size(), 2u);  // the epochs' ones
+}
+
+// A refused epoch checkpoint is not retried: the job process is stopped
+// and the attempt fails with the refusal.
+TEST_F(WorkerTest, RefusedCheckpointStopsTheJobAndIsNotRetried) {
+  coordinator_.check_checkpoint = [](const v1::UploadCheckpointHeader&) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "epoch: not what we expect");
+  };
+  Assign("j1", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 10));
+  ExpectComplete("j1");
+  const v1::AttemptResult& result = Events("j1").rbegin()->second.result();
+  ASSERT_TRUE(result.has_failure()) << result.ShortDebugString();
+  EXPECT_THAT(result.failure().message(),
+              ::testing::MatchesRegex("checkpoint \\(epoch 1, [0-9]+ bytes\\) refused by the "
+                                      "coordinator: INVALID_ARGUMENT: epoch: not what we expect; "
+                                      "the worker stopped the job"));
+  EXPECT_LT(result.failure().epoch(), 10);
+  EXPECT_EQ(Uploads("j1", 1), 1);
+  EXPECT_TRUE(coordinator_.checkpoints.empty());
+}
+
+// UNAVAILABLE is retried as long as it lasts, DATA_LOSS (a file that
+// changed while read) up to 3 times in all for one checkpoint.
+TEST_F(WorkerTest, TransientRefusalsAreRetriedAndDataLossThreeTimes) {
+  // The worker uploads one checkpoint at a time; the hook may outlive the
+  // test's body.
+  auto calls = std::make_shared<int>(0);
+  coordinator_.check_checkpoint = [calls](const v1::UploadCheckpointHeader& h) {
+    if (h.job_id() == "j1" && ++*calls <= 4) {
+      return grpc::Status(*calls % 2 ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::DATA_LOSS,
+                          "try again");
+    }
+    if (h.job_id() == "j2") return grpc::Status(grpc::StatusCode::DATA_LOSS, "sha256 mismatch");
+    return grpc::Status::OK;
+  };
+  Assign("j1", 2);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 20));
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().succeeded());
+  EXPECT_EQ(coordinator_.checkpoints.size(), 3u);
+  EXPECT_EQ(Uploads("j1", 1), 5);
+
+  Assign("j2", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j2"); }, 20));
+  const v1::AttemptResult& result = Events("j2").rbegin()->second.result();
+  EXPECT_THAT(result.failure().message(), HasSubstr("DATA_LOSS: sha256 mismatch"));
+  EXPECT_EQ(Uploads("j2", 1), 3);
 }
 
 }  // namespace
