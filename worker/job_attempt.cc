@@ -285,9 +285,10 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
   std::lock_guard<std::mutex> lock(mu_);
   outbox_.AckCheckpoint();
   checkpoint_refused_ = true;
-  if (process_ && !result_queued_ && !stopped()) {
-    // A final checkpoint comes as the process ends by itself.
-    if (!h.final()) absl::StrAppend(&cause, "; the worker stopped the job");
+  // A final checkpoint comes as the process ends by itself: a signal then
+  // would only muddle its exit status.
+  if (process_ && !result_queued_ && !stopped() && !h.final()) {
+    absl::StrAppend(&cause, "; the worker stopped the job");
     process_->Terminate();
   }
   refusal_ = std::move(cause);
