@@ -7,7 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -41,8 +40,7 @@ inline std::string Sha256Hex(const std::string& bytes) {
 }
 
 inline std::string ReadSourceFile(const std::string& relative) {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");  // set by CTest
-  return testing::ReadFileOrEmpty(std::string(root ? root : ".") + "/" + relative);
+  return testing::ReadFileOrEmpty(testing::SourceDir() + "/" + relative);
 }
 
 // Polls `done` every 10 ms for up to `timeout_ms`; its last answer.

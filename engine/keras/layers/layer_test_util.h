@@ -3,8 +3,6 @@
 #ifndef FORNAX_ENGINE_KERAS_LAYERS_LAYER_TEST_UTIL_H_
 #define FORNAX_ENGINE_KERAS_LAYERS_LAYER_TEST_UTIL_H_
 
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <span>
 #include <string>
@@ -12,26 +10,16 @@
 
 #include "absl/status/statusor.h"
 #include "engine/compiler/compile.h"
+#include "engine/data/test_files.h"
 #include "engine/ir/graph.h"
 #include "engine/tensor/tensor.h"
 #include "nlohmann/json.hpp"
 
 namespace fornax::testing {
 
-// tests/testdata/keras/<relative>: from $FORNAX_SOURCE_DIR (set by CTest),
-// else found by walking up from the working directory.
+// tests/testdata/keras/<relative> in the source tree.
 inline std::string KerasTestData(const std::string& relative) {
-  namespace fs = std::filesystem;
-  if (const char* root = std::getenv("FORNAX_SOURCE_DIR")) {
-    return (fs::path(root) / "tests/testdata/keras" / relative).string();
-  }
-  for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
-    if (fs::exists(dir / "tests/testdata/keras")) {
-      return (dir / "tests/testdata/keras" / relative).string();
-    }
-    if (dir == dir.parent_path()) break;
-  }
-  return "tests/testdata/keras/" + relative;
+  return SourceDir() + "/tests/testdata/keras/" + relative;
 }
 
 inline nlohmann::json LoadJson(const std::string& path) {

@@ -5,13 +5,12 @@
 #include "engine/keras/layers/operation.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/autodiff/autodiff.h"
+#include "engine/data/test_files.h"
 #include "engine/keras/layers/layer_test_util.h"
 #include "engine/keras/models/model.h"
 #include "gmock/gmock.h"
@@ -25,9 +24,8 @@ using ::testing::HasSubstr;
 
 const json& Zoo() {
   static const json* zoo = [] {
-    const char* root = std::getenv("FORNAX_SOURCE_DIR");
-    const std::filesystem::path dir = root ? std::filesystem::path(root) : "../..";
-    return new json(testing::LoadJson((dir / "tests/testdata/archives/ops_zoo.json").string()));
+    return new json(
+        testing::LoadJson(testing::SourceDir() + "/tests/testdata/archives/ops_zoo.json"));
   }();
   return *zoo;
 }

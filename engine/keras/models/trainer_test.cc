@@ -6,10 +6,10 @@
 #include "engine/keras/models/trainer.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 
 #include "engine/data/idx.h"
+#include "engine/data/test_files.h"
 #include "engine/keras/callbacks/early_stopping.h"
 #include "engine/keras/callbacks/terminate_on_nan.h"
 #include "gtest/gtest.h"
@@ -341,9 +341,7 @@ TEST(TrainerTest, RejectsWrongLabelCountAndShapes) {
 // 10k Fashion-MNIST samples, the examples/fashion_mlp model, 2 epochs.
 TEST(TrainerTest, ConvergesOnFashionMnistSubset) {
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");  // set by CTest
-  const std::string model_path =
-      std::string(root != nullptr ? root : ".") + "/examples/fashion_mlp/model.json";
+  const std::string model_path = testing::SourceDir() + "/examples/fashion_mlp/model.json";
   if (!std::filesystem::exists(dir + "train-images-idx3-ubyte.gz")) {
     GTEST_SKIP() << "Fashion-MNIST is not installed";
   }
