@@ -62,8 +62,36 @@ bool ArtifactStore::Contains(const std::string& sha256) const {
   return IsSha256Hex(sha256) && std::filesystem::exists(PathFor(sha256));
 }
 
+size_t ArtifactStore::Stripe(const std::string& sha256) const {
+  return std::hash<std::string>{}(sha256) % locks_.size();
+}
+
 std::unique_lock<std::mutex> ArtifactStore::Lock(const std::string& sha256) {
-  return std::unique_lock<std::mutex>(locks_[std::hash<std::string>{}(sha256) % locks_.size()]);
+  return std::unique_lock<std::mutex>(locks_[Stripe(sha256)]);
+}
+
+absl::StatusOr<std::vector<ArtifactStore::StoredFile>> ArtifactStore::List() const {
+  namespace fs = std::filesystem;
+  std::vector<StoredFile> files;
+  std::error_code error;
+  const fs::path dir = fs::path(root_) / "sha256";
+  // increment(error), not ++: a directory changing underneath must not throw.
+  for (fs::directory_iterator prefix(dir, error), end; !error && prefix != end;
+       prefix.increment(error)) {
+    if (!prefix->is_directory(error) || error) continue;
+    const std::string two = prefix->path().filename().string();
+    for (fs::directory_iterator entry(prefix->path(), error); !error && entry != end;
+         entry.increment(error)) {
+      const std::string name = entry->path().filename().string();
+      if (!IsSha256Hex(name) || name.compare(0, 2, two) != 0) continue;
+      std::error_code size_error;
+      const uintmax_t size = entry->file_size(size_error);
+      if (size_error) continue;  // not a regular file, or removed meanwhile
+      files.push_back({name, static_cast<int64_t>(size)});
+    }
+  }
+  if (error) return absl::InternalError(absl::StrCat("list ", dir.string(), ": ", error.message()));
+  return files;
 }
 
 absl::Status ArtifactStore::Remove(const std::string& sha256) {

@@ -12,7 +12,9 @@
 // interleave with dropping a record and removing bytes no record names:
 // both happen under the sha256's lock (Commit returns it held; Lock takes
 // it), or a delete could remove bytes an upload stored but has not yet
-// recorded.
+// recorded. The coordinator's sweep (bytes no record names: an upload
+// refused at record time, a crash between rename and record) removes them
+// under that lock too.
 // Thread-safety: ArtifactStore is safe to share; each Writer is used by one
 // thread at a time.
 #ifndef FORNAX_SERVER_ARTIFACT_STORE_H_
@@ -25,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -79,9 +82,17 @@ class ArtifactStore {
   // The sha256's lock, for dropping a record and removing bytes no record
   // names any more. Striped: unrelated digests may share one.
   std::unique_lock<std::mutex> Lock(const std::string& sha256);
+  struct StoredFile {
+    std::string sha256;
+    int64_t size_bytes = 0;
+  };
+  // Every stored file, in no order; a name that is not its directory's
+  // sha256 is no artifact and is left out.
+  absl::StatusOr<std::vector<StoredFile>> List() const;
 
  private:
   explicit ArtifactStore(std::string root) : root_(std::move(root)) {}
+  size_t Stripe(const std::string& sha256) const;
   std::string root_;
   std::array<std::mutex, 64> locks_;
 };

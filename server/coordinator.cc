@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
+#include <unordered_set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,6 +41,11 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Open(const Coordinator
   std::unique_ptr<Coordinator> coordinator(
       new Coordinator(options, metrics, std::move(store), std::move(artifacts)));
   FORNAX_RETURN_IF_ERROR(coordinator->Recover());
+  if (options.artifact_sweep_interval_ms > 0) {
+    // ArtifactStore::Open has cleared the temp files; nothing serves yet.
+    coordinator->SweepAndLog();
+    coordinator->sweeper_ = std::thread([c = coordinator.get()] { c->SweepLoop(); });
+  }
   coordinator->reaper_ = std::thread([c = coordinator.get()] { c->ReaperLoop(); });
   return coordinator;
 }
@@ -89,6 +96,7 @@ absl::Status Coordinator::Recover() {
 Coordinator::~Coordinator() {
   Shutdown();
   if (reaper_.joinable()) reaper_.join();
+  if (sweeper_.joinable()) sweeper_.join();
 }
 
 void Coordinator::Shutdown() {
@@ -101,6 +109,7 @@ void Coordinator::Shutdown() {
     }
   }
   reaper_wake_.notify_all();
+  sweep_wake_.notify_all();
   events_.Shutdown();
   for (auto& session : sessions) session->Close();
 }
@@ -117,6 +126,53 @@ void Coordinator::ReaperLoop() {
     ExpireLeasesLocked(NowMs());
     ScheduleLocked();
   }
+}
+
+void Coordinator::SweepLoop() {
+  const auto period = std::chrono::milliseconds(options_.artifact_sweep_interval_ms);
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!sweep_wake_.wait_for(lock, period, [this] { return shutdown_; })) {
+    lock.unlock();  // artifact locks come before mu_
+    SweepAndLog();
+    lock.lock();
+  }
+}
+
+void Coordinator::SweepAndLog() {
+  absl::StatusOr<Swept> swept = SweepArtifacts();
+  if (!swept.ok()) {
+    std::cerr << "fornax-coordinator: artifact sweep failed: " << swept.status() << "\n";
+    return;
+  }
+  if (swept->files == 0) return;
+  std::cerr << "fornax-coordinator: artifact sweep removed " << swept->files << " files ("
+            << swept->bytes << " bytes) that no record names\n";
+  if (metrics_ != nullptr) metrics_->CountSwept(swept->files, swept->bytes);
+}
+
+absl::StatusOr<Coordinator::Swept> Coordinator::SweepArtifacts() {
+  FORNAX_ASSIGN_OR_RETURN(std::vector<ArtifactStore::StoredFile> stored, artifacts_->List());
+  // One read for the common case; a file it does not name is checked again
+  // under its lock, since a record may have come since.
+  FORNAX_ASSIGN_OR_RETURN(std::unordered_set<std::string> referenced,
+                          store_->ReferencedArtifacts());
+  Swept swept;
+  for (const ArtifactStore::StoredFile& file : stored) {
+    if (referenced.count(file.sha256) > 0) continue;
+    // An upload holds this lock from renaming its bytes into place until it
+    // has recorded them (Writer::Commit returns it held), and DeleteDataset
+    // holds it from dropping a record to removing the bytes. So while we
+    // hold it no upload is between rename and record: bytes that no record
+    // names now are bytes no one will record, and an upload of them still
+    // to come renames its own copy into place after this removal.
+    std::unique_lock<std::mutex> lock = artifacts_->Lock(file.sha256);
+    FORNAX_ASSIGN_OR_RETURN(bool in_use, store_->IsArtifactInUse(file.sha256));
+    if (in_use || !artifacts_->Contains(file.sha256)) continue;
+    FORNAX_RETURN_IF_ERROR(artifacts_->Remove(file.sha256));
+    swept.files += 1;
+    swept.bytes += file.size_bytes;
+  }
+  return swept;
 }
 
 StoredJob* Coordinator::FindLocked(const std::string& job_id) {

@@ -51,6 +51,9 @@ struct CoordinatorOptions {
   // The most bytes one checkpoint may declare; more is refused before a
   // byte is stored.
   int64_t max_checkpoint_bytes = int64_t{4} << 30;
+  // How often stored bytes that no record names are removed (SweepArtifacts),
+  // also once at Open; 0: never.
+  int64_t artifact_sweep_interval_ms = int64_t{3600} * 1000;
   SchedulerOptions scheduler;
 };
 
@@ -90,7 +93,7 @@ class Coordinator {
  public:
   static absl::StatusOr<std::unique_ptr<Coordinator>> Open(const CoordinatorOptions& options,
                                                            Metrics* metrics);
-  ~Coordinator();  // stops the lease reaper
+  ~Coordinator();  // stops the lease reaper and the artifact sweep
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
@@ -117,6 +120,15 @@ class Coordinator {
   absl::StatusOr<v1::JobFile> FindJobFile(const std::string& job_id, const std::string& path);
   // FailedPrecondition while a job that has not ended reads the dataset.
   absl::Status CheckDatasetUnused(const std::string& sha256);
+
+  // Removes the stored files that no dataset, checkpoint or job file names
+  // (an upload refused when recorded, a crash between storing and
+  // recording): how many, and their bytes.
+  struct Swept {
+    int64_t files = 0;
+    int64_t bytes = 0;
+  };
+  absl::StatusOr<Swept> SweepArtifacts();
 
   // Workers (fornax.v1.Workers).
   absl::StatusOr<v1::RegisterResponse> Register(const v1::RegisterRequest& request);
@@ -188,6 +200,10 @@ class Coordinator {
               std::unique_ptr<ArtifactStore> artifacts);
   absl::Status Recover();
   void ReaperLoop();
+  // SweepArtifacts every artifact_sweep_interval_ms until Shutdown.
+  void SweepLoop();
+  // SweepArtifacts, logging what it removed or why it failed.
+  void SweepAndLog();
 
   // REQUIRES: mu_ held. Commits `job` (a modified copy of the stored one)
   // with its events, then applies it in memory and wakes watchers.
@@ -267,6 +283,8 @@ class Coordinator {
   bool shutdown_ = false;                              // guarded by mu_
   std::condition_variable reaper_wake_;
   std::thread reaper_;
+  std::condition_variable sweep_wake_;  // waited on with mu_, to end at Shutdown
+  std::thread sweeper_;
 };
 
 }  // namespace fornax::server

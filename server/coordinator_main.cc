@@ -4,7 +4,7 @@
 //   --lease-timeout-ms 10000 --heartbeat-interval-ms 1000
 //   --retry-backoff-ms 1000 --aging-interval-ms 60000 --max-watch-streams 1000
 //   --max-job-files-bytes 268435456 --max-job-files 10000
-//   --max-checkpoint-bytes 4294967296
+//   --max-checkpoint-bytes 4294967296 --artifact-sweep-interval-s 3600
 // Prints "listening grpc=HOST:PORT metrics=HOST:PORT" once serving.
 #include <signal.h>
 
@@ -25,7 +25,7 @@ constexpr char kUsage[] =
     "[--metrics-listen 127.0.0.1:9464] [--lease-timeout-ms 10000] "
     "[--heartbeat-interval-ms 1000] [--retry-backoff-ms 1000] [--aging-interval-ms 60000] "
     "[--max-watch-streams 1000] [--max-job-files-bytes 268435456] [--max-job-files 10000] "
-    "[--max-checkpoint-bytes 4294967296]\n";
+    "[--max-checkpoint-bytes 4294967296] [--artifact-sweep-interval-s 3600]\n";
 
 int Fail(const std::string& message) {
   std::cerr << "fornax-coordinator: error: " << message << "\n" << kUsage;
@@ -36,12 +36,12 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> flags = {
-      {"listen", "127.0.0.1:7070"},          {"data-dir", ""},
-      {"metrics-listen", "127.0.0.1:9464"},  {"lease-timeout-ms", "10000"},
-      {"heartbeat-interval-ms", "1000"},     {"retry-backoff-ms", "1000"},
-      {"aging-interval-ms", "60000"},        {"max-watch-streams", "1000"},
-      {"max-job-files-bytes", "268435456"},  {"max-job-files", "10000"},
-      {"max-checkpoint-bytes", "4294967296"}};
+      {"listen", "127.0.0.1:7070"},           {"data-dir", ""},
+      {"metrics-listen", "127.0.0.1:9464"},   {"lease-timeout-ms", "10000"},
+      {"heartbeat-interval-ms", "1000"},      {"retry-backoff-ms", "1000"},
+      {"aging-interval-ms", "60000"},         {"max-watch-streams", "1000"},
+      {"max-job-files-bytes", "268435456"},   {"max-job-files", "10000"},
+      {"max-checkpoint-bytes", "4294967296"}, {"artifact-sweep-interval-s", "3600"}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -74,6 +74,14 @@ int main(int argc, char** argv) {
     }
     numbers[name] = n;
   }
+  // 0 turns the sweep off; at most a year, so its milliseconds cannot overflow.
+  constexpr int64_t kYearS = int64_t{365} * 24 * 3600;
+  int64_t sweep_s = 0;
+  if (!absl::SimpleAtoi(flags["artifact-sweep-interval-s"], &sweep_s) || sweep_s < 0 ||
+      sweep_s > kYearS) {
+    return Fail(absl::StrCat("--artifact-sweep-interval-s: expected 0 (off) to ", kYearS,
+                             " seconds, got '", flags["artifact-sweep-interval-s"], "'"));
+  }
   fornax::server::ServerOptions options;
   options.listen = flags["listen"];
   options.metrics_listen = flags["metrics-listen"];
@@ -86,6 +94,7 @@ int main(int argc, char** argv) {
   options.coordinator.max_job_files_bytes = numbers["max-job-files-bytes"];
   options.coordinator.max_job_files = numbers["max-job-files"];
   options.coordinator.max_checkpoint_bytes = numbers["max-checkpoint-bytes"];
+  options.coordinator.artifact_sweep_interval_ms = sweep_s * 1000;
 
   // Block the signals before any thread starts, then wait for them here.
   sigset_t signals;

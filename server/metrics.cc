@@ -58,7 +58,17 @@ Metrics::Metrics()
       deployments_(prometheus::BuildGauge()
                        .Name("fornax_deployments")
                        .Help("Deployments by state")
-                       .Register(*registry_)) {
+                       .Register(*registry_)),
+      swept_files_(prometheus::BuildCounter()
+                       .Name("fornax_artifacts_swept_total")
+                       .Help("Stored artifacts removed by the sweep because no record named them")
+                       .Register(*registry_)
+                       .Add({})),
+      swept_bytes_(prometheus::BuildCounter()
+                       .Name("fornax_artifact_swept_bytes_total")
+                       .Help("Bytes of the artifacts the sweep removed")
+                       .Register(*registry_)
+                       .Add({})) {
   SetJobCounts({});
   SetWorkersUp(0);
   SetDeploymentCounts({});

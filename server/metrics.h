@@ -9,6 +9,8 @@
 //   fornax_checkpoint_bytes_total          counter: checkpoint bytes stored
 //   fornax_job_metric{job,metric}          gauge: last finished epoch's metrics
 //   fornax_deployments{state}              gauge: deployments per state
+//   fornax_artifacts_swept_total           counter: stored files no record named, removed
+//   fornax_artifact_swept_bytes_total      counter: their bytes
 // Thread-safety: safe to call from any thread (prometheus-cpp is).
 #ifndef FORNAX_SERVER_METRICS_H_
 #define FORNAX_SERVER_METRICS_H_
@@ -46,6 +48,10 @@ class Metrics {
   void SetJobMetrics(const std::string& job_id, const v1::Metrics& metrics);
   // counts[state] for every DeploymentState.
   void SetDeploymentCounts(const std::array<int64_t, 5>& counts);
+  void CountSwept(int64_t files, int64_t bytes) {
+    swept_files_.Increment(static_cast<double>(files));
+    swept_bytes_.Increment(static_cast<double>(bytes));
+  }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -58,6 +64,8 @@ class Metrics {
   prometheus::Counter& checkpoint_bytes_;
   prometheus::Family<prometheus::Gauge>& job_metric_;
   prometheus::Family<prometheus::Gauge>& deployments_;
+  prometheus::Counter& swept_files_;
+  prometheus::Counter& swept_bytes_;
 };
 
 }  // namespace fornax::server

@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <unordered_set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -439,6 +440,20 @@ absl::StatusOr<bool> Store::IsArtifactInUse(const std::string& sha256) {
                    "OR EXISTS(SELECT 1 FROM job_files WHERE sha256 = ?1)");
   select.Bind(1, sha256);
   return select.Step();
+}
+
+absl::StatusOr<std::unordered_set<std::string>> Store::ReferencedArtifacts() {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  Statement select(read_db_,
+                   "SELECT sha256 FROM datasets UNION SELECT sha256 FROM checkpoints "
+                   "UNION SELECT sha256 FROM job_files");
+  std::unordered_set<std::string> digests;
+  while (true) {
+    FORNAX_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    digests.insert(select.Text(0));
+  }
+  return digests;
 }
 
 absl::Status Store::PutDataset(const v1::Dataset& dataset) {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -113,6 +114,9 @@ class Store {
   // store keeps one copy of equal bytes for all of them: remove bytes from it
   // only when this says no.
   absl::StatusOr<bool> IsArtifactInUse(const std::string& sha256);
+  // The sha256 of every dataset, checkpoint and job file, in one read: what
+  // IsArtifactInUse says yes to, as of now.
+  absl::StatusOr<std::unordered_set<std::string>> ReferencedArtifacts();
 
   absl::Status PutWorker(const v1::WorkerInfo& worker);
   absl::StatusOr<std::vector<v1::WorkerInfo>> LoadWorkers();
