@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
 
 #include "engine/data/test_files.h"
@@ -17,15 +16,12 @@
 namespace fornax::worker::testing {
 
 // The shared ones: a fresh directory per test, a file's bytes ("" when it
-// cannot be read), and a write that creates the parent directories.
+// cannot be read), a write that creates the parent directories, and the
+// source tree.
 using fornax::testing::ReadFileOrEmpty;
+using fornax::testing::SourceDir;
 using fornax::testing::TempDir;
 using fornax::testing::WriteFile;
-
-inline std::string SourceDir() {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return root != nullptr ? root : ".";
-}
 
 // GET http://ADDRESS/metrics: the raw HTTP response, "" when it cannot connect.
 inline std::string Scrape(const std::string& address) {

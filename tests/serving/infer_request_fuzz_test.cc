@@ -3,7 +3,6 @@
 // function the fuzzer calls, and checks the findings' exact errors.
 #include "server/inference/infer_request_fuzz.h"
 
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -17,9 +16,7 @@ namespace fornax::serving {
 namespace {
 
 TEST(InferRequestFuzzTest, EveryInputIsDecodedOrACleanError) {
-  const char* source = std::getenv("FORNAX_SOURCE_DIR");
-  ASSERT_NE(source, nullptr) << "FORNAX_SOURCE_DIR is not set";
-  const std::filesystem::path dir = std::filesystem::path(source) / "tests/testdata/fuzz_inference";
+  const std::filesystem::path dir = testing::SourceDir() + "/tests/testdata/fuzz_inference";
   int inputs = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;

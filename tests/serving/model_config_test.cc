@@ -1,12 +1,12 @@
 // A model's config file: Triton's config.pbtxt (parsed, scoped to what
 // Fornax honours, its tensors checked against a real .keras model) and the
 // version_policy of config.json; SelectVersions.
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "server/inference/model_settings.h"
@@ -213,10 +213,8 @@ class ModelDirTest : public ::testing::Test {
                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(Dir() / "1");
-    const char* source = std::getenv("FORNAX_SOURCE_DIR");
-    ASSERT_NE(source, nullptr) << "FORNAX_SOURCE_DIR is not set";
     // mlp_sgd: input 'x' float32 [None, 6], output 'dense_2' float32 [None, 3].
-    fs::copy_file(fs::path(source) / "tests/testdata/archives/mlp_sgd.keras",
+    fs::copy_file(fs::path(testing::SourceDir()) / "tests/testdata/archives/mlp_sgd.keras",
                   Dir() / "1" / "model.keras");
   }
   void TearDown() override { fs::remove_all(root_); }
