@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -68,6 +69,15 @@ size_t ArtifactStore::Stripe(const std::string& sha256) const {
 
 std::unique_lock<std::mutex> ArtifactStore::Lock(const std::string& sha256) {
   return std::unique_lock<std::mutex>(locks_[Stripe(sha256)]);
+}
+
+std::vector<std::unique_lock<std::mutex>> ArtifactStore::LockAll(
+    const std::vector<std::string>& sha256s) {
+  std::set<size_t> stripes;  // sorted, each once: locking a stripe twice would deadlock
+  for (const std::string& sha256 : sha256s) stripes.insert(Stripe(sha256));
+  std::vector<std::unique_lock<std::mutex>> held;
+  for (size_t stripe : stripes) held.emplace_back(locks_[stripe]);
+  return held;
 }
 
 absl::StatusOr<std::vector<ArtifactStore::StoredFile>> ArtifactStore::List() const {

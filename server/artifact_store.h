@@ -15,6 +15,9 @@
 // recorded. The coordinator's sweep (bytes no record names: an upload
 // refused at record time, a crash between rename and record) removes them
 // under that lock too.
+// Lock order: artifact locks before the coordinator's mutex, and a thread
+// holding one stripe takes no other; several are taken together only
+// through LockAll, in stripe order.
 // Thread-safety: ArtifactStore is safe to share; each Writer is used by one
 // thread at a time.
 #ifndef FORNAX_SERVER_ARTIFACT_STORE_H_
@@ -82,6 +85,11 @@ class ArtifactStore {
   // The sha256's lock, for dropping a record and removing bytes no record
   // names any more. Striped: unrelated digests may share one.
   std::unique_lock<std::mutex> Lock(const std::string& sha256);
+  // The locks of all `sha256s` together, for keeping several records'
+  // bytes from being dropped: each stripe once (two digests may share one),
+  // taken in stripe order so two callers cannot deadlock.
+  std::vector<std::unique_lock<std::mutex>> LockAll(const std::vector<std::string>& sha256s);
+
   struct StoredFile {
     std::string sha256;
     int64_t size_bytes = 0;

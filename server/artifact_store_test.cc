@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -98,6 +99,35 @@ TEST(ArtifactStore, RejectsMalformedDigests) {
   EXPECT_EQ((*store)->Create(std::string(64, 'A'), 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE((*store)->Contains("../../etc/passwd"));
+}
+
+// LockAll takes each stripe once, however many digests share it: 66
+// digests over 64 stripes share at least one, and a stripe locked twice by
+// one thread would deadlock here. It holds the stripe of every digest.
+TEST(ArtifactStore, LockAllTakesEachStripeOnce) {
+  TestDir dir;
+  auto store = ArtifactStore::Open(dir.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  std::vector<std::string> digests;
+  for (int i = 0; i < 65; ++i) {
+    std::string digest(64, '0');
+    digest.replace(0, std::to_string(i).size(), std::to_string(i));
+    digests.push_back(digest);
+  }
+  digests.push_back(digests[0]);  // named twice
+  std::set<std::mutex*> held;
+  {
+    std::vector<std::unique_lock<std::mutex>> locks = (*store)->LockAll(digests);
+    ASSERT_LE(locks.size(), 64u);
+    for (const auto& lock : locks) {
+      EXPECT_TRUE(lock.owns_lock());
+      held.insert(lock.mutex());
+    }
+    EXPECT_EQ(held.size(), locks.size());
+  }
+  for (const std::string& digest : digests) {
+    EXPECT_EQ(held.count((*store)->Lock(digest).mutex()), 1u) << digest;
+  }
 }
 
 }  // namespace

@@ -16,7 +16,7 @@
 namespace fornax::server {
 namespace {
 
-constexpr int kRounds = 150;
+constexpr int kRounds = 60;
 
 // Stores `bytes` as an artifact that no record names, as a coordinator that
 // died between renaming them into place and recording them leaves them.

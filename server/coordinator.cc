@@ -231,6 +231,14 @@ NewEvent StateEvent(const v1::Job& job, const std::string& reason) {
 
 absl::StatusOr<v1::Job> Coordinator::SubmitJob(const v1::JobSpec& spec) {
   FORNAX_RETURN_IF_ERROR(ValidateJobSpec(spec));
+  // The inputs' locks, held from checking them to storing the job:
+  // DeleteDataset checks that no job uses a dataset (CheckDatasetUnused)
+  // under its lock, so it either sees this job and refuses, or has dropped
+  // the dataset before the check below, which then refuses the job. Taken
+  // before mu_, like every artifact lock (artifact locks -> mu_ -> store).
+  std::vector<std::string> digests;
+  for (const v1::InputFile& input : spec.inputs()) digests.push_back(input.sha256());
+  std::vector<std::unique_lock<std::mutex>> inputs_held = artifacts_->LockAll(digests);
   for (int i = 0; i < spec.inputs_size(); ++i) {
     const v1::InputFile& input = spec.inputs(i);
     FORNAX_ASSIGN_OR_RETURN(std::optional<v1::Dataset> dataset, store_->GetDataset(input.sha256()));

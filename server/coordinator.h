@@ -119,6 +119,9 @@ class Coordinator {
   // NotFound naming `path` and the job's files when it has no such file.
   absl::StatusOr<v1::JobFile> FindJobFile(const std::string& job_id, const std::string& path);
   // FailedPrecondition while a job that has not ended reads the dataset.
+  // REQUIRES: the dataset's artifact lock held (DeleteDataset holds it):
+  // SubmitJob holds its inputs' locks from checking them to storing the job,
+  // so no job can come to use the dataset until that lock is released.
   absl::Status CheckDatasetUnused(const std::string& sha256);
 
   // Removes the stored files that no dataset, checkpoint or job file names
