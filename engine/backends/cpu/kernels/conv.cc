@@ -24,6 +24,7 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/backends/cpu/kernels/kernels.h"
@@ -125,17 +126,53 @@ std::optional<dnnl::algorithm> EltwiseFor(Op op, float* alpha) {
   }
 }
 
+// A primitive with its own scratchpad. oneDNN's default ("library")
+// scratchpad belongs to the thread that created the primitive: run on another
+// thread it finds that thread's scratchpad, or none, and crashes. Serving
+// creates a plan's primitives on the loading thread and runs them on request
+// threads, so every primitive here is created in user mode (attr from
+// UserScratchpad) and runs with the scratchpad it owns.
+struct Primitive {
+  dnnl::primitive primitive;
+  std::optional<memory> scratchpad;  // none when it needs none
+
+  template <typename P, typename Pd>
+  static Primitive Create(const Pd& pd) {
+    Primitive p{P(pd), std::nullopt};
+    if (pd.scratchpad_desc().get_size() > 0) p.scratchpad = memory(pd.scratchpad_desc(), Engine());
+    return p;
+  }
+  static Primitive Reorder(const memory& from, const memory& to);
+
+  void Execute(dnnl::stream& stream, std::unordered_map<int, memory> args) const {
+    if (scratchpad) args.emplace(DNNL_ARG_SCRATCHPAD, *scratchpad);
+    primitive.execute(stream, args);
+  }
+  void Execute(dnnl::stream& stream, const memory& from, const memory& to) const {
+    Execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  }
+};
+
+dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr = dnnl::primitive_attr()) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+Primitive Primitive::Reorder(const memory& from, const memory& to) {
+  return Create<dnnl::reorder>(dnnl::reorder::primitive_desc(from, to, UserScratchpad()));
+}
+
 // One cached convolution: the primitive, the reorder between our plain filter
 // and oneDNN's blocked one, and that blocked filter's buffer.
 struct ConvEntry {
-  std::mutex mu;  // guards the blocked buffers during a call
-  dnnl::primitive conv;
-  std::optional<dnnl::reorder> weights_reorder;
+  std::mutex mu;  // guards the blocked buffers and scratchpads during a call
+  Primitive conv;
+  std::optional<Primitive> weights_reorder;
   std::optional<memory> blocked_weights;
   // Winograd: blocked input and output and their reorders from and to NHWC,
   // and the plain filter last transformed (the transform takes longer than
   // a batch-64 convolution, so it runs only when the filter changed).
-  std::optional<dnnl::reorder> src_reorder, dst_reorder;
+  std::optional<Primitive> src_reorder, dst_reorder;
   std::optional<memory> blocked_src, blocked_dst;
   std::vector<char> transformed_filter;
   bool manual_epilogue = false;
@@ -164,7 +201,8 @@ dnnl::convolution_forward::primitive_desc ForwardPd(const ConvGeometry& g, bool 
                                              g.strides, g.dilates, g.pad_l, g.pad_r)
            : dnnl::convolution_forward::desc(prop, alg, src, g.weights(Tag::any), dst, g.strides,
                                              g.dilates, g.pad_l, g.pad_r);
-  return dnnl::convolution_forward::primitive_desc(desc, attr, Engine(), /*allow_empty=*/winograd);
+  return dnnl::convolution_forward::primitive_desc(desc, UserScratchpad(attr), Engine(),
+                                                   /*allow_empty=*/winograd);
 }
 
 bool WinogradShape(const ConvGeometry& g) {
@@ -199,12 +237,12 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
     if (kind == 3 && pd) {
       entry->blocked_src = memory(pd.src_desc(), Engine());
       entry->blocked_dst = memory(pd.dst_desc(), Engine());
-      entry->src_reorder = dnnl::reorder(memory(g.src(), Engine()), *entry->blocked_src);
-      entry->dst_reorder = dnnl::reorder(*entry->blocked_dst, memory(g.dst(), Engine()));
+      entry->src_reorder = Primitive::Reorder(memory(g.src(), Engine()), *entry->blocked_src);
+      entry->dst_reorder = Primitive::Reorder(*entry->blocked_dst, memory(g.dst(), Engine()));
     } else {
       pd = ForwardPd(g, epilogue.has_bias, attr);
     }
-    entry->conv = dnnl::convolution_forward(pd);
+    entry->conv = Primitive::Create<dnnl::convolution_forward>(pd);
     blocked = pd.weights_desc();
   } else {
     auto hint = ForwardPd(g, false, dnnl::primitive_attr());
@@ -212,23 +250,23 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
       dnnl::convolution_backward_data::desc desc(dnnl::algorithm::convolution_direct, g.src(),
                                                  g.weights(Tag::any), g.dst(), g.strides, g.dilates,
                                                  g.pad_l, g.pad_r);
-      dnnl::convolution_backward_data::primitive_desc pd(desc, Engine(), hint);
-      entry->conv = dnnl::convolution_backward_data(pd);
+      dnnl::convolution_backward_data::primitive_desc pd(desc, UserScratchpad(), Engine(), hint);
+      entry->conv = Primitive::Create<dnnl::convolution_backward_data>(pd);
       blocked = pd.weights_desc();
     } else {
       dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, g.src(),
                                                     g.weights(Tag::any), g.dst(), g.strides,
                                                     g.dilates, g.pad_l, g.pad_r);
-      dnnl::convolution_backward_weights::primitive_desc pd(desc, Engine(), hint);
-      entry->conv = dnnl::convolution_backward_weights(pd);
+      dnnl::convolution_backward_weights::primitive_desc pd(desc, UserScratchpad(), Engine(), hint);
+      entry->conv = Primitive::Create<dnnl::convolution_backward_weights>(pd);
       blocked = pd.diff_weights_desc();
     }
   }
   if (blocked != hwio) {
     entry->blocked_weights = memory(blocked, Engine());
-    entry->weights_reorder = kind == 2
-                                 ? dnnl::reorder(*entry->blocked_weights, memory(hwio, Engine()))
-                                 : dnnl::reorder(memory(hwio, Engine()), *entry->blocked_weights);
+    entry->weights_reorder =
+        kind == 2 ? Primitive::Reorder(*entry->blocked_weights, memory(hwio, Engine()))
+                  : Primitive::Reorder(memory(hwio, Engine()), *entry->blocked_weights);
   }
   slot = std::move(entry);
   return slot.get();
@@ -262,22 +300,22 @@ void Conv2DKernel(const KernelContext& ctx) {
     const bool winograd = e->src_reorder.has_value();
     if (!winograd || e->transformed_filter.size() != w.byte_size() ||
         std::memcmp(e->transformed_filter.data(), filter, w.byte_size()) != 0) {
-      e->weights_reorder->execute(stream, weights, *e->blocked_weights);
+      e->weights_reorder->Execute(stream, weights, *e->blocked_weights);
       if (winograd) e->transformed_filter.assign(filter, filter + w.byte_size());
     }
     weights = *e->blocked_weights;
   }
   memory src = Wrap(g.src(), x.raw_data());
   memory dst = Wrap(g.dst(), ctx.output.raw_data());
-  if (e->src_reorder) e->src_reorder->execute(stream, src, *e->blocked_src);
+  if (e->src_reorder) e->src_reorder->Execute(stream, src, *e->blocked_src);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, e->blocked_src ? *e->blocked_src : src},
                                           {DNNL_ARG_WEIGHTS, weights},
                                           {DNNL_ARG_DST, e->blocked_dst ? *e->blocked_dst : dst}};
   if (fused && ctx.node.attrs.has_bias) {
     args.emplace(DNNL_ARG_BIAS, Wrap(g.bias(), ctx.inputs[2].raw_data()));
   }
-  e->conv.execute(stream, args);
-  if (e->dst_reorder) e->dst_reorder->execute(stream, *e->blocked_dst, dst);
+  e->conv.Execute(stream, std::move(args));
+  if (e->dst_reorder) e->dst_reorder->Execute(stream, *e->blocked_dst, dst);
   stream.wait();
   if (fused && e->manual_epilogue) {
     float* y = ctx.output.data<float>();
@@ -296,10 +334,10 @@ void Conv2DBackpropInputKernel(const KernelContext& ctx) {
   dnnl::stream stream(Engine());
   memory weights = Wrap(g.weights(Tag::hwio), w.raw_data());
   if (e->weights_reorder) {
-    e->weights_reorder->execute(stream, weights, *e->blocked_weights);
+    e->weights_reorder->Execute(stream, weights, *e->blocked_weights);
     weights = *e->blocked_weights;
   }
-  e->conv.execute(stream, {{DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
+  e->conv.Execute(stream, {{DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
                            {DNNL_ARG_WEIGHTS, weights},
                            {DNNL_ARG_DIFF_SRC, Wrap(g.src(), ctx.output.raw_data())}});
   stream.wait();
@@ -318,11 +356,11 @@ void Conv2DBackpropFilterKernel(const KernelContext& ctx) {
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
   memory user = Wrap(g.weights(Tag::hwio), ctx.output.raw_data());
-  e->conv.execute(stream,
+  e->conv.Execute(stream,
                   {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
                    {DNNL_ARG_DIFF_DST, Wrap(g.dst(), dy.raw_data())},
                    {DNNL_ARG_DIFF_WEIGHTS, e->blocked_weights ? *e->blocked_weights : user}});
-  if (e->weights_reorder) e->weights_reorder->execute(stream, *e->blocked_weights, user);
+  if (e->weights_reorder) e->weights_reorder->Execute(stream, *e->blocked_weights, user);
   stream.wait();
 }
 
