@@ -25,11 +25,6 @@ std::string Tail(const std::string& text, size_t bytes) {
 
 }  // namespace
 
-std::string SourceDir() {
-  const char* root = std::getenv("FORNAX_SOURCE_DIR");
-  return root != nullptr ? root : FORNAX_DEFAULT_SOURCE_DIR;
-}
-
 bool Ended(const v1::Job& job) {
   return job.state() == v1::JOB_STATE_SUCCEEDED || job.state() == v1::JOB_STATE_FAILED ||
          job.state() == v1::JOB_STATE_CANCELLED;

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "engine/data/test_files.h"
 #include "gtest/gtest.h"
 #include "proto/fornax/v1/deployments.grpc.pb.h"
 #include "tests/service/daemon.h"
@@ -115,8 +116,7 @@ class ServiceTest : public ::testing::Test {
   std::atomic<int> cli_runs_{0};  // RunCli may run on several threads
 };
 
-// The source tree: $FORNAX_SOURCE_DIR, else the one this was built from.
-std::string SourceDir();
+using fornax::testing::SourceDir;
 
 bool Ended(const v1::Job& job);
 
