@@ -316,6 +316,22 @@ absl::StatusOr<Logs> Trainer::Evaluate(const Dataset& data, int64_t batch_size,
   return RunEvaluation(data, batch_size, callbacks, control);
 }
 
+absl::StatusOr<size_t> Trainer::PredictArenaBytes(int64_t batch_size) {
+  std::vector<Tensor> inputs;
+  for (const TensorSpec& spec : model_->inputs()) {
+    for (int d = 1; d < spec.shape.rank(); ++d) {
+      if (spec.shape.dim(d) < 0) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("predict plan size: input '", spec.name, "' has a variable dim ", d));
+      }
+    }
+    inputs.emplace_back(spec.dtype, spec.shape.Concrete(1));
+  }
+  FORNAX_ASSIGN_OR_RETURN(Executable * plan, GetPlan(*model_, state_.get(), StepKind::kPredict,
+                                                     inputs, batch_size, &retrace_count_));
+  return plan->plan().arena_bytes;
+}
+
 absl::StatusOr<std::vector<Tensor>> Trainer::Predict(const std::vector<Tensor>& x,
                                                      int64_t batch_size) {
   if (batch_size < 1) {
