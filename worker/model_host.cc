@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "server/inference/inference_service.h"
 #include "worker/job_dir.h"
 
 namespace fornax::worker {
@@ -131,6 +132,12 @@ absl::StatusOr<std::unique_ptr<ModelHost>> ModelHost::Start(ModelHostOptions opt
   server.host = host->options_.listen.substr(0, colon);
   server.port = port;
   server.http_port = -1;  // deployments are reached over gRPC
+  // The endpoint may listen on every interface: a client that reaches it
+  // must not take a deployment down (or load a leftover) behind the
+  // coordinator's back. The host itself loads and unloads in-process.
+  server.refuse_model_control = serving::ModelControlRefused(
+      "fornax-worker: the coordinator places this worker's models; use fornax deploy JOB "
+      "--name NAME and fornax undeploy NAME");
   server.metrics_registry = host->options_.metrics_registry;
   server.server_version = host->options_.server_version;
   absl::StatusOr<std::unique_ptr<serving::InferenceServer>> started =

@@ -22,8 +22,10 @@
 // its name is unhosted or hosted again gives up). After a new version is
 // READY the one it replaced still answers requests naming its number for
 // `old_version_grace`. On start, what the repository
-// loads from models/ is READY; half-written and unloadable leftovers are deleted. Thread-safety:
-// all methods are safe to call concurrently.
+// loads from models/ is READY; half-written and unloadable leftovers are deleted.
+// Only the coordinator places models: the endpoint refuses the protocol's
+// load and unload calls (UNAVAILABLE, Triton's wording), whoever sends them.
+// Thread-safety: all methods are safe to call concurrently.
 #ifndef FORNAX_WORKER_MODEL_HOST_H_
 #define FORNAX_WORKER_MODEL_HOST_H_
 

@@ -33,6 +33,16 @@ absl::Status LoadStartupModels(const InferenceServerOptions& options, ModelRepos
   return absl::OkStatus();
 }
 
+// What the protocol's load and unload calls answer (OK: they reach the
+// repository).
+absl::Status ModelControl(const InferenceServerOptions& options) {
+  if (!options.refuse_model_control.ok()) return options.refuse_model_control;
+  if (options.model_control_mode != ModelControlMode::kNone) return absl::OkStatus();
+  return ModelControlRefused(
+      "fornax serve --model-control-mode=none: the models loaded at the start stay; start it "
+      "with --model-control-mode=explicit or poll to load and unload");
+}
+
 }  // namespace
 
 struct InferenceServer::Impl {
@@ -88,13 +98,12 @@ absl::StatusOr<std::unique_ptr<InferenceServer>> InferenceServer::Start(
       options.model_repository,
       [metrics](const std::string& name, int64_t version, const std::string& dir) {
         return LoadServedModel(name, version, dir, metrics);
-      },
-      options.model_control_mode);
+      });
   if (absl::Status loaded = LoadStartupModels(options, impl->repository.get()); !loaded.ok()) {
     return loaded;
   }
-  impl->service =
-      std::make_unique<InferenceService>(impl->repository.get(), options.server_version);
+  impl->service = std::make_unique<InferenceService>(impl->repository.get(), options.server_version,
+                                                     ModelControl(options));
 
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(options.host, ":", options.port);

@@ -12,11 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "prometheus/registry.h"
 #include "server/inference/model_repository.h"
 
 namespace fornax::serving {
+
+// Triton's --model-control-mode: what changes the set of models served
+// after the start, and whether clients may load and unload (the host's own
+// calls on repository() are never refused).
+enum class ModelControlMode {
+  kNone,      // every model loads at the start; the protocol's load and
+              // unload are refused (UNAVAILABLE, as in Triton)
+  kPoll,      // every model loads at the start, then the repository is
+              // polled; unlike Triton, load and unload are allowed too
+  kExplicit,  // only load (and the startup list) loads; no polling
+};
 
 struct InferenceServerOptions {
   std::string model_repository;
@@ -33,6 +45,11 @@ struct InferenceServerOptions {
   std::shared_ptr<prometheus::Registry> metrics_registry;
   ModelControlMode model_control_mode = ModelControlMode::kPoll;
   int poll_interval_ms = 1000;  // kPoll only
+  // When not OK, what the protocol's load and unload calls (gRPC
+  // RepositoryModelLoad/Unload, HTTP POST v2/repository/models/NAME/load|
+  // unload) answer in every mode (ModelControlRefused): for a host that
+  // places the models itself. OK: the mode decides.
+  absl::Status refuse_model_control;
   // kExplicit: the models loaded at the start ({"*"}: every one). A name
   // not in the repository fails Start; one that fails to load is reported
   // UNAVAILABLE, as in the other modes.
@@ -51,8 +68,9 @@ class InferenceServer {
   int grpc_port() const;
   int metrics_port() const;  // 0 with InferenceServerOptions::metrics_registry
   int http_port() const;     // 0 with InferenceServerOptions::http_port -1
-  // For explicit Load/Unload by the host (fornax-worker), as the repository
-  // RPCs do.
+  // For explicit Load/Unload by the host (fornax-worker), which the
+  // protocol's refusal (model control mode, refuse_model_control) leaves
+  // allowed.
   ModelRepository& repository();
   // Stops accepting calls, finishes those in flight, stops polling.
   void Shutdown();

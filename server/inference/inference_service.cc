@@ -2,6 +2,7 @@
 // repository RPCs (inference: infer_handler.cc).
 #include "server/inference/inference_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "server/grpc_status.h"
 
 namespace fornax::serving {
@@ -34,6 +35,10 @@ void FillConfigTensor(const TensorSpec& spec, Proto* out) {
 }
 
 }  // namespace
+
+absl::Status ModelControlRefused(const std::string& why) {
+  return absl::UnavailableError(absl::StrCat(kExplicitControlRefused, " (", why, ")"));
+}
 
 grpc::ServerUnaryReactor* InferenceService::ServerLive(grpc::CallbackServerContext* context,
                                                        const inference::ServerLiveRequest*,
@@ -173,12 +178,14 @@ grpc::ServerUnaryReactor* InferenceService::RepositoryIndex(
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelLoad(
     grpc::CallbackServerContext* context, const inference::RepositoryModelLoadRequest* request,
     inference::RepositoryModelLoadResponse*) {
+  if (!model_control_.ok()) return Done(context, ToGrpc(model_control_));
   return Done(context, ToGrpc(repository_->Load(request->model_name())));
 }
 
 grpc::ServerUnaryReactor* InferenceService::RepositoryModelUnload(
     grpc::CallbackServerContext* context, const inference::RepositoryModelUnloadRequest* request,
     inference::RepositoryModelUnloadResponse*) {
+  if (!model_control_.ok()) return Done(context, ToGrpc(model_control_));
   return Done(context, ToGrpc(repository_->Unload(request->model_name())));
 }
 

@@ -8,7 +8,9 @@
 // the tensor and what was expected; a failed engine call -> its own code.
 // The SystemSharedMemory* RPCs manage the service's shared memory regions
 // (shared_memory.h), which inference requests may read inputs from and
-// write outputs to.
+// write outputs to. RepositoryModelLoad and RepositoryModelUnload (which
+// the HTTP routes call too) may be refused as a whole: that is a rule for
+// clients, so the host's own calls on the repository are never refused.
 // Thread-safety: gRPC calls the handlers concurrently; all state is in the
 // repository and the (thread-safe) region registry.
 #ifndef FORNAX_SERVER_INFERENCE_INFERENCE_SERVICE_H_
@@ -24,10 +26,24 @@
 
 namespace fornax::serving {
 
+// Triton's message for a load or unload it refuses (its wording, which
+// clients match on, even where polling is not why).
+inline constexpr char kExplicitControlRefused[] =
+    "explicit model load / unload is not allowed if polling is enabled";
+
+// The refusal of the protocol's load and unload calls: UNAVAILABLE with
+// Triton's message, then `why` in parentheses (what the client can do).
+absl::Status ModelControlRefused(const std::string& why);
+
 class InferenceService final : public inference::GRPCInferenceService::CallbackService {
  public:
-  InferenceService(ModelRepository* repository, std::string server_version)
-      : repository_(repository), server_version_(std::move(server_version)) {}
+  // `model_control`: OK lets RepositoryModelLoad/Unload through to the
+  // repository; any other status is their answer (ModelControlRefused).
+  InferenceService(ModelRepository* repository, std::string server_version,
+                   absl::Status model_control = absl::OkStatus())
+      : repository_(repository),
+        server_version_(std::move(server_version)),
+        model_control_(std::move(model_control)) {}
 
   // Runs one inference: `done` is called exactly once, possibly on another
   // thread, after `response` is filled (on success).
@@ -85,6 +101,7 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
  private:
   ModelRepository* repository_;
   const std::string server_version_;
+  const absl::Status model_control_;
   // Destroyed (closed) with the service; requests in flight keep the
   // regions they use.
   SharedMemoryRegistry shared_memory_;

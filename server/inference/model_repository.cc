@@ -68,14 +68,6 @@ bool HasModelDirectory(const std::string& root, const std::string& name) {
          fs::is_directory(fs::path(root) / name, error);
 }
 
-// Load's and Unload's error in ModelControlMode::kNone.
-absl::Status ControlRefused() {
-  return absl::UnavailableError(absl::StrCat(
-      kExplicitControlRefused,
-      " (fornax serve --model-control-mode=none: the models loaded at the start "
-      "stay; start it with --model-control-mode=explicit or poll to load and unload)"));
-}
-
 // The model directories under `root`, by name.
 std::set<std::string> ModelDirectories(const std::string& root) {
   std::set<std::string> names;
@@ -88,8 +80,8 @@ std::set<std::string> ModelDirectories(const std::string& root) {
 
 }  // namespace
 
-ModelRepository::ModelRepository(std::string root, Loader loader, ModelControlMode mode)
-    : root_(std::move(root)), loader_(std::move(loader)), mode_(mode) {}
+ModelRepository::ModelRepository(std::string root, Loader loader)
+    : root_(std::move(root)), loader_(std::move(loader)) {}
 
 ModelRepository::~ModelRepository() {
   {
@@ -277,7 +269,6 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
 }
 
 absl::Status ModelRepository::Load(const std::string& name) {
-  if (mode_ == ModelControlMode::kNone) return ControlRefused();
   if (!HasModelDirectory(root_, name)) {
     return absl::NotFoundError(absl::StrCat("model '", name, "' is not in the repository ", root_));
   }
@@ -292,7 +283,6 @@ absl::Status ModelRepository::Load(const std::string& name) {
 }
 
 absl::Status ModelRepository::Unload(const std::string& name) {
-  if (mode_ == ModelControlMode::kNone) return ControlRefused();
   std::lock_guard<std::mutex> load_lock(LoadMutex(name));
   const bool present = HasModelDirectory(root_, name);  // before mu_: a stat
   std::vector<std::shared_ptr<ServedModel>> retired;    // destroyed outside mu_

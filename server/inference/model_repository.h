@@ -16,8 +16,8 @@
 // failed file is retried once its mtime or size changes. The config files
 // and the labels files they name are part of every version's files: a
 // change to one reloads the model's versions. Unload() takes a
-// model out until Load() asks for it again (in ModelControlMode::kNone both
-// are refused, as Triton refuses them). With an old-version grace set,
+// model out until Load() asks for it again; whether clients may ask for
+// either is the host's rule (InferenceService), never refused here. With an old-version grace set,
 // a version that stopped being served still answers requests that name its
 // number for that long (clients pinned to it mid-request need not retry);
 // it is freed at the first Poll() after the grace.
@@ -44,22 +44,6 @@
 
 namespace fornax::serving {
 
-// Triton's --model-control-mode: what changes the set of models served
-// after the start. The repository itself only refuses Load and Unload in
-// kNone; the host (InferenceServer) decides what loads at the start and
-// whether to poll.
-enum class ModelControlMode {
-  kNone,      // every model loads at the start; nothing changes after
-  kPoll,      // every model loads at the start, Poll() runs periodically;
-              // unlike Triton, Load and Unload are allowed too
-  kExplicit,  // only Load (and the host's startup list) loads; no polling
-};
-
-// Triton's message for a load or unload in a mode that refuses them (its
-// wording, which clients match on, even in mode none).
-inline constexpr char kExplicitControlRefused[] =
-    "explicit model load / unload is not allowed if polling is enabled";
-
 // One row of RepositoryIndex.
 struct ModelIndexEntry {
   std::string name;
@@ -76,7 +60,7 @@ class ModelRepository {
   using Loader = std::function<absl::StatusOr<std::shared_ptr<ServedModel>>(
       const std::string& name, int64_t version, const std::string& model_dir)>;
 
-  ModelRepository(std::string root, Loader loader, ModelControlMode mode = ModelControlMode::kPoll);
+  ModelRepository(std::string root, Loader loader);
   ~ModelRepository();  // stops polling
   ModelRepository(const ModelRepository&) = delete;
   ModelRepository& operator=(const ModelRepository&) = delete;
@@ -87,9 +71,8 @@ class ModelRepository {
   // Polls every `interval` on a thread until destruction.
   void StartPolling(std::chrono::milliseconds interval);
   // Explicit control: NotFound when `name` has no directory; Load returns the
-  // load error of its latest version. Unavailable (kExplicitControlRefused)
-  // in ModelControlMode::kNone. Unloading a model in the repository that
-  // was never loaded is a success, as in Triton.
+  // load error of its latest version. Unloading a model in the repository
+  // that was never loaded is a success, as in Triton.
   absl::Status Load(const std::string& name);
   absl::Status Unload(const std::string& name);
   // How long a replaced version still answers requests naming it (default
@@ -172,7 +155,6 @@ class ModelRepository {
 
   const std::string root_;
   const Loader loader_;
-  const ModelControlMode mode_;
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // guarded by mu_
   // One per model name ever seen, never erased (LoadMutex hands out

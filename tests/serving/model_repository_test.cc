@@ -13,7 +13,6 @@
 #include <future>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/inference/classification.h"
@@ -342,26 +341,13 @@ TEST_F(ModelRepositoryTest, ExplicitUnloadHoldsUntilLoad) {
   EXPECT_EQ(bad.message(), "model 'bad' version 1: not a zip archive");
 }
 
-// Mode none (Triton's default): Load and Unload are refused with Triton's
-// UNAVAILABLE error and change nothing.
-TEST_F(ModelRepositoryTest, ModeNoneRefusesLoadAndUnload) {
-  Write("mlp", 1, "ok");
-  ModelRepository repository(root_.string(), FakeLoader(), ModelControlMode::kNone);
-  repository.Poll();
-  for (const absl::Status& status : {repository.Unload("mlp"), repository.Load("mlp")}) {
-    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
-    EXPECT_TRUE(absl::StartsWith(status.message(), kExplicitControlRefused)) << status;
-  }
-  EXPECT_NE(repository.Find("mlp", ""), nullptr) << "the refused unload changed nothing";
-  EXPECT_EQ(loads_, 1) << "the refused load loaded nothing";
-}
-
-// Explicit mode: a model is in the index from the start, with only its name
-// (as Triton lists a model never loaded), and unloading it is a success.
+// Before any poll (explicit mode): a model is in the index from the start,
+// with only its name (as Triton lists a model never loaded), and unloading
+// it is a success.
 TEST_F(ModelRepositoryTest, ModelsNeverLoadedAreListedByNameOnly) {
   Write("mlp", 1, "ok");
   Write("cnn", 1, "ok");
-  ModelRepository repository(root_.string(), FakeLoader(), ModelControlMode::kExplicit);
+  ModelRepository repository(root_.string(), FakeLoader());
   EXPECT_EQ(Describe(repository.Index()), "cnn:::;mlp:::;");
   ASSERT_TRUE(repository.Load("mlp").ok());
   EXPECT_EQ(Describe(repository.Index()), "cnn:::;mlp:1:READY:;");
