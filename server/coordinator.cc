@@ -461,6 +461,14 @@ void Coordinator::ScheduleLocked() {
   }
 }
 
+void Coordinator::FailLocked(StoredJob* job, const std::string& reason, NewEvent* event) {
+  v1::Job& j = job->job;
+  j.set_state(v1::JOB_STATE_FAILED);
+  j.set_reason(absl::StrCat("failed: ", reason));
+  *j.mutable_end_time() = NowTimestamp();
+  *event = StateEvent(j, j.reason());
+}
+
 absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reason, Requeue why,
                                         NewEvent* event) {
   v1::Job& j = job->job;
@@ -468,11 +476,10 @@ absl::Status Coordinator::RequeueLocked(StoredJob* job, const std::string& reaso
   if (failure) {
     job->failures += 1;
     if (job->failures > j.spec().max_restarts()) {
-      j.set_state(v1::JOB_STATE_FAILED);
-      j.set_reason(absl::StrCat("failed: ", reason, " (", job->failures - 1, " of ",
-                                j.spec().max_restarts(), " restarts used)"));
-      *j.mutable_end_time() = NowTimestamp();
-      *event = StateEvent(j, j.reason());
+      FailLocked(job,
+                 absl::StrCat(reason, "; ", job->failures - 1, " of ", j.spec().max_restarts(),
+                              " restarts used"),
+                 event);
       return absl::OkStatus();
     }
   }

@@ -219,6 +219,8 @@ class Coordinator {
   // instead.
   absl::Status RequeueLocked(StoredJob* job, const std::string& reason, Requeue why,
                              NewEvent* event);
+  // Ends a running job as FAILED, "failed: <reason>".
+  void FailLocked(StoredJob* job, const std::string& reason, NewEvent* event);
   // Requeues each (job id, reason) as `why`, committing each on its own; a
   // job whose requeue fails is logged and stays running for a later pass
   // (lease expiry, the next heartbeat) to retry.

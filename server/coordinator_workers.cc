@@ -17,11 +17,16 @@ std::string AckKey(const std::string& job_id, int32_t attempt) {
   return absl::StrCat(job_id, "#", attempt);
 }
 
+// The worker's message when it sent one (it names the cause better than the
+// exit status it came with), then where the job was, its epoch 1-based as
+// `fornax get` prints it; no position when no step was reported.
 std::string DescribeFailure(const v1::Failure& f) {
-  std::string text = f.signal() != 0 ? absl::StrCat("killed by signal ", f.signal())
-                                     : absl::StrCat("exit code ", f.exit_code());
-  if (!f.message().empty()) absl::StrAppend(&text, ": ", f.message());
-  absl::StrAppend(&text, " at epoch ", f.epoch(), ", step ", f.global_step());
+  std::string text = !f.message().empty() ? f.message()
+                     : f.signal() != 0    ? absl::StrCat("killed by signal ", f.signal())
+                                          : absl::StrCat("exit code ", f.exit_code());
+  if (f.global_step() > 0) {
+    absl::StrAppend(&text, " (during epoch ", f.epoch() + 1, ", at step ", f.global_step(), ")");
+  }
   return text;
 }
 
@@ -94,6 +99,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   response.set_session_id(session_id);
   response.set_lease_timeout_ms(options_.lease_timeout_ms);
   response.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
+  response.set_max_checkpoint_bytes(options_.max_checkpoint_bytes);
   // Re-attach what it still runs of ours; abandon what is no longer its.
   std::set<std::pair<std::string, int32_t>> listed;
   for (const v1::RunningJob& running : request.running()) {
@@ -283,6 +289,13 @@ absl::Status Coordinator::ApplyResultLocked(StoredJob* job, const v1::AttemptRes
                          Requeue::kLost, event);
   }
   *j.mutable_failure() = result.failure();
+  const std::string& not_retried = result.failure().not_retried_because();
+  if (!not_retried.empty()) {
+    job->failures += 1;
+    FailLocked(job, absl::StrCat(DescribeFailure(result.failure()), "; not retried: ", not_retried),
+               event);
+    return absl::OkStatus();
+  }
   return RequeueLocked(job, DescribeFailure(result.failure()), Requeue::kFailure, event);
 }
 

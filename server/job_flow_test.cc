@@ -203,6 +203,56 @@ TEST(JobFlow, CrashesRetryWithBackoffUpToMaxRestartsThenFail) {
   EXPECT_EQ(failed.failure().signal(), 9);
 }
 
+// A failure the worker says a retry would repeat fails the job at once,
+// restarts left or not; a crash before it is retried. With a message, the
+// reason gives it (not the exit status) and the epoch 1-based.
+TEST(JobFlow, FailureNotWorthRetryingFailsAtOnceAfterARetriedCrash) {
+  ServerOptions options = FastOptions();
+  options.coordinator.max_checkpoint_bytes = 1000;
+  TestCluster cluster(options);
+  v1::JobSpec spec = cluster.ValidSpec();
+  spec.set_max_restarts(2);
+  v1::Job job;
+  ASSERT_TRUE(cluster.Submit(spec, &job).ok());
+  FakeWorker worker(&cluster.workers(), "w-1");
+  EXPECT_EQ(worker.Register().max_checkpoint_bytes(), 1000);
+  worker.OpenLease();
+  ASSERT_EQ(worker.Next().assign().attempt(), 0);
+  v1::WorkerEvent crash = ResultEvent(1, false);
+  v1::Failure* f = crash.mutable_result()->mutable_failure();
+  f->set_message("job process killed by SIGKILL");
+  f->set_epoch(0);
+  f->set_global_step(32);
+  ASSERT_TRUE(worker.Report(job.job_id(), 0, {crash}).ok());
+  v1::Job retrying = cluster.Get(job.job_id());
+  EXPECT_EQ(retrying.state(), v1::JOB_STATE_QUEUED);
+  EXPECT_THAT(retrying.reason(),
+              ::testing::StartsWith("requeued: job process killed by SIGKILL (during epoch 1, "
+                                    "at step 32); attempt 1 resumes from the start"));
+
+  ASSERT_EQ(worker.Next().assign().attempt(), 1);  // after the backoff
+  v1::WorkerEvent refused = ResultEvent(1, false);
+  f = refused.mutable_result()->mutable_failure();
+  f->set_exit_code(0);
+  f->set_signal(15);
+  f->set_message("checkpoint (epoch 2, 5000 bytes) refused by the coordinator: ...");
+  f->set_epoch(1);
+  f->set_global_step(64);
+  f->set_not_retried_because("the coordinator refuses this checkpoint every time");
+  ASSERT_TRUE(worker.Report(job.job_id(), 1, {refused}).ok());
+  v1::Job failed = cluster.Get(job.job_id());
+  EXPECT_EQ(failed.state(), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.reason(),
+            "failed: checkpoint (epoch 2, 5000 bytes) refused by the coordinator: ... (during "
+            "epoch 2, at step 64); not retried: the coordinator refuses this checkpoint every "
+            "time");
+  EXPECT_EQ(failed.attempt(), 1);
+  EXPECT_EQ(failed.restarts(), 1);
+  EXPECT_EQ(failed.failure().not_retried_because(),
+            "the coordinator refuses this checkpoint every time");
+  EXPECT_TRUE(failed.has_end_time());
+}
+
 TEST(JobFlow, CancelReachesTheWorker) {
   TestCluster cluster;
   v1::Job job;

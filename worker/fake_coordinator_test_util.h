@@ -97,6 +97,7 @@ class FakeCoordinator : public v1::Workers::Service {
   // a status other than OK refuses it. Every call's header, in order.
   std::function<grpc::Status(const v1::UploadCheckpointHeader&)> check_checkpoint;
   std::vector<v1::UploadCheckpointHeader> checkpoint_calls;
+  int64_t max_checkpoint_bytes = 0;  // what Register says of the limit (0: nothing)
   // The hosted models of the last lease request, by name, and each new
   // (name, version, state) the lease requests reported, in order.
   std::map<std::string, v1::HostedModel> hosted;
@@ -122,6 +123,7 @@ class FakeCoordinator : public v1::Workers::Service {
     response->set_session_id(absl::StrCat("s", registrations.size()));
     response->set_heartbeat_interval_ms(100);
     response->set_lease_timeout_ms(2000);
+    response->set_max_checkpoint_bytes(max_checkpoint_bytes);
     cv_.notify_all();
     return grpc::Status::OK;
   }

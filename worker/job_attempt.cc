@@ -270,6 +270,9 @@ fornax::v1::AttemptResult JobAttempt::ResultLocked() const {
                     : absl::StrCat("job process exited with code ", exit_->exit_code);
     }
     f->set_message(message);
+    if (!refusal_.empty() && refused_every_time_) {
+      f->set_not_retried_because("the coordinator refuses this checkpoint every time");
+    }
   }
   for (const std::string& line : last_lines_) f->add_last_log_lines(line);
   f->set_global_step(global_step_);
@@ -277,7 +280,8 @@ fornax::v1::AttemptResult JobAttempt::ResultLocked() const {
   return result;
 }
 
-void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status) {
+void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status,
+                                  bool every_time) {
   const fornax::v1::UploadCheckpointHeader& h = upload.header;
   std::string cause =
       absl::StrCat(h.final() ? "final checkpoint" : "checkpoint", " (epoch ", h.epoch(), ", ",
@@ -292,6 +296,7 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
     process_->Terminate();
   }
   refusal_ = std::move(cause);
+  refused_every_time_ = every_time;
   if (result_queued_) outbox_.ReplaceResult(ResultLocked());
 }
 

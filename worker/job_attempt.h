@@ -64,8 +64,11 @@ class JobAttempt {
   // not (a process still running is stopped: the checkpoints to come would
   // fare no better, and the job could not resume from them). A cancelled or
   // preempted result stays as it is. Once only: the later checkpoints are not
-  // sent (checkpoint_refused).
-  void RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status);
+  // sent (checkpoint_refused). `every_time`: a retry's checkpoint would be
+  // refused as well (over the coordinator's limit), so the failure asks the
+  // coordinator not to retry (Failure.not_retried_because).
+  void RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status,
+                        bool every_time);
   bool checkpoint_refused() const { return checkpoint_refused_; }
 
   const fornax::v1::Assignment& assignment() const { return assignment_; }
@@ -101,6 +104,7 @@ class JobAttempt {
   absl::Status prepare_;             // set by Finish
   std::optional<ProcessExit> exit_;  // set by Finish when the process ran
   std::string refusal_;              // the refused checkpoint: why the attempt fails
+  bool refused_every_time_ = false;  // and a retry would be refused the same way
   bool result_queued_ = false;
   std::deque<std::string> last_lines_;
   std::string error_;

@@ -291,6 +291,7 @@ void Worker::ConnectionLoop() {
     if (status.ok()) {
       Log(absl::StrCat("registered with ", config_.coordinator, " (session ", response.session_id(),
                        ", ", request.running_size(), " jobs running)"));
+      max_checkpoint_bytes_ = response.max_checkpoint_bytes();
       const int64_t start = NowMs();
       HoldLease(response);
       // A lease that held a while ended by accident (the coordinator died or
@@ -514,9 +515,16 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
       if (record.ok()) {
         outbox.AckCheckpoint();
       } else {
+        // Over the coordinator's limit, the same checkpoint of a retry would
+        // be refused too; RESOURCE_EXHAUSTED alone may be a passing lack
+        // of server threads.
+        const int64_t cap = max_checkpoint_bytes_;
+        const bool every_time = status.code() == absl::StatusCode::kResourceExhausted && cap > 0 &&
+                                batch.checkpoint->header.size_bytes() > cap;
         Log(absl::StrCat("job ", key, ": checkpoint at epoch ", batch.checkpoint->header.epoch(),
-                         " refused: ", status.ToString(), "; the attempt fails"));
-        attempt->RefuseCheckpoint(*batch.checkpoint, status);
+                         " refused: ", status.ToString(), "; the attempt fails",
+                         every_time ? " and is not worth retrying" : ""));
+        attempt->RefuseCheckpoint(*batch.checkpoint, status, every_time);
       }
       std::error_code ec;
       if (!batch.checkpoint->header.final()) std::filesystem::remove(batch.checkpoint->path, ec);

@@ -119,6 +119,9 @@ class Worker {
   std::unique_ptr<ModelHost> host_;  // null when hosting is off
   AttemptEnv env_;
   std::atomic<int> processes_{0};
+  // The coordinator's --max-checkpoint-bytes from the last Register (0:
+  // not said): a checkpoint over it is refused on every retry as well.
+  std::atomic<int64_t> max_checkpoint_bytes_{0};
 
   std::mutex mu_;
   bool stopping_ = false;       // Shutdown began: no new jobs

@@ -236,10 +236,24 @@ TEST_F(WorkerTest, JobWhoseReportsAreRefusedOnTwoSessionsIsStopped) {
   EXPECT_FALSE(HasResult("j1"));
 }
 
+// The worker against a coordinator whose Register gives this
+// --max-checkpoint-bytes.
+template <int64_t kMaxCheckpointBytes>
+class WorkerLimitTest : public WorkerTest {
+ protected:
+  void SetUp() override {
+    coordinator_.max_checkpoint_bytes = kMaxCheckpointBytes;
+    WorkerTest::SetUp();
+  }
+};
+using SmallLimitWorkerTest = WorkerLimitTest<1000>;  // below every checkpoint
+using LargeLimitWorkerTest = WorkerLimitTest<int64_t{1} << 40>;
+
 // A refused final checkpoint turns the result the process gave (it exited
 // 0) into a failure saying why. The refusal comes once the result is
-// queued, so it is replaced there.
-TEST_F(WorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal) {
+// queued, so it is replaced there. Over the limit the coordinator gave at
+// Register, a retry's would be refused too: the failure says so.
+TEST_F(SmallLimitWorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal) {
   coordinator_.check_checkpoint = [](const v1::UploadCheckpointHeader& h) {
     if (!h.final()) return grpc::Status::OK;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the process ends meanwhile
@@ -259,7 +273,23 @@ TEST_F(WorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal) {
                    "coordinator's --max-checkpoint-bytes 1000"));
   EXPECT_EQ(result.failure().exit_code(), 0);
   EXPECT_EQ(result.failure().signal(), 0);
+  EXPECT_EQ(result.failure().not_retried_because(),
+            "the coordinator refuses this checkpoint every time");
   EXPECT_EQ(coordinator_.checkpoints.size(), 2u);  // the epochs' ones
+}
+
+// RESOURCE_EXHAUSTED for a checkpoint within the coordinator's limit (its
+// server out of threads) fails the attempt, but a retry may get through.
+TEST_F(LargeLimitWorkerTest, ResourceExhaustedWithinTheLimitLeavesTheFailureRetryable) {
+  coordinator_.check_checkpoint = [](const v1::UploadCheckpointHeader&) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Server Threadpool Exhausted");
+  };
+  Assign("j1", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 10));
+  const v1::AttemptResult& result = Events("j1").rbegin()->second.result();
+  ASSERT_TRUE(result.has_failure()) << result.ShortDebugString();
+  EXPECT_THAT(result.failure().message(), HasSubstr("RESOURCE_EXHAUSTED"));
+  EXPECT_EQ(result.failure().not_retried_because(), "");
 }
 
 // A refused epoch checkpoint is not retried: the job process is stopped
@@ -278,6 +308,7 @@ TEST_F(WorkerTest, RefusedCheckpointStopsTheJobAndIsNotRetried) {
                                       "coordinator: INVALID_ARGUMENT: epoch: not what we expect; "
                                       "the worker stopped the job"));
   EXPECT_LT(result.failure().epoch(), 10);
+  EXPECT_EQ(result.failure().not_retried_because(), "");  // not known to recur
   EXPECT_EQ(Uploads("j1", 1), 1);
   EXPECT_TRUE(coordinator_.checkpoints.empty());
 }

@@ -1,7 +1,8 @@
 // A checkpoint the coordinator refuses for good (here: over its
 // --max-checkpoint-bytes) ends the job as FAILED, and `fornax get` and
 // `fornax logs` say which checkpoint and why; the worker does not retry it
-// forever while the job stays RUNNING.
+// forever while the job stays RUNNING, and the coordinator does not spend
+// the job's restarts on it (each retry would be refused the same way).
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -31,17 +32,18 @@ TEST_F(ServiceTest, CheckpointOverTheCoordinatorsLimitFailsTheJobWithTheReason) 
   ServiceClient client(address);
   JobOptions options;
   options.name = "big";
-  options.max_restarts = 1;
+  options.max_restarts = 2;
   absl::StatusOr<v1::Job> submitted = client.Submit(Spec(options, address));
   ASSERT_TRUE(submitted.ok()) << submitted.status();
   const std::string id = submitted->job_id();
 
-  // Each attempt fails at its first checkpoint; the coordinator retries a
-  // failure once (max_restarts 1) like any other.
+  // The first attempt fails at its first checkpoint, and the job with it:
+  // restarts left or not, a retry's checkpoint would be as large.
   absl::StatusOr<v1::Job> job = WaitForJob(client, id, Ended, absl::Seconds(120));
   ASSERT_TRUE(job.ok()) << job.status();
   ASSERT_EQ(job->state(), v1::JOB_STATE_FAILED) << job->ShortDebugString();
-  EXPECT_EQ(job->attempt(), 1);
+  EXPECT_EQ(job->attempt(), 0) << job->reason();
+  EXPECT_EQ(job->restarts(), 0) << job->reason();
   const std::string refusal =
       absl::StrCat("bytes) refused by the coordinator: RESOURCE_EXHAUSTED: size_bytes: job ", id,
                    "'s checkpoint is ");
@@ -51,8 +53,16 @@ TEST_F(ServiceTest, CheckpointOverTheCoordinatorsLimitFailsTheJobWithTheReason) 
               HasSubstr("more than the coordinator's --max-checkpoint-bytes 1000; the worker "
                         "stopped the job"))
       << job->reason();
-  EXPECT_THAT(job->reason(), HasSubstr(job->failure().message()));
-  EXPECT_THAT(job->reason(), HasSubstr("(1 of 1 restarts used)"));
+  // The worker's message, where the job was (epoch 1-based, as `fornax get`
+  // counts) and why it is not retried; not the SIGTERM the worker sent.
+  EXPECT_THAT(job->reason(),
+              ::testing::StartsWith(absl::StrCat("failed: ", job->failure().message(),
+                                                 " (during epoch 1, at step ")));
+  EXPECT_THAT(job->reason(),
+              ::testing::EndsWith("); not retried: the coordinator refuses this checkpoint "
+                                  "every time"));
+  EXPECT_EQ(job->failure().not_retried_because(),
+            "the coordinator refuses this checkpoint every time");
   EXPECT_TRUE(job->final_checkpoint_id().empty()) << job->ShortDebugString();
 
   const CliResult get = RunCli(address, {"get", id});
