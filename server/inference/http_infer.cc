@@ -179,10 +179,19 @@ absl::StatusOr<bool> CopySharedMemoryParameters(
   return any;
 }
 
-// Decodes inputs[index] into `request`, taking binary data from `binary`
-// at `*offset`.
-absl::Status DecodeInput(const json& input, size_t index, std::string_view binary, size_t* offset,
-                         inference::ModelInferRequest* request) {
+// Where an input's binary data is: raw_input_contents(raw) gets `size`
+// bytes at `offset` of the binary data.
+struct BinarySlice {
+  int raw;
+  size_t offset;
+  size_t size;
+};
+
+// Decodes inputs[index] into `request`; an input with binary data takes the
+// next bytes of the `binary_size` after the JSON from `*offset` (`slices`
+// says which, for the caller to fill in).
+absl::Status DecodeInput(const json& input, size_t index, size_t binary_size, size_t* offset,
+                         std::vector<BinarySlice>* slices, inference::ModelInferRequest* request) {
   if (!input.is_object() || !input.contains("name") || !input["name"].is_string()) {
     return absl::InvalidArgumentError(
         absl::StrCat("inputs[", index, "]: expected an object with a string 'name'"));
@@ -244,13 +253,14 @@ absl::Status DecodeInput(const json& input, size_t index, std::string_view binar
       return absl::InvalidArgumentError(absl::StrCat(
           where, ": 'binary_data_size' must be a non-negative integer, got ", Shown(*size)));
     }
-    const size_t left = binary.size() - *offset;
+    const size_t left = binary_size - *offset;
     if (static_cast<uint64_t>(*bytes) > left) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": binary_data_size is ", *bytes,
                                                      " but only ", left,
                                                      " bytes of binary data are left in the body"));
     }
-    raw->assign(binary.substr(*offset, static_cast<size_t>(*bytes)));
+    slices->push_back(
+        {request->raw_input_contents_size() - 1, *offset, static_cast<size_t>(*bytes)});
     *offset += static_cast<size_t>(*bytes);
     return absl::OkStatus();
   }
@@ -322,8 +332,8 @@ absl::Status DecodeOutputs(const json& outputs, HttpInferRequest* out) {
 }  // namespace
 
 absl::StatusOr<HttpInferRequest> DecodeHttpInferRequest(
-    std::string_view body, std::optional<std::string_view> header_length,
-    const std::string& model_name, const std::string& model_version) {
+    std::string body, std::optional<std::string_view> header_length, const std::string& model_name,
+    const std::string& model_version) {
   size_t json_length = body.size();
   if (header_length.has_value()) {
     uint64_t parsed = 0;
@@ -335,7 +345,8 @@ absl::StatusOr<HttpInferRequest> DecodeHttpInferRequest(
     }
     json_length = static_cast<size_t>(parsed);
   }
-  absl::StatusOr<json> parsed = ParseJson(body.substr(0, json_length), "the inference request");
+  absl::StatusOr<json> parsed =
+      ParseJson(std::string_view(body).substr(0, json_length), "the inference request");
   if (!parsed.ok()) return parsed.status();
   const json& root = *parsed;
   if (!root.is_object()) {
@@ -371,20 +382,34 @@ absl::StatusOr<HttpInferRequest> DecodeHttpInferRequest(
     return absl::InvalidArgumentError(absl::StrCat(
         "'inputs' must be an array, got ", inputs == root.end() ? "nothing" : Shown(*inputs)));
   }
-  const std::string_view binary = body.substr(json_length);
+  const size_t binary_size = body.size() - json_length;
   size_t offset = 0;
+  std::vector<BinarySlice> slices;
   for (size_t i = 0; i < inputs->size(); ++i) {
-    absl::Status status = DecodeInput((*inputs)[i], i, binary, &offset, &request);
+    absl::Status status = DecodeInput((*inputs)[i], i, binary_size, &offset, &slices, &request);
     if (!status.ok()) return status;
   }
-  if (offset != binary.size()) {
+  if (offset != binary_size) {
     return absl::InvalidArgumentError(absl::StrCat(
-        binary.size() - offset,
-        " bytes of binary data follow the inputs' binary_data_size total of ", offset));
+        binary_size - offset, " bytes of binary data follow the inputs' binary_data_size total of ",
+        offset));
   }
   if (auto outputs = root.find("outputs"); outputs != root.end()) {
     absl::Status status = DecodeOutputs(*outputs, &out);
     if (!status.ok()) return status;
+  }
+  // The request is valid: the binary data goes in. The last slice ends the
+  // body, which it takes over (its bytes moved to the front) instead of a
+  // copy, so that a large tensor is held once, not twice.
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const BinarySlice& slice = slices[i];
+    std::string* raw = request.mutable_raw_input_contents(slice.raw);
+    if (i + 1 < slices.size()) {
+      raw->assign(body, json_length + slice.offset, slice.size);
+    } else {
+      body.erase(0, json_length + slice.offset);
+      *raw = std::move(body);
+    }
   }
   return out;
 }

@@ -48,10 +48,11 @@ struct HttpInferRequest {
 };
 
 // `header_length`: the Inference-Header-Content-Length header's text, if
-// the request has one.
+// the request has one. The body is taken by value: the last binary input
+// takes its bytes over (pass it with std::move to spare a copy).
 absl::StatusOr<HttpInferRequest> DecodeHttpInferRequest(
-    std::string_view body, std::optional<std::string_view> header_length,
-    const std::string& model_name, const std::string& model_version);
+    std::string body, std::optional<std::string_view> header_length, const std::string& model_name,
+    const std::string& model_version);
 
 struct HttpInferResponse {
   std::string body;

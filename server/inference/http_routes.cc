@@ -136,7 +136,7 @@ HttpReply ErrorReply(const absl::Status& status) {
 HttpRoutes::HttpRoutes(InferenceService* service, std::shared_ptr<grpc::Channel> channel)
     : service_(service), stub_(inference::GRPCInferenceService::NewStub(std::move(channel))) {}
 
-HttpReply HttpRoutes::Handle(const HttpRequest& request) {
+HttpReply HttpRoutes::Handle(HttpRequest& request) {
   const std::vector<std::string> parts = absl::StrSplit(request.path, '/', absl::SkipEmpty());
   const size_t n = parts.size();
   const bool get = request.method == "GET";
@@ -192,7 +192,7 @@ HttpReply HttpRoutes::Handle(const HttpRequest& request) {
                                        " (the Open Inference Protocol's are under /v2)")));
 }
 
-HttpReply HttpRoutes::ModelRoute(const HttpRequest& request, const std::string& model,
+HttpReply HttpRoutes::ModelRoute(HttpRequest& request, const std::string& model,
                                  const std::string& version, const std::string& action) {
   if (action == "infer") {
     if (request.method != "POST") return MethodNotAllowed(request, "POST");
@@ -342,11 +342,16 @@ HttpReply HttpRoutes::SharedMemoryRoute(const HttpRequest& request, const std::s
                    "/v2/systemsharedmemory[/region/NAME]/unregister)")));
 }
 
-HttpReply HttpRoutes::Infer(const HttpRequest& request, const std::string& model,
+HttpReply HttpRoutes::Infer(HttpRequest& request, const std::string& model,
                             const std::string& version) {
+  // An unknown model is answered before a large body is decoded (and its
+  // tensors held a second time), as Triton does.
+  if (absl::Status served = service_->CheckServed(model, version); !served.ok()) {
+    return ErrorReply(served);
+  }
   std::optional<std::string> header_length = request.header("Inference-Header-Content-Length");
   absl::StatusOr<HttpInferRequest> decoded =
-      DecodeHttpInferRequest(request.body, header_length, model, version);
+      DecodeHttpInferRequest(std::move(request.body), header_length, model, version);
   if (!decoded.ok()) return ErrorReply(decoded.status());
   inference::ModelInferResponse response;
   // `done` may run on a batcher thread while this handler thread waits; it

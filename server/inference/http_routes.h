@@ -64,16 +64,18 @@ class HttpRoutes {
  public:
   HttpRoutes(InferenceService* service, std::shared_ptr<grpc::Channel> channel);
 
-  HttpReply Handle(const HttpRequest& request);
+  // Takes an inference request's body (left empty): its last binary tensor
+  // takes the bytes over instead of a copy.
+  HttpReply Handle(HttpRequest& request);
 
  private:
-  HttpReply ModelRoute(const HttpRequest& request, const std::string& model,
-                       const std::string& version, const std::string& action);
+  HttpReply ModelRoute(HttpRequest& request, const std::string& model, const std::string& version,
+                       const std::string& action);
   HttpReply RepositoryRoute(const HttpRequest& request, const std::string& model,
                             const std::string& action);
   HttpReply SharedMemoryRoute(const HttpRequest& request, const std::string& region,
                               const std::string& action);
-  HttpReply Infer(const HttpRequest& request, const std::string& model, const std::string& version);
+  HttpReply Infer(HttpRequest& request, const std::string& model, const std::string& version);
 
   InferenceService* service_;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;

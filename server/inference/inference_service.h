@@ -45,6 +45,11 @@ class InferenceService final : public inference::GRPCInferenceService::CallbackS
         server_version_(std::move(server_version)),
         model_control_(std::move(model_control)) {}
 
+  // OK when `name` at `version` ("": the highest) serves, else Infer's
+  // NOT_FOUND: for a caller with a request still to decode.
+  absl::Status CheckServed(const std::string& name, const std::string& version) const {
+    return repository_->Lookup(name, version).status();
+  }
   // Runs one inference: `done` is called exactly once, possibly on another
   // thread, after `response` is filled (on success).
   void Infer(const inference::ModelInferRequest& request, inference::ModelInferResponse* response,

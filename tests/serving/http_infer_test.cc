@@ -5,6 +5,8 @@
 
 #include <cstring>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -21,6 +23,41 @@ std::string Floats(std::initializer_list<float> values) {
   std::string out;
   for (float v : values) out.append(reinterpret_cast<const char*>(&v), sizeof(v));
   return out;
+}
+
+// The last binary input takes the body's buffer over (no copy: a large
+// tensor is held once); the others are copied out of it, and a JSON input
+// after it or an empty binary one last decode as usual.
+TEST(HttpInferTest, TheLastBinaryInputTakesTheBodyOver) {
+  const std::string json =
+      R"({"inputs":[)"
+      R"({"name":"a","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},)"
+      R"({"name":"b","datatype":"FP32","shape":[1,64],"parameters":{"binary_data_size":256}},)"
+      R"({"name":"c","datatype":"INT32","shape":[1],"data":[5]}]})";
+  std::vector<float> b(64, 2.5f);
+  std::string body = json + Floats({1, 2});
+  body.append(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(float));
+  const char* buffer = body.data();
+  absl::StatusOr<HttpInferRequest> decoded =
+      DecodeHttpInferRequest(std::move(body), std::to_string(json.size()), "m", "");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const inference::ModelInferRequest& request = decoded->request;
+  ASSERT_EQ(request.raw_input_contents_size(), 3);
+  EXPECT_EQ(request.raw_input_contents(0), Floats({1, 2}));
+  EXPECT_EQ(request.raw_input_contents(1),
+            std::string(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(float)));
+  EXPECT_EQ(request.raw_input_contents(1).data(), buffer) << "b's bytes were copied";
+  EXPECT_EQ(request.raw_input_contents(2), std::string("\x05\0\0\0", 4));
+
+  const std::string empty_last =
+      R"({"inputs":[)"
+      R"({"name":"a","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}},)"
+      R"({"name":"b","datatype":"FP32","shape":[1,0],"parameters":{"binary_data_size":0}}]})";
+  decoded = DecodeHttpInferRequest(empty_last + Floats({1, 2}), std::to_string(empty_last.size()),
+                                   "m", "");
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->request.raw_input_contents(0), Floats({1, 2}));
+  EXPECT_EQ(decoded->request.raw_input_contents(1), "");
 }
 
 TEST(HttpInferTest, BinaryInputsFollowTheJsonInOrder) {

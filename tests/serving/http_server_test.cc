@@ -254,6 +254,19 @@ TEST_F(HttpServerTest, CompressedBodiesAreInflatedWithinTheLimitAndRepliesCompre
   EXPECT_THAT(body, HasSubstr(R"("name":"fornax")"));
 }
 
+// An infer request for a model not served is answered 404 before its body
+// is decoded: a body that would be refused (400) as a request gets 404 too.
+TEST_F(HttpServerTest, AnInferenceForAnUnknownModelIs404BeforeItsBodyIsDecoded) {
+  std::unique_ptr<InferenceServer> server = Start(/*threads=*/2);
+  ASSERT_NE(server, nullptr);
+  for (const std::string& body : {std::string("not json"), std::string(R"({"inputs":[]})")}) {
+    const auto [head, reply] =
+        Exchange(server->http_port(), Post("/v2/models/nope/infer", "", body));
+    EXPECT_THAT(head, HasSubstr("404")) << body;
+    EXPECT_THAT(reply, HasSubstr("unknown model 'nope'")) << body;
+  }
+}
+
 // A listening socket on a free loopback port, its port, and one accepted
 // connection with its client end.
 struct Listener {
