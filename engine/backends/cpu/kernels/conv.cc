@@ -128,20 +128,22 @@ std::optional<dnnl::algorithm> EltwiseFor(Op op, float* alpha) {
   }
 }
 
-// A call's scratchpad, lent by a process-wide pool. oneDNN's default
-// ("library") scratchpad belongs to the thread that created the primitive:
-// run on another thread it finds that thread's scratchpad, or none, and
-// crashes. Serving creates a plan's primitives on the loading thread and runs
-// them on request threads, so every primitive here is created in user mode
-// (attr from UserScratchpad) and runs with a scratchpad lent for the call.
-// Lent, not owned by each primitive: the cache keeps primitives for every
-// batch size seen, and owned scratchpads added up (the Fashion CNN served
-// requests of 1..63 rows: 303 instead of 224 MiB RSS; its Winograd
-// convolution's takes up to 41 MiB), while the pool holds one buffer per
+// The memory a call needs only while it runs (its primitives' scratchpad,
+// Winograd's blocked input and output), lent by a process-wide pool.
+// oneDNN's default ("library") scratchpad belongs to the thread that created
+// the primitive: run on another thread it finds that thread's scratchpad, or
+// none, and crashes. Serving creates a plan's primitives on the loading
+// thread and runs them on request threads, so every primitive here is
+// created in user mode (attr from UserScratchpad) and runs with a scratchpad
+// lent for the call. Lent, not owned by each cache entry: the cache keeps an
+// entry for every batch size seen, and owned buffers added up (the Fashion
+// CNN served one request of each of 1, 4, ..., 301 rows: 1515 MiB RSS with
+// owned scratchpads and blocked activations; the Winograd convolution's
+// scratchpad alone takes up to 41 MiB), while the pool holds one buffer per
 // call running at once, grown to the largest need.
-class Scratchpad {
+class CallBuffer {
  public:
-  explicit Scratchpad(size_t bytes) {
+  explicit CallBuffer(size_t bytes) {
     if (bytes == 0) return;
     {
       std::lock_guard<std::mutex> lock(PoolMutex());
@@ -157,15 +159,15 @@ class Scratchpad {
       FORNAX_CHECK(buffer_.data != nullptr);
     }
   }
-  ~Scratchpad() {
+  ~CallBuffer() {
     if (buffer_.data == nullptr) return;
     std::lock_guard<std::mutex> lock(PoolMutex());
     Pool().push_back(std::move(buffer_));
   }
-  Scratchpad(const Scratchpad&) = delete;
-  Scratchpad& operator=(const Scratchpad&) = delete;
+  CallBuffer(const CallBuffer&) = delete;
+  CallBuffer& operator=(const CallBuffer&) = delete;
 
-  void* data() const { return buffer_.data.get(); }
+  char* data() const { return static_cast<char*>(buffer_.data.get()); }
 
  private:
   struct Free {
@@ -196,17 +198,15 @@ struct Primitive {
   static Primitive Create(const Pd& pd) {
     return Primitive{P(pd), pd.scratchpad_desc()};
   }
-  static Primitive Reorder(const memory& from, const memory& to);
+  static Primitive Reorder(const memory::desc& from, const memory::desc& to);
 
-  void Execute(dnnl::stream& stream, std::unordered_map<int, memory> args,
-               const Scratchpad& scratch) const {
+  void Execute(dnnl::stream& stream, std::unordered_map<int, memory> args, char* scratch) const {
     if (scratchpad.get_size() > 0) {
-      args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratchpad, Engine(), scratch.data()));
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratchpad, Engine(), scratch));
     }
     primitive.execute(stream, args);
   }
-  void Execute(dnnl::stream& stream, const memory& from, const memory& to,
-               const Scratchpad& scratch) const {
+  void Execute(dnnl::stream& stream, const memory& from, const memory& to, char* scratch) const {
     Execute(stream, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}}, scratch);
   }
 };
@@ -216,32 +216,40 @@ dnnl::primitive_attr UserScratchpad(dnnl::primitive_attr attr = dnnl::primitive_
   return attr;
 }
 
-Primitive Primitive::Reorder(const memory& from, const memory& to) {
-  return Create<dnnl::reorder>(dnnl::reorder::primitive_desc(from, to, UserScratchpad()));
+Primitive Primitive::Reorder(const memory::desc& from, const memory::desc& to) {
+  return Create<dnnl::reorder>(
+      dnnl::reorder::primitive_desc(Engine(), from, Engine(), to, UserScratchpad()));
 }
+
+size_t Aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 // One cached convolution: the primitive, the reorder between our plain filter
 // and oneDNN's blocked one, and that blocked filter's buffer.
 struct ConvEntry {
-  std::mutex mu;  // guards the blocked buffers during a call
+  std::mutex mu;  // guards the blocked filter during a call
   Primitive conv;
   std::optional<Primitive> weights_reorder;
   std::optional<memory> blocked_weights;
-  // Winograd: blocked input and output and their reorders from and to NHWC,
-  // and the plain filter last transformed (the transform takes longer than
-  // a batch-64 convolution, so it runs only when the filter changed).
+  // Winograd: the layouts of the blocked input and output (in the call's
+  // buffer) and their reorders from and to NHWC, and the plain filter last
+  // transformed (the transform takes longer than a batch-64 convolution, so
+  // it runs only when the filter changed). Layouts are empty otherwise.
   std::optional<Primitive> src_reorder, dst_reorder;
-  std::optional<memory> blocked_src, blocked_dst;
+  memory::desc blocked_src, blocked_dst;
   std::vector<char> transformed_filter;
   bool manual_epilogue = false;
 
-  // The scratchpad a call needs: the largest of its primitives'.
-  size_t ScratchpadBytes() const {
-    size_t bytes = conv.scratchpad.get_size();
+  // A call's buffer: the blocked input and output, then the scratchpad
+  // (the largest of its primitives').
+  size_t ScratchpadOffset() const {
+    return Aligned(blocked_src.get_size()) + Aligned(blocked_dst.get_size());
+  }
+  size_t CallBytes() const {
+    size_t scratchpad = conv.scratchpad.get_size();
     for (const std::optional<Primitive>* p : {&weights_reorder, &src_reorder, &dst_reorder}) {
-      if (*p) bytes = std::max(bytes, (*p)->scratchpad.get_size());
+      if (*p) scratchpad = std::max(scratchpad, (*p)->scratchpad.get_size());
     }
-    return bytes;
+    return ScratchpadOffset() + scratchpad;
   }
 };
 
@@ -302,10 +310,10 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
     // An empty descriptor: oneDNN has no Winograd kernel for `g`.
     auto pd = ForwardPd(g, epilogue.has_bias, attr, /*winograd=*/kind == 3);
     if (kind == 3 && pd) {
-      entry->blocked_src = memory(pd.src_desc(), Engine());
-      entry->blocked_dst = memory(pd.dst_desc(), Engine());
-      entry->src_reorder = Primitive::Reorder(memory(g.src(), Engine()), *entry->blocked_src);
-      entry->dst_reorder = Primitive::Reorder(*entry->blocked_dst, memory(g.dst(), Engine()));
+      entry->blocked_src = pd.src_desc();
+      entry->blocked_dst = pd.dst_desc();
+      entry->src_reorder = Primitive::Reorder(g.src(), entry->blocked_src);
+      entry->dst_reorder = Primitive::Reorder(entry->blocked_dst, g.dst());
     } else {
       pd = ForwardPd(g, epilogue.has_bias, attr);
     }
@@ -332,8 +340,7 @@ ConvEntry* GetEntry(int kind, const ConvGeometry& g, const Epilogue& epilogue) {
   if (blocked != hwio) {
     entry->blocked_weights = memory(blocked, Engine());
     entry->weights_reorder =
-        kind == 2 ? Primitive::Reorder(*entry->blocked_weights, memory(hwio, Engine()))
-                  : Primitive::Reorder(memory(hwio, Engine()), *entry->blocked_weights);
+        kind == 2 ? Primitive::Reorder(blocked, hwio) : Primitive::Reorder(hwio, blocked);
   }
   slot = std::move(entry);
   return slot.get();
@@ -361,11 +368,12 @@ void Conv2DKernel(const KernelContext& ctx) {
   ConvEntry* e = GetEntry(ctx.inference && WinogradShape(g) ? 3 : 0, g, epilogue);
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
-  const Scratchpad scratch(e->ScratchpadBytes());
+  const CallBuffer buffer(e->CallBytes());
+  char* const scratch = buffer.data() + e->ScratchpadOffset();
+  const bool winograd = e->src_reorder.has_value();
   memory weights = Wrap(g.weights(Tag::hwio), w.raw_data());
   if (e->weights_reorder) {
     const char* filter = static_cast<const char*>(w.raw_data());
-    const bool winograd = e->src_reorder.has_value();
     if (!winograd || e->transformed_filter.size() != w.byte_size() ||
         std::memcmp(e->transformed_filter.data(), filter, w.byte_size()) != 0) {
       e->weights_reorder->Execute(stream, weights, *e->blocked_weights, scratch);
@@ -375,15 +383,20 @@ void Conv2DKernel(const KernelContext& ctx) {
   }
   memory src = Wrap(g.src(), x.raw_data());
   memory dst = Wrap(g.dst(), ctx.output.raw_data());
-  if (e->src_reorder) e->src_reorder->Execute(stream, src, *e->blocked_src, scratch);
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, e->blocked_src ? *e->blocked_src : src},
-                                          {DNNL_ARG_WEIGHTS, weights},
-                                          {DNNL_ARG_DST, e->blocked_dst ? *e->blocked_dst : dst}};
+  memory conv_src = src;
+  memory conv_dst = dst;
+  if (winograd) {
+    conv_src = memory(e->blocked_src, Engine(), buffer.data());
+    conv_dst = memory(e->blocked_dst, Engine(), buffer.data() + Aligned(e->blocked_src.get_size()));
+    e->src_reorder->Execute(stream, src, conv_src, scratch);
+  }
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, conv_src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, conv_dst}};
   if (fused && ctx.node.attrs.has_bias) {
     args.emplace(DNNL_ARG_BIAS, Wrap(g.bias(), ctx.inputs[2].raw_data()));
   }
   e->conv.Execute(stream, std::move(args), scratch);
-  if (e->dst_reorder) e->dst_reorder->Execute(stream, *e->blocked_dst, dst, scratch);
+  if (winograd) e->dst_reorder->Execute(stream, conv_dst, dst, scratch);
   stream.wait();
   if (fused && e->manual_epilogue) {
     float* y = ctx.output.data<float>();
@@ -400,7 +413,8 @@ void Conv2DBackpropInputKernel(const KernelContext& ctx) {
   ConvEntry* e = GetEntry(1, g, Epilogue{});
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
-  const Scratchpad scratch(e->ScratchpadBytes());
+  const CallBuffer buffer(e->CallBytes());
+  char* const scratch = buffer.data() + e->ScratchpadOffset();
   memory weights = Wrap(g.weights(Tag::hwio), w.raw_data());
   if (e->weights_reorder) {
     e->weights_reorder->Execute(stream, weights, *e->blocked_weights, scratch);
@@ -426,7 +440,8 @@ void Conv2DBackpropFilterKernel(const KernelContext& ctx) {
   ConvEntry* e = GetEntry(2, g, Epilogue{});
   std::lock_guard<std::mutex> lock(e->mu);
   dnnl::stream stream(Engine());
-  const Scratchpad scratch(e->ScratchpadBytes());
+  const CallBuffer buffer(e->CallBytes());
+  char* const scratch = buffer.data() + e->ScratchpadOffset();
   memory user = Wrap(g.weights(Tag::hwio), ctx.output.raw_data());
   e->conv.Execute(stream,
                   {{DNNL_ARG_SRC, Wrap(g.src(), x.raw_data())},
