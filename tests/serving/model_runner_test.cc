@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "engine/archive/keras_archive.h"
 #include "engine/data/npz.h"
@@ -124,6 +125,45 @@ TEST(ModelRunnerTest, RunsOnAnotherThreadThanTheWarmUp) {
     std::thread([&] { got = (*runner)->Run({batch}); }).join();
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ((*got)[0].shape(), Shape({rows, 10}));
+  }
+}
+
+// Two models' batches running at once (two served models, or versions):
+// each convolution call borrows its own scratchpad and blocked buffers from
+// the pool, so both give the outputs they give alone. Different row counts
+// make different cache entries, which do not wait for each other.
+TEST(ModelRunnerTest, ConcurrentRunsGiveTheirOutputsAlone) {
+  testing::TempDir dir;
+  const std::string archive = FashionCnnArchive(dir);
+  std::vector<std::unique_ptr<ModelRunner>> runners;
+  std::vector<Tensor> batches;
+  std::vector<std::vector<Tensor>> alone;
+  for (int64_t rows : {64, 61}) {
+    absl::StatusOr<std::unique_ptr<ModelRunner>> runner = ModelRunner::Load(archive, 64);
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    Tensor batch(DType::kFloat32, Shape({rows, 28, 28, 1}));
+    float* x = batch.data<float>();
+    for (int64_t i = 0; i < batch.num_elements(); ++i) {
+      x[i] = static_cast<float>((i * 7919 + rows) % 255) / 255.0f;
+    }
+    absl::StatusOr<std::vector<Tensor>> got = (*runner)->Run({batch});
+    ASSERT_TRUE(got.ok()) << got.status();
+    runners.push_back(*std::move(runner));
+    batches.push_back(batch);
+    alone.push_back(*std::move(got));
+  }
+  for (int round = 0; round < 20; ++round) {
+    std::vector<absl::StatusOr<std::vector<Tensor>>> got(2, absl::InternalError("not run"));
+    std::thread other([&] { got[1] = runners[1]->Run({batches[1]}); });
+    got[0] = runners[0]->Run({batches[0]});
+    other.join();
+    for (size_t k = 0; k < 2; ++k) {
+      ASSERT_TRUE(got[k].ok()) << got[k].status();
+      const Tensor& want = alone[k][0];
+      ASSERT_EQ((*got[k])[0].shape(), want.shape());
+      ASSERT_EQ(std::memcmp((*got[k])[0].raw_data(), want.raw_data(), want.byte_size()), 0)
+          << "round " << round << ", runner " << k;
+    }
   }
 }
 
