@@ -2,19 +2,20 @@
 // predict batches of up to max_batch_size rows.
 //
 // The predict plan is compiled for capacity() rows, not max_batch_size: its
-// arena grows with the rows it holds (the Fashion-MNIST CNN's about 150 KiB
-// a row), so a config that sets max_batch_size to 100000 "to let the batcher
-// decide" would make the server allocate gigabytes. capacity() is as many rows
-// as fit in kPlanBytes (at least 1, at most max_batch_size); a larger batch
-// runs in chunks of capacity() rows (Trainer::Predict), with the same outputs
-// as one call.
+// arena grows with the rows it holds (the Fashion-MNIST CNN's about 106 KiB
+// a row: 301 rows fit in kPlanBytes), so a config that sets max_batch_size
+// to 100000 "to let the batcher decide" would make the server allocate
+// gigabytes. capacity() is as many rows as fit in kPlanBytes (at least 1, at
+// most max_batch_size); a larger batch runs in chunks of capacity() rows
+// (Trainer::Predict), with the same outputs as one call.
 //
 // Load() compiles the plan with a zero batch of capacity() rows (when the
 // input dims are fixed), so the first request, and the first one after a hot
 // reload, pays no compile. Every later batch of the same signature reuses
 // that plan (Trainer caches plans by input signature).
-// Thread-safety: none; the model's DynamicBatcher thread is the only caller
-// of Run.
+// Thread-safety: none; the model's DynamicBatcher runs one batch at a time,
+// on its thread or on a submitting one: Run is called from other threads
+// than Load's (the engine's kernels allow that; see kernels/conv.cc).
 #ifndef FORNAX_SERVER_INFERENCE_MODEL_RUNNER_H_
 #define FORNAX_SERVER_INFERENCE_MODEL_RUNNER_H_
 

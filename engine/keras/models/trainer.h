@@ -116,9 +116,11 @@ class Trainer {
   absl::Status set_learning_rate(double lr);
   // The compiled train step: ops after fusion and arena bytes.
   absl::StatusOr<std::string> TrainPlanString(int64_t batch_size);
-  // The bytes of the predict plan's arena (every intermediate value) for
-  // batches of up to `batch_size` rows; the model's inputs must have fixed
-  // non-batch dims. Compiles and caches the plan as Predict would.
+  // The bytes of the arena (every intermediate value) of the predict plan
+  // that Predict would run for `batch_size` rows: compiled for that many, or
+  // the cached plan when one compiled for more exists. The model's inputs
+  // must have fixed non-batch dims. Compiles and caches the plan as Predict
+  // would.
   absl::StatusOr<size_t> PredictArenaBytes(int64_t batch_size);
 
   // Optimizer, losses, metrics and plan cache (trainer_state.h; internal).
