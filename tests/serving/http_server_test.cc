@@ -146,6 +146,10 @@ TEST_F(HttpServerTest, MoreClientsThanThreadsAreServedWhileIdleConnectionsStayOp
     const std::string reply = ReadReply(client);
     EXPECT_THAT(reply, HasSubstr("200 OK"));
     EXPECT_THAT(reply, HasSubstr("Connection: close"));
+    // Gone on the server's side too (it counts connections when they
+    // close, after the reply): else the next request could still find
+    // every thread taken, now and then under load.
+    EXPECT_TRUE(ClosedByServer(client));
   }
   // The idle connection was kept and still serves (kept alive again: the
   // others are gone, so a thread is free).
