@@ -224,6 +224,13 @@ void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
     env_->on_event();
     return;
   }
+  {
+    // The process is gone: a checkpoint refused from now on stops nothing
+    // (RefuseCheckpoint), though QueueFiles may hash for a while.
+    std::lock_guard<std::mutex> lock(mu_);
+    prepare_ = prepare;
+    if (exit != nullptr) exit_ = *exit;
+  }
   // Succeeded or failed on its own: what it wrote is complete. A cancelled
   // or preempted process was killed mid-write; a lost worker sends nothing.
   if (exit != nullptr && !cancelled_ && !interrupted_) QueueFiles();
@@ -231,8 +238,6 @@ void JobAttempt::Finish(const absl::Status& prepare, const ProcessExit* exit) {
     // Under the lock with result_queued_: a checkpoint refused meanwhile
     // either is in this result or replaces it (RefuseCheckpoint).
     std::lock_guard<std::mutex> lock(mu_);
-    prepare_ = prepare;
-    if (exit != nullptr) exit_ = *exit;
     fornax::v1::WorkerEvent event;
     *event.mutable_result() = ResultLocked();
     outbox_.AddEvent(std::move(event));
@@ -289,9 +294,10 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
   std::lock_guard<std::mutex> lock(mu_);
   outbox_.AckCheckpoint();
   checkpoint_refused_ = true;
-  // A final checkpoint comes as the process ends by itself: a signal then
+  // Only a process still running is stopped, and then the cause says so. A
+  // final checkpoint comes as the process ends by itself: a signal then
   // would only muddle its exit status.
-  if (process_ && !result_queued_ && !stopped() && !h.final()) {
+  if (process_ && !exit_ && !stopped() && !h.final()) {
     absl::StrAppend(&cause, "; the worker stopped the job");
     process_->Terminate();
   }
