@@ -3,11 +3,6 @@
 // server whose host places the models itself (refuse_model_control, as
 // fornax-worker's), in every mode, and change nothing; the host's own calls
 // on repository() still load and unload, also in mode none.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <memory>
 #include <string>
 
@@ -20,6 +15,7 @@
 #include "proto/inference/grpc_service.grpc.pb.h"
 #include "server/inference/inference_server.h"
 #include "server/inference/inference_service.h"
+#include "tests/serving/http_test_util.h"
 
 namespace fornax::serving {
 namespace {
@@ -27,26 +23,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kWhy[] = "the host places the models";
-
-// POSTs an empty JSON body to 127.0.0.1:port `path`; the whole reply.
-std::string Post(int port, const std::string& path) {
-  const std::string request = absl::StrCat("POST ", path, " HTTP/1.1\r\nHost: test\r\n",
-                                           "Connection: close\r\nContent-Length: 2\r\n\r\n{}");
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  std::string reply;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) == 0 &&
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char buffer[4096];
-    for (ssize_t got; (got = recv(fd, buffer, sizeof(buffer), 0)) > 0;) reply.append(buffer, got);
-  }
-  close(fd);
-  return reply;
-}
 
 class ModelControlServiceTest : public ::testing::Test {
  protected:
@@ -99,7 +75,8 @@ TEST_F(ModelControlServiceTest, AHostPlacingTheModelsRefusesTheProtocolsLoadAndU
   }
   for (const char* action : {"unload", "load"}) {
     const std::string reply =
-        Post(server_->http_port(), absl::StrCat("/v2/repository/models/mlp/", action));
+        testing::PostOverHttp("127.0.0.1", server_->http_port(),
+                              absl::StrCat("/v2/repository/models/mlp/", action), "{}");
     EXPECT_THAT(reply, HasSubstr("HTTP/1.1 503"));
     EXPECT_THAT(reply, HasSubstr(expected));
   }

@@ -23,6 +23,7 @@
 #include "proto/inference/grpc_service.grpc.pb.h"
 #include "server/inference/inference_server.h"
 #include "server/inference/shared_memory.h"
+#include "tests/serving/http_test_util.h"
 
 namespace fornax::serving {
 namespace {
@@ -61,24 +62,8 @@ grpc::Status Register(const std::string& address, const std::string& key) {
 // POSTs an HTTP register request for region "r" of `key` to address:port;
 // returns the whole reply (status line, headers, body).
 std::string RegisterOverHttp(const std::string& address, int port, const std::string& key) {
-  const std::string body = absl::StrCat(R"({"key":")", key, R"(","byte_size":64})");
-  const std::string request =
-      absl::StrCat("POST /v2/systemsharedmemory/region/r/register HTTP/1.1\r\nHost: test\r\n",
-                   "Connection: close\r\nContent-Length: ", body.size(), "\r\n\r\n", body);
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, address.c_str(), &to.sin_addr);
-  std::string reply;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) == 0 &&
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char buffer[4096];
-    for (ssize_t got; (got = recv(fd, buffer, sizeof(buffer), 0)) > 0;) reply.append(buffer, got);
-  }
-  close(fd);
-  return reply;
+  return testing::PostOverHttp(address, port, "/v2/systemsharedmemory/region/r/register",
+                               absl::StrCat(R"({"key":")", key, R"(","byte_size":64})"));
 }
 
 // A server listening on every address (gRPC and HTTP), with a 4 KiB shared
