@@ -293,7 +293,6 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
                    h.size_bytes(), " bytes) refused by the coordinator: ", status.ToString());
   std::lock_guard<std::mutex> lock(mu_);
   outbox_.AckCheckpoint();
-  checkpoint_refused_ = true;
   // Only a process still running is stopped, and then the cause says so. A
   // final checkpoint comes as the process ends by itself: a signal then
   // would only muddle its exit status.
@@ -304,6 +303,11 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
   refusal_ = std::move(cause);
   refused_every_time_ = every_time;
   if (result_queued_) outbox_.ReplaceResult(ResultLocked());
+}
+
+bool JobAttempt::checkpoint_refused() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return !refusal_.empty();
 }
 
 void JobAttempt::Cancel() {

@@ -69,7 +69,7 @@ class JobAttempt {
   // coordinator not to retry (Failure.not_retried_because).
   void RefuseCheckpoint(const CheckpointUpload& upload, const absl::Status& status,
                         bool every_time);
-  bool checkpoint_refused() const { return checkpoint_refused_; }
+  bool checkpoint_refused();
 
   const fornax::v1::Assignment& assignment() const { return assignment_; }
   JobOutbox& outbox() { return outbox_; }
@@ -97,7 +97,6 @@ class JobAttempt {
   const AttemptEnv* env_;
   JobOutbox outbox_;
   std::atomic<bool> cancelled_{false}, interrupted_{false}, abandoned_{false}, finished_{false};
-  std::atomic<bool> checkpoint_refused_{false};
 
   std::mutex mu_;  // guards process_, what the pump thread records and the result
   std::unique_ptr<JobProcess> process_;
