@@ -4,6 +4,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "engine/archive/keras_archive.h"
 #include "engine/job/job_file.h"
 #include "engine/job/job_runner.h"
 #include "engine/keras/models/model.h"
@@ -101,6 +103,28 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   if (config.is_discarded()) return Invalid("spec.model_json", "not valid JSON");
   absl::StatusOr<std::unique_ptr<Model>> model = Model::FromJson(config, "model.json");
   if (!model.ok()) return Invalid("spec.model_json", std::string(model.status().message()));
+  return absl::OkStatus();
+}
+
+absl::Status CheckModelArchive(const v1::JobSpec& spec, ArtifactStore& artifacts) {
+  absl::StatusOr<JobSpec> job = ParseJobYaml(spec.job_yaml(), "job.yaml", ".");
+  if (!job.ok() || !IsModelArchive(job->model_path)) return absl::OkStatus();
+  for (int i = 0; i < spec.inputs_size(); ++i) {
+    const v1::InputFile& input = spec.inputs(i);
+    if (input.path() != job->model_path || !IsSha256Hex(input.sha256())) continue;
+    // Held while reading, so a dataset delete cannot remove the bytes between
+    // the check that they are stored and the read.
+    std::unique_lock<std::mutex> held = artifacts.Lock(input.sha256());
+    if (!artifacts.Contains(input.sha256())) return absl::OkStatus();
+    const std::string stored = artifacts.PathFor(input.sha256());
+    absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+        LoadKerasArchive(stored, job->seed, &job->compile, &job->compile_keys);
+    if (trainer.ok()) return absl::OkStatus();
+    // The reader names the file it read; the client knows it by the input's
+    // path (and the coordinator's directories are none of its business).
+    return Invalid(absl::StrCat("spec.inputs[", i, "]"),
+                   absl::StrReplaceAll(trainer.status().message(), {{stored, input.path()}}));
+  }
   return absl::OkStatus();
 }
 

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/file_stream.h"
 #include "server/grpc_status.h"
+#include "server/job_validation.h"
 
 namespace fornax::server {
 namespace {
@@ -19,6 +20,10 @@ grpc::Status Reply(absl::StatusOr<T> result, T* out) {
 
 grpc::Status JobsService::SubmitJob(grpc::ServerContext*, const v1::SubmitJobRequest* request,
                                     v1::Job* response) {
+  // Here, where the artifact store is at hand; the archive's lock is released
+  // before the coordinator takes the inputs' locks together (LockAll).
+  absl::Status archive = CheckModelArchive(request->spec(), coordinator_->artifacts());
+  if (!archive.ok()) return ToGrpc(archive);
   return Reply(coordinator_->SubmitJob(request->spec()), response);
 }
 
