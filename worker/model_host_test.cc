@@ -34,7 +34,6 @@ namespace fornax::worker {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::FakeCoordinator;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
