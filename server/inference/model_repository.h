@@ -15,12 +15,12 @@
 // versions serving keep serving, and the other models are unaffected. A
 // failed file is retried once its mtime or size changes. The config files
 // and the labels files they name are part of every version's files: a
-// change to one reloads the model's versions. Unload() takes a
-// model out until Load() asks for it again; whether clients may ask for
-// either is the host's rule (InferenceService), never refused here. With an old-version grace set,
-// a version that stopped being served still answers requests that name its
-// number for that long (clients pinned to it mid-request need not retry);
-// it is freed at the first Poll() after the grace.
+// change to one reloads the model's versions. Unload() takes a model out
+// until Load() asks for it again; whether clients may ask for either is the
+// host's rule (InferenceService), never refused here. With an old-version
+// grace set, a version that stopped being served still answers requests
+// that name its number for that long (clients pinned to it mid-request need
+// not retry); it is freed at the first Poll() after the grace.
 // Thread-safety: all methods may be called concurrently; the scans, loads
 // and unloads of one model are serialized, those of different models are
 // not (a slow load never holds up another model).
