@@ -64,7 +64,10 @@ void JobOutbox::AckFile() {
 void JobOutbox::ReplaceResult(fornax::v1::AttemptResult result) {
   std::lock_guard<std::mutex> lock(mu_);
   for (Item& item : items_) {
-    if (item.event && item.event->has_result()) *item.event->mutable_result() = std::move(result);
+    if (item.event && item.event->has_result()) {
+      *item.event->mutable_result() = std::move(result);
+      return;  // an attempt has one result
+    }
   }
 }
 
