@@ -228,6 +228,9 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
   std::erase_if(entry.versions, [&](const auto& version) {
     return version.second.serving == nullptr && !selected(version.first);  // an old failure
   });
+  // Cleared before the loads, which release mu_: the rows of the versions
+  // say the model's state from here on (an "unloaded" is stale).
+  entry.reason.clear();
   absl::Status first_error;
   for (int64_t number : wanted) {
     const std::string files =
@@ -236,9 +239,11 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     entry.retired.erase(number);  // its row is this version's now
     if (version.serving != nullptr && version.serving_files == files) continue;
     if (version.failed_files != files) {
+      version.loading = true;
       lock.unlock();
       absl::StatusOr<std::shared_ptr<ServedModel>> loaded = loader_(name, number, dir.string());
       lock.lock();
+      version.loading = false;
       if (loaded.ok()) {
         std::cerr << "fornax serve: model '" << name << "' version " << number << " ready\n";
         dropped.push_back(std::move(version.serving));  // reloaded in place: it goes at once
@@ -263,7 +268,6 @@ absl::Status ModelRepository::Refresh(const std::string& name) {
     }
     for (int64_t number : unselected) entry.Retire(number, old_version_grace_, &dropped);
   }
-  entry.reason.clear();
   lock.unlock();
   return first_error;
 }
@@ -347,8 +351,22 @@ absl::StatusOr<std::shared_ptr<ServedModel>> ModelRepository::Lookup(
   }
   const Entry& entry = it->second;
   std::vector<int64_t> serving;
+  std::vector<int64_t> loading;
   for (const auto& [number, held] : entry.versions) {
     if (held.serving != nullptr) serving.push_back(number);
+    if (held.serving == nullptr && held.loading) loading.push_back(number);
+  }
+  // Transient, so UNAVAILABLE (clients retry), as Triton answers a version
+  // not ready yet; the version asked for, else every one loading when none
+  // serves.
+  const int64_t number = ParseVersion(version);
+  const bool asked_loading = std::find(loading.begin(), loading.end(), number) != loading.end();
+  if (asked_loading || (serving.empty() && !loading.empty())) {
+    if (asked_loading) loading = {number};
+    const bool one = loading.size() == 1;
+    return absl::UnavailableError(absl::StrCat("model '", name, "' version", one ? " " : "s ",
+                                               absl::StrJoin(loading, ", "),
+                                               one ? " is loading" : " are loading"));
   }
   if (!serving.empty()) {
     return absl::NotFoundError(absl::StrCat(
@@ -406,9 +424,13 @@ void ModelRepository::Entry::AppendIndexRows(const std::string& directory,
           {name, v, in_grace ? "UNLOADING" : "UNAVAILABLE", in_grace ? "" : "unloaded"});
       continue;
     }
-    if (it->second.serving != nullptr) index->push_back({name, v, "READY", ""});
-    if (!it->second.failed_files.empty()) {
-      index->push_back({name, v, "UNAVAILABLE", it->second.reason});
+    const Version& held = it->second;
+    if (held.serving != nullptr) index->push_back({name, v, "READY", ""});
+    // A reload in place keeps serving (READY); an older failure is stale.
+    if (held.loading) {
+      if (held.serving == nullptr) index->push_back({name, v, "LOADING", ""});
+    } else if (!held.failed_files.empty()) {
+      index->push_back({name, v, "UNAVAILABLE", held.reason});
     }
   }
   if (!reason.empty() || index->size() == first) {

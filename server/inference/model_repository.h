@@ -48,8 +48,8 @@ namespace fornax::serving {
 struct ModelIndexEntry {
   std::string name;
   std::string version;  // "" for the model as a whole
-  // "READY", "UNAVAILABLE", "UNLOADING", or "" for a model never loaded
-  // (Triton lists those too, with no version and no state).
+  // "READY", "LOADING", "UNAVAILABLE", "UNLOADING", or "" for a model never
+  // loaded (Triton lists those too, with no version and no state).
   std::string state;
   std::string reason;  // why it is unavailable
 };
@@ -82,7 +82,9 @@ class ModelRepository {
   // Version `version` of `name` ("": the highest serving), or nullptr.
   std::shared_ptr<ServedModel> Find(const std::string& name, const std::string& version) const;
   // Find, or NotFound saying why: an unknown model, one not ready (its
-  // reason), or a version not served (naming those that are).
+  // reason), or a version not served (naming those that are); Unavailable,
+  // as Triton, for a version asked for that is loading, or a model none of
+  // whose versions serves while some load.
   absl::StatusOr<std::shared_ptr<ServedModel>> Lookup(const std::string& name,
                                                       const std::string& version) const;
   // The versions serving `name`, ascending (none: not ready or unknown).
@@ -90,11 +92,12 @@ class ModelRepository {
   // Every serving version of every model.
   std::vector<std::shared_ptr<ServedModel>> Ready() const;
   // Rows as Triton's RepositoryIndex has them, by model and version: each
-  // serving version READY; each failed one UNAVAILABLE with its reason; each
-  // version that served and no longer does (no longer selected, replaced by
-  // a newer one, or the model unloaded) UNAVAILABLE with reason "unloaded",
-  // or UNLOADING while its old-version grace lasts. Versions never loaded
-  // (present, but not selected) are not listed, as in Triton. A model that
+  // serving version READY; each loading one (not serving yet) LOADING; each
+  // failed one UNAVAILABLE with its reason; each version that served and no
+  // longer does (no longer selected, replaced by a newer one, or the model
+  // unloaded) UNAVAILABLE with reason "unloaded", or UNLOADING while its
+  // old-version grace lasts. Versions never loaded (present, but not
+  // selected) are not listed, as in Triton. A model that
   // serves nothing for a reason of its own (no version, none selected), or
   // has no row otherwise, gets a row without a version giving it. A model
   // directory never loaded (explicit mode, or placed since the last poll)
@@ -109,6 +112,7 @@ class ModelRepository {
     std::string serving_files;
     std::string failed_files;  // "" when the current files have not failed
     std::string reason;
+    bool loading = false;  // the loader runs on its files (mu_ released)
   };
   struct Entry {
     std::map<int64_t, Version> versions;

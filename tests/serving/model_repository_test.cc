@@ -2,8 +2,9 @@
 // by polling, corrupt versions reported without stopping others, removal,
 // explicit unload/load (refused in mode none), models loading independently,
 // the index rows of versions that stopped serving (and of models never
-// loaded), reloads when a labels file changes. A fake loader stands in for
-// .keras loading: a model.keras whose text is "corrupt" fails to load.
+// loaded) and of versions loading, reloads when a labels file changes. A
+// fake loader stands in for .keras loading: a model.keras whose text is
+// "corrupt" fails to load.
 #include "server/inference/model_repository.h"
 
 #include <atomic>
@@ -446,6 +447,58 @@ TEST_F(ModelRepositoryTest, ASlowLoadHoldsUpNoOtherModel) {
   EXPECT_TRUE(others.get().ok());
   EXPECT_TRUE(b.get().ok());
   EXPECT_NE(repository.Find("b", ""), nullptr);
+}
+
+// While a version loads (the loader blocks until released, mu_ released),
+// its row is LOADING and a request to it says so (UNAVAILABLE, as Triton);
+// a newer version loading beside a serving one changes nothing for
+// requests to the serving one. The model starts unloaded: its "unloaded"
+// row goes once it loads again.
+TEST_F(ModelRepositoryTest, AVersionLoadingIsListedAndNamedInRequests) {
+  Write("mlp", 1, "ok");
+  std::promise<void> started[3];
+  std::promise<void> release[3];
+  std::shared_future<void> released[3];
+  for (int v = 1; v <= 2; ++v) released[v] = release[v].get_future().share();
+  ModelRepository::Loader fake = FakeLoader();
+  ModelRepository repository(root_.string(),
+                             [&](const std::string& name, int64_t version, const std::string& dir) {
+                               started[version].set_value();
+                               released[version].wait();
+                               return fake(name, version, dir);
+                             });
+  ASSERT_TRUE(repository.Unload("mlp").ok());
+  std::future<absl::Status> load =
+      std::async(std::launch::async, [&] { return repository.Load("mlp"); });
+  started[1].get_future().wait();
+  const std::string first_rows = Describe(repository.Index());
+  const absl::Status first_latest = repository.Lookup("mlp", "").status();
+  const absl::Status first_v1 = repository.Lookup("mlp", "1").status();
+  release[1].set_value();  // before any check can end the test with the load held
+  EXPECT_EQ(first_rows, "mlp:1:LOADING:;");
+  EXPECT_EQ(first_latest.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(std::string(first_latest.message()), "model 'mlp' version 1 is loading");
+  EXPECT_EQ(first_v1, first_latest);
+  ASSERT_TRUE(load.get().ok());
+
+  Write("mlp", 2, "ok");
+  std::future<void> poll = std::async(std::launch::async, [&] { repository.Poll(); });
+  started[2].get_future().wait();
+  const std::string rows = Describe(repository.Index());
+  absl::StatusOr<std::shared_ptr<ServedModel>> latest = repository.Lookup("mlp", "");
+  absl::StatusOr<std::shared_ptr<ServedModel>> v1 = repository.Lookup("mlp", "1");
+  const absl::Status v2 = repository.Lookup("mlp", "2").status();
+  release[2].set_value();
+  EXPECT_EQ(rows, "mlp:1:READY:;mlp:2:LOADING:;");
+  ASSERT_TRUE(latest.ok()) << latest.status();
+  EXPECT_EQ((*latest)->version, 1);
+  ASSERT_TRUE(v1.ok()) << v1.status();
+  EXPECT_EQ((*v1)->version, 1);
+  EXPECT_EQ(v2.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(std::string(v2.message()), "model 'mlp' version 2 is loading");
+  poll.get();
+  EXPECT_EQ(repository.Find("mlp", "")->version, 2);
+  EXPECT_EQ(Describe(repository.Index()), "mlp:1:UNAVAILABLE:unloaded;mlp:2:READY:;");
 }
 
 // Requests racing the swaps: with latest {num_versions: 2}, each new version
