@@ -28,13 +28,19 @@ grpc::Status DatasetsService::UploadDataset(grpc::ServerContext*,
   if (header.size_bytes() < 0) return Invalid("header.size_bytes: must be >= 0");
   Store& store = coordinator_->store();
   ArtifactStore& artifacts = coordinator_->artifacts();
-  absl::StatusOr<std::optional<v1::Dataset>> existing = store.GetDataset(header.sha256());
-  if (!existing.ok()) return ToGrpc(existing.status());
-  if (existing->has_value() && artifacts.Contains(header.sha256())) {
-    *response = **existing;
-    response->set_already_stored(true);
-    return grpc::Status::OK;  // the rest of the stream is not needed
-  }
+  {
+    // Under the bytes' lock, which a delete holds from dropping the record to
+    // removing the bytes: the record and the bytes are seen as one state, so
+    // a dataset being deleted is stored again below, never reported stored.
+    std::unique_lock<std::mutex> lock = artifacts.Lock(header.sha256());
+    absl::StatusOr<std::optional<v1::Dataset>> existing = store.GetDataset(header.sha256());
+    if (!existing.ok()) return ToGrpc(existing.status());
+    if (existing->has_value() && artifacts.Contains(header.sha256())) {
+      *response = **existing;
+      response->set_already_stored(true);
+      return grpc::Status::OK;  // the rest of the stream is not needed
+    }
+  }  // released: Commit takes it again
   absl::StatusOr<std::unique_ptr<ArtifactStore::Writer>> writer =
       artifacts.Create(header.sha256(), header.size_bytes());
   if (!writer.ok()) return ToGrpc(writer.status());

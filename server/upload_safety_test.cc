@@ -108,6 +108,58 @@ TEST(UploadSafety, DeletingADatasetNeverStrandsARecordOfItsBytes) {
   }
 }
 
+// An upload of a dataset already stored answers at once (already_stored);
+// racing a delete of it, the two are ordered: either the delete came first
+// and the upload stored the dataset again (already_stored false, the dataset
+// there afterwards), or the upload came first and found it (already_stored
+// true, the dataset gone afterwards). Never both reported and gone before,
+// nor a record left without its bytes.
+TEST(UploadSafety, UploadingADatasetBeingDeletedIsOrderedWithTheDelete) {
+  TestCluster cluster;
+  Store& store = cluster.server().coordinator().store();
+  // The shortcut's check sits at the upload's start, so the delete starts
+  // after a delay that sweeps the span of the last round's upload.
+  using Clock = std::chrono::steady_clock;
+  Clock::duration upload_time = std::chrono::milliseconds(1);
+  int found_then_deleted = 0;
+  int stored_again = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string bytes = absl::StrCat("dataset ", round);
+    const std::string sha256 = Sha256Hex(bytes);
+    ASSERT_TRUE(UploadDataset(cluster, bytes).ok());
+    const Clock::duration delay = upload_time * (round % 16) / 16;
+    std::atomic<int> ready{0};
+    auto start_together = [&ready] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) std::this_thread::yield();
+    };
+    v1::Dataset reply;
+    std::thread deleter([&] {
+      start_together();
+      std::this_thread::sleep_for(delay);
+      grpc::Status s = DeleteDataset(cluster, sha256);
+      EXPECT_TRUE(s.ok()) << s.error_message();  // the dataset is there before and after
+    });
+    std::thread uploader([&] {
+      start_together();
+      const Clock::time_point start = Clock::now();
+      grpc::Status s = UploadDataset(cluster, bytes, &reply);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      upload_time = Clock::now() - start;
+    });
+    deleter.join();
+    uploader.join();
+    absl::StatusOr<std::optional<v1::Dataset>> record = store.GetDataset(sha256);
+    ASSERT_TRUE(record.ok()) << record.status();
+    const bool there = record->has_value();
+    EXPECT_NE(reply.already_stored(), there) << "round " << round;
+    EXPECT_TRUE(!there || StoredAndIntact(cluster, sha256)) << "round " << round;
+    ++(reply.already_stored() ? found_then_deleted : stored_again);
+  }
+  std::cout << "rounds: " << kRounds << ", upload first: " << found_then_deleted
+            << ", delete first: " << stored_again << "\n";
+}
+
 // Over the coordinator's --max-job-files a new path is refused before its
 // bytes are stored; replacing a file of the job's is no new one.
 TEST(UploadSafety, JobFilesOverTheCoordinatorsCountAreRefused) {

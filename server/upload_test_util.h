@@ -51,10 +51,12 @@ inline grpc::Status UploadJobFile(TestCluster& cluster, const std::string& sessi
   return writer->Finish();
 }
 
-inline grpc::Status UploadDataset(TestCluster& cluster, const std::string& bytes) {
+// `stored`, when given, receives the reply (already_stored among it).
+inline grpc::Status UploadDataset(TestCluster& cluster, const std::string& bytes,
+                                  v1::Dataset* stored = nullptr) {
   grpc::ClientContext context;
   v1::Dataset dataset;
-  auto writer = cluster.datasets().UploadDataset(&context, &dataset);
+  auto writer = cluster.datasets().UploadDataset(&context, stored ? stored : &dataset);
   v1::UploadDatasetRequest request;
   request.mutable_header()->set_name("data.bin");
   request.mutable_header()->set_sha256(Sha256Hex(bytes));
