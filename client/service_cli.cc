@@ -140,7 +140,10 @@ std::string FormatMetrics(const v1::Metrics& metrics) {
 
 std::string FormatFailureCause(const v1::Failure& failure, int epochs) {
   std::string cause;
-  if (failure.signal() != 0) {
+  if (!failure.stopped_because().empty()) {
+    // The worker's own stop: its signal would blame the wrong thing.
+    cause = absl::StrCat("stopped by the worker because ", failure.stopped_because());
+  } else if (failure.signal() != 0) {
     const char* abbrev = sigabbrev_np(failure.signal());
     cause = absl::StrCat("killed by signal ", failure.signal(),
                          abbrev != nullptr ? absl::StrCat(" (SIG", abbrev, ")") : "");

@@ -70,7 +70,8 @@ std::string FormatTime(const google::protobuf::Timestamp& time);
 // "accuracy=0.8512 loss=0.4101" (names sorted, val_ ones last).
 std::string FormatMetrics(const v1::Metrics& metrics);
 // "killed by signal 9 (SIGKILL) during epoch 2/5, at optimizer step 700"
-// (or "exit code 3 ...") for a job of `epochs` epochs.
+// (or "exit code 3 ...", or "stopped by the worker because ..." when the
+// worker stopped it itself) for a job of `epochs` epochs.
 std::string FormatFailureCause(const v1::Failure& failure, int epochs);
 // `text`, cut to max_chars with "..." when longer (table cells).
 std::string Abbreviate(const std::string& text, size_t max_chars);

@@ -278,6 +278,7 @@ fornax::v1::AttemptResult JobAttempt::ResultLocked() const {
     if (!refusal_.empty() && refused_every_time_) {
       f->set_not_retried_because("the coordinator refuses this checkpoint every time");
     }
+    f->set_stopped_because(stopped_because_);
   }
   for (const std::string& line : last_lines_) f->add_last_log_lines(line);
   f->set_global_step(global_step_);
@@ -298,6 +299,7 @@ void JobAttempt::RefuseCheckpoint(const CheckpointUpload& upload, const absl::St
   // would only muddle its exit status.
   if (process_ && !exit_ && !stopped() && !h.final()) {
     absl::StrAppend(&cause, "; the worker stopped the job");
+    stopped_because_ = "the coordinator refused its checkpoint";
     process_->Terminate();
   }
   refusal_ = std::move(cause);

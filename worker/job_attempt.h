@@ -104,6 +104,7 @@ class JobAttempt {
   std::optional<ProcessExit> exit_;  // set by Finish when the process ran
   std::string refusal_;              // the refused checkpoint: why the attempt fails
   bool refused_every_time_ = false;  // and a retry would be refused the same way
+  std::string stopped_because_;      // why the worker stopped the process, if it did
   bool result_queued_ = false;
   std::deque<std::string> last_lines_;
   std::string error_;

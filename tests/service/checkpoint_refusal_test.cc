@@ -69,6 +69,11 @@ TEST_F(ServiceTest, CheckpointOverTheCoordinatorsLimitFailsTheJobWithTheReason) 
   EXPECT_EQ(get.exit_code, 0) << get.err;
   EXPECT_THAT(get.out, HasSubstr("failed")) << get.out;
   EXPECT_THAT(get.out, HasSubstr(job->failure().message())) << get.out;
+  // The failure: line names the worker's reason, not the SIGTERM it sent.
+  EXPECT_THAT(get.out, HasSubstr("stopped by the worker because the coordinator "
+                                 "refused its checkpoint during epoch 1/"))
+      << get.out;
+  EXPECT_THAT(get.out, ::testing::Not(HasSubstr("signal 15"))) << get.out;
   const CliResult logs = RunCli(address, {"logs", id});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_THAT(logs.out, HasSubstr(refusal)) << logs.out;
