@@ -275,7 +275,8 @@ TEST_F(SmallLimitWorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal
   EXPECT_EQ(result.failure().signal(), 0);
   EXPECT_EQ(result.failure().not_retried_because(),
             "the coordinator refuses this checkpoint every time");
-  EXPECT_EQ(coordinator_.checkpoints.size(), 2u);  // the epochs' ones
+  EXPECT_EQ(result.failure().stopped_because(), "");  // it ended by itself
+  EXPECT_EQ(coordinator_.checkpoints.size(), 2u);     // the epochs' ones
 }
 
 // RESOURCE_EXHAUSTED for a checkpoint within the coordinator's limit (its
@@ -309,6 +310,7 @@ TEST_F(WorkerTest, RefusedCheckpointStopsTheJobAndIsNotRetried) {
                                       "the worker stopped the job"));
   EXPECT_LT(result.failure().epoch(), 10);
   EXPECT_EQ(result.failure().not_retried_because(), "");  // not known to recur
+  EXPECT_EQ(result.failure().stopped_because(), "the coordinator refused its checkpoint");
   EXPECT_EQ(Uploads("j1", 1), 1);
   EXPECT_TRUE(coordinator_.checkpoints.empty());
 }
