@@ -4,6 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/test_cluster.h"
+#include "server/upload_test_util.h"
 
 namespace fornax::server {
 namespace {
@@ -226,35 +227,6 @@ TEST(ServiceErrors, WorkersCannotReportForJobsTheyDoNotHold) {
   EXPECT_THAT(status.error_message(), HasSubstr("w-other does not hold"));
 }
 
-// Workers.UploadJobFile as the worker sends it: header, then bytes.
-grpc::Status UploadJobFile(TestCluster& cluster, const std::string& session,
-                           const std::string& job_id, const std::string& path,
-                           const std::string& bytes, v1::JobFile* file) {
-  grpc::ClientContext context;
-  auto writer = cluster.workers().UploadJobFile(&context, file);
-  v1::UploadJobFileRequest request;
-  v1::UploadJobFileHeader* header = request.mutable_header();
-  header->set_session_id(session);
-  header->set_job_id(job_id);
-  header->set_path(path);
-  header->set_sha256(Sha256Hex(bytes));
-  header->set_size_bytes(static_cast<int64_t>(bytes.size()));
-  writer->Write(request);
-  request.set_data(bytes);
-  writer->Write(request);
-  writer->WritesDone();
-  return writer->Finish();
-}
-
-// Submits a valid job and lets `worker` take it: where the job file and
-// shared-bytes tests start.
-void SubmitAndAssign(TestCluster& cluster, FakeWorker& worker, v1::Job* job) {
-  ASSERT_TRUE(cluster.Submit(cluster.ValidSpec(), job).ok());
-  worker.Register();
-  worker.OpenLease();
-  ASSERT_TRUE(worker.Next().has_assign());
-}
-
 // A job file is checked (path, holder), stored apart from the checkpoints,
 // listed and downloaded; an absent path is NOT_FOUND naming what there is.
 TEST(ServiceErrors, JobFilesAreCheckedListedAndDownloaded) {
@@ -364,16 +336,10 @@ TEST(ServiceErrors, DeletingADatasetKeepsAJobFileWithItsBytes) {
   v1::JobFile file;
   ASSERT_TRUE(UploadJobFile(cluster, worker.session(), job.job_id(), "out.csv", csv, &file).ok());
   const std::string sha256 = cluster.Upload("out.csv", csv);
-  grpc::ClientContext context;
-  v1::DeleteDatasetRequest request;
-  request.set_sha256(sha256);
-  v1::DeleteDatasetResponse response;
-  ASSERT_TRUE(cluster.datasets().DeleteDataset(&context, request, &response).ok());
+  ASSERT_TRUE(DeleteDataset(cluster, sha256).ok());
   EXPECT_TRUE(cluster.server().coordinator().artifacts().Contains(sha256));
   const std::string other = cluster.Upload("other.csv", "a,b\r\n");
-  grpc::ClientContext other_context;
-  request.set_sha256(other);
-  ASSERT_TRUE(cluster.datasets().DeleteDataset(&other_context, request, &response).ok());
+  ASSERT_TRUE(DeleteDataset(cluster, other).ok());
   EXPECT_FALSE(cluster.server().coordinator().artifacts().Contains(other));
 }
 
@@ -386,30 +352,10 @@ TEST(ServiceErrors, DeletingADatasetKeepsACheckpointWithItsBytes) {
   ASSERT_NO_FATAL_FAILURE(SubmitAndAssign(cluster, worker, &job));
   const std::string bytes = "model bytes";
   v1::CheckpointRecord record;
-  {
-    grpc::ClientContext context;
-    auto writer = cluster.workers().UploadCheckpoint(&context, &record);
-    v1::UploadCheckpointRequest request;
-    v1::UploadCheckpointHeader* header = request.mutable_header();
-    header->set_session_id(worker.session());
-    header->set_job_id(job.job_id());
-    header->set_epoch(1);
-    header->set_sha256(Sha256Hex(bytes));
-    header->set_size_bytes(static_cast<int64_t>(bytes.size()));
-    writer->Write(request);
-    request.Clear();
-    request.set_data(bytes);
-    writer->Write(request);
-    writer->WritesDone();
-    ASSERT_TRUE(writer->Finish().ok());
-  }
+  ASSERT_TRUE(UploadCheckpoint(cluster, worker.session(), job.job_id(), 1, bytes, &record).ok());
   const std::string sha256 = cluster.Upload("model.keras", bytes);
   ASSERT_EQ(sha256, record.sha256());
-  grpc::ClientContext delete_context;
-  v1::DeleteDatasetRequest delete_request;
-  delete_request.set_sha256(sha256);
-  v1::DeleteDatasetResponse deleted;
-  ASSERT_TRUE(cluster.datasets().DeleteDataset(&delete_context, delete_request, &deleted).ok());
+  ASSERT_TRUE(DeleteDataset(cluster, sha256).ok());
   grpc::ClientContext context;
   v1::DownloadCheckpointRequest request;
   request.set_job_id(job.job_id());

@@ -10,12 +10,14 @@
 
 namespace fornax::server {
 
+// Each upload sends what a worker sends: the header, then the bytes; `record`
+// / `file`, when given, receive the coordinator's reply.
 inline grpc::Status UploadCheckpoint(TestCluster& cluster, const std::string& session,
-                                     const std::string& job_id, int epoch,
-                                     const std::string& bytes) {
+                                     const std::string& job_id, int epoch, const std::string& bytes,
+                                     v1::CheckpointRecord* record = nullptr) {
   grpc::ClientContext context;
-  v1::CheckpointRecord record;
-  auto writer = cluster.workers().UploadCheckpoint(&context, &record);
+  v1::CheckpointRecord ignored;
+  auto writer = cluster.workers().UploadCheckpoint(&context, record ? record : &ignored);
   v1::UploadCheckpointRequest request;
   v1::UploadCheckpointHeader* header = request.mutable_header();
   header->set_session_id(session);
@@ -33,10 +35,10 @@ inline grpc::Status UploadCheckpoint(TestCluster& cluster, const std::string& se
 
 inline grpc::Status UploadJobFile(TestCluster& cluster, const std::string& session,
                                   const std::string& job_id, const std::string& path,
-                                  const std::string& bytes) {
+                                  const std::string& bytes, v1::JobFile* file = nullptr) {
   grpc::ClientContext context;
-  v1::JobFile file;
-  auto writer = cluster.workers().UploadJobFile(&context, &file);
+  v1::JobFile ignored;
+  auto writer = cluster.workers().UploadJobFile(&context, file ? file : &ignored);
   v1::UploadJobFileRequest request;
   v1::UploadJobFileHeader* header = request.mutable_header();
   header->set_session_id(session);
