@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_replace.h"
-#include "engine/archive/keras_archive.h"
+#include "engine/archive/example_archive_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/test_cluster.h"
@@ -22,18 +22,8 @@ using ::testing::Not;
 
 // The MLP example's model, compiled, saved as a .keras archive's bytes.
 std::string MlpArchiveBytes(const TestDir& dir) {
-  absl::StatusOr<std::unique_ptr<Model>> model =
-      Model::FromJsonFile(testing::SourceDir() + "/examples/fashion_mlp/model.json");
-  EXPECT_TRUE(model.ok()) << model.status();
-  if (!model.ok()) return "";
-  CompileConfig compile;
-  compile.loss = "sparse_categorical_crossentropy";
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*std::move(model), compile, 1);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  if (!trainer.ok()) return "";
   const std::string path = dir.Join("mlp.keras");
-  EXPECT_TRUE(SaveKerasArchive(path, **trainer).ok());
-  return testing::ReadFileOrEmpty(path);
+  return testing::SaveExampleArchive("fashion_mlp", path) ? testing::ReadFileOrEmpty(path) : "";
 }
 
 // The archive's members by name.

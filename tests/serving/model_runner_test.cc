@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/archive/example_archive_test_util.h"
 #include "engine/archive/keras_archive.h"
 #include "engine/data/npz.h"
 #include "engine/data/test_files.h"
@@ -95,17 +96,8 @@ TEST(ModelRunnerTest, BatchLargerThanCapacityMatchesOneCallAndKeras) {
 // second convolution (32 -> 64 channels, 3x3) runs as oneDNN's Winograd,
 // which needs a scratchpad.
 std::string FashionCnnArchive(const testing::TempDir& dir) {
-  absl::StatusOr<std::unique_ptr<Model>> model =
-      Model::FromJsonFile(testing::SourceDir() + "/examples/fashion_cnn/model.json");
-  EXPECT_TRUE(model.ok()) << model.status();
-  if (!model.ok()) return "";
-  CompileConfig compile;
-  compile.loss = "sparse_categorical_crossentropy";
-  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(*std::move(model), compile, 1);
-  EXPECT_TRUE(trainer.ok()) << trainer.status();
-  if (!trainer.ok()) return "";
   const std::string path = dir.File("fashion_cnn.keras");
-  EXPECT_TRUE(SaveKerasArchive(path, **trainer).ok());
+  EXPECT_TRUE(testing::SaveExampleArchive("fashion_cnn", path));
   return path;
 }
 
