@@ -159,7 +159,10 @@ TEST_F(ServiceTest, DashboardQueriesOnlyExportedMetrics) {
   ServiceClient client(coordinator->grpc_address());
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
-  JobOptions options = JobOptions::Long(30);
+  // Never finishes on its own: the scrapes below need it still training
+  // after a crash, a resume and a deploy, which a loaded machine may take
+  // longer over than 30 epochs allowed.
+  JobOptions options = JobOptions::Long(500);
   absl::StatusOr<v1::Job> job = client.Submit(Spec(options, coordinator->grpc_address()));
   ASSERT_TRUE(job.ok()) << job.status();
   // Scrape both while the job trains (per-job gauges exist then), after one
@@ -200,6 +203,10 @@ TEST_F(ServiceTest, DashboardQueriesOnlyExportedMetrics) {
     ASSERT_TRUE(text.ok()) << text.status();
     exported.merge(ExportedNames(*text));
   }
+  // The precondition of the per-job series: the job still trained then.
+  absl::StatusOr<v1::Job> scraped = client.Get(job->job_id());
+  ASSERT_TRUE(scraped.ok()) << scraped.status();
+  EXPECT_EQ(scraped->state(), v1::JOB_STATE_RUNNING) << scraped->ShortDebugString();
   for (const std::string& name : queried) {
     // A histogram's _bucket/_sum/_count series, or its family with no series
     // yet; a counter may itself end in _count (nv_inference_count).
