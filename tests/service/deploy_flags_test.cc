@@ -189,12 +189,20 @@ TEST_F(DeployFlagsTest, ModelLoadsIsHowManyDeploymentsLoadAtOnce) {
   w1->Signal(SIGCONT);
   // Each host first reports LOADING (waiting at most 1 s for that to go
   // out), then waits for a slot; the one with it waits for the coordinator.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // The hosts reach their slots together, so a second load would start
+  // within moments of the first: wait for the first (however slow the
+  // machine), then 1.5 s more. The coordinator stays stopped well under
+  // its 10 s lease timeout, which would otherwise drop w1.
   auto count = [](const std::string& text, const std::string& what) {
     int n = 0;
     for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
     return n;
   };
+  const Clock::time_point first_by = Clock::now() + std::chrono::seconds(6);
+  while (count(WorkerLog("w1"), "hosting model m") == 0 && Clock::now() < first_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   const int started = count(WorkerLog("w1"), "hosting model m");
   coordinator->Signal(SIGCONT);
 
