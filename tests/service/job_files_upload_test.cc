@@ -150,9 +150,12 @@ TEST_F(JobFilesUploadTest, FailedAttemptsFilesAreReplacedByTheNextAttempts) {
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
   ServiceClient client(address);
-  // Long enough that it still runs when the test sees epoch 2 (GetJob is
-  // polled every 100 ms) and kills it.
-  JobOptions options = JobOptions::Long(10);
+  // Long enough that it still runs when the test sees epoch 2 and kills
+  // it (GetJob is polled every 100 ms, and the epochs the coordinator has
+  // trail the job's by the checkpoint uploads queued before them), and that
+  // attempt 1 still runs, its files not yet uploaded, when the test pulls
+  // attempt 0's: with 10 epochs a loaded machine had 8 for each.
+  JobOptions options = JobOptions::Long(30);
   options.name = "crash";
   v1::JobSpec spec = Spec(options, address);
   spec.set_job_yaml(WithCallbacks(spec.job_yaml(), "[{CSVLogger: {filename: log.csv}}]"));
