@@ -2,9 +2,9 @@
 // redeploy versions, the worker's reports, lost workers, reconciliation at
 // Register, undeploy, a coordinator restart and bad requests; which replica
 // answers (Deployment.serving) through redeploys and moves.
-#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -17,28 +17,6 @@ namespace fornax::server {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Heartbeats the workers every 50 ms on a thread of its own, for tests with
-// short leases.
-class Heartbeats {
- public:
-  explicit Heartbeats(std::vector<FakeWorker*> workers)
-      : workers_(std::move(workers)), thread_([this] {
-          while (!stop_.load()) {
-            for (FakeWorker* w : workers_) w->Heartbeat();
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          }
-        }) {}
-  ~Heartbeats() {
-    stop_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::vector<FakeWorker*> workers_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 // Uploads `bytes` as a checkpoint of the job `worker` holds (attempt 0).
 v1::CheckpointRecord UploadCheckpoint(TestCluster& cluster, const FakeWorker& worker,
@@ -71,6 +49,10 @@ std::string TrainedJob(TestCluster& cluster, FakeWorker& trainer, const std::str
   v1::Job job;
   EXPECT_TRUE(cluster.Submit(cluster.ValidSpec(), &job).ok());
   EXPECT_TRUE(trainer.Next().has_assign());
+  // It heartbeats while it uploads (fsync'd) and reports, as a real worker
+  // does: on a loaded machine these outlast the fixtures' short leases, and
+  // the job would be requeued from under it.
+  Heartbeats beats({&trainer});
   UploadCheckpoint(cluster, trainer, job.job_id(), bytes, /*final=*/true);
   EXPECT_TRUE(trainer.Report(job.job_id(), 0, {ResultEvent(1, true)}).ok());
   EXPECT_EQ(cluster.Get(job.job_id()).state(), v1::JOB_STATE_SUCCEEDED);
@@ -262,13 +244,17 @@ TEST(DeploymentFlow, LostWorkerMovesItAndIsUnhostedWhenItComesBack) {
   Fixture f(/*lease_timeout_ms=*/1000);
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
   v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-  ASSERT_EQ(d.worker_id(), "w-1");
-  ASSERT_TRUE(w1->Next().has_host());
-  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
-
-  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  std::unique_ptr<FakeWorker> w2;
+  {
+    Heartbeats w1_beats({w1.get()});  // lost only when the test means it
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+    ASSERT_EQ(d.worker_id(), "w-1");
+    ASSERT_TRUE(w1->Next().has_host());
+    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(
+        WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_READY; }));
+    w2 = f.Host("w-2", "127.0.0.1:9002");
+  }
   Heartbeats beats({w2.get()});
   const auto lost_at = std::chrono::steady_clock::now();
   w1->CloseLease();  // and never heartbeats again
@@ -303,7 +289,10 @@ TEST(DeploymentFlow, LostWorkerWithNoOtherHostLeavesItPendingWithTheReason) {
   Fixture f(/*lease_timeout_ms=*/300);
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
   v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  {
+    Heartbeats w1_beats({w1.get()});  // lost only when the test means it
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+  }
   w1->CloseLease();
   ASSERT_TRUE(
       WaitFor([&] { return Get(f.cluster, "mlp").state() == v1::DEPLOYMENT_STATE_PENDING; }));
@@ -346,18 +335,23 @@ TEST(DeploymentFlow, ALeavingWorkersDeploymentsMoveAtOnceOrWaitWithTheReason) {
 
 // A worker that left answers until it exits, for at most its lease timeout.
 TEST(DeploymentFlow, ALeftWorkersReplicaIsForgottenAtItsLeaseTimeout) {
-  Fixture f(/*lease_timeout_ms=*/1000);
+  // 2 s, not 1: the check right after Leave must come within it.
+  Fixture f(/*lease_timeout_ms=*/2000);
   auto w1 = f.Host("w-1", "127.0.0.1:9001");
-  v1::Deployment d;
-  ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
-  w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
-  ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").has_serving(); }));
-  auto w2 = f.Host("w-2", "127.0.0.1:9002");
+  std::unique_ptr<FakeWorker> w2;
+  {
+    Heartbeats w1_beats({w1.get()});  // until it leaves: it must not be lost first
+    v1::Deployment d;
+    ASSERT_TRUE(Deploy(f.cluster, f.job_id, "mlp", &d).ok());
+    w1->Heartbeat({Hosted("mlp", 1, v1::HostedModel::STATE_READY)});
+    ASSERT_TRUE(WaitFor([&] { return Get(f.cluster, "mlp").has_serving(); }));
+    w2 = f.Host("w-2", "127.0.0.1:9002");
+  }
   Heartbeats beats({w2.get()});
   ASSERT_TRUE(w1->Leave().ok());
   EXPECT_EQ(Serving(Get(f.cluster, "mlp")), "w-1 127.0.0.1:9001 v1");
   // w-2 never loads it: past w-1's lease timeout nothing answers.
-  ASSERT_TRUE(WaitFor([&] { return !Get(f.cluster, "mlp").has_serving(); }));
+  ASSERT_TRUE(WaitFor([&] { return !Get(f.cluster, "mlp").has_serving(); }, 10000));
   EXPECT_EQ(Get(f.cluster, "mlp").worker_id(), "w-2");
   EXPECT_EQ(Get(f.cluster, "mlp").state(), v1::DEPLOYMENT_STATE_LOADING);
 }

@@ -319,6 +319,30 @@ class FakeWorker {
   std::deque<v1::LeaseResponse> pending_;              // read by HeartbeatAndWait, not Next
 };
 
+// Heartbeats the workers every 50 ms on a thread of its own, for tests with
+// short leases: a worker the test does not mean to lose stays alive however
+// long a step takes on a loaded machine. Stop it (destroy it) before a
+// worker's lease closes.
+class Heartbeats {
+ public:
+  explicit Heartbeats(std::vector<FakeWorker*> workers)
+      : workers_(std::move(workers)), thread_([this] {
+          while (!stop_.load()) {
+            for (FakeWorker* w : workers_) w->Heartbeat();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~Heartbeats() {
+    stop_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::vector<FakeWorker*> workers_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 inline v1::WorkerEvent LogEvent(int64_t worker_sequence, const std::string& text) {
   v1::WorkerEvent e;
   e.set_worker_sequence(worker_sequence);
