@@ -123,6 +123,9 @@ TEST(JobFlow, LostLeaseRequeuesFromTheLatestCheckpoint) {
   // One checkpoint, at epoch 1.
   const std::string bytes = "checkpoint bytes";
   {
+    // It heartbeats until it dies: on a loaded machine the upload (fsync'd)
+    // can outlast the 300 ms lease, and the job would move before it.
+    Heartbeats beats({&dying});
     grpc::ClientContext context;
     v1::CheckpointRecord record;
     auto writer = cluster.workers().UploadCheckpoint(&context, &record);
@@ -160,6 +163,7 @@ TEST(JobFlow, LostLeaseRequeuesFromTheLatestCheckpoint) {
   healthy.OpenLease();
   v1::LeaseResponse next = healthy.Next();
   ASSERT_TRUE(next.has_assign());
+  Heartbeats beats({&healthy});  // it keeps the job (and its session) to the end
   EXPECT_EQ(next.assign().attempt(), 1);
   EXPECT_EQ(next.assign().resume_from().checkpoint_id(), job.job_id() + "-c1");
   EXPECT_EQ(next.assign().resume_from().epoch(), 1);
