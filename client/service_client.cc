@@ -45,8 +45,10 @@ ServiceClient::ServiceClient(const std::string& address) : address_(address) {
   args.SetMaxReceiveMessageSize(64 << 20);
   // gRPC's default reconnect backoff grows to 2 minutes; a watcher waiting
   // out a coordinator restart should find it again within a couple of seconds.
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS stays at its default: despite its name
+  // it is how long a connection attempt may take (20 s), and a short one
+  // fails every call to a coordinator that is far away or busy.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   jobs_ = v1::Jobs::NewStub(channel_);

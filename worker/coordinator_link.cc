@@ -69,8 +69,10 @@ bool IsTransient(const absl::Status& status) {
 
 CoordinatorLink::CoordinatorLink(const std::string& address) {
   grpc::ChannelArguments args;
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: it is how long a connection
+  // attempt may take (default 20 s), and a short one times out every attempt
+  // to a coordinator whose handshake takes longer (far away, or busy).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(64 << 20);
   channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
