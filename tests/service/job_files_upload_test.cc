@@ -27,6 +27,10 @@ class JobFilesUploadTest : public ServiceTest {
   // JOBDIR/files/`file` to `link` as soon as it exists: the CSVLogger
   // writes that inode in place, so the link keeps the worker's file as the
   // job left it after the job dir is gone. Returns the job once it ended.
+  // The file exists only while the attempt runs: about 100 ms for the
+  // harness's default 3-epoch job, which a stalled test process on a
+  // loaded machine can miss whole, so the callers run JobOptions::Long(10)
+  // (a second or more).
   v1::Job RunAndKeep(ServiceClient& client, const v1::JobSpec& spec, const std::string& file,
                      const std::string& link) {
     absl::StatusOr<v1::Job> job = client.Submit(spec);
@@ -60,7 +64,7 @@ TEST_F(JobFilesUploadTest, CsvLoggerFileIsListedAndPulled) {
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator);
   ASSERT_NE(worker, nullptr);
   ServiceClient client(address);
-  JobOptions options;
+  JobOptions options = JobOptions::Long(10);  // see RunAndKeep
   options.name = "csv";
   v1::JobSpec spec = Spec(options, address);
   spec.set_job_yaml(WithCallbacks(
@@ -235,7 +239,7 @@ TEST_F(JobFilesUploadTest, FilesOverTheWorkersLimitAreRefusedInTheLog) {
   std::unique_ptr<Daemon> worker = StartWorker("w1", *coordinator, {"--max-job-files-bytes", "64"});
   ASSERT_NE(worker, nullptr);
   ServiceClient client(address);
-  JobOptions options;
+  JobOptions options = JobOptions::Long(10);  // see RunAndKeep
   options.name = "big";
   v1::JobSpec spec = Spec(options, address);
   spec.set_job_yaml(WithCallbacks(spec.job_yaml(), "[{CSVLogger: {filename: log.csv}}]"));
