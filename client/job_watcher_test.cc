@@ -182,10 +182,13 @@ TEST(JobWatcherTest, NotFoundIsNotRetried) {
 }
 
 TEST(JobWatcherTest, GivesUpAfterFailingForTooLong) {
-  FakeJobs jobs(10, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  // Every stream fails at once (more of them than the backoff allows).
+  // 500 ms, not less: the third try needs the second to have failed within
+  // give_up_after, which a stalled thread on a loaded machine could miss.
+  FakeJobs jobs(10, std::vector<int64_t>(100, 0));
   Server server(&jobs);
   WatchOptions options = FastOptions();
-  options.give_up_after = std::chrono::milliseconds(100);
+  options.give_up_after = std::chrono::milliseconds(500);
   absl::Status status = WatchJobEvents(*server.Stub(), "j-1", options, [](const v1::JobEvent&) {});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(status.message(), ::testing::HasSubstr("lost the event stream"));
