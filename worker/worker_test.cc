@@ -308,7 +308,10 @@ TEST_F(WorkerTest, RefusedCheckpointStopsTheJobAndIsNotRetried) {
               ::testing::MatchesRegex("checkpoint \\(epoch 1, [0-9]+ bytes\\) refused by the "
                                       "coordinator: INVALID_ARGUMENT: epoch: not what we expect; "
                                       "the worker stopped the job"));
-  EXPECT_LT(result.failure().epoch(), 10);
+  // Stopped long before its 1000 epochs. Not "within a few": the job
+  // trains on while the refusal reaches the worker, and under load (3 CPU
+  // hogs on 2 cores) it got to epoch 6.
+  EXPECT_LT(result.failure().epoch(), 100);
   EXPECT_EQ(result.failure().not_retried_because(), "");  // not known to recur
   EXPECT_EQ(result.failure().stopped_because(), "the coordinator refused its checkpoint");
   EXPECT_EQ(Uploads("j1", 1), 1);
