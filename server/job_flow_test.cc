@@ -183,8 +183,18 @@ TEST(JobFlow, LostLeaseRequeuesFromTheLatestCheckpoint) {
   EXPECT_EQ(got, bytes);
 }
 
+// A retry backoff long enough that the Get right after a crash's report
+// sees the job QUEUED. With FastOptions' 20 ms, a test thread descheduled
+// for longer than that (a loaded machine) could meet the reaper's next pass
+// first and find the retry RUNNING already.
+ServerOptions CrashOptions() {
+  ServerOptions options = FastOptions();
+  options.coordinator.retry_backoff_ms = 1000;
+  return options;
+}
+
 TEST(JobFlow, CrashesRetryWithBackoffUpToMaxRestartsThenFail) {
-  TestCluster cluster(FastOptions());
+  TestCluster cluster(CrashOptions());
   v1::JobSpec spec = cluster.ValidSpec();
   spec.set_max_restarts(1);
   v1::Job job;
@@ -211,7 +221,7 @@ TEST(JobFlow, CrashesRetryWithBackoffUpToMaxRestartsThenFail) {
 // restarts left or not; a crash before it is retried. With a message, the
 // reason gives it (not the exit status) and the epoch 1-based.
 TEST(JobFlow, FailureNotWorthRetryingFailsAtOnceAfterARetriedCrash) {
-  ServerOptions options = FastOptions();
+  ServerOptions options = CrashOptions();
   options.coordinator.max_checkpoint_bytes = 1000;
   TestCluster cluster(options);
   v1::JobSpec spec = cluster.ValidSpec();
