@@ -21,7 +21,12 @@ namespace v1 = fornax::v1;
 using std::chrono::milliseconds;
 
 constexpr size_t kMaxEventsPerReport = 256;
+// Tries in all for one checkpoint refused with DATA_LOSS (a file that
+// changed while it was read), and with RESOURCE_EXHAUSTED within the
+// coordinator's size limit (its server out of threads for a moment); the
+// sender tries again every 200 ms or so.
 constexpr int kCheckpointDataLossTries = 3;
+constexpr int kCheckpointExhaustedTries = 50;
 constexpr auto kFlushOnShutdown = std::chrono::seconds(3);
 constexpr auto kLeaveTimeout = std::chrono::seconds(1);
 // While draining: how often the coordinator is asked, and how long the
@@ -450,7 +455,7 @@ void Worker::Remove(const std::string& key) {
     attempts_.erase(it);
     refused_.erase(key);
   }
-  checkpoint_data_losses_.erase(key);
+  checkpoint_limited_tries_.erase(key);
   entry.thread.join();
   std::error_code ec;
   std::filesystem::remove_all(entry.attempt->dir(), ec);
@@ -501,26 +506,25 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
     absl::StatusOr<v1::CheckpointRecord> record =
         link_.UploadCheckpoint(session, outbox.job_id(), outbox.attempt(), *batch.checkpoint);
     status = record.status();
-    // DATA_LOSS: the bytes did not match the hash, maybe a file that changed
-    // while it was read; tried kCheckpointDataLossTries times in all.
-    const bool retry = IsTransient(status) ||
-                       status.code() == absl::StatusCode::kFailedPrecondition ||
-                       status.code() == absl::StatusCode::kNotFound ||
-                       (status.code() == absl::StatusCode::kDataLoss &&
-                        ++checkpoint_data_losses_[key] < kCheckpointDataLossTries);
+    // Over the coordinator's limit, the same checkpoint would be refused
+    // every time, a retry's too; RESOURCE_EXHAUSTED within it is a passing
+    // lack of server threads, worth a few more tries.
+    const int64_t cap = max_checkpoint_bytes_;
+    const bool exhausted = status.code() == absl::StatusCode::kResourceExhausted;
+    const bool every_time = exhausted && cap > 0 && batch.checkpoint->header.size_bytes() > cap;
+    const int tries = status.code() == absl::StatusCode::kDataLoss ? kCheckpointDataLossTries
+                      : exhausted && !every_time                   ? kCheckpointExhaustedTries
+                                                                   : 0;
+    const bool retry =
+        IsTransient(status) || status.code() == absl::StatusCode::kFailedPrecondition ||
+        status.code() == absl::StatusCode::kNotFound || ++checkpoint_limited_tries_[key] < tries;
     if (!retry) {
       // Uploaded, or refused for good: retrying forever would hold back the
       // attempt's result, so the attempt fails with the refusal instead.
-      checkpoint_data_losses_.erase(key);
+      checkpoint_limited_tries_.erase(key);
       if (record.ok()) {
         outbox.AckCheckpoint();
       } else {
-        // Over the coordinator's limit, the same checkpoint of a retry would
-        // be refused too; RESOURCE_EXHAUSTED alone may be a passing lack
-        // of server threads.
-        const int64_t cap = max_checkpoint_bytes_;
-        const bool every_time = status.code() == absl::StatusCode::kResourceExhausted && cap > 0 &&
-                                batch.checkpoint->header.size_bytes() > cap;
         Log(absl::StrCat("job ", key, ": checkpoint at epoch ", batch.checkpoint->header.epoch(),
                          " refused: ", status.ToString(), "; the attempt fails",
                          every_time ? " and is not worth retrying" : ""));

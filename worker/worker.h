@@ -138,9 +138,9 @@ class Worker {
   // Attempts a report was refused for (FAILED_PRECONDITION / NOT_FOUND), by
   // key: the session that refused it.
   std::map<std::string, std::string> refused_;
-  // The sender's DATA_LOSS refusals of the checkpoint at the front of an
-  // attempt's outbox, by key (sender thread only).
-  std::map<std::string, int> checkpoint_data_losses_;
+  // The sender's DATA_LOSS and RESOURCE_EXHAUSTED refusals of the checkpoint
+  // at the front of an attempt's outbox, by key (sender thread only).
+  std::map<std::string, int> checkpoint_limited_tries_;
   // The heartbeat thread waits on beat_cv_ between beats; beat_now_ asks for
   // one at once.
   std::mutex beat_mu_;

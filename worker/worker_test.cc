@@ -280,17 +280,29 @@ TEST_F(SmallLimitWorkerTest, RefusedFinalCheckpointFailsTheAttemptWithTheRefusal
 }
 
 // RESOURCE_EXHAUSTED for a checkpoint within the coordinator's limit (its
-// server out of threads) fails the attempt, but a retry may get through.
-TEST_F(LargeLimitWorkerTest, ResourceExhaustedWithinTheLimitLeavesTheFailureRetryable) {
-  coordinator_.check_checkpoint = [](const v1::UploadCheckpointHeader&) {
-    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Server Threadpool Exhausted");
+// server out of threads for a moment) is tried again: a passing one costs
+// nothing, and one that lasts fails the attempt after 50 tries, leaving the
+// job's retry to the coordinator.
+TEST_F(LargeLimitWorkerTest, ResourceExhaustedWithinTheLimitIsTriedAgain) {
+  auto calls = std::make_shared<int>(0);  // the hook may outlive the test's body
+  coordinator_.check_checkpoint = [calls](const v1::UploadCheckpointHeader& h) {
+    if (h.job_id() == "j2" || (h.job_id() == "j1" && ++*calls <= 3)) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Server Threadpool Exhausted");
+    }
+    return grpc::Status::OK;
   };
-  Assign("j1", 1000);
-  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 10));
-  const v1::AttemptResult& result = Events("j1").rbegin()->second.result();
+  Assign("j1", 2);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 20));
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().succeeded());
+  EXPECT_EQ(Uploads("j1", 1), 4);
+
+  Assign("j2", 1000);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j2"); }, 60));
+  const v1::AttemptResult& result = Events("j2").rbegin()->second.result();
   ASSERT_TRUE(result.has_failure()) << result.ShortDebugString();
   EXPECT_THAT(result.failure().message(), HasSubstr("RESOURCE_EXHAUSTED"));
   EXPECT_EQ(result.failure().not_retried_because(), "");
+  EXPECT_EQ(Uploads("j2", 1), 50);
 }
 
 // A refused epoch checkpoint is not retried: the job process is stopped
