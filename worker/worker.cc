@@ -515,9 +515,10 @@ bool Worker::SendNext(const std::string& session, const std::shared_ptr<JobAttem
     const int tries = status.code() == absl::StatusCode::kDataLoss ? kCheckpointDataLossTries
                       : exhausted && !every_time                   ? kCheckpointExhaustedTries
                                                                    : 0;
-    const bool retry =
-        IsTransient(status) || status.code() == absl::StatusCode::kFailedPrecondition ||
-        status.code() == absl::StatusCode::kNotFound || ++checkpoint_limited_tries_[key] < tries;
+    const bool retry = IsTransient(status) ||
+                       status.code() == absl::StatusCode::kFailedPrecondition ||
+                       status.code() == absl::StatusCode::kNotFound ||
+                       ++checkpoint_limited_tries_[key][status.code()] < tries;
     if (!retry) {
       // Uploaded, or refused for good: retrying forever would hold back the
       // attempt's result, so the attempt fails with the refusal instead.

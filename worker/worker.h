@@ -40,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/client_context.h"
 #include "proto/fornax/v1/workers.grpc.pb.h"
@@ -139,8 +140,9 @@ class Worker {
   // key: the session that refused it.
   std::map<std::string, std::string> refused_;
   // The sender's DATA_LOSS and RESOURCE_EXHAUSTED refusals of the checkpoint
-  // at the front of an attempt's outbox, by key (sender thread only).
-  std::map<std::string, int> checkpoint_limited_tries_;
+  // at the front of an attempt's outbox, by key and code (sender thread
+  // only): each code has its own tries, so one does not use up the other's.
+  std::map<std::string, std::map<absl::StatusCode, int>> checkpoint_limited_tries_;
   // The heartbeat thread waits on beat_cv_ between beats; beat_now_ asks for
   // one at once.
   std::mutex beat_mu_;

@@ -305,6 +305,27 @@ TEST_F(LargeLimitWorkerTest, ResourceExhaustedWithinTheLimitIsTriedAgain) {
   EXPECT_EQ(Uploads("j2", 1), 50);
 }
 
+// DATA_LOSS and RESOURCE_EXHAUSTED within the limit each have their own
+// tries: a checkpoint refused for want of server threads first still gets
+// its 3 tries against a file that changed while it was read.
+TEST_F(LargeLimitWorkerTest, DataLossAfterResourceExhaustedStillGetsItsTries) {
+  auto calls = std::make_shared<int>(0);  // the hook may outlive the test's body
+  coordinator_.check_checkpoint = [calls](const v1::UploadCheckpointHeader& h) {
+    if (h.job_id() != "j1") return grpc::Status::OK;
+    ++*calls;
+    if (*calls <= 3) {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "Server Threadpool Exhausted");
+    }
+    if (*calls <= 5) return grpc::Status(grpc::StatusCode::DATA_LOSS, "sha256 mismatch");
+    return grpc::Status::OK;
+  };
+  Assign("j1", 2);
+  ASSERT_TRUE(coordinator_.WaitFor([&] { return HasResult("j1"); }, 20));
+  EXPECT_TRUE(Events("j1").rbegin()->second.result().succeeded())
+      << Events("j1").rbegin()->second.ShortDebugString();
+  EXPECT_EQ(Uploads("j1", 1), 6);
+}
+
 // A refused epoch checkpoint is not retried: the job process is stopped
 // and the attempt fails with the refusal.
 TEST_F(WorkerTest, RefusedCheckpointStopsTheJobAndIsNotRetried) {
