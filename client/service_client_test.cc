@@ -19,11 +19,8 @@ class NoJobs final : public v1::Jobs::Service {};
 
 TEST(ServiceClientTest, ACoordinatorThatAnswersItsConnectionLateIsWaitedFor) {
   NoJobs service;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = testing::StartLoopbackServer(&service, &port);
   ASSERT_NE(server, nullptr);
   // 700 ms: over the 200 ms minimum connect timeout the client once set,
   // far under the call's 30 s deadline.

@@ -14,14 +14,25 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 
 namespace fornax::testing {
+
+// `service` served on a loopback port of its own (*port), for a proxy to
+// stand in front of.
+inline std::unique_ptr<grpc::Server> StartLoopbackServer(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
 
 class DelayingProxy {
  public:

@@ -19,11 +19,8 @@ class NoDeployments final : public fornax::v1::Deployments::Service {};
 
 TEST(CoordinatorLinkTest, ACoordinatorThatAnswersItsConnectionLateIsWaitedFor) {
   NoDeployments service;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = testing::StartLoopbackServer(&service, &port);
   ASSERT_NE(server, nullptr);
   // 700 ms: over the 100 ms minimum connect timeout the link once set.
   testing::DelayingProxy proxy(port, std::chrono::milliseconds(700));
