@@ -178,8 +178,20 @@ absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
                                                 const std::string& name, absl::Time deadline,
                                                 const std::string& last_failure) {
   ServiceClient client(CoordinatorAddress(coordinator));
+  bool said_unavailable = false;
   for (;;) {
     absl::StatusOr<v1::Deployment> d = client.GetDeployment(name);
+    // A coordinator restarting, or out of reach for a moment, is waited for
+    // as a replica that is not READY yet is; once, the wait is said.
+    if (absl::IsUnavailable(d.status()) && absl::Now() < deadline) {
+      if (!said_unavailable) {
+        std::cerr << "predict: " << d.status().message() << "; asking again until --wait-timeout"
+                  << std::endl;
+        said_unavailable = true;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+      continue;
+    }
     if (absl::IsNotFound(d.status())) {
       return absl::NotFoundError(absl::StrCat(
           "predict: --model ", name, ": no such file, and coordinator ", client.address(),

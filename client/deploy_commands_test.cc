@@ -52,6 +52,10 @@ class FakeDeployments final : public v1::Deployments::Service {
                              v1::Deployment* response) override {
     std::lock_guard<std::mutex> lock(mu);
     ++gets;
+    if (unavailable > 0) {
+      --unavailable;
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting");
+    }
     if (request->name() != "mlp" || script.empty()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND,
                           "deployment '" + request->name() + "' not found");
@@ -81,6 +85,7 @@ class FakeDeployments final : public v1::Deployments::Service {
   std::mutex mu;
   v1::DeployRequest deployed;
   std::deque<v1::Deployment> script;
+  int unavailable = 0;  // GetDeployments answered UNAVAILABLE before the script
   int gets = 0;
 };
 
@@ -209,6 +214,29 @@ TEST_F(DeployCommandsTest, PredictWaitsForAReadyReplicaUntilTheWaitTimeout) {
                          "fornax: error: deployment 'mlp': no replica answered within "
                          "--wait-timeout; last try: predict: ModelMetadata on 127.0.0.1:1: "));
   EXPECT_GE(deployments_.gets, 5);
+
+  // A coordinator that cannot be reached (here: says UNAVAILABLE) is asked
+  // again within the wait, said once on stderr; with 0, not at all.
+  deployments_.unavailable = 3;
+  deployments_.script = {InState(v1::DEPLOYMENT_STATE_FAILED, "corrupt archive")};
+  r = predict("mlp", "30");
+  EXPECT_EQ(r.code, kExitBadInput);
+  EXPECT_EQ(r.err, "predict: coordinator " + address_ +
+                       " unavailable: restarting; asking again until --wait-timeout\n"
+                       "fornax: error: deployment 'mlp' FAILED on worker w1: corrupt archive\n");
+  EXPECT_EQ(deployments_.gets, 4);
+  deployments_.unavailable = 1000;
+  r = predict("mlp", "1");
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_THAT(r.err, ::testing::EndsWith("fornax: error: predict: --model mlp: no such file; "
+                                         "asking for deployment 'mlp': coordinator " +
+                                         address_ + " unavailable: restarting\n"));
+  EXPECT_GE(deployments_.gets, 4);
+  deployments_.unavailable = 1000;
+  r = predict("mlp", "0");
+  EXPECT_EQ(r.code, kExitInternal);
+  EXPECT_EQ(deployments_.gets, 1);
+  deployments_.unavailable = 0;
 
   r = predict("mlp", "soon");
   EXPECT_EQ(r.code, kExitBadInput);

@@ -41,8 +41,9 @@ file (and does not end in .keras), it names a deployment (`fornax deploy`):
 the coordinator says which replica is READY, and the calls go there as with
 --server (all to that version). During a redeploy or a move to another
 worker the previous replica answers until the new one is READY. When no
-replica is READY (a first load, a worker that was lost) or the one named
-stops answering, predict asks again until --wait-timeout.
+replica is READY (a first load, a worker that was lost), the one named
+stops answering or the coordinator cannot be reached (a restart), predict
+asks again until --wait-timeout.
 
   --model FILE     the .keras archive (with --server: the served model's name;
                    else a deployment's name when no such file exists)
@@ -57,7 +58,7 @@ stops answering, predict asks again until --wait-timeout.
                    ModelInfer call (default: the model's max_batch_size)
   --wait-timeout SECONDS
                    with a deployment: how long to wait for a READY replica
-                   (default 30; 0: fail at once)
+                   and for the coordinator (default 30; 0: fail at once)
 )";
 
 namespace {
