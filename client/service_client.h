@@ -9,7 +9,8 @@
 // (UNAVAILABLE, INTERNAL, ...); either way one "fornax: error:" line.
 // Calls fail fast while the coordinator is unreachable (no wait_for_ready,
 // gRPC's default), so a one-shot command says so at once, naming the
-// address; the commands that follow a job retry instead (job_watcher.h).
+// address; the commands that follow a job retry instead (job_watcher.h),
+// and so does `predict --model NAME` within its --wait-timeout.
 // Thread-safety: a ServiceClient's stubs are thread-safe (gRPC's).
 #ifndef FORNAX_CLIENT_SERVICE_CLIENT_H_
 #define FORNAX_CLIENT_SERVICE_CLIENT_H_
