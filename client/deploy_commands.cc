@@ -181,26 +181,27 @@ absl::StatusOr<ServingTarget> FindServingTarget(const std::string& coordinator,
   bool said_unavailable = false;
   for (;;) {
     absl::StatusOr<v1::Deployment> d = client.GetDeployment(name);
-    // A coordinator restarting, or out of reach for a moment, is waited for
-    // as a replica that is not READY yet is; once, the wait is said.
-    if (absl::IsUnavailable(d.status()) && absl::Now() < deadline) {
-      if (!said_unavailable) {
-        std::cerr << "predict: " << d.status().message() << "; asking again until --wait-timeout"
-                  << std::endl;
-        said_unavailable = true;
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-      continue;
-    }
     if (absl::IsNotFound(d.status())) {
       return absl::NotFoundError(absl::StrCat(
           "predict: --model ", name, ": no such file, and coordinator ", client.address(),
           " has no deployment '", name, "' (fornax deployments lists them)"));
     }
     if (!d.ok()) {
-      return absl::Status(d.status().code(), absl::StrCat("predict: --model ", name,
-                                                          ": no such file; asking for deployment '",
-                                                          name, "': ", d.status().message()));
+      const std::string error =
+          absl::StrCat("predict: --model ", name, ": no such file; asking for deployment '", name,
+                       "': ", d.status().message());
+      // A coordinator restarting, or out of reach for a moment, is waited for
+      // as a replica that is not READY yet is; once, the wait is said, with
+      // the error that ends it, so a mistyped file name shows at once.
+      if (!absl::IsUnavailable(d.status()) || absl::Now() >= deadline) {
+        return absl::Status(d.status().code(), error);
+      }
+      if (!said_unavailable) {
+        std::cerr << error << "; asking again until --wait-timeout" << std::endl;
+        said_unavailable = true;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+      continue;
     }
     if (d->has_serving()) return ServingTarget{d->serving().endpoint(), d->serving().version()};
     // A FAILED load stays so until the next deploy: nothing to wait for.

@@ -221,7 +221,8 @@ TEST_F(DeployCommandsTest, PredictWaitsForAReadyReplicaUntilTheWaitTimeout) {
   deployments_.script = {InState(v1::DEPLOYMENT_STATE_FAILED, "corrupt archive")};
   r = predict("mlp", "30");
   EXPECT_EQ(r.code, kExitBadInput);
-  EXPECT_EQ(r.err, "predict: coordinator " + address_ +
+  EXPECT_EQ(r.err, "predict: --model mlp: no such file; asking for deployment 'mlp': coordinator " +
+                       address_ +
                        " unavailable: restarting; asking again until --wait-timeout\n"
                        "fornax: error: deployment 'mlp' FAILED on worker w1: corrupt archive\n");
   EXPECT_EQ(deployments_.gets, 4);
