@@ -238,6 +238,17 @@ TEST_F(DeployCommandsTest, PredictWaitsForAReadyReplicaUntilTheWaitTimeout) {
   EXPECT_EQ(r.code, kExitInternal);
   EXPECT_EQ(deployments_.gets, 1);
   deployments_.unavailable = 0;
+  // Nothing listens there (a wrong --coordinator): refused, waited for the
+  // same way.
+  r = Capture([&] {
+    return RunPredict("127.0.0.1:1", {"--model", "mlp", "--input", "x.npy", "--wait-timeout", "1"});
+  });
+  EXPECT_EQ(r.code, kExitInternal);
+  const std::string refused =
+      "predict: --model mlp: no such file; asking for deployment 'mlp': coordinator 127.0.0.1:1 "
+      "unavailable: ";
+  EXPECT_THAT(r.err, ::testing::StartsWith(refused));
+  EXPECT_THAT(r.err, HasSubstr("; asking again until --wait-timeout\nfornax: error: " + refused));
 
   r = predict("mlp", "soon");
   EXPECT_EQ(r.code, kExitBadInput);
