@@ -36,14 +36,14 @@ Loads a Keras 3 .keras archive (written by Keras or by `fornax train
 --output`) and runs model.predict on the input arrays. With --server, sends
 the arrays to a `fornax serve` (or Triton) instead, in ModelInfer calls of
 the served model's max_batch_size rows, cast to its input datatypes, and
-joins the answers. When --model is no
-file (and does not end in .keras), it names a deployment (`fornax deploy`):
-the coordinator says which replica is READY, and the calls go there as with
---server (all to that version). During a redeploy or a move to another
-worker the previous replica answers until the new one is READY. When no
-replica is READY (a first load, a worker that was lost), the one named
-stops answering or the coordinator cannot be reached (a restart), predict
-asks again until --wait-timeout.
+joins the answers. When --model is no file (and does not end in .keras), it
+names a deployment (`fornax deploy`): the coordinator says which replica is
+READY, and the calls go there as with --server (all to that version).
+During a redeploy or a move to another worker the previous replica answers
+until the new one is READY. When no replica is READY (a first load, a
+worker that was lost), the one named stops answering or the coordinator
+cannot be reached (a restart, a wrong --coordinator), predict asks again
+until --wait-timeout.
 
   --model FILE     the .keras archive (with --server: the served model's name;
                    else a deployment's name when no such file exists)
