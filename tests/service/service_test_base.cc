@@ -114,7 +114,8 @@ void ServiceTest::TearDown() {
   }
 }
 
-std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeout_ms) {
+std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeout_ms,
+                                                      const std::vector<std::string>& flags) {
   const std::string log = Path(absl::StrCat("coordinator.", logs_.size(), ".log"));
   logs_.push_back(log);
   std::vector<std::string> args = {"--listen",         absl::StrCat("127.0.0.1:", port),
@@ -124,6 +125,7 @@ std::unique_ptr<Daemon> ServiceTest::StartCoordinator(int port, int lease_timeou
     args.insert(args.end(), {"--lease-timeout-ms", absl::StrCat(lease_timeout_ms),
                              "--heartbeat-interval-ms", "500"});
   }
+  args.insert(args.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<Daemon>> d = Daemon::Start(FORNAX_COORDINATOR_BIN, args, log);
   EXPECT_TRUE(d.ok()) << d.status();
   return d.ok() ? std::move(*d) : nullptr;

@@ -61,8 +61,10 @@ class ServiceTest : public ::testing::Test {
 
   // A coordinator on 127.0.0.1:`port` (0: any) with data dir dir/coordinator;
   // starting another one with the same port is a restart. lease_timeout_ms 0:
-  // the coordinator's default.
-  std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000);
+  // the coordinator's default. `flags` (e.g. {"--max-checkpoint-bytes",
+  // "1000"}) come after the others.
+  std::unique_ptr<Daemon> StartCoordinator(int port = 0, int lease_timeout_ms = 3000,
+                                           const std::vector<std::string>& flags = {});
   // Worker `name` with work dir dir/worker-<name>, one slot, and `flags`
   // (e.g. {"--model-loads", "1"}) after the others.
   std::unique_ptr<Daemon> StartWorker(const std::string& name, const Daemon& coordinator,
